@@ -1,0 +1,1 @@
+"""Tidewatch's shared domain core, imported by every Lambda function."""

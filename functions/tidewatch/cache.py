@@ -1,0 +1,117 @@
+"""Redis access and the cache-aside helper with stale-if-error.
+
+Entries are stored as a JSON envelope `{"v": value, "t": fetched_at}` with a long Redis expiry
+(`keep_seconds`); freshness is judged against `ttl_seconds` from `t`. When the origin fails after
+the TTL, the last value is served marked stale with its age, instead of an error. When Redis
+itself is down, the origin is read directly: the cache is an optimisation, never a dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import redis
+
+from tidewatch.observability import logger
+
+T = TypeVar("T")
+
+RedisClient = redis.Redis
+
+
+def connect_redis(url: str, *, timeout: float = 0.5) -> RedisClient:
+    """A client with short timeouts: a slow cache must not make the API slow."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+@dataclass(frozen=True)
+class Cached(Generic[T]):
+    """A value with where it came from and how old it is."""
+
+    value: T
+    source: str  # "cache" (fresh hit), "origin" (just loaded) or "stale" (origin failed)
+    age_seconds: float
+
+    @property
+    def stale(self) -> bool:
+        return self.source == "stale"
+
+
+class CacheAside:
+    """Cache-aside over Redis with a TTL and stale-if-error.
+
+    `encode`/`decode` map values to JSON-compatible data; the default is identity (the value must
+    already be JSON-compatible).
+    """
+
+    def __init__(
+        self,
+        client: RedisClient | None,
+        namespace: str,
+        *,
+        ttl_seconds: float,
+        keep_seconds: int = 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = client
+        self._namespace = namespace
+        self._ttl = ttl_seconds
+        self._keep = keep_seconds
+        self._clock = clock
+
+    def key(self, key: str) -> str:
+        return f"tw:{self._namespace}:{key}"
+
+    def _read(self, key: str) -> tuple[Any, float] | None:
+        if self._redis is None:
+            return None
+        try:
+            raw = self._redis.get(self.key(key))
+        except redis.RedisError as exc:
+            logger.warning("cache read failed", extra={"cache_key": key, "error": str(exc)})
+            return None
+        if raw is None:
+            return None
+        envelope = json.loads(raw)  # type: ignore[arg-type]
+        return envelope["v"], float(envelope["t"])
+
+    def put(self, key: str, value: Any, *, fetched_at: float | None = None) -> None:
+        if self._redis is None:
+            return
+        envelope = {"v": value, "t": self._clock() if fetched_at is None else fetched_at}
+        try:
+            self._redis.set(self.key(key), json.dumps(envelope, separators=(",", ":")), ex=self._keep)
+        except redis.RedisError as exc:
+            logger.warning("cache write failed", extra={"cache_key": key, "error": str(exc)})
+
+    def get_or_load(
+        self,
+        key: str,
+        loader: Callable[[], T],
+        *,
+        encode: Callable[[T], Any] = lambda v: v,
+        decode: Callable[[Any], T] = lambda v: v,
+    ) -> Cached[T]:
+        now = self._clock()
+        hit = self._read(key)
+        if hit is not None and now - hit[1] < self._ttl:
+            return Cached(decode(hit[0]), "cache", now - hit[1])
+        try:
+            value = loader()
+        except Exception as exc:
+            if hit is None:
+                raise
+            logger.warning("origin failed; serving stale value", extra={"cache_key": key, "error": str(exc)})
+            return Cached(decode(hit[0]), "stale", now - hit[1])
+        self.put(key, encode(value), fetched_at=now)
+        return Cached(value, "origin", 0.0)
