@@ -1,0 +1,31 @@
+"""Lambda entry point of the ingest function (EventBridge schedule)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from ingest import logic
+from tidewatch import runtime
+from tidewatch.entrypoint import run_typed
+from tidewatch.events import HealthRequest, ScheduledEvent
+from tidewatch.health import check_health
+from tidewatch.observability import logger, metrics, tracer
+
+IngestEvent = Annotated[ScheduledEvent | HealthRequest, Field(union_mode="left_to_right")]
+
+
+def _dispatch(event: ScheduledEvent | HealthRequest) -> Any:
+    if isinstance(event, HealthRequest):
+        return check_health(runtime.database(), runtime.redis_client())
+    return logic.run_tick(event, database=runtime.database(), redis=runtime.redis_client())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_typed(event, IngestEvent, _dispatch)
