@@ -31,9 +31,7 @@ class RedisSettings(BaseSettings):
     model_config = _COMMON
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL (rediss:// for TLS).")
-    redis_auth_secret_arn: str | None = Field(
-        default=None, description="Secret holding the Redis AUTH token."
-    )
+    redis_auth_secret_arn: str | None = Field(default=None, description="Secret holding the Redis AUTH token.")
     redis_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
 
 

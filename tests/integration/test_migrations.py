@@ -32,9 +32,7 @@ def test_migrations_apply_from_empty_and_reapply_as_noop(empty_database: Databas
     assert first == [m.name for m in discover()]
     assert second == []
     with empty_database.connection() as conn:
-        tables = {
-            r["tablename"] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
-        }
+        tables = {r["tablename"] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert {"users", "portfolios", "market_rates", "rules", "processed_webhook_events"} <= tables
 
 
@@ -61,4 +59,5 @@ def test_a_failing_migration_leaves_nothing_half_applied(empty_database: Databas
         versions = [r["version"] for r in conn.execute("SELECT version FROM schema_migrations")]
         half = conn.execute("SELECT to_regclass('half') AS t").fetchone()
     assert versions == [1]
-    assert half is not None and half["t"] is None
+    assert half is not None
+    assert half["t"] is None
