@@ -1,0 +1,44 @@
+"""Collaborators of the HTTP API, built once per container (`production_deps`) or by tests.
+
+`create_app(deps)` takes everything it needs from an `ApiDeps`, so tests pass real Postgres/Redis
+with fake position sources, clocks and on-chain checkers — no patching.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from api.settings import ApiSettings
+from tidewatch import runtime
+from tidewatch.cache import RedisClient
+from tidewatch.db import Database
+from tidewatch.identity.settings import AuthSettings
+from tidewatch.identity.signatures import ContractSignatureChecker
+from tidewatch.portfolios.positions import NoPositionSource, PositionSource, RiskForecaster
+
+
+@dataclass
+class ApiDeps:
+    database: Database
+    redis: RedisClient
+    api: ApiSettings = field(default_factory=ApiSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    positions: PositionSource = field(default_factory=NoPositionSource)
+    risk: RiskForecaster | None = None
+    contract_signatures: ContractSignatureChecker | None = None
+    # Seconds since the epoch; injected so tests can move time (token expiry, rate-limit refill).
+    clock: Callable[[], float] = time.time
+
+
+@lru_cache(maxsize=1)
+def production_deps() -> ApiDeps:
+    """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
+    return ApiDeps(
+        database=runtime.database(),
+        redis=runtime.redis_client(),
+        api=ApiSettings(),
+        auth=AuthSettings(),
+    )
