@@ -28,7 +28,7 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     if os.environ.get("TIDEWATCH_RPC_URLS"):
         return {}, ["Chains: TIDEWATCH_RPC_URLS"], None
     try:
-        from tidewatch_local.devnet import local_chain
+        from tidewatch_local.devnet import local_chain  # type: ignore[attr-defined]  # wired with the devnet
     except ImportError:
         return {}, ["Chains: none configured and no devnet tooling found (set TIDEWATCH_RPC_URLS)"], None
     chain = local_chain(state_dir)

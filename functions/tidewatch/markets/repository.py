@@ -21,7 +21,8 @@ LEFT JOIN LATERAL (
 def latest(
     conn: Connection, *, chain_id: int | None = None, protocol: str | None = None, asset: str | None = None
 ) -> list[dict[str, Any]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[int | str] = []
     if chain_id is not None:
         clauses.append("m.chain_id = %s")
         params.append(chain_id)
