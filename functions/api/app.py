@@ -12,8 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, health, portfolios
+from api.routers import auth, health, markets, portfolios
 from api.services import build_services
 
 API_TITLE = "Tidewatch API"
@@ -25,7 +26,7 @@ API_DESCRIPTION = (
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, auth.router, portfolios.router]
+    return [health.router, auth.router, portfolios.router, markets.router]
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
@@ -35,6 +36,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     for router in routers():
         app.include_router(router)
     install_problem_handlers(app)
+    install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)

@@ -226,3 +226,34 @@ def test_each_view_is_a_snapshot_in_history(app_client: TestClient, clock: Manua
     rest = app_client.get(f"/portfolios/{pid}/history", params={"cursor": page["next_cursor"]}, headers=auth).json()
     assert len(rest["items"]) == 1
     assert rest["next_cursor"] is None
+
+
+def test_markets_list_with_latest_rates(app_client: TestClient, clock: ManualClock, db: Database) -> None:
+    # Given two markets, one with two observations
+    with db.connection() as conn:
+        ids = [
+            conn.execute(
+                "INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals) "
+                "VALUES (%s, %s, %s, 'USDC', '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 6) RETURNING id",
+                (chain, protocol, key),
+            ).fetchone()["id"]  # type: ignore[index]
+            for chain, protocol, key in [(1, "aave-v3", "0xaa"), (8453, "compound-v3", "0xbb")]
+        ]
+        for block, apy in [(100, "0.03"), (101, "0.035")]:
+            conn.execute(
+                "INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, total_supplied) "
+                "VALUES (%s, %s, now() + %s * interval '1 second', %s, 123456789012345678901234567890)",
+                (ids[0], block, block, apy),
+            )
+    auth = signed_in(app_client, 38, clock())
+    # When markets on chain 1 are listed
+    page = app_client.get("/markets", params={"chain_id": 1}, headers=auth).json()
+    # Then the latest observation is attached with exact amounts
+    assert [m["id"] for m in page["items"]] == [ids[0]]
+    latest = page["items"][0]["latest"]
+    assert latest["block_number"] == 101
+    assert Decimal(latest["supply_apy"]) == Decimal("0.035")
+    assert latest["total_supplied"] == 123456789012345678901234567890
+    # And a market without observations has none, and unknown ids are 404
+    assert app_client.get(f"/markets/{ids[1]}", headers=auth).json()["latest"] is None
+    assert app_client.get("/markets/999999", headers=auth).status_code == 404
