@@ -45,7 +45,9 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         # The handler is imported inside the redirect so that its logger writes to stderr.
         with contextlib.redirect_stdout(sys.stderr):
             try:
-                result = invoker.invoke(args.function, event)
+                from tidewatch_local.sample_session import prepare_event
+
+                result = invoker.invoke(args.function, prepare_event(invoker, event))
             except Exception as exc:  # the function raised: Lambda reports errorType/errorMessage
                 result = None
                 error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}

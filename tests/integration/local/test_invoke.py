@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tidewatch_local.invoker import LocalInvoker
+from tidewatch_local.sample_session import prepare_event
 from tidewatch_local.stack import apply_environment, resolve_stack
 from tidewatch_local.template import REPO_ROOT
 
@@ -39,8 +40,9 @@ def test_every_sample_event_runs_through_the_local_invoker(invoker: LocalInvoker
     # Given a sample event, filed under its function's folder
     function = event_path.parent.name
     event = json.loads(event_path.read_text())
-    # When the local invoker runs that function's handler on it
-    result = invoker.invoke(function, event)
+    # When the local invoker runs that function's handler on it (in a signed-in local session
+    # where the event asks for one)
+    result = invoker.invoke(function, prepare_event(invoker, event))
     # Then it succeeds (or, for a sample of a refusal, refuses cleanly)
     assert _succeeded(result) is (event_path not in EXPECTED_REFUSALS), result
 
