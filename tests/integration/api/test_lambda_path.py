@@ -55,7 +55,9 @@ def sign_in_through_lambda(invoke: Invoke, wallet: Wallet, now: float) -> dict[s
     nonce = invoke(load_event("auth-nonce.json"))
     assert nonce["statusCode"] == 200
     text = wallet.message(response_json(nonce)["nonce"], now=now)
-    verified = invoke(with_body(load_event("auth-verify.json"), {"message": text, "signature": wallet.sign(text)}))
+    verified = invoke(
+        with_body(load_event("auth-verify-rejected.json"), {"message": text, "signature": wallet.sign(text)})
+    )
     assert verified["statusCode"] == 200, verified["body"]
     assert verified["headers"]["x-request-id"] == "verify-0001"
     return response_json(verified)  # type: ignore[no-any-return]
@@ -123,7 +125,7 @@ def test_base64_encoded_bodies_are_decoded(lambda_invoke: Invoke, clock: ManualC
     wallet = Wallet(seed=53)
     nonce = response_json(lambda_invoke(load_event("auth-nonce.json")))["nonce"]
     text = wallet.message(nonce, now=clock())
-    event = with_body(load_event("auth-verify.json"), {"message": text, "signature": wallet.sign(text)})
+    event = with_body(load_event("auth-verify-rejected.json"), {"message": text, "signature": wallet.sign(text)})
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
     del event["headers"]["content-length"]
