@@ -7,7 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test lint typecheck template-check unit bench install clean
+SAM_VENV := .tools-sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: run test lint typecheck template-check unit bench install clean sam-build
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Tidewatch needs $(PYTHON) (AWS Lambda's python3.11 runtime)"; exit 1; }
@@ -40,6 +44,17 @@ test: install lint typecheck template-check
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The SAM CLI pins its own boto3/pydantic, so it gets an environment of its own.
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q "aws-sam-cli==1.170.0"
+
+# Docker-free: python3.11 is on this machine, so sam build resolves arm64 wheels without a container.
+sam-build: $(SAM)
+	$(SAM) validate --lint
+	$(SAM) build --build-dir .aws-sam/build
+	$(BIN)/python scripts/package-sizes.py .aws-sam/build
 
 clean:
 	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -13,7 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import health
+from api.routers import auth, health, portfolios
+from api.services import build_services
 
 API_TITLE = "Tidewatch API"
 API_VERSION = "0.1.0"
@@ -24,12 +25,13 @@ API_DESCRIPTION = (
 
 
 def routers() -> list[APIRouter]:
-    return [health.router]
+    return [health.router, auth.router, portfolios.router]
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
     app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
     app.state.deps = deps
+    app.state.services = build_services(deps)
     for router in routers():
         app.include_router(router)
     install_problem_handlers(app)

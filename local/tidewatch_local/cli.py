@@ -11,6 +11,7 @@ Errors are one-line messages on stderr with a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -33,17 +34,23 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     event = read_event(Path(args.event))
     invoker = LocalInvoker()
     try:
-        invoker.handler(args.function)  # fail fast on an unknown function, before starting stores
-    except InvokeError as exc:
-        raise CliError(str(exc)) from exc
+        invoker.template.function(args.function)  # fail fast on an unknown function, before starting stores
+    except KeyError as exc:
+        raise InvokeError(str(exc.args[0])) from exc
     stack = resolve_stack()
     try:
         apply_environment(stack)
         _migrate(stack.database_url, quiet=True)
-        try:
-            result = invoker.invoke(args.function, event)
-        except Exception as exc:  # the function raised: Lambda reports errorType/errorMessage
-            print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
+        # As with `sam local invoke`: the function's logs go to stderr, its result to stdout.
+        # The handler is imported inside the redirect so that its logger writes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                result = invoker.invoke(args.function, event)
+            except Exception as exc:  # the function raised: Lambda reports errorType/errorMessage
+                result = None
+                error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        if result is None:
+            print(json.dumps(error, indent=2))
             return 1
         print(json.dumps(result, indent=2))
         return 0

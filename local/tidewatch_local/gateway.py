@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import threading
 import time
 import uuid
@@ -162,7 +163,13 @@ class LocalGateway:
         self.static_dir = static_dir
         self.public_config = public_config
         self.connections: dict[str, _Connection] = {}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        # Each worker is like a Lambda sandbox's main thread: it has an event loop of its own
+        # (Mangum drives the ASGI app with asyncio.get_event_loop()).
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="lambda",
+            initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop()),
+        )
 
     async def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -230,6 +237,8 @@ class LocalGateway:
         try:
             result = await self._invoke(route.function, event)
         except Exception:  # API Gateway answers a crashed integration with a bare 500
+            # The function's own log shows the error, as CloudWatch would; the client sees no internals.
+            logging.getLogger("tidewatch.gateway").exception("function %s failed", route.function)
             return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         return response_from_result(result)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,9 +16,15 @@ from api.handler import build_lambda_handler
 from api.settings import ApiSettings
 from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings
+from tidewatch.observability import metrics
 from tidewatch.portfolios.positions import NoPositionSource
 
 from .lambda_events import FakeLambdaContext
+
+# tests/conftest.py sets POWERTOOLS_METRICS_NAMESPACE after tidewatch.observability was imported,
+# so the shared Metrics instance has no namespace; the Lambda-path tests flush metrics and need one.
+if metrics.namespace is None:
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TidewatchTest")
 
 JWT_KEYS = {"k1": "test-secret-key-one-0123456789abcdef", "k2": "test-secret-key-two-0123456789abcdef"}
 
