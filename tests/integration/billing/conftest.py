@@ -20,6 +20,7 @@ from api.routers import billing as billing_routes
 from tests.unit.billing.stripe_stub import API_BASE, StripeStub
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.db import Database
+from tidewatch.identity.settings import AuthSettings
 from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET, event, sign
 
 T0 = 1_795_960_800
@@ -49,14 +50,29 @@ def billing_settings(**overrides: Any) -> BillingSettings:
     return BillingSettings(**values)
 
 
-def build_app(deps: ApiDeps, billing: BillingDeps, user: billing_routes.BillingUser | None) -> FastAPI:
+@dataclass(frozen=True)
+class SignedInUser:
+    id: int
+    address: str
+
+
+def api_deps(db: Database, redis_client: redis.Redis, clock: ManualClock) -> ApiDeps:
+    auth = AuthSettings(jwt_keys={"k1": "billing-test-key-0123456789abcdef0123"}, jwt_active_kid="k1")
+    return ApiDeps(database=db, redis=redis_client, auth=auth, clock=clock)
+
+
+def build_app(deps: ApiDeps, billing: BillingDeps) -> FastAPI:
     app = create_app(deps)
     if not any(getattr(r, "path", None) == "/webhooks/stripe" for r in app.routes):
         app.include_router(billing_routes.router)  # until the app factory lists it
     app.state.billing = billing
-    if user is not None:
-        app.dependency_overrides[billing_routes.billing_user] = lambda: user
     return app
+
+
+def access_token(app: FastAPI, user: SignedInUser, plan: str = "free") -> str:
+    """A real access token from the api's own token service (the route reads the plan from the db)."""
+    token: str = app.state.services.require_tokens().issue(user_id=user.id, address=user.address, plan=plan)
+    return token
 
 
 @dataclass
@@ -64,7 +80,7 @@ class Harness:
     db: Database
     clock: ManualClock
     client: TestClient
-    user: billing_routes.BillingUser
+    user: SignedInUser
 
     def post_event(
         self,
@@ -114,11 +130,12 @@ def make_harness(db: Database, redis_client: redis.Redis) -> Iterator[Callable[.
 
     def build(settings: BillingSettings | None = None, *, signed_in: bool = True) -> Harness:
         clock = ManualClock()
-        user_id = create_user(db, "0x" + f"{len(clients) + 1:040x}")
-        user = billing_routes.BillingUser(id=user_id, address="0x" + f"{len(clients) + 1:040x}")
-        deps = ApiDeps(database=db, redis=redis_client, clock=clock)
-        app = build_app(deps, billing_deps_from(settings or billing_settings()), user if signed_in else None)
+        address = "0x" + f"{len(clients) + 1:040x}"
+        user = SignedInUser(id=create_user(db, address), address=address)
+        app = build_app(api_deps(db, redis_client, clock), billing_deps_from(settings or billing_settings()))
         client = TestClient(app, raise_server_exceptions=False)
+        if signed_in:
+            client.headers["Authorization"] = f"Bearer {access_token(app, user)}"
         clients.append(client)
         return Harness(db=db, clock=clock, client=client, user=user)
 

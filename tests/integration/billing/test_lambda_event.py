@@ -8,12 +8,11 @@ import pytest
 from mangum import Mangum
 
 from api.billing_deps import billing_deps_from
-from api.deps import ApiDeps
 from tidewatch.db import Database
 from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET
 
 from ..api.lambda_events import FakeLambdaContext
-from .conftest import ManualClock, billing_settings, build_app, create_user
+from .conftest import ManualClock, api_deps, billing_settings, build_app, create_user
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ def test_the_sample_event_through_mangum_makes_user_1_pro(db: Database, redis_cl
     assert create_user(db) == 1
     event = json.loads(EVENT.read_text())
     clock = ManualClock(_signed_at(event) + 2)
-    app = build_app(ApiDeps(database=db, redis=redis_client, clock=clock), billing_deps_from(billing_settings()), None)
+    app = build_app(api_deps(db, redis_client, clock), billing_deps_from(billing_settings()))
     handler = Mangum(app, lifespan="off")
     # When API Gateway delivers it through the Lambda entry point
     response = handler(event, FakeLambdaContext())  # type: ignore[arg-type]

@@ -190,3 +190,25 @@ def test_invoice_payment_failed_then_paid(harness: Harness) -> None:
     # Then the grace clock is gone
     assert harness.one("SELECT grace_until FROM subscriptions") is None
     assert harness.one("SELECT plan FROM users WHERE id = %s", harness.user.id) == "pro"
+
+
+def test_concurrent_duplicate_deliveries_apply_once(harness: Harness) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    from tidewatch.billing.stripe_objects import StripeEvent
+    from tidewatch.billing.webhooks import process_stripe_event
+    from tidewatch_local.stripe_events import event
+
+    # Given one event delivered four times at once (Stripe retrying while the first is in flight)
+    parsed = StripeEvent.model_validate(
+        event("customer.subscription.created", sub_obj(harness, "active"), created=T0 - 10, event_id="evt_race")
+    )
+    now = datetime.fromtimestamp(T0, tz=UTC)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(lambda _: process_stripe_event(harness.db, parsed, grace=timedelta(days=7), now=now), range(4))
+        )
+    # Then exactly one applied it; the others saw a duplicate after it committed
+    assert sorted(r.outcome.value for r in results) == ["applied", "duplicate", "duplicate", "duplicate"]
+    assert harness.one("SELECT count(*) FROM notifications") == 1
