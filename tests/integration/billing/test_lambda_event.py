@@ -1,4 +1,9 @@
-"""The committed API Gateway event (events/api/stripe-webhook.json) is a genuinely signed webhook."""
+"""The committed API Gateway event is a genuinely signed webhook; replayed later, it is refused.
+
+`events/api/stripe-webhook-rejected.json` was signed at a fixed time with the local test secret, so
+any invocation more than the tolerance after that is (rightly) a 400 replay: the sample of a refusal.
+At its signing time (an injected clock) the same bytes are accepted and applied once.
+"""
 
 import json
 from pathlib import Path
@@ -16,7 +21,7 @@ from .conftest import ManualClock, api_deps, billing_settings, build_app, create
 
 pytestmark = pytest.mark.integration
 
-EVENT = Path(__file__).resolve().parents[3] / "events" / "api" / "stripe-webhook.json"
+EVENT = Path(__file__).resolve().parents[3] / "events" / "api" / "stripe-webhook-rejected.json"
 
 
 def _signed_at(event: dict[str, Any]) -> int:
