@@ -117,3 +117,11 @@ def test_unconfigured_billing_answers_503(make_harness: Any) -> None:
     h: Harness = make_harness(billing_settings(stripe_api_key=None, stripe_webhook_secret=None))
     assert h.client.post("/billing/checkout").status_code == 503
     assert h.deliver("{}", "t=1,v1=00").status_code == 503
+
+
+def test_openapi_documents_the_billing_routes(harness: Harness) -> None:
+    spec = harness.client.get("/openapi.json").json()
+    assert {"/billing", "/billing/checkout", "/billing/portal", "/webhooks/stripe"} <= set(spec["paths"])
+    # The webhook takes no bearer token; the user routes do
+    assert "security" not in spec["paths"]["/webhooks/stripe"]["post"]
+    assert spec["paths"]["/billing"]["get"]["security"]
