@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, health, portfolios
+from api.routers import auth, health, markets, portfolios
 from api.services import build_services
 
 API_TITLE = "Tidewatch API"
@@ -25,7 +25,7 @@ API_DESCRIPTION = (
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, auth.router, portfolios.router]
+    return [health.router, auth.router, portfolios.router, markets.router]
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
