@@ -9,6 +9,7 @@ portfolio; the placeholders are then replaced by the results.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,9 +45,12 @@ def _request(invoker: LocalInvoker, method: str, path: str, *, body: Any = None,
     )
     result = invoker.invoke(route[0].function, event)
     status = int(result.get("statusCode", 500))
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
     if status >= 400:
-        raise InvokeError(f"local sign-in failed at {method} {path}: {status} {result.get('body', '')[:300]}")
-    return json.loads(result["body"]) if result.get("body") else None
+        raise InvokeError(f"local sign-in failed at {method} {path}: {status} {body[:300]}")
+    return json.loads(body) if body else None
 
 
 def sign_in(invoker: LocalInvoker) -> dict[str, Any]:
@@ -82,12 +86,18 @@ def prepare_event(invoker: LocalInvoker, event: dict[str, Any]) -> dict[str, Any
         return event
     tokens = sign_in(invoker)
     if PORTFOLIO in text:
-        portfolio = _request(
-            invoker,
-            "POST",
-            "/portfolios",
-            body={"name": "Sample", "wallets": [{"address": tokens["user"]["address"]}], "chains": [1, 8453]},
-            token=tokens["access_token"],
+        # Reuse the sample user's first portfolio: creating one per invocation would soon hit the plan limit.
+        existing = _request(invoker, "GET", "/portfolios", token=tokens["access_token"])["items"]
+        portfolio = (
+            existing[0]
+            if existing
+            else _request(
+                invoker,
+                "POST",
+                "/portfolios",
+                body={"name": "Sample", "wallets": [{"address": tokens["user"]["address"]}], "chains": [1, 8453]},
+                token=tokens["access_token"],
+            )
         )
         text = text.replace(PORTFOLIO, str(portfolio["id"]))
     text = text.replace(ACCESS, tokens["access_token"]).replace(REFRESH, tokens["refresh_token"])

@@ -149,8 +149,11 @@ def test_another_users_portfolio_answers_404_and_cannot_be_changed(
     assert app_client.get(f"/portfolios/{pid}", headers=alice).json()["portfolio"]["name"] == "Alice"
 
 
-def test_list_is_paginated_by_cursor(app_client: TestClient, clock: ManualClock) -> None:
+def test_list_is_paginated_by_cursor(app_client: TestClient, clock: ManualClock, db: Database) -> None:
     auth = signed_in(app_client, 34, clock())
+    # A pro user: five portfolios are beyond the free plan's limit.
+    with db.connection() as conn:
+        conn.execute("UPDATE users SET plan = 'pro'")
     ids = [app_client.post("/portfolios", json={"name": f"p{i}"}, headers=auth).json()["id"] for i in range(5)]
     seen: list[int] = []
     cursor = None
