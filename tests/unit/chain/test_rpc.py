@@ -69,7 +69,8 @@ def test_retries_with_backoff_when_every_url_is_rate_limited_then_names_the_chai
     # ... and the error names the chain and each URL (without the secret path)
     message = str(caught.value)
     assert "chain 8453" in message
-    assert "HTTP 429" in message and "HTTP 502" in message
+    assert "HTTP 429" in message
+    assert "HTTP 502" in message
     assert "key123" not in message
     assert caught.value.status == 503
 
