@@ -17,7 +17,7 @@ from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest, ScheduledEvent
 from tidewatch.health import check_health
-from tidewatch.observability import logger, metrics, tracer
+from tidewatch.observability import MetricUnit, logger, metrics, tracer
 from tidewatch.protocols.positions import get_positions, positions_cache
 
 
@@ -36,6 +36,7 @@ def _dispatch(event: ScheduledEvent | PositionsRequest | HealthRequest) -> Any:
     if isinstance(event, HealthRequest):
         return check_health(runtime.database(), runtime.redis_client())
     if isinstance(event, PositionsRequest):
+        metrics.add_metric(name="PositionsRead", unit=MetricUnit.Count, value=1)
         return get_positions(
             event.address,
             registry=deps.registry(),
