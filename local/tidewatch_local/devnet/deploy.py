@@ -357,7 +357,7 @@ def _list_extra_reserves(
 
 
 def _create_address(sender: str, nonce: int) -> str:
-    import rlp  # type: ignore[import-untyped]
+    import rlp
 
     return Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
