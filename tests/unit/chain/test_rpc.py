@@ -130,3 +130,24 @@ def test_urllib_transport_turns_http_503_into_a_retryable_error(busy_server: str
     # Then the transport reports a retryable status and the server's hint
     assert caught.value.status == 503
     assert caught.value.retry_after == 2.0
+
+
+def test_a_node_refusing_batches_gets_the_calls_one_by_one() -> None:
+    # Given a node that answers any batch with a single error object
+    seen: list[object] = []
+
+    def transport(url: str, body: bytes, timeout: float) -> bytes:
+        payload = json.loads(body)
+        seen.append(payload)
+        if isinstance(payload, list):
+            return json.dumps(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch not supported"}}
+            ).encode()
+        return json.dumps({"jsonrpc": "2.0", "id": payload["id"], "result": hex(payload["id"])}).encode()
+
+    client = ChainClient(1, ["https://a"], transport=transport)
+    # When sending a batch of two calls
+    results = client.batch([("eth_blockNumber", []), ("eth_chainId", [])])
+    # Then both were answered by single requests after the refused batch
+    assert len(results) == 2
+    assert len(seen) == 3
