@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from risk.deps import Models
 from tidewatch.db import Database
@@ -12,11 +11,13 @@ from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
+    ApyBatchResult,
     ApyForecast,
     ApyForecastCall,
     ApyForecastRequest,
     RatePoint,
     RiskBatchRequest,
+    RiskBatchResult,
     RiskForecast,
     RiskScoreRequest,
 )
@@ -28,10 +29,10 @@ def score_one(request: RiskScoreRequest, model: RiskModel) -> RiskForecast:
     return score_positions([request.position], model)[0]
 
 
-def score_batch(request: RiskBatchRequest, model: RiskModel) -> dict[str, Any]:
+def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
     forecasts = score_positions(request.positions, model)
     metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(forecasts))
-    return {"model_version": model.version, "forecasts": forecasts}
+    return RiskBatchResult(model_version=model.version, forecasts=forecasts)
 
 
 def stored_rate_history(
@@ -78,6 +79,6 @@ def forecast_one(call: ApyForecastCall, models: Models, database: Database | Non
     return forecast_many([call.request], models, database)[0]
 
 
-def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> dict[str, Any]:
+def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> ApyBatchResult:
     forecasts = forecast_many(call.requests, models, database)
-    return {"model_version": models.apy.version, "forecasts": forecasts}
+    return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts)

@@ -134,3 +134,13 @@ class ApyForecastCall(_Strict):
 class ApyBatchRequest(_Strict):
     action: Literal["forecast_apy_batch"] = "forecast_apy_batch"
     requests: Annotated[list[ApyForecastRequest], Field(min_length=1, max_length=5_000)]
+
+
+class RiskBatchResult(_Strict):
+    model_version: str
+    forecasts: list[RiskForecast]
+
+
+class ApyBatchResult(_Strict):
+    model_version: str
+    forecasts: list[ApyForecast]
