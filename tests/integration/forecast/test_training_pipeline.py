@@ -127,3 +127,26 @@ def test_training_history_reads_the_ingest_tables(db: Database) -> None:
     assert list(history.prices) == ["WETH"]
     assert history.rates[0].supply.values.size == 400
     assert history.rates[0].utilization.values[-1] > 0
+
+
+def test_weekly_training_entry_point_reads_postgres_and_publishes(db: Database, s3: Any) -> None:
+    # Given 1,200 hours of ingested rates and prices
+    _store_market_history(db, hours=1_200)
+    from risk.settings import ForecastSettings
+    from risk.train_handler import train_from_database
+    from tidewatch.events import ScheduledEvent
+
+    event = ScheduledEvent.model_validate(
+        {"id": "e1", "detail-type": "Scheduled Event", "source": "aws.events", "time": datetime.now(UTC).isoformat()}
+    )
+    # When the scheduled training runs
+    result = train_from_database(
+        event,
+        database=db,
+        store=S3ArtifactStore(BUCKET, "models/", client=s3),
+        settings=ForecastSettings(model_bucket=BUCKET),
+    )
+    # Then both kinds are published and recorded
+    assert sorted(p["kind"] for p in result["published"]) == ["apy", "risk"]
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM model_artifacts").fetchone()["n"] == 2
