@@ -45,8 +45,8 @@ def _store(settings: ForecastSettings) -> ArtifactStore:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = ForecastSettings()
-    return run_typed(
-        event,
-        ScheduledEvent,
-        lambda e: train_from_database(e, database=runtime.database(), store=_store(settings), settings=settings),
-    )
+
+    def train(scheduled: ScheduledEvent) -> dict[str, Any]:
+        return train_from_database(scheduled, database=runtime.database(), store=_store(settings), settings=settings)
+
+    return run_typed(event, ScheduledEvent, train)
