@@ -150,3 +150,16 @@ def test_weekly_training_entry_point_reads_postgres_and_publishes(db: Database, 
     assert sorted(p["kind"] for p in result["published"]) == ["apy", "risk"]
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) AS n FROM model_artifacts").fetchone()["n"] == 2
+
+
+def test_serving_volatility_comes_from_recent_ingested_prices(db: Database) -> None:
+    # Given 400 hours of WETH prices generated with 60 % annual volatility
+    _store_market_history(db)
+    # When a container loads its models with the database available
+    models = load_models(db)
+    # Then WETH's volatility is re-estimated from those prices, not taken from the artifact
+    shipped_vol = shipped("risk").params["market"]["volatility"]["WETH"]
+    assert models.risk.market.vol("WETH") != shipped_vol
+    assert 0.4 < models.risk.market.vol("WETH") < 0.8
+    # and assets without recent prices keep the artifact's estimate
+    assert models.risk.market.vol("LINK") == shipped("risk").params["market"]["volatility"]["LINK"]
