@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from tidewatch.forecast.apy_model import LOOKBACK_HOURS, apy_feature_matrix
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
-from tidewatch.forecast.history import MarketHistory, align
+from tidewatch.forecast.history import HourlySeries, MarketHistory, align
 from tidewatch.forecast.market import MarketParams, trailing_volatility
 
 RISK_HORIZONS = (24, 168)
@@ -58,16 +58,8 @@ class RiskSamples:
 
 
 def _volatility_path(symbol: str, series_values: NDArray[np.float64], start: int) -> NDArray[np.float64]:
-    from tidewatch.forecast.history import HourlySeries
-
     vol = trailing_volatility(HourlySeries(start, series_values))
     return np.where(np.isfinite(vol), vol, FALLBACK_VOLATILITY.get(symbol, 1.0))
-
-
-def _window_min(ratio: NDArray[np.float64], horizon: int) -> NDArray[np.float64]:
-    """min over k = 1..H of ratio[t + k] for every t with a full window (NaN if any missing)."""
-    windows = sliding_window_view(ratio[1:], horizon)
-    return windows.min(axis=1)  # NaN propagates, so gappy windows drop out
 
 
 def risk_samples(
@@ -91,8 +83,6 @@ def risk_samples(
             starts = np.arange(0, grid[weights[0][0]].size - horizon - 1, stride)
             if starts.size == 0:
                 continue
-            worst = np.full(starts.size, np.inf)
-            for_all = np.ones(starts.size, dtype=bool)
             # Build the ratio path per start: hourly paths of each leg, aligned to the start.
             paths = np.zeros((starts.size, horizon))
             for sym, w in weights:
@@ -102,9 +92,9 @@ def risk_samples(
             if debt_symbol is not None:
                 g = grid[debt_symbol]
                 paths /= sliding_window_view(g[1:], horizon)[starts] / g[starts][:, None]
-            worst = paths.min(axis=1)
-            for_all = np.isfinite(worst)
-            starts, worst = starts[for_all], worst[for_all]
+            worst = paths.min(axis=1)  # NaN when any hour of the window is missing: dropped
+            complete = np.isfinite(worst)
+            starts, worst = starts[complete], worst[complete]
             if starts.size == 0:
                 continue
             legs = [sym for sym, _ in weights] + ([debt_symbol] if debt_symbol else [])

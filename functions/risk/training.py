@@ -25,7 +25,7 @@ from tidewatch.forecast import metrics
 from tidewatch.forecast.apy_model import APY_FEATURES, FALL_FRACTION, ApyHead, ApyModel, head_key, interval_scale
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
 from tidewatch.forecast.history import HistoryUnavailable, MarketHistory
-from tidewatch.forecast.market import MarketParams, estimate_market_params
+from tidewatch.forecast.market import estimate_market_params
 from tidewatch.forecast.risk_model import RISK_FEATURES, RiskModel, risk_features
 
 HF_RULE_THRESHOLD = 1.10
@@ -300,17 +300,6 @@ def approve(artifact: Artifact) -> bool:
         return model is not None and ref is not None and model <= ref
     coverage = [v.get("interval_coverage") for v in m.values() if isinstance(v, dict)]
     return bool(coverage) and all(c is not None and 0.65 <= c <= 0.95 for c in coverage)
-
-
-__all__ = [
-    "MarketParams",
-    "TrainingResult",
-    "approve",
-    "evaluate_risk",
-    "fit_risk",
-    "run_training",
-    "train_and_evaluate",
-]
 
 
 def run_training(

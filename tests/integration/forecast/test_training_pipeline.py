@@ -163,3 +163,19 @@ def test_serving_volatility_comes_from_recent_ingested_prices(db: Database) -> N
     assert 0.4 < models.risk.market.vol("WETH") < 0.8
     # and assets without recent prices keep the artifact's estimate
     assert models.risk.market.vol("LINK") == shipped("risk").params["market"]["volatility"]["LINK"]
+
+
+def test_evaluate_command_reads_the_ingest_history(db: Database, database_url: str) -> None:
+    # Given 1,200 hours of ingested history
+    _store_market_history(db, hours=1_200)
+    import io
+
+    from tidewatch_local.commands import forecast
+
+    out = io.StringIO()
+    # When evaluated from the database instead of a CSV folder
+    status = forecast.evaluate(database_url=database_url, out=out)
+    # Then the same report is printed
+    assert status == 0
+    assert "postgres:market_rates+asset_prices" in out.getvalue()
+    assert "persist MAE" in out.getvalue()
