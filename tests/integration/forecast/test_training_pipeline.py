@@ -91,17 +91,29 @@ def _store_market_history(db: Database, hours: int = 400) -> int:
             """INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals)
                VALUES (1, 'aave-v3', '0xmarket', 'USDC', '0x' || repeat('a', 40), 6) RETURNING id"""
         ).fetchone()["id"]
-        for i in range(hours):
-            at = start + timedelta(hours=i)
-            util = float(rates.utilization.values[i])
-            conn.execute(
+        times = [start + timedelta(hours=i) for i in range(hours)]
+        utils = [float(u) for u in rates.utilization.values[:hours]]
+        with conn.cursor() as cur:
+            cur.executemany(
                 """INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization,
                    total_supplied, total_borrowed, price_usd) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)""",
-                (market_id, i, at, rates.supply.values[i], rates.borrow.values[i], util, 10**13, int(util * 10**13)),
+                [
+                    (
+                        market_id,
+                        i,
+                        at,
+                        rates.supply.values[i],
+                        rates.borrow.values[i],
+                        utils[i],
+                        10**13,
+                        int(utils[i] * 10**13),
+                    )
+                    for i, at in enumerate(times)
+                ],
             )
-            conn.execute(
+            cur.executemany(
                 "INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd) VALUES (1, 'WETH', %s, %s)",
-                (at, float(weth.values[i])),
+                [(at, float(weth.values[i])) for i, at in enumerate(times)],
             )
     return int(market_id)
 
