@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
-from tidewatch.forecast.errors import UnknownMarket
+from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
     ApyBatchResult,
     ApyForecast,
     ApyForecastCall,
     ApyForecastRequest,
+    BatchItemError,
     RatePoint,
     RiskBatchRequest,
     RiskBatchResult,
@@ -30,9 +31,26 @@ def score_one(request: RiskScoreRequest, model: RiskModel) -> RiskForecast:
 
 
 def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
-    forecasts = score_positions(request.positions, model)
-    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(forecasts))
-    return RiskBatchResult(model_version=model.version, forecasts=forecasts)
+    """Score every position; one with an unknown asset gets an error entry instead of failing
+    the whole batch (the rules engine scores thousands of positions per call)."""
+    known = model.market.knows
+    errors: list[BatchItemError] = []
+    scorable: list[int] = []
+    for i, position in enumerate(request.positions):
+        unknown = sorted({leg.symbol for leg in [*position.collateral, *position.debt] if not known(leg.symbol)})
+        if unknown:
+            problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
+            errors.append(BatchItemError(index=i, id=position.position_id, problem=problem.to_problem()))
+        else:
+            scorable.append(i)
+    scored = score_positions([request.positions[i] for i in scorable], model)
+    forecasts: list[RiskForecast | None] = [None] * len(request.positions)
+    for i, forecast in zip(scorable, scored, strict=True):
+        forecasts[i] = forecast
+    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(scored))
+    if errors:
+        metrics.add_metric(name="RiskPositionsRefused", unit=MetricUnit.Count, value=len(errors))
+    return RiskBatchResult(model_version=model.version, forecasts=forecasts, errors=errors)
 
 
 def stored_rate_history(

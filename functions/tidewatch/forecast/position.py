@@ -68,7 +68,7 @@ class Exposure:
             c / self.collateral_total - d / self.debt_total
             for c, d in zip(self.collateral_weighted, self.debt, strict=True)
         ]
-        vols = [(overrides or {}).get(s) or market.vol(s) for s in self.symbols]
+        vols = [_vol(market, s, overrides) for s in self.symbols]
         variance = 0.0
         for i, a in enumerate(self.symbols):
             variance += (weights[i] * vols[i]) ** 2
@@ -84,7 +84,7 @@ class Exposure:
             return 1.0
         if len(self.symbols) != 1:
             return None if self.symbols else 0.0
-        sigma = (overrides or {}).get(self.symbols[0]) or market.vol(self.symbols[0])
+        sigma = _vol(market, self.symbols[0], overrides)
         net = self.collateral_weighted[0] - self.debt[0]
         shortfall = self.stable_debt - self.stable_collateral  # HF < 1  ⟺  net · s < shortfall
         if net > 0 and shortfall > 0:
@@ -102,6 +102,11 @@ class Exposure:
             return case
         passage = first_passage_lower if case.direction == LOWER else first_passage_upper
         return float(passage(case.level, case.sigma, horizon_hours))
+
+
+def _vol(market: MarketParams, symbol: str, overrides: Mapping[str, float] | None) -> float:
+    override = None if overrides is None else overrides.get(symbol)
+    return market.vol(symbol) if override is None else override
 
 
 def exposure_of(request: RiskRequest, market: MarketParams) -> Exposure:

@@ -70,3 +70,27 @@ def test_unknown_asset_is_an_error_envelope(models: Models) -> None:
     response = call({"action": "score_risk", "position": position}, models)
     assert response["ok"] is False
     assert response["error"]["type"].endswith("/unknown-asset")
+
+
+def test_one_unknown_asset_does_not_sink_a_batch(models: Models) -> None:
+    # Given a batch where the middle position holds an unknown token
+    positions = [eth_position(h).model_dump(mode="json") for h in (1.1, 1.2, 1.3)]
+    positions[1]["collateral"][0]["symbol"] = "SHIBAINU"
+    # When scored
+    response = call({"action": "score_risk_batch", "positions": positions}, models)
+    # Then the others are scored in place and the bad one is reported by index
+    result = response["result"]
+    assert response["ok"] is True
+    assert result["forecasts"][1] is None
+    assert result["forecasts"][0]["position_id"] == "hf-1.1"
+    assert result["forecasts"][2]["position_id"] == "hf-1.3"
+    (error,) = result["errors"]
+    assert error["index"] == 1
+    assert error["problem"]["type"].endswith("/unknown-asset")
+
+
+def test_zero_volatility_override_means_no_price_risk(models: Models) -> None:
+    position = eth_position(1.05, horizon_hours=168, volatility=0.0).model_dump(mode="json")
+    result = call({"action": "score_risk", "position": position}, models)["result"]
+    assert result["probability"] == 0.0
+    assert result["reference_probability"] == 0.0
