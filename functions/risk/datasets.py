@@ -45,6 +45,11 @@ class RiskSamples:
     label: NDArray[np.bool_]
     shape: NDArray[np.str_]
     single_asset: NDArray[np.bool_]
+    # What the Monte Carlo reference needs: the two legs' σ, their correlation, and the share of
+    # the first leg in the collateral (pair) — single: σ₂ = 0; cross: leg 2 is the debt.
+    leg_sigma: NDArray[np.float64]
+    rho: NDArray[np.float64]
+    split: NDArray[np.float64]
 
     def take(self, mask: NDArray[np.bool_]) -> RiskSamples:
         return RiskSamples(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
@@ -114,6 +119,11 @@ def risk_samples(
                     label=worst[rep] * hf < 1.0,
                     shape=np.full(n, shape),
                     single_asset=np.full(n, shape == "single"),
+                    leg_sigma=np.column_stack([sig[:, 0], sig[:, 1] if sig.shape[1] > 1 else np.zeros(starts.size)])[
+                        rep
+                    ],
+                    rho=np.full(n, corr[0, 1] if len(legs) > 1 else 1.0),
+                    split=np.full(n, weights[0][1]),
                 )
             )
 
@@ -139,6 +149,9 @@ def _empty_risk() -> RiskSamples:
         np.empty(0, bool),
         np.empty(0, "<U6"),
         np.empty(0, bool),
+        np.empty((0, 2)),
+        np.empty(0),
+        np.empty(0),
     )
 
 

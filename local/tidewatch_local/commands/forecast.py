@@ -23,6 +23,7 @@ def evaluate(
     lookback_days: int = 365,
     out: TextIO | None = None,
     as_json: bool = False,
+    monte_carlo_positions: int = 300,
 ) -> int:
     """Train on the time-ordered training split of `data` (a folder of CSVs) or of the ingest
     history in `database_url`, and print the hold-out report."""
@@ -45,7 +46,7 @@ def evaluate(
                 history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
             finally:
                 database.close()
-        result = train_and_evaluate(history)
+        result = train_and_evaluate(history, monte_carlo_positions=monte_carlo_positions)
     except DomainError as exc:
         print(f"tidewatch evaluate: {exc.detail}", file=sys.stderr)
         return 2
@@ -64,6 +65,7 @@ def train(
     approve_all: bool = False,
     record: bool = True,
     out: TextIO | None = None,
+    monte_carlo_positions: int = 300,
 ) -> int:
     """Train from a CSV folder or Postgres, write artifacts to a folder or S3, record them."""
     from risk.report import format_report
@@ -88,7 +90,13 @@ def train(
         else:
             assert database is not None
             history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
-        result = run_training(history, store, database if record else None, approve_all=approve_all)
+        result = run_training(
+            history,
+            store,
+            database if record else None,
+            approve_all=approve_all,
+            monte_carlo_positions=monte_carlo_positions,
+        )
     except DomainError as exc:
         print(f"tidewatch train: {exc.detail}", file=sys.stderr)
         return 2
@@ -106,8 +114,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev_src.add_argument("--database-url", help="evaluate on the ingest history of this PostgreSQL database")
     ev.add_argument("--lookback-days", type=int, default=365)
     ev.add_argument("--json", action="store_true", help="print the raw report as JSON")
+    ev.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
     ev.set_defaults(
-        func=lambda a: evaluate(a.data, database_url=a.database_url, lookback_days=a.lookback_days, as_json=a.json)
+        func=lambda a: evaluate(
+            a.data,
+            database_url=a.database_url,
+            lookback_days=a.lookback_days,
+            as_json=a.json,
+            monte_carlo_positions=a.mc_positions,
+        )
     )
 
     tr = subparsers.add_parser("train", help="train the forecast models and publish artifacts")
@@ -120,6 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--prefix", default="models/")
     tr.add_argument("--lookback-days", type=int, default=365)
     tr.add_argument("--approve", action="store_true", help="approve regardless of the gates")
+    tr.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
     tr.set_defaults(
         func=lambda a: train(
             data=a.data,
@@ -129,5 +145,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             prefix=a.prefix,
             lookback_days=a.lookback_days,
             approve_all=a.approve,
+            monte_carlo_positions=a.mc_positions,
         )
     )

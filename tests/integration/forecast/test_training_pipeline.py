@@ -39,7 +39,7 @@ def test_trained_artifacts_are_published_recorded_and_served(db: Database, s3: A
     history = generated_history(1_500, seed=9)
     store = S3ArtifactStore(BUCKET, "models/", client=s3)
     # When training runs
-    result = run_training(history, store, db, generated_data=True, approve_all=True)
+    result = run_training(history, store, db, generated_data=True, approve_all=True, monte_carlo_positions=0)
     # Then both artifacts and their model cards are in S3 and recorded as approved
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     for artifact in (result.risk, result.apy):
@@ -63,7 +63,9 @@ def test_trained_artifacts_are_published_recorded_and_served(db: Database, s3: A
 def test_unapproved_artifacts_are_not_served(db: Database, s3: Any) -> None:
     # Given a training run whose artifacts are recorded but not approved
     store = S3ArtifactStore(BUCKET, "models/", client=s3)
-    run_training(generated_history(1_500, seed=4), store, db, generated_data=True, approve_all=False)
+    run_training(
+        generated_history(1_500, seed=4), store, db, generated_data=True, approve_all=False, monte_carlo_positions=0
+    )
     with db.connection() as conn:
         conn.execute("UPDATE model_artifacts SET approved = false")
     # When a container loads models
@@ -186,7 +188,7 @@ def test_evaluate_command_reads_the_ingest_history(db: Database, database_url: s
 
     out = io.StringIO()
     # When evaluated from the database instead of a CSV folder
-    status = forecast.evaluate(database_url=database_url, out=out)
+    status = forecast.evaluate(database_url=database_url, out=out, monte_carlo_positions=0)
     # Then the same report is printed
     assert status == 0
     assert "postgres:market_rates+asset_prices" in out.getvalue()

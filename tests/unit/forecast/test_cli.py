@@ -22,7 +22,7 @@ def test_evaluate_prints_baselines_and_risk_metrics(csv_folder: Path) -> None:
     # Given a folder of CSVs in the shared-data format (generated)
     out = io.StringIO()
     # When evaluated
-    status = forecast.evaluate(csv_folder, out=out)
+    status = forecast.evaluate(csv_folder, out=out, monte_carlo_positions=20)
     # Then the report shows APY errors beside both baselines and risk scores beside the references
     text = out.getvalue()
     assert status == 0
@@ -40,7 +40,7 @@ def test_evaluate_prints_baselines_and_risk_metrics(csv_folder: Path) -> None:
 
 def test_evaluate_json_has_the_numbers(csv_folder: Path) -> None:
     out = io.StringIO()
-    assert forecast.evaluate(csv_folder, out=out, as_json=True) == 0
+    assert forecast.evaluate(csv_folder, out=out, as_json=True, monte_carlo_positions=0) == 0
     report = json.loads(out.getvalue())
     assert report["apy"]["supply:24"]["persistence"]["mae_pp"] > 0
     assert 0.0 <= report["risk"]["all"]["model"]["brier"] <= 1.0
@@ -59,7 +59,9 @@ def test_train_writes_versioned_artifacts_to_a_folder(csv_folder: Path, tmp_path
     # Given the argparse wiring of the lead's CLI
     parser = argparse.ArgumentParser(prog="tidewatch")
     forecast.register(parser.add_subparsers(required=True))
-    args = parser.parse_args(["train", "--data", str(csv_folder), "--out", str(tmp_path / "models")])
+    args = parser.parse_args(
+        ["train", "--data", str(csv_folder), "--out", str(tmp_path / "models"), "--mc-positions", "0"]
+    )
     # When run
     assert args.func(args) == 0
     # Then each model has a JSON artifact and a model card under kind/version/
