@@ -66,6 +66,7 @@ def train(
     record: bool = True,
     out: TextIO | None = None,
     monte_carlo_positions: int = 300,
+    source_label: str | None = None,
 ) -> int:
     """Train from a CSV folder or Postgres, write artifacts to a folder or S3, record them."""
     from risk.report import format_report
@@ -87,6 +88,7 @@ def train(
     try:
         if data is not None:
             history = load_csv_folder(data)
+            history.source = source_label or history.source
         else:
             assert database is not None
             history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
@@ -136,6 +138,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--lookback-days", type=int, default=365)
     tr.add_argument("--approve", action="store_true", help="approve regardless of the gates")
     tr.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
+    tr.add_argument("--source-label", help="how the model card names the CSV data (default: the folder path)")
     tr.set_defaults(
         func=lambda a: train(
             data=a.data,
@@ -146,5 +149,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             lookback_days=a.lookback_days,
             approve_all=a.approve,
             monte_carlo_positions=a.mc_positions,
+            source_label=a.source_label,
         )
     )
