@@ -71,6 +71,7 @@ def bench_rules(sizes: list[int]) -> None:
 class _ManagementApi(BaseHTTPRequestHandler):
     """POST /@connections/{id}: counts deliveries like the API Gateway management API."""
 
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real management API
     received = 0
     lock = threading.Lock()
 
@@ -90,6 +91,7 @@ def bench_broadcast(n_connections: int = 1000) -> None:
     from tidewatch.live.broadcaster import Broadcaster, Recipient
     from tidewatch.live.http_push import HttpConnectionPoster
 
+    ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ManagementApi)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
