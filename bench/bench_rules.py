@@ -112,12 +112,71 @@ def bench_broadcast(n_connections: int = 1000) -> None:
     )
 
 
+def bench_postgres_load(n: int, admin_url: str) -> None:
+    """The whole tick's rule side on real Postgres: SQL load of n enabled rules + evaluation."""
+    import os
+    import secrets
+
+    import psycopg
+
+    from tidewatch.db import Database
+    from tidewatch.migrate import apply_migrations
+    from tidewatch.rules.store import RuleCache
+
+    name = f"tw_bench_rules_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    database = Database(url)
+    try:
+        apply_migrations(database)
+        records = random_records(n, seed=n, n_markets=200, n_portfolios=2000)
+        with database.connection() as conn:
+            conn.execute("INSERT INTO users (address) VALUES ('0x00000000000000000000000000000000000000aa')")
+            conn.execute("INSERT INTO portfolios (user_id, name) SELECT 1, 'p' || g FROM generate_series(1, 2000) AS g")
+            with conn.cursor().copy(
+                "COPY rules (user_id, portfolio_id, name, definition, armed, last_fired_at) FROM STDIN"
+            ) as copy:
+                for r in records:
+                    copy.write_row(
+                        (1, r.portfolio_id, f"r{r.rule_id}", r.definition.model_dump_json(), r.armed, r.last_fired_at)
+                    )
+            conn.execute("ANALYZE rules")
+        snap = random_snapshot(seed=2, n_markets=200, n_portfolios=2000)
+        cache = RuleCache()
+        for label in ("cold container", "warm container", "warm, 1% of rules edited"):
+            if label.startswith("warm, 1%"):
+                with database.connection() as conn:
+                    conn.execute("UPDATE rules SET updated_at = now() WHERE id % 100 = 0")
+            started = time.perf_counter()
+            rules = cache.load(database)
+            loaded = time.perf_counter()
+            fired = int(evaluate(rules, snap, NOW.timestamp()).fire.sum())
+            done = time.perf_counter()
+            print(
+                f"postgres tick, {n:,} enabled rules, {label:>24}: load {loaded - started:.3f} s + "
+                f"evaluate {done - loaded:.4f} s = {done - started:.3f} s ({n / (done - started):,.0f} rules/s), "
+                f"fired {fired}"
+            )
+    finally:
+        database.close()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-broadcast", action="store_true")
+    parser.add_argument(
+        "--admin-database-url",
+        default=None,
+        help="Postgres URL allowed to CREATE DATABASE; adds the SQL load of 100k rules (temporary database).",
+    )
     args = parser.parse_args()
     bench_rules([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    if args.admin_database_url:
+        bench_postgres_load(10_000 if args.quick else 100_000, args.admin_database_url)
     if not args.skip_broadcast:
         bench_broadcast()
 

@@ -7,7 +7,7 @@ The lead wires the real RiskScorer (BatchRiskScorer over the risk function) and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from tidewatch import runtime
@@ -19,6 +19,7 @@ from tidewatch.rules.actions import ActionRunner, TransactionPreparer
 from tidewatch.rules.settings import RulesSettings
 from tidewatch.rules.snapshot import RiskScorer
 from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
+from tidewatch.rules.store import RuleCache
 from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import WebhookSender
 from tidewatch.secrets import fetch_secret
@@ -31,6 +32,7 @@ class RulesDeps:
     runner: ActionRunner
     webhooks: WebhookSender
     broadcaster: Broadcaster | None
+    rule_cache: RuleCache = field(default_factory=RuleCache)
 
 
 def signing_key(settings: RulesSettings) -> bytes:

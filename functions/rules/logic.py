@@ -14,7 +14,12 @@ from tidewatch.rules.tick import run_tick
 def evaluate_scheduled(event: ScheduledEvent, *, deps: RulesDeps) -> dict[str, Any]:
     """Every rule whose cadence is due at the event's time (the window comes from the event)."""
     report = run_tick(
-        at=event.time, database=deps.database, sources=deps.sources, runner=deps.runner, webhooks=deps.webhooks
+        at=event.time,
+        database=deps.database,
+        sources=deps.sources,
+        runner=deps.runner,
+        webhooks=deps.webhooks,
+        cache=deps.rule_cache,
     )
     return {"trigger": "schedule", "event_id": event.id, **report.__dict__}
 
@@ -36,5 +41,6 @@ def evaluate_market_changed(event: MarketChangedEvent, *, deps: RulesDeps) -> di
         sources=deps.sources,
         runner=deps.runner,
         changed_markets=[m.market_id for m in detail.markets],
+        cache=deps.rule_cache,
     )
     return {"trigger": "market_changed", "event_id": event.id, "pushed": pushed, **report.__dict__}

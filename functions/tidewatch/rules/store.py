@@ -23,7 +23,8 @@ from tidewatch.rules.ruleset import PredicateRow, RuleRow, RuleSet
 _RULES_SQL = """
 SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed,
        COALESCE(EXTRACT(EPOCH FROM last_fired_at)::float8, 'NaN'::float8),
-       CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END
+       CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END,
+       EXTRACT(EPOCH FROM updated_at)::float8
 FROM rules WHERE enabled ORDER BY id
 """
 
@@ -53,18 +54,49 @@ CROSS JOIN LATERAL (
              THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
     ) WITH ORDINALITY AS c(item, ord)
 ) p
-WHERE r.enabled
+WHERE r.enabled AND r.id = ANY(%s)
 ORDER BY r.id, p.ord
 """
 
 
+class RuleCache:
+    """Enabled rules, with their flattened predicates kept between ticks of a warm container.
+
+    Every load re-reads the cheap numeric columns of all enabled rules (state: armed, last fired;
+    and `updated_at`), but re-parses the JSON definitions only of rules that are new or changed
+    since the previous load; rules no longer enabled drop out. Both reads happen in one
+    REPEATABLE READ transaction, so the tick sees one consistent set of rules.
+    """
+
+    def __init__(self) -> None:
+        self._predicates: dict[int, tuple[float, list[PredicateRow]]] = {}
+
+    def load(self, database: Database) -> RuleSet:
+        with database.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            with conn.cursor(row_factory=tuple_row) as cur:
+                rows = cur.execute(_RULES_SQL).fetchall()
+                cached = self._predicates
+                stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
+                fresh: dict[int, list[PredicateRow]] = {}
+                if stale:
+                    for p in cur.execute(_PREDICATES_SQL, (stale,)).fetchall():
+                        fresh.setdefault(p[0], []).append(p)
+        updated = {r[0]: r[8] for r in rows}
+        if len(cached) > len(rows) or fresh:
+            self._predicates = cached = {
+                rule_id: (updated[rule_id], fresh[rule_id]) if rule_id in fresh else cached[rule_id]
+                for rule_id in updated
+                if rule_id in fresh or rule_id in cached
+            }
+        rules: list[RuleRow] = [r[:8] for r in rows]
+        predicates = [p for r in rows for p in cached[r[0]][1]]
+        return RuleSet.from_rows(rules, predicates)
+
+
 def load_enabled_rules(database: Database) -> RuleSet:
-    with database.connection() as conn, conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        with conn.cursor(row_factory=tuple_row) as cur:
-            rules: list[RuleRow] = cur.execute(_RULES_SQL).fetchall()
-            predicates: list[PredicateRow] = cur.execute(_PREDICATES_SQL).fetchall()
-    return RuleSet.from_rows(rules, predicates)
+    """A one-off load (no cache between calls): dry runs, tests."""
+    return RuleCache().load(database)
 
 
 @dataclass(frozen=True)

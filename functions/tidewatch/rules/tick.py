@@ -9,6 +9,7 @@ fires nothing twice.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from tidewatch.rules.actions import ActionRunner, Firing
 from tidewatch.rules.engine import due_mask, evaluate, window_key
 from tidewatch.rules.ruleset import RuleSet
 from tidewatch.rules.snapshot import MarketSnapshotSource, PositionSource, RiskScorer, take_snapshot
-from tidewatch.rules.store import Claim, claim_firings, load_enabled_rules
+from tidewatch.rules.store import Claim, RuleCache, claim_firings, load_enabled_rules
 from tidewatch.rules.webhooks import WebhookSender
 
 
@@ -56,11 +57,11 @@ def run_tick(
     changed_markets: Sequence[int] | None = None,
     webhooks: WebhookSender | None = None,
     rules: RuleSet | None = None,
+    cache: RuleCache | None = None,
 ) -> TickReport:
-    import time
-
     started = time.perf_counter()
-    rules = rules if rules is not None else load_enabled_rules(database)
+    if rules is None:
+        rules = cache.load(database) if cache is not None else load_enabled_rules(database)
     loaded = time.perf_counter()
     now = at.timestamp()
     due = due_mask(rules, now) if changed_markets is None else rules.referencing_markets(changed_markets)

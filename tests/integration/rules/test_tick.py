@@ -253,3 +253,32 @@ def test_webhook_retries_with_exponential_backoff_then_delivers(db: Database, re
     [third] = sender.retry_due()
     assert (third.status, third.attempt) == ("delivered", 3)
     assert len(_Receiver.received) == 3
+
+
+def test_rule_cache_reparses_only_changed_rules_and_drops_disabled(db: Database) -> None:
+    from tidewatch.rules.store import RuleCache
+
+    # Given two enabled rules loaded once
+    user_id, _ = seed_user(db)
+    spec = {
+        "name": "a",
+        "trigger": {"type": "market_apy", "market_id": 1, "op": "above", "threshold": 0.05},
+        "actions": [{"type": "notify"}],
+    }
+    first = insert_rule(db, user_id, spec)
+    second = insert_rule(db, user_id, {**spec, "name": "b"})
+    cache = RuleCache()
+    assert cache.load(db).threshold.tolist() == [0.05, 0.05]
+    # When one rule's trigger is edited (updated_at bumps) and the other is disabled
+    edited = {"type": "market_apy", "market_id": 1, "op": "above", "threshold": 0.07}
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE rules SET definition = jsonb_set(definition, '{trigger}', %s::jsonb), updated_at = now() "
+            "WHERE id = %s",
+            (json.dumps(edited), first),
+        )
+        conn.execute("UPDATE rules SET enabled = false WHERE id = %s", (second,))
+    rules = cache.load(db)
+    # Then the next load sees the new threshold and only the enabled rule
+    assert rules.rule_id.tolist() == [first]
+    assert rules.threshold.tolist() == [0.07]
