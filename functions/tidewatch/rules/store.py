@@ -8,6 +8,7 @@ the UNIQUE(rule_id, window_key) constraint lets exactly one of several duplicate
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,17 @@ class RuleCache:
         self._predicates: dict[int, tuple[float, list[PredicateRow]]] = {}
 
     def load(self, database: Database) -> RuleSet:
+        # Loading allocates hundreds of thousands of small tuples; the cyclic GC would otherwise
+        # rescan all of them (and the cache) several times over. Nothing here creates cycles.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load(database)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _load(self, database: Database) -> RuleSet:
         with database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(row_factory=tuple_row) as cur:
