@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.params import Depends as DependsParam
 
 from tidewatch.rules.model import RulePatch, RuleSpec
+from tidewatch.rules.schema import rule_json_schema
 from tidewatch.rules.service import DryRun, ExecutionPage, NotificationPage, RuleOut, RulePage, RulesService
 
 RuleId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Rule id.")]
@@ -39,6 +40,11 @@ def create_router(
         dependencies=list(dependencies),
         responses={401: {"description": "Missing or invalid access token (problem+json)."}},
     )
+
+    @router.get("/rules/schema")
+    def rule_schema() -> dict[str, Any]:
+        """The published JSON Schema every rule is validated against (docs/rule.schema.json)."""
+        return rule_json_schema()
 
     @router.post("/rules", status_code=201, responses=_LIMITS)
     def create_rule(body: RuleSpec, user: User, svc: Service, response: Response) -> RuleOut:

@@ -55,6 +55,7 @@ def build_deps(
         max_attempts=settings.webhook_max_attempts,
         backoff_base_seconds=settings.webhook_backoff_seconds,
         timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private_targets=settings.webhook_allow_private_targets,
     )
     runner = ActionRunner(
         database,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +53,27 @@ def verify(secret: str, header: str, body: bytes, *, now: float, tolerance_secon
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+def blocked_target(url: str) -> str | None:
+    """Why a URL must not be called (it resolves to a private/loopback/link-local address), or None.
+
+    Stops rules from probing the VPC or the instance metadata service (SSRF). A DNS answer could
+    still change between this check and the request (rebinding); the egress path should also deny
+    private ranges in production.
+    """
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        return "no host"
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"unresolvable host: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            return f"{host} resolves to a non-public address ({address})"
+    return None
+
+
 def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
     try:
@@ -80,8 +104,10 @@ class WebhookSender:
         max_attempts: int = 6,
         backoff_base_seconds: float = 30.0,
         timeout_seconds: float = 5.0,
+        allow_private_targets: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._allow_private = allow_private_targets
         self._db = database
         self._key = signing_key
         self._post = post
@@ -125,15 +151,19 @@ class WebhookSender:
         }
         code: int | None = None
         error: str | None = None
-        try:
-            code = self._post(str(row["url"]), body, headers, self._timeout)
-            if not 200 <= code < 300:
-                error = f"HTTP {code}"
-        except OSError as exc:  # connection refused, timeout, DNS: retried like a 5xx
-            error = f"{type(exc).__name__}: {exc}"[:300]
+        blocked = None if self._allow_private else blocked_target(str(row["url"]))
+        if blocked:
+            error = f"blocked: {blocked}"
+        else:
+            try:
+                code = self._post(str(row["url"]), body, headers, self._timeout)
+                if not 200 <= code < 300:
+                    error = f"HTTP {code}"
+            except OSError as exc:  # connection refused, timeout, DNS: retried like a 5xx
+                error = f"{type(exc).__name__}: {exc}"[:300]
         if error is None:
             status, next_at = "delivered", None
-        elif attempt >= self._max_attempts:
+        elif blocked or attempt >= self._max_attempts:
             status, next_at = "failed", None
         else:
             status = "pending"

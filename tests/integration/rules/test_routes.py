@@ -95,6 +95,7 @@ def test_crud_dry_run_and_history(db: Database, client: TestClient) -> None:
     assert client.delete(f"/rules/{rule['id']}", headers=as_user(alice)).status_code == 404
     assert client.get("/rules", headers=as_user(alice)).status_code == 200
     assert client.get("/rules").status_code == 401
+    assert client.get("/rules/schema", headers=as_user(alice)).json()["title"] == "Tidewatch rule"
     _ = portfolio
 
 

@@ -197,7 +197,7 @@ def test_failing_action_is_retried_and_does_not_block_others(db: Database, recei
     risk = FakeRisk()
     preparer = FlakyPreparer()
     pusher = FakePusher()
-    webhooks = WebhookSender(db, KEY, clock=lambda: AT.timestamp())
+    webhooks = WebhookSender(db, KEY, allow_private_targets=True, clock=lambda: AT.timestamp())
     # When the tick runs
     report = run_tick(
         at=AT,
@@ -235,7 +235,7 @@ def test_webhook_retries_with_exponential_backoff_then_delivers(db: Database, re
         },
     )
     now = [AT.timestamp()]
-    sender = WebhookSender(db, KEY, backoff_base_seconds=30, clock=lambda: now[0])
+    sender = WebhookSender(db, KEY, backoff_base_seconds=30, allow_private_targets=True, clock=lambda: now[0])
     _Receiver.status = 503
     # When the first attempt fails
     first = sender.send(rule_id, receiver, {"event": "rule.fired"})
@@ -282,3 +282,23 @@ def test_rule_cache_reparses_only_changed_rules_and_drops_disabled(db: Database)
     # Then the next load sees the new threshold and only the enabled rule
     assert rules.rule_id.tolist() == [first]
     assert rules.threshold.tolist() == [0.07]
+
+
+def test_webhooks_to_private_addresses_are_refused_without_retry(db: Database, receiver: str) -> None:
+    # Given the production setting (private targets not allowed) and a loopback URL
+    user_id, _ = seed_user(db)
+    rule_id = insert_rule(
+        db,
+        user_id,
+        {
+            "name": "ssrf",
+            "trigger": {"type": "market_apy", "market_id": 1, "op": "below", "threshold": 0.5},
+            "actions": [{"type": "webhook", "url": receiver}],
+        },
+    )
+    outcome = WebhookSender(db, KEY).send(rule_id, receiver, {"event": "rule.fired"})
+    # Then nothing is sent, the delivery fails at once and says why
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert "non-public" in outcome.error
+    assert _Receiver.received == []
