@@ -66,7 +66,7 @@ def run_tick(
     now = at.timestamp()
     due = due_mask(rules, now) if changed_markets is None else rules.referencing_markets(changed_markets)
     snapshot = take_snapshot(
-        rules.needs(), at=at, markets=sources.markets, positions=sources.positions, risk=sources.risk
+        rules.needs(due), at=at, markets=sources.markets, positions=sources.positions, risk=sources.risk
     )
     result = evaluate(rules, snapshot, now, due)
     evaluated = time.perf_counter()
