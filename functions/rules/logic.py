@@ -25,22 +25,24 @@ def evaluate_scheduled(event: ScheduledEvent, *, deps: RulesDeps) -> dict[str, A
 
 
 def evaluate_market_changed(event: MarketChangedEvent, *, deps: RulesDeps) -> dict[str, Any]:
-    """Push the new rates live, then evaluate the rules that look at the changed markets."""
+    """Push the new rates live, then evaluate the rules that look at the changed market.
+
+    The evaluation window comes from the block's observation time, so a redelivered event (or the
+    schedule in the same window) cannot fire a rule twice.
+    """
     detail = event.detail
     pushed = 0
     if deps.broadcaster is not None:
-        for market in detail.markets:
-            data = {**market.model_dump(mode="json"), "chain_id": detail.chain_id, "block_number": detail.block_number}
-            try:
-                pushed += deps.broadcaster.publish_market(market.market_id, data).delivered
-            except Exception as exc:  # live updates are best effort; rules must still run
-                logger.warning("market push failed", extra={"market_id": market.market_id, "error": str(exc)})
+        try:
+            pushed = deps.broadcaster.publish_market(detail.market_id, detail.live_update()).delivered
+        except Exception as exc:  # live updates are best effort; rules must still run
+            logger.warning("market push failed", extra={"market_id": detail.market_id, "error": str(exc)})
     report = run_tick(
         at=detail.observed_at,
         database=deps.database,
         sources=deps.sources,
         runner=deps.runner,
-        changed_markets=[m.market_id for m in detail.markets],
+        changed_markets=[detail.market_id],
         cache=deps.rule_cache,
     )
     return {"trigger": "market_changed", "event_id": event.id, "pushed": pushed, **report.__dict__}

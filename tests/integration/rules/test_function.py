@@ -103,6 +103,6 @@ def test_duplicated_market_changed_event_pushes_and_fires_once(db: Database) -> 
 
 
 def test_bad_event_gets_an_error_envelope(db: Database) -> None:
-    out = invoke({"detail-type": "MarketChanged", "source": "tidewatch.ingest"}, db, RecordingPoster())
+    out = invoke({"detail-type": "market.changed", "source": "tidewatch.ingest"}, db, RecordingPoster())
     assert out["ok"] is False
     assert out["error"]["status"] == 422
