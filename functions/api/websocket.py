@@ -49,7 +49,7 @@ def handle_connect(event: dict[str, Any], session: LiveSession, *, endpoint_over
         user_id = session.connect(_connection_id(event), token, management_endpoint(event, endpoint_override))
     except DomainError as exc:
         logger.info("websocket connect refused", extra={"problem": exc.to_problem()})
-        return _response(exc.status if exc.status < 500 else 401, error(exc.to_problem()))
+        return _response(exc.status, error(exc.to_problem()))
     logger.info("websocket connected", extra={"user_id": user_id})
     return _response(200)
 

@@ -105,6 +105,9 @@ def test_bad_rules_get_422_naming_the_field(db: Database, client: TestClient) ->
     response = client.post("/rules", json=bad_op, headers=as_user(alice))
     assert response.status_code == 422
     assert ["body", "trigger", "apy_spread", "op"] in [e["loc"] for e in response.json()["detail"]]
+    # Cadence is whole minutes
+    response = client.post("/rules", json={**RULE, "cadence_seconds": 90}, headers=as_user(alice))
+    assert ["body", "cadence_seconds"] in [e["loc"] for e in response.json()["detail"]]
     # A health-factor trigger needs a portfolio: the error names portfolio_id
     hf = {**RULE, "trigger": {"type": "health_factor_below", "threshold": 1.2}}
     response = client.post("/rules", json=hf, headers=as_user(alice))
