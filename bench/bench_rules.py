@@ -87,15 +87,19 @@ class _ManagementApi(BaseHTTPRequestHandler):
         pass
 
 
-def bench_broadcast(n_connections: int = 1000) -> None:
-    from tidewatch.live.broadcaster import Broadcaster, Recipient
-    from tidewatch.live.http_push import HttpConnectionPoster
-
+def _start_management_api() -> tuple[ThreadingHTTPServer, str]:
     ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ManagementApi)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def bench_broadcast(n_connections: int = 1000) -> None:
+    from tidewatch.live.broadcaster import Broadcaster, Recipient
+    from tidewatch.live.http_push import HttpConnectionPoster
+
+    server, endpoint = _start_management_api()
     recipients = [Recipient(f"conn-{i}", 1 + i % 50, endpoint) for i in range(n_connections)]
     poster = HttpConnectionPoster()
     broadcaster = Broadcaster(store=None, post_to_connection=poster, max_workers=32)
@@ -109,6 +113,34 @@ def bench_broadcast(n_connections: int = 1000) -> None:
     print(
         f"broadcast to {n_connections} connections over HTTP: {elapsed:.3f} s "
         f"({n_connections / elapsed:,.0f} posts/s), delivered={report.delivered} received={_ManagementApi.received}"
+    )
+
+
+def bench_broadcast_from_postgres(database: object, n_connections: int = 1000) -> None:
+    """publish_market end to end: subscriber lookup in websocket_connections + parallel posts."""
+    from tidewatch.db import Database
+    from tidewatch.live.broadcaster import Broadcaster
+    from tidewatch.live.connections import ConnectionStore
+    from tidewatch.live.http_push import HttpConnectionPoster
+
+    assert isinstance(database, Database)
+    server, endpoint = _start_management_api()
+    with database.connection() as conn:
+        conn.execute(
+            "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
+            "SELECT 'conn-' || g, 1, %s, ARRAY['markets'] FROM generate_series(1, %s) AS g",
+            (endpoint, n_connections),
+        )
+    broadcaster = Broadcaster(ConnectionStore(database), HttpConnectionPoster(), max_workers=32)
+    broadcaster.publish_market(1, {"supply_apy": 0.04})  # warm
+    _ManagementApi.received = 0
+    started = time.perf_counter()
+    report = broadcaster.publish_market(1, {"supply_apy": 0.0412})
+    elapsed = time.perf_counter() - started
+    server.shutdown()
+    print(
+        f"publish_market to {n_connections} subscribed connections (Postgres lookup + HTTP posts): "
+        f"{elapsed:.3f} s, delivered={report.delivered}"
     )
 
 
@@ -158,6 +190,7 @@ def bench_postgres_load(n: int, admin_url: str) -> None:
                 f"evaluate {done - loaded:.4f} s = {done - started:.3f} s ({n / (done - started):,.0f} rules/s), "
                 f"fired {fired}"
             )
+        bench_broadcast_from_postgres(database)
     finally:
         database.close()
         with psycopg.connect(admin_url, autocommit=True) as admin:
