@@ -190,3 +190,9 @@ def test_needs_can_be_limited_to_the_rules_being_evaluated() -> None:
     )
     needs = rs.needs(np.array([False, True, False]))
     assert (needs.portfolios_hf, needs.risk, needs.price_windows) == (frozenset(), {(5, 24)}, frozenset())
+
+
+def test_no_rules_is_a_quiet_tick() -> None:
+    rs = RuleSet.from_rows([], [])
+    result = evaluate(rs, snapshot(supply={1: 0.05}), T, due_mask(rs, T))
+    assert (len(rs), result.fire.size, rs.needs().risk) == (0, 0, frozenset())
