@@ -1,6 +1,6 @@
 """API conventions: problem+json everywhere, request ids, CORS, rate limits, body limits."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -44,7 +44,7 @@ def test_oversized_body_is_a_clean_413(client: TestClient) -> None:
 
 
 def test_oversized_streamed_body_without_length_is_refused(client: TestClient) -> None:
-    def chunks():  # no Content-Length: the limit is enforced while reading
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
         for _ in range(10):
             yield b"x" * 1000
 

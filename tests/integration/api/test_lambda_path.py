@@ -58,7 +58,7 @@ def sign_in_through_lambda(invoke: Invoke, wallet: Wallet, now: float) -> dict[s
     verified = invoke(with_body(load_event("auth-verify.json"), {"message": text, "signature": wallet.sign(text)}))
     assert verified["statusCode"] == 200, verified["body"]
     assert verified["headers"]["x-request-id"] == "verify-0001"
-    return response_json(verified)  # type: ignore[no-any-return]
+    return response_json(verified)
 
 
 def test_every_sample_event_is_a_valid_http_api_v2_event(lambda_invoke: Invoke) -> None:
