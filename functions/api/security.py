@@ -70,7 +70,7 @@ async def current_claims(
         raise MissingToken()
     svc = _services(request)
     claims = svc.require_tokens().verify(credentials.credentials)
-    request.state.user_id = claims.user_id
+    request.state.user_id = claims.user_id  # for the access log line
     decision = svc.limiter.enforce(f"user:{claims.user_id}", svc.plan_bucket(claims.plan), scope="user")
     _set_headers(response, decision)
     return claims
