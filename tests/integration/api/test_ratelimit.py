@@ -62,7 +62,8 @@ def test_redis_down_fails_open_then_skips_redis_for_a_while() -> None:
     limiter = RateLimiter(connect_redis("redis://127.0.0.1:1/0", timeout=0.2), clock=clock, retry_after_failure=5)
     bucket = Bucket(burst=1, per_second=1.0)
     first = limiter.take("k", bucket)
-    assert first.allowed and not first.enforced
+    assert first.allowed
+    assert not first.enforced
     # While the circuit is open, closed-failing callers are refused without touching Redis
     with pytest.raises(UpstreamUnavailable):
         limiter.take("k", bucket, fail_closed=True)
