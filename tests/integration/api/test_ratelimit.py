@@ -54,7 +54,7 @@ def test_bucket_state_expires_when_full_again(redis_client: redis.Redis) -> None
     limiter = RateLimiter(redis_client, clock=ManualClock())
     limiter.take("idle", Bucket(burst=2, per_second=1.0))
     ttl = redis_client.pttl("tw:rl:idle")
-    assert 0 < int(ttl) <= 2000  # type: ignore[arg-type]
+    assert 0 < int(ttl) <= 2000
 
 
 def test_redis_down_fails_open_then_skips_redis_for_a_while() -> None:
