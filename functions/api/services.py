@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.deps import ApiDeps
+from tidewatch.billing.limits import ensure_can_add_portfolio
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.keys import token_service
@@ -78,7 +79,7 @@ def build_services(deps: ApiDeps) -> Services:
         else None
     )
     portfolios = PortfolioService(
-        PortfolioRepository(deps.database),
+        PortfolioRepository(deps.database, admission=ensure_can_add_portfolio),
         deps.positions,
         CacheAside(deps.redis, "portfolio-positions", ttl_seconds=deps.api.portfolio_cache_seconds, clock=deps.clock),
         supported_chains=auth.supported_chain_ids,

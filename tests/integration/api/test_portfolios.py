@@ -149,8 +149,11 @@ def test_another_users_portfolio_answers_404_and_cannot_be_changed(
     assert app_client.get(f"/portfolios/{pid}", headers=alice).json()["portfolio"]["name"] == "Alice"
 
 
-def test_list_is_paginated_by_cursor(app_client: TestClient, clock: ManualClock) -> None:
+def test_list_is_paginated_by_cursor(app_client: TestClient, clock: ManualClock, db: Database) -> None:
     auth = signed_in(app_client, 34, clock())
+    # A pro user: five portfolios are beyond the free plan's limit.
+    with db.connection() as conn:
+        conn.execute("UPDATE users SET plan = 'pro'")
     ids = [app_client.post("/portfolios", json={"name": f"p{i}"}, headers=auth).json()["id"] for i in range(5)]
     seen: list[int] = []
     cursor = None
@@ -250,10 +253,12 @@ def test_markets_list_with_latest_rates(app_client: TestClient, clock: ManualClo
     page = app_client.get("/markets", params={"chain_id": 1}, headers=auth).json()
     # Then the latest observation is attached with exact amounts
     assert [m["id"] for m in page["items"]] == [ids[0]]
-    latest = page["items"][0]["latest"]
+    latest = page["items"][0]
     assert latest["block_number"] == 101
     assert Decimal(latest["supply_apy"]) == Decimal("0.035")
-    assert latest["total_supplied"] == 123456789012345678901234567890
-    # And a market without observations has none, and unknown ids are 404
-    assert app_client.get(f"/markets/{ids[1]}", headers=auth).json()["latest"] is None
+    assert latest["total_supplied"] == "123456789012345678901234567890"
+    # And a market without observations has none (and is stale), and unknown ids are 404
+    empty = app_client.get(f"/markets/{ids[1]}", headers=auth).json()
+    assert empty["block_number"] is None
+    assert empty["stale"] is True
     assert app_client.get("/markets/999999", headers=auth).status_code == 404
