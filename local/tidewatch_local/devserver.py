@@ -29,7 +29,7 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     if os.environ.get("TIDEWATCH_RPC_URLS"):
         return {}, ["Chains: TIDEWATCH_RPC_URLS"], None
     try:
-        from tidewatch_local.devnet import local_chain  # type: ignore[attr-defined]  # wired with the devnet
+        from tidewatch_local.devnet import local_chain
     except ImportError:
         return {}, ["Chains: none configured and no devnet tooling found (set TIDEWATCH_RPC_URLS)"], None
     chain = local_chain(state_dir)
