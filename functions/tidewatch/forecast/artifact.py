@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tidewatch.forecast.apy_model import APY_FEATURES, ApyHead, ApyModel
+from tidewatch.forecast.apy_model import APY_FEATURES, ApyHead, ApyModel, head_key
 from tidewatch.forecast.errors import ArtifactInvalid
 from tidewatch.forecast.market import MarketParams
 from tidewatch.forecast.risk_model import RISK_FEATURES, RiskModel
@@ -104,6 +104,9 @@ def apy_model_from(artifact: Artifact) -> ApyModel:
         heads = {k: ApyHead.from_json(v) for k, v in params["heads"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactInvalid(f"apy artifact parameters unreadable: {exc}") from exc
+    missing = sorted({head_key(side, h) for side in ("supply", "borrow") for h in (24, 168)} - set(heads))
+    if missing:
+        raise ArtifactInvalid(f"apy artifact lacks heads {missing}")
     return ApyModel(version=artifact.card.version, heads=heads)
 
 
