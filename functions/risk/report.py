@@ -18,14 +18,14 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     lines.append("APY forecast (mean APY over the horizon; time-ordered hold-out; errors in percentage points)")
     lines.append(
-        f"{'head':<12}{'n':>7}  {'model MAE':>9} {'RMSE':>7}  {'persist MAE':>11} {'RMSE':>7}  {'rollmean MAE':>12} {'RMSE':>7}  {'cover80':>7}  beats persistence"
+        f"{'head':<12}{'n':>7}  {'model MAE':>9} {'RMSE':>7}  {'persist MAE':>11} {'RMSE':>7}  {'rollmean MAE':>12} {'RMSE':>7}  {'cover80':>7} {'width':>6}  beats persistence"
     )
     for key, block in report["apy"].items():
         roll = next(v for k, v in block.items() if k.startswith("rolling_mean"))
         lines.append(
             f"{key:<12}{block['samples']:>7}  {_f(block['model']['mae_pp'], 3):>9} {_f(block['model']['rmse_pp'], 3):>7}  "
             f"{_f(block['persistence']['mae_pp'], 3):>11} {_f(block['persistence']['rmse_pp'], 3):>7}  "
-            f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7}  "
+            f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7} {_f(block.get('interval_mean_width_pp'), 2):>6}  "
             f"{'yes' if block['beats_persistence'] else 'NO'}"
         )
     lines.append("")

@@ -195,6 +195,7 @@ def evaluate_apy_head(test: ApySamples, head: ApyHead, horizon: int) -> dict[str
             "rmse_pp": pp * metrics.rmse(test.rolling_mean, truth),
         },
         "interval_coverage": float(np.mean((truth >= lower) & (truth <= upper))),
+        "interval_mean_width_pp": pp * float(np.mean(upper - lower)),
         "interval_level": head.interval_level,
         "fall": {
             "base_rate": float(falls.mean()),
