@@ -272,6 +272,8 @@ def train_and_evaluate(
             apy_report[head_key(side, horizon)] = block
 
     window = DataWindow(start=_hour_iso(first), end=_hour_iso(last))
+    price_window = DataWindow(start=_hour_iso(history.window("prices")[0]), end=_hour_iso(history.window("prices")[1]))
+    rate_window = DataWindow(start=_hour_iso(history.window("rates")[0]), end=_hour_iso(history.window("rates")[1]))
     source_note = "generated scenarios" if generated_data else history.source
     risk_model = RiskModel("pending", coef, intercept, serving_market)
     params = risk_params(risk_model)
@@ -281,7 +283,7 @@ def train_and_evaluate(
         version=risk_version,
         created_at=created,
         data_source=source_note,
-        data_window=window,
+        data_window=price_window,
         generated_data=generated_data,
         features=list(RISK_FEATURES),
         training_samples=int(train_mask.sum()),
@@ -297,12 +299,17 @@ def train_and_evaluate(
     a_params = apy_params(apy_model)
     apy_version = _version(created, repr(a_params))
     not_beating = [k for k, v in apy_report.items() if not v["beats_persistence"]]
+    roll_better = [
+        k
+        for k, v in apy_report.items()
+        if next(b["mae_pp"] for name, b in v.items() if name.startswith("rolling_mean")) < v["model"]["mae_pp"]
+    ]
     apy_card = ModelCard(
         kind="apy",
         version=apy_version,
         created_at=created,
         data_source=source_note,
-        data_window=window,
+        data_window=rate_window,
         generated_data=generated_data,
         features=list(APY_FEATURES),
         training_samples=apy_train_samples,
@@ -310,6 +317,9 @@ def train_and_evaluate(
         notes=[
             "Target: mean APY over the next H hours; forecast = last value + ridge-predicted change.",
             f"'fall' = mean APY over the horizon more than {int(FALL_FRACTION * 100)} % below the current APY.",
+            ("The rolling mean beats the model (MAE) for: " + ", ".join(roll_better))
+            if roll_better
+            else "Beats the rolling mean (MAE) on every head.",
             ("Does NOT beat persistence (MAE) for: " + ", ".join(not_beating))
             if not_beating
             else "Beats persistence (MAE) on every head.",
