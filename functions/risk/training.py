@@ -207,6 +207,16 @@ def evaluate_apy_head(test: ApySamples, head: ApyHead, horizon: int) -> dict[str
         },
     }
     result["beats_persistence"] = bool(result["model"]["mae_pp"] < result["persistence"]["mae_pp"])
+    per_market: dict[str, Any] = {}
+    for market in result["markets"]:
+        m = test.market == market
+        per_market[market] = {
+            "samples": int(m.sum()),
+            "model_mae_pp": pp * metrics.mae(point[m], truth[m]),
+            "persistence_mae_pp": pp * metrics.mae(last[m], truth[m]),
+            "rolling_mean_mae_pp": pp * metrics.mae(test.rolling_mean[m], truth[m]),
+        }
+    result["per_market"] = per_market
     return result
 
 
