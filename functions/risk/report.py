@@ -28,7 +28,10 @@ def format_report(report: dict[str, Any]) -> str:
             f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7} {_f(block.get('interval_mean_width_pp'), 2):>6}  "
             f"{'yes' if block['beats_persistence'] else 'NO'}"
         )
-    lines += ["", "APY MAE per market (pp): model / persistence / rolling mean; * = model does not beat persistence"]
+    lines += [
+        "",
+        "APY MAE per market (pp): model / persistence / rolling mean; * = model worse than persistence, = tie",
+    ]
     heads = list(report["apy"])
     markets = sorted({m for block in report["apy"].values() for m in block.get("per_market", {})})
     if markets:
@@ -40,7 +43,8 @@ def format_report(report: dict[str, Any]) -> str:
                 if pm is None:
                     cells.append(f"{'-':>24}")
                     continue
-                flag = "*" if pm["model_mae_pp"] >= pm["persistence_mae_pp"] else " "
+                diff = pm["model_mae_pp"] - pm["persistence_mae_pp"]
+                flag = "=" if abs(diff) < 0.0005 else ("*" if diff > 0 else " ")
                 cell = f"{_f(pm['model_mae_pp'], 2)}/{_f(pm['persistence_mae_pp'], 2)}/{_f(pm['rolling_mean_mae_pp'], 2)}{flag}"
                 cells.append(f"{cell:>24}")
             lines.append(f"{market:<36}" + "".join(cells))
