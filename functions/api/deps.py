@@ -90,6 +90,19 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
     return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
 
 
+def risk_forecaster(database: Database) -> RiskForecaster:
+    """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
+    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
+    from tidewatch.settings import FunctionsSettings
+
+    functions = FunctionsSettings()
+    invoker = invoker_from_settings(
+        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
+    )
+    return RiskFunctionForecaster(database, invoker)
+
+
 @lru_cache(maxsize=1)
 def production_deps() -> ApiDeps:
     """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
@@ -100,5 +113,6 @@ def production_deps() -> ApiDeps:
         api=ApiSettings(),
         auth=AuthSettings(),
         positions=ChainPositions(database, redis, time.time),
+        risk=risk_forecaster(database),
         contract_signatures=contract_wallets_from_settings(),
     )

@@ -76,4 +76,21 @@ def production_deps() -> RulesDeps:
     live = LiveSettings()
     poster = poster_from_settings(live)
     broadcaster = Broadcaster(ConnectionStore(database), poster, max_workers=live.broadcast_workers)
-    return build_deps(database, settings=RulesSettings(), broadcaster=broadcaster)
+    return build_deps(database, settings=RulesSettings(), broadcaster=broadcaster, risk=risk_scorer(database))
+
+
+def risk_scorer(database: Database) -> RiskScorer:
+    """Risk triggers score every watched portfolio in batched calls to the risk function."""
+    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.portfolios.risk_requests import snapshot_risk_payloads
+    from tidewatch.rules.risk_scoring import BatchRiskScorer
+    from tidewatch.settings import FunctionsSettings
+
+    functions = FunctionsSettings()
+    invoker = invoker_from_settings(
+        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
+    )
+    return BatchRiskScorer(
+        lambda portfolio_ids: snapshot_risk_payloads(database, portfolio_ids),
+        lambda payload: invoker.invoke("risk", dict(payload)),
+    )
