@@ -211,3 +211,54 @@ def test_eigenlayer_deposit_raises_shares(wallet: WalletService, db: Database, d
     assert after > before  # type: ignore[operator]
     underlying = _read(devnet, strategy, abi.EIGEN_STRATEGY_USER_UNDERLYING, carol["address"])[0]
     assert underlying >= 36 * 10**18 - 1  # type: ignore[operator]
+
+
+def test_a_batch_of_intents_costs_two_round_trips(wallet: WalletService, db: Database, devnet: Devnet) -> None:
+    # Given 30 intents of three users across Aave, Compound and EigenLayer (one of which would revert)
+    alice, bob, carol = (devnet.user(u) for u in ("alice-healthy", "bob-near-liquidation", "carol-staker"))
+    user_id, _ = add_user(db, alice["address"], bob["address"], carol["address"])
+    shapes: list[dict[str, object]] = [
+        {"protocol": "aave-v3", "action": "supply", "from": alice["address"], "asset": "DAI", "amount": "1"},
+        {"protocol": "aave-v3", "action": "repay", "from": alice["address"], "asset": "USDC", "amount": "1"},
+        {"protocol": "compound-v3", "action": "supply", "from": carol["address"], "asset": "WETH", "amount": "0.1"},
+        {"protocol": "eigenlayer", "action": "deposit", "from": carol["address"], "asset": "rETH", "amount": "0.1"},
+        {"protocol": "aave-v3", "action": "withdraw", "from": alice["address"], "asset": "WETH", "amount": "0.01"},
+    ]
+    requests = [
+        PrepareRequest(user_id=user_id, intent=Intent.model_validate({"chain_id": 1, **shapes[i % len(shapes)]}))
+        for i in range(29)
+    ]
+    requests.append(
+        PrepareRequest(
+            user_id=user_id,
+            intent=Intent.model_validate(
+                {
+                    "chain_id": 1,
+                    "protocol": "aave-v3",
+                    "action": "borrow",
+                    "from": bob["address"],
+                    "asset": "USDC",
+                    "amount": "9000",
+                }
+            ),
+        )
+    )
+    client = wallet.chains[1]
+    before = client.round_trips
+
+    # When they are prepared together
+    outcomes = wallet.prepare_many(requests)
+
+    # Then two JSON-RPC round trips were made, 29 are ready and the borrow alone was refused
+    assert client.round_trips - before == 2
+    assert sum(o.record is not None for o in outcomes) == 29
+    assert outcomes[-1].error is not None
+    assert outcomes[-1].error.extra["reason"].startswith("COLLATERAL_CANNOT_COVER_NEW_BORROW")
+    # and each sender's nonces run on across its bundles without gaps
+    alice_nonces = [
+        int(t.nonce, 16)
+        for o in outcomes
+        if o.record is not None and o.record.intent.from_address == alice["address"]
+        for t in o.record.transactions
+    ]
+    assert alice_nonces == list(range(alice_nonces[0], alice_nonces[0] + len(alice_nonces)))
