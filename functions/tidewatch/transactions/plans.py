@@ -157,12 +157,25 @@ def _protocol_name(target: Target) -> str:
     return {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "eigenlayer": "EigenLayer"}[target.market.protocol]
 
 
+@dataclass(frozen=True)
+class StepPlan:
+    calls: list[PlannedCall]
+    received: int  # tokens of `target.token` this step sends to the owner (a later step may spend them)
+
+
 def plan(target: Target, results: list[CallResult], settings: WalletSettings) -> list[PlannedCall]:
     """The ordered calls for `target`, given the results of `reads(target)` at the pending state."""
+    return plan_step(target, results, settings).calls
+
+
+def plan_step(target: Target, results: list[CallResult], settings: WalletSettings, *, credit: int = 0) -> StepPlan:
+    """Like `plan`, for one step of a bundle: `credit` is what earlier steps of the bundle put in
+    the owner's wallet (e.g. the withdrawal before a supply when moving funds between markets)."""
     intent = target.intent
     token = target.token
     owner = intent.from_address
-    wallet_balance, allowance = results[0].one(), results[1].one()
+    wallet_balance, allowance = results[0].one() + credit, results[1].one()
+    received = 0
     requested = _requested(intent, token.decimals)
     name = _protocol_name(target)
     m = target.market
@@ -203,6 +216,7 @@ def plan(target: Target, results: list[CallResult], settings: WalletSettings) ->
             if supplied == 0:
                 raise _exceeds("your supplied balance", requested or 1, 0, token)
             amount = MAX_UINT256 if requested is None else requested
+            received = supplied if requested is None else requested
             shown = f"all ({units(supplied, token.decimals)})" if requested is None else units(amount, token.decimals)
             calls.append(
                 _call(
@@ -220,6 +234,7 @@ def plan(target: Target, results: list[CallResult], settings: WalletSettings) ->
                 if available == 0:
                     raise _exceeds("your supplied balance", 1, 0, token)
                 amount, shown = MAX_UINT256, f"all ({units(available, token.decimals)})"
+                received = available
             else:
                 # Base withdrawals above the supplied balance would open a borrow: refuse, that is
                 # not what "withdraw" means here. Collateral is bounded by its balance.
@@ -227,6 +242,7 @@ def plan(target: Target, results: list[CallResult], settings: WalletSettings) ->
                 if amount == 0 or amount > available:
                     raise _exceeds("your supplied balance", amount or 1, available, token)
                 shown = units(amount, token.decimals)
+                received = amount
             calls.append(
                 _call(
                     abi.COMET_WITHDRAW,
@@ -240,6 +256,7 @@ def plan(target: Target, results: list[CallResult], settings: WalletSettings) ->
     elif intent.action == "borrow":
         assert isinstance(m, AaveV3Market)
         assert requested is not None
+        received = requested
         calls.append(
             _call(
                 abi.AAVE_BORROW,
@@ -295,7 +312,7 @@ def plan(target: Target, results: list[CallResult], settings: WalletSettings) ->
 
     if pulls and allowance < pulls:
         calls.insert(0, _approve(target, pulls if settings.approve_exact else MAX_UINT256))
-    return calls
+    return StepPlan(calls, received)
 
 
 def _call(fn: abi.Function, args: tuple[Any, ...], named: dict[str, Any], summary: str, target: Target) -> PlannedCall:

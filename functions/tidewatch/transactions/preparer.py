@@ -49,7 +49,8 @@ class SimulationUnavailable(UpstreamUnavailable):
 class Prepared:
     """The outcome of one intent: transactions ready to sign, or the refusal."""
 
-    intent: Intent
+    intent: Intent  # the first step (sender, chain, speed)
+    steps: list[Intent] = field(default_factory=list)
     transactions: list[UnsignedTransaction] = field(default_factory=list)
     fees: FeeQuote | None = None
     error: DomainError | None = None
@@ -113,27 +114,38 @@ def prepare_on_chain(
     client: ChainClient, chain: ChainRegistry, intents: Sequence[Intent], settings: WalletSettings
 ) -> list[Prepared]:
     """Prepare every intent (all on `chain`): one `Prepared` per intent, in order."""
-    results = [Prepared(intent) for intent in intents]
-    targets: dict[int, plans.Target] = {}
+    return prepare_bundles(client, chain, [[intent] for intent in intents], settings)
+
+
+def prepare_bundles(
+    client: ChainClient, chain: ChainRegistry, bundles: Sequence[Sequence[Intent]], settings: WalletSettings
+) -> list[Prepared]:
+    """Prepare bundles of intents: the steps of a bundle run in order from one sender (e.g. withdraw
+    from one market, then supply to another), and are simulated together."""
+    results = [Prepared(bundle[0], steps=list(bundle)) for bundle in bundles]
+    targets: dict[int, list[plans.Target]] = {}
     for i, prepared in enumerate(results):
-        if prepared.intent.chain_id != chain.chain_id:
-            prepared.error = ChainMismatch(f"intent is for chain {prepared.intent.chain_id}, not {chain.chain_id}")
-            continue
         try:
-            targets[i] = plans.resolve(prepared.intent, chain)
+            for step in prepared.steps:
+                if step.chain_id != chain.chain_id:
+                    raise ChainMismatch(f"intent is for chain {step.chain_id}, not {chain.chain_id}")
+                if step.from_address.lower() != prepared.intent.from_address.lower():
+                    raise ChainMismatch("every step of a bundle must have the same sender")
+            targets[i] = [plans.resolve(step, chain) for step in prepared.steps]
         except DomainError as exc:
             prepared.error = exc
     if not targets:
         return results
 
     # Round trip 1: chain id, fees, nonces and every read, at the pending state.
-    senders = sorted({t.intent.from_address.lower(): t.intent.from_address for t in targets.values()}.values())
+    senders = sorted({results[i].intent.from_address.lower(): results[i].intent.from_address for i in targets}.values())
     read_calls: list[Call] = []
-    read_slices: dict[int, slice] = {}
-    for i, target in targets.items():
-        needed = plans.reads(target)
-        read_slices[i] = slice(len(read_calls), len(read_calls) + len(needed))
-        read_calls.extend(needed)
+    read_slices: dict[tuple[int, int], slice] = {}
+    for i, steps in targets.items():
+        for k, target in enumerate(steps):
+            needed = plans.reads(target)
+            read_slices[i, k] = slice(len(read_calls), len(read_calls) + len(needed))
+            read_calls.extend(needed)
     chunks = [read_calls[k : k + MULTICALL_CHUNK] for k in range(0, len(read_calls), MULTICALL_CHUNK)]
     first: list[tuple[str, list[Any]]] = [
         ("eth_chainId", []),
@@ -155,9 +167,15 @@ def prepare_on_chain(
         read_results.extend(_decode_multicall(chunk, raw))
 
     planned: dict[int, list[plans.PlannedCall]] = {}
-    for i, target in targets.items():
+    for i, steps in targets.items():
         try:
-            calls = plans.plan(target, read_results[read_slices[i]], settings)
+            calls: list[plans.PlannedCall] = []
+            credit: dict[str, int] = {}  # token -> what earlier steps put in the wallet
+            for k, target in enumerate(steps):
+                token = target.token.address.lower()
+                part = plans.plan_step(target, read_results[read_slices[i, k]], settings, credit=credit.get(token, 0))
+                credit[token] = credit.get(token, 0) + part.received
+                calls.extend(part.calls)
             plans.check_targets(calls, chain)
             planned[i] = calls
         except DomainError as exc:
