@@ -80,6 +80,46 @@ class Intent(_Strict):
         return self.amount == "max"
 
 
+class RepayToHealthFactor(_Strict):
+    """Repay Aave debt in one market until the account's health factor reaches the target (rules).
+
+    The sender is the portfolio address with the lowest health factor that owes this asset; the
+    amount is computed from its account data and the oracle price, capped by its debt and wallet.
+    """
+
+    kind: Literal["repay_to_health_factor"]
+    market_id: int = Field(gt=0, description="Id of an aave-v3 market (GET /markets).")
+    target_health_factor: Decimal = Field(default=Decimal("1.5"), gt=1, le=10)
+    speed: Speed = "normal"
+
+
+class MoveSupply(_Strict):
+    """Withdraw a fraction of the supplied balance from one market and supply it to another market
+    of the same token on the same chain (rules: "move supply to the better market")."""
+
+    kind: Literal["move_supply"]
+    from_market_id: int = Field(gt=0)
+    to_market_id: int = Field(gt=0)
+    fraction: Decimal = Field(default=Decimal(1), gt=0, le=1)
+    speed: Speed = "normal"
+
+
+RuleIntent = Annotated[RepayToHealthFactor | MoveSupply, Field(discriminator="kind")]
+AnyIntent = Intent | RuleIntent
+
+
+class MarketRow(_Strict):
+    """A row of the `markets` table (what rules refer to by id)."""
+
+    id: int
+    chain_id: int
+    protocol: str
+    market_key: str
+    asset_symbol: str
+    asset_address: str
+    asset_decimals: int
+
+
 class DecodedCall(_Strict):
     function: str  # canonical signature, e.g. "supply(address,uint256,address,uint16)"
     args: dict[str, Any]  # named arguments, ints as decimal strings (JSON has no uint256)
@@ -130,7 +170,7 @@ class PreparedTransactions(_Strict):
     status: Status
     chain_id: int
     summary: str
-    intent: Intent
+    intent: AnyIntent
     transactions: list[UnsignedTransaction]
     fees: FeeQuote
     created_at: datetime | None = None
@@ -145,8 +185,8 @@ class PrepareRequest(_Strict):
 
     action: Literal["prepare"] = "prepare"
     user_id: int = Field(gt=0)
-    intent: Intent
-    portfolio_id: int | None = Field(default=None, gt=0)
+    intent: AnyIntent
+    portfolio_id: int | None = Field(default=None, gt=0, description="Required for rule intents.")
     rule_id: int | None = Field(default=None, gt=0)
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=200, description="A retried request returns the same result."

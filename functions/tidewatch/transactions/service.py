@@ -11,29 +11,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from tidewatch.chain.rpc import ChainClient, RpcError
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
 from tidewatch.observability import logger
 from tidewatch.protocols.registry import Registry
-from tidewatch.transactions import preparer
+from tidewatch.transactions import preparer, strategies
 from tidewatch.transactions.errors import (
     ChainMismatch,
     NotYourAddress,
     SignedTransactionMismatch,
     TransactionNotFound,
     TransactionStateConflict,
+    UnsupportedIntent,
 )
 from tidewatch.transactions.models import (
     BroadcastRequest,
     BroadcastResult,
     Intent,
+    MarketRow,
     PollRequest,
     PollResult,
     PreparedTransactions,
     PrepareRequest,
+    RepayToHealthFactor,
     TransactionPage,
     UnsignedTransaction,
 )
@@ -81,26 +84,24 @@ class WalletService:
         return self.prepare_many([request])[0].unwrap_record()
 
     def prepare_many(self, requests: Sequence[PrepareRequest]) -> list[PrepareOutcome]:
-        """Prepare many intents: two JSON-RPC round trips per chain whatever their number."""
+        """Prepare many intents: two JSON-RPC round trips per chain whatever their number (plus one
+        per rule intent, to pick the acting address and amount)."""
         outcomes = [PrepareOutcome(r) for r in requests]
-        by_chain: dict[int, list[int]] = {}
+        by_chain: dict[int, list[tuple[int, list[Intent]]]] = {}
         for i, outcome in enumerate(outcomes):
             request = outcome.request
             try:
-                self._check_sender(request.user_id, request.portfolio_id, request.intent)
-                self._client(request.intent.chain_id)
+                steps = self._steps(request)
+                self._client(steps[0].chain_id)
             except DomainError as exc:
                 outcome.error = exc
                 continue
-            by_chain.setdefault(request.intent.chain_id, []).append(i)
-        for chain_id, indices in by_chain.items():
-            prepared = preparer.prepare_on_chain(
-                self.chains[chain_id],
-                self.registry.chain(chain_id),
-                [outcomes[i].request.intent for i in indices],
-                self.settings,
+            by_chain.setdefault(steps[0].chain_id, []).append((i, steps))
+        for chain_id, entries in by_chain.items():
+            prepared = preparer.prepare_bundles(
+                self.chains[chain_id], self.registry.chain(chain_id), [steps for _, steps in entries], self.settings
             )
-            for i, result in zip(indices, prepared, strict=True):
+            for (i, _), result in zip(entries, prepared, strict=True):
                 if result.error is not None:
                     outcomes[i].error = result.error
                     continue
@@ -111,12 +112,40 @@ class WalletService:
                     portfolio_id=request.portfolio_id,
                     rule_id=request.rule_id,
                     intent=request.intent,
+                    chain_id=chain_id,
                     transactions=result.transactions,
                     fees=result.fees,
                     summary=result.summary,
                     idempotency_key=request.idempotency_key,
                 )
         return outcomes
+
+    def _steps(self, request: PrepareRequest) -> list[Intent]:
+        """The concrete steps of a request, after the sender guardrail."""
+        intent = request.intent
+        if isinstance(intent, Intent):
+            self._check_sender(request.user_id, request.portfolio_id, intent)
+            return [intent]
+        if request.portfolio_id is None:
+            raise UnsupportedIntent(f"{intent.kind} needs portfolio_id", field="portfolio_id")
+        addresses = sorted(self.store.portfolio_addresses(request.user_id, request.portfolio_id))
+        if not addresses:
+            raise NotYourAddress(f"portfolio {request.portfolio_id} of yours has no addresses", field="portfolio_id")
+        checksummed = [to_checksum_address(a) for a in addresses]
+        if isinstance(intent, RepayToHealthFactor):
+            row = self._market(intent.market_id, "intent.market_id")
+            client = self._client(row.chain_id)
+            return strategies.repay_steps(intent, row, checksummed, self.registry.chain(row.chain_id), client)
+        source = self._market(intent.from_market_id, "intent.from_market_id")
+        target = self._market(intent.to_market_id, "intent.to_market_id")
+        client = self._client(source.chain_id)
+        return strategies.move_steps(intent, source, target, checksummed, self.registry.chain(source.chain_id), client)
+
+    def _market(self, market_id: int, field_name: str) -> MarketRow:
+        row = self.store.market(market_id)
+        if row is None:
+            raise UnsupportedIntent(f"no market {market_id}", field=field_name)
+        return row
 
     # Read ----------------------------------------------------------------------------------------
 

@@ -14,14 +14,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import TypeAdapter
+
 from tidewatch.db import Database
 from tidewatch.errors import BadRequest
-from tidewatch.transactions.models import FeeQuote, Intent, PreparedTransactions, UnsignedTransaction
+from tidewatch.transactions.models import AnyIntent, FeeQuote, MarketRow, PreparedTransactions, UnsignedTransaction
 
 _COLUMNS = (
     "id, user_id, portfolio_id, rule_id, chain_id, status, intent, txs, summary, tx_hash, block_number, error, "
     "created_at, updated_at"
 )
+
+
+_INTENT: TypeAdapter[AnyIntent] = TypeAdapter(AnyIntent)
 
 
 def aggregate_status(txs: Sequence[UnsignedTransaction]) -> str:
@@ -43,7 +48,7 @@ def _record(row: dict[str, Any]) -> PreparedTransactions:
         status=row["status"],
         chain_id=row["chain_id"],
         summary=row["summary"],
-        intent=Intent.model_validate(row["intent"]),
+        intent=_INTENT.validate_python(row["intent"]),
         transactions=[UnsignedTransaction.model_validate(t) for t in stored["transactions"]],
         fees=FeeQuote.model_validate(stored["fees"]),
         created_at=row["created_at"],
@@ -85,6 +90,15 @@ class TransactionStore:
         with self._db.connection() as conn:
             return {r["address"] for r in conn.execute(sql, params).fetchall()}
 
+    def market(self, market_id: int) -> MarketRow | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT id, chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals "
+                "FROM markets WHERE id = %s",
+                (market_id,),
+            ).fetchone()
+        return MarketRow(**row) if row else None
+
     def by_idempotency_key(self, user_id: int, key: str) -> PreparedTransactions | None:
         with self._db.connection() as conn:
             row = conn.execute(
@@ -99,7 +113,8 @@ class TransactionStore:
         user_id: int,
         portfolio_id: int | None,
         rule_id: int | None,
-        intent: Intent,
+        intent: AnyIntent,
+        chain_id: int,
         transactions: Sequence[UnsignedTransaction],
         fees: FeeQuote,
         summary: str,
@@ -121,7 +136,7 @@ class TransactionStore:
                     user_id,
                     portfolio_id,
                     rule_id,
-                    intent.chain_id,
+                    chain_id,
                     json.dumps(intent.model_dump(mode="json")),
                     json.dumps(txs),
                     summary,
