@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 HexData = Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})*$")]
@@ -166,6 +166,9 @@ class FeeQuote(_Strict):
 class PreparedTransactions(_Strict):
     """An ordered list: sign and send them in order (an approval, when needed, comes first)."""
 
+    # `transaction_id` is serialised too (the rules function reads it): ignore it on the way back in.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
     id: UUID
     status: Status
     chain_id: int
@@ -178,6 +181,11 @@ class PreparedTransactions(_Strict):
     tx_hash: str | None = None
     block_number: int | None = None
     error: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def transaction_id(self) -> UUID:
+        return self.id
 
 
 class PrepareRequest(_Strict):

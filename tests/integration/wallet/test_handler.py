@@ -110,3 +110,35 @@ def test_handler_refusals_are_error_envelopes(db: Database, devnet: Devnet) -> N
     invalid = invoke({"action": "prepare", "user_id": user_id, "intent": {"chain_id": 1}})
     assert invalid["ok"] is False
     assert invalid["error"]["status"] == 422
+
+
+@pytest.mark.usefixtures("configured")
+def test_the_rules_functions_payload_prepares_a_repay(db: Database, devnet: Devnet) -> None:
+    # Given bob near liquidation in a portfolio, the Aave USDC market row, and a rule of his
+    from .test_rule_intents import add_markets
+
+    bob = devnet.user("bob-near-liquidation")
+    user_id, portfolio_id = add_user(db, bob["address"])
+    market_id = add_markets(db, devnet)["aave-usdc"]
+    with db.connection() as conn:
+        rule = conn.execute(
+            "INSERT INTO rules (user_id, portfolio_id, name, definition) VALUES (%s, %s, 'protect', '{}') RETURNING id",
+            (user_id, portfolio_id),
+        ).fetchone()
+    assert rule is not None
+
+    # When the rules function invokes the wallet with its PrepareRequest (no "action" key)
+    payload = {
+        "user_id": user_id,
+        "portfolio_id": portfolio_id,
+        "rule_id": rule["id"],
+        "intent": {"kind": "repay_to_health_factor", "market_id": market_id, "target_health_factor": 1.5},
+        "idempotency_key": f"rule:{rule['id']}:2026-11-24T14:00",
+    }
+    first, again = invoke(payload), invoke(payload)
+
+    # Then a repay is prepared once, with the fields the rules function reads
+    assert first["ok"] is True, first
+    assert first["result"]["transaction_id"] == first["result"]["id"] == again["result"]["id"]
+    assert first["result"]["summary"].startswith("Approve")
+    assert "Repay" in first["result"]["summary"]
