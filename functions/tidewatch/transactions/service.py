@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from eth_utils import keccak, to_checksum_address
@@ -46,12 +47,27 @@ from tidewatch.transactions.signed import SignedTransaction, decode_signed
 from tidewatch.transactions.store import TransactionStore
 
 
+class StatusListener(Protocol):
+    def transaction_changed(self, user_id: int, record: PreparedTransactions) -> None: ...
+
+
 @dataclass
 class WalletService:
     database: Database
     chains: Mapping[int, ChainClient]
     registry: Registry
     settings: WalletSettings = field(default_factory=WalletSettings)
+    # Told about every status change (live updates push it to the user's dashboard). Its failure
+    # is logged, never raised: the database is the source of truth, a push is best effort.
+    listener: StatusListener | None = None
+
+    def _notify(self, user_id: int, record: PreparedTransactions) -> None:
+        if self.listener is None:
+            return
+        try:
+            self.listener.transaction_changed(user_id, record)
+        except Exception:
+            logger.exception("status listener failed", extra={"transaction_id": str(record.id)})
 
     @property
     def store(self) -> TransactionStore:
@@ -191,6 +207,7 @@ class WalletService:
             for i, t in enumerate(record.transactions)
         ]
         saved = self.store.save_progress(record, updated, tx_hash=tx_hash)
+        self._notify(request.user_id, saved)
         logger.info("broadcast", extra={"transaction_id": str(record.id), "index": index, "hash": tx_hash})
         return BroadcastResult(transaction_id=record.id, index=index, hash=tx_hash, status=saved.status)
 
@@ -236,13 +253,14 @@ class WalletService:
                     counts["replaced"] += 1
                 else:
                     counts["still_pending"] += 1
+            owners = {record.id: user_id for user_id, record in pending}
             for record in records:
                 if record.id in changes:
-                    self._apply(record, changes[record.id])
+                    self._notify(owners[record.id], self._apply(record, changes[record.id]))
         trips = sum(c.round_trips for c in self.chains.values()) - trips_before
         return PollResult(checked=checked, round_trips=trips, **counts)
 
-    def _apply(self, record: PreparedTransactions, change: dict[int, tuple[str, int | None]]) -> None:
+    def _apply(self, record: PreparedTransactions, change: dict[int, tuple[str, int | None]]) -> PreparedTransactions:
         updated = []
         block_number = None
         error = None
@@ -257,7 +275,7 @@ class WalletService:
                     error = f"transaction {i} ({tx.summary}) was replaced: its nonce was used by another transaction"
             else:
                 updated.append(tx)
-        self.store.save_progress(record, updated, block_number=block_number, error=error)
+        return self.store.save_progress(record, updated, block_number=block_number, error=error)
 
 
 @dataclass

@@ -3,6 +3,7 @@ and a `WalletService` on it with the real test Postgres."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,8 +103,23 @@ def sign(tx: Any, private_key: str) -> str:
     return "0x" + bytes(Account.sign_transaction(signable, private_key).raw_transaction).hex()
 
 
+def wait_for_receipt(client: ChainClient, tx_hash: str, timeout: float = 10.0) -> dict[str, Any]:
+    """anvil answers eth_sendRawTransaction before its automined block is indexed: wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        receipt = client.request("eth_getTransactionReceipt", [tx_hash])
+        if receipt:
+            return dict(receipt)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no receipt for {tx_hash}")
+        time.sleep(0.02)
+
+
 def sign_and_send_all(wallet: WalletService, user_id: int, record: PreparedTransactions, private_key: str) -> None:
+    """Sign and broadcast each prepared transaction in order, each mined before the next is sent."""
+    client = wallet.chains[record.chain_id]
     for tx in record.transactions:
-        wallet.broadcast(
+        sent = wallet.broadcast(
             BroadcastRequest(user_id=user_id, transaction_id=record.id, raw_transaction=sign(tx, private_key))
         )
+        wait_for_receipt(client, sent.hash)

@@ -17,7 +17,7 @@ from tidewatch_local.context import LocalLambdaContext
 from wallet import deps
 from wallet.handler import lambda_handler
 
-from .conftest import Devnet, add_user, sign
+from .conftest import Devnet, add_user, sign, wait_for_receipt
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,7 @@ def test_handler_prepares_broadcasts_and_polls(db: Database, devnet: Devnet) -> 
             {"action": "broadcast", "user_id": user_id, "transaction_id": record["id"], "raw_transaction": raw}
         )
         assert sent["ok"] is True, sent
+        wait_for_receipt(devnet.client(), sent["result"]["hash"])
     polled = invoke(json.loads((Path(__file__).resolve().parents[3] / "events/wallet/scheduled-poll.json").read_text()))
 
     # Then both were confirmed

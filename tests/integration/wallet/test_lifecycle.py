@@ -7,10 +7,10 @@ import pytest
 
 from tidewatch.chain import abi
 from tidewatch.db import Database
-from tidewatch.transactions.models import Intent, PollRequest, PrepareRequest
+from tidewatch.transactions.models import Intent, PollRequest, PreparedTransactions, PrepareRequest
 from tidewatch.transactions.service import WalletService
 
-from .conftest import Devnet, add_user, sign, sign_and_send_all
+from .conftest import Devnet, add_user, sign, sign_and_send_all, wait_for_receipt
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,8 @@ def test_no_approval_when_the_allowance_covers_the_amount(wallet: WalletService,
     record = _prepare(wallet, user_id, **intent, amount="500")
     approve = record.transactions[0]  # type: ignore[attr-defined]
     assert approve.decoded.function == "approve(address,uint256)"
-    devnet.client().request("eth_sendRawTransaction", [sign(approve, alice["private_key"])])
+    client = devnet.client()
+    wait_for_receipt(client, client.request("eth_sendRawTransaction", [sign(approve, alice["private_key"])]))
 
     # When she prepares the same repay again
     again = _prepare(wallet, user_id, **intent, amount="500")
@@ -262,3 +263,41 @@ def test_a_batch_of_intents_costs_two_round_trips(wallet: WalletService, db: Dat
         for t in o.record.transactions
     ]
     assert alice_nonces == list(range(alice_nonces[0], alice_nonces[0] + len(alice_nonces)))
+
+
+class RecordingListener:
+    def __init__(self, fail: bool = False) -> None:
+        self.seen: list[tuple[int, str]] = []
+        self.fail = fail
+
+    def transaction_changed(self, user_id: int, record: PreparedTransactions) -> None:
+        self.seen.append((user_id, record.status))
+        if self.fail:
+            raise ConnectionError("push endpoint gone")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_status_changes_reach_the_listener(wallet: WalletService, db: Database, devnet: Devnet, fail: bool) -> None:
+    # Given a wallet whose status listener (live updates) records what it is told, or fails
+    listener = RecordingListener(fail=fail)
+    wallet.listener = listener
+    carol = devnet.user("carol-staker")
+    user_id, _ = add_user(db, carol["address"])
+    record = _prepare(
+        wallet,
+        user_id,
+        chain_id=1,
+        protocol="compound-v3",
+        action="withdraw",
+        **{"from": carol["address"]},
+        asset="WETH",
+        amount="1",
+    )
+
+    # When it is signed, broadcast and polled
+    sign_and_send_all(wallet, user_id, record, carol["private_key"])  # type: ignore[arg-type]
+    wallet.poll(PollRequest())
+
+    # Then the user's changes were announced in order; a failing listener changed nothing else
+    assert listener.seen == [(user_id, "submitted"), (user_id, "confirmed")]
+    assert wallet.get(user_id, record.id).status == "confirmed"  # type: ignore[attr-defined]
