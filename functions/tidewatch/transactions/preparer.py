@@ -245,7 +245,10 @@ def _simulate(
         return gas
     simulated = outcomes[2]
     if simulated.error is not None:
-        if simulated.error.code in _UNSUPPORTED_METHOD_CODES or "not supported" in simulated.error.detail.lower():
+        message = simulated.error.detail.lower()
+        if simulated.error.code in _UNSUPPORTED_METHOD_CODES or any(
+            hint in message for hint in ("not supported", "not found", "does not exist", "unsupported")
+        ):
             raise SimulationUnavailable(
                 "the RPC node does not support eth_simulateV1, needed to simulate a transaction that "
                 "depends on the approval before it; configure a node that does (geth >= 1.14.6, reth, anvil)"
