@@ -39,6 +39,9 @@ def batch_outcomes(client: ChainClient, calls: Sequence[tuple[str, list[Any]]]) 
     if len(calls) == 1:
         payload = payload[0]
     raw = client._post(json.dumps(payload, separators=(",", ":")).encode())
+    if len(calls) > 1 and isinstance(raw, dict):
+        # The node refused the batch as a whole (some public endpoints do): one call at a time.
+        return [batch_outcomes(client, [call])[0] for call in calls]
     responses = raw if isinstance(raw, list) else [raw]
     by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
     out: list[Outcome] = []

@@ -70,3 +70,40 @@ def test_a_node_without_eth_simulate_v1_is_a_clear_503() -> None:
     with pytest.raises(SimulationUnavailable, match="eth_simulateV1") as refused:
         _simulate([APPROVE, SUPPLY], [Outcome("0x"), Outcome("0xb3b0"), missing], WalletSettings())
     assert refused.value.status == 503
+
+
+def test_batch_outcomes_keep_each_error_and_survive_a_node_that_refuses_batches() -> None:
+    import json
+
+    from tidewatch.chain.rpc import ChainClient
+    from tidewatch.transactions.rpc_batch import batch_outcomes
+
+    def node(refuse_batches: bool) -> ChainClient:
+        def transport(url: str, body: bytes, timeout: float) -> bytes:
+            payload = json.loads(body)
+            if isinstance(payload, list) and refuse_batches:
+                return json.dumps(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batches"}}
+                ).encode()
+            items = payload if isinstance(payload, list) else [payload]
+            out = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i["id"],
+                    "error": {"code": 3, "message": "execution reverted", "data": REVERT_36},
+                }
+                if i["method"] == "eth_call"
+                else {"jsonrpc": "2.0", "id": i["id"], "result": "0x5208"}
+                for i in items
+            ]
+            return json.dumps(out if isinstance(payload, list) else out[0]).encode()
+
+        return ChainClient(1, ["http://node"], transport=transport)
+
+    for refuse in (False, True):
+        client = node(refuse)
+        outcomes = batch_outcomes(client, [("eth_call", [{}]), ("eth_estimateGas", [{}])])
+        assert outcomes[0].error is not None
+        assert outcomes[0].error.data == REVERT_36
+        assert outcomes[1].value() == "0x5208"
+        assert client.round_trips == (3 if refuse else 1)
