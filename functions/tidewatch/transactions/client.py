@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -128,3 +128,23 @@ def wallet_client_from_settings(
     if invoke_mode == "lambda":
         return LambdaWalletClient(function_name)
     return InProcessWalletClient(in_process)
+
+
+T = TypeVar("T")
+
+
+class RulesTransactionPreparer(Generic[T]):
+    """The rules function's `TransactionPreparer` over a `WalletClient`.
+
+    Wire it in rules/deps.py as `RulesTransactionPreparer(client, PreparedTransaction)`: the rules'
+    request (user, portfolio, rule, intent, idempotency key) is re-read as the wallet's
+    `PrepareRequest`, and the result built with `make(transaction_id=..., summary=...)`.
+    """
+
+    def __init__(self, client: WalletClient, make: Callable[..., T]) -> None:
+        self._client = client
+        self._make = make
+
+    def prepare(self, request: BaseModel) -> T:
+        record = self._client.prepare(PrepareRequest.model_validate(request.model_dump(mode="json")))
+        return self._make(transaction_id=str(record.id), summary=record.summary)
