@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from tidewatch import runtime
+from tidewatch.chain.clients import rpc_url_map
 from tidewatch.chain.rpc import ChainClient
+from tidewatch.db import Database
 from tidewatch.protocols.registry import Registry, load_registry
 from tidewatch.settings import ChainSettings
-from tidewatch.transactions.service import WalletService
+from tidewatch.transactions.service import StatusListener, WalletService
 from tidewatch.transactions.settings import WalletSettings
-
-
-def rpc_url_map(settings: ChainSettings) -> dict[int, list[str]]:
-    if settings.rpc_urls_secret_arn:
-        from tidewatch.secrets import fetch_secret
-
-        raw = json.loads(fetch_secret(settings.rpc_urls_secret_arn))
-        return {int(k): list(v) for k, v in raw.items()}
-    return {int(k): list(v) for k, v in settings.rpc_urls.items()}
 
 
 @lru_cache(maxsize=1)
@@ -43,9 +35,26 @@ def registry() -> Registry:
 
 @lru_cache(maxsize=1)
 def wallet_service() -> WalletService:
+    database = runtime.database()
     return WalletService(
-        database=runtime.database(), chains=chain_clients(), registry=registry(), settings=WalletSettings()
+        database=database,
+        chains=chain_clients(),
+        registry=registry(),
+        settings=WalletSettings(),
+        listener=status_pusher(database),
     )
+
+
+def status_pusher(database: Database) -> StatusListener:
+    """Status changes (submitted, confirmed, failed, replaced) reach the owner's open dashboards."""
+    from tidewatch.live.broadcaster import Broadcaster
+    from tidewatch.live.connections import ConnectionStore
+    from tidewatch.live.settings import LiveSettings, poster_from_settings
+    from tidewatch.live.transaction_status import TransactionStatusPusher
+
+    live = LiveSettings()
+    broadcaster = Broadcaster(ConnectionStore(database), poster_from_settings(live), max_workers=live.broadcast_workers)
+    return TransactionStatusPusher(broadcaster)
 
 
 def reset() -> None:
