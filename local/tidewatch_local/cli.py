@@ -105,7 +105,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_dev(args: argparse.Namespace) -> int:
     from tidewatch_local.devserver import run_dev
 
-    return run_dev(host=args.host, port=args.port, schedules=not args.no_schedules)
+    return run_dev(host=args.host, port=args.port, schedules=not args.no_schedules, tick=args.tick)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--no-schedules", action="store_true", help="do not fire the EventBridge schedules")
+    dev.add_argument(
+        "--tick", type=float, default=None, metavar="SECONDS", help="fire every schedule this often instead of its rate"
+    )
     dev.set_defaults(func=_cmd_dev)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

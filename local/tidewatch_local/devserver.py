@@ -54,7 +54,7 @@ def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
     return gateway, invoker
 
 
-def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True) -> int:
+def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True, tick: float | None = None) -> int:
     import uvicorn
 
     # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
@@ -88,7 +88,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         bus.start()
         if schedules:
             runner = ScheduleRunner(gateway.template, invoker)
-            runner.start()
+            runner.start(interval_override=tick)
         print("Tidewatch is running locally:")
         print(f"  dashboard       {base}/")
         print(
@@ -103,7 +103,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         print(f"  migrations      {'applied ' + ', '.join(applied) if applied else 'up to date'}")
         if runner:
             for s in gateway.template.schedules:
-                print(f"  schedule        {s.function} {s.expression}")
+                every = f"every {tick:g} s (--tick)" if tick else s.expression
+                print(f"  schedule        {s.function} {every}")
         print("Press Ctrl-C to stop.", flush=True)
         config = uvicorn.Config(
             gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,20 +25,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class DevServer:
+    url: str
+    home: Path
+    port: int
+
+    @property
+    def registry(self) -> dict[str, Any]:
+        return dict(json.loads((self.home / "devnet" / "registry.json").read_text()))
+
+
 @pytest.fixture(scope="session")
-def dev_server(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dev(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """`tidewatch dev` with its devnet, the schedules firing every 2 s and the simulator every 3 s."""
     port = free_port()
     log = tmp_path_factory.mktemp("dev-server") / "dev.log"
+    home = tmp_path_factory.mktemp("tidewatch-home")
     env = {
         **os.environ,
         "TIDEWATCH_DATABASE_URL": database_url,
         "TIDEWATCH_REDIS_URL": redis_url,
-        "TIDEWATCH_HOME": str(tmp_path_factory.mktemp("tidewatch-home")),
+        "TIDEWATCH_HOME": str(home),
+        "TIDEWATCH_DEVNET_SIMULATE_SECONDS": "3",
         "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}",
     }
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tidewatch_local.cli", "dev", "--port", str(port), "--no-schedules"],
+            [sys.executable, "-m", "tidewatch_local.cli", "dev", "--port", str(port), "--tick", "2"],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
@@ -54,10 +72,15 @@ def dev_server(database_url: str, redis_url: str, tmp_path_factory: pytest.TempP
             if time.monotonic() > deadline:
                 pytest.fail(f"tidewatch dev did not become healthy:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield base
+        yield DevServer(base, home, port)
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def dev_server(dev: DevServer) -> str:
+    return dev.url
