@@ -1,0 +1,106 @@
+import { useState } from "react";
+import { useSearchParams } from "react-router";
+import { useApp } from "../AppContext";
+import { Async } from "../components/States";
+import { formatDateTime } from "../format";
+import { errorText, useResource } from "../useResource";
+
+export function Billing() {
+  const { api } = useApp();
+  const billing = useResource(() => api.getBilling(), [api]);
+  const [params] = useSearchParams();
+  const [busy, setBusy] = useState<"checkout" | "portal" | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const outcome = params.get("checkout");
+
+  async function go(kind: "checkout" | "portal") {
+    setBusy(kind);
+    setError(null);
+    const here = `${window.location.origin}${window.location.pathname}#/billing`;
+    try {
+      const { url } = kind === "checkout" ? await api.checkout(`${here}?checkout=success`, `${here}?checkout=cancelled`) : await api.portal(here);
+      window.location.assign(url);
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(null);
+    }
+  }
+
+  return (
+    <section>
+      <h1>Billing</h1>
+      {outcome === "success" && (
+        <p className="state state-success" role="status">
+          Thank you! Your upgrade is being confirmed; the plan updates within a minute.
+        </p>
+      )}
+      {outcome === "cancelled" && (
+        <p className="state" role="status">
+          Checkout was cancelled; nothing was charged.
+        </p>
+      )}
+      <Async resource={billing} label="Loading your plan…">
+        {(b) => (
+          <div className="panel">
+            <h2>
+              Current plan: <span data-testid="plan">{b.plan === "pro" ? "Pro" : b.plan === "free" ? "Free" : b.plan}</span>
+            </h2>
+            <dl className="definition">
+              {b.status && (
+                <>
+                  <dt>Status</dt>
+                  <dd>{b.status}</dd>
+                </>
+              )}
+              {b.current_period_end && (
+                <>
+                  <dt>{b.cancel_at_period_end ? "Ends" : "Renews"}</dt>
+                  <dd>{formatDateTime(b.current_period_end)}</dd>
+                </>
+              )}
+              {b.grace_until && (
+                <>
+                  <dt>Payment grace period until</dt>
+                  <dd>{formatDateTime(b.grace_until)}</dd>
+                </>
+              )}
+              {b.entitlements && (
+                <>
+                  <dt>Portfolios</dt>
+                  <dd>
+                    {b.usage?.portfolios ?? "?"} of {b.entitlements.portfolios ?? "∞"}
+                  </dd>
+                  <dt>Rules</dt>
+                  <dd>
+                    {b.usage?.rules ?? "?"} of {b.entitlements.rules ?? "∞"}
+                  </dd>
+                  <dt>Fastest rule cadence</dt>
+                  <dd>{b.entitlements.min_cadence_seconds ?? "?"} s</dd>
+                  <dt>Webhook actions</dt>
+                  <dd>{b.entitlements.webhooks ? "Included" : "Not included"}</dd>
+                </>
+              )}
+            </dl>
+            <div className="actions">
+              {b.plan !== "pro" && (
+                <button type="button" className="primary" onClick={() => void go("checkout")} disabled={busy !== null}>
+                  {busy === "checkout" ? "Opening Checkout…" : "Upgrade to Pro"}
+                </button>
+              )}
+              {(b.plan === "pro" || b.status) && (
+                <button type="button" onClick={() => void go("portal")} disabled={busy !== null}>
+                  {busy === "portal" ? "Opening portal…" : "Manage subscription"}
+                </button>
+              )}
+            </div>
+          </div>
+        )}
+      </Async>
+      {error && (
+        <p className="state state-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
