@@ -96,7 +96,8 @@ export class LiveConnection {
       random: Math.random,
       baseDelayMs: 1000,
       maxDelayMs: 30_000,
-      ...options,
+      // Explicit `undefined`s (e.g. an optional prop passed through) must not erase the defaults.
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LiveConnectionOptions),
     };
   }
 

@@ -7,11 +7,12 @@ import { errorText, useResource } from "../useResource";
 
 export function Billing() {
   const { api } = useApp();
-  const billing = useResource(() => api.getBilling(), [api]);
   const [params] = useSearchParams();
+  const outcome = params.get("checkout");
+  // Coming back from Checkout: read the plan again (the webhook may already have landed).
+  const billing = useResource(() => api.getBilling(), [api, outcome]);
   const [busy, setBusy] = useState<"checkout" | "portal" | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const outcome = params.get("checkout");
 
   async function go(kind: "checkout" | "portal") {
     setBusy(kind);

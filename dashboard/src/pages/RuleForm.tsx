@@ -70,7 +70,7 @@ function RuleForm({ portfolios, markets }: { portfolios: Portfolio[]; markets: M
           else unplaced.push(`${f.field}: ${f.message}`);
         }
         setErrors(map);
-        setFormError(unplaced.length ? unplaced.join(" · ") : err.detail || null);
+        setFormError(unplaced.length ? unplaced.join(" · ") : "The server refused some fields; see the messages below them.");
         focusFirstError();
       } else setFormError(errorText(err));
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ACTIONS, TRIGGERS, buildRule, describeBlock, emptyRuleForm, formKeyForServerField } from "./catalog";
+import { ACTIONS, TRIGGERS, buildRule, describeBlock, emptyRuleForm, formKeyForServerField, type RuleFormState } from "./catalog";
 
 describe("rule catalog", () => {
   it("covers every trigger and action the product promises", () => {
@@ -8,13 +8,13 @@ describe("rule catalog", () => {
   });
 
   it("builds the definition with percentages as fractions and numbers typed", () => {
-    const form = {
+    const form: RuleFormState = {
       ...emptyRuleForm(),
       name: " USDC spread ",
       portfolioId: "7",
       trigger: { typeId: "apy_spread", values: { market_id: "1", other_market_id: "2", side: "supply", min_spread: "0.5" } },
       conditions: [{ typeId: "risk_above", values: { probability: "10" } }],
-      conditionsMode: "any" as const,
+      conditionsMode: "any",
       actions: [
         { typeId: "notify", values: {} },
         { typeId: "prepare_move_supply", values: { from_market_id: "1", to_market_id: "2" } },
