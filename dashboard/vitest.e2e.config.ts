@@ -7,7 +7,7 @@ export default defineConfig({
     environment: "node",
     include: ["e2e/**/*.spec.ts"],
     globalSetup: ["e2e/global-setup.ts"],
-    testTimeout: 180_000,
+    testTimeout: 480_000,
     hookTimeout: 60_000,
     fileParallelism: false,
   },

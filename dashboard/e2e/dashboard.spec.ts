@@ -46,7 +46,12 @@ beforeAll(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("pageerror", (err) => pageErrors.push(String(err)));
-  wallet = new TestWallet({ privateKey: env.privateKey, chainId: env.chainId, rpcUrl: env.rpcUrl ?? (mock ? `${baseUrl}/rpc` : "http://127.0.0.1:8545") });
+  wallet = new TestWallet({
+    privateKey: env.privateKey,
+    chainId: env.chainId,
+    rpcUrl: env.rpcUrl ?? (mock ? `${baseUrl}/rpc` : "http://127.0.0.1:8545"),
+    mode: env.walletMode,
+  });
   await wallet.install(page);
 });
 
@@ -195,7 +200,9 @@ describe("Tidewatch dashboard", () => {
     const steps = await card.locator(".steps li").count();
     await card.getByRole("button", { name: "Sign and send" }).click();
     await expect.poll(() => card.getByTestId("tx-status").innerText(), { timeout: 60_000 }).toBe("Confirmed");
-    expect(wallet.log.filter((l) => l.method === "eth_sendTransaction")).toHaveLength(steps);
+    // Each step was signed once by the wallet: raw (the API broadcasts) or sent by the wallet itself
+    const method = env.walletMode === "sign" ? "eth_signTransaction" : "eth_sendTransaction";
+    expect(wallet.log.filter((l) => l.method === method)).toHaveLength(steps);
     await shot("10-transaction-confirmed");
   });
 

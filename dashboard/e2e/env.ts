@@ -12,6 +12,7 @@ export interface E2eEnv {
   chainId: number;
   notifyTimeoutMs: number;
   chromium: string;
+  walletMode: "sign" | "send";
 }
 
 export function e2eEnv(env: NodeJS.ProcessEnv = process.env): E2eEnv {
@@ -22,8 +23,10 @@ export function e2eEnv(env: NodeJS.ProcessEnv = process.env): E2eEnv {
     seededAddress: env.TIDEWATCH_E2E_SEEDED_ADDRESS || null,
     rpcUrl: env.TIDEWATCH_E2E_RPC_URL || null,
     chainId: Number(env.TIDEWATCH_E2E_CHAIN_ID || 1),
-    // The real rules function runs on a schedule (1 min by default); the mock fires at once.
-    notifyTimeoutMs: Number(env.TIDEWATCH_E2E_NOTIFY_TIMEOUT_MS || (baseUrl ? 150_000 : 15_000)),
+    // The real rules function runs on a schedule (1 min) and the free plan's fastest cadence is
+    // 5 min; the mock fires at once.
+    notifyTimeoutMs: Number(env.TIDEWATCH_E2E_NOTIFY_TIMEOUT_MS || (baseUrl ? 360_000 : 15_000)),
     chromium: env.TIDEWATCH_CHROMIUM || "/usr/bin/chromium",
+    walletMode: env.TIDEWATCH_E2E_WALLET_MODE === "send" ? "send" : "sign",
   };
 }

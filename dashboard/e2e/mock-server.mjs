@@ -49,40 +49,68 @@ export function createMockApi(options = {}) {
   };
   const nextId = () => ++state.seq;
 
+  // Markets in the API's shape: registry fields plus the `latest` ingested rate.
+  const market = (id, chain_id, protocol, market_key, asset_symbol, decimals, price, supplied, supply, borrow, util, forecast) => ({
+    id,
+    chain_id,
+    protocol,
+    market_key,
+    asset_symbol,
+    asset_address: market_key,
+    asset_decimals: decimals,
+    latest: {
+      block_number: 19_000_000 + id,
+      observed_at: iso(40_000),
+      supply_apy: supply,
+      borrow_apy: borrow,
+      utilization: util,
+      total_supplied: supplied,
+      total_borrowed: null,
+      price_usd: price,
+    },
+    ...(forecast ? { forecast: { predicted_apy: forecast[0], lower: forecast[1], upper: forecast[2], horizon_hours: 24 } } : {}),
+  });
   const markets = [
-    { id: 1, chain_id: 1, protocol: "aave-v3", market_key: "0xa0b8", asset_symbol: "USDC", supply_apy: "0.0412", borrow_apy: "0.0561", utilization: "0.78", tvl_usd: "2150000000", apy_forecast: { supply_apy: "0.0398", low: "0.031", high: "0.047", horizon_hours: 24 } },
-    { id: 2, chain_id: 1, protocol: "aave-v3", market_key: "0xc02a", asset_symbol: "WETH", supply_apy: "0.0191", borrow_apy: "0.0262", utilization: "0.61", tvl_usd: "4800000000", apy_forecast: { supply_apy: "0.0187", low: "0.015", high: "0.022", horizon_hours: 24 } },
-    { id: 3, chain_id: 1, protocol: "compound-v3", market_key: COMET_USDC, asset_symbol: "USDC", supply_apy: "0.0487", borrow_apy: "0.0633", utilization: "0.84", tvl_usd: "980000000", apy_forecast: { supply_apy: "0.0471", horizon_hours: 24 } },
-    { id: 4, chain_id: 8453, protocol: "aave-v3", market_key: "0x8335", asset_symbol: "USDC", supply_apy: "0.0455", borrow_apy: "0.0598", utilization: "0.8", tvl_usd: "310000000", apy_forecast: null },
-    { id: 5, chain_id: 8453, protocol: "compound-v3", market_key: "0xb125", asset_symbol: "USDC", supply_apy: "0.0521", borrow_apy: "0.0675", utilization: "0.87", tvl_usd: "145000000", apy_forecast: { supply_apy: "0.05", horizon_hours: 24 } },
-    { id: 6, chain_id: 1, protocol: "eigenlayer", market_key: "0x93c4", asset_symbol: "stETH", supply_apy: null, borrow_apy: null, utilization: null, tvl_usd: "1200000000", apy_forecast: null },
-  ].map((m) => ({ ...m, observed_at: iso(40_000) }));
+    market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000_000_000, "0.0412", "0.0561", "0.78", [0.0398, 0.031, 0.047]),
+    market(2, 1, "aave-v3", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18, "3140.5", 1_530_000n * 10n ** 18n, "0.0191", "0.0262", "0.61", [0.0187, 0.015, 0.022]),
+    market(3, 1, "compound-v3", COMET_USDC, "USDC", 6, "1.0", 980_000_000_000_000, "0.0487", "0.0633", "0.84", [0.0471, 0.04, 0.052]),
+    market(4, 8453, "aave-v3", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6, "1.0", 310_000_000_000_000, "0.0455", "0.0598", "0.8", null),
+    market(5, 8453, "compound-v3", "0xb125E6687d4313864e53df431d5425969c15Eb2F", "USDC", 6, "1.0", 145_000_000_000_000, "0.0521", "0.0675", "0.87", [0.05, 0.045, 0.056]),
+    market(6, 1, "eigenlayer", "0x93c4b944D05dfe6df7645A86cd2206016c51564D", "stETH", 18, "3120.0", 385_000n * 10n ** 18n, null, null, null, null),
+  ].map((m) => ({ ...m, latest: { ...m.latest, total_supplied: typeof m.latest.total_supplied === "bigint" ? Number(m.latest.total_supplied) : m.latest.total_supplied } }));
 
   function positionsFor(address) {
     // The seeded address holds an Aave borrow against WETH and a Compound supply, like the devnet seed.
     if (!seeded || address !== seeded) return [];
+    const p = (chain_id, protocol, market, asset_symbol, asset_decimals, supplied_usd, borrowed_usd, supply_apy, borrow_apy, health_factor) => ({
+      chain_id, protocol, address, market, asset_symbol, asset_decimals, supplied: 0, borrowed: 0, supplied_usd, borrowed_usd, supply_apy, borrow_apy, health_factor,
+    });
     return [
-      { address, chain_id: 1, protocol: "aave-v3", market_id: 2, asset_symbol: "WETH", supplied_usd: "12500.00", borrowed_usd: "0", supply_apy: "0.0191", borrow_apy: null, health_factor: "1.42", liquidation_price_usd: "2212.40", liquidation_buffer: "0.2957", risk: { probability: 0.034, band: "medium", hf_low: "1.18", hf_high: "1.61", horizon_hours: 24 }, as_of: iso(30_000) },
-      { address, chain_id: 1, protocol: "aave-v3", market_id: 1, asset_symbol: "USDC", supplied_usd: "0", borrowed_usd: "6800.00", supply_apy: null, borrow_apy: "0.0561", health_factor: "1.42", liquidation_price_usd: null, liquidation_buffer: null, risk: null, as_of: iso(30_000) },
-      { address, chain_id: 8453, protocol: "compound-v3", market_id: 5, asset_symbol: "USDC", supplied_usd: "3000.00", borrowed_usd: "0", supply_apy: "0.0521", borrow_apy: null, health_factor: null, liquidation_price_usd: null, liquidation_buffer: null, risk: null, as_of: iso(95_000) },
+      p(1, "aave-v3", AAVE_POOL, "WETH", 18, "12500.00", "0", "0.0191", null, "1.42"),
+      p(1, "aave-v3", AAVE_POOL, "USDC", 6, "0", "6800.00", null, "0.0561", "1.42"),
+      p(8453, "compound-v3", "0xb125E6687d4313864e53df431d5425969c15Eb2F", "USDC", 6, "3000.00", "0", "0.0521", null, null),
     ];
   }
 
+  /** GET /portfolios/{id} in the API's shape: {portfolio, positions, totals, sources, cache, risk}. */
   function portfolioView(p) {
-    const positions = p.addresses.flatMap(positionsFor);
+    const positions = p.wallets.flatMap((w) => positionsFor(w.address));
     const sum = (k) => positions.reduce((s, x) => s + Number(x[k]), 0);
     const supplied = sum("supplied_usd");
     const borrowed = sum("borrowed_usd");
+    const hfs = positions.map((x) => x.health_factor).filter((x) => x !== null).map(Number);
     return {
-      ...p,
-      net_worth_usd: (supplied - borrowed).toFixed(2),
-      supplied_usd: supplied.toFixed(2),
-      borrowed_usd: borrowed.toFixed(2),
+      portfolio: strip(p),
       positions,
-      staleness: [
-        { source: "aave-v3", chain_id: 1, as_of: iso(30_000), age_seconds: 30, stale: false },
-        { source: "compound-v3", chain_id: 8453, as_of: iso(95_000), age_seconds: 95, stale: true },
+      totals: { supplied_usd: supplied.toFixed(2), borrowed_usd: borrowed.toFixed(2), net_worth_usd: (supplied - borrowed).toFixed(2), min_health_factor: hfs.length ? String(Math.min(...hfs)) : null },
+      sources: [
+        { chain_id: 1, protocol: "aave-v3", as_of: iso(30_000), block_number: 19_000_123, stale: false, error: null },
+        { chain_id: 8453, protocol: "compound-v3", as_of: iso(95_000), block_number: 8_000_456, stale: true, error: null },
       ],
+      cache: { source: "origin", age_seconds: 0 },
+      risk: positions.length
+        ? { positions: [{ position_id: `1:aave-v3:${seeded}`, probability: 0.034, band: "medium", distance_to_liquidation: 0.2957, health_factor: 1.42, horizon_hours: 24, model_version: "mock" }] }
+        : null,
     };
   }
 
@@ -111,69 +139,77 @@ export function createMockApi(options = {}) {
     const refresh = randomBytes(24).toString("base64url");
     state.access.set(access, { userId: user.id, exp });
     state.refresh.set(refresh, user.id);
-    return { access_token: access, refresh_token: refresh, token_type: "Bearer", expires_in: accessTtl, user: { address: user.address, plan: user.plan } };
+    return { access_token: access, refresh_token: refresh, token_type: "Bearer", expires_in: accessTtl, refresh_expires_at: iso(-30 * 86400_000), user: { id: user.id, address: user.address, plan: user.plan } };
   }
   function userFromToken(token) {
     const t = state.access.get(token);
     if (!t || t.exp * 1000 < Date.now()) return null;
     return [...state.users.values()].find((u) => u.id === t.userId) ?? null;
   }
-  function push(userId, message) {
-    for (const s of state.sockets) if (s.userId === userId && s.topics.has(message.topic)) s.ws.send(JSON.stringify(message));
+  function push(userId, topic, message) {
+    for (const s of state.sockets) if (s.userId === userId && s.topics.has(topic)) s.ws.send(JSON.stringify(message));
   }
-  function notify(user, rule, title, message) {
-    const n = { id: nextId(), kind: "rule_fired", title, body: { message }, rule_id: rule?.id ?? null, created_at: iso(), read_at: null, userId: user.id };
+  function notify(user, rule, title, body) {
+    const n = { id: nextId(), kind: "rule_fired", title, body, rule_id: rule?.id ?? null, created_at: iso(), read_at: null, userId: user.id };
     state.notifications.unshift(n);
-    const { userId: _omit, ...publicN } = n;
-    push(user.id, { topic: "notifications", type: "notification", data: publicN });
+    // The API's frame: flat, keyed by type (tidewatch.rules.actions).
+    push(user.id, "notifications", { type: "notification", id: n.id, title, body });
   }
   const own = (map, id, user) => {
     const v = map.get(Number(id)) ?? map.get(id);
     return v && v.userId === user.id ? v : null;
   };
-  const strip = ({ userId: _u, ...rest }) => rest;
+  function strip({ userId: _u, ...rest }) {
+    return rest;
+  }
 
   function validateRule(body, user) {
     const errors = [];
     if (!body.name || typeof body.name !== "string") errors.push({ field: "name", message: "Field required" });
     if (body.portfolio_id != null && !own(state.portfolios, body.portfolio_id, user)) errors.push({ field: "portfolio_id", message: "Unknown portfolio" });
-    const t = body.definition?.trigger;
-    const known = ["apy_above", "apy_below", "apy_spread", "health_factor_below", "risk_above", "price_change"];
-    if (!t || !known.includes(t.type)) errors.push({ field: "definition.trigger.type", message: "Unknown trigger type" });
-    else if (t.type === "health_factor_below" && !(t.threshold >= 1)) errors.push({ field: "definition.trigger.threshold", message: "must be >= 1" });
-    (body.definition?.actions ?? []).forEach((a, i) => {
-      // A server-only rule, so the e2e can see a server error placed at its field.
-      if (a.type === "webhook" && !String(a.url ?? "").startsWith("https://")) errors.push({ field: `definition.actions.${i}.url`, message: "Webhook URLs must use https" });
+    const t = body.trigger;
+    const known = ["market_apy", "apy_spread", "health_factor_below", "risk_forecast_above", "price_change"];
+    if (!t || !known.includes(t.type)) errors.push({ field: "trigger.type", message: "Unknown trigger type" });
+    else if (t.type === "health_factor_below" && !(t.threshold > 0 && t.threshold <= 100)) errors.push({ field: "trigger.threshold", message: "Input should be greater than 0" });
+    (body.actions ?? []).forEach((a, i) => {
+      // A server-only rule (the real API refuses private targets), so the e2e can see a server
+      // error placed at its field.
+      if (a.type === "webhook" && !String(a.url ?? "").startsWith("https://")) errors.push({ field: `actions.${i}.url`, message: "Webhook URLs must use https" });
     });
-    if (!(body.cadence_seconds >= 60)) errors.push({ field: "cadence_seconds", message: "must be >= 60" });
+    if (!(body.cadence_seconds >= 60)) errors.push({ field: "cadence_seconds", message: "Input should be greater than or equal to 60" });
     return errors;
   }
 
-  function buildTxs(user, body, portfolio) {
-    const from = getAddress(body.from);
-    const to = body.protocol === "compound-v3" ? COMET_USDC : AAVE_POOL;
-    const base = { from, chainId: body.chain_id, value: "0", gas: "120000", maxFeePerGas: "30000000000", maxPriorityFeePerGas: "1000000000" };
-    const market = markets.find((m) => m.id === body.market_id);
+  const hex = (n) => `0x${BigInt(n).toString(16)}`;
+  const title = (action) => action[0].toUpperCase() + action.slice(1);
+
+  /** PreparedTransactions as the wallet function returns them (hex quantities, `transactions`). */
+  function buildTxs(user, intent, portfolio) {
+    const from = getAddress(intent.from);
+    const to = intent.protocol === "compound-v3" ? (intent.market ?? COMET_USDC) : AAVE_POOL;
+    const base = { from, value: "0x0", chainId: hex(intent.chain_id), gas: hex(120000), maxFeePerGas: hex(30_000_000_000), maxPriorityFeePerGas: hex(1_000_000_000), type: "0x2", simulated_gas_used: 90000, status: "prepared", hash: null };
+    const token = markets.find((m) => m.asset_symbol === intent.asset && m.chain_id === intent.chain_id)?.asset_address ?? "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
     const steps = [];
     let nonce = state.chainNonce.get(from) ?? 0;
-    if (body.action === "supply" || body.action === "repay" || body.action === "deposit") {
-      steps.push({ ...base, to: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", data: "0x095ea7b3" + "0".repeat(128), nonce: nonce++, summary: `Approve ${market?.asset_symbol ?? body.asset_symbol}` });
+    if (intent.action === "supply" || intent.action === "repay" || intent.action === "deposit") {
+      steps.push({ ...base, to: token, data: "0x095ea7b3" + "0".repeat(128), nonce: hex(nonce++), summary: `Approve ${intent.amount} ${intent.asset}`, decoded: { function: "approve(address,uint256)", args: { spender: to, amount: "1" } } });
     }
-    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: nonce++, summary: `${body.action[0].toUpperCase()}${body.action.slice(1)} ${body.amount} ${body.asset_symbol}` });
+    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce++), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
     return {
       id: randomUUID(),
       userId: user.id,
       status: "prepared",
-      chain_id: body.chain_id,
+      chain_id: intent.chain_id,
       portfolio_id: portfolio.id,
-      rule_id: null,
-      summary: `${body.action[0].toUpperCase()}${body.action.slice(1)} ${body.amount} ${body.asset_symbol} on ${body.protocol === "compound-v3" ? "Compound v3" : "Aave v3"}`,
-      txs: steps,
-      tx_hashes: [],
-      tx_hash: null,
-      error: null,
+      summary: `${title(intent.action)} ${intent.amount} ${intent.asset} on ${intent.protocol === "compound-v3" ? "Compound v3" : intent.protocol === "eigenlayer" ? "EigenLayer" : "Aave v3"}`,
+      intent,
+      transactions: steps,
+      fees: { base_fee_per_gas: 20_000_000_000, slow: { max_fee_per_gas: 1, max_priority_fee_per_gas: 1 }, normal: { max_fee_per_gas: 30_000_000_000, max_priority_fee_per_gas: 1_000_000_000 }, fast: { max_fee_per_gas: 2, max_priority_fee_per_gas: 2 } },
       created_at: iso(),
       updated_at: iso(),
+      tx_hash: null,
+      block_number: null,
+      error: null,
     };
   }
 
@@ -185,7 +221,7 @@ export function createMockApi(options = {}) {
     if (path === "/auth/nonce" && method === "GET") {
       const nonce = randomBytes(12).toString("hex");
       state.nonces.add(nonce);
-      return send(res, 200, { nonce, expires_at: iso(-300_000) });
+      return send(res, 200, { nonce, expires_in: 300 });
     }
     if (path === "/rpc" && method === "POST") {
       // Just enough JSON-RPC for the test wallet: raw transactions are "mined" by hashing them.
@@ -254,16 +290,17 @@ export function createMockApi(options = {}) {
     const validatePortfolio = (b, partial) => {
       const errors = [];
       if (!partial || b.name !== undefined) if (!b.name || String(b.name).length > 100) errors.push({ field: "name", message: "Name must be 1 to 100 characters" });
-      if (!partial || b.addresses !== undefined) {
-        if (!Array.isArray(b.addresses) || !b.addresses.length) errors.push({ field: "addresses", message: "At least one address is required" });
-        else b.addresses.forEach((a, i) => !isAddress(a, { strict: false }) && errors.push({ field: `addresses.${i}`, message: "Not a valid address" }));
+      if (b.wallets !== undefined && b.wallets !== null) {
+        if (!Array.isArray(b.wallets)) errors.push({ field: "wallets", message: "Input should be a valid list" });
+        else b.wallets.forEach((w, i) => !isAddress(w?.address ?? "", { strict: false }) && errors.push({ field: `wallets.${i}.address`, message: "Value error, not an Ethereum address" }));
       }
       return errors;
     };
     if (path === "/portfolios" && method === "POST") {
       const errors = validatePortfolio(body, false);
       if (errors.length) return invalid(res, errors);
-      const p = { id: nextId(), userId: user.id, name: body.name, addresses: body.addresses.map((a) => getAddress(a)), chains: body.chains ?? [1, 8453], created_at: iso(), updated_at: iso() };
+      const wallets = (body.wallets ?? []).map((w) => ({ address: getAddress(w.address), label: w.label ?? null }));
+      const p = { id: nextId(), userId: user.id, name: body.name, wallets, chains: body.chains ?? [1, 8453], created_at: iso(), updated_at: iso() };
       state.portfolios.set(p.id, p);
       return send(res, 201, strip(p));
     }
@@ -273,20 +310,22 @@ export function createMockApi(options = {}) {
       if (!p) return problem(res, 404, "not-found", "Not found", "No such portfolio.");
       if (m[2]) {
         const view = portfolioView(p);
-        const net = Number(view.net_worth_usd);
+        const net = Number(view.totals.net_worth_usd);
+        // Newest first, as the API pages them.
         const items = Array.from({ length: 30 }, (_, i) => ({
+          id: i + 1,
           taken_at: iso((29 - i) * 6 * 3600_000),
           net_worth_usd: (net * (0.9 + 0.1 * Math.sin(i / 4) + i / 300)).toFixed(2),
           min_health_factor: net ? (1.35 + 0.2 * Math.cos(i / 5)).toFixed(3) : null,
         }));
-        return send(res, 200, { items, next_cursor: null });
+        return send(res, 200, { items: items.reverse(), next_cursor: null });
       }
-      if (method === "GET") return send(res, 200, strip(portfolioView(p)));
+      if (method === "GET") return send(res, 200, portfolioView(p));
       if (method === "PATCH") {
         const errors = validatePortfolio(body, true);
         if (errors.length) return invalid(res, errors);
         if (body.name !== undefined) p.name = body.name;
-        if (body.addresses !== undefined) p.addresses = body.addresses.map((a) => getAddress(a));
+        if (body.wallets) p.wallets = body.wallets.map((w) => ({ address: getAddress(w.address), label: w.label ?? null }));
         p.updated_at = iso();
         return send(res, 200, strip(p));
       }
@@ -299,17 +338,18 @@ export function createMockApi(options = {}) {
 
     // markets
     if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, next_cursor: null });
-    m = path.match(/^\/markets\/(\d+)\/history$/);
+    m = path.match(/^\/markets\/(\d+)(\/history)?$/);
     if (m) {
       const market = markets.find((x) => x.id === Number(m[1]));
       if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
-      const s = Number(market.supply_apy ?? 0);
-      const b = Number(market.borrow_apy ?? 0);
+      if (!m[2]) return send(res, 200, market);
+      const s = Number(market.latest.supply_apy ?? 0);
+      const b = Number(market.latest.borrow_apy ?? 0);
       const items = Array.from({ length: 60 }, (_, i) => ({
         observed_at: iso((59 - i) * 3600_000),
-        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
-        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
-        utilization: market.utilization,
+        supply_apy: market.latest.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
+        borrow_apy: market.latest.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
+        utilization: market.latest.utilization,
       }));
       return send(res, 200, { items, next_cursor: null });
     }
@@ -319,15 +359,26 @@ export function createMockApi(options = {}) {
     if (path === "/rules" && method === "POST") {
       const errors = validateRule(body, user);
       if (errors.length) return invalid(res, errors);
-      const r = { id: nextId(), userId: user.id, name: body.name, portfolio_id: body.portfolio_id ?? null, definition: body.definition, cadence_seconds: body.cadence_seconds, cooldown_seconds: body.cooldown_seconds ?? 3600, enabled: body.enabled !== false, disabled_reason: null, last_evaluated_at: null, last_fired_at: null, created_at: iso() };
+      const minCadence = user.plan === "pro" ? 60 : 300;
+      if (body.cadence_seconds < minCadence) {
+        return send(res, 402, { type: PROBLEM + "plan-limit", title: "Plan limit reached", status: 402, detail: `Your plan evaluates rules at most every ${minCadence} s.`, errors: [{ field: "cadence_seconds", message: `At least ${minCadence} on your plan` }] });
+      }
+      const hasWebhook = (body.actions ?? []).some((a) => a.type === "webhook");
+      const r = {
+        id: nextId(), userId: user.id, name: body.name, portfolio_id: body.portfolio_id ?? null,
+        trigger: body.trigger, conditions: body.conditions ?? null, actions: body.actions,
+        cadence_seconds: body.cadence_seconds, cooldown_seconds: body.cooldown_seconds ?? 3600, enabled: body.enabled !== false,
+        disabled_reason: null, armed: true, last_fired_at: null, created_at: iso(), updated_at: iso(),
+        webhook_secret: hasWebhook ? randomBytes(16).toString("hex") : null,
+      };
       state.rules.set(r.id, r);
       state.executions.set(r.id, []);
       if (r.enabled) {
         // The first evaluation tick after creation fires the rule (the seeded HF 1.42 is below 1.5).
         setTimeout(() => {
           r.last_evaluated_at = r.last_fired_at = iso();
-          state.executions.get(r.id)?.unshift({ id: nextId(), evaluated_at: iso(), fired: true, observed: { health_factor: "1.42" }, actions: [{ type: "notify", status: "delivered" }], error: null });
-          notify(user, r, `Rule “${r.name}” fired`, "Health factor 1.42 is below 1.50 on Aave v3 (Ethereum).");
+          state.executions.get(r.id)?.unshift({ id: nextId(), window_key: `w${Date.now()}`, evaluated_at: iso(), fired: true, observed: { trigger_value: 1.42, at: iso() }, actions: [{ type: "notify", ok: true, attempts: 1 }], error: null });
+          notify(user, r, `Rule '${r.name}' fired`, { event: "rule.fired", rule_id: r.id, rule_name: r.name, portfolio_id: r.portfolio_id, observed: { trigger_value: 1.42 }, severity: "warning" });
         }, options.fireDelayMs ?? 1500);
       }
       return send(res, 201, strip(r));
@@ -337,12 +388,17 @@ export function createMockApi(options = {}) {
       const r = own(state.rules, m[1], user);
       if (!r) return problem(res, 404, "not-found", "Not found", "No such rule.");
       if (m[2] === "/test" && method === "POST") {
-        return send(res, 200, { would_fire: true, reason: "Lowest health factor 1.42 < 1.50.", observed: { health_factor: "1.42" }, actions: r.definition.actions.map((a) => ({ type: a.type, description: a.type === "notify" ? "Send a live notification" : `Run ${a.type}` })) });
+        return send(res, 200, {
+          rule_id: r.id, evaluated_at: iso(), would_fire: r.enabled, matched: true, armed: true, cooling_down: false,
+          trigger: { type: r.trigger.type, value: 1.42, threshold: r.trigger.threshold ?? null },
+          conditions: [], conditions_ok: true,
+          actions: r.actions.map((a) => (a.type === "notify" ? "store and push a notification" : a.type === "webhook" ? `POST a signed payload to ${a.url}` : "prepare a transaction for you to sign")),
+        });
       }
       if (m[2] === "/executions") return send(res, 200, { items: state.executions.get(r.id) ?? [], next_cursor: null });
       if (method === "GET") return send(res, 200, strip(r));
       if (method === "PATCH") {
-        Object.assign(r, Object.fromEntries(Object.entries(body).filter(([k]) => ["name", "enabled", "definition", "cadence_seconds", "cooldown_seconds", "portfolio_id"].includes(k))));
+        Object.assign(r, Object.fromEntries(Object.entries(body).filter(([k]) => ["name", "enabled", "trigger", "conditions", "actions", "cadence_seconds", "cooldown_seconds", "portfolio_id"].includes(k))));
         return send(res, 200, strip(r));
       }
       if (method === "DELETE") {
@@ -362,9 +418,12 @@ export function createMockApi(options = {}) {
     if (path === "/transactions/prepare" && method === "POST") {
       const portfolio = own(state.portfolios, body.portfolio_id, user);
       if (!portfolio) return invalid(res, [{ field: "portfolio_id", message: "Unknown portfolio" }]);
-      if (!isAddress(body.from ?? "") || !portfolio.addresses.includes(getAddress(body.from))) return invalid(res, [{ field: "from", message: "Not an address of this portfolio" }]);
-      if (!/^(max|\d+(\.\d+)?)$/.test(String(body.amount))) return invalid(res, [{ field: "amount", message: "Not an amount" }]);
-      const tx = buildTxs(user, body, portfolio);
+      const intent = body.intent ?? {};
+      if (!isAddress(intent.from ?? "") || !portfolio.wallets.some((w) => w.address === getAddress(intent.from))) {
+        return problem(res, 403, "not-your-address", "Forbidden", "The sender must be one of your portfolio's addresses.");
+      }
+      if (!/^(max|\d+(\.\d+)?)$/.test(String(intent.amount))) return invalid(res, [{ field: "intent.amount", message: "amount must be a decimal number of token units or \"max\"" }]);
+      const tx = buildTxs(user, intent, portfolio);
       state.transactions.set(tx.id, tx);
       return send(res, 201, strip(tx));
     }
@@ -372,42 +431,53 @@ export function createMockApi(options = {}) {
     if (m && method === "POST") {
       const tx = own(state.transactions, m[1], user);
       if (!tx) return problem(res, 404, "not-found", "Not found", "No such transaction.");
-      if (!/^0x[0-9a-f]{64}$/i.test(body.tx_hash ?? "")) return invalid(res, [{ field: "tx_hash", message: "Not a transaction hash" }]);
-      tx.tx_hashes[body.index] = body.tx_hash;
-      tx.tx_hash = body.tx_hash;
-      const step = tx.txs[body.index];
-      if (step) state.chainNonce.set(step.from, Number(step.nonce) + 1);
-      if (body.index === tx.txs.length - 1) {
-        tx.status = "submitted";
+      // Either a signed raw transaction (the API broadcasts it) or the hash of one the wallet sent.
+      let index;
+      let hash;
+      if (typeof body.raw_transaction === "string" && /^0x([0-9a-f]{2})+$/i.test(body.raw_transaction)) {
+        index = tx.transactions.findIndex((t) => t.status === "prepared");
+        hash = keccak256(body.raw_transaction);
+      } else if (/^0x[0-9a-f]{64}$/i.test(body.tx_hash ?? "") && Number.isInteger(body.index)) {
+        index = body.index;
+        hash = body.tx_hash;
+      } else {
+        return invalid(res, [{ field: "raw_transaction", message: "Give raw_transaction, or index and tx_hash" }]);
+      }
+      const step = tx.transactions[index];
+      if (!step || step.status !== "prepared") return problem(res, 409, "already-sent", "Conflict", "Every step of this transaction was already sent.");
+      step.status = "submitted";
+      step.hash = hash;
+      tx.tx_hash = hash;
+      state.chainNonce.set(step.from, Number(BigInt(step.nonce)) + 1);
+      tx.status = "submitted";
+      if (index === tx.transactions.length - 1) {
         setTimeout(() => {
+          for (const t of tx.transactions) t.status = "confirmed";
           tx.status = "confirmed";
+          tx.block_number = 19_000_999;
           tx.updated_at = iso();
-          push(user.id, { topic: "notifications", type: "transaction_status", data: { id: tx.id, status: tx.status } });
+          push(user.id, "notifications", { type: "transaction", transaction_id: tx.id, status: tx.status });
         }, 1000);
       }
       tx.updated_at = iso();
-      return send(res, 200, strip(tx));
+      return send(res, 200, { transaction_id: tx.id, index, hash, status: "submitted" });
     }
 
     // billing
     if (path === "/billing" && method === "GET") {
       const pro = user.plan === "pro";
-      return send(res, 200, {
-        plan: user.plan,
-        status: pro ? "active" : null,
-        current_period_end: pro ? iso(-30 * 86400_000) : null,
-        cancel_at_period_end: false,
-        grace_until: null,
-        entitlements: pro ? { portfolios: 25, rules: 100, min_cadence_seconds: 60, webhooks: true } : { portfolios: 2, rules: 3, min_cadence_seconds: 300, webhooks: false },
-        usage: { portfolios: [...state.portfolios.values()].filter((p) => p.userId === user.id).length, rules: [...state.rules.values()].filter((r) => r.userId === user.id).length },
-      });
+      const entitlements = pro
+        ? { plan: "pro", max_portfolios: 25, max_addresses_per_portfolio: 50, max_rules: 100, min_rule_cadence_seconds: 60, rate_limit_tier: "pro", requests_per_minute: 600, webhook_actions: true }
+        : { plan: "free", max_portfolios: 2, max_addresses_per_portfolio: 5, max_rules: 3, min_rule_cadence_seconds: 300, rate_limit_tier: "free", requests_per_minute: 60, webhook_actions: false };
+      return send(res, 200, { plan: user.plan, status: pro ? "active" : null, renews_at: pro ? iso(-30 * 86400_000) : null, ends_at: null, grace_until: null, entitlements });
     }
     if (path === "/billing/checkout" && method === "POST") {
-      // Stands in for Stripe Checkout + the webhook that follows a successful payment.
+      // Stands in for Stripe Checkout and the webhook that follows a payment; the return URL is
+      // server configuration in the real API (here: the dashboard's billing page).
       user.plan = "pro";
-      return send(res, 200, { url: body.success_url });
+      return send(res, 200, { session_id: `cs_test_${randomBytes(6).toString("hex")}`, url: `http://${req.headers.host}/#/billing?checkout=success` });
     }
-    if (path === "/billing/portal" && method === "POST") return send(res, 200, { url: body.return_url });
+    if (path === "/billing/portal" && method === "POST") return send(res, 200, { url: `http://${req.headers.host}/#/billing` });
 
     return problem(res, 404, "not-found", "Not found", `No route ${method} ${path}.`);
   }

@@ -12,6 +12,8 @@ export interface TestWalletOptions {
   privateKey: Hex;
   chainId: number;
   rpcUrl: string;
+  /** "sign": supports eth_signTransaction (the API broadcasts); "send": only eth_sendTransaction, like MetaMask. */
+  mode?: "sign" | "send";
 }
 
 export interface WalletLog {
@@ -26,11 +28,13 @@ export class TestWallet {
   chainId: number;
   readonly log: WalletLog[] = [];
   private readonly rpcUrl: string;
+  readonly mode: "sign" | "send";
 
   constructor(options: TestWalletOptions) {
     this.account = privateKeyToAccount(options.privateKey);
     this.chainId = options.chainId;
     this.rpcUrl = options.rpcUrl;
+    this.mode = options.mode ?? "sign";
   }
 
   get address(): string {
@@ -67,24 +71,13 @@ export class TestWallet {
           if (address.toLowerCase() !== this.address.toLowerCase()) return { error: { code: 4100, message: "Unknown account" } };
           return { result: await this.account.signMessage({ message: { raw: data } }) };
         }
+        case "eth_signTransaction":
+          if (this.mode !== "sign") return { error: { code: 4200, message: "The method eth_signTransaction is not supported" } };
+          return this.sign(params[0] as Record<string, Hex | undefined>);
         case "eth_sendTransaction": {
-          const [tx] = params as [Record<string, Hex | undefined>];
-          if (tx.from?.toLowerCase() !== this.address.toLowerCase()) return { error: { code: 4100, message: "Unknown account" } };
-          const chainId = tx.chainId ? Number(hexToBigInt(tx.chainId)) : this.chainId;
-          if (chainId !== this.chainId) return { error: { code: -32602, message: `Wallet is on chain ${this.chainId}, transaction is for ${chainId}` } };
-          const nonce = tx.nonce ? Number(hexToBigInt(tx.nonce)) : Number(hexToBigInt((await this.rpc("eth_getTransactionCount", [this.address, "pending"])) as Hex));
-          const signed = await this.account.signTransaction({
-            type: "eip1559",
-            chainId,
-            nonce,
-            to: tx.to as Hex,
-            data: (tx.data ?? "0x") as Hex,
-            value: tx.value ? hexToBigInt(tx.value) : 0n,
-            gas: tx.gas ? hexToBigInt(tx.gas) : 300_000n,
-            maxFeePerGas: tx.maxFeePerGas ? hexToBigInt(tx.maxFeePerGas) : 30_000_000_000n,
-            maxPriorityFeePerGas: tx.maxPriorityFeePerGas ? hexToBigInt(tx.maxPriorityFeePerGas) : 1_000_000_000n,
-          });
-          return { result: await this.rpc("eth_sendRawTransaction", [signed]) };
+          const signed = await this.sign(params[0] as Record<string, Hex | undefined>);
+          if ("error" in signed) return signed;
+          return { result: await this.rpc("eth_sendRawTransaction", [signed.result]) };
         }
         default:
           return { error: { code: 4200, message: `Unsupported method ${method}` } };
@@ -92,6 +85,25 @@ export class TestWallet {
     } catch (err) {
       return { error: { code: -32603, message: err instanceof Error ? err.message : String(err) } };
     }
+  }
+
+  private async sign(tx: Record<string, Hex | undefined>): Promise<RpcResult> {
+    if (tx.from?.toLowerCase() !== this.address.toLowerCase()) return { error: { code: 4100, message: "Unknown account" } };
+    const chainId = tx.chainId ? Number(hexToBigInt(tx.chainId)) : this.chainId;
+    if (chainId !== this.chainId) return { error: { code: -32602, message: `Wallet is on chain ${this.chainId}, transaction is for ${chainId}` } };
+    const nonce = tx.nonce ? Number(hexToBigInt(tx.nonce)) : Number(hexToBigInt((await this.rpc("eth_getTransactionCount", [this.address, "pending"])) as Hex));
+    const signed = await this.account.signTransaction({
+      type: "eip1559",
+      chainId,
+      nonce,
+      to: tx.to as Hex,
+      data: (tx.data ?? "0x") as Hex,
+      value: tx.value ? hexToBigInt(tx.value) : 0n,
+      gas: tx.gas ? hexToBigInt(tx.gas) : 300_000n,
+      maxFeePerGas: tx.maxFeePerGas ? hexToBigInt(tx.maxFeePerGas) : 30_000_000_000n,
+      maxPriorityFeePerGas: tx.maxPriorityFeePerGas ? hexToBigInt(tx.maxPriorityFeePerGas) : 1_000_000_000n,
+    });
+    return { result: signed };
   }
 
   /** Installs window.ethereum in every document the page loads. */

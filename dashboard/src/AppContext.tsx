@@ -3,7 +3,7 @@ import { ApiClient } from "./api/client";
 import type { AppNotification } from "./api/types";
 import { browserSessionStore, type SessionStore } from "./auth/tokens";
 import { resolveWsUrl, type AppConfig } from "./config";
-import { LiveConnection, notificationFromMessage, type LiveMessage, type LiveStatus, type SocketLike } from "./live/socket";
+import { LiveConnection, notificationFromMessage, notificationText, type LiveMessage, type LiveStatus, type SocketLike } from "./live/socket";
 
 export interface Toast {
   id: number;
@@ -92,8 +92,10 @@ export function AppProvider(props: {
         const n = notificationFromMessage(msg);
         if (n) {
           setNotificationsState((current) => (current.some((c) => c.id === n.id) ? current : [n, ...current]));
-          const body = typeof n.body === "string" ? n.body : typeof n.body?.message === "string" ? (n.body.message as string) : undefined;
-          pushToast({ title: n.title, body, tone: "info" });
+          pushToast({ title: n.title, body: notificationText(n.body) || undefined, tone: "info" });
+        } else if (msg.type === "transaction_prepared") {
+          const d = msg.data as { summary?: string };
+          pushToast({ title: "A rule prepared a transaction for you to sign", body: d.summary, tone: "info" });
         }
         for (const [topic, set] of handlers.current) if (topic === msg.topic) for (const h of set) h(msg);
       },

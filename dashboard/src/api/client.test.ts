@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiClient, normalizePortfolioView } from "./client";
+import { ApiClient, normalizeMarket, normalizePortfolioView, normalizeRule, normalizeTransaction, portfolioFieldKey } from "./client";
 import { ApiError } from "./problem";
 import { memorySessionStore, type StoredSession } from "../auth/tokens";
 
@@ -92,12 +92,33 @@ describe("ApiClient errors", () => {
 });
 
 describe("ApiClient session", () => {
-  it("sends the bearer token and unwraps cursor pages", async () => {
-    const { impl, calls } = fakeFetch(() => json(200, { items: [{ id: 1, name: "Main", addresses: [{ address: "0x1" }], chains: [1] }], next_cursor: null }));
+  it("sends the bearer token and follows cursor pages", async () => {
+    // Given two pages of portfolios in the API's shape (wallets as objects)
+    const pages: Record<string, unknown> = {
+      "": { items: [{ id: 1, name: "Main", wallets: [{ address: "0x1", label: null }], chains: [1], created_at: "t", updated_at: "t" }], next_cursor: "c2" },
+      c2: { items: [{ id: 2, name: "Side", wallets: [], chains: [8453], created_at: "t", updated_at: "t" }], next_cursor: null },
+    };
+    const { impl, calls } = fakeFetch((c) => json(200, pages[new URL(c.url).searchParams.get("cursor") ?? ""]));
     const api = new ApiClient({ baseUrl: "https://api.test", store: memorySessionStore(session()), fetchImpl: impl, now: () => NOW });
+    // When listing, then both pages are read and wallets become addresses
     const list = await api.listPortfolios();
-    expect(list).toEqual([{ id: 1, name: "Main", addresses: ["0x1"], chains: [1] }]);
-    expect(calls[0]).toMatchObject({ url: "https://api.test/portfolios", auth: "Bearer access-1" });
+    expect(list.map((p) => [p.id, p.addresses])).toEqual([
+      [1, ["0x1"]],
+      [2, []],
+    ]);
+    expect(calls.map((c) => c.url)).toEqual(["https://api.test/portfolios?limit=200", "https://api.test/portfolios?limit=200&cursor=c2"]);
+    expect(calls[0].auth).toBe("Bearer access-1");
+  });
+
+  it("sends portfolios as wallets and maps wallet field errors to the address list", async () => {
+    const { impl, calls } = fakeFetch(() => json(201, { id: 3, name: "N", wallets: [{ address: "0xAb" }], chains: [1] }));
+    const api = new ApiClient({ baseUrl: "", store: memorySessionStore(session()), fetchImpl: impl, now: () => NOW });
+    await api.createPortfolio({ name: "N", addresses: ["0xAb"] });
+    await api.updatePortfolio(3, { addresses: ["0xAb", "0xCd"] });
+    expect(calls[0].body).toEqual({ name: "N", wallets: [{ address: "0xAb" }] });
+    expect(calls[1]).toMatchObject({ method: "PATCH", body: { wallets: [{ address: "0xAb" }, { address: "0xCd" }] } });
+    expect(portfolioFieldKey("wallets.1.address")).toBe("addresses");
+    expect(portfolioFieldKey("name")).toBe("name");
   });
 
   it("refreshes an expired access token once for concurrent requests, then retries", async () => {
@@ -155,12 +176,30 @@ describe("ApiClient session", () => {
     expect(calls[0]).toMatchObject({ method: "POST", auth: null, body: { message: "msg", signature: "0xsig" } });
     expect(store.load()).toEqual({ accessToken: access, refreshToken: "r1", accessExpiresAt: NOW + 300_000, address: "0xAbC" });
     await api.logout();
-    expect(calls[1]).toMatchObject({ url: "/auth/logout", body: { refresh_token: "r1" } });
+    expect(calls[1]).toMatchObject({ url: "/auth/logout", auth: `Bearer ${access}`, body: { refresh_token: "r1" } });
     expect(store.load()).toBeNull();
   });
 });
 
 describe("normalizePortfolioView", () => {
+  it("reads the API's nested view: portfolio, totals, sources, cache and risk", () => {
+    const view = normalizePortfolioView({
+      portfolio: { id: 4, name: "Main", wallets: [{ address: "0xA", label: null }], chains: [1], created_at: "t", updated_at: "t" },
+      positions: [
+        { chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", asset_symbol: "WETH", asset_decimals: 18, supplied: 10, borrowed: 0, supplied_usd: "30000.0", borrowed_usd: "0", supply_apy: "0.02", borrow_apy: null, health_factor: "1.8" },
+        { chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", asset_symbol: "USDC", asset_decimals: 6, supplied: 0, borrowed: 1, supplied_usd: "0", borrowed_usd: "12000.0", supply_apy: null, borrow_apy: "0.05", health_factor: "1.8" },
+      ],
+      totals: { supplied_usd: "30000.0", borrowed_usd: "12000.0", net_worth_usd: "18000.0", min_health_factor: "1.8" },
+      sources: [{ chain_id: 1, protocol: "aave-v3", as_of: "2026-01-01T00:00:00Z", block_number: 123, stale: false, error: null }],
+      cache: { source: "cache", age_seconds: 3 },
+      risk: { positions: [{ position_id: "1:aave-v3:0xA", probability: 0.02, band: "low", distance_to_liquidation: 0.44, horizon_hours: 24 }] },
+    });
+    expect(view).toMatchObject({ id: 4, name: "Main", addresses: ["0xA"], net_worth_usd: "18000.0", min_health_factor: "1.8", cache_source: "cache" });
+    expect(view.staleness).toEqual([{ source: "Aave v3", chain_id: 1, as_of: "2026-01-01T00:00:00Z", age_seconds: null, block_number: 123, stale: false, error: null }]);
+    expect(view.positions[0]).toMatchObject({ risk: { probability: 0.02, band: "low" }, liquidation_buffer: 0.44 });
+    expect(view.by_protocol).toEqual([{ key: "aave-v3", label: "Aave v3", net_worth_usd: 18000 }]);
+  });
+
   it("derives totals and breakdowns from positions when the API omits them", () => {
     const view = normalizePortfolioView({
       id: 1,
@@ -200,5 +239,34 @@ describe("normalizePortfolioView", () => {
     expect(view.by_protocol).toEqual([{ key: "aave-v3", label: "Aave v3", net_worth_usd: 10 }]);
     expect(view.by_chain).toEqual([{ key: "8453", label: "Base", net_worth_usd: 10 }]);
     expect(view.staleness).toEqual([{ source: "chain:1", as_of: "2026-01-01T00:00:00Z", age_seconds: null, stale: true }]);
+  });
+});
+
+describe("other normalizers", () => {
+  it("flattens a market's latest rate and derives TVL in USD", () => {
+    const m = normalizeMarket({
+      id: 7, chain_id: 8453, protocol: "compound-v3", market_key: "0xcomet", asset_symbol: "USDC", asset_address: "0xusdc", asset_decimals: 6,
+      latest: { block_number: 1, observed_at: "2026-01-01T00:00:00Z", supply_apy: "0.05", borrow_apy: "0.07", utilization: "0.8", total_supplied: 2_500_000_000_000, total_borrowed: 1, price_usd: "1.0" },
+    });
+    expect(m).toMatchObject({ id: 7, supply_apy: "0.05", borrow_apy: "0.07", utilization: "0.8", tvl_usd: 2_500_000, observed_at: "2026-01-01T00:00:00Z", apy_forecast: null });
+    expect(normalizeMarket({ id: 1, asset_symbol: "X", latest: null, forecast: { predicted_apy: 0.04, lower: 0.03, upper: 0.05, horizon_hours: 24 } })).toMatchObject({
+      supply_apy: null,
+      tvl_usd: null,
+      apy_forecast: { supply_apy: 0.04, low: 0.03, high: 0.05 },
+    });
+  });
+
+  it("reads flat rules and tolerates a nested definition", () => {
+    expect(normalizeRule({ id: 1, trigger: { type: "health_factor_below", threshold: 1.2 }, actions: [{ type: "notify" }] })).toMatchObject({ conditions: null, actions: [{ type: "notify" }] });
+    expect(normalizeRule({ id: 2, definition: { trigger: { type: "market_apy" }, actions: [] } }).trigger).toEqual({ type: "market_apy" });
+  });
+
+  it("turns the wallet function's transactions into steps with numeric chain ids", () => {
+    const t = normalizeTransaction({
+      id: "u", status: "prepared", chain_id: 8453, summary: "Supply 1 USDC",
+      transactions: [{ from: "0xA", to: "0xB", data: "0x", value: "0x0", chainId: "0x2105", gas: "0x5208", maxFeePerGas: "0x1", maxPriorityFeePerGas: "0x1", nonce: "0x0", summary: "Approve", status: "prepared" }],
+    });
+    expect(t.txs).toHaveLength(1);
+    expect(t.txs[0]).toMatchObject({ chainId: 8453, summary: "Approve", gas: "0x5208" });
   });
 });

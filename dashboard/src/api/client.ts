@@ -15,14 +15,17 @@ import type {
   Portfolio,
   PortfolioSnapshot,
   PortfolioView,
+  Num,
   Position,
   PreparedTransaction,
   PrepareTransactionInput,
   Rule,
   RuleExecution,
   RuleInput,
+  RiskForecast,
   RuleTestResult,
   TokenPair,
+  UnsignedTx,
 } from "./types";
 import { sessionFromTokens, type SessionStore, type StoredSession } from "../auth/tokens";
 import { chainName, protocolName, toNumber } from "../format";
@@ -43,6 +46,8 @@ interface RequestOptions {
   body?: unknown;
   query?: Query;
   auth?: boolean;
+  /** Use this token as is (no refresh), e.g. for logout after the session is cleared locally. */
+  bearer?: string;
   signal?: AbortSignal;
 }
 
@@ -143,6 +148,11 @@ export class ApiClient {
       }
     };
 
+    if (options.bearer) {
+      const response = await send(options.bearer);
+      if (!response.ok) throw await problemFromResponse(response);
+      return undefined as T;
+    }
     let token = auth ? await this.accessToken() : null;
     let response = await send(token);
     if (response.status === 401 && auth && token) {
@@ -170,27 +180,36 @@ export class ApiClient {
   }
 
   async logout(): Promise<void> {
-    const session = this.store.load();
-    this.store.clear();
-    if (!session) return;
     try {
-      await this.request<void>("/auth/logout", { method: "POST", auth: false, body: { refresh_token: session.refreshToken } });
+      // A fresh access token first (refresh rotates the refresh token), then revoke that sign-in.
+      const token = await this.accessToken();
+      const session = this.store.load();
+      if (token && session) {
+        await this.request<void>("/auth/logout", { method: "POST", body: { refresh_token: session.refreshToken }, bearer: token });
+      }
     } catch {
-      // Logging out locally always succeeds; a failed revoke only shortens nothing.
+      // Signing out locally always succeeds; the refresh token still expires on its own.
+    } finally {
+      this.store.clear();
     }
   }
 
   // ---- portfolios -------------------------------------------------------------------------
   async listPortfolios(): Promise<Portfolio[]> {
-    return asItems<Portfolio>(await this.request("/portfolios")).map(normalizePortfolio);
+    return (await this.allPages<unknown>("/portfolios")).map(normalizePortfolio);
   }
 
   async createPortfolio(input: { name: string; addresses: string[]; chains?: number[] }): Promise<Portfolio> {
-    return normalizePortfolio(await this.request("/portfolios", { method: "POST", body: input }));
+    const body = { name: input.name, wallets: input.addresses.map((address) => ({ address })), ...(input.chains ? { chains: input.chains } : {}) };
+    return normalizePortfolio(await this.request("/portfolios", { method: "POST", body }));
   }
 
   async updatePortfolio(id: number, patch: { name?: string; addresses?: string[]; chains?: number[] }): Promise<Portfolio> {
-    return normalizePortfolio(await this.request(`/portfolios/${id}`, { method: "PATCH", body: patch }));
+    const body: Record<string, unknown> = {};
+    if (patch.name !== undefined) body.name = patch.name;
+    if (patch.addresses !== undefined) body.wallets = patch.addresses.map((address) => ({ address }));
+    if (patch.chains !== undefined) body.chains = patch.chains;
+    return normalizePortfolio(await this.request(`/portfolios/${id}`, { method: "PATCH", body }));
   }
 
   deletePortfolio(id: number): Promise<void> {
@@ -201,41 +220,54 @@ export class ApiClient {
     return normalizePortfolioView(await this.request(`/portfolios/${id}`));
   }
 
+  /** Snapshots oldest first, for charts (the API pages them newest first). */
   async portfolioHistory(id: number): Promise<PortfolioSnapshot[]> {
-    const items = asItems<PortfolioSnapshot>(await this.request(`/portfolios/${id}/history`, { query: { limit: 500 } }));
+    const items = asItems<PortfolioSnapshot>(await this.request(`/portfolios/${id}/history`, { query: { limit: 200 } }));
     return [...items].sort((a, b) => Date.parse(a.taken_at) - Date.parse(b.taken_at));
   }
 
   // ---- markets ----------------------------------------------------------------------------
   async listMarkets(): Promise<Market[]> {
-    return asItems<Market>(await this.request("/markets", { query: { limit: 500 } }));
+    return (await this.allPages<unknown>("/markets")).map(normalizeMarket);
   }
 
   async getMarket(id: number): Promise<Market | null> {
-    // No single-market route is promised; the list is cached server-side and small.
-    return (await this.listMarkets()).find((m) => m.id === id) ?? null;
+    try {
+      return normalizeMarket(await this.request(`/markets/${id}`));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   async marketHistory(id: number): Promise<MarketRatePoint[]> {
-    const items = asItems<MarketRatePoint>(await this.request(`/markets/${id}/history`, { query: { limit: 500 } }));
+    let raw: unknown;
+    try {
+      raw = await this.request(`/markets/${id}/history`, { query: { limit: 200 } });
+    } catch (err) {
+      // An API without the history route yet: the chart says "not enough history".
+      if (err instanceof ApiError && err.status === 404) return [];
+      throw err;
+    }
+    const items = asItems<MarketRatePoint>(raw);
     return [...items].sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
   }
 
   // ---- rules ------------------------------------------------------------------------------
   async listRules(): Promise<Rule[]> {
-    return asItems<Rule>(await this.request("/rules"));
+    return (await this.allPages<unknown>("/rules")).map(normalizeRule);
   }
 
-  getRule(id: number): Promise<Rule> {
-    return this.request<Rule>(`/rules/${id}`);
+  async getRule(id: number): Promise<Rule> {
+    return normalizeRule(await this.request(`/rules/${id}`));
   }
 
-  createRule(input: RuleInput): Promise<Rule> {
-    return this.request<Rule>("/rules", { method: "POST", body: input });
+  async createRule(input: RuleInput): Promise<Rule> {
+    return normalizeRule(await this.request("/rules", { method: "POST", body: input }));
   }
 
-  updateRule(id: number, patch: Partial<RuleInput>): Promise<Rule> {
-    return this.request<Rule>(`/rules/${id}`, { method: "PATCH", body: patch });
+  async updateRule(id: number, patch: Partial<RuleInput>): Promise<Rule> {
+    return normalizeRule(await this.request(`/rules/${id}`, { method: "PATCH", body: patch }));
   }
 
   deleteRule(id: number): Promise<void> {
@@ -243,11 +275,11 @@ export class ApiClient {
   }
 
   testRule(id: number): Promise<RuleTestResult> {
-    return this.request<RuleTestResult>(`/rules/${id}/test`, { method: "POST", body: {} });
+    return this.request<RuleTestResult>(`/rules/${id}/test`, { method: "POST" });
   }
 
   async ruleExecutions(id: number): Promise<RuleExecution[]> {
-    return asItems<RuleExecution>(await this.request(`/rules/${id}/executions`));
+    return asItems<RuleExecution>(await this.request(`/rules/${id}/executions`, { query: { limit: 50 } }));
   }
 
   // ---- notifications ----------------------------------------------------------------------
@@ -257,22 +289,22 @@ export class ApiClient {
 
   // ---- transactions -----------------------------------------------------------------------
   async listTransactions(): Promise<PreparedTransaction[]> {
-    return asItems<PreparedTransaction>(await this.request("/transactions"));
+    return asItems<unknown>(await this.request("/transactions", { query: { limit: 50 } })).map(normalizeTransaction);
   }
 
-  prepareTransaction(input: PrepareTransactionInput): Promise<PreparedTransaction> {
-    return this.request<PreparedTransaction>("/transactions/prepare", { method: "POST", body: input });
+  async prepareTransaction(input: PrepareTransactionInput): Promise<PreparedTransaction> {
+    return normalizeTransaction(await this.request("/transactions/prepare", { method: "POST", body: input }));
   }
 
   /**
-   * Records the hash of one step (index into `txs`) sent through the user's wallet; injected
-   * wallets sign *and* send (eth_sendTransaction), so the API tracks status by hash.
+   * Hands one signed step to the API. A wallet that can sign without sending
+   * (eth_signTransaction) gives the raw transaction, which the API broadcasts; injected wallets
+   * such as MetaMask only sign-and-send (eth_sendTransaction), so the API records the hash and
+   * tracks its receipt.
    */
-  recordBroadcast(id: string, index: number, txHash: string): Promise<PreparedTransaction> {
-    return this.request<PreparedTransaction>(`/transactions/${id}/broadcast`, {
-      method: "POST",
-      body: { index, tx_hash: txHash },
-    });
+  async recordBroadcast(id: string, step: { index: number; rawTransaction?: string; txHash?: string }): Promise<unknown> {
+    const body = step.rawTransaction ? { raw_transaction: step.rawTransaction } : { index: step.index, tx_hash: step.txHash };
+    return this.request(`/transactions/${id}/broadcast`, { method: "POST", body });
   }
 
   // ---- billing ----------------------------------------------------------------------------
@@ -280,15 +312,26 @@ export class ApiClient {
     return this.request<BillingState>("/billing");
   }
 
+  /** Return URLs are configured server-side; they are sent too for APIs that accept them. */
   checkout(successUrl: string, cancelUrl: string): Promise<{ url: string }> {
-    return this.request<{ url: string }>("/billing/checkout", {
-      method: "POST",
-      body: { plan: "pro", success_url: successUrl, cancel_url: cancelUrl },
-    });
+    return this.request<{ url: string }>("/billing/checkout", { method: "POST", body: { success_url: successUrl, cancel_url: cancelUrl } });
   }
 
   portal(returnUrl: string): Promise<{ url: string }> {
     return this.request<{ url: string }>("/billing/portal", { method: "POST", body: { return_url: returnUrl } });
+  }
+
+  /** Follows `next_cursor` (bounded: the dashboard never needs more than a few pages). */
+  private async allPages<T>(path: string, maxPages = 10): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < maxPages; page++) {
+      const raw: unknown = await this.request(path, { query: { limit: 200, cursor } });
+      out.push(...asItems<T>(raw));
+      cursor = raw && typeof raw === "object" && !Array.isArray(raw) ? (((raw as Record<string, unknown>).next_cursor as string | null) ?? null) : null;
+      if (!cursor) break;
+    }
+    return out;
   }
 }
 
@@ -306,11 +349,92 @@ export function asItems<T>(raw: unknown): T[] {
 }
 
 function normalizePortfolio(raw: unknown): Portfolio {
-  const p = raw as Omit<Portfolio, "addresses"> & { addresses?: Array<string | { address: string }> };
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const list = (r.wallets ?? r.addresses ?? []) as Array<string | { address: string }>;
   return {
-    ...p,
-    addresses: (p.addresses ?? []).map((a) => (typeof a === "string" ? a : a.address)),
-    chains: p.chains ?? [],
+    id: r.id as number,
+    name: r.name as string,
+    addresses: list.map((a) => (typeof a === "string" ? a : a.address)),
+    chains: (r.chains as number[]) ?? [],
+    created_at: r.created_at as string | undefined,
+    updated_at: r.updated_at as string | undefined,
+  };
+}
+
+/** The form field a portfolio validation error belongs to ("wallets.0.address" → "addresses"). */
+export function portfolioFieldKey(field: string): string {
+  const head = field.split(".")[0];
+  return head === "wallets" ? "addresses" : head;
+}
+
+function pow10(decimals: number): number {
+  return 10 ** decimals;
+}
+
+/** Flattens `latest` into the market and derives TVL in USD from base units and price. */
+export function normalizeMarket(raw: unknown): Market {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const latest = (r.latest ?? {}) as Record<string, unknown>;
+  const pick = (k: string) => (k in r ? r[k] : latest[k]) as Num | null | undefined;
+  const decimals = typeof r.asset_decimals === "number" ? r.asset_decimals : null;
+  const supplied = latest.total_supplied ?? r.total_supplied;
+  const price = toNumber((latest.price_usd ?? r.price_usd) as Num | null);
+  let tvl = (r.tvl_usd as Num | null | undefined) ?? null;
+  if (tvl === null && supplied != null && decimals !== null && price !== null) {
+    tvl = (Number(supplied as Num) / pow10(decimals)) * price;
+  }
+  const f = (r.apy_forecast ?? r.forecast ?? null) as Record<string, unknown> | null;
+  return {
+    id: r.id as number,
+    chain_id: r.chain_id as number,
+    protocol: r.protocol as string,
+    market_key: r.market_key as string | undefined,
+    asset_symbol: r.asset_symbol as string,
+    asset_address: r.asset_address as string | undefined,
+    asset_decimals: decimals ?? undefined,
+    supply_apy: pick("supply_apy") ?? null,
+    borrow_apy: pick("borrow_apy") ?? null,
+    utilization: pick("utilization") ?? null,
+    tvl_usd: tvl,
+    observed_at: (pick("observed_at") as string | null | undefined) ?? null,
+    apy_forecast: f
+      ? {
+          supply_apy: (f.predicted_apy ?? f.supply_apy ?? null) as Num | null,
+          low: (f.lower ?? f.low ?? null) as Num | null,
+          high: (f.upper ?? f.high ?? null) as Num | null,
+          horizon_hours: f.horizon_hours as number | undefined,
+        }
+      : null,
+  };
+}
+
+/** Rules are flat (trigger/conditions/actions at the top); a nested `definition` is tolerated. */
+export function normalizeRule(raw: unknown): Rule {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const def = (r.definition ?? {}) as Record<string, unknown>;
+  return {
+    ...(r as unknown as Rule),
+    trigger: (r.trigger ?? def.trigger ?? { type: "?" }) as Rule["trigger"],
+    conditions: (r.conditions ?? def.conditions ?? null) as Rule["conditions"],
+    actions: (r.actions ?? def.actions ?? []) as Rule["actions"],
+  };
+}
+
+function hexOrNumber(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string") return v.startsWith("0x") ? Number.parseInt(v, 16) : Number(v);
+  return Number.NaN;
+}
+
+/** The wallet function's `transactions` (hex quantities, chainId as hex) as UI steps. */
+export function normalizeTransaction(raw: unknown): PreparedTransaction {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const steps = (r.transactions ?? r.txs ?? []) as Array<Record<string, unknown>>;
+  const txs: UnsignedTx[] = steps.map((t) => ({ ...(t as unknown as UnsignedTx), chainId: hexOrNumber(t.chainId ?? r.chain_id) }));
+  return {
+    ...(r as unknown as PreparedTransaction),
+    chain_id: hexOrNumber(r.chain_id),
+    txs,
   };
 }
 
@@ -342,29 +466,61 @@ function normalizeBreakdown(raw: unknown, keyField: string, label: (k: string) =
   return null;
 }
 
+/** Joins a forecast to its position: on the position itself, or in the view's `risk` list. */
+function attachRisk(positions: Position[], risk: unknown): Position[] {
+  const list = Array.isArray(risk)
+    ? risk
+    : risk && typeof risk === "object"
+      ? ((risk as Record<string, unknown>).positions ?? (risk as Record<string, unknown>).forecasts ?? null)
+      : null;
+  const byId = new Map<string, RiskForecast>();
+  if (Array.isArray(list)) for (const f of list as RiskForecast[]) if (f && f.position_id) byId.set(f.position_id, f);
+  return positions.map((p) => {
+    const id = (p as Position & { position_id?: string }).position_id ?? `${p.chain_id}:${p.protocol}:${p.address}`;
+    const forecast = p.risk ?? byId.get(id) ?? null;
+    const buffer = p.liquidation_buffer ?? forecast?.distance_to_liquidation ?? null;
+    return { ...p, risk: forecast, liquidation_buffer: buffer };
+  });
+}
+
 export function normalizePortfolioView(raw: unknown): PortfolioView {
-  const r = raw as Record<string, unknown>;
-  const base = normalizePortfolio(r);
-  const positions = asItems<Position>(r.positions);
+  const r = (raw ?? {}) as Record<string, unknown>;
+  // The API nests the portfolio ({portfolio, positions, totals, sources, cache, risk}).
+  const base = normalizePortfolio(r.portfolio ?? r);
+  const positions = attachRisk(asItems<Position>(r.positions), r.risk);
   const totals = (r.totals ?? {}) as Record<string, unknown>;
-  const supplied = (r.supplied_usd ?? totals.supplied_usd ?? positions.reduce((s, p) => s + (toNumber(p.supplied_usd) ?? 0), 0)) as string;
-  const borrowed = (r.borrowed_usd ?? totals.borrowed_usd ?? positions.reduce((s, p) => s + (toNumber(p.borrowed_usd) ?? 0), 0)) as string;
-  const net = (r.net_worth_usd ?? totals.net_worth_usd ?? (toNumber(supplied) ?? 0) - (toNumber(borrowed) ?? 0)) as string;
-  const staleness = Array.isArray(r.staleness)
-    ? (r.staleness as PortfolioView["staleness"])
-    : r.staleness && typeof r.staleness === "object"
-      ? Object.entries(r.staleness as Record<string, Record<string, unknown>>).map(([source, s]) => ({
+  const supplied = (r.supplied_usd ?? totals.supplied_usd ?? positions.reduce((s, p) => s + (toNumber(p.supplied_usd) ?? 0), 0)) as Num;
+  const borrowed = (r.borrowed_usd ?? totals.borrowed_usd ?? positions.reduce((s, p) => s + (toNumber(p.borrowed_usd) ?? 0), 0)) as Num;
+  const net = (r.net_worth_usd ?? totals.net_worth_usd ?? (toNumber(supplied) ?? 0) - (toNumber(borrowed) ?? 0)) as Num;
+  const hfs = positions.map((p) => toNumber(p.health_factor ?? null)).filter((v): v is number => v !== null);
+  const minHf = (totals.min_health_factor ?? r.min_health_factor ?? (hfs.length ? Math.min(...hfs) : null)) as Num | null;
+  const rawSources = r.sources ?? r.staleness;
+  const staleness = Array.isArray(rawSources)
+    ? (rawSources as Array<Record<string, unknown>>).map((s) => ({
+        source: String(s.source ?? (s.protocol ? protocolName(String(s.protocol)) : "?")),
+        chain_id: s.chain_id as number | undefined,
+        as_of: (s.as_of as string) ?? null,
+        age_seconds: (s.age_seconds as number) ?? null,
+        block_number: (s.block_number as number) ?? null,
+        stale: Boolean(s.stale),
+        error: (s.error as string) ?? null,
+      }))
+    : rawSources && typeof rawSources === "object"
+      ? Object.entries(rawSources as Record<string, Record<string, unknown>>).map(([source, s]) => ({
           source,
           as_of: (s.as_of as string) ?? null,
           age_seconds: (s.age_seconds as number) ?? null,
           stale: Boolean(s.stale),
         }))
       : [];
+  const cache = (r.cache ?? null) as Record<string, unknown> | null;
   return {
     ...base,
     net_worth_usd: net,
     supplied_usd: supplied,
     borrowed_usd: borrowed,
+    min_health_factor: minHf,
+    cache_source: (cache?.source as string) ?? null,
     positions,
     by_protocol:
       normalizeBreakdown(r.by_protocol, "protocol", protocolName) ??

@@ -12,14 +12,17 @@ export interface TokenPair {
   token_type?: string;
   /** Access token lifetime in seconds. */
   expires_in?: number;
-  user?: { address: string; plan?: string };
+  refresh_expires_at?: string;
+  user?: { id?: number; address: string; plan?: string };
 }
 
 export interface NonceResponse {
   nonce: string;
-  expires_at?: string;
+  /** Seconds the nonce stays valid. */
+  expires_in?: number;
 }
 
+/** The UI's portfolio: the API's `wallets: [{address, label}]` flattened to `addresses`. */
 export interface Portfolio {
   id: number;
   name: string;
@@ -29,21 +32,25 @@ export interface Portfolio {
   updated_at?: string;
 }
 
+/** The risk function's forecast for one position (tidewatch.forecast.payloads.RiskForecast). */
 export interface RiskForecast {
-  /** Probability of liquidation within the horizon, 0..1. */
+  /** Probability of liquidation (HF < 1) within the horizon, 0..1. */
   probability: number;
   band?: "low" | "medium" | "high" | "critical" | string;
-  /** Health factor forecast band (lower / upper quantile). */
-  hf_low?: Num | null;
-  hf_high?: Num | null;
+  /** Fractional drop of the volatile collateral prices that brings HF to 1. */
+  distance_to_liquidation?: number | null;
+  health_factor?: number | null;
   horizon_hours?: number;
   model_version?: string;
+  position_id?: string | null;
 }
 
 export interface Position {
   address: string;
   chain_id: number;
   protocol: string;
+  /** Market key: reserve / comet / strategy address. */
+  market?: string;
   market_id?: number | null;
   asset_symbol: string;
   supplied_usd: Num;
@@ -69,13 +76,18 @@ export interface SourceStaleness {
   chain_id?: number;
   as_of: string | null;
   age_seconds?: number | null;
+  block_number?: number | null;
   stale: boolean;
+  error?: string | null;
 }
 
 export interface PortfolioView extends Portfolio {
   net_worth_usd: Num;
   supplied_usd: Num;
   borrowed_usd: Num;
+  min_health_factor: Num | null;
+  /** Where the view came from: "cache", "origin" or "stale" (origin failed). */
+  cache_source?: string | null;
   positions: Position[];
   by_protocol: Breakdown[];
   by_chain: Breakdown[];
@@ -96,12 +108,15 @@ export interface ApyForecast {
   horizon_hours?: number;
 }
 
+/** The UI's market: the API's `latest` rate flattened in, TVL derived in USD. */
 export interface Market {
   id: number;
   chain_id: number;
   protocol: string;
   market_key?: string;
   asset_symbol: string;
+  asset_address?: string;
+  asset_decimals?: number;
   supply_apy: Num | null;
   borrow_apy: Num | null;
   utilization: Num | null;
@@ -117,30 +132,34 @@ export interface MarketRatePoint {
   utilization?: Num | null;
 }
 
+export type RuleBlock = Record<string, unknown> & { type: string };
+
+/** A rule as written (docs/rule.schema.json): trigger, optional conditions, actions. */
 export interface RuleDefinition {
-  trigger: Record<string, unknown> & { type: string };
-  conditions?: { mode: "all" | "any"; items: Array<Record<string, unknown> & { type: string }> };
-  actions: Array<Record<string, unknown> & { type: string }>;
+  trigger: RuleBlock;
+  conditions?: { mode: "all" | "any"; items: RuleBlock[] } | null;
+  actions: RuleBlock[];
 }
 
-export interface Rule {
+export interface Rule extends RuleDefinition {
   id: number;
   name: string;
   portfolio_id: number | null;
-  definition: RuleDefinition;
   cadence_seconds: number;
   cooldown_seconds: number;
   enabled: boolean;
   disabled_reason?: string | null;
+  armed?: boolean;
   last_evaluated_at?: string | null;
   last_fired_at?: string | null;
   created_at?: string;
+  /** Returned for rules with a webhook action, to verify the HMAC signatures. */
+  webhook_secret?: string | null;
 }
 
-export interface RuleInput {
+export interface RuleInput extends RuleDefinition {
   name: string;
   portfolio_id: number | null;
-  definition: RuleDefinition;
   cadence_seconds: number;
   cooldown_seconds: number;
   enabled: boolean;
@@ -148,9 +167,15 @@ export interface RuleInput {
 
 export interface RuleTestResult {
   would_fire: boolean;
+  matched?: boolean;
+  armed?: boolean;
+  cooling_down?: boolean;
+  conditions_ok?: boolean;
+  trigger?: Record<string, unknown>;
+  conditions?: Array<Record<string, unknown>>;
+  /** What would happen, in words. */
+  actions?: Array<string | { type: string; description?: string }>;
   reason?: string;
-  observed?: Record<string, unknown>;
-  actions?: Array<{ type: string; description?: string }>;
 }
 
 export interface RuleExecution {
@@ -172,12 +197,15 @@ export interface AppNotification {
   read_at?: string | null;
 }
 
+/** One step, ready for eth_sendTransaction (quantities may be hex strings or decimals). */
 export interface UnsignedTx {
   from: string;
   to: string;
   data: string;
   value: Num;
   chainId: number;
+  status?: TransactionStatus;
+  hash?: string | null;
   gas?: Num;
   maxFeePerGas?: Num;
   maxPriorityFeePerGas?: Num;
@@ -204,34 +232,43 @@ export interface PreparedTransaction {
 
 export type TxAction = "supply" | "withdraw" | "borrow" | "repay" | "deposit";
 
-export interface PrepareTransactionInput {
-  portfolio_id: number;
+/** What the user wants done (the wallet function's Intent). */
+export interface TransactionIntent {
   chain_id: number;
-  from: string;
   protocol: string;
   action: TxAction;
-  market_id?: number;
-  asset_symbol: string;
+  from: string;
+  /** Token symbol or address. */
+  asset: string;
   /** Human units ("12.5") or "max". */
   amount: string;
+  /** Compound: the Comet address; EigenLayer: the strategy address. */
+  market?: string;
+  speed?: "slow" | "normal" | "fast";
+}
+
+export interface PrepareTransactionInput {
+  portfolio_id: number;
+  intent: TransactionIntent;
 }
 
 export interface Entitlements {
-  portfolios?: number;
-  rules?: number;
-  min_cadence_seconds?: number;
-  webhooks?: boolean;
+  max_portfolios?: number;
+  max_addresses_per_portfolio?: number;
+  max_rules?: number;
+  min_rule_cadence_seconds?: number;
+  webhook_actions?: boolean;
   rate_limit_tier?: string;
+  requests_per_minute?: number;
 }
 
 export interface BillingState {
   plan: "free" | "pro" | string;
   status?: string | null;
-  current_period_end?: string | null;
-  cancel_at_period_end?: boolean;
+  renews_at?: string | null;
+  ends_at?: string | null;
   grace_until?: string | null;
   entitlements?: Entitlements;
-  usage?: { portfolios?: number; rules?: number };
 }
 
 export interface Page<T> {

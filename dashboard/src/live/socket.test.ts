@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LiveConnection, backoffDelay, notificationFromMessage, parseLiveMessage, type LiveMessage, type SocketLike } from "./socket";
+import { LiveConnection, backoffDelay, notificationFromMessage, notificationText, parseLiveMessage, type LiveMessage, type SocketLike } from "./socket";
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -135,14 +135,24 @@ describe("LiveConnection", () => {
 });
 
 describe("live message parsing", () => {
-  it("extracts notifications from the documented and tolerated shapes", () => {
-    const a = parseLiveMessage(JSON.stringify({ topic: "notifications", type: "notification", data: { id: 5, title: "HF low", kind: "rule_fired", created_at: "2026-01-01T00:00:00Z" } }))!;
-    expect(notificationFromMessage(a)).toMatchObject({ id: 5, title: "HF low" });
-    const b = parseLiveMessage(JSON.stringify({ type: "notification", data: { notification: { id: 6, title: "Spread" } } }))!;
-    expect(b.topic).toBe("notifications");
-    expect(notificationFromMessage(b)).toMatchObject({ id: 6, title: "Spread" });
-    const c = parseLiveMessage(JSON.stringify({ topic: "markets", type: "market_update", data: {} }))!;
-    expect(notificationFromMessage(c)).toBeNull();
+  it("reads the API's flat, type-keyed messages and routes them to topics", () => {
+    const n = parseLiveMessage(JSON.stringify({ type: "notification", id: 5, title: "Rule 'HF' fired", body: { observed: { trigger_value: 1.234567 }, severity: "warning" } }))!;
+    expect(n.topic).toBe("notifications");
+    expect(notificationFromMessage(n)).toMatchObject({ id: 5, title: "Rule 'HF' fired", kind: "rule_fired" });
+    expect(notificationText(notificationFromMessage(n)!.body)).toBe("Observed value 1.23457 · warning.");
+    const market = parseLiveMessage(JSON.stringify({ type: "market", market_id: 3, data: { supply_apy: "0.05" } }))!;
+    expect(market).toEqual({ topic: "markets", type: "market", data: { supply_apy: "0.05" } });
+    expect(notificationFromMessage(market)).toBeNull();
+    expect(parseLiveMessage(JSON.stringify({ type: "portfolio", portfolio_id: 9, data: {} }))!.topic).toBe("portfolio:9");
+    expect(parseLiveMessage(JSON.stringify({ type: "transaction_prepared", transaction_id: "u", summary: "Repay" }))!).toMatchObject({ topic: "notifications", data: { summary: "Repay" } });
+    // Acknowledgements are control frames, not topic data (a "markets" ack must not refresh tables)
+    expect(parseLiveMessage(JSON.stringify({ type: "subscribed", topic: "markets", topics: ["markets"] }))!.topic).toBe("_control");
+  });
+
+  it("tolerates an envelope with topic and data", () => {
+    const a = parseLiveMessage(JSON.stringify({ topic: "notifications", type: "notification", data: { id: 6, title: "Spread" } }))!;
+    expect(notificationFromMessage(a)).toMatchObject({ id: 6, title: "Spread" });
     expect(parseLiveMessage(JSON.stringify({ hello: 1 }))).toBeNull();
+    expect(parseLiveMessage("[1]")).toBeNull();
   });
 });

@@ -45,28 +45,47 @@ export function backoffDelay(attempt: number, random: () => number, baseMs = 100
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
-/** Server messages are {topic, type, data}; a bare notification object is tolerated too. */
+/** Control frames: subscription acknowledgements and errors, never data for a topic. */
+const CONTROL = new Set(["subscribed", "unsubscribed", "error"]);
+
+/** The topic a server message belongs to, from its `type` (the API's messages carry no topic). */
+function topicOf(obj: Record<string, unknown>, type: string): string {
+  if (CONTROL.has(type)) return "_control";
+  if (typeof obj.topic === "string" && obj.topic) return obj.topic;
+  if (type === "notification" || type.startsWith("transaction")) return "notifications";
+  if (type === "market") return "markets";
+  if (type === "portfolio" && obj.portfolio_id != null) return `portfolio:${obj.portfolio_id}`;
+  return "";
+}
+
+/**
+ * Parses a server frame. The API sends flat objects keyed by `type`: {type:"notification", id,
+ * title, body}, {type:"transaction_prepared", ...}, {type:"market", market_id, data},
+ * {type:"portfolio", portfolio_id, data}, plus {type:"subscribed"|"error", ...} control frames.
+ */
 export function parseLiveMessage(raw: unknown): LiveMessage | null {
   if (typeof raw !== "string") return null;
   let obj: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(raw);
-    if (!parsed || typeof parsed !== "object") return null;
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return null;
     obj = parsed as Record<string, unknown>;
   } catch {
     return null;
   }
-  const topic = typeof obj.topic === "string" ? obj.topic : "";
   const type = typeof obj.type === "string" ? obj.type : typeof obj.event === "string" ? (obj.event as string) : "";
-  const data = "data" in obj ? obj.data : "payload" in obj ? obj.payload : obj;
+  const topic = topicOf(obj, type);
   if (!topic && !type) return null;
-  return { topic: topic || (type === "notification" ? "notifications" : ""), type, data };
+  // Flat messages are their own data; market/portfolio updates nest theirs under `data`.
+  const data = "data" in obj && type !== "notification" ? obj.data : obj;
+  return { topic, type, data };
 }
 
 export function notificationFromMessage(msg: LiveMessage): AppNotification | null {
   if (msg.topic !== "notifications" && msg.type !== "notification") return null;
-  const d = (msg.data ?? {}) as Partial<AppNotification> & { notification?: AppNotification };
-  const n = d.notification ?? d;
+  if (msg.type && msg.type !== "notification") return null;
+  const raw = (msg.data ?? {}) as Partial<AppNotification> & { notification?: AppNotification; data?: Partial<AppNotification> };
+  const n = raw.notification ?? (typeof raw.title === "string" ? raw : (raw.data ?? raw));
   if (typeof n.title !== "string") return null;
   return {
     id: typeof n.id === "number" ? n.id : Date.now(),
@@ -194,4 +213,17 @@ export class LiveConnection {
       void this.connect();
     }, delay);
   }
+}
+
+/** One line describing a notification body: its message, else what the rule observed. */
+export function notificationText(body: unknown): string {
+  if (!body) return "";
+  if (typeof body === "string") return body;
+  const b = body as Record<string, unknown>;
+  if (typeof b.message === "string") return b.message;
+  if (typeof b.summary === "string") return b.summary;
+  const observed = b.observed as Record<string, unknown> | undefined;
+  const value = observed?.trigger_value;
+  if (typeof value === "number") return `Observed value ${Number(value.toPrecision(6))}${typeof b.severity === "string" ? ` · ${b.severity}` : ""}.`;
+  return "";
 }

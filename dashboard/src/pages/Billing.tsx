@@ -53,32 +53,42 @@ export function Billing() {
                   <dd>{b.status}</dd>
                 </>
               )}
-              {b.current_period_end && (
+              {b.renews_at && (
                 <>
-                  <dt>{b.cancel_at_period_end ? "Ends" : "Renews"}</dt>
-                  <dd>{formatDateTime(b.current_period_end)}</dd>
+                  <dt>Renews</dt>
+                  <dd>{formatDateTime(b.renews_at)}</dd>
+                </>
+              )}
+              {b.ends_at && (
+                <>
+                  <dt>Pro ends</dt>
+                  <dd>{formatDateTime(b.ends_at)}</dd>
                 </>
               )}
               {b.grace_until && (
                 <>
-                  <dt>Payment grace period until</dt>
+                  <dt>Payment failed; Pro kept until</dt>
                   <dd>{formatDateTime(b.grace_until)}</dd>
                 </>
               )}
               {b.entitlements && (
                 <>
                   <dt>Portfolios</dt>
-                  <dd>
-                    {b.usage?.portfolios ?? "?"} of {b.entitlements.portfolios ?? "∞"}
-                  </dd>
-                  <dt>Rules</dt>
-                  <dd>
-                    {b.usage?.rules ?? "?"} of {b.entitlements.rules ?? "∞"}
-                  </dd>
+                  <dd>up to {b.entitlements.max_portfolios ?? "?"}</dd>
+                  <dt>Addresses per portfolio</dt>
+                  <dd>up to {b.entitlements.max_addresses_per_portfolio ?? "?"}</dd>
+                  <dt>Enabled rules</dt>
+                  <dd>up to {b.entitlements.max_rules ?? "?"}</dd>
                   <dt>Fastest rule cadence</dt>
-                  <dd>{b.entitlements.min_cadence_seconds ?? "?"} s</dd>
+                  <dd>every {b.entitlements.min_rule_cadence_seconds ?? "?"} s</dd>
                   <dt>Webhook actions</dt>
-                  <dd>{b.entitlements.webhooks ? "Included" : "Not included"}</dd>
+                  <dd>{b.entitlements.webhook_actions ? "Included" : "Not included"}</dd>
+                  {b.entitlements.requests_per_minute && (
+                    <>
+                      <dt>API requests</dt>
+                      <dd>{b.entitlements.requests_per_minute} per minute</dd>
+                    </>
+                  )}
                 </>
               )}
             </dl>

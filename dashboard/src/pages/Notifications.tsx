@@ -2,14 +2,7 @@ import { useEffect, useState } from "react";
 import { useApp } from "../AppContext";
 import { Empty, ErrorBanner, Loading } from "../components/States";
 import { formatDateTime } from "../format";
-
-function bodyText(body: unknown): string {
-  if (!body) return "";
-  if (typeof body === "string") return body;
-  const b = body as Record<string, unknown>;
-  if (typeof b.message === "string") return b.message;
-  return "";
-}
+import { notificationText } from "../live/socket";
 
 export function Notifications() {
   const { api, notifications, setNotifications, liveStatus } = useApp();
@@ -48,7 +41,7 @@ export function Notifications() {
           {notifications.map((n) => (
             <li key={n.id} className={n.read_at ? "read" : "unread"}>
               <strong>{n.title}</strong>
-              {bodyText(n.body) && <p>{bodyText(n.body)}</p>}
+              {notificationText(n.body) && <p>{notificationText(n.body)}</p>}
               <p className="muted">{formatDateTime(n.created_at)}</p>
             </li>
           ))}

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useApp } from "../AppContext";
 import { ApiError } from "../api/problem";
+import { portfolioFieldKey } from "../api/client";
 import type { Breakdown, PortfolioView as View, Position } from "../api/types";
 import { AddressList } from "../components/AddressList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -111,8 +112,8 @@ function PortfolioHeader({ view, onChanged }: { view: View; onChanged: () => voi
     } catch (err) {
       if (err instanceof ApiError && err.fieldErrors.length) {
         const map: Record<string, string> = {};
-        for (const f of err.fieldErrors) map[f.field.split(".")[0]] ??= f.message;
-        setErrors(map);
+        for (const f of err.fieldErrors) map[portfolioFieldKey(f.field)] ??= f.message;
+        setErrors(map.name || map.addresses ? map : { ...map, form: err.userMessage });
       } else setErrors({ form: errorText(err) });
     } finally {
       setBusy(false);
@@ -198,8 +199,7 @@ function PortfolioHeader({ view, onChanged }: { view: View; onChanged: () => voi
 }
 
 function Summary({ view }: { view: View }) {
-  const hfs = view.positions.map((p) => toNumber(p.health_factor ?? null)).filter((v): v is number => v !== null);
-  const minHf = hfs.length ? Math.min(...hfs) : null;
+  const minHf = view.min_health_factor;
   return (
     <dl className="stats">
       <div>
@@ -217,7 +217,7 @@ function Summary({ view }: { view: View }) {
       <div>
         <dt>Lowest health factor</dt>
         <dd className={`hf hf-${healthLevel(minHf)}`} data-testid="min-hf">
-          {formatHealthFactor(minHf)}
+          {minHf === null ? "No debt" : formatHealthFactor(minHf)}
         </dd>
       </div>
     </dl>
@@ -252,11 +252,7 @@ function riskText(p: Position): string {
   if (!p.risk) return "—";
   const band = p.risk.band ? `${p.risk.band} · ` : "";
   const horizon = p.risk.horizon_hours ? ` in ${p.risk.horizon_hours} h` : "";
-  const range =
-    p.risk.hf_low != null && p.risk.hf_high != null
-      ? ` (HF ${formatHealthFactor(p.risk.hf_low)}–${formatHealthFactor(p.risk.hf_high)})`
-      : "";
-  return `${band}${formatProbability(p.risk.probability)}${horizon}${range}`;
+  return `${band}${formatProbability(p.risk.probability)}${horizon}`;
 }
 
 function Positions({ positions }: { positions: Position[] }) {
@@ -314,10 +310,15 @@ function Positions({ positions }: { positions: Position[] }) {
 }
 
 function Staleness({ view }: { view: View }) {
-  if (!view.staleness.length) return null;
+  if (!view.staleness.length && !view.cache_source) return null;
   return (
     <section className="panel">
       <h2>Data freshness</h2>
+      {view.cache_source === "stale" && (
+        <p className="state state-error" role="status">
+          The chain could not be read just now; these figures are the last good reading.
+        </p>
+      )}
       <ul className="staleness">
         {view.staleness.map((s) => (
           <li key={`${s.source}-${s.chain_id ?? ""}`} className={s.stale ? "stale" : "fresh"}>
@@ -326,8 +327,10 @@ function Staleness({ view }: { view: View }) {
               {s.chain_id ? ` (${chainName(s.chain_id)})` : ""}
             </span>
             <span>
+              {s.block_number ? `block ${s.block_number} · ` : ""}
               {formatAge(s.as_of)}
               {s.stale ? " · stale" : ""}
+              {s.error ? ` · ${s.error}` : ""}
             </span>
           </li>
         ))}

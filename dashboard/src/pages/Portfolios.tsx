@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { useApp } from "../AppContext";
 import { ApiError } from "../api/problem";
+import { portfolioFieldKey } from "../api/client";
 import { AddressList } from "../components/AddressList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Async, Empty, FieldError } from "../components/States";
@@ -96,8 +97,8 @@ function CreatePortfolio({ onCreated }: { onCreated: () => void }) {
     } catch (err) {
       if (err instanceof ApiError && err.fieldErrors.length) {
         const map: Record<string, string> = {};
-        for (const f of err.fieldErrors) map[f.field.split(".")[0]] ??= f.message;
-        setErrors(map);
+        for (const f of err.fieldErrors) map[portfolioFieldKey(f.field)] ??= f.message;
+        setErrors(map.name || map.addresses ? map : { ...map, form: err.userMessage });
       } else setErrors({ form: errorText(err) });
     } finally {
       setBusy(false);

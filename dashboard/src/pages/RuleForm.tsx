@@ -22,25 +22,27 @@ import { errorText, useResource } from "../useResource";
 export function NewRule() {
   const { api } = useApp();
   const data = useResource(async () => {
-    const [portfolios, markets] = await Promise.all([api.listPortfolios(), api.listMarkets()]);
-    return { portfolios, markets };
+    // The plan's fastest cadence sets the default; billing may be unconfigured (then: 60 s).
+    const [portfolios, markets, billing] = await Promise.all([api.listPortfolios(), api.listMarkets(), api.getBilling().catch(() => null)]);
+    return { portfolios, markets, minCadence: billing?.entitlements?.min_rule_cadence_seconds ?? 60 };
   }, [api]);
   return (
     <section>
       <h1>New rule</h1>
       <Async resource={data} label="Loading portfolios and markets…">
-        {(d) => <RuleForm portfolios={d.portfolios} markets={d.markets} />}
+        {(d) => <RuleForm portfolios={d.portfolios} markets={d.markets} minCadence={d.minCadence} />}
       </Async>
     </section>
   );
 }
 
-function RuleForm({ portfolios, markets }: { portfolios: Portfolio[]; markets: Market[] }) {
+function RuleForm({ portfolios, markets, minCadence }: { portfolios: Portfolio[]; markets: Market[]; minCadence: number }) {
   const { api, pushToast } = useApp();
   const navigate = useNavigate();
   const [form, setForm] = useState<RuleFormState>(() => ({
     ...emptyRuleForm(),
     portfolioId: portfolios[0] ? String(portfolios[0].id) : "",
+    cadenceSeconds: String(Math.max(60, minCadence)),
   }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -165,7 +167,7 @@ function RuleForm({ portfolios, markets }: { portfolios: Portfolio[]; markets: M
 
       <fieldset className="panel">
         <legend>Timing</legend>
-        <TextField label="Check every (seconds)" name="cadence_seconds" type="number" value={form.cadenceSeconds} onChange={(v) => set({ cadenceSeconds: v })} error={errors.cadence_seconds} help="At least 60; your plan may require more." />
+        <TextField label="Check every (seconds)" name="cadence_seconds" type="number" value={form.cadenceSeconds} onChange={(v) => set({ cadenceSeconds: v })} error={errors.cadence_seconds} help={`At least ${Math.max(60, minCadence)} on your plan.`} />
         <TextField label="Cooldown after firing (seconds)" name="cooldown_seconds" type="number" value={form.cooldownSeconds} onChange={(v) => set({ cooldownSeconds: v })} error={errors.cooldown_seconds} help="The rule stays quiet this long after it fires." />
         <div className="field checkbox">
           <input id="rule-enabled" type="checkbox" checked={form.enabled} onChange={(e) => set({ enabled: e.target.checked })} />

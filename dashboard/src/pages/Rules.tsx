@@ -47,7 +47,7 @@ export function Rules() {
                   <h2>
                     <Link to={`/rules/${r.id}`}>{r.name}</Link>
                   </h2>
-                  <p>{describeBlock(TRIGGERS, r.definition.trigger)}</p>
+                  <p>{describeBlock(TRIGGERS, r.trigger)}</p>
                   <p className="muted">
                     {r.enabled ? "Enabled" : `Disabled${r.disabled_reason ? ` (${r.disabled_reason})` : ""}`} · last fired{" "}
                     {formatAge(r.last_fired_at)}
@@ -137,13 +137,13 @@ export function RuleDetail() {
               <dt>Status</dt>
               <dd>{r.enabled ? "Enabled" : `Disabled${r.disabled_reason ? ` — ${r.disabled_reason}` : ""}`}</dd>
               <dt>When</dt>
-              <dd>{describeBlock(TRIGGERS, r.definition.trigger)}</dd>
-              {r.definition.conditions?.items.length ? (
+              <dd>{describeBlock(TRIGGERS, r.trigger)}</dd>
+              {r.conditions?.items.length ? (
                 <>
-                  <dt>{r.definition.conditions.mode === "all" ? "And all of" : "And any of"}</dt>
+                  <dt>{r.conditions.mode === "all" ? "And all of" : "And any of"}</dt>
                   <dd>
                     <ul>
-                      {r.definition.conditions.items.map((c, i) => (
+                      {r.conditions.items.map((c, i) => (
                         <li key={i}>{describeBlock(TRIGGERS, c)}</li>
                       ))}
                     </ul>
@@ -153,7 +153,7 @@ export function RuleDetail() {
               <dt>Then</dt>
               <dd>
                 <ul>
-                  {r.definition.actions.map((a, i) => (
+                  {r.actions.map((a, i) => (
                     <li key={i}>{describeBlock(ACTIONS, a)}</li>
                   ))}
                 </ul>
@@ -164,28 +164,21 @@ export function RuleDetail() {
               </dd>
               <dt>Last fired</dt>
               <dd>{formatDateTime(r.last_fired_at)}</dd>
+              {r.webhook_secret && (
+                <>
+                  <dt>Webhook signing secret</dt>
+                  <dd>
+                    <code>{r.webhook_secret}</code>
+                  </dd>
+                </>
+              )}
             </dl>
           </>
         )}
       </Async>
       <div aria-live="polite">
         {test.error != null && <ErrorBanner error={test.error} />}
-        {test.result && (
-          <section className="panel" data-testid="test-result">
-            <h2>Dry run</h2>
-            <p>
-              <strong>{test.result.would_fire ? "Would fire now." : "Would not fire now."}</strong> {test.result.reason}
-            </p>
-            {test.result.actions?.length ? (
-              <ul>
-                {test.result.actions.map((a, i) => (
-                  <li key={i}>{a.description ?? a.type}</li>
-                ))}
-              </ul>
-            ) : null}
-            {test.result.observed && <pre className="observed">{JSON.stringify(test.result.observed, null, 2)}</pre>}
-          </section>
-        )}
+        {test.result && <DryRunResult result={test.result} />}
       </div>
       <section className="panel">
         <h2>Execution history</h2>
@@ -229,6 +222,40 @@ export function RuleDetail() {
           onCancel={() => setConfirming(false)}
         />
       )}
+    </section>
+  );
+}
+
+/** Why a dry run would (not) fire, in words, from the API's DryRun answer. */
+export function dryRunReason(r: RuleTestResult): string {
+  if (r.reason) return r.reason;
+  if (r.would_fire) return "The trigger matches and the conditions hold.";
+  if (r.matched === false) return "The trigger does not match current data.";
+  if (r.conditions_ok === false) return "The trigger matches but the extra conditions do not hold.";
+  if (r.cooling_down) return "The trigger matches but the rule is cooling down after its last firing.";
+  if (r.armed === false) return "The trigger matches but the rule has not re-armed since it last fired (hysteresis).";
+  return "";
+}
+
+function DryRunResult({ result }: { result: RuleTestResult }) {
+  const observed = result.trigger ?? null;
+  return (
+    <section className="panel" data-testid="test-result">
+      <h2>Dry run</h2>
+      <p>
+        <strong>{result.would_fire ? "Would fire now." : "Would not fire now."}</strong> {dryRunReason(result)}
+      </p>
+      {result.actions?.length ? (
+        <>
+          <p>{result.would_fire ? "It would:" : "When it fires, it will:"}</p>
+          <ul>
+            {result.actions.map((a, i) => (
+              <li key={i}>{typeof a === "string" ? a : (a.description ?? a.type)}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {observed && <pre className="observed">{JSON.stringify(observed, null, 2)}</pre>}
     </section>
   );
 }

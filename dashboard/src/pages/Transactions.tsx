@@ -5,7 +5,7 @@ import type { Market, Portfolio, PreparedTransaction, TxAction } from "../api/ty
 import { Async, Empty, FieldError } from "../components/States";
 import { chainName, formatDateTime, protocolName, shortAddress } from "../format";
 import { errorText, useResource } from "../useResource";
-import { injectedProvider, requestAccount, sendTransaction, walletErrorMessage } from "../wallet/eip1193";
+import { injectedProvider, requestAccount, signOrSend, walletErrorMessage } from "../wallet/eip1193";
 
 const STATUS_LABEL: Record<string, string> = {
   prepared: "Awaiting signature",
@@ -76,10 +76,14 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
       for (let i = 0; i < tx.txs.length; i++) {
         // Steps run in order (an approve before its supply); each hash is recorded at once so
         // status tracking survives a closed tab mid-sequence.
+        if (tx.txs[i].status && tx.txs[i].status !== "prepared") continue; // sent in an earlier attempt
         setProgress(`Confirm step ${i + 1} of ${tx.txs.length} in your wallet…`);
-        const hash = await sendTransaction(provider, tx.txs[i]);
-        setProgress(`Recording step ${i + 1}…`);
-        await api.recordBroadcast(tx.id, i, hash);
+        const signed = await signOrSend(provider, tx.txs[i]);
+        setProgress(`Sending step ${i + 1}…`);
+        await api.recordBroadcast(
+          tx.id,
+          signed.kind === "raw" ? { index: i, rawTransaction: signed.rawTransaction } : { index: i, txHash: signed.txHash },
+        );
       }
       pushToast({ title: "Transaction sent", body: tx.summary, tone: "success" });
     } catch (err) {
@@ -202,20 +206,27 @@ function PrepareFields(props: {
     try {
       await props.onSubmit({
         portfolio_id: portfolio.id,
-        chain_id: market.chain_id,
-        from,
-        protocol: market.protocol,
-        action,
-        market_id: market.id,
-        asset_symbol: market.asset_symbol,
-        amount: amount.trim().toLowerCase(),
+        intent: {
+          chain_id: market.chain_id,
+          protocol: market.protocol,
+          action,
+          from,
+          asset: market.asset_symbol,
+          amount: amount.trim().toLowerCase(),
+          // Compound names its Comet, EigenLayer its strategy; Aave needs only the asset.
+          ...(market.protocol !== "aave-v3" && market.market_key ? { market: market.market_key } : {}),
+        },
       });
       setAmount("");
     } catch (err) {
       if (err instanceof ApiError && err.fieldErrors.length) {
         const map: Record<string, string> = {};
-        for (const f of err.fieldErrors) map[f.field.split(".")[0]] ??= f.message;
+        for (const f of err.fieldErrors) {
+          const key = f.field.replace(/^intent\./, "").split(".")[0];
+          map[key === "market" ? "market_id" : key] ??= f.message;
+        }
         setErrors(map);
+        if (!Object.keys(map).some((k) => ["from", "market_id", "action", "amount"].includes(k))) setErrors({ ...map, form: err.userMessage });
       } else setErrors({ form: errorText(err) });
     } finally {
       setBusy(false);

@@ -3,21 +3,23 @@ import { ACTIONS, TRIGGERS, buildRule, describeBlock, emptyRuleForm, formKeyForS
 
 describe("rule catalog", () => {
   it("covers every trigger and action the product promises", () => {
-    expect(TRIGGERS.map((t) => t.id)).toEqual(["apy_above", "apy_below", "apy_spread", "health_factor_below", "risk_above", "price_change"]);
+    // The API's schema (docs/rule.schema.json) names five trigger types and three action types
+    expect(new Set(TRIGGERS.map((t) => t.fixed.type))).toEqual(new Set(["market_apy", "apy_spread", "health_factor_below", "risk_forecast_above", "price_change"]));
     expect(ACTIONS.map((a) => a.fixed.type)).toEqual(["notify", "prepare_transaction", "prepare_transaction", "webhook"]);
   });
 
-  it("builds the definition with percentages as fractions and numbers typed", () => {
+  it("builds the rule body with fractions, numbers and nested intents", () => {
     const form: RuleFormState = {
       ...emptyRuleForm(),
       name: " USDC spread ",
       portfolioId: "7",
-      trigger: { typeId: "apy_spread", values: { market_id: "1", other_market_id: "2", side: "supply", min_spread: "0.5" } },
-      conditions: [{ typeId: "risk_above", values: { probability: "10" } }],
+      trigger: { typeId: "apy_spread", values: { market_id: "1", other_market_id: "2", side: "supply", op: "above", threshold: "0.5" } },
+      conditions: [{ typeId: "risk_forecast_above", values: { threshold: "10", horizon_hours: "168" } }],
       conditionsMode: "any",
       actions: [
-        { typeId: "notify", values: {} },
-        { typeId: "prepare_move_supply", values: { from_market_id: "1", to_market_id: "2" } },
+        { typeId: "notify", values: { severity: "critical" } },
+        { typeId: "prepare_move_supply", values: { "intent.from_market_id": "1", "intent.to_market_id": "2" } },
+        { typeId: "prepare_repay", values: { "intent.market_id": "4", "intent.target_health_factor": "1.6" } },
         { typeId: "webhook", values: { url: "https://hooks.test/x" } },
       ],
       cadenceSeconds: "300",
@@ -31,16 +33,18 @@ describe("rule catalog", () => {
       cadence_seconds: 300,
       cooldown_seconds: 0,
       enabled: true,
-      definition: {
-        trigger: { type: "apy_spread", market_id: 1, other_market_id: 2, side: "supply", min_spread: 0.005 },
-        conditions: { mode: "any", items: [{ type: "risk_above", probability: 0.1 }] },
-        actions: [
-          { type: "notify" },
-          { type: "prepare_transaction", intent: "move_supply", from_market_id: 1, to_market_id: 2 },
-          { type: "webhook", url: "https://hooks.test/x" },
-        ],
-      },
+      trigger: { type: "apy_spread", market_id: 1, other_market_id: 2, side: "supply", op: "above", threshold: 0.005 },
+      conditions: { mode: "any", items: [{ type: "risk_forecast_above", threshold: 0.1, horizon_hours: 168 }] },
+      actions: [
+        { type: "notify", severity: "critical" },
+        { type: "prepare_transaction", intent: { kind: "move_supply", from_market_id: 1, to_market_id: 2 } },
+        { type: "prepare_transaction", intent: { kind: "repay_to_health_factor", market_id: 4, target_health_factor: 1.6 } },
+        { type: "webhook", url: "https://hooks.test/x" },
+      ],
     });
+    // And market APY triggers carry their direction
+    const above = buildRule({ ...form, trigger: { typeId: "apy_above", values: { market_id: "3", side: "borrow", threshold: "5" } } }).body.trigger;
+    expect(above).toEqual({ type: "market_apy", op: "above", market_id: 3, side: "borrow", threshold: 0.05 });
   });
 
   it("reports local errors under the same keys the server uses", () => {
@@ -67,10 +71,10 @@ describe("rule catalog", () => {
   });
 
   it("describes stored definitions in words", () => {
-    expect(describeBlock(TRIGGERS, { type: "health_factor_below", threshold: 1.5 })).toBe("Health factor below: Health factor 1.5");
-    expect(describeBlock(ACTIONS, { type: "prepare_transaction", intent: "repay_to_health_factor", target_health_factor: 2 })).toBe(
-      "Prepare a repay to a target health factor: Target health factor 2",
+    expect(describeBlock(TRIGGERS, { type: "health_factor_below", threshold: 1.5, hysteresis: 0 })).toBe("Health factor below: Health factor 1.5, Re-arm margin 0");
+    expect(describeBlock(ACTIONS, { type: "prepare_transaction", intent: { kind: "repay_to_health_factor", market_id: 4, target_health_factor: 2 } })).toBe(
+      "Prepare a repay to a target health factor: Debt market 4, Target health factor 2",
     );
-    expect(describeBlock(TRIGGERS, { type: "apy_above", market_id: 3, side: "supply", threshold: 0.05 })).toContain("Threshold 5.00 %");
+    expect(describeBlock(TRIGGERS, { type: "market_apy", op: "below", market_id: 3, side: "supply", threshold: 0.05 })).toMatch(/^Market APY below: .*Threshold 5.00 %/);
   });
 });

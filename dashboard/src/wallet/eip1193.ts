@@ -83,3 +83,34 @@ export async function sendTransaction(provider: Eip1193Provider, tx: UnsignedTx)
   await ensureChain(provider, tx.chainId);
   return (await provider.request({ method: "eth_sendTransaction", params: [toSendParams(tx)] })) as string;
 }
+
+export type SignedStep = { kind: "raw"; rawTransaction: string } | { kind: "hash"; txHash: string };
+
+/** Codes a wallet answers with when it does not implement a method (EIP-1193 4200, JSON-RPC -32601/-32004). */
+function isUnsupported(err: unknown): boolean {
+  const e = err as { code?: number; message?: string };
+  if (e?.code === 4200 || e?.code === -32601 || e?.code === -32004) return true;
+  return /not (supported|available|implemented)|does not exist|unsupported/i.test(e?.message ?? "");
+}
+
+const cannotSign = new WeakSet<Eip1193Provider>();
+
+/**
+ * Gets one step signed. Preferred: eth_signTransaction, so the API broadcasts the raw transaction
+ * itself and tracks it from the first moment. Most injected wallets (MetaMask) refuse to sign
+ * without sending; then eth_sendTransaction sends it and we report the hash.
+ */
+export async function signOrSend(provider: Eip1193Provider, tx: UnsignedTx): Promise<SignedStep> {
+  await ensureChain(provider, tx.chainId);
+  const params = toSendParams(tx);
+  if (!cannotSign.has(provider)) {
+    try {
+      const raw = (await provider.request({ method: "eth_signTransaction", params: [params] })) as string;
+      if (typeof raw === "string" && raw.startsWith("0x")) return { kind: "raw", rawTransaction: raw };
+    } catch (err) {
+      if (!isUnsupported(err)) throw err; // e.g. 4001: the user said no; do not ask again
+      cannotSign.add(provider);
+    }
+  }
+  return { kind: "hash", txHash: (await provider.request({ method: "eth_sendTransaction", params: [params] })) as string };
+}
