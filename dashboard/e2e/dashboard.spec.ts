@@ -213,6 +213,8 @@ describe("Tidewatch dashboard", () => {
     if (!mock) return; // a real Checkout leaves the site
     expect(await page.getByTestId("plan").innerText()).toBe("Free");
     await page.getByRole("button", { name: "Upgrade to Pro" }).click();
+    // Checkout returns to the server-configured URL, a path (/billing?checkout=success)
+    await page.waitForURL(/#\/billing\?checkout=success$/);
     await page.getByText("Thank you! Your upgrade is being confirmed").waitFor();
     await expect.poll(() => page.getByTestId("plan").innerText()).toBe("Pro");
   });
@@ -233,7 +235,7 @@ describe("Tidewatch dashboard", () => {
     ] as const) {
       await go(path);
       await page.locator("main h1").waitFor();
-      await page.waitForLoadState("networkidle");
+      await expect.poll(() => page.locator(".state-loading").count()).toBe(0);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow).toBeLessThanOrEqual(1);
       await shot(name);

@@ -4,6 +4,9 @@
  * (RFC 9457 problems with field errors, cursor pages, SIWE with real signature recovery, rotating
  * refresh tokens) so the browser tests have a fast tier that needs no Postgres, Redis or devnet.
  *
+ * Layout as in the local run: dashboard at `/`, API under `/api`, WebSocket at `/ws`, plus `/rpc`
+ * (a minimal JSON-RPC for the test wallet) and `/__test/drop-sockets` (closes every socket).
+ *
  *   node e2e/mock-server.mjs [port]     # then open http://127.0.0.1:<port>/
  */
 import { createServer } from "node:http";
@@ -215,7 +218,11 @@ export function createMockApi(options = {}) {
 
   // ---- routes --------------------------------------------------------------------------------
   async function api(req, res, url) {
-    const path = url.pathname;
+    // Like the local run (tidewatch dev), the API lives under /api; test helpers at the root.
+    const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
+    if (path === url.pathname && !["/rpc", "/__test/drop-sockets"].includes(path)) {
+      return serveStatic(req, res, new URL("/index.html", url));
+    }
     const method = req.method ?? "GET";
     if (path === "/health") return send(res, 200, { status: "ok" });
     if (path === "/auth/nonce" && method === "GET") {
@@ -225,7 +232,8 @@ export function createMockApi(options = {}) {
     }
     if (path === "/rpc" && method === "POST") {
       // Just enough JSON-RPC for the test wallet: raw transactions are "mined" by hashing them.
-      const { id, method: m, params } = await readJson(req);
+      const { id, method: rpcMethod, params } = await readJson(req);
+      const m = rpcMethod;
       if (m === "eth_sendRawTransaction") return send(res, 200, { jsonrpc: "2.0", id, result: keccak256(params[0]) });
       if (m === "eth_chainId") return send(res, 200, { jsonrpc: "2.0", id, result: "0x1" });
       if (m === "eth_getTransactionCount") return send(res, 200, { jsonrpc: "2.0", id, result: "0x0" });
@@ -475,15 +483,15 @@ export function createMockApi(options = {}) {
       // Stands in for Stripe Checkout and the webhook that follows a payment; the return URL is
       // server configuration in the real API (here: the dashboard's billing page).
       user.plan = "pro";
-      return send(res, 200, { session_id: `cs_test_${randomBytes(6).toString("hex")}`, url: `http://${req.headers.host}/#/billing?checkout=success` });
+      return send(res, 200, { session_id: `cs_test_${randomBytes(6).toString("hex")}`, url: `http://${req.headers.host}/billing?checkout=success` });
     }
-    if (path === "/billing/portal" && method === "POST") return send(res, 200, { url: `http://${req.headers.host}/#/billing` });
+    if (path === "/billing/portal" && method === "POST") return send(res, 200, { url: `http://${req.headers.host}/billing` });
 
     return problem(res, 404, "not-found", "Not found", `No route ${method} ${path}.`);
   }
 
   async function serveStatic(req, res, url) {
-    if (url.pathname === "/config.json") return send(res, 200, { apiBaseUrl: "", wsUrl: "", walletConnectProjectId: "" });
+    if (url.pathname === "/config.json") return send(res, 200, { apiBaseUrl: "/api", wsUrl: `ws://${req.headers.host}/ws`, walletConnectProjectId: "" });
     const rel = url.pathname === "/" ? "index.html" : normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, "").replace(/^[/\\]+/, "");
     const file = join(DIST, rel);
     try {
@@ -491,13 +499,16 @@ export function createMockApi(options = {}) {
       res.writeHead(200, { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" });
       res.end(await readFile(file));
     } catch {
-      problem(res, 404, "not-found", "Not found", "No such file.");
+      if (url.pathname.startsWith("/assets/")) return problem(res, 404, "not-found", "Not found", "No such file.");
+      // Single-page-app fallback, like CloudFront's error responses and the local gateway.
+      res.writeHead(200, { "Content-Type": "text/html" });
+      res.end(await readFile(join(DIST, "index.html")));
     }
   }
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
-    const isStatic = req.method === "GET" && (url.pathname === "/" || url.pathname === "/index.html" || url.pathname === "/config.json" || url.pathname.startsWith("/assets/") || url.pathname === "/favicon.ico");
+    const isStatic = req.method === "GET" && !url.pathname.startsWith("/api/") && url.pathname !== "/rpc";
     (isStatic ? serveStatic(req, res, url) : api(req, res, url)).catch((err) => {
       console.error(err);
       if (!res.headersSent) problem(res, 500, "internal", "Internal error", "Unexpected error.");

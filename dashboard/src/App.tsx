@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { Navigate, Outlet, RouterProvider, createHashRouter, useLocation } from "react-router";
 import { AppProvider, useApp } from "./AppContext";
 import type { SessionStore } from "./auth/tokens";
@@ -26,9 +27,9 @@ function SignInRoute() {
   return address ? <Navigate to="/portfolios" replace /> : <SignIn />;
 }
 
-// Hash routing: the API shares the origin (GET /portfolios is an API route), and static hosting
-// needs no rewrite rules for deep links.
-const router = createHashRouter([
+// Hash routing: static hosting needs no rewrite rules for deep links, and the app works under any
+// path. Path deep links (Stripe's return URL) are moved into the hash in main.tsx.
+const routes = [
   {
     element: <Layout />,
     children: [
@@ -52,9 +53,11 @@ const router = createHashRouter([
       },
     ],
   },
-]);
+];
 
 export function App(props: { config: AppConfig; store?: SessionStore; fetchImpl?: typeof fetch; createSocket?: (url: string) => SocketLike }) {
+  // Created on first render, after main.tsx has settled the URL (and fresh for each test render).
+  const [router] = useState(() => createHashRouter(routes));
   return (
     <AppProvider config={props.config} store={props.store} fetchImpl={props.fetchImpl} createSocket={props.createSocket}>
       <RouterProvider router={router} />

@@ -2,7 +2,11 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { loadConfig } from "./config";
+import { hashUrlForPath } from "./routing";
 import "./styles.css";
+
+const moved = hashUrlForPath(window.location);
+if (moved) window.history.replaceState(null, "", moved);
 
 const root = createRoot(document.getElementById("root")!);
 
