@@ -66,8 +66,9 @@ export function AppProvider(props: {
   const pushToast = useCallback(
     (toast: Omit<Toast, "id">) => {
       const id = ++toastSeq.current;
-      setToasts((ts) => [...ts.slice(-4), { ...toast, id }]);
-      window.setTimeout(() => dismissToast(id), toast.tone === "error" ? 12_000 : 8_000);
+      // At most three at once (a phone has room for little more); confirmations go quickly.
+      setToasts((ts) => [...ts.slice(-2), { ...toast, id }]);
+      window.setTimeout(() => dismissToast(id), toast.tone === "error" ? 12_000 : toast.tone === "success" ? 4_000 : 10_000);
     },
     [dismissToast],
   );

@@ -212,6 +212,7 @@ export function MarketView() {
         <Async resource={history} label="Loading rate history…">
           {(points) => (
             <LineChart
+              sharedScale
               title="Supply and borrow APY"
               series={[
                 { label: "Supply", color: "#059669", format: (v) => formatPct(v), points: points.map((p) => ({ t: Date.parse(p.observed_at), v: toNumber(p.supply_apy) })) },
