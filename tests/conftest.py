@@ -11,20 +11,23 @@ import os
 import secrets
 from collections.abc import Iterator
 
-import psycopg
-import pytest
-import redis
-
-from tidewatch.cache import connect_redis
-from tidewatch.db import Database
-from tidewatch.migrate import apply_migrations
-
-# Quiet, local-only observability for every test.
+# Quiet, local-only observability for every test (set before any
+# tidewatch module is imported, since Powertools reads them at construction).
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TidewatchTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tidewatch-test")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+import psycopg
+import pytest
+import redis
+
+from tidewatch import runtime
+from tidewatch.cache import connect_redis
+from tidewatch.db import Database
+from tidewatch.migrate import apply_migrations
 
 ADMIN_URL = os.environ.get("TIDEWATCH_TEST_ADMIN_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TIDEWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -94,3 +97,27 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def local_env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The local run's configuration (as `tidewatch dev` sets it) on the test stores, for one module.
+
+    The whole environment is restored afterwards, so settings the local run exports (JWT keys,
+    site) never leak into tests that build their own.
+    """
+    from tidewatch_local.stack import apply_environment, resolve_stack
+
+    saved = dict(os.environ)
+    env = {
+        "TIDEWATCH_DATABASE_URL": database_url,
+        "TIDEWATCH_REDIS_URL": redis_url,
+        "TIDEWATCH_HOME": str(tmp_path_factory.mktemp("tidewatch-home")),
+    }
+    os.environ.update(env)
+    apply_environment(resolve_stack())
+    runtime.reset()
+    yield env
+    os.environ.clear()
+    os.environ.update(saved)
+    runtime.reset()

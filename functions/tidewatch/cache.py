@@ -82,7 +82,7 @@ class CacheAside:
             return None
         if raw is None:
             return None
-        envelope = json.loads(raw)  # type: ignore[arg-type]
+        envelope = json.loads(raw)
         return envelope["v"], float(envelope["t"])
 
     def put(self, key: str, value: Any, *, fetched_at: float | None = None) -> None:

@@ -1,0 +1,59 @@
+"""The FastAPI application factory: routers, middleware and error mapping, from an `ApiDeps`.
+
+Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
+module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
+guard → body size limit → routes (where auth and rate limiting are dependencies).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.deps import ApiDeps
+from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.openapi import install_openapi
+from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
+from api.routers import auth, billing, health, markets, portfolios, rules
+from api.services import build_services
+
+API_TITLE = "Tidewatch API"
+API_VERSION = "0.1.0"
+API_DESCRIPTION = (
+    "DeFi yield and risk monitoring. Sign in with Ethereum (`GET /auth/nonce`, `POST /auth/verify`), "
+    "then send `Authorization: Bearer <access token>`. Errors are RFC 9457 `application/problem+json`."
+)
+
+
+def routers() -> list[APIRouter]:
+    return [health.router, auth.router, portfolios.router, markets.router, billing.router, rules.router]
+
+
+def create_app(deps: ApiDeps) -> FastAPI:
+    app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
+    app.state.deps = deps
+    app.state.services = build_services(deps)
+    for router in routers():
+        app.include_router(router)
+    install_problem_handlers(app)
+    install_openapi(app)
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    # CORS outside the error guard so a browser can read the 500 problem too.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(deps.api.cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+        expose_headers=[
+            "X-Request-Id",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,135 @@
+"""The one place where failures become RFC 9457 `application/problem+json` responses.
+
+Domain errors carry their own stable `type`; framework errors (validation, unknown route, wrong
+method, malformed JSON) are given stable types here; anything unexpected becomes a bare 500
+problem with no internals (the traceback goes to the log, keyed by the request id).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidewatch.errors import PROBLEM_BASE, DomainError
+from tidewatch.observability import logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def problem_body(slug: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    return body
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=json.dumps(problem, separators=(",", ":"), default=str),
+        status_code=int(problem["status"]),
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "addresses", 0) -> "addresses.0"; the location kind prefixes query/path/header.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "(body)"
+
+
+def _on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    # Errors that need response headers (Retry-After, WWW-Authenticate) carry them as `headers`.
+    headers = getattr(exc, "headers", None)
+    if exc.status >= 500:
+        logger.error("request failed", extra={"problem": exc.to_problem()})
+    return problem_response(exc.to_problem() | {"instance": request.url.path}, headers=headers)
+
+
+def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(
+            problem_body("malformed-json", "Malformed JSON", 400, "The request body is not valid JSON.")
+            | {"instance": request.url.path}
+        )
+    fields = [
+        {"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "")), "in": str(e.get("loc", ["?"])[0])}
+        for e in errors
+    ]
+    names = ", ".join(dict.fromkeys(f["field"] for f in fields[:5]))
+    return problem_response(
+        problem_body("validation-error", "Validation failed", 422, f"invalid fields: {names}", errors=fields)
+        | {"instance": request.url.path}
+    )
+
+
+def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(
+        problem_body(slug, title, exc.status_code, detail) | {"instance": request.url.path},
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+
+class UnexpectedErrorMiddleware:
+    """Turns any exception that escaped the routes into a 500 problem, without re-raising.
+
+    Starlette's own server-error middleware always re-raises (so Mangum would log it again and a
+    test client would blow up); here the traceback is logged once and the client gets no internals.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                return
+            response = problem_response(
+                problem_body("internal", "Internal error", 500, "An unexpected error occurred.")
+                | {"instance": scope.get("path", "")}
+            )
+            await response(scope, receive, send)

@@ -1,0 +1,113 @@
+"""Billing routes: the user's plan, Stripe Checkout and customer portal, and the Stripe webhook.
+
+The user routes take `CurrentUser` (Bearer JWT, per-user rate limit) and read the plan from the
+database, not from the token, so a plan change shows at once. `POST /webhooks/stripe` has no token:
+the Stripe signature over the raw body is its authentication, checked before anything is parsed or
+written (and it is not rate limited: Stripe bursts on retries, and the signature check is cheap).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel
+
+from api.billing_deps import BillingDeps, billing_deps
+from api.deps import ApiDeps
+from api.security import CurrentUser
+from tidewatch.billing.account import BillingOverview, PortalLink, billing_overview, open_portal, start_checkout
+from tidewatch.billing.stripe_gateway import CheckoutLink, StripeUnavailable
+from tidewatch.billing.webhooks import Outcome, process_stripe_event, verify_stripe_webhook
+from tidewatch.observability import MetricUnit, logger, metrics
+
+router = APIRouter(tags=["billing"])
+
+
+def api_deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+async def raw_body(request: Request) -> bytes:
+    # The signature covers the exact bytes Stripe sent: never re-serialise before verifying.
+    return await request.body()
+
+
+Api = Annotated[ApiDeps, Depends(api_deps)]
+Billing = Annotated[BillingDeps, Depends(billing_deps)]
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid access token."},
+    503: {"description": "Stripe is unreachable or billing is not configured."},
+}
+
+
+@router.get("/billing", summary="Your plan, subscription status, renewal date and entitlements", responses=_PROBLEMS)
+def get_billing(user: CurrentUser, deps: Api) -> BillingOverview:
+    return billing_overview(deps.database, user.user_id)
+
+
+@router.post(
+    "/billing/checkout",
+    summary="Start a Stripe Checkout for Pro; open the returned URL",
+    responses={**_PROBLEMS, 409: {"description": "Already subscribed: use the customer portal."}},
+)
+def post_checkout(user: CurrentUser, deps: Api, billing: Billing) -> CheckoutLink:
+    return start_checkout(deps.database, billing.gateway, billing.settings, user_id=user.user_id, address=user.address)
+
+
+@router.post(
+    "/billing/portal",
+    summary="Open the Stripe customer portal (payment method, invoices, cancel)",
+    responses={**_PROBLEMS, 404: {"description": "No billing account yet."}},
+)
+def post_portal(user: CurrentUser, deps: Api, billing: Billing) -> PortalLink:
+    return open_portal(deps.database, billing.gateway, billing.settings, user_id=user.user_id)
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    event_id: str
+    outcome: Outcome
+
+
+@router.post(
+    "/webhooks/stripe",
+    summary="Stripe webhook endpoint (signed by Stripe)",
+    responses={
+        400: {"description": "Unsigned, wrongly signed, stale or malformed: nothing was written."},
+        503: {"description": "No signing secret configured."},
+    },
+)
+def post_stripe_webhook(
+    body: Annotated[bytes, Depends(raw_body)],
+    deps: Api,
+    billing: Billing,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> WebhookAck:
+    if not billing.webhook_secret:
+        raise StripeUnavailable("the Stripe webhook secret is not configured")
+    now = deps.clock()
+    event = verify_stripe_webhook(
+        body,
+        stripe_signature,
+        billing.webhook_secret,
+        tolerance_seconds=billing.settings.stripe_webhook_tolerance_seconds,
+        now=now,
+    )
+    result = process_stripe_event(
+        deps.database,
+        event,
+        grace=timedelta(days=billing.settings.billing_grace_days),
+        now=datetime.fromtimestamp(now, tz=UTC),
+    )
+    logger.info(
+        "stripe webhook",
+        extra={"event_id": result.event_id, "event_type": result.event_type, "outcome": result.outcome.value},
+    )
+    metrics.add_metric(name=f"StripeWebhook_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    if result.plan_change is not None:
+        metrics.add_metric(name=f"PlanChangedTo_{result.plan_change.new_plan.value}", unit=MetricUnit.Count, value=1)
+    return WebhookAck(event_id=result.event_id, outcome=result.outcome)

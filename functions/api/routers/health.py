@@ -1,0 +1,26 @@
+"""`GET /health`: reachability of the database and the cache (no auth, no rate limit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from api.deps import ApiDeps
+from tidewatch.health import check_health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    summary="Database and cache reachability",
+    responses={503: {"description": "A dependency is unreachable (same body, status degraded)."}},
+)
+def health(request: Request, response: Response) -> dict[str, Any]:
+    deps: ApiDeps = request.app.state.deps
+    report = check_health(deps.database, deps.redis)
+    if report["status"] != "ok":
+        response.status_code = 503
+    response.headers["Cache-Control"] = "no-store"
+    return report

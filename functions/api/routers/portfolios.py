@@ -1,0 +1,72 @@
+"""Portfolios: CRUD scoped to the signed-in user, the positions view and its snapshot history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from api.security import CurrentUser, ServicesDep, limit_by_ip
+from tidewatch.portfolios.models import Page, Portfolio, PortfolioIn, PortfolioPatch, PortfolioView, Snapshot
+
+router = APIRouter(
+    prefix="/portfolios",
+    tags=["portfolios"],
+    dependencies=[Depends(limit_by_ip)],
+    responses={
+        401: {"description": "Missing or invalid access token (problem+json)."},
+        429: {"description": "Rate limited (problem+json, Retry-After)."},
+    },
+)
+
+PortfolioId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Portfolio id.")]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")]
+_NOT_FOUND = {404: {"description": "No such portfolio of yours (problem+json)."}}
+
+
+@router.post("", status_code=201, responses={402: {"description": "Plan limit reached"}})
+def create_portfolio(body: PortfolioIn, user: CurrentUser, svc: ServicesDep, response: Response) -> Portfolio:
+    portfolio = svc.portfolios.create(user.user_id, user.plan, body)
+    response.headers["Location"] = f"/portfolios/{portfolio.id}"
+    return portfolio
+
+
+@router.get("")
+def list_portfolios(user: CurrentUser, svc: ServicesDep, cursor: Cursor = None, limit: Limit = 50) -> Page[Portfolio]:
+    return svc.portfolios.list_for_user(user.user_id, cursor=cursor, limit=limit)
+
+
+@router.get("/{portfolio_id}", responses=_NOT_FOUND)  # type: ignore[arg-type]
+def get_portfolio(portfolio_id: PortfolioId, user: CurrentUser, svc: ServicesDep) -> PortfolioView:
+    """Positions across protocols and chains for every wallet, with totals and per-source staleness.
+
+    Each view is recorded as a snapshot (see `/history`). `risk` is absent until the risk function
+    is available.
+    """
+    return svc.portfolios.view(user.user_id, portfolio_id)
+
+
+@router.patch("/{portfolio_id}", responses=_NOT_FOUND)  # type: ignore[arg-type]
+def update_portfolio(portfolio_id: PortfolioId, body: PortfolioPatch, user: CurrentUser, svc: ServicesDep) -> Portfolio:
+    return svc.portfolios.update(user.user_id, portfolio_id, body)
+
+
+@router.delete("/{portfolio_id}", status_code=204, responses=_NOT_FOUND)  # type: ignore[arg-type]
+def delete_portfolio(portfolio_id: PortfolioId, user: CurrentUser, svc: ServicesDep) -> Response:
+    svc.portfolios.delete(user.user_id, portfolio_id)
+    return Response(status_code=204)
+
+
+@router.get("/{portfolio_id}/history", responses=_NOT_FOUND)  # type: ignore[arg-type]
+def portfolio_history(
+    portfolio_id: PortfolioId,
+    user: CurrentUser,
+    svc: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    since: Annotated[datetime | None, Query(description="Only snapshots taken at or after this time.")] = None,
+) -> Page[Snapshot]:
+    """Snapshots newest first, for charts (net worth and lowest health factor over time)."""
+    return svc.portfolios.history(user.user_id, portfolio_id, cursor=cursor, limit=limit, since=since)

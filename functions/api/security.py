@@ -1,0 +1,72 @@
+"""Route dependencies: who is calling (Bearer JWT) and how often (rate limits).
+
+Routers of every area use these:
+
+    @router.get("/things", dependencies=[Depends(limit_by_ip)])
+    def list_things(user: CurrentUser) -> ...
+
+`CurrentUser` verifies the access token and spends one token of the user's plan bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.services import Services
+from tidewatch.identity.errors import MissingToken
+from tidewatch.identity.tokens import AccessClaims
+from tidewatch.ratelimit import Decision
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/verify or /auth/refresh.")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def client_ip(request: Request) -> str:
+    # Behind API Gateway, Mangum sets the client from requestContext.http.sourceIp (not spoofable
+    # through X-Forwarded-For); locally it is the socket peer.
+    return request.client.host if request.client else "unknown"
+
+
+def _set_headers(response: Response, decision: Decision) -> None:
+    if decision.enforced:
+        response.headers.update(decision.headers())
+
+
+def limit_by_ip(request: Request, response: Response) -> None:
+    svc = services(request)
+    decision = svc.limiter.enforce(f"ip:{client_ip(request)}", svc.ip_bucket(), scope="client address")
+    _set_headers(response, decision)
+
+
+def limit_nonce_by_ip(request: Request, response: Response) -> None:
+    """Nonce issuance fails closed: without Redis there is no limit, so no nonce either."""
+    svc = services(request)
+    decision = svc.limiter.enforce(
+        f"nonce-ip:{client_ip(request)}", svc.nonce_bucket(), scope="client address", fail_closed=True
+    )
+    _set_headers(response, decision)
+
+
+def current_claims(
+    request: Request,
+    response: Response,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise MissingToken()
+    svc = services(request)
+    claims = svc.require_tokens().verify(credentials.credentials)
+    request.state.user_id = claims.user_id
+    decision = svc.limiter.enforce(f"user:{claims.user_id}", svc.plan_bucket(claims.plan), scope="user")
+    _set_headers(response, decision)
+    return claims
+
+
+CurrentUser = Annotated[AccessClaims, Depends(current_claims)]
+ServicesDep = Annotated[Services, Depends(services)]

@@ -1,0 +1,102 @@
+"""Risk function logic: score positions and forecast APYs with the loaded models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from risk.deps import Models
+from tidewatch.db import Database
+from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
+from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
+from tidewatch.forecast.payloads import (
+    ApyBatchRequest,
+    ApyBatchResult,
+    ApyForecast,
+    ApyForecastCall,
+    ApyForecastRequest,
+    BatchItemError,
+    RatePoint,
+    RiskBatchRequest,
+    RiskBatchResult,
+    RiskForecast,
+    RiskScoreRequest,
+)
+from tidewatch.forecast.risk_model import RiskModel, score_positions
+from tidewatch.observability import MetricUnit, metrics
+
+
+def score_one(request: RiskScoreRequest, model: RiskModel) -> RiskForecast:
+    return score_positions([request.position], model)[0]
+
+
+def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
+    """Score every position; one with an unknown asset gets an error entry instead of failing
+    the whole batch (the rules engine scores thousands of positions per call)."""
+    known = model.market.knows
+    errors: list[BatchItemError] = []
+    scorable: list[int] = []
+    for i, position in enumerate(request.positions):
+        unknown = sorted({leg.symbol for leg in [*position.collateral, *position.debt] if not known(leg.symbol)})
+        if unknown:
+            problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
+            errors.append(BatchItemError(index=i, id=position.position_id, problem=problem.to_problem()))
+        else:
+            scorable.append(i)
+    scored = score_positions([request.positions[i] for i in scorable], model)
+    forecasts: list[RiskForecast | None] = [None] * len(request.positions)
+    for i, forecast in zip(scorable, scored, strict=True):
+        forecasts[i] = forecast
+    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(scored))
+    if errors:
+        metrics.add_metric(name="RiskPositionsRefused", unit=MetricUnit.Count, value=len(errors))
+    return RiskBatchResult(model_version=model.version, forecasts=forecasts, errors=errors)
+
+
+def stored_rate_history(
+    database: Database, market_ids: Sequence[int], *, now: datetime | None = None
+) -> dict[int, list[RatePoint]]:
+    """The last LOOKBACK_HOURS + 1 hours of each market's stored rates (oldest first)."""
+    if not market_ids:
+        return {}
+    since = (now or datetime.now(UTC)) - timedelta(hours=LOOKBACK_HOURS + 2)
+    with database.connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT market_id, observed_at, supply_apy, borrow_apy, utilization FROM market_rates
+            WHERE market_id = ANY(%s) AND observed_at >= %s ORDER BY market_id, observed_at
+            """,
+            (list(market_ids), since),
+        ).fetchall()
+    out: dict[int, list[RatePoint]] = {}
+    for row in rows:
+        out.setdefault(int(row["market_id"]), []).append(
+            RatePoint(
+                observed_at=row["observed_at"],
+                supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
+                borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
+                utilization=None if row["utilization"] is None else min(1.5, float(row["utilization"])),
+            )
+        )
+    return out
+
+
+def forecast_many(
+    requests: Sequence[ApyForecastRequest], models: Models, database: Database | None
+) -> list[ApyForecast]:
+    needed = [r.market_id for r in requests if not r.history and r.market_id is not None]
+    histories: dict[int, list[RatePoint]] = {}
+    if needed:
+        if database is None:
+            raise UnknownMarket("stored history is unavailable; pass the market's history in the request")
+        histories = stored_rate_history(database, needed)
+    return forecast_apy(requests, models.apy, histories)
+
+
+def forecast_one(call: ApyForecastCall, models: Models, database: Database | None) -> ApyForecast:
+    return forecast_many([call.request], models, database)[0]
+
+
+def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> ApyBatchResult:
+    forecasts = forecast_many(call.requests, models, database)
+    return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts)

@@ -1,0 +1,76 @@
+"""History for training from the project's own ingest tables (market_rates, asset_prices)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from tidewatch.db import Database
+from tidewatch.forecast.assets import canonical
+from tidewatch.forecast.history import HourlySeries, MarketHistory, prices_in_usd, rate_history_from_rows, to_hourly
+
+
+def history_from_database(database: Database, *, since: datetime) -> MarketHistory:
+    """Rates per market and prices per symbol since `since` (chains merged by symbol)."""
+    with database.connection() as conn:
+        rate_rows = conn.execute(
+            """
+            SELECT m.id, m.chain_id, m.protocol, m.asset_symbol, m.asset_decimals,
+                   extract(epoch FROM r.observed_at)::float8 AS ts, r.supply_apy, r.borrow_apy, r.utilization,
+                   r.total_supplied, r.total_borrowed, r.price_usd
+            FROM market_rates r JOIN markets m ON m.id = r.market_id
+            WHERE r.observed_at >= %s ORDER BY m.id, r.observed_at
+            """,
+            (since,),
+        ).fetchall()
+    by_market: dict[int, list[dict[str, object]]] = {}
+    for row in rate_rows:
+        by_market.setdefault(int(row["id"]), []).append(row)
+    rates = []
+    for rows in by_market.values():
+        first = rows[0]
+        name = f"{first['protocol']}-{first['chain_id']}-{first['asset_symbol']}-{first['id']}"
+        scale = 10.0 ** int(first["asset_decimals"])  # type: ignore[call-overload]
+
+        def usd(amount: object, price: object, scale: float = scale) -> float:
+            # Without a price the filter on deposits cannot apply: count the market as live.
+            if amount is None:
+                return float("nan")
+            return float(amount) / scale * float(price) if price is not None else float("inf")  # type: ignore[arg-type]
+
+        rates.append(
+            rate_history_from_rows(
+                name,
+                (float(r["ts"]) for r in rows),  # type: ignore[arg-type]
+                (np.nan if r["supply_apy"] is None else float(r["supply_apy"]) for r in rows),  # type: ignore[arg-type]
+                (np.nan if r["borrow_apy"] is None else float(r["borrow_apy"]) for r in rows),  # type: ignore[arg-type]
+                (usd(r["total_supplied"], r["price_usd"]) for r in rows),
+                (usd(r["total_borrowed"], r["price_usd"]) for r in rows),
+                (np.nan if r["utilization"] is None else float(r["utilization"]) for r in rows),  # type: ignore[arg-type]
+            )
+        )
+    prices = history_from_database_prices(database, since=since)
+    return MarketHistory(prices=prices, rates=rates, source="postgres:market_rates+asset_prices")
+
+
+def recent_prices(database: Database, *, hours: int, now: datetime) -> dict[str, HourlySeries]:
+    """Hourly USD prices of the last `hours` from asset_prices, for serving-time volatility."""
+    return history_from_database_prices(database, since=now - timedelta(hours=hours))
+
+
+def history_from_database_prices(database: Database, *, since: datetime) -> dict[str, HourlySeries]:
+    with database.connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT asset_symbol, extract(epoch FROM observed_at)::float8 AS ts, price_usd FROM asset_prices
+            WHERE observed_at >= %s ORDER BY asset_symbol, observed_at
+            """,
+            (since,),
+        ).fetchall()
+    grouped: dict[str, tuple[list[float], list[float]]] = {}
+    for row in rows:
+        ts, px = grouped.setdefault(canonical(str(row["asset_symbol"])), ([], []))
+        ts.append(float(row["ts"]))
+        px.append(float(row["price_usd"]))
+    return prices_in_usd({sym: to_hourly(ts, px) for sym, (ts, px) in grouped.items()})

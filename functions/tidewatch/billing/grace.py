@@ -1,0 +1,37 @@
+"""The end of a grace period: users whose failed payment was not settled in time drop to Free.
+
+Nothing tells us when a grace period ends, so a schedule calls `expire_grace_periods` (every few
+minutes is plenty). Each user is handled in its own transaction under the subscription row lock,
+re-deriving the plan from the stored state, so a webhook settling the invoice at the same moment
+either lands first (no downgrade) or after (upgrade again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tidewatch.billing import store
+from tidewatch.billing.plan_change import PlanChange, change_plan
+from tidewatch.db import Database
+
+
+def expire_grace_periods(database: Database, *, now: datetime) -> list[PlanChange]:
+    with database.connection() as conn:
+        due = [
+            int(r["user_id"])
+            for r in conn.execute(
+                "SELECT s.user_id FROM subscriptions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.grace_until <= %s AND u.plan <> 'free' ORDER BY s.user_id",
+                (now,),
+            ).fetchall()
+        ]
+    changes = []
+    for user_id in due:
+        with database.transaction() as conn:
+            state = store.lock_subscription(conn, user_id)
+            plan = state.plan_at(now)
+            store.save_subscription(conn, state, plan.value)
+            change = change_plan(conn, user_id, plan, reason="grace-period-ended")
+            if change is not None:
+                changes.append(change)
+    return changes

@@ -1,0 +1,57 @@
+"""Entitlement checks for the routers that create things (portfolios, rules).
+
+Call them inside the same transaction as the insert, after locking the user row
+(`SELECT ... FROM users WHERE id = %s FOR UPDATE`, done here), so two concurrent creations cannot
+both squeeze under the limit. A refusal is a 402 `plan-limit` problem naming the limit.
+"""
+
+from __future__ import annotations
+
+from tidewatch.billing.plans import Entitlements, entitlements_for
+from tidewatch.db import Connection
+from tidewatch.errors import NotFound, PaymentRequired
+
+
+def user_entitlements(conn: Connection, user_id: int, *, lock: bool = False) -> Entitlements:
+    row = conn.execute("SELECT plan FROM users WHERE id = %s" + (" FOR UPDATE" if lock else ""), (user_id,)).fetchone()
+    if row is None:
+        raise NotFound("no such user")
+    return entitlements_for(row["plan"])
+
+
+def ensure_can_add_portfolio(conn: Connection, user_id: int) -> Entitlements:
+    allowed = user_entitlements(conn, user_id, lock=True)
+    row = conn.execute("SELECT count(*) AS n FROM portfolios WHERE user_id = %s", (user_id,)).fetchone()
+    if row is not None and int(row["n"]) >= allowed.max_portfolios:
+        raise PaymentRequired(
+            f"the {allowed.plan.value} plan allows {allowed.max_portfolios} portfolios",
+            limit="max_portfolios",
+            allowed=allowed.max_portfolios,
+        )
+    return allowed
+
+
+def ensure_rule_allowed(
+    conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
+) -> Entitlements:
+    """Refuse a rule the plan does not allow; `enabling_new` counts it against the rule limit."""
+    allowed = user_entitlements(conn, user_id, lock=True)
+    if cadence_seconds < allowed.min_rule_cadence_seconds:
+        raise PaymentRequired(
+            f"the {allowed.plan.value} plan evaluates rules at most every {allowed.min_rule_cadence_seconds} s",
+            limit="min_rule_cadence_seconds",
+            allowed=allowed.min_rule_cadence_seconds,
+        )
+    if uses_webhook and not allowed.webhook_actions:
+        raise PaymentRequired(
+            f"webhook actions are not part of the {allowed.plan.value} plan", limit="webhook_actions", allowed=False
+        )
+    if enabling_new:
+        row = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
+        if row is not None and int(row["n"]) >= allowed.max_rules:
+            raise PaymentRequired(
+                f"the {allowed.plan.value} plan allows {allowed.max_rules} enabled rules",
+                limit="max_rules",
+                allowed=allowed.max_rules,
+            )
+    return allowed

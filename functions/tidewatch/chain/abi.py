@@ -1,0 +1,118 @@
+"""The function ABIs Tidewatch calls, by their real signatures (selector = keccak(signature)[:4]).
+
+Only eth_abi/eth_utils are used (no web3), so reading the chain stays cheap to import. Output types
+are those of the deployed mainnet contracts; the devnet contracts return the same types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+
+def split_types(spec: str) -> tuple[str, ...]:
+    """Split "address,(uint8,address)[],bytes" at top-level commas."""
+    parts, depth, current = [], 0, ""
+    for ch in spec:
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        current += ch
+    if current:
+        parts.append(current)
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Function:
+    signature: str  # canonical, e.g. "getUserAccountData(address)"
+    outputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = field(init=False)
+    selector: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        inner = self.signature[self.signature.index("(") + 1 : -1]
+        object.__setattr__(self, "inputs", split_types(inner))
+        object.__setattr__(self, "selector", keccak(text=self.signature)[:4])
+
+    @property
+    def name(self) -> str:
+        return self.signature.split("(", 1)[0]
+
+    def encode(self, *args: Any) -> bytes:
+        return self.selector + abi_encode(list(self.inputs), list(args))
+
+    def decode(self, data: bytes) -> tuple[Any, ...]:
+        return tuple(abi_decode(list(self.outputs), data))
+
+    def decode_one(self, data: bytes) -> Any:
+        return self.decode(data)[0]
+
+
+U = "uint256"
+
+# ERC-20
+ERC20_BALANCE_OF = Function("balanceOf(address)", (U,))
+ERC20_ALLOWANCE = Function("allowance(address,address)", (U,))
+ERC20_APPROVE = Function("approve(address,uint256)", ("bool",))
+ERC20_DECIMALS = Function("decimals()", ("uint8",))
+ERC20_SYMBOL = Function("symbol()", ("string",))
+ERC20_TOTAL_SUPPLY = Function("totalSupply()", (U,))
+
+# Multicall3 (0xcA11bde05977b3631167028862bE2a173976CA11 on every chain it is deployed to)
+MULTICALL3_AGGREGATE3 = Function("aggregate3((address,bool,bytes)[])", ("(bool,bytes)[]",))
+MULTICALL3_BLOCK_NUMBER = Function("getBlockNumber()", (U,))
+MULTICALL3_BLOCK_TIMESTAMP = Function("getCurrentBlockTimestamp()", (U,))
+
+# Aave v3 Pool
+AAVE_GET_USER_ACCOUNT_DATA = Function("getUserAccountData(address)", (U, U, U, U, U, U))
+AAVE_GET_RESERVES_LIST = Function("getReservesList()", ("address[]",))
+AAVE_SUPPLY = Function("supply(address,uint256,address,uint16)")
+AAVE_WITHDRAW = Function("withdraw(address,uint256,address)", (U,))
+AAVE_BORROW = Function("borrow(address,uint256,uint256,uint16,address)")
+AAVE_REPAY = Function("repay(address,uint256,uint256,address)", (U,))
+# Aave v3 AaveProtocolDataProvider
+AAVE_DP_GET_RESERVE_DATA = Function("getReserveData(address)", (U, U, U, U, U, U, U, U, U, U, U, "uint40"))
+AAVE_DP_GET_RESERVE_CONFIGURATION = Function(
+    "getReserveConfigurationData(address)", (U, U, U, U, U, "bool", "bool", "bool", "bool", "bool")
+)
+AAVE_DP_GET_USER_RESERVE_DATA = Function("getUserReserveData(address,address)", (U, U, U, U, U, U, U, "uint40", "bool"))
+# Aave v3 AaveOracle (prices in the base currency, USD with 8 decimals)
+AAVE_ORACLE_GET_ASSET_PRICE = Function("getAssetPrice(address)", (U,))
+
+# Compound v3 Comet
+COMET_GET_UTILIZATION = Function("getUtilization()", (U,))
+COMET_GET_SUPPLY_RATE = Function("getSupplyRate(uint256)", ("uint64",))
+COMET_GET_BORROW_RATE = Function("getBorrowRate(uint256)", ("uint64",))
+COMET_TOTAL_SUPPLY = Function("totalSupply()", (U,))
+COMET_TOTAL_BORROW = Function("totalBorrow()", (U,))
+COMET_BASE_PRICE_FEED = Function("baseTokenPriceFeed()", ("address",))
+COMET_GET_PRICE = Function("getPrice(address)", (U,))
+COMET_GET_ASSET_INFO_BY_ADDRESS = Function(
+    "getAssetInfoByAddress(address)", ("(uint8,address,address,uint64,uint64,uint64,uint64,uint128)",)
+)
+COMET_TOTALS_COLLATERAL = Function("totalsCollateral(address)", ("uint128", "uint128"))
+COMET_BALANCE_OF = Function("balanceOf(address)", (U,))
+COMET_BORROW_BALANCE_OF = Function("borrowBalanceOf(address)", (U,))
+COMET_COLLATERAL_BALANCE_OF = Function("collateralBalanceOf(address,address)", ("uint128",))
+COMET_IS_LIQUIDATABLE = Function("isLiquidatable(address)", ("bool",))
+COMET_SUPPLY = Function("supply(address,uint256)")
+COMET_WITHDRAW = Function("withdraw(address,uint256)")
+
+# EigenLayer
+EIGEN_DEPOSIT_INTO_STRATEGY = Function("depositIntoStrategy(address,address,uint256)", (U,))
+EIGEN_STAKER_DEPOSIT_SHARES = Function("stakerDepositShares(address,address)", (U,))
+EIGEN_STRATEGY_TOTAL_SHARES = Function("totalShares()", (U,))
+EIGEN_STRATEGY_UNDERLYING_TOKEN = Function("underlyingToken()", ("address",))
+EIGEN_STRATEGY_SHARES_TO_UNDERLYING = Function("sharesToUnderlyingView(uint256)", (U,))
+EIGEN_STRATEGY_SHARES = Function("shares(address)", (U,))
+EIGEN_STRATEGY_USER_UNDERLYING = Function("userUnderlyingView(address)", (U,))
+
+ALL_FUNCTIONS: tuple[Function, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Function))

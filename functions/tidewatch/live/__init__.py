@@ -1,0 +1,1 @@
+"""Live updates over the API Gateway WebSocket API: connections, topics and the broadcaster."""

@@ -1,0 +1,150 @@
+"""Portfolios in Postgres. Every read and write is scoped by owner: another user's id finds nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tidewatch.db import Connection, Database
+from tidewatch.portfolios.models import Portfolio, Snapshot, Wallet, WalletIn
+
+_SELECT = """
+SELECT p.id, p.name, p.chains, p.created_at, p.updated_at,
+       COALESCE(
+         (SELECT json_agg(json_build_object('address', a.address, 'label', a.label) ORDER BY a.added_at, a.address)
+          FROM portfolio_addresses a WHERE a.portfolio_id = p.id),
+         '[]'::json) AS wallets
+FROM portfolios p
+"""
+
+
+def _portfolio(row: dict[str, Any]) -> Portfolio:
+    return Portfolio(
+        id=row["id"],
+        name=row["name"],
+        chains=list(row["chains"]),
+        wallets=[Wallet(**w) for w in row["wallets"]],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class PortfolioRepository:
+    def __init__(self, database: Database, *, admission: Callable[[Connection, int], object] | None = None) -> None:
+        """`admission(conn, user_id)` runs inside the create transaction and may refuse (plan limits).
+
+        Checking there, against the plan in the database, closes the race between two concurrent
+        creates and never trusts a plan claim that may be minutes old.
+        """
+        self._db = database
+        self._admission = admission
+
+    @staticmethod
+    def _set_wallets(conn: Connection, portfolio_id: int, wallets: Sequence[WalletIn]) -> None:
+        conn.execute("DELETE FROM portfolio_addresses WHERE portfolio_id = %s", (portfolio_id,))
+        if wallets:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO portfolio_addresses (portfolio_id, address, label) VALUES (%s, %s, %s)",
+                    [(portfolio_id, w.address, w.label) for w in wallets],
+                )
+
+    def create(self, user_id: int, name: str, wallets: Sequence[WalletIn], chains: Sequence[int]) -> Portfolio:
+        with self._db.transaction() as conn:
+            if self._admission is not None:
+                self._admission(conn, user_id)
+            row = conn.execute(
+                "INSERT INTO portfolios (user_id, name, chains) VALUES (%s, %s, %s) RETURNING id",
+                (user_id, name, list(chains)),
+            ).fetchone()
+            assert row is not None
+            self._set_wallets(conn, row["id"], wallets)
+            found = conn.execute(_SELECT + " WHERE p.id = %s", (row["id"],)).fetchone()
+        assert found is not None
+        return _portfolio(found)
+
+    def count(self, user_id: int) -> int:
+        with self._db.connection() as conn:
+            row = conn.execute("SELECT count(*) AS n FROM portfolios WHERE user_id = %s", (user_id,)).fetchone()
+        return int(row["n"]) if row else 0
+
+    def get(self, user_id: int, portfolio_id: int) -> Portfolio | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                _SELECT + " WHERE p.id = %s AND p.user_id = %s",
+                (portfolio_id, user_id),
+            ).fetchone()
+        return _portfolio(row) if row else None
+
+    def list_for_user(self, user_id: int, *, after_id: int | None, limit: int) -> list[Portfolio]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                _SELECT + " WHERE p.user_id = %s AND p.id > %s ORDER BY p.id LIMIT %s",
+                (user_id, after_id or 0, limit),
+            ).fetchall()
+        return [_portfolio(r) for r in rows]
+
+    def update(
+        self,
+        user_id: int,
+        portfolio_id: int,
+        *,
+        name: str | None,
+        wallets: Sequence[WalletIn] | None,
+        chains: Sequence[int] | None,
+    ) -> Portfolio | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                """
+                UPDATE portfolios SET name = COALESCE(%s, name), chains = COALESCE(%s, chains), updated_at = now()
+                WHERE id = %s AND user_id = %s RETURNING id
+                """,
+                (name, list(chains) if chains is not None else None, portfolio_id, user_id),
+            ).fetchone()
+            if row is None:
+                return None
+            if wallets is not None:
+                self._set_wallets(conn, portfolio_id, wallets)
+            found = conn.execute(_SELECT + " WHERE p.id = %s", (portfolio_id,)).fetchone()
+        return _portfolio(found) if found else None
+
+    def delete(self, user_id: int, portfolio_id: int) -> bool:
+        with self._db.connection() as conn:
+            cur = conn.execute("DELETE FROM portfolios WHERE id = %s AND user_id = %s", (portfolio_id, user_id))
+            return cur.rowcount == 1
+
+    def add_snapshot(
+        self,
+        portfolio_id: int,
+        *,
+        taken_at: datetime,
+        net_worth_usd: Decimal,
+        min_health_factor: Decimal | None,
+        payload: dict[str, Any],
+    ) -> None:
+        with self._db.connection() as conn:
+            conn.execute(
+                """
+                INSERT INTO position_snapshots (portfolio_id, taken_at, net_worth_usd, min_health_factor, payload)
+                VALUES (%s, %s, %s, %s, %s::jsonb)
+                """,
+                (portfolio_id, taken_at, net_worth_usd, min_health_factor, json.dumps(payload, separators=(",", ":"))),
+            )
+
+    def history(
+        self, portfolio_id: int, *, before_id: int | None, limit: int, since: datetime | None
+    ) -> list[Snapshot]:
+        """Newest first; `before_id` is the cursor (snapshot ids grow with time)."""
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                """
+                SELECT id, taken_at, net_worth_usd, min_health_factor FROM position_snapshots
+                WHERE portfolio_id = %s AND (%s::bigint IS NULL OR id < %s) AND (%s::timestamptz IS NULL OR taken_at >= %s)
+                ORDER BY id DESC LIMIT %s
+                """,
+                (portfolio_id, before_id, before_id, since, since, limit),
+            ).fetchall()
+        return [Snapshot(**r) for r in rows]

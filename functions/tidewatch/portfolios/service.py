@@ -1,0 +1,151 @@
+"""Portfolio logic: ownership, validation against supported chains, positions view and history."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tidewatch.cache import CacheAside
+from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.observability import logger
+from tidewatch.portfolios.models import (
+    CacheInfo,
+    Page,
+    Portfolio,
+    PortfolioIn,
+    PortfolioPatch,
+    PortfolioView,
+    Snapshot,
+    Totals,
+    decode_cursor,
+    encode_cursor,
+)
+from tidewatch.portfolios.positions import PositionReading, PositionSource, RiskForecaster
+from tidewatch.portfolios.repository import PortfolioRepository
+
+
+def totals_of(reading: PositionReading) -> Totals:
+    supplied = sum((p.supplied_usd for p in reading.positions), Decimal(0))
+    borrowed = sum((p.borrowed_usd for p in reading.positions), Decimal(0))
+    factors = [p.health_factor for p in reading.positions if p.health_factor is not None]
+    return Totals(
+        supplied_usd=supplied,
+        borrowed_usd=borrowed,
+        net_worth_usd=supplied - borrowed,
+        min_health_factor=min(factors) if factors else None,
+    )
+
+
+class PortfolioService:
+    def __init__(
+        self,
+        repository: PortfolioRepository,
+        positions: PositionSource,
+        cache: CacheAside,
+        *,
+        supported_chains: Sequence[int],
+        risk: RiskForecaster | None = None,
+        clock: Callable[[], float],
+        max_portfolios: Callable[[str], int | None] = lambda plan: None,
+    ) -> None:
+        self._repo = repository
+        self._positions = positions
+        self._cache = cache
+        self._chains = frozenset(supported_chains)
+        self._risk = risk
+        self._clock = clock
+        self._max_portfolios = max_portfolios
+
+    def _check_chains(self, chains: Sequence[int] | None) -> None:
+        unsupported = sorted(set(chains or ()) - self._chains)
+        if unsupported:
+            raise InvalidInput(
+                f"unsupported chain(s) {unsupported}",
+                errors=[{"field": "chains", "message": f"supported: {sorted(self._chains)}", "in": "body"}],
+            )
+
+    def _owned(self, user_id: int, portfolio_id: int) -> Portfolio:
+        portfolio = self._repo.get(user_id, portfolio_id)
+        if portfolio is None:
+            # Same answer whether it does not exist or belongs to someone else.
+            raise NotFound(f"portfolio {portfolio_id} not found")
+        return portfolio
+
+    def create(self, user_id: int, plan: str, body: PortfolioIn) -> Portfolio:
+        self._check_chains(body.chains)
+        limit = self._max_portfolios(plan)
+        if limit is not None and self._repo.count(user_id) >= limit:
+            raise PaymentRequired(f"the {plan} plan allows {limit} portfolios", limit=limit)
+        return self._repo.create(user_id, body.name, body.wallets, body.chains)
+
+    def get(self, user_id: int, portfolio_id: int) -> Portfolio:
+        return self._owned(user_id, portfolio_id)
+
+    def list_for_user(self, user_id: int, *, cursor: str | None, limit: int) -> Page[Portfolio]:
+        items = self._repo.list_for_user(user_id, after_id=decode_cursor(cursor), limit=limit + 1)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page[Portfolio](items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    def update(self, user_id: int, portfolio_id: int, patch: PortfolioPatch) -> Portfolio:
+        self._check_chains(patch.chains)
+        updated = self._repo.update(user_id, portfolio_id, name=patch.name, wallets=patch.wallets, chains=patch.chains)
+        if updated is None:
+            raise NotFound(f"portfolio {portfolio_id} not found")
+        return updated
+
+    def delete(self, user_id: int, portfolio_id: int) -> None:
+        if not self._repo.delete(user_id, portfolio_id):
+            raise NotFound(f"portfolio {portfolio_id} not found")
+
+    def view(self, user_id: int, portfolio_id: int) -> PortfolioView:
+        """Positions now (cached), totals, per-source staleness; records a snapshot for history."""
+        portfolio = self._owned(user_id, portfolio_id)
+        addresses = [w.address for w in portfolio.wallets]
+        # The key covers what is read, so editing the wallets or chains never serves old positions.
+        fingerprint = hashlib.sha256(f"{sorted(addresses)}|{portfolio.chains}".encode()).hexdigest()[:24]
+        cached = self._cache.get_or_load(
+            f"{portfolio.id}:{fingerprint}",
+            lambda: self._positions.read(portfolio.chains, addresses),
+            encode=lambda reading: reading.model_dump(mode="json"),
+            decode=PositionReading.model_validate,
+        )
+        reading = cached.value
+        totals = totals_of(reading)
+        risk = None
+        if self._risk is not None and reading.positions:
+            try:
+                risk = self._risk.forecast(reading.positions)
+            except Exception as exc:  # the view is still useful without a forecast
+                logger.warning("risk forecast unavailable", extra={"error": str(exc)})
+        view = PortfolioView(
+            portfolio=portfolio,
+            positions=reading.positions,
+            totals=totals,
+            sources=reading.sources,
+            cache=CacheInfo(source=cached.source, age_seconds=round(cached.age_seconds, 3)),
+            risk=risk,
+        )
+        self._repo.add_snapshot(
+            portfolio.id,
+            taken_at=datetime.fromtimestamp(self._clock(), UTC),
+            net_worth_usd=totals.net_worth_usd,
+            min_health_factor=totals.min_health_factor,
+            payload={
+                "totals": totals.model_dump(mode="json"),
+                "positions": [p.model_dump(mode="json") for p in reading.positions],
+                "sources": [s.model_dump(mode="json") for s in reading.sources],
+            },
+        )
+        return view
+
+    def history(
+        self, user_id: int, portfolio_id: int, *, cursor: str | None, limit: int, since: datetime | None
+    ) -> Page[Snapshot]:
+        self._owned(user_id, portfolio_id)
+        items = self._repo.history(portfolio_id, before_id=decode_cursor(cursor), limit=limit + 1, since=since)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page[Snapshot](items=items, next_cursor=encode_cursor(items[-1].id) if more else None)

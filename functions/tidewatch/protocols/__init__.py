@@ -1,0 +1,1 @@
+"""DeFi protocols Tidewatch reads: the market registry, one adapter per protocol, rate conversions."""

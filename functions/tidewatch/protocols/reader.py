@@ -1,0 +1,89 @@
+"""Read every market, or every position of some addresses, on one chain in 2 JSON-RPC round trips."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE, BlockRef
+from tidewatch.chain.plan import ReadPlan, execute
+from tidewatch.chain.rpc import ChainClient
+from tidewatch.protocols import aave, compound, eigenlayer
+from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position
+from tidewatch.protocols.registry import AaveV3Market, ChainRegistry, CompoundV3Market, EigenLayerMarket, Market
+
+
+def market_plan(chain_id: int, m: Market) -> ReadPlan[MarketSnapshot]:
+    if isinstance(m, AaveV3Market):
+        return aave.market_plan(chain_id, m)
+    if isinstance(m, CompoundV3Market):
+        return compound.market_plan(chain_id, m)
+    return eigenlayer.market_plan(chain_id, m)
+
+
+@dataclass(frozen=True)
+class ChainMarkets:
+    chain_id: int
+    block: BlockRef
+    snapshots: list[MarketSnapshot]
+    failures: list[MarketFailure]
+
+
+def read_markets(client: ChainClient, chain: ChainRegistry, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChainMarkets:
+    """Snapshot every market of `chain` at one block: 2 round trips whatever the market count."""
+    plans = [market_plan(chain.chain_id, m) for m in chain.markets]
+    block, outcomes = execute(client, chain.multicall3, plans, chunk_size=chunk_size)
+    snapshots, failures = [], []
+    for m, outcome in zip(chain.markets, outcomes, strict=True):
+        if outcome.value is not None:
+            snapshots.append(outcome.value)
+        else:
+            failures.append(
+                MarketFailure(
+                    chain_id=chain.chain_id, protocol=m.protocol, market_key=m.key, error=outcome.error or "failed"
+                )
+            )
+    return ChainMarkets(chain.chain_id, block, snapshots, failures)
+
+
+@dataclass(frozen=True)
+class ChainPositions:
+    chain_id: int
+    block: BlockRef
+    positions: list[Position]
+    failures: list[str]
+
+
+def position_plans(chain: ChainRegistry, addresses: Sequence[str]) -> list[ReadPlan[Position | None]]:
+    plans: list[ReadPlan[Position | None]] = []
+    pools: dict[str, list[AaveV3Market]] = defaultdict(list)
+    for m in chain.markets:
+        if isinstance(m, AaveV3Market):
+            pools[m.pool].append(m)
+    for user in addresses:
+        for pool, reserves in pools.items():
+            plans.append(aave.position_plan(chain.chain_id, pool, reserves, user))
+        for m in chain.markets:
+            if isinstance(m, CompoundV3Market):
+                plans.append(compound.position_plan(chain.chain_id, m, user))
+            elif isinstance(m, EigenLayerMarket):
+                plans.append(eigenlayer.position_plan(chain.chain_id, m, user))
+    return plans
+
+
+def read_positions(
+    client: ChainClient, chain: ChainRegistry, addresses: Sequence[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> ChainPositions:
+    """Every non-empty position of `addresses` on `chain`, at one block, in 2 round trips."""
+    plans = position_plans(chain, addresses)
+    block, outcomes = execute(client, chain.multicall3, plans, chunk_size=chunk_size)
+    positions = [o.value for o in outcomes if o.value is not None]
+    failures = [f"{o.key}: {o.error}" for o in outcomes if o.error is not None]
+    return ChainPositions(chain.chain_id, block, positions, failures)
+
+
+def jsonable(value: Any) -> Any:
+    """Pydantic dump for caches and events (Decimals as strings, ints exact)."""
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

@@ -1,0 +1,128 @@
+"""The market registry: which contracts to read on which chain.
+
+`load_registry("mainnet")` gives the real Ethereum + Base deployments (sources in
+docs/protocols.md); `load_registry(path)` loads a registry JSON written by the devnet deployer.
+The same adapters read both: only addresses and RPC URLs differ.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tidewatch.errors import NotFound
+
+_HERE = Path(__file__).parent
+_BUILTIN = {"mainnet": _HERE / "registry_mainnet.json"}
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+Address = Annotated[str, Field(pattern=_ADDRESS)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Asset(_Frozen):
+    symbol: str
+    address: Address
+    decimals: int = Field(ge=0, le=36)
+
+
+class AaveV3Market(_Frozen):
+    protocol: Literal["aave-v3"] = "aave-v3"
+    pool: Address
+    data_provider: Address  # AaveProtocolDataProvider
+    oracle: Address  # AaveOracle (USD, 8 decimals)
+    asset: Asset
+
+    @property
+    def key(self) -> str:
+        return self.asset.address
+
+
+class CompoundV3Market(_Frozen):
+    protocol: Literal["compound-v3"] = "compound-v3"
+    comet: Address
+    asset: Asset  # the base asset
+    collaterals: tuple[Asset, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.comet
+
+
+class EigenLayerMarket(_Frozen):
+    protocol: Literal["eigenlayer"] = "eigenlayer"
+    strategy_manager: Address
+    strategy: Address
+    asset: Asset  # the strategy's underlying token
+    price_oracle: Address | None = None  # an AaveOracle that prices the underlying, if any
+
+    @property
+    def key(self) -> str:
+        return self.strategy
+
+
+Market = Annotated[AaveV3Market | CompoundV3Market | EigenLayerMarket, Field(discriminator="protocol")]
+
+
+class ChainRegistry(_Frozen):
+    chain_id: int
+    name: str
+    multicall3: Address
+    markets: tuple[Market, ...] = ()
+
+    def market(self, protocol: str, key: str) -> Market:
+        for m in self.markets:
+            if m.protocol == protocol and m.key.lower() == key.lower():
+                return m
+        raise NotFound(f"no {protocol} market {key} on chain {self.chain_id}")
+
+
+class SeededUser(_Frozen):
+    """A devnet account with a seeded position (never present in the mainnet registry)."""
+
+    label: str
+    address: Address
+    private_key: str
+
+
+class Registry(_Frozen):
+    name: str
+    chains: tuple[ChainRegistry, ...]
+    users: tuple[SeededUser, ...] = ()
+    contracts: dict[str, Address] = Field(default_factory=dict)  # devnet: named deployments
+
+    @field_validator("chains")
+    @classmethod
+    def _unique_chains(cls, chains: tuple[ChainRegistry, ...]) -> tuple[ChainRegistry, ...]:
+        ids = [c.chain_id for c in chains]
+        if len(ids) != len(set(ids)):
+            raise ValueError("duplicate chain id")
+        return chains
+
+    def chain(self, chain_id: int) -> ChainRegistry:
+        for c in self.chains:
+            if c.chain_id == chain_id:
+                return c
+        raise NotFound(f"chain {chain_id} is not in registry {self.name!r}")
+
+    @property
+    def chain_ids(self) -> list[int]:
+        return [c.chain_id for c in self.chains]
+
+
+def load_registry(name_or_path: str | Path) -> Registry:
+    """The built-in registry by name ("mainnet") or a registry JSON file by path."""
+    path = _BUILTIN.get(str(name_or_path), Path(name_or_path))
+    return _load(str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, _mtime: int) -> Registry:
+    return Registry.model_validate(json.loads(Path(path).read_text()))

@@ -1,0 +1,1 @@
+"""Automation rules: the rule model, vectorised evaluation, actions (notify, prepare tx, webhook)."""

@@ -1,0 +1,375 @@
+"""Deploy the devnet contracts and seed a realistic world (see scenario.py) through web3.
+
+Works against any JSON-RPC node with unlocked accounts (anvil over HTTP, or eth-tester in-process
+for unit tests). Operators (deployer, liquidity provider, whale borrower, simulator) are the node's
+unlocked accounts; seeded users are deterministic keys that sign their own transactions, so the
+wallet work can sign with them too. Writes a registry JSON that `load_registry(path)` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+from web3.types import Wei
+
+from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.artifacts import artifact
+
+MAX_UINT = 2**256 - 1
+USER_ETH = 100 * 10**18
+
+
+@dataclass
+class Deployment:
+    """What was deployed: the registry JSON (dict), its path, named contracts and seeded users."""
+
+    registry: dict[str, Any]
+    contracts: dict[str, str]
+    tokens: dict[str, str]
+    feeds: dict[str, str]
+    users: dict[str, dict[str, str]]  # label -> {"address", "private_key"}
+    operators: dict[str, str]  # role -> unlocked node account
+    path: Path | None = None
+    chain_id: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def connect(rpc: str | Web3) -> Web3:
+    if isinstance(rpc, Web3):
+        return rpc
+    return Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 60}))
+
+
+def user_account(label: str) -> LocalAccount:
+    """A devnet-only deterministic key per seeded user (public knowledge: never use on mainnet)."""
+    key: LocalAccount = Account.from_key(keccak(text=f"tidewatch-devnet:{label}"))
+    return key
+
+
+class _Chain:
+    """Small transaction helpers over web3 (every transaction waits for its receipt)."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def deploy(self, name: str, *args: Any, sender: str) -> Contract:
+        art = artifact(name)
+        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        tx = factory.constructor(*args).transact({"from": sender})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"deploying {name} failed")
+        return self.at(name, str(receipt["contractAddress"]))
+
+    def at(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
+
+    def send(self, fn: Any, sender: str) -> Any:
+        tx = fn.transact({"from": sender})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"transaction {fn.fn_name} from {sender} reverted")
+        return receipt
+
+
+def deploy_and_seed(
+    rpc: str | Web3,
+    *,
+    registry_path: Path | str | None = None,
+    extra_aave_reserves: int = 0,
+) -> Deployment:
+    """Deploy everything, seed liquidity and user positions, and write the registry JSON.
+
+    `extra_aave_reserves` lists that many more Aave reserves (fresh $1 tokens with supply)
+    so benchmarks and tests can grow the market count.
+    """
+    w3 = connect(rpc)
+    chain = _Chain(w3)
+    accounts = list(w3.eth.accounts)
+    deployer, provider, whale, simulator = accounts[0], accounts[1], accounts[2], accounts[3]
+    chain_id = w3.eth.chain_id
+    c: dict[str, str] = {}
+
+    multicall = chain.deploy("Multicall3", sender=deployer)
+    c["multicall3"] = multicall.address
+
+    tokens: dict[str, Contract] = {}
+    feeds: dict[str, Contract] = {}
+    for sym, t in scenario.TOKENS.items():
+        tokens[sym] = chain.deploy("DevToken", _token_name(sym), sym, t.decimals, sender=deployer)
+        feeds[sym] = chain.deploy("DevPriceFeed", f"{sym} / USD", t.price_e8, sender=deployer)
+
+    # Aave v3
+    oracle = chain.deploy("AaveOracle", sender=deployer)
+    pool = chain.deploy("AavePool", oracle.address, sender=deployer)
+    data_provider = chain.deploy("AaveProtocolDataProvider", pool.address, sender=deployer)
+    chain.send(
+        oracle.functions.setAssetSources(
+            [tokens[s].address for s in scenario.TOKENS], [feeds[s].address for s in scenario.TOKENS]
+        ),
+        deployer,
+    )
+    c.update(aave_pool=pool.address, aave_data_provider=data_provider.address, aave_oracle=oracle.address)
+    for r in scenario.AAVE_RESERVES:
+        chain.send(
+            pool.functions.initReserve(
+                tokens[r.symbol].address,
+                r.ltv,
+                r.liquidation_threshold,
+                r.liquidation_bonus,
+                r.reserve_factor,
+                r.base_rate,
+                r.slope1,
+                r.slope2,
+                r.optimal,
+            ),
+            deployer,
+        )
+
+    # Compound III
+    comets: dict[str, Contract] = {}
+    for m in scenario.COMET_MARKETS:
+        comet = chain.deploy("Comet", tokens[m.base].address, feeds[m.base].address, list(m.rates), sender=deployer)
+        for col in m.collaterals:
+            decimals = scenario.TOKENS[col.symbol].decimals
+            chain.send(
+                comet.functions.addAsset(
+                    tokens[col.symbol].address,
+                    feeds[col.symbol].address,
+                    col.borrow_cf,
+                    col.liquidate_cf,
+                    col.liquidation_factor,
+                    col.supply_cap * 10**decimals,
+                ),
+                deployer,
+            )
+        comets[m.name] = comet
+        c[f"comet_{m.name}"] = comet.address
+
+    # EigenLayer
+    manager = chain.deploy("StrategyManager", sender=deployer)
+    strategies = {
+        s: chain.deploy("StrategyBase", manager.address, tokens[s].address, sender=deployer)
+        for s in scenario.EIGEN_STRATEGIES
+    }
+    chain.send(manager.functions.addStrategiesToDepositWhitelist([s.address for s in strategies.values()]), deployer)
+    c["eigen_strategy_manager"] = manager.address
+    c.update({f"eigen_strategy_{s}": st.address for s, st in strategies.items()})
+
+    def mint(sym: str, to: str, amount: int) -> None:
+        chain.send(tokens[sym].functions.mint(to, amount), deployer)
+
+    def u(sym: str, amount: int | str) -> int:
+        return scenario.units(amount, scenario.TOKENS[sym].decimals)
+
+    # Operators' liquidity (approvals once, unlimited).
+    for sym, token in tokens.items():
+        for op in (provider, whale, simulator):
+            mint(sym, op, u(sym, 10**9))
+            for spender in (pool.address, manager.address, *(cm.address for cm in comets.values())):
+                chain.send(token.functions.approve(spender, MAX_UINT), op)
+    for sym, amount in scenario.AAVE_LIQUIDITY.items():
+        chain.send(pool.functions.supply(tokens[sym].address, u(sym, amount), provider, 0), provider)
+    for sym, amount in scenario.WHALE_AAVE_COLLATERAL.items():
+        chain.send(pool.functions.supply(tokens[sym].address, u(sym, amount), whale, 0), whale)
+    for sym, amount in scenario.AAVE_WHALE_BORROWS.items():
+        chain.send(pool.functions.borrow(tokens[sym].address, u(sym, amount), 2, 0, whale), whale)
+    for m in scenario.COMET_MARKETS:
+        comet = comets[m.name]
+        chain.send(
+            comet.functions.supply(tokens[m.base].address, u(m.base, scenario.COMET_LIQUIDITY[m.name])), provider
+        )
+        for sym, amount in scenario.COMET_WHALE_COLLATERAL[m.name].items():
+            chain.send(comet.functions.supply(tokens[sym].address, u(sym, amount)), whale)
+        chain.send(
+            comet.functions.withdraw(tokens[m.base].address, u(m.base, scenario.COMET_WHALE_BORROWS[m.name])), whale
+        )
+    for sym, amount in scenario.EIGEN_LIQUIDITY.items():
+        chain.send(
+            manager.functions.depositIntoStrategy(strategies[sym].address, tokens[sym].address, u(sym, amount)),
+            provider,
+        )
+
+    # Seeded users sign their own transactions.
+    users: dict[str, dict[str, str]] = {}
+    signers = [user_account(s.label) for s in scenario.USERS]
+    w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(signers), layer=0)
+    for seed, acct in zip(scenario.USERS, signers, strict=True):
+        users[seed.label] = {"address": acct.address, "private_key": "0x" + bytes(acct.key).hex()}
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": deployer, "to": acct.address, "value": Wei(USER_ETH)})
+        )
+        needs: dict[str, int] = {}
+        for sym, amount in seed.wallet.items():
+            needs[sym] = needs.get(sym, 0) + u(sym, amount)
+        for sym, amount in seed.aave_supply.items():
+            needs[sym] = needs.get(sym, 0) + u(sym, amount)
+        for assets in seed.comet_supply.values():
+            for sym, amount in assets.items():
+                needs[sym] = needs.get(sym, 0) + u(sym, amount)
+        for sym, amount in seed.eigen_deposits.items():
+            needs[sym] = needs.get(sym, 0) + u(sym, amount)
+        for sym, amount in needs.items():
+            mint(sym, acct.address, amount)
+        for sym, amount in seed.aave_supply.items():
+            chain.send(tokens[sym].functions.approve(pool.address, u(sym, amount)), acct.address)
+            chain.send(pool.functions.supply(tokens[sym].address, u(sym, amount), acct.address, 0), acct.address)
+        for sym, amount in seed.aave_borrow.items():
+            chain.send(pool.functions.borrow(tokens[sym].address, u(sym, amount), 2, 0, acct.address), acct.address)
+        for market, assets in seed.comet_supply.items():
+            for sym, amount in assets.items():
+                chain.send(tokens[sym].functions.approve(comets[market].address, u(sym, amount)), acct.address)
+                chain.send(comets[market].functions.supply(tokens[sym].address, u(sym, amount)), acct.address)
+        for market, amount in seed.comet_borrow.items():
+            base = next(m.base for m in scenario.COMET_MARKETS if m.name == market)
+            chain.send(comets[market].functions.withdraw(tokens[base].address, u(base, amount)), acct.address)
+        for sym, amount in seed.eigen_deposits.items():
+            chain.send(tokens[sym].functions.approve(manager.address, u(sym, amount)), acct.address)
+            chain.send(
+                manager.functions.depositIntoStrategy(strategies[sym].address, tokens[sym].address, u(sym, amount)),
+                acct.address,
+            )
+
+    extra_assets = _list_extra_reserves(chain, extra_aave_reserves, pool, oracle, deployer, provider, whale)
+
+    asset = {s: {"symbol": s, "address": tokens[s].address, "decimals": t.decimals} for s, t in scenario.TOKENS.items()}
+    markets: list[dict[str, Any]] = [
+        {
+            "protocol": "aave-v3",
+            "pool": pool.address,
+            "data_provider": data_provider.address,
+            "oracle": oracle.address,
+            "asset": asset[r.symbol],
+        }
+        for r in scenario.AAVE_RESERVES
+    ]
+    markets += [
+        {
+            "protocol": "aave-v3",
+            "pool": pool.address,
+            "data_provider": data_provider.address,
+            "oracle": oracle.address,
+            "asset": a,
+        }
+        for a in extra_assets
+    ]
+    markets += [
+        {
+            "protocol": "compound-v3",
+            "comet": comets[m.name].address,
+            "asset": asset[m.base],
+            "collaterals": [asset[col.symbol] for col in m.collaterals],
+        }
+        for m in scenario.COMET_MARKETS
+    ]
+    markets += [
+        {
+            "protocol": "eigenlayer",
+            "strategy_manager": manager.address,
+            "strategy": strategies[s].address,
+            "asset": asset[s],
+            "price_oracle": oracle.address,
+        }
+        for s in scenario.EIGEN_STRATEGIES
+    ]
+    token_addresses = {s: str(t.address) for s, t in tokens.items()}
+    feed_addresses = {s: str(f.address) for s, f in feeds.items()}
+    registry = {
+        "name": "devnet",
+        "chains": [
+            {
+                "chain_id": chain_id,
+                "name": f"Devnet (chain {chain_id})",
+                "multicall3": multicall.address,
+                "markets": markets,
+            }
+        ],
+        "users": [{"label": label, **info} for label, info in users.items()],
+        "contracts": {
+            **c,
+            **{f"token_{s}": a for s, a in token_addresses.items()},
+            **{f"feed_{s}": a for s, a in feed_addresses.items()},
+        },
+    }
+    path = Path(registry_path) if registry_path else None
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(registry, indent=1) + "\n")
+    return Deployment(
+        registry=registry,
+        contracts=c,
+        tokens=token_addresses,
+        feeds=feed_addresses,
+        users=users,
+        operators={"deployer": deployer, "provider": provider, "whale": whale, "simulator": simulator},
+        path=path,
+        chain_id=chain_id,
+    )
+
+
+def _list_extra_reserves(
+    chain: _Chain, n: int, pool: Contract, oracle: Contract, deployer: str, provider: str, whale: str
+) -> list[dict[str, Any]]:
+    """Extra 18-decimal reserves priced at $1 with 1M supplied each (for benchmarks at N = 1000).
+
+    Transactions are fired with explicit gas and without waiting for receipts (anvil mines each on
+    arrival, in order); token addresses are derived from the deployer's nonces. The final state is
+    checked once at the end.
+    """
+    if n <= 0:
+        return []
+    w3 = chain.w3
+    feed = chain.deploy("DevPriceFeed", "TEST / USD", 10**8, sender=deployer)
+    art = artifact("DevToken")
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(deployer))
+    addresses = [_create_address(deployer, nonce + i) for i in range(n)]
+    gas = int(factory.constructor("Test token", "T", 18).estimate_gas({"from": deployer}) * 1.3)
+    for i in range(n):
+        factory.constructor(f"Test token {i}", f"T{i}", 18).transact({"from": deployer, "gas": gas})
+    tokens = [chain.at("DevToken", a) for a in addresses]
+    for i in range(0, n, 200):
+        chunk = addresses[i : i + 200]
+        chain.send(oracle.functions.setAssetSources(chunk, [feed.address] * len(chunk)), deployer)
+    last = None
+    for token in tokens:
+        pool.functions.initReserve(
+            token.address, 7000, 7500, 10500, 1000, 0, scenario.ray("0.04"), scenario.ray("0.75"), scenario.ray("0.80")
+        ).transact({"from": deployer, "gas": 400_000})
+        token.functions.mint(provider, 10**24).transact({"from": deployer, "gas": 120_000})
+        token.functions.approve(pool.address, MAX_UINT).transact({"from": provider, "gas": 80_000})
+        last = pool.functions.supply(token.address, 10**24, provider, 0).transact({"from": provider, "gas": 300_000})
+    if last is not None and w3.eth.wait_for_transaction_receipt(last)["status"] != 1:
+        raise RuntimeError("seeding extra reserves failed")
+    listed = pool.functions.getReservesList().call()
+    if not set(addresses) <= set(listed):
+        raise RuntimeError("some extra reserves were not listed")
+    return [{"symbol": f"T{i}", "address": a, "decimals": 18} for i, a in enumerate(addresses)]
+
+
+def _create_address(sender: str, nonce: int) -> str:
+    import rlp
+
+    return Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
+
+
+def _token_name(symbol: str) -> str:
+    return {
+        "USDC": "USD Coin",
+        "DAI": "Dai Stablecoin",
+        "WETH": "Wrapped Ether",
+        "WBTC": "Wrapped BTC",
+        "wstETH": "Wrapped liquid staked Ether 2.0",
+        "rETH": "Rocket Pool ETH",
+        "cbETH": "Coinbase Wrapped Staked ETH",
+        "stETH": "Liquid staked Ether 2.0",
+    }.get(symbol, symbol)

@@ -1,0 +1,104 @@
+"""Keep the devnet markets moving like mainnet's: each `step()` sends a few transactions.
+
+- prices: a bounded, mean-reverting random walk per asset (±0.4 % per step around the seed price,
+  never beyond ±12 %), written to the Chainlink-style feeds that Aave's oracle and Comet read;
+- utilization: the whale borrows or repays a slice of an Aave reserve or a Comet market, keeping
+  utilization between 40 % and 95 %;
+- EigenLayer: LST rewards accrue (underlying tokens sent to a strategy raise its share price).
+Health factors follow prices, APYs follow utilization, exactly as on mainnet.
+"""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from typing import Any
+
+from web3 import Web3
+
+from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.deploy import Deployment, _Chain, connect
+
+
+class Simulator:
+    def __init__(self, rpc: str | Web3, deployment: Deployment, *, seed: int | None = None) -> None:
+        self.w3 = connect(rpc)
+        self.chain = _Chain(self.w3)
+        self.d = deployment
+        self.rng = random.Random(seed)
+        self.steps = 0
+        self._prices = {s: Decimal(t.price) for s, t in scenario.TOKENS.items()}
+
+    def step(self) -> list[str]:
+        """One round of nudges; returns a short description of each transaction sent."""
+        actions = [self._nudge_price(), self._nudge_utilization()]
+        if self.steps % 5 == 0:
+            actions.append(self._accrue_restaking_rewards())
+        self.steps += 1
+        return actions
+
+    def _nudge_price(self) -> str:
+        sym = self.rng.choice([s for s in scenario.TOKENS if s not in ("USDC", "DAI")])
+        anchor = Decimal(scenario.TOKENS[sym].price)
+        current = self._prices[sym]
+        drift = (anchor - current) / anchor / 10  # pull back toward the seed price
+        move = Decimal(str(self.rng.uniform(-0.004, 0.004))) + drift
+        new = min(anchor * Decimal("1.12"), max(anchor * Decimal("0.88"), current * (1 + move)))
+        self._prices[sym] = new
+        feed = self.chain.at("DevPriceFeed", self.d.feeds[sym])
+        self.chain.send(feed.functions.setAnswer(int(new * 10**8)), self.d.operators["deployer"])
+        return f"price {sym} {current:.2f} -> {new:.2f}"
+
+    def _nudge_utilization(self) -> str:
+        whale = self.d.operators["whale"]
+        if self.rng.random() < 0.6:
+            r = self.rng.choice(scenario.AAVE_RESERVES)
+            pool = self.chain.at("AavePool", self.d.contracts["aave_pool"])
+            token = self.d.tokens[r.symbol]
+            supplied, borrowed = _aave_totals(pool, token)
+            return self._move(
+                f"aave {r.symbol}",
+                supplied,
+                borrowed,
+                borrow=lambda amt: pool.functions.borrow(token, amt, 2, 0, whale),
+                repay=lambda amt: pool.functions.repay(token, amt, 2, whale),
+            )
+        m = self.rng.choice(scenario.COMET_MARKETS)
+        comet = self.chain.at("Comet", self.d.contracts[f"comet_{m.name}"])
+        token = self.d.tokens[m.base]
+        supplied, borrowed = comet.functions.totalSupply().call(), comet.functions.totalBorrow().call()
+        return self._move(
+            f"comet {m.name}",
+            supplied,
+            borrowed,
+            borrow=lambda amt: comet.functions.withdraw(token, amt),
+            repay=lambda amt: comet.functions.supply(token, amt),
+        )
+
+    def _move(self, name: str, supplied: int, borrowed: int, *, borrow: Any, repay: Any) -> str:
+        whale = self.d.operators["whale"]
+        utilization = borrowed / supplied if supplied else 0.0
+        slice_ = int(supplied * self.rng.uniform(0.002, 0.02))
+        go_up = self.rng.random() < 0.5
+        if utilization > 0.95 or borrowed < slice_:
+            go_up = borrowed < slice_
+        if utilization < 0.40:
+            go_up = True
+        if slice_ == 0:
+            return f"{name}: idle"
+        self.chain.send(borrow(slice_) if go_up else repay(slice_), whale)
+        return f"{name}: {'borrow' if go_up else 'repay'} {slice_}"
+
+    def _accrue_restaking_rewards(self) -> str:
+        sym = self.rng.choice(scenario.EIGEN_STRATEGIES)
+        strategy = self.d.contracts[f"eigen_strategy_{sym}"]
+        token = self.chain.at("DevToken", self.d.tokens[sym])
+        balance = token.functions.balanceOf(strategy).call()
+        reward = balance // 100_000  # ~3.5 %/year if stepped every ~15 minutes
+        self.chain.send(token.functions.mint(strategy, reward), self.d.operators["deployer"])
+        return f"eigenlayer {sym}: +{reward} rewards"
+
+
+def _aave_totals(pool: Any, token: str) -> tuple[int, int]:
+    reserve = pool.functions.reserves(token).call()
+    return int(reserve[10]), int(reserve[11])

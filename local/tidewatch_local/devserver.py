@@ -1,0 +1,122 @@
+"""`tidewatch dev`: the whole system on one machine with zero cloud accounts.
+
+Order of start-up: stores (configured or embedded) → migrations → devnet (when no RPC URL is
+configured and the devnet tooling is present) → local gateway (HTTP API, WebSocket, management
+API, dashboard) → EventBridge schedules. Ctrl-C stops everything; data stays in .tidewatch/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+
+from tidewatch_local.cli import _migrate
+from tidewatch_local.eventbus import LocalEventBus
+from tidewatch_local.gateway import API_PREFIX, WS_PATH, LocalGateway, ScheduleRunner
+from tidewatch_local.invoker import LocalInvoker
+from tidewatch_local.stack import apply_environment, resolve_stack
+from tidewatch_local.template import REPO_ROOT, read_template
+
+DASHBOARD_DIST = REPO_ROOT / "dashboard" / "dist"
+
+
+def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
+    """Start the devnet when no RPC URLs are configured. Returns (env, notes, handle to stop)."""
+    if os.environ.get("TIDEWATCH_RPC_URLS"):
+        return {}, ["Chains: TIDEWATCH_RPC_URLS"], None
+    try:
+        from tidewatch_local.devnet import local_chain
+    except ImportError:
+        return {}, ["Chains: none configured and no devnet tooling found (set TIDEWATCH_RPC_URLS)"], None
+    chain = local_chain(state_dir)
+    return chain.environment, chain.notes, chain
+
+
+def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
+    template = read_template()
+    invoker = LocalInvoker(template)
+
+    def public_config(request: Request) -> dict[str, Any]:
+        origin = request.headers.get("host", f"{host}:{port}")
+        return {
+            "apiBaseUrl": API_PREFIX,
+            "wsUrl": f"ws://{origin}{WS_PATH}",
+            "walletConnectProjectId": os.environ.get("TIDEWATCH_WALLETCONNECT_PROJECT_ID", ""),
+            "environment": "local",
+        }
+
+    gateway = LocalGateway(template, invoker, static_dir=DASHBOARD_DIST, public_config=public_config)
+    return gateway, invoker
+
+
+def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True) -> int:
+    import uvicorn
+
+    # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
+    # platformdirs' missing XDG_RUNTIME_DIR (pgserver's lock folder) on headless machines.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    warnings.filterwarnings("ignore", module="platformdirs")
+
+    stack = resolve_stack()
+    chain_handle = None
+    runner: ScheduleRunner | None = None
+    bus: LocalEventBus | None = None
+    try:
+        base = f"http://{host}:{port}"
+        extra = {
+            "TIDEWATCH_SITE_DOMAIN": f"{host}:{port}",
+            "TIDEWATCH_SITE_URI": base,
+            "TIDEWATCH_CORS_ORIGINS": f'["{base}"]',
+            # Pushes go to this gateway's @connections endpoint over plain HTTP (no AWS signing).
+            "TIDEWATCH_WEBSOCKET_MANAGEMENT_ENDPOINT": f"{base}/local",
+            "TIDEWATCH_WEBSOCKET_PUSH_MODE": "http",
+            # Webhook actions may target services on this machine in the local run only.
+            "TIDEWATCH_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        }
+        apply_environment(stack, extra)
+        applied = _migrate(stack.database_url, quiet=True)
+        chain_env, chain_notes, chain_handle = start_chain(stack.state_dir)
+        for key, value in chain_env.items():
+            os.environ.setdefault(key, value)
+        gateway, invoker = build_gateway(host, port)
+        bus = LocalEventBus(gateway.template, invoker, stack.redis_url)
+        bus.start()
+        if schedules:
+            runner = ScheduleRunner(gateway.template, invoker)
+            runner.start()
+        print("Tidewatch is running locally:")
+        print(f"  dashboard       {base}/")
+        print(
+            f"  HTTP API        {base}{API_PREFIX}/   (try {base}{API_PREFIX}/health, docs at {base}{API_PREFIX}/docs)"
+        )
+        print(f"  WebSocket API   ws://{host}:{port}{WS_PATH}?token=<access token>")
+        print(f"  management API  {base}/local/@connections/{{connectionId}}")
+        for note in [*stack.notes, *chain_notes]:
+            print(f"  {note}")
+        for rule in gateway.template.event_rules:
+            print(f"  events          {rule.pattern.get('detail-type')} → {rule.function}")
+        print(f"  migrations      {'applied ' + ', '.join(applied) if applied else 'up to date'}")
+        if runner:
+            for s in gateway.template.schedules:
+                print(f"  schedule        {s.function} {s.expression}")
+        print("Press Ctrl-C to stop.", flush=True)
+        config = uvicorn.Config(
+            gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
+        )
+        server = uvicorn.Server(config)
+        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+        server.run()
+        return 0
+    finally:
+        if bus is not None:
+            bus.stop()
+        if runner:
+            runner.stop()
+        if chain_handle is not None and hasattr(chain_handle, "stop"):
+            chain_handle.stop()
+        stack.close()

