@@ -5,7 +5,7 @@
  * Runs against TIDEWATCH_E2E_BASE_URL (the local run) or, by default, the mock API server.
  */
 import { mkdirSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { e2eEnv } from "./env";
@@ -55,6 +55,14 @@ beforeAll(async () => {
   await wallet.install(page);
 });
 
+afterEach(async (ctx) => {
+  // A failing step leaves a picture of what the user saw.
+  if (ctx.task.result?.state === "fail" && page) {
+    const name = ctx.task.name.replace(/[^A-Za-z0-9]+/g, "-").slice(0, 60);
+    await page.screenshot({ path: `${SHOTS}FAILED-${name}.png`, fullPage: true }).catch(() => undefined);
+  }
+});
+
 afterAll(async () => {
   await browser?.close();
 });
@@ -91,7 +99,7 @@ describe("Tidewatch dashboard", () => {
 
   it("validates addresses and creates a portfolio for the seeded address", async () => {
     // Given the new-portfolio form
-    await page.getByLabel("Name").fill(portfolioName);
+    await page.getByLabel("Name", { exact: true }).fill(portfolioName);
     const addressInput = page.getByLabel("Add address");
     // When a malformed address is added, then it is refused with a reason at the field
     await addressInput.fill("0x1234");
@@ -111,13 +119,16 @@ describe("Tidewatch dashboard", () => {
     expect(table).toContain("Compound v3");
     expect(await page.getByTestId("min-hf").innerText()).toMatch(/^\d+\.\d\d$/);
     expect(await page.getByTestId("net-worth").innerText()).toMatch(/^-?\$[\d,]+\.\d\d$/);
+    // Every view stores a snapshot: after a reload there are two points to chart
+    await page.reload();
+    await page.getByTestId("position-row").first().waitFor();
     await page.getByRole("img", { name: /Net worth/ }).waitFor();
     await shot("03-portfolio-view");
   });
 
   it("renames the portfolio", async () => {
     await page.getByRole("button", { name: "Edit" }).click();
-    await page.getByLabel("Name").fill(`${portfolioName} (renamed)`);
+    await page.getByLabel("Name", { exact: true }).fill(`${portfolioName} (renamed)`);
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("heading", { name: `${portfolioName} (renamed)`, level: 1 }).waitFor();
   });
@@ -134,21 +145,23 @@ describe("Tidewatch dashboard", () => {
     const apys = (await table.locator("tbody tr td:nth-child(4)").allInnerTexts()).filter((t) => t !== "—").map((t) => Number.parseFloat(t));
     expect(apys).toEqual([...apys].sort((a, b) => b - a));
     // Filter: only USDC markets remain
-    await page.getByLabel("Search").fill("USDC");
+    await page.getByLabel("Search", { exact: true }).fill("USDC");
     await expect.poll(async () => (await table.locator("tbody tr td:nth-child(3)").allInnerTexts()).every((t) => t.includes("USDC"))).toBe(true);
     await shot("04-markets");
     await table.locator("tbody tr td:nth-child(3) a").first().click();
     await page.getByRole("heading", { name: "Rate history" }).waitFor();
-    await page.getByRole("img", { name: /Supply and borrow APY/ }).waitFor();
+    // The chart, or (an API without stored history yet) the honest empty state
+    await page.locator("figure.chart, .chart-empty").first().waitFor();
+    if (mock) await page.getByRole("img", { name: /Supply and borrow APY/ }).waitFor();
     await shot("05-market");
   });
 
   it("creates a rule with field-level errors, then receives its notification live", async () => {
     await page.getByRole("link", { name: "Rules" }).click();
     await page.getByRole("link", { name: "New rule" }).click();
-    await page.getByLabel("Name").waitFor();
+    await page.getByLabel("Name", { exact: true }).waitFor();
     // A value the form itself refuses is flagged at its field
-    await page.getByLabel("Name").fill("E2E health factor watch");
+    await page.getByLabel("Name", { exact: true }).fill("E2E health factor watch");
     await page.getByLabel("Health factor", { exact: true }).fill("0.5");
     await page.getByRole("button", { name: "Create rule" }).click();
     await page.getByText("Health factor must be at least 1.").waitFor();
@@ -158,10 +171,10 @@ describe("Tidewatch dashboard", () => {
     if (mock) {
       // The server's own validation error lands at the field it names
       await page.getByRole("button", { name: "Add action" }).click();
-      await page.getByLabel("URL").fill("http://hooks.example.test/x");
+      await page.getByLabel("URL", { exact: true }).fill("http://hooks.example.test/x");
       await page.getByRole("button", { name: "Create rule" }).click();
       await page.getByText("Webhook URLs must use https", { exact: true }).waitFor();
-      expect(await page.getByLabel("URL").getAttribute("aria-invalid")).toBe("true");
+      expect(await page.getByLabel("URL", { exact: true }).getAttribute("aria-invalid")).toBe("true");
       await shot("06-rule-form-server-error");
       await page.getByRole("button", { name: "Remove action 2" }).click();
     }
@@ -177,6 +190,10 @@ describe("Tidewatch dashboard", () => {
     await page.getByTestId("test-result").waitFor();
     await page.getByRole("button", { name: "Disable" }).click();
     await page.getByRole("button", { name: "Enable" }).waitFor();
+    // Delete it again, through the confirmation dialog (keeps a free plan's rule quota for reruns)
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("alertdialog", { name: "Delete rule?" }).getByRole("button", { name: "Delete rule" }).click();
+    await page.getByRole("heading", { name: "Rules", level: 1 }).waitFor();
     await page.getByRole("link", { name: /Notifications/ }).click();
     await page.getByTestId("notification-list").locator("li").first().waitFor();
     await shot("08-notifications");
@@ -184,14 +201,14 @@ describe("Tidewatch dashboard", () => {
 
   it("prepares a transaction and sends it through the wallet", async () => {
     await page.getByRole("link", { name: "Transactions" }).click();
-    await page.getByLabel("Portfolio").waitFor();
-    const portfolioValue = await page.getByLabel("Portfolio").locator("option", { hasText: portfolioName }).first().getAttribute("value");
-    await page.getByLabel("Portfolio").selectOption(portfolioValue!);
-    await page.getByLabel("From address").selectOption(seeded);
+    await page.getByLabel("Portfolio", { exact: true }).waitFor();
+    const portfolioValue = await page.getByLabel("Portfolio", { exact: true }).locator("option", { hasText: portfolioName }).first().getAttribute("value");
+    await page.getByLabel("Portfolio", { exact: true }).selectOption(portfolioValue!);
+    await page.getByLabel("From address", { exact: true }).selectOption(seeded);
     const marketPattern = new RegExp(process.env.TIDEWATCH_E2E_TX_MARKET ?? "USDC · Aave v3");
-    const marketValue = await page.getByLabel("Market").locator("option", { hasText: marketPattern }).first().getAttribute("value");
-    await page.getByLabel("Market").selectOption(marketValue!);
-    await page.getByLabel("Action").selectOption(process.env.TIDEWATCH_E2E_TX_ACTION ?? "supply");
+    const marketValue = await page.getByLabel("Market", { exact: true }).locator("option", { hasText: marketPattern }).first().getAttribute("value");
+    await page.getByLabel("Market", { exact: true }).selectOption(marketValue!);
+    await page.getByLabel("Action", { exact: true }).selectOption(process.env.TIDEWATCH_E2E_TX_ACTION ?? "supply");
     await page.getByLabel(/^Amount/).fill(process.env.TIDEWATCH_E2E_TX_AMOUNT ?? "1");
     await page.getByRole("button", { name: "Prepare", exact: true }).click();
     const card = page.getByTestId("transaction-card").first();
@@ -241,6 +258,19 @@ describe("Tidewatch dashboard", () => {
       await shot(name);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("deletes the portfolio after confirmation", async () => {
+    await go("/portfolios");
+    const name = `${portfolioName} (renamed)`;
+    await page.getByRole("button", { name: `Delete ${name}` }).click();
+    const dialog = page.getByRole("alertdialog", { name: "Delete portfolio?" });
+    // Cancel keeps it; Escape works as Cancel
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: `Delete ${name}` }).click();
+    await dialog.getByRole("button", { name: "Delete portfolio" }).click();
+    await page.getByRole("link", { name }).waitFor({ state: "detached" });
   });
 
   it("signs out and forgets the session", async () => {

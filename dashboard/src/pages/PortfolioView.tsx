@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { useApp } from "../AppContext";
 import { ApiError } from "../api/problem";
 import { portfolioFieldKey } from "../api/client";
-import type { Breakdown, PortfolioView as View, Position } from "../api/types";
+import type { Breakdown, PortfolioSnapshot, PortfolioView as View, Position } from "../api/types";
 import { AddressList } from "../components/AddressList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { LineChart } from "../components/LineChart";
@@ -26,7 +26,9 @@ export function PortfolioView() {
   const id = Number(useParams().id);
   const { api, subscribe } = useApp();
   const view = useResource(() => api.getPortfolio(id), [api, id]);
-  const history = useResource(() => api.portfolioHistory(id), [api, id]);
+  // Read after the view: each view stores a snapshot, and the chart should end with this one.
+  const history = useResource(() => (view.data ? api.portfolioHistory(id) : Promise.resolve(undefined)), [api, id, view.data]);
+  const points = withCurrentView(history.data ?? [], view.data);
   const { reload } = view;
 
   useEffect(() => subscribe(`portfolio:${id}`, () => reload()), [subscribe, id, reload]);
@@ -55,7 +57,7 @@ export function PortfolioView() {
         <h2>History</h2>
         {history.error ? (
           <ErrorBanner error={history.error} onRetry={history.reload} />
-        ) : history.loading && !history.data ? (
+        ) : !history.data && (history.loading || view.loading) ? (
           <Loading label="Loading history…" />
         ) : (
           <div className="grid-2">
@@ -66,7 +68,7 @@ export function PortfolioView() {
                   label: "Net worth",
                   color: "#2563eb",
                   format: (v) => formatUsd(v, { compact: true }),
-                  points: (history.data ?? []).map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })),
+                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })),
                 },
               ]}
             />
@@ -77,7 +79,7 @@ export function PortfolioView() {
                   label: "Health factor",
                   color: "#d97706",
                   format: formatHealthFactor,
-                  points: (history.data ?? []).map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })),
+                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })),
                 },
               ]}
             />
@@ -86,6 +88,17 @@ export function PortfolioView() {
       </section>
     </section>
   );
+}
+
+/**
+ * The stored snapshots plus the view on screen as the latest point, unless a snapshot of it is
+ * already there (the API may commit the view's snapshot after answering).
+ */
+export function withCurrentView(history: PortfolioSnapshot[], view: View | undefined, now: number = Date.now()): PortfolioSnapshot[] {
+  if (!view) return history;
+  const last = history[history.length - 1];
+  if (last && now - Date.parse(last.taken_at) < 10_000) return history;
+  return [...history, { taken_at: new Date(now).toISOString(), net_worth_usd: view.net_worth_usd, min_health_factor: view.min_health_factor }];
 }
 
 function PortfolioHeader({ view, onChanged }: { view: View; onChanged: () => void }) {
