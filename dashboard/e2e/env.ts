@@ -1,4 +1,5 @@
 /** Settings of the browser tests, from the environment (documented in the dashboard README). */
+import { readFileSync } from "node:fs";
 import type { Hex } from "viem";
 
 // Hardhat/anvil development account #1: public test key, never holds value.
@@ -15,11 +16,25 @@ export interface E2eEnv {
   walletMode: "sign" | "send";
 }
 
+/**
+ * The key of a seeded devnet user, from the registry `tidewatch dev` writes
+ * (.tidewatch/devnet/registry.json: users[{label, address, private_key}]).
+ */
+export function devnetUserKey(registryPath: string, label: string): Hex {
+  const registry = JSON.parse(readFileSync(registryPath, "utf8")) as { users?: Array<{ label: string; private_key: Hex }> };
+  const user = registry.users?.find((u) => u.label === label);
+  if (!user) throw new Error(`No devnet user ${label} in ${registryPath}`);
+  return user.private_key;
+}
+
 export function e2eEnv(env: NodeJS.ProcessEnv = process.env): E2eEnv {
   const baseUrl = env.TIDEWATCH_E2E_BASE_URL?.replace(/\/+$/, "") || null;
+  const registry = env.TIDEWATCH_E2E_DEVNET_REGISTRY;
+  // A borrower on both Aave and Compound, so the portfolio shows health factors and rules fire.
+  const fromRegistry = registry ? devnetUserKey(registry, env.TIDEWATCH_E2E_DEVNET_USER || "bob-near-liquidation") : null;
   return {
     baseUrl,
-    privateKey: (env.TIDEWATCH_E2E_PRIVATE_KEY as Hex | undefined) || DEFAULT_TEST_KEY,
+    privateKey: (env.TIDEWATCH_E2E_PRIVATE_KEY as Hex | undefined) || fromRegistry || DEFAULT_TEST_KEY,
     seededAddress: env.TIDEWATCH_E2E_SEEDED_ADDRESS || null,
     rpcUrl: env.TIDEWATCH_E2E_RPC_URL || null,
     chainId: Number(env.TIDEWATCH_E2E_CHAIN_ID || 1),
