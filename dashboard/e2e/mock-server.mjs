@@ -89,7 +89,7 @@ export function createMockApi(options = {}) {
       chain_id, protocol, address, market, asset_symbol, asset_decimals, supplied: 0, borrowed: 0, supplied_usd, borrowed_usd, supply_apy, borrow_apy, health_factor,
     });
     return [
-      p(1, "aave-v3", AAVE_POOL, "WETH", 18, "12500.00", "0", "0.0191", null, "1.42"),
+      { ...p(1, "aave-v3", AAVE_POOL, "WETH", 18, "12500.00", "0", "0.0191", null, "1.42"), supplied: 4e18 },
       p(1, "aave-v3", AAVE_POOL, "USDC", 6, "0", "6800.00", null, "0.0561", "1.42"),
       p(8453, "compound-v3", "0xb125E6687d4313864e53df431d5425969c15Eb2F", "USDC", 6, "3000.00", "0", "0.0521", null, null),
     ];
@@ -111,8 +111,20 @@ export function createMockApi(options = {}) {
         { chain_id: 8453, protocol: "compound-v3", as_of: iso(95_000), block_number: 8_000_456, stale: true, error: null },
       ],
       cache: { source: "origin", age_seconds: 0 },
+      // The API's risk shape (tidewatch.portfolios.risk_forecaster): one forecast per account.
       risk: positions.length
-        ? { positions: [{ position_id: `1:aave-v3:${seeded}`, probability: 0.034, band: "medium", distance_to_liquidation: 0.2957, health_factor: 1.42, horizon_hours: 24, model_version: "mock" }] }
+        ? {
+            model_version: "mock",
+            horizons_hours: [24, 168],
+            accounts: [
+              {
+                chain_id: 1, protocol: "aave-v3", address: seeded, market: AAVE_POOL,
+                probability: 0.034, band: "medium", distance_to_liquidation: 0.2957, health_factor: 1.42,
+                by_horizon: { "24": { probability: 0.034, band: "medium", distance_to_liquidation: 0.2957, health_factor: 1.42 }, "168": { probability: 0.118, band: "high", distance_to_liquidation: 0.2957, health_factor: 1.42 } },
+              },
+            ],
+            errors: [],
+          }
         : null,
     };
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { ApiClient, normalizeMarket, normalizePortfolioView, normalizeRule, normalizeTransaction, portfolioFieldKey } from "./client";
 import { ApiError } from "./problem";
+import { riskText } from "../pages/PortfolioView";
 import { memorySessionStore, type StoredSession } from "../auth/tokens";
 
 const NOW = Date.parse("2026-03-01T00:00:00Z");
@@ -186,17 +187,30 @@ describe("normalizePortfolioView", () => {
     const view = normalizePortfolioView({
       portfolio: { id: 4, name: "Main", wallets: [{ address: "0xA", label: null }], chains: [1], created_at: "t", updated_at: "t" },
       positions: [
-        { chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", asset_symbol: "WETH", asset_decimals: 18, supplied: 10, borrowed: 0, supplied_usd: "30000.0", borrowed_usd: "0", supply_apy: "0.02", borrow_apy: null, health_factor: "1.8" },
+        { chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", asset_symbol: "WETH", asset_decimals: 18, supplied: 10e18, borrowed: 0, supplied_usd: "30000.0", borrowed_usd: "0", supply_apy: "0.02", borrow_apy: null, health_factor: "1.8" },
         { chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", asset_symbol: "USDC", asset_decimals: 6, supplied: 0, borrowed: 1, supplied_usd: "0", borrowed_usd: "12000.0", supply_apy: null, borrow_apy: "0.05", health_factor: "1.8" },
       ],
       totals: { supplied_usd: "30000.0", borrowed_usd: "12000.0", net_worth_usd: "18000.0", min_health_factor: "1.8" },
       sources: [{ chain_id: 1, protocol: "aave-v3", as_of: "2026-01-01T00:00:00Z", block_number: 123, stale: false, error: null }],
       cache: { source: "cache", age_seconds: 3 },
-      risk: { positions: [{ position_id: "1:aave-v3:0xA", probability: 0.02, band: "low", distance_to_liquidation: 0.44, horizon_hours: 24 }] },
+      risk: {
+        model_version: "m1",
+        horizons_hours: [24, 168],
+        accounts: [
+          {
+            chain_id: 1, protocol: "aave-v3", address: "0xA", market: "0xpool", probability: 0.02, band: "low", distance_to_liquidation: 0.44, health_factor: 1.8,
+            by_horizon: { "24": { probability: 0.02, band: "low", distance_to_liquidation: 0.44 }, "168": { probability: 0.09, band: "medium", distance_to_liquidation: 0.44 } },
+          },
+        ],
+      },
     });
     expect(view).toMatchObject({ id: 4, name: "Main", addresses: ["0xA"], net_worth_usd: "18000.0", min_health_factor: "1.8", cache_source: "cache" });
     expect(view.staleness).toEqual([{ source: "Aave v3", chain_id: 1, as_of: "2026-01-01T00:00:00Z", age_seconds: null, block_number: 123, stale: false, error: null }]);
-    expect(view.positions[0]).toMatchObject({ risk: { probability: 0.02, band: "low" }, liquidation_buffer: 0.44 });
+    // The account's forecast reaches both of its positions; the WETH collateral gets a liquidation price
+    expect(view.positions[0]).toMatchObject({ risk: { probability: 0.02, band: "low", horizon_hours: 24 }, liquidation_buffer: 0.44 });
+    expect(view.positions[0].liquidation_price_usd).toBeCloseTo(3000 * 0.56);
+    expect(view.positions[1]).toMatchObject({ risk: { probability: 0.02 }, liquidation_price_usd: null });
+    expect(riskText(view.positions[0])).toBe("low · 2.0 % in 24 h, 9.0 % in 7 d");
     expect(view.by_protocol).toEqual([{ key: "aave-v3", label: "Aave v3", net_worth_usd: 18000 }]);
   });
 

@@ -466,20 +466,47 @@ function normalizeBreakdown(raw: unknown, keyField: string, label: (k: string) =
   return null;
 }
 
-/** Joins a forecast to its position: on the position itself, or in the view's `risk` list. */
+const STABLE = new Set(["USDC", "USDT", "DAI", "USDBC", "USDS", "GHO", "LUSD", "FRAX", "PYUSD", "USDE"]);
+
+/**
+ * Where a supplied volatile asset's price would trigger liquidation: its current price (USD value
+ * over units) lowered by the forecast's distance to liquidation. Debt and stablecoins have none.
+ */
+export function liquidationPrice(p: Position, distance: number | null | undefined): number | null {
+  if (distance == null || !Number.isFinite(distance) || STABLE.has(p.asset_symbol.toUpperCase())) return null;
+  const units = p.supplied != null && p.asset_decimals != null ? Number(p.supplied) / 10 ** p.asset_decimals : null;
+  const usd = toNumber(p.supplied_usd);
+  if (!units || !usd) return null;
+  return (usd / units) * (1 - distance);
+}
+
+/**
+ * Joins forecasts to positions. The API's `risk` is {horizons_hours, accounts: [{chain_id,
+ * protocol, address, market, probability, band, distance_to_liquidation, by_horizon}]}, one per
+ * account (all positions of an address in one market share it); a forecast on the position
+ * itself, or a list keyed by position_id, is tolerated.
+ */
 function attachRisk(positions: Position[], risk: unknown): Position[] {
-  const list = Array.isArray(risk)
-    ? risk
-    : risk && typeof risk === "object"
-      ? ((risk as Record<string, unknown>).positions ?? (risk as Record<string, unknown>).forecasts ?? null)
-      : null;
-  const byId = new Map<string, RiskForecast>();
-  if (Array.isArray(list)) for (const f of list as RiskForecast[]) if (f && f.position_id) byId.set(f.position_id, f);
-  return positions.map((p) => {
+  const r = risk && typeof risk === "object" && !Array.isArray(risk) ? (risk as Record<string, unknown>) : null;
+  const list = (Array.isArray(risk) ? risk : (r?.accounts ?? r?.positions ?? r?.forecasts ?? null)) as Array<RiskForecast & Record<string, unknown>> | null;
+  const horizon = Array.isArray(r?.horizons_hours) ? (r.horizons_hours as number[])[0] : undefined;
+  const find = (p: Position): RiskForecast | null => {
+    if (!Array.isArray(list)) return null;
     const id = (p as Position & { position_id?: string }).position_id ?? `${p.chain_id}:${p.protocol}:${p.address}`;
-    const forecast = p.risk ?? byId.get(id) ?? null;
+    return (
+      list.find(
+        (f) =>
+          (f.position_id != null && f.position_id === id) ||
+          (f.chain_id === p.chain_id && f.protocol === p.protocol && String(f.address).toLowerCase() === p.address.toLowerCase() && (f.market == null || p.market == null || String(f.market).toLowerCase() === p.market.toLowerCase())),
+      ) ?? null
+    );
+  };
+  return positions.map((p) => {
+    const found = p.risk ?? find(p);
+    const forecast = found ? { ...found, horizon_hours: found.horizon_hours ?? horizon } : null;
     const buffer = p.liquidation_buffer ?? forecast?.distance_to_liquidation ?? null;
-    return { ...p, risk: forecast, liquidation_buffer: buffer };
+    const price = p.liquidation_price_usd ?? (toNumber(p.supplied_usd) ? liquidationPrice(p, forecast?.distance_to_liquidation) : null);
+    return { ...p, risk: forecast, liquidation_buffer: buffer, liquidation_price_usd: price };
   });
 }
 

@@ -43,6 +43,8 @@ export interface RiskForecast {
   horizon_hours?: number;
   model_version?: string;
   position_id?: string | null;
+  /** Forecasts per horizon ("24", "168"), when the API gives several. */
+  by_horizon?: Record<string, { probability: number; band?: string; distance_to_liquidation?: number | null }>;
 }
 
 export interface Position {
@@ -51,6 +53,10 @@ export interface Position {
   protocol: string;
   /** Market key: reserve / comet / strategy address. */
   market?: string;
+  asset_decimals?: number;
+  /** Base units. */
+  supplied?: number | string;
+  borrowed?: number | string;
   market_id?: number | null;
   asset_symbol: string;
   supplied_usd: Num;

@@ -261,10 +261,19 @@ function BreakdownList({ title, rows }: { title: string; rows: Breakdown[] }) {
   );
 }
 
-function riskText(p: Position): string {
-  if (!p.risk) return "—";
+function horizonLabel(hours: number): string {
+  return hours % 24 === 0 && hours >= 48 ? `${hours / 24} d` : `${hours} h`;
+}
+
+export function riskText(p: Position): string {
+  if (!p.risk || (toNumber(p.borrowed_usd) === 0 && !toNumber(p.health_factor ?? null))) return "—";
   const band = p.risk.band ? `${p.risk.band} · ` : "";
-  const horizon = p.risk.horizon_hours ? ` in ${p.risk.horizon_hours} h` : "";
+  const horizons = Object.entries(p.risk.by_horizon ?? {})
+    .map(([h, f]) => [Number(h), f.probability] as const)
+    .filter(([h]) => Number.isFinite(h))
+    .sort((a, b) => a[0] - b[0]);
+  if (horizons.length > 1) return band + horizons.map(([h, prob]) => `${formatProbability(prob)} in ${horizonLabel(h)}`).join(", ");
+  const horizon = p.risk.horizon_hours ? ` in ${horizonLabel(p.risk.horizon_hours)}` : "";
   return `${band}${formatProbability(p.risk.probability)}${horizon}`;
 }
 
