@@ -15,14 +15,16 @@ from api.security import current_claims, limit_by_ip
 from tidewatch.billing.limits import ensure_rule_allowed
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.settings import RulesSettings
-from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
-from tidewatch.rules.tick import TickSources
 
 
 def rules_service(request: Request) -> RulesService:
     state = request.app.state
     if getattr(state, "rules_service", None) is None:
+        # Built on the first rules request: the dry-run sources bring numpy, which no other
+        # route needs at cold start.
         from rules.deps import signing_key
+        from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
+        from tidewatch.rules.tick import TickSources
 
         database = state.deps.database
         state.rules_service = RulesService(
