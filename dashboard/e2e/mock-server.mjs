@@ -476,7 +476,8 @@ export function createMockApi(options = {}) {
           tx.status = "confirmed";
           tx.block_number = 19_000_999;
           tx.updated_at = iso();
-          push(user.id, "notifications", { type: "transaction", transaction_id: tx.id, status: tx.status });
+          // The API's frame (tidewatch.live.transaction_status).
+          push(user.id, "notifications", { type: "transaction_status", transaction_id: tx.id, status: tx.status, chain_id: tx.chain_id, summary: tx.summary, tx_hash: tx.tx_hash });
         }, 1000);
       }
       tx.updated_at = iso();

@@ -97,6 +97,11 @@ export function AppProvider(props: {
         } else if (msg.type === "transaction_prepared") {
           const d = msg.data as { summary?: string };
           pushToast({ title: "A rule prepared a transaction for you to sign", body: d.summary, tone: "info" });
+        } else if (msg.type === "transaction_status") {
+          const d = msg.data as { status?: string; summary?: string };
+          if (d.status === "confirmed" || d.status === "failed" || d.status === "replaced") {
+            pushToast({ title: `Transaction ${d.status}`, body: d.summary, tone: d.status === "confirmed" ? "success" : "error" });
+          }
         }
         for (const [topic, set] of handlers.current) if (topic === msg.topic) for (const h of set) h(msg);
       },
