@@ -36,7 +36,12 @@ def customer_body(customer_id: str, params: dict[str, str]) -> dict[str, Any]:
         "discount": None,
         "email": None,
         "invoice_prefix": "TW" + customer_id[-6:].upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None},
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")},
         "name": None,
@@ -105,7 +110,9 @@ def portal_session_body(session_id: str, params: dict[str, str]) -> dict[str, An
     }
 
 
-def error_body(message: str, *, error_type: str = "invalid_request_error", code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, error_type: str = "invalid_request_error", code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     return {
         "error": {
             "code": code,
@@ -133,7 +140,11 @@ class StripeStub:
     def _reply(body: dict[str, Any], status: int = 200) -> tuple[int, dict[str, str], str]:
         import json
 
-        return status, {"Request-Id": f"req_stub{next(_counter):06d}", "Content-Type": "application/json"}, json.dumps(body)
+        return (
+            status,
+            {"Request-Id": f"req_stub{next(_counter):06d}", "Content-Type": "application/json"},
+            json.dumps(body),
+        )
 
     def _customer(self, request: Any) -> tuple[int, dict[str, str], str]:
         params = form(request)

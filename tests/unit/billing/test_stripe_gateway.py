@@ -21,7 +21,9 @@ def gateway() -> StripeGateway:
     return StripeGateway("sk_test_tidewatch", api_base=API_BASE, max_network_retries=0)
 
 
-def test_create_customer_sends_metadata_idempotency_key_and_api_version(stub: StripeStub, gateway: StripeGateway) -> None:
+def test_create_customer_sends_metadata_idempotency_key_and_api_version(
+    stub: StripeStub, gateway: StripeGateway
+) -> None:
     # When a customer is created for user 42
     customer_id = gateway.create_customer(user_id=42, address="0x00000000000000000000000000000000000000aA")
     # Then one form-encoded POST reached the configured API base with our key and idempotency key
