@@ -38,6 +38,18 @@ def _is_wildcard(value: Any) -> bool:
     return isinstance(value, str) and value.strip() == "*"
 
 
+def _ingress_sources(resources: dict[str, Any], group: str) -> set[str]:
+    """Where a security group accepts traffic from: other groups only (a CIDR would fail the test)."""
+    rules = list(resources[group]["Properties"].get("SecurityGroupIngress", []))
+    rules += [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"]["GroupId"] == {"Ref": group}
+    ]
+    assert all("CidrIp" not in rule and "CidrIpv6" not in rule for rule in rules), group
+    return {rule["SourceSecurityGroupId"]["Ref"] for rule in rules}
+
+
 def test_no_iam_statement_allows_every_action_on_every_resource(template: dict[str, Any]) -> None:
     # Given every IAM statement in the template
     found = list(_statements(template["Resources"], "Resources"))
@@ -109,12 +121,7 @@ def test_database_is_reached_through_rds_proxy_with_tls(resources: dict[str, Any
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["TIDEWATCH_DATABASE_HOST"] == {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}
     # And the database accepts connections only from the proxy and the rotation function
-    ingress = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    assert {rule["SourceSecurityGroupId"]["Ref"] for rule in ingress} == {
-        "ProxySecurityGroup",
-        "RotationSecurityGroup",
-    }
-    assert all("CidrIp" not in rule for rule in ingress)
+    assert _ingress_sources(resources, "DatabaseSecurityGroup") == {"ProxySecurityGroup", "RotationSecurityGroup"}
 
 
 def test_database_password_rotates(resources: dict[str, Any]) -> None:
@@ -132,8 +139,7 @@ def test_cache_is_encrypted_in_transit_and_at_rest_with_auth(resources: dict[str
     assert cache["AtRestEncryptionEnabled"] is True
     assert "resolve:secretsmanager" in cache["AuthToken"]["Fn::Sub"]
     # Not public: in the private subnet group, reachable only from the functions' security group
-    ingress = resources["CacheSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    assert [rule["SourceSecurityGroupId"]["Ref"] for rule in ingress] == ["FunctionSecurityGroup"]
+    assert _ingress_sources(resources, "CacheSecurityGroup") == {"FunctionSecurityGroup"}
     assert not any(r["Type"] == "AWS::ElastiCache::CacheCluster" for r in resources.values())
 
 
