@@ -71,6 +71,7 @@ def bench_rules(sizes: list[int]) -> None:
 class _ManagementApi(BaseHTTPRequestHandler):
     """POST /@connections/{id}: counts deliveries like the API Gateway management API."""
 
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real management API
     received = 0
     lock = threading.Lock()
 
@@ -86,14 +87,19 @@ class _ManagementApi(BaseHTTPRequestHandler):
         pass
 
 
+def _start_management_api() -> tuple[ThreadingHTTPServer, str]:
+    ThreadingHTTPServer.request_queue_size = 256
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ManagementApi)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def bench_broadcast(n_connections: int = 1000) -> None:
     from tidewatch.live.broadcaster import Broadcaster, Recipient
     from tidewatch.live.http_push import HttpConnectionPoster
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ManagementApi)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    server, endpoint = _start_management_api()
     recipients = [Recipient(f"conn-{i}", 1 + i % 50, endpoint) for i in range(n_connections)]
     poster = HttpConnectionPoster()
     broadcaster = Broadcaster(store=None, post_to_connection=poster, max_workers=32)
@@ -110,12 +116,100 @@ def bench_broadcast(n_connections: int = 1000) -> None:
     )
 
 
+def bench_broadcast_from_postgres(database: object, n_connections: int = 1000) -> None:
+    """publish_market end to end: subscriber lookup in websocket_connections + parallel posts."""
+    from tidewatch.db import Database
+    from tidewatch.live.broadcaster import Broadcaster
+    from tidewatch.live.connections import ConnectionStore
+    from tidewatch.live.http_push import HttpConnectionPoster
+
+    assert isinstance(database, Database)
+    server, endpoint = _start_management_api()
+    with database.connection() as conn:
+        conn.execute(
+            "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
+            "SELECT 'conn-' || g, 1, %s, ARRAY['markets'] FROM generate_series(1, %s) AS g",
+            (endpoint, n_connections),
+        )
+    broadcaster = Broadcaster(ConnectionStore(database), HttpConnectionPoster(), max_workers=32)
+    broadcaster.publish_market(1, {"supply_apy": 0.04})  # warm
+    _ManagementApi.received = 0
+    started = time.perf_counter()
+    report = broadcaster.publish_market(1, {"supply_apy": 0.0412})
+    elapsed = time.perf_counter() - started
+    server.shutdown()
+    print(
+        f"publish_market to {n_connections} subscribed connections (Postgres lookup + HTTP posts): "
+        f"{elapsed:.3f} s, delivered={report.delivered}"
+    )
+
+
+def bench_postgres_load(n: int, admin_url: str) -> None:
+    """The whole tick's rule side on real Postgres: SQL load of n enabled rules + evaluation."""
+    import os
+    import secrets
+
+    import psycopg
+
+    from tidewatch.db import Database
+    from tidewatch.migrate import apply_migrations
+    from tidewatch.rules.store import RuleCache
+
+    name = f"tw_bench_rules_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    database = Database(url)
+    try:
+        apply_migrations(database)
+        records = random_records(n, seed=n, n_markets=200, n_portfolios=2000)
+        with database.connection() as conn:
+            conn.execute("INSERT INTO users (address) VALUES ('0x00000000000000000000000000000000000000aa')")
+            conn.execute("INSERT INTO portfolios (user_id, name) SELECT 1, 'p' || g FROM generate_series(1, 2000) AS g")
+            with conn.cursor().copy(
+                "COPY rules (user_id, portfolio_id, name, definition, armed, last_fired_at) FROM STDIN"
+            ) as copy:
+                for r in records:
+                    copy.write_row(
+                        (1, r.portfolio_id, f"r{r.rule_id}", r.definition.model_dump_json(), r.armed, r.last_fired_at)
+                    )
+            conn.execute("ANALYZE rules")
+        snap = random_snapshot(seed=2, n_markets=200, n_portfolios=2000)
+        cache = RuleCache()
+        for label in ("cold container", "warm container", "warm, 1% of rules edited"):
+            if label.startswith("warm, 1%"):
+                with database.connection() as conn:
+                    conn.execute("UPDATE rules SET updated_at = now() WHERE id % 100 = 0")
+            started = time.perf_counter()
+            rules = cache.load(database)
+            loaded = time.perf_counter()
+            fired = int(evaluate(rules, snap, NOW.timestamp()).fire.sum())
+            done = time.perf_counter()
+            print(
+                f"postgres tick, {n:,} enabled rules, {label:>24}: load {loaded - started:.3f} s + "
+                f"evaluate {done - loaded:.4f} s = {done - started:.3f} s ({n / (done - started):,.0f} rules/s), "
+                f"fired {fired}"
+            )
+        bench_broadcast_from_postgres(database)
+    finally:
+        database.close()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-broadcast", action="store_true")
+    parser.add_argument(
+        "--admin-database-url",
+        default=None,
+        help="Postgres URL allowed to CREATE DATABASE; adds the SQL load of 100k rules (temporary database).",
+    )
     args = parser.parse_args()
     bench_rules([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    if args.admin_database_url:
+        bench_postgres_load(10_000 if args.quick else 100_000, args.admin_database_url)
     if not args.skip_broadcast:
         bench_broadcast()
 

@@ -99,17 +99,25 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The local run's configuration (as `tidewatch dev` sets it) on the test stores, for one module.
+
+    The whole environment is restored afterwards, so settings the local run exports (JWT keys,
+    site) never leak into tests that build their own.
+    """
+    from tidewatch_local.stack import apply_environment, resolve_stack
+
+    saved = dict(os.environ)
     env = {
         "TIDEWATCH_DATABASE_URL": database_url,
         "TIDEWATCH_REDIS_URL": redis_url,
         "TIDEWATCH_HOME": str(tmp_path_factory.mktemp("tidewatch-home")),
     }
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
+    os.environ.update(env)
+    apply_environment(resolve_stack())
     runtime.reset()
     yield env
-    mp.undo()
+    os.environ.clear()
+    os.environ.update(saved)
     runtime.reset()

@@ -1,8 +1,8 @@
 """The FastAPI application factory: routers, middleware and error mapping, from an `ApiDeps`.
 
 Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
-module to `ROUTERS` below. Middleware order, outermost first: unexpected-error guard → request id →
-CORS → body size limit → routes (where auth and rate limiting are dependencies).
+module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
+guard → body size limit → routes (where auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, health, portfolios
+from api.routers import auth, billing, health, markets, portfolios
 from api.services import build_services
 
 API_TITLE = "Tidewatch API"
@@ -25,7 +26,7 @@ API_DESCRIPTION = (
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, auth.router, portfolios.router]
+    return [health.router, auth.router, portfolios.router, markets.router, billing.router]
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
@@ -35,8 +36,11 @@ def create_app(deps: ApiDeps) -> FastAPI:
     for router in routers():
         app.include_router(router)
     install_problem_handlers(app)
+    install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    # CORS outside the error guard so a browser can read the 500 problem too.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(deps.api.cors_origins),
@@ -52,5 +56,4 @@ def create_app(deps: ApiDeps) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(UnexpectedErrorMiddleware)
     return app

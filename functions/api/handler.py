@@ -17,13 +17,15 @@ from api.app import create_app
 from api.deps import ApiDeps, production_deps
 from tidewatch.observability import logger, metrics, tracer
 
+TEXT_MIME_TYPES = ["application/json", "application/problem+json", "application/javascript", "application/xml", "text/"]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def build_lambda_handler(deps: ApiDeps) -> LambdaHandler:
     """The decorated Lambda handler around an app built from `deps` (tests pass their own deps)."""
     # lifespan off: the app has no startup work, and a lifespan cycle would cost every cold start.
-    asgi = Mangum(create_app(deps), lifespan="off")
+    # problem+json is text: without this Mangum would base64-encode every error body.
+    asgi = Mangum(create_app(deps), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.deps import ApiDeps
+from tidewatch.billing.limits import ensure_can_add_portfolio
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.nonces import NonceStore
@@ -103,7 +104,7 @@ def build_services(deps: ApiDeps) -> Services:
         else None
     )
     portfolios = PortfolioService(
-        PortfolioRepository(deps.database),
+        PortfolioRepository(deps.database, admission=ensure_can_add_portfolio),
         deps.positions,
         CacheAside(deps.redis, "portfolio-positions", ttl_seconds=deps.api.portfolio_cache_seconds, clock=deps.clock),
         supported_chains=auth.supported_chain_ids,

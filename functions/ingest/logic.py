@@ -1,21 +1,203 @@
-"""Ingest tick: read every configured market and record it (see issue #3 for the full reader)."""
+"""Ingest tick: read every market of every configured chain, record it, cache it, announce changes.
+
+Per chain, all markets are read through Multicall3 at one block in 2 JSON-RPC round trips. Then,
+in one database transaction per chain: markets are upserted, one `market_rates` row per market and
+block is appended (`ON CONFLICT DO NOTHING`: re-running a tick writes nothing), and oracle prices
+go to `asset_prices`. Only rows actually inserted count as news: their markets get a fresh hot-cache
+entry and, when a headline value moved, a "market changed" event. A chain whose RPC fails is
+reported in the result while the other chains are still ingested; a market whose calls fail is
+skipped alone.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from tidewatch.cache import RedisClient
-from tidewatch.db import Database
+from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE
+from tidewatch.chain.rpc import ChainClient
+from tidewatch.db import Connection, Database
+from tidewatch.errors import DomainError
 from tidewatch.events import ScheduledEvent
-from tidewatch.observability import MetricUnit, metrics
+from tidewatch.marketfeed import MarketChanged, Publisher, hot_cache, hot_key, latest_market
+from tidewatch.observability import MetricUnit, logger, metrics
+from tidewatch.protocols.models import MarketSnapshot
+from tidewatch.protocols.reader import read_markets
+from tidewatch.protocols.registry import Registry
+
+_HEADLINE = ("supply_apy", "borrow_apy", "utilization", "price_usd", "total_supplied", "total_borrowed")
 
 
-def run_tick(event: ScheduledEvent, *, database: Database, redis: RedisClient) -> dict[str, Any]:
-    with database.connection() as conn:
-        markets = conn.execute("SELECT count(*) AS n FROM markets").fetchone()
+class ChainTick(BaseModel):
+    chain_id: int
+    block_number: int | None = None
+    markets_read: int = 0
+    rows_inserted: int = 0
+    events_published: int = 0
+    round_trips: int = 0
+    failed_markets: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class TickResult(BaseModel):
+    tick: str
+    scheduled_at: datetime
+    chains: list[ChainTick]
+
+    @property
+    def rows_inserted(self) -> int:
+        return sum(c.rows_inserted for c in self.chains)
+
+
+def run_tick(
+    event: ScheduledEvent,
+    *,
+    database: Database,
+    redis: RedisClient | None,
+    registry: Registry,
+    clients: Mapping[int, ChainClient],
+    publisher: Publisher,
+    market_ttl_seconds: float = 180,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> TickResult:
+    results = []
+    for chain in registry.chains:
+        client = clients.get(chain.chain_id)
+        if client is None:
+            continue  # a chain without RPC URLs is not ingested (e.g. Base not configured)
+        before = client.round_trips
+        tick = ChainTick(chain_id=chain.chain_id)
+        try:
+            read = read_markets(client, chain, chunk_size=chunk_size)
+        except DomainError as exc:
+            logger.error("chain read failed", extra={"chain_id": chain.chain_id, "error": exc.detail})
+            tick.error = exc.detail
+            tick.round_trips = client.round_trips - before
+            results.append(tick)
+            metrics.add_metric(name="ChainReadFailed", unit=MetricUnit.Count, value=1)
+            continue
+        tick.block_number = read.block.number
+        tick.markets_read = len(read.snapshots)
+        tick.round_trips = client.round_trips - before
+        tick.failed_markets = [f.model_dump() for f in read.failures]
+        for failure in read.failures:
+            logger.warning("market read failed", extra=failure.model_dump())
+        observed_at = datetime.fromtimestamp(read.block.timestamp, tz=UTC)
+        with database.transaction() as conn:
+            inserted = _record(conn, read.snapshots, observed_at)
+        tick.rows_inserted = len(inserted)
+        events = _refresh_hot_cache(redis, inserted, observed_at, market_ttl_seconds)
+        if events:
+            publisher.publish(events)
+        tick.events_published = len(events)
+        results.append(tick)
+        metrics.add_metric(name="MarketRowsInserted", unit=MetricUnit.Count, value=tick.rows_inserted)
+        metrics.add_metric(name="MarketReadFailures", unit=MetricUnit.Count, value=len(read.failures))
     metrics.add_metric(name="IngestTick", unit=MetricUnit.Count, value=1)
-    return {
-        "tick": event.id,
-        "scheduled_at": event.time.isoformat(),
-        "markets": markets["n"] if markets else 0,
-    }
+    return TickResult(tick=event.id, scheduled_at=event.time, chains=results)
+
+
+def _record(
+    conn: Connection, snapshots: Sequence[MarketSnapshot], observed_at: datetime
+) -> list[tuple[int, MarketSnapshot]]:
+    """Upsert markets and append rates; returns (market id, snapshot) of rows actually inserted."""
+    inserted: list[tuple[int, MarketSnapshot]] = []
+    for s in snapshots:
+        metadata = json.dumps(s.model_dump(mode="json", include={"params"})["params"])
+        row = conn.execute(
+            """
+            INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals, metadata)
+            VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)
+            ON CONFLICT (chain_id, protocol, market_key) DO UPDATE
+               SET asset_symbol = EXCLUDED.asset_symbol, asset_address = EXCLUDED.asset_address,
+                   asset_decimals = EXCLUDED.asset_decimals, metadata = EXCLUDED.metadata
+            RETURNING id
+            """,
+            (s.chain_id, s.protocol, s.market_key, s.asset_symbol, s.asset_address, s.asset_decimals, metadata),
+        ).fetchone()
+        assert row is not None  # RETURNING always yields the row
+        market_id = int(row["id"])
+        written = conn.execute(
+            """
+            INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization,
+                                      total_supplied, total_borrowed, price_usd)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (market_id, block_number) DO NOTHING
+            RETURNING market_id
+            """,
+            (
+                market_id,
+                s.block_number,
+                observed_at,
+                s.supply_apy,
+                s.borrow_apy,
+                s.utilization,
+                s.total_supplied,
+                s.total_borrowed,
+                s.price_usd,
+            ),
+        ).fetchone()
+        if written is None:
+            continue
+        inserted.append((market_id, s))
+        if s.price_usd is not None:
+            conn.execute(
+                """
+                INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd, block_number)
+                VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+                """,
+                (s.chain_id, s.asset_symbol, observed_at, s.price_usd, s.block_number),
+            )
+    return inserted
+
+
+def _headline(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (str(values[k]) if values.get(k) is not None else None) for k in _HEADLINE}
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    def norm(v: Any) -> Any:
+        return Decimal(v) if v is not None else None
+
+    return all(norm(a.get(k)) == norm(b.get(k)) for k in _HEADLINE)
+
+
+def _refresh_hot_cache(
+    redis: RedisClient | None, inserted: Sequence[tuple[int, MarketSnapshot]], observed_at: datetime, ttl: float
+) -> list[MarketChanged]:
+    cache = hot_cache(redis, ttl)
+    events: list[MarketChanged] = []
+    for market_id, s in inserted:
+        key = hot_key(s.chain_id, s.protocol, s.market_key)
+        previous = latest_market(redis, s.chain_id, s.protocol, s.market_key)
+        current = s.model_dump(mode="json")
+        current["market_id"] = market_id
+        current["observed_at"] = observed_at.isoformat()
+        cache.put(key, current, fetched_at=observed_at.timestamp())
+        if previous is not None and _same(previous, current):
+            continue
+        events.append(
+            MarketChanged(
+                market_id=market_id,
+                chain_id=s.chain_id,
+                protocol=s.protocol,
+                market_key=s.market_key,
+                asset_symbol=s.asset_symbol,
+                block_number=s.block_number,
+                observed_at=observed_at,
+                supply_apy=s.supply_apy,
+                borrow_apy=s.borrow_apy,
+                utilization=s.utilization,
+                price_usd=s.price_usd,
+                total_supplied=s.total_supplied,
+                total_borrowed=s.total_borrowed,
+                previous=_headline(previous) if previous is not None else None,
+            )
+        )
+    return events

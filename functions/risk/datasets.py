@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from tidewatch.forecast.apy_model import LOOKBACK_HOURS, apy_feature_matrix
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
-from tidewatch.forecast.history import MarketHistory, align
+from tidewatch.forecast.history import HourlySeries, MarketHistory, align
 from tidewatch.forecast.market import MarketParams, trailing_volatility
 
 RISK_HORIZONS = (24, 168)
@@ -45,6 +45,11 @@ class RiskSamples:
     label: NDArray[np.bool_]
     shape: NDArray[np.str_]
     single_asset: NDArray[np.bool_]
+    # What the Monte Carlo reference needs: the two legs' σ, their correlation, and the share of
+    # the first leg in the collateral (pair) — single: σ₂ = 0; cross: leg 2 is the debt.
+    leg_sigma: NDArray[np.float64]
+    rho: NDArray[np.float64]
+    split: NDArray[np.float64]
 
     def take(self, mask: NDArray[np.bool_]) -> RiskSamples:
         return RiskSamples(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
@@ -58,16 +63,8 @@ class RiskSamples:
 
 
 def _volatility_path(symbol: str, series_values: NDArray[np.float64], start: int) -> NDArray[np.float64]:
-    from tidewatch.forecast.history import HourlySeries
-
     vol = trailing_volatility(HourlySeries(start, series_values))
     return np.where(np.isfinite(vol), vol, FALLBACK_VOLATILITY.get(symbol, 1.0))
-
-
-def _window_min(ratio: NDArray[np.float64], horizon: int) -> NDArray[np.float64]:
-    """min over k = 1..H of ratio[t + k] for every t with a full window (NaN if any missing)."""
-    windows = sliding_window_view(ratio[1:], horizon)
-    return windows.min(axis=1)  # NaN propagates, so gappy windows drop out
 
 
 def risk_samples(
@@ -91,8 +88,6 @@ def risk_samples(
             starts = np.arange(0, grid[weights[0][0]].size - horizon - 1, stride)
             if starts.size == 0:
                 continue
-            worst = np.full(starts.size, np.inf)
-            for_all = np.ones(starts.size, dtype=bool)
             # Build the ratio path per start: hourly paths of each leg, aligned to the start.
             paths = np.zeros((starts.size, horizon))
             for sym, w in weights:
@@ -102,9 +97,9 @@ def risk_samples(
             if debt_symbol is not None:
                 g = grid[debt_symbol]
                 paths /= sliding_window_view(g[1:], horizon)[starts] / g[starts][:, None]
-            worst = paths.min(axis=1)
-            for_all = np.isfinite(worst)
-            starts, worst = starts[for_all], worst[for_all]
+            worst = paths.min(axis=1)  # NaN when any hour of the window is missing: dropped
+            complete = np.isfinite(worst)
+            starts, worst = starts[complete], worst[complete]
             if starts.size == 0:
                 continue
             legs = [sym for sym, _ in weights] + ([debt_symbol] if debt_symbol else [])
@@ -124,6 +119,11 @@ def risk_samples(
                     label=worst[rep] * hf < 1.0,
                     shape=np.full(n, shape),
                     single_asset=np.full(n, shape == "single"),
+                    leg_sigma=np.column_stack([sig[:, 0], sig[:, 1] if sig.shape[1] > 1 else np.zeros(starts.size)])[
+                        rep
+                    ],
+                    rho=np.full(n, corr[0, 1] if len(legs) > 1 else 1.0),
+                    split=np.full(n, weights[0][1]),
                 )
             )
 
@@ -149,6 +149,9 @@ def _empty_risk() -> RiskSamples:
         np.empty(0, bool),
         np.empty(0, "<U6"),
         np.empty(0, bool),
+        np.empty((0, 2)),
+        np.empty(0),
+        np.empty(0),
     )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from risk.settings import ForecastSettings
+from risk.sources import recent_prices
 from risk.store import newest_approved_uri, read_uri, shipped
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import ApyModel
 from tidewatch.forecast.artifact import Artifact, apy_model_from, parse_artifact, risk_model_from
+from tidewatch.forecast.market import DEFAULT_WINDOW_HOURS, estimate_market_params
 from tidewatch.forecast.risk_model import RiskModel
 from tidewatch.observability import logger
 
@@ -41,11 +44,24 @@ def load_artifact(kind: str, database: Database | None, s3_client: Any | None = 
     return shipped(kind)
 
 
+def fresh_volatility(model: RiskModel, database: Database, *, now: datetime | None = None) -> RiskModel:
+    """The model with volatilities/correlations re-estimated from the last 30 days of ingested
+    prices where there are enough (≥ 72 h); the artifact's table, then the fallbacks, elsewhere."""
+    try:
+        prices = recent_prices(database, hours=DEFAULT_WINDOW_HOURS, now=now or datetime.now(UTC))
+    except Exception as exc:  # stale volatility beats no service
+        logger.warning("price history unavailable; using the artifact's volatility table", extra={"error": str(exc)})
+        return model
+    if not prices:
+        return model
+    return replace(model, market=model.market.overlay(estimate_market_params(prices)))
+
+
 def load_models(database: Database | None, s3_client: Any | None = None) -> Models:
-    return Models(
-        risk=risk_model_from(load_artifact("risk", database, s3_client)),
-        apy=apy_model_from(load_artifact("apy", database, s3_client)),
-    )
+    risk = risk_model_from(load_artifact("risk", database, s3_client))
+    if database is not None:
+        risk = fresh_volatility(risk, database)
+    return Models(risk=risk, apy=apy_model_from(load_artifact("apy", database, s3_client)))
 
 
 @lru_cache(maxsize=1)

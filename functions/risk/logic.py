@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
-from tidewatch.forecast.errors import UnknownMarket
+from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
+    ApyBatchResult,
     ApyForecast,
     ApyForecastCall,
     ApyForecastRequest,
+    BatchItemError,
     RatePoint,
     RiskBatchRequest,
+    RiskBatchResult,
     RiskForecast,
     RiskScoreRequest,
 )
@@ -28,10 +30,27 @@ def score_one(request: RiskScoreRequest, model: RiskModel) -> RiskForecast:
     return score_positions([request.position], model)[0]
 
 
-def score_batch(request: RiskBatchRequest, model: RiskModel) -> dict[str, Any]:
-    forecasts = score_positions(request.positions, model)
-    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(forecasts))
-    return {"model_version": model.version, "forecasts": forecasts}
+def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
+    """Score every position; one with an unknown asset gets an error entry instead of failing
+    the whole batch (the rules engine scores thousands of positions per call)."""
+    known = model.market.knows
+    errors: list[BatchItemError] = []
+    scorable: list[int] = []
+    for i, position in enumerate(request.positions):
+        unknown = sorted({leg.symbol for leg in [*position.collateral, *position.debt] if not known(leg.symbol)})
+        if unknown:
+            problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
+            errors.append(BatchItemError(index=i, id=position.position_id, problem=problem.to_problem()))
+        else:
+            scorable.append(i)
+    scored = score_positions([request.positions[i] for i in scorable], model)
+    forecasts: list[RiskForecast | None] = [None] * len(request.positions)
+    for i, forecast in zip(scorable, scored, strict=True):
+        forecasts[i] = forecast
+    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(scored))
+    if errors:
+        metrics.add_metric(name="RiskPositionsRefused", unit=MetricUnit.Count, value=len(errors))
+    return RiskBatchResult(model_version=model.version, forecasts=forecasts, errors=errors)
 
 
 def stored_rate_history(
@@ -78,6 +97,6 @@ def forecast_one(call: ApyForecastCall, models: Models, database: Database | Non
     return forecast_many([call.request], models, database)[0]
 
 
-def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> dict[str, Any]:
+def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> ApyBatchResult:
     forecasts = forecast_many(call.requests, models, database)
-    return {"model_version": models.apy.version, "forecasts": forecasts}
+    return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts)

@@ -57,6 +57,19 @@ def format_report(report: dict[str, Any]) -> str:
             f"{_f(b['closed_form_reference']['brier']):>17} {_f(b['closed_form_reference']['auc'], 3):>6}  "
             f"{_f(rule['brier']):>13} {_f(rule['auc'], 3):>6}  {_f(b['hf_rank_auc'], 3):>8}"
         )
+    mc = risk.get("multi_asset_monte_carlo") or {}
+    if mc:
+        lines += [
+            "",
+            f"Multi-asset positions vs the exact correlated Monte Carlo reference ({mc['samples']} random hold-out positions, "
+            f"base rate {_f(mc['base_rate'], 3)})",
+        ]
+        for name in ("model", "closed_form_one_factor", "monte_carlo"):
+            lines.append(f"  {name:<24} Brier {_f(mc[name]['brier'])}  AUC {_f(mc[name]['auc'], 3)}")
+        lines.append(
+            f"  mean |model − MC| {_f(mc['mean_abs_diff_model_vs_monte_carlo'])}, "
+            f"mean |one-factor − MC| {_f(mc['mean_abs_diff_one_factor_vs_monte_carlo'])}"
+        )
     lines += ["", "Reliability (hold-out): forecast bin, count, mean forecast → observed frequency"]
     lines.append(
         f"{'bin':<14}{'model n':>8} {'forecast':>9} {'observed':>9}   {'reference n':>11} {'forecast':>9} {'observed':>9}"

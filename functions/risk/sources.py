@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from tidewatch.db import Database
 from tidewatch.forecast.assets import canonical
-from tidewatch.forecast.history import MarketHistory, prices_in_usd, rate_history_from_rows, to_hourly
+from tidewatch.forecast.history import HourlySeries, MarketHistory, prices_in_usd, rate_history_from_rows, to_hourly
 
 
 def history_from_database(database: Database, *, since: datetime) -> MarketHistory:
@@ -21,13 +21,6 @@ def history_from_database(database: Database, *, since: datetime) -> MarketHisto
                    r.total_supplied, r.total_borrowed, r.price_usd
             FROM market_rates r JOIN markets m ON m.id = r.market_id
             WHERE r.observed_at >= %s ORDER BY m.id, r.observed_at
-            """,
-            (since,),
-        ).fetchall()
-        price_rows = conn.execute(
-            """
-            SELECT asset_symbol, extract(epoch FROM observed_at)::float8 AS ts, price_usd FROM asset_prices
-            WHERE observed_at >= %s ORDER BY asset_symbol, observed_at
             """,
             (since,),
         ).fetchall()
@@ -57,10 +50,27 @@ def history_from_database(database: Database, *, since: datetime) -> MarketHisto
                 (np.nan if r["utilization"] is None else float(r["utilization"]) for r in rows),  # type: ignore[arg-type]
             )
         )
+    prices = history_from_database_prices(database, since=since)
+    return MarketHistory(prices=prices, rates=rates, source="postgres:market_rates+asset_prices")
+
+
+def recent_prices(database: Database, *, hours: int, now: datetime) -> dict[str, HourlySeries]:
+    """Hourly USD prices of the last `hours` from asset_prices, for serving-time volatility."""
+    return history_from_database_prices(database, since=now - timedelta(hours=hours))
+
+
+def history_from_database_prices(database: Database, *, since: datetime) -> dict[str, HourlySeries]:
+    with database.connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT asset_symbol, extract(epoch FROM observed_at)::float8 AS ts, price_usd FROM asset_prices
+            WHERE observed_at >= %s ORDER BY asset_symbol, observed_at
+            """,
+            (since,),
+        ).fetchall()
     grouped: dict[str, tuple[list[float], list[float]]] = {}
-    for row in price_rows:
+    for row in rows:
         ts, px = grouped.setdefault(canonical(str(row["asset_symbol"])), ([], []))
         ts.append(float(row["ts"]))
         px.append(float(row["price_usd"]))
-    prices = {sym: to_hourly(ts, px) for sym, (ts, px) in grouped.items()}
-    return MarketHistory(prices=prices_in_usd(prices), rates=rates, source="postgres:market_rates+asset_prices")
+    return prices_in_usd({sym: to_hourly(ts, px) for sym, (ts, px) in grouped.items()})

@@ -25,7 +25,7 @@ from tidewatch.forecast import metrics
 from tidewatch.forecast.apy_model import APY_FEATURES, FALL_FRACTION, ApyHead, ApyModel, head_key, interval_scale
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
 from tidewatch.forecast.history import HistoryUnavailable, MarketHistory
-from tidewatch.forecast.market import MarketParams, estimate_market_params
+from tidewatch.forecast.market import estimate_market_params
 from tidewatch.forecast.risk_model import RISK_FEATURES, RiskModel, risk_features
 
 HF_RULE_THRESHOLD = 1.10
@@ -83,7 +83,51 @@ def _risk_scores(samples: RiskSamples, model: RiskModel) -> dict[str, NDArray[np
     }
 
 
-def evaluate_risk(samples: RiskSamples, model: RiskModel) -> dict[str, Any]:
+def monte_carlo_reference(samples: RiskSamples, *, paths: int = 2_000, seed: int = 5) -> NDArray[np.float64]:
+    """The correlated Monte Carlo probability of each (multi-asset) sample."""
+    from tidewatch.forecast.reference import monte_carlo_probability
+
+    out = np.empty(len(samples))
+    for i in range(len(samples)):
+        s1, s2 = samples.leg_sigma[i]
+        rho = samples.rho[i]
+        cov = np.array([[s1 * s1, rho * s1 * s2], [rho * s1 * s2, s2 * s2]])
+        hf, a = samples.health_factor[i], samples.split[i]
+        if samples.shape[i] == "pair":
+            args = ([hf * a, hf * (1.0 - a)], [0.0, 0.0], 0.0, 1.0)
+        else:  # cross: volatile collateral against a different volatile debt
+            args = ([hf, 0.0], [0.0, 1.0], 0.0, 0.0)
+        out[i] = monte_carlo_probability(*args, cov, int(samples.horizon[i]), paths=paths, seed=seed + i)
+    return out
+
+
+def evaluate_against_monte_carlo(
+    samples: RiskSamples, model: RiskModel, *, limit: int = 300, seed: int = 3
+) -> dict[str, Any]:
+    """On a random subset of multi-asset hold-out positions: model and one-factor closed form
+    beside the exact (correlated Monte Carlo) reference, all scored on the realised outcomes."""
+    from tidewatch.forecast.reference import first_passage_lower
+
+    multi = np.flatnonzero(~samples.single_asset)
+    if multi.size == 0 or limit <= 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(len(samples), dtype=bool)
+    chosen[rng.choice(multi, size=min(limit, multi.size), replace=False)] = True
+    subset = samples.take(chosen)
+    mc = monte_carlo_reference(subset)
+    model_p = model.probability(subset.health_factor, subset.sigma, subset.horizon)
+    one_factor = first_passage_lower(1.0 / subset.health_factor, subset.sigma, subset.horizon)
+    y = subset.label
+    block: dict[str, Any] = {"samples": len(subset), "base_rate": float(y.mean())}
+    for name, p in (("model", model_p), ("closed_form_one_factor", one_factor), ("monte_carlo", mc)):
+        block[name] = {"brier": metrics.brier(p, y), "auc": metrics.roc_auc(p, y)}
+    block["mean_abs_diff_model_vs_monte_carlo"] = float(np.mean(np.abs(model_p - mc)))
+    block["mean_abs_diff_one_factor_vs_monte_carlo"] = float(np.mean(np.abs(one_factor - mc)))
+    return block
+
+
+def evaluate_risk(samples: RiskSamples, model: RiskModel, *, monte_carlo_positions: int = 300) -> dict[str, Any]:
     out: dict[str, Any] = {"samples": len(samples), "positives": int(samples.label.sum())}
     groups: dict[str, NDArray[np.bool_]] = {"all": np.ones(len(samples), dtype=bool)}
     for h in sorted(set(samples.horizon.tolist())):
@@ -101,6 +145,7 @@ def evaluate_risk(samples: RiskSamples, model: RiskModel) -> dict[str, Any]:
         # The ranking an HF-only rule can achieve at best (any threshold): AUC of 1/HF.
         block["hf_rank_auc"] = metrics.roc_auc(1.0 / samples.health_factor[mask], y)
         out[name] = block
+    out["multi_asset_monte_carlo"] = evaluate_against_monte_carlo(samples, model, limit=monte_carlo_positions)
     out["reliability_model"] = metrics.reliability_table(scores["model"], samples.label)
     out["reliability_reference"] = metrics.reliability_table(scores["closed_form_reference"], samples.label)
     return out
@@ -173,6 +218,7 @@ def train_and_evaluate(
     created: datetime | None = None,
     generated_data: bool = False,
     stride_hours: int = 6,
+    monte_carlo_positions: int = 300,
 ) -> TrainingResult:
     """Fit both models on the time-ordered training split and evaluate them on the hold-out."""
     created = created or datetime.now(UTC)
@@ -196,7 +242,7 @@ def train_and_evaluate(
     coef, intercept = fit_risk(samples.take(train_mask))
     serving_market = estimate_market_params(history.prices)  # the newest 30 days, for serving
     probe = RiskModel("evaluation", coef, intercept, serving_market)
-    risk_report = evaluate_risk(samples.take(test_mask), probe)
+    risk_report = evaluate_risk(samples.take(test_mask), probe, monte_carlo_positions=monte_carlo_positions)
     risk_report["split"] = {
         "test_start": _hour_iso(risk_test_start).isoformat(),
         "train_samples": int(train_mask.sum()),
@@ -302,17 +348,6 @@ def approve(artifact: Artifact) -> bool:
     return bool(coverage) and all(c is not None and 0.65 <= c <= 0.95 for c in coverage)
 
 
-__all__ = [
-    "MarketParams",
-    "TrainingResult",
-    "approve",
-    "evaluate_risk",
-    "fit_risk",
-    "run_training",
-    "train_and_evaluate",
-]
-
-
 def run_training(
     history: MarketHistory,
     store: Any,
@@ -321,11 +356,14 @@ def run_training(
     created: datetime | None = None,
     generated_data: bool = False,
     approve_all: bool = False,
+    monte_carlo_positions: int = 300,
 ) -> TrainingResult:
     """Train, evaluate, publish both artifacts to `store` and record them in `model_artifacts`."""
     from risk.store import publish, record
 
-    result = train_and_evaluate(history, created=created, generated_data=generated_data)
+    result = train_and_evaluate(
+        history, created=created, generated_data=generated_data, monte_carlo_positions=monte_carlo_positions
+    )
     for artifact in (result.risk, result.apy):
         uri = publish(store, artifact)
         approved = approve_all or approve(artifact)

@@ -9,19 +9,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from rules import logic
+from rules.deps import production_deps
 from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest, ScheduledEvent
 from tidewatch.health import check_health
 from tidewatch.observability import logger, metrics, tracer
+from tidewatch.rules.events import MarketChangedEvent
 
-RulesEvent = Annotated[ScheduledEvent | HealthRequest, Field(union_mode="left_to_right")]
+RulesEvent = Annotated[ScheduledEvent | MarketChangedEvent | HealthRequest, Field(union_mode="left_to_right")]
 
 
-def _dispatch(event: ScheduledEvent | HealthRequest) -> Any:
+def _dispatch(event: ScheduledEvent | MarketChangedEvent | HealthRequest) -> Any:
     if isinstance(event, HealthRequest):
         return check_health(runtime.database(), runtime.redis_client())
-    return logic.evaluate_tick(event, database=runtime.database())
+    if isinstance(event, MarketChangedEvent):
+        return logic.evaluate_market_changed(event, deps=production_deps())
+    return logic.evaluate_scheduled(event, deps=production_deps())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -19,6 +19,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tidewatch_local import commands
 
@@ -27,33 +28,51 @@ class CliError(Exception):
     """A user-facing failure: printed as `tidewatch: <message>` with exit status 2."""
 
 
+def _invoke_one(invoker: Any, function: str, event: dict[str, Any]) -> tuple[Any, bool]:
+    """(what Lambda would return, whether the handler returned rather than raised)."""
+    from tidewatch_local.sample_session import prepare_event
+
+    try:
+        return invoker.invoke(function, prepare_event(invoker, event)), True
+    except Exception as exc:  # the function raised: Lambda reports errorType/errorMessage
+        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}, False
+
+
 def _cmd_invoke(args: argparse.Namespace) -> int:
     from tidewatch_local.invoker import InvokeError, LocalInvoker, read_event
     from tidewatch_local.stack import apply_environment, resolve_stack
 
-    event = read_event(Path(args.event))
     invoker = LocalInvoker()
-    try:
-        invoker.template.function(args.function)  # fail fast on an unknown function, before starting stores
-    except KeyError as exc:
-        raise InvokeError(str(exc.args[0])) from exc
+    if args.all:
+        # Every sample: events/<function>/<name>.json, the folder naming the function.
+        folder = Path(args.function)
+        targets = [(path.parent.name, path) for path in sorted(folder.rglob("*.json"))]
+        if not targets:
+            raise CliError(f"no events under {folder}")
+    else:
+        if args.event is None:
+            raise CliError("usage: tidewatch invoke FUNCTION EVENT.json (or --all [FOLDER])")
+        targets = [(args.function, Path(args.event))]
+    events = [(function, path, read_event(path)) for function, path in targets]
+    for function, _, _ in events:
+        try:
+            invoker.template.function(function)  # fail fast on an unknown function, before starting stores
+        except KeyError as exc:
+            raise InvokeError(str(exc.args[0])) from exc
     stack = resolve_stack()
     try:
         apply_environment(stack)
         _migrate(stack.database_url, quiet=True)
+        results: dict[str, Any] = {}
+        all_returned = True
         # As with `sam local invoke`: the function's logs go to stderr, its result to stdout.
-        # The handler is imported inside the redirect so that its logger writes to stderr.
+        # Handlers are imported inside the redirect so that their loggers write to stderr.
         with contextlib.redirect_stdout(sys.stderr):
-            try:
-                result = invoker.invoke(args.function, event)
-            except Exception as exc:  # the function raised: Lambda reports errorType/errorMessage
-                result = None
-                error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
-        if result is None:
-            print(json.dumps(error, indent=2))
-            return 1
-        print(json.dumps(result, indent=2))
-        return 0
+            for function, path, event in events:
+                results[str(path)], returned = _invoke_one(invoker, function, event)
+                all_returned = all_returned and returned
+        print(json.dumps(results if args.all else results[str(events[0][1])], indent=2))
+        return 0 if all_returned else 1
     finally:
         stack.close()
 
@@ -94,8 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     invoke = sub.add_parser("invoke", help="run a function's handler on an event, as Lambda would")
-    invoke.add_argument("function", help="function name from template.yaml (api, ingest, rules, risk, wallet, ...)")
-    invoke.add_argument("event", help="path of a JSON event, e.g. events/ingest/scheduled.json")
+    invoke.add_argument(
+        "function",
+        help="function name from template.yaml (api, ingest, rules, risk, wallet, ...); with --all, a folder",
+    )
+    invoke.add_argument("event", nargs="?", help="path of a JSON event, e.g. events/ingest/scheduled.json")
+    invoke.add_argument(
+        "--all", action="store_true", help="invoke every events/<function>/*.json under the folder; print a JSON map"
+    )
     invoke.set_defaults(func=_cmd_invoke)
 
     dev = sub.add_parser("dev", help="start Tidewatch locally (gateway, schedules, stores, devnet)")

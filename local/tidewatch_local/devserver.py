@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     if os.environ.get("TIDEWATCH_RPC_URLS"):
         return {}, ["Chains: TIDEWATCH_RPC_URLS"], None
     try:
-        from tidewatch_local.devnet import local_chain
+        from tidewatch_local.devnet import local_chain  # type: ignore[attr-defined]  # wired with the devnet
     except ImportError:
         return {}, ["Chains: none configured and no devnet tooling found (set TIDEWATCH_RPC_URLS)"], None
     chain = local_chain(state_dir)
@@ -54,6 +55,11 @@ def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
 
 def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True) -> int:
     import uvicorn
+
+    # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
+    # platformdirs' missing XDG_RUNTIME_DIR (pgserver's lock folder) on headless machines.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    warnings.filterwarnings("ignore", module="platformdirs")
 
     stack = resolve_stack()
     chain_handle = None
@@ -89,7 +95,9 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
             for s in gateway.template.schedules:
                 print(f"  schedule        {s.function} {s.expression}")
         print("Press Ctrl-C to stop.", flush=True)
-        config = uvicorn.Config(gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets")
+        config = uvicorn.Config(
+            gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
+        )
         server = uvicorn.Server(config)
         signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
         server.run()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tidewatch_local.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis, stop
+from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET
 from tidewatch_local.template import REPO_ROOT
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".tidewatch"
@@ -88,6 +89,8 @@ def apply_environment(stack: LocalStack, extra: dict[str, str] | None = None) ->
         "TIDEWATCH_DATABASE_POOL_SIZE": "8",
         "TIDEWATCH_JWT_KEYS": json.dumps(keys["jwt_keys"]),
         "TIDEWATCH_JWT_ACTIVE_KID": keys["jwt_active_kid"],
+        # Stripe-signed sample webhooks (tidewatch_local.stripe_events) verify against this locally.
+        "TIDEWATCH_STRIPE_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
         **(extra or {}),
     }
     # What the user configured wins; the rest comes from the local defaults above.

@@ -5,9 +5,14 @@ periods on subscription items, the invoice's subscription under `parent.subscrip
 Bodies are signed with the stripe library's own scheme (`WebhookSignature.generate_signature_header`),
 exactly as Stripe signs deliveries.
 
-Regenerate the sample API Gateway event (signed now, with the local test secret):
+The committed sample `events/api/stripe-webhook-rejected.json` was signed at a fixed time, so it is
+refused as a replay once the tolerance (5 min) has passed. Write a freshly signed one to invoke
+the local run with (accepted within the tolerance):
 
-    python -m tidewatch_local.stripe_events > events/api/stripe-webhook.json
+    python -m tidewatch_local.stripe_events > /tmp/stripe-webhook.json
+    tidewatch invoke api /tmp/stripe-webhook.json
+
+and regenerate the committed sample with `--timestamp 1795960800`.
 """
 
 from __future__ import annotations

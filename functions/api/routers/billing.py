@@ -1,7 +1,9 @@
 """Billing routes: the user's plan, Stripe Checkout and customer portal, and the Stripe webhook.
 
-`POST /webhooks/stripe` is not authenticated by a token: the Stripe signature over the raw body is
-its authentication, checked before anything is parsed or written.
+The user routes take `CurrentUser` (Bearer JWT, per-user rate limit) and read the plan from the
+database, not from the token, so a plan change shows at once. `POST /webhooks/stripe` has no token:
+the Stripe signature over the raw body is its authentication, checked before anything is parsed or
+written (and it is not rate limited: Stripe bursts on retries, and the signature check is cheap).
 """
 
 from __future__ import annotations
@@ -14,23 +16,13 @@ from pydantic import BaseModel
 
 from api.billing_deps import BillingDeps, billing_deps
 from api.deps import ApiDeps
+from api.security import CurrentUser
 from tidewatch.billing.account import BillingOverview, PortalLink, billing_overview, open_portal, start_checkout
 from tidewatch.billing.stripe_gateway import CheckoutLink, StripeUnavailable
 from tidewatch.billing.webhooks import Outcome, process_stripe_event, verify_stripe_webhook
-from tidewatch.errors import Unauthorized
 from tidewatch.observability import MetricUnit, logger, metrics
 
 router = APIRouter(tags=["billing"])
-
-
-class BillingUser(BaseModel):
-    id: int
-    address: str
-
-
-def billing_user() -> BillingUser:
-    """The signed-in user. Placeholder until the api's auth dependency is wired in (see report)."""
-    raise Unauthorized("a valid access token is required")
 
 
 def api_deps(request: Request) -> ApiDeps:
@@ -43,7 +35,6 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-User = Annotated[BillingUser, Depends(billing_user)]
 Api = Annotated[ApiDeps, Depends(api_deps)]
 Billing = Annotated[BillingDeps, Depends(billing_deps)]
 
@@ -54,8 +45,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/billing", summary="Your plan, subscription status, renewal date and entitlements", responses=_PROBLEMS)
-def get_billing(user: User, deps: Api) -> BillingOverview:
-    return billing_overview(deps.database, user.id)
+def get_billing(user: CurrentUser, deps: Api) -> BillingOverview:
+    return billing_overview(deps.database, user.user_id)
 
 
 @router.post(
@@ -63,8 +54,8 @@ def get_billing(user: User, deps: Api) -> BillingOverview:
     summary="Start a Stripe Checkout for Pro; open the returned URL",
     responses={**_PROBLEMS, 409: {"description": "Already subscribed: use the customer portal."}},
 )
-def post_checkout(user: User, deps: Api, billing: Billing) -> CheckoutLink:
-    return start_checkout(deps.database, billing.gateway, billing.settings, user_id=user.id, address=user.address)
+def post_checkout(user: CurrentUser, deps: Api, billing: Billing) -> CheckoutLink:
+    return start_checkout(deps.database, billing.gateway, billing.settings, user_id=user.user_id, address=user.address)
 
 
 @router.post(
@@ -72,8 +63,8 @@ def post_checkout(user: User, deps: Api, billing: Billing) -> CheckoutLink:
     summary="Open the Stripe customer portal (payment method, invoices, cancel)",
     responses={**_PROBLEMS, 404: {"description": "No billing account yet."}},
 )
-def post_portal(user: User, deps: Api, billing: Billing) -> PortalLink:
-    return open_portal(deps.database, billing.gateway, billing.settings, user_id=user.id)
+def post_portal(user: CurrentUser, deps: Api, billing: Billing) -> PortalLink:
+    return open_portal(deps.database, billing.gateway, billing.settings, user_id=user.user_id)
 
 
 class WebhookAck(BaseModel):

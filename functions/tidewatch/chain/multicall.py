@@ -72,14 +72,14 @@ def _revert_reason(data: bytes) -> str:
     return ""
 
 
-def _aggregate_payload(multicall: str, calls: Sequence[Call], block: int | str) -> tuple[str, list[Any]]:
+def aggregate_payload(multicall: str, calls: Sequence[Call], block: int | str) -> tuple[str, list[Any]]:
     encoded = abi_encode(list(MULTICALL3_AGGREGATE3.inputs), [[(c.target, True, c.calldata()) for c in calls]])
     data = "0x" + (MULTICALL3_AGGREGATE3.selector + encoded).hex()
     tag = hex(block) if isinstance(block, int) else block
     return "eth_call", [{"to": multicall, "data": data}, tag]
 
 
-def _decode_aggregate(calls: Sequence[Call], raw_hex: str) -> list[CallResult]:
+def decode_aggregate(calls: Sequence[Call], raw_hex: str) -> list[CallResult]:
     (results,) = MULTICALL3_AGGREGATE3.decode(bytes.fromhex(raw_hex[2:]))
     return [_decode_result(call, ok, data) for call, (ok, data) in zip(calls, results, strict=True)]
 
@@ -96,10 +96,10 @@ def aggregate(
     if not calls:
         return []
     chunks = [calls[i : i + chunk_size] for i in range(0, len(calls), chunk_size)]
-    raws = client.batch([_aggregate_payload(multicall, chunk, block) for chunk in chunks])
+    raws = client.batch([aggregate_payload(multicall, chunk, block) for chunk in chunks])
     results: list[CallResult] = []
     for chunk, raw in zip(chunks, raws, strict=True):
-        results.extend(_decode_aggregate(chunk, raw))
+        results.extend(decode_aggregate(chunk, raw))
     return results
 
 

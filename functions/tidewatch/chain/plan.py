@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from tidewatch.chain.abi import MULTICALL3_BLOCK_NUMBER, MULTICALL3_BLOCK_TIMESTAMP
-from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE, BlockRef, Call, CallResult, aggregate
+from tidewatch.chain.multicall import (
+    DEFAULT_CHUNK_SIZE,
+    BlockRef,
+    Call,
+    CallResult,
+    aggregate,
+    aggregate_payload,
+    decode_aggregate,
+)
 from tidewatch.chain.rpc import ChainClient
 
 T = TypeVar("T")
@@ -66,16 +74,14 @@ def _aggregate_sized(
     client: ChainClient, multicall: str, calls: list[Call], sizes: list[int], block: int | str
 ) -> list[CallResult]:
     # Chunks of exact sizes in one batch: aggregate() with chunk_size=max(sizes) would regroup.
-    from tidewatch.chain.multicall import _aggregate_payload, _decode_aggregate
-
     chunks, i = [], 0
     for size in sizes:
         chunks.append(calls[i : i + size])
         i += size
-    raws = client.batch([_aggregate_payload(multicall, chunk, block) for chunk in chunks])
+    raws = client.batch([aggregate_payload(multicall, chunk, block) for chunk in chunks])
     out: list[CallResult] = []
     for chunk, raw in zip(chunks, raws, strict=True):
-        out.extend(_decode_aggregate(chunk, raw))
+        out.extend(decode_aggregate(chunk, raw))
     return out
 
 

@@ -141,6 +141,9 @@ class ChainClient:
             payload = payload[0]  # plain request: every node supports it, some limit batches
         body = json.dumps(payload, separators=(",", ":")).encode()
         raw = self._post(body)
+        if len(calls) > 1 and isinstance(raw, dict):
+            # Some public endpoints refuse JSON-RPC batches with one error object: send one by one.
+            return [self.batch([call])[0] for call in calls]
         responses = raw if isinstance(raw, list) else [raw]
         by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
         results = []

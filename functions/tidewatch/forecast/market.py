@@ -66,6 +66,10 @@ class MarketParams:
         sym = canonical(symbol)
         return is_stable(sym) or sym in self.volatility or sym in FALLBACK_VOLATILITY
 
+    def overlay(self, fresher: MarketParams) -> MarketParams:
+        """These estimates, replaced by `fresher` ones wherever those exist."""
+        return MarketParams({**self.volatility, **fresher.volatility}, {**self.correlation, **fresher.correlation})
+
     def to_json(self) -> dict[str, object]:
         return {
             "volatility": dict(sorted(self.volatility.items())),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -134,3 +134,24 @@ class ApyForecastCall(_Strict):
 class ApyBatchRequest(_Strict):
     action: Literal["forecast_apy_batch"] = "forecast_apy_batch"
     requests: Annotated[list[ApyForecastRequest], Field(min_length=1, max_length=5_000)]
+
+
+class BatchItemError(_Strict):
+    """Why one item of a batch could not be scored (the others still are)."""
+
+    index: int
+    id: str | None
+    problem: dict[str, Any]
+
+
+class RiskBatchResult(_Strict):
+    """`forecasts[i]` answers `positions[i]`; it is None when `errors` has an entry for i."""
+
+    model_version: str
+    forecasts: list[RiskForecast | None]
+    errors: list[BatchItemError] = Field(default_factory=list)
+
+
+class ApyBatchResult(_Strict):
+    model_version: str
+    forecasts: list[ApyForecast]

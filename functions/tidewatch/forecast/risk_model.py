@@ -25,8 +25,8 @@ from numpy.typing import ArrayLike, NDArray
 from tidewatch.forecast.bands import BANDS, band_indices
 from tidewatch.forecast.market import MarketParams
 from tidewatch.forecast.payloads import RiskForecast, RiskRequest
-from tidewatch.forecast.position import exposure_of
-from tidewatch.forecast.reference import first_passage_lower
+from tidewatch.forecast.position import LOWER, Barrier, exposure_of
+from tidewatch.forecast.reference import first_passage_lower, first_passage_upper
 
 RISK_FEATURES: tuple[str, ...] = ("z", "logit_reference", "log_horizon")
 MAX_Z = 40.0
@@ -71,31 +71,45 @@ class RiskModel:
 
 
 def score_positions(requests: Sequence[RiskRequest], model: RiskModel) -> list[RiskForecast]:
-    """Score many positions in one call (the per-position part is bookkeeping; maths is batched)."""
+    """Score many positions in one call: per-position bookkeeping in Python, maths batched in numpy."""
     n = len(requests)
     hf = np.empty(n)
     sigma = np.empty(n)
     distance = np.empty(n)
     hours = np.empty(n)
-    references: list[float | None] = []
+    references: list[float | None] = [None] * n
+    lower: list[tuple[int, float, float]] = []
+    upper: list[tuple[int, float, float]] = []
     for i, request in enumerate(requests):
         exposure = exposure_of(request, model.market)
         hf[i] = exposure.health_factor
         sigma[i] = exposure.log_hf_sigma(model.market, request.volatility)
         distance[i] = exposure.distance_to_liquidation
         hours[i] = request.horizon_hours
-        references.append(exposure.closed_form_probability(model.market, request.horizon_hours, request.volatility))
+        case = exposure.barrier(model.market, request.volatility)
+        if isinstance(case, Barrier):
+            (lower if case.direction == LOWER else upper).append((i, case.level, case.sigma))
+        else:
+            references[i] = case
+    for cases, passage in ((lower, first_passage_lower), (upper, first_passage_upper)):
+        if cases:
+            index, level, sig = (np.asarray(column) for column in zip(*cases, strict=True))
+            for i, p in zip(index.tolist(), passage(level, sig, hours[index]).tolist(), strict=True):
+                references[i] = p
     probability = model.probability(hf, sigma, hours)
     bands = band_indices(probability, distance)
+    hf_out = [None if math.isinf(h) else h for h in hf.tolist()]
+    p_out, d_out, b_out = probability.tolist(), distance.tolist(), bands.tolist()
+    # model_construct: every field is computed here from validated inputs, so validation is skipped.
     return [
-        RiskForecast(
+        RiskForecast.model_construct(
             position_id=request.position_id,
             horizon_hours=request.horizon_hours,
-            health_factor=None if math.isinf(hf[i]) else float(hf[i]),
-            probability=float(probability[i]),
+            health_factor=hf_out[i],
+            probability=p_out[i],
             reference_probability=references[i],
-            distance_to_liquidation=float(distance[i]),
-            band=BANDS[int(bands[i])],
+            distance_to_liquidation=d_out[i],
+            band=BANDS[b_out[i]],
             model_version=model.version,
         )
         for i, request in enumerate(requests)

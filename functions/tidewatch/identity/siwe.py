@@ -69,8 +69,8 @@ class SiweMessage:
         """The canonical message text (what a wallet shows and signs)."""
         prefix = f"{self.scheme}://" if self.scheme else ""
         lines = [f"{prefix}{self.domain} wants you to sign in with your Ethereum account:", self.address, ""]
-        if self.statement is not None:
-            lines += [self.statement, ""]
+        # ABNF: address LF LF [statement LF] LF — so two empty lines when there is no statement.
+        lines += [self.statement, ""] if self.statement is not None else [""]
         lines += [
             f"URI: {self.uri}",
             f"Version: {self.version}",
@@ -128,7 +128,9 @@ def parse_message(text: str) -> SiweMessage:
         raise MalformedSiweMessage("an empty line must follow the address")
     index = 3
     statement: str | None = None
-    if lines[index] != "":
+    if lines[index].startswith("URI: "):
+        pass  # some wallets' libraries omit the second empty line when there is no statement
+    elif lines[index] != "":
         statement = lines[index]
         if lines[index + 1] != "":
             raise MalformedSiweMessage("the statement must be one line followed by an empty line", field="statement")

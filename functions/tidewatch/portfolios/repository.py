@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -33,8 +33,14 @@ def _portfolio(row: dict[str, Any]) -> Portfolio:
 
 
 class PortfolioRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, admission: Callable[[Connection, int], object] | None = None) -> None:
+        """`admission(conn, user_id)` runs inside the create transaction and may refuse (plan limits).
+
+        Checking there, against the plan in the database, closes the race between two concurrent
+        creates and never trusts a plan claim that may be minutes old.
+        """
         self._db = database
+        self._admission = admission
 
     @staticmethod
     def _set_wallets(conn: Connection, portfolio_id: int, wallets: Sequence[WalletIn]) -> None:
@@ -48,6 +54,8 @@ class PortfolioRepository:
 
     def create(self, user_id: int, name: str, wallets: Sequence[WalletIn], chains: Sequence[int]) -> Portfolio:
         with self._db.transaction() as conn:
+            if self._admission is not None:
+                self._admission(conn, user_id)
             row = conn.execute(
                 "INSERT INTO portfolios (user_id, name, chains) VALUES (%s, %s, %s) RETURNING id",
                 (user_id, name, list(chains)),

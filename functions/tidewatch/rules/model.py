@@ -165,7 +165,10 @@ class RuleSpec(RuleDefinition):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     portfolio_id: Annotated[int | None, Field(gt=0, validate_default=True)] = None
-    cadence_seconds: Annotated[int, Field(ge=60, le=86_400, description="How often the rule is evaluated.")] = 60
+    cadence_seconds: Annotated[
+        int,
+        Field(ge=60, le=86_400, multiple_of=60, description="How often the rule is evaluated (whole minutes)."),
+    ] = 60
     cooldown_seconds: Annotated[int, Field(ge=0, le=30 * 86_400)] = 3600
     enabled: bool = True
 
@@ -195,6 +198,6 @@ class RulePatch(_Strict):
     trigger: Trigger | None = None
     conditions: ConditionGroup | None = None
     actions: Annotated[list[Action], Field(min_length=1, max_length=5)] | None = None
-    cadence_seconds: Annotated[int, Field(ge=60, le=86_400)] | None = None
+    cadence_seconds: Annotated[int, Field(ge=60, le=86_400, multiple_of=60)] | None = None
     cooldown_seconds: Annotated[int, Field(ge=0, le=30 * 86_400)] | None = None
     enabled: bool | None = None

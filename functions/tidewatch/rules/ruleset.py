@@ -198,17 +198,19 @@ class RuleSet:
         ordered = sorted(records, key=lambda r: r.rule_id)
         return cls.from_rows(*record_rows(ordered))
 
-    def needs(self) -> SnapshotNeeds:
-        """The health factors, risk forecasts and price windows these rules look at."""
+    def needs(self, only: npt.NDArray[np.bool_] | None = None) -> SnapshotNeeds:
+        """The health factors, risk forecasts and price windows these rules (or the `only` ones) look at."""
+        wanted = np.ones(self.kind.shape, dtype=np.bool_) if only is None else only[self.rule_pos]
         portfolios = self.pred_portfolio
-        hf = portfolios[(self.kind == KIND_HEALTH_FACTOR) & (portfolios > 0)]
-        risk_mask = (self.kind == KIND_RISK) & (portfolios > 0)
+        hf = portfolios[wanted & (self.kind == KIND_HEALTH_FACTOR) & (portfolios > 0)]
+        risk_mask = wanted & (self.kind == KIND_RISK) & (portfolios > 0)
         pairs = np.unique(np.stack([portfolios[risk_mask], self.horizon[risk_mask]], axis=1), axis=0)
         risk: frozenset[RiskRequest] = frozenset((int(p), int(h)) for p, h in pairs)
+        price_idx = np.unique(self.price_idx[wanted & (self.kind == KIND_PRICE_CHANGE)])
         return SnapshotNeeds(
             portfolios_hf=frozenset(int(p) for p in np.unique(hf)),
             risk=risk,
-            price_windows=frozenset(self.price_windows),
+            price_windows=frozenset(self.price_windows[int(i)] for i in price_idx),
         )
 
     def referencing_markets(self, market_ids: Sequence[int]) -> npt.NDArray[np.bool_]:

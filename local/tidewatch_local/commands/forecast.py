@@ -16,15 +16,37 @@ from typing import TextIO
 from tidewatch.errors import DomainError
 
 
-def evaluate(data: str | Path, *, out: TextIO | None = None, as_json: bool = False) -> int:
-    """Train on the time-ordered training split of `data` (a folder of CSVs) and print the report."""
+def evaluate(
+    data: str | Path | None = None,
+    *,
+    database_url: str | None = None,
+    lookback_days: int = 365,
+    out: TextIO | None = None,
+    as_json: bool = False,
+    monte_carlo_positions: int = 300,
+) -> int:
+    """Train on the time-ordered training split of `data` (a folder of CSVs) or of the ingest
+    history in `database_url`, and print the hold-out report."""
     from risk.report import format_report
+    from risk.sources import history_from_database
     from risk.training import train_and_evaluate
+    from tidewatch.db import Database
     from tidewatch.forecast.history import load_csv_folder
 
     out = out or sys.stdout
+    if (data is None) == (database_url is None):
+        print("tidewatch evaluate: give exactly one of --data or --database-url", file=sys.stderr)
+        return 2
     try:
-        result = train_and_evaluate(load_csv_folder(data))
+        if data is not None:
+            history = load_csv_folder(data)
+        else:
+            database = Database(str(database_url))
+            try:
+                history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
+            finally:
+                database.close()
+        result = train_and_evaluate(history, monte_carlo_positions=monte_carlo_positions)
     except DomainError as exc:
         print(f"tidewatch evaluate: {exc.detail}", file=sys.stderr)
         return 2
@@ -43,6 +65,8 @@ def train(
     approve_all: bool = False,
     record: bool = True,
     out: TextIO | None = None,
+    monte_carlo_positions: int = 300,
+    source_label: str | None = None,
 ) -> int:
     """Train from a CSV folder or Postgres, write artifacts to a folder or S3, record them."""
     from risk.report import format_report
@@ -64,10 +88,17 @@ def train(
     try:
         if data is not None:
             history = load_csv_folder(data)
+            history.source = source_label or history.source
         else:
             assert database is not None
             history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
-        result = run_training(history, store, database if record else None, approve_all=approve_all)
+        result = run_training(
+            history,
+            store,
+            database if record else None,
+            approve_all=approve_all,
+            monte_carlo_positions=monte_carlo_positions,
+        )
     except DomainError as exc:
         print(f"tidewatch train: {exc.detail}", file=sys.stderr)
         return 2
@@ -80,9 +111,21 @@ def train(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser("evaluate", help="evaluate the forecast models on a time-ordered hold-out")
-    ev.add_argument("--data", required=True, help="folder with rates/*.csv and prices/*.csv (e.g. ../shared/data)")
+    ev_src = ev.add_mutually_exclusive_group(required=True)
+    ev_src.add_argument("--data", help="folder with rates/*.csv and prices/*.csv (e.g. ../shared/data)")
+    ev_src.add_argument("--database-url", help="evaluate on the ingest history of this PostgreSQL database")
+    ev.add_argument("--lookback-days", type=int, default=365)
     ev.add_argument("--json", action="store_true", help="print the raw report as JSON")
-    ev.set_defaults(func=lambda a: evaluate(a.data, as_json=a.json))
+    ev.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
+    ev.set_defaults(
+        func=lambda a: evaluate(
+            a.data,
+            database_url=a.database_url,
+            lookback_days=a.lookback_days,
+            as_json=a.json,
+            monte_carlo_positions=a.mc_positions,
+        )
+    )
 
     tr = subparsers.add_parser("train", help="train the forecast models and publish artifacts")
     src = tr.add_mutually_exclusive_group(required=True)
@@ -94,6 +137,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--prefix", default="models/")
     tr.add_argument("--lookback-days", type=int, default=365)
     tr.add_argument("--approve", action="store_true", help="approve regardless of the gates")
+    tr.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
+    tr.add_argument("--source-label", help="how the model card names the CSV data (default: the folder path)")
     tr.set_defaults(
         func=lambda a: train(
             data=a.data,
@@ -103,5 +148,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             prefix=a.prefix,
             lookback_days=a.lookback_days,
             approve_all=a.approve,
+            monte_carlo_positions=a.mc_positions,
+            source_label=a.source_label,
         )
     )

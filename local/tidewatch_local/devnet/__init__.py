@@ -9,6 +9,16 @@ Simulator(node.url, deployment).step()     # nudge utilization and prices with t
 
 from tidewatch_local.devnet.anvil import AnvilNode, find_anvil, start_anvil
 from tidewatch_local.devnet.deploy import Deployment, deploy_and_seed
+from tidewatch_local.devnet.local import LocalChain, local_chain
 from tidewatch_local.devnet.simulator import Simulator
 
-__all__ = ["AnvilNode", "Deployment", "Simulator", "deploy_and_seed", "find_anvil", "start_anvil"]
+__all__ = [
+    "AnvilNode",
+    "Deployment",
+    "LocalChain",
+    "Simulator",
+    "deploy_and_seed",
+    "find_anvil",
+    "local_chain",
+    "start_anvil",
+]

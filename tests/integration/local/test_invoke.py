@@ -1,4 +1,7 @@
-"""`tidewatch invoke` runs handlers on the sample events exactly as Lambda would."""
+"""`tidewatch invoke` runs handlers on the sample events exactly as Lambda would.
+
+The CLI runs in its own process (as each Lambda function has its own), on the test stores.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tidewatch_local.invoker import LocalInvoker
-from tidewatch_local.stack import apply_environment, resolve_stack
 from tidewatch_local.template import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -27,24 +29,6 @@ def _succeeded(result: object) -> bool:
     return isinstance(result, dict) and result.get("ok") is True
 
 
-@pytest.fixture(scope="module")
-def invoker(local_env: dict[str, str]) -> LocalInvoker:
-    stack = resolve_stack()
-    apply_environment(stack)
-    return LocalInvoker()
-
-
-@pytest.mark.parametrize("event_path", EVENTS, ids=lambda p: str(p.relative_to(REPO_ROOT / "events")))
-def test_every_sample_event_runs_through_the_local_invoker(invoker: LocalInvoker, event_path: Path) -> None:
-    # Given a sample event, filed under its function's folder
-    function = event_path.parent.name
-    event = json.loads(event_path.read_text())
-    # When the local invoker runs that function's handler on it
-    result = invoker.invoke(function, event)
-    # Then it succeeds (or, for a sample of a refusal, refuses cleanly)
-    assert _succeeded(result) is (event_path not in EXPECTED_REFUSALS), result
-
-
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tidewatch_local.cli", *args],
@@ -52,9 +36,27 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=REPO_ROOT,
         env={**os.environ, **env, "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}"},
-        timeout=120,
+        timeout=300,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def every_sample_result(local_env: dict[str, str]) -> dict[str, Any]:
+    done = _cli("invoke", "--all", "events", env=local_env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return {str(Path(k).resolve()): v for k, v in json.loads(done.stdout).items()}
+
+
+@pytest.mark.parametrize("event_path", EVENTS, ids=lambda p: str(p.relative_to(REPO_ROOT / "events")))
+def test_every_sample_event_runs_through_tidewatch_invoke(
+    every_sample_result: dict[str, Any], event_path: Path
+) -> None:
+    # Given every sample event, filed under its function's folder, run by `tidewatch invoke --all`
+    # (in a signed-in local session where the event asks for one)
+    result = every_sample_result[str(event_path.resolve())]
+    # Then each succeeded (or, for a sample of a refusal, refused cleanly)
+    assert _succeeded(result) is (event_path not in EXPECTED_REFUSALS), result
 
 
 def test_cli_invoke_runs_the_api_health_route_through_the_lambda_entry_point(local_env: dict[str, str]) -> None:
@@ -90,6 +92,7 @@ def test_a_bad_event_gets_a_clear_error_not_a_traceback(local_env: dict[str, str
     [
         (("invoke", "nope", "events/ingest/scheduled.json"), "no function 'nope'"),
         (("invoke", "ingest", "events/missing.json"), "event file not found"),
+        (("invoke", "ingest"), "usage"),
     ],
 )
 def test_cli_mistakes_get_one_line_messages(local_env: dict[str, str], args: tuple[str, ...], message: str) -> None:

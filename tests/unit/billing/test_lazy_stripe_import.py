@@ -25,3 +25,21 @@ def test_importing_the_billing_router_and_domain_does_not_import_stripe() -> Non
     )
     # Then stripe was not loaded
     assert out.stdout.strip() == "False"
+
+
+def test_the_grace_sweep_entry_point_needs_neither_fastapi_nor_stripe() -> None:
+    code = "import sys; import api.billing_grace; print('fastapi' in sys.modules, 'stripe' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            "PYTHONPATH": f"{ROOT / 'functions'}",
+            "PATH": "/usr/bin:/bin",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "False False"

@@ -160,3 +160,45 @@ def test_negative_amount_and_bad_threshold_are_rejected() -> None:
         Holding(symbol="USDC", amount=-1, decimals=6, price_usd=Decimal(1))
     with pytest.raises(ValidationError):
         Collateral(symbol="WETH", amount=1, decimals=18, price_usd=Decimal(1), liquidation_threshold=Decimal("1.2"))
+
+
+def test_same_asset_on_both_sides_has_no_price_risk(models: Models) -> None:
+    # Given a wstETH-style loop: WETH collateral against WETH debt (HF 1.1)
+    request = RiskRequest(
+        collateral=[
+            Collateral(
+                symbol="WETH", amount=10**18, decimals=18, price_usd=Decimal(3000), liquidation_threshold=Decimal("0.8")
+            )
+        ],
+        debt=[Holding(symbol="ETH", amount=int(0.8 / 1.1 * 10**18), decimals=18, price_usd=Decimal(3000))],
+        horizon_hours=168,
+    )
+    # When scored
+    (forecast,) = score_positions([request], models.risk)
+    # Then the HF cannot move with the ETH price: no liquidation probability from price moves
+    assert forecast.health_factor == pytest.approx(1.1, rel=1e-6)
+    assert forecast.probability == 0.0
+    assert forecast.reference_probability == 0.0
+
+
+def test_volatile_debt_against_stable_collateral_uses_the_upper_barrier(models: Models) -> None:
+    # Given USDC collateral (LT 0.8) against WETH debt at HF 1.25
+    request = RiskRequest(
+        collateral=[
+            Collateral(
+                symbol="USDC",
+                amount=3750 * 10**6,
+                decimals=6,
+                price_usd=Decimal(1),
+                liquidation_threshold=Decimal("0.8"),
+            )
+        ],
+        debt=[Holding(symbol="WETH", amount=10**18, decimals=18, price_usd=Decimal(2400))],
+        horizon_hours=168,
+        volatility={"WETH": 0.6},
+    )
+    (forecast,) = score_positions([request], models.risk)
+    # Then the closed form is the first passage of a 25 % price rise
+    assert forecast.reference_probability == pytest.approx(0.00645, abs=2e-4)
+    assert forecast.distance_to_liquidation == 1.0  # no collateral drop can liquidate it
+    assert forecast.probability > 0.0

@@ -178,3 +178,15 @@ def test_needs_lists_exactly_what_the_rules_look_at() -> None:
     assert needs.risk == {(5, 168)}
     assert needs.price_windows == {(1, "WBTC", 3600)}
     assert np.array_equal(rs.referencing_markets([1]), [False, False, True])
+
+
+def test_needs_can_be_limited_to_the_rules_being_evaluated() -> None:
+    rs = RuleSet.from_records(
+        [
+            record({"type": "health_factor_below", "threshold": 1.1}, rule_id=1, portfolio_id=4),
+            record({"type": "risk_forecast_above", "threshold": 0.2}, rule_id=2, portfolio_id=5),
+            record({"type": "price_change", "asset": "WBTC", "op": "rises", "threshold": 0.1}, rule_id=3),
+        ]
+    )
+    needs = rs.needs(np.array([False, True, False]))
+    assert (needs.portfolios_hf, needs.risk, needs.price_windows) == (frozenset(), {(5, 24)}, frozenset())

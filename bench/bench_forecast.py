@@ -1,0 +1,108 @@
+"""Forecast inference speed: single-prediction latency and batched predictions per second.
+
+Prints figures (no assertions). Run from the repository root:
+
+    /work/main/.venv/bin/python bench/bench_forecast.py
+
+Measures, for the shipped artifacts:
+* risk model core (`RiskModel.probability` on arrays) and the full path from validated
+  `RiskRequest`s (`score_positions`), and the same from raw JSON-like dicts (pydantic parsing);
+* APY model core (`ApyHead.predict` on a feature matrix) and the full path from histories.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+
+from tests.unit.forecast.positions import eth_position  # noqa: E402
+
+from risk.store import shipped  # noqa: E402
+from tidewatch.forecast.apy_model import apy_feature_matrix, forecast_apy  # noqa: E402
+from tidewatch.forecast.artifact import apy_model_from, risk_model_from  # noqa: E402
+from tidewatch.forecast.payloads import ApyForecastRequest, RatePoint, RiskBatchRequest  # noqa: E402
+from tidewatch.forecast.risk_model import score_positions  # noqa: E402
+
+TARGET_SINGLE_MS = 1.0
+TARGET_BATCH_PER_S = 50_000
+
+
+def per_call_ms(fn: Callable[[], object], repeat: int = 2000) -> float:
+    fn()
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeat // 5):
+            fn()
+        samples.append((time.perf_counter() - start) / (repeat // 5) * 1000)
+    return statistics.median(samples)
+
+
+def throughput(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
+    fn()
+    best = min(_timed(fn) for _ in range(rounds))
+    return n / best
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def line(name: str, single_ms: float | None, per_s: float | None) -> None:
+    s = f"{single_ms:8.4f} ms ({TARGET_SINGLE_MS / single_ms:6.1f}x under 1 ms)" if single_ms else " " * 33
+    b = f"{per_s:12,.0f}/s ({per_s / TARGET_BATCH_PER_S:5.1f}x the 50k/s target)" if per_s else ""
+    print(f"{name:<46} {s}   {b}")
+
+
+def main() -> None:
+    risk = risk_model_from(shipped("risk"))
+    apy = apy_model_from(shipped("apy"))
+    rng = np.random.default_rng(1)
+    n = 100_000
+    hf = rng.uniform(1.0, 3.0, n)
+    sigma = rng.uniform(0.2, 1.2, n)
+    hours = rng.choice([24.0, 168.0], n)
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}; risk {risk.version}, apy {apy.version}\n")
+
+    line("risk core: probability(arrays) ×1", per_call_ms(lambda: risk.probability(hf[:1], sigma[:1], hours[:1])), None)
+    line("risk core: probability(arrays) ×100k", None, throughput(lambda: risk.probability(hf, sigma, hours), n))
+
+    one = [eth_position(1.3, horizon_hours=168)]
+    line("risk: score_positions(1 RiskRequest)", per_call_ms(lambda: score_positions(one, risk), 1000), None)
+    many = [eth_position(float(h), horizon_hours=int(t)) for h, t in zip(hf[:20_000], hours[:20_000], strict=True)]
+    line("risk: score_positions(20k RiskRequests)", None, throughput(lambda: score_positions(many, risk), len(many), 3))
+    raw = {"action": "score_risk_batch", "positions": [p.model_dump(mode="json") for p in many]}
+    line(
+        "risk: parse 20k JSON positions + score",
+        None,
+        throughput(lambda: score_positions(RiskBatchRequest.model_validate(raw).positions, risk), len(many), 3),
+    )
+
+    head = apy.head("supply", 24)
+    y = 0.03 + 0.005 * np.sin(np.arange(20_000) / 50)
+    feats = apy_feature_matrix(y, np.full(y.size, 0.8))
+    line("apy core: head.predict(features) ×1", per_call_ms(lambda: head.predict(feats[:1])), None)
+    line("apy core: head.predict(features) ×20k", None, throughput(lambda: head.predict(feats), len(feats)))
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    history = [
+        RatePoint(observed_at=start + timedelta(hours=i), supply_apy=float(y[i]), utilization=0.8) for i in range(169)
+    ]
+    req = [ApyForecastRequest(side="supply", horizon_hours=24, history=history)]
+    line("apy: forecast_apy(1 market, 169 h history)", per_call_ms(lambda: forecast_apy(req, apy), 300), None)
+    reqs = req * 2_000
+    line("apy: forecast_apy(2k markets, 169 h each)", None, throughput(lambda: forecast_apy(reqs, apy), len(reqs), 3))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The OpenAPI document, made accurate about errors, and its committed copy `docs/openapi.json`.
+
+FastAPI documents 422 as its own `HTTPValidationError` shape; this API answers every error as an
+RFC 9457 problem, so each 4xx/5xx response is rewritten to `application/problem+json` with one
+`Problem` schema. Regenerate the committed copy with `python -m api.openapi` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.problems import PROBLEM_MEDIA_TYPE
+
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details. `type` is stable; extra members depend on the type.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "examples": ["https://tidewatch.dev/problems/siwe-expired"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For validation-error: the offending fields.",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "in": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+_NOT_RATE_LIMITED = {"/health"}
+_COMMON_ERRORS = {
+    "400": "Malformed JSON or request",
+    "413": "Body too large",
+    "422": "Validation failed (fields named in `errors`)",
+    "500": "Unexpected error (no internals)",
+}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path, path_item in spec.get("paths", {}).items():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                responses.setdefault("401", {"description": "Missing, invalid or expired access token"})
+            if path not in _NOT_RATE_LIMITED:
+                responses.setdefault("429", {"description": "Rate limited (see Retry-After, RateLimit-*)"})
+            if operation.get("requestBody"):
+                for status, description in _COMMON_ERRORS.items():
+                    responses.setdefault(status, {"description": description})
+            else:
+                responses.setdefault("500", {"description": _COMMON_ERRORS["500"]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    if status == "422":
+                        response["description"] = _COMMON_ERRORS["422"]
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    return spec
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def render(app: FastAPI) -> str:
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def documentation_app() -> FastAPI:
+    """An app for generating documents only: collaborators are never contacted."""
+    import redis
+
+    from api.app import create_app
+    from api.deps import ApiDeps
+    from tidewatch.db import Database
+    from tidewatch.identity.settings import AuthSettings
+
+    return create_app(
+        ApiDeps(
+            database=Database("postgresql://docs.invalid/docs"),
+            redis=redis.Redis(host="docs.invalid"),
+            auth=AuthSettings(jwt_keys={"docs": "d" * 32}),
+        )
+    )
+
+
+def main() -> None:
+    DOCS_PATH.write_text(render(documentation_app()))
+    print(f"wrote {DOCS_PATH}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Markets: every ingested market with its latest rates, one market, and its rate history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.security import CurrentUser, limit_by_ip
+from tidewatch.cache import CacheAside
+from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, ProtocolName
+from tidewatch.markets.service import MAX_POINTS, MarketService
+
+router = APIRouter(
+    prefix="/markets",
+    tags=["markets"],
+    dependencies=[Depends(limit_by_ip)],
+    responses={
+        401: {"description": "Missing or invalid access token (problem+json)."},
+        429: {"description": "Rate limited (problem+json, Retry-After)."},
+    },
+)
+
+# Ingest refreshes every minute; 15 s keeps the list cheap without hiding a fresh tick for long.
+LIST_CACHE_SECONDS = 15.0
+MarketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Market id.")]
+
+
+def market_service(request: Request) -> MarketService:
+    state = request.app.state
+    if getattr(state, "markets", None) is None:
+        deps = state.deps
+        state.markets = MarketService(
+            deps.database, CacheAside(deps.redis, "markets", ttl_seconds=LIST_CACHE_SECONDS), clock=deps.clock
+        )
+    service: MarketService = state.markets
+    return service
+
+
+Markets = Annotated[MarketService, Depends(market_service)]
+
+
+@router.get("")
+def list_markets(
+    user: CurrentUser,
+    markets: Markets,
+    chain_id: Annotated[int | None, Query(description="Only this chain (1 Ethereum, 8453 Base).")] = None,
+    protocol: Annotated[ProtocolName | None, Query(description="Only this protocol.")] = None,
+    asset: Annotated[str | None, Query(max_length=20, description="Only this asset symbol.")] = None,
+) -> MarketList:
+    """Every market with its latest supply/borrow APY, utilization, totals and staleness.
+
+    When the database is unreachable the last list is served with `stale: true` and its age.
+    """
+    return markets.list(chain_id=chain_id, protocol=protocol, asset=asset)
+
+
+@router.get("/{market_id}", responses={404: {"description": "No such market (problem+json)."}})
+def get_market(market_id: MarketId, user: CurrentUser, markets: Markets) -> MarketSummary:
+    return markets.get(market_id)
+
+
+@router.get("/{market_id}/history", responses={404: {"description": "No such market (problem+json)."}})
+def market_history(
+    market_id: MarketId,
+    user: CurrentUser,
+    markets: Markets,
+    start: Annotated[datetime | None, Query(description="Range start (default: end − 7 days).")] = None,
+    end: Annotated[datetime | None, Query(description="Range end (default: now).")] = None,
+    points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="At most this many points (downsampled).")] = 200,
+) -> MarketHistory:
+    """Rate history averaged into at most `points` equal time buckets, oldest first."""
+    return markets.history(market_id, start=start, end=end, points=points)

@@ -1,0 +1,102 @@
+"""API Gateway WebSocket routes ($connect, $disconnect, $default) as plain Lambda handlers.
+
+Not routed through Mangum/FastAPI: these events are not HTTP requests. Browsers cannot set headers
+on a WebSocket, so $connect takes the access token from the `token` query parameter; a missing or
+bad token answers 401, which makes API Gateway refuse the upgrade.
+
+Template handlers: api.websocket.connect_handler / disconnect_handler / default_handler.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidewatch import runtime
+from tidewatch.errors import DomainError
+from tidewatch.live.connections import ConnectionStore, PostgresPortfolioOwnership
+from tidewatch.live.messages import error
+from tidewatch.live.session import LiveSession, TokenVerifier
+from tidewatch.live.settings import LiveSettings
+from tidewatch.observability import logger
+
+
+def management_endpoint(event: dict[str, Any], override: str | None = None) -> str:
+    """Where post_to_connection must go for this connection: https://{domain}/{stage}."""
+    if override:
+        return override
+    context = event.get("requestContext") or {}
+    return f"https://{context.get('domainName', '')}/{context.get('stage', '')}"
+
+
+def _response(status: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"statusCode": status}
+    if body is not None:
+        response["body"] = json.dumps(body, separators=(",", ":"))
+    return response
+
+
+def _connection_id(event: dict[str, Any]) -> str:
+    return str((event.get("requestContext") or {}).get("connectionId", ""))
+
+
+def handle_connect(event: dict[str, Any], session: LiveSession, *, endpoint_override: str | None = None) -> dict:
+    token = (event.get("queryStringParameters") or {}).get("token")
+    try:
+        user_id = session.connect(_connection_id(event), token, management_endpoint(event, endpoint_override))
+    except DomainError as exc:
+        logger.info("websocket connect refused", extra={"problem": exc.to_problem()})
+        return _response(exc.status, error(exc.to_problem()))
+    logger.info("websocket connected", extra={"user_id": user_id})
+    return _response(200)
+
+
+def handle_disconnect(event: dict[str, Any], session: LiveSession) -> dict[str, Any]:
+    session.disconnect(_connection_id(event))
+    return _response(200)
+
+
+def handle_default(event: dict[str, Any], session: LiveSession) -> dict[str, Any]:
+    try:
+        reply = session.handle(_connection_id(event), event.get("body"))
+    except DomainError as exc:
+        if exc.status >= 500:
+            raise
+        return _response(exc.status, error(exc.to_problem()))
+    return _response(200, reply)
+
+
+def _production_verifier() -> TokenVerifier:
+    # The API's own token service (same keys, issuer, audience and rotation by kid).
+    from api.deps import production_deps
+    from api.services import build_services
+
+    verifier: TokenVerifier = build_services(production_deps()).require_tokens()
+    return verifier
+
+
+@lru_cache(maxsize=1)
+def _session() -> tuple[LiveSession, str | None]:
+    database = runtime.database()
+    settings = LiveSettings()
+    session = LiveSession(ConnectionStore(database), _production_verifier(), PostgresPortfolioOwnership(database))
+    return session, settings.websocket_management_endpoint
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    session, override = _session()
+    return handle_connect(event, session, endpoint_override=override)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def disconnect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_disconnect(event, _session()[0])
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def default_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_default(event, _session()[0])

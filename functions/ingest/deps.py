@@ -1,0 +1,52 @@
+"""Process-wide collaborators of the ingest function (built once per container)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from tidewatch.chain.clients import build_clients
+from tidewatch.chain.rpc import ChainClient
+from tidewatch.chain.settings import ChainReadSettings
+from tidewatch.marketfeed import InMemoryPublisher, Publisher, RedisPublisher
+from tidewatch.protocols.registry import Registry, load_registry
+from tidewatch.settings import ChainSettings, FunctionsSettings
+
+
+@lru_cache(maxsize=1)
+def chain_settings() -> ChainSettings:
+    return ChainSettings()
+
+
+@lru_cache(maxsize=1)
+def read_settings() -> ChainReadSettings:
+    return ChainReadSettings()
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return load_registry(chain_settings().registry)
+
+
+@lru_cache(maxsize=1)
+def chain_clients() -> dict[int, ChainClient]:
+    return build_clients(chain_settings(), read_settings())
+
+
+@lru_cache(maxsize=1)
+def publisher() -> Publisher:
+    settings = FunctionsSettings()
+    if settings.publish_mode == "eventbridge":
+        from ingest.publishers import EventBridgePublisher
+
+        return EventBridgePublisher(settings.event_bus_name)
+    from tidewatch import runtime
+
+    try:
+        return RedisPublisher(runtime.redis_client())
+    except Exception:  # no Redis configured: events stay in process
+        return InMemoryPublisher()
+
+
+def reset() -> None:
+    for cached in (chain_settings, read_settings, registry, chain_clients, publisher):
+        cached.cache_clear()

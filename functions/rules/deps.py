@@ -1,0 +1,81 @@
+"""Collaborators of the rules function, built once per container.
+
+The lead wires the real RiskScorer (BatchRiskScorer over the risk function) and TransactionPreparer
+(the wallet function) here once those functions exist; until then those actions/triggers report
+"not configured" and risk triggers see no data (never fire).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from tidewatch import runtime
+from tidewatch.db import Database
+from tidewatch.live.broadcaster import Broadcaster
+from tidewatch.live.connections import ConnectionStore
+from tidewatch.live.settings import LiveSettings
+from tidewatch.rules.actions import ActionRunner, TransactionPreparer
+from tidewatch.rules.settings import RulesSettings
+from tidewatch.rules.snapshot import RiskScorer
+from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
+from tidewatch.rules.store import RuleCache
+from tidewatch.rules.tick import TickSources
+from tidewatch.rules.webhooks import WebhookSender
+from tidewatch.secrets import fetch_secret
+
+
+@dataclass(frozen=True)
+class RulesDeps:
+    database: Database
+    sources: TickSources
+    runner: ActionRunner
+    webhooks: WebhookSender
+    broadcaster: Broadcaster | None
+    rule_cache: RuleCache = field(default_factory=RuleCache)
+
+
+def signing_key(settings: RulesSettings) -> bytes:
+    if settings.webhook_signing_key_secret_arn:
+        return fetch_secret(settings.webhook_signing_key_secret_arn).encode()
+    return settings.webhook_signing_key.encode()
+
+
+def build_deps(
+    database: Database,
+    *,
+    settings: RulesSettings,
+    broadcaster: Broadcaster | None,
+    risk: RiskScorer | None = None,
+    preparer: TransactionPreparer | None = None,
+) -> RulesDeps:
+    webhooks = WebhookSender(
+        database,
+        signing_key(settings),
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_seconds=settings.webhook_backoff_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private_targets=settings.webhook_allow_private_targets,
+    )
+    runner = ActionRunner(
+        database,
+        pusher=broadcaster,
+        preparer=preparer,
+        webhooks=webhooks,
+        attempts=settings.action_attempts,
+        backoff_seconds=settings.action_backoff_seconds,
+        max_workers=settings.action_workers,
+    )
+    sources = TickSources(PostgresMarketSource(database), SnapshotPositionSource(database), risk)
+    return RulesDeps(database, sources, runner, webhooks, broadcaster)
+
+
+@lru_cache(maxsize=1)
+def production_deps() -> RulesDeps:
+    from tidewatch.live.aws_push import ApiGatewayPoster
+
+    database = runtime.database()
+    live = LiveSettings()
+    poster = ApiGatewayPoster(endpoint_override=live.websocket_management_endpoint)
+    broadcaster = Broadcaster(ConnectionStore(database), poster, max_workers=live.broadcast_workers)
+    return build_deps(database, settings=RulesSettings(), broadcaster=broadcaster)

@@ -1,0 +1,93 @@
+"""Pushing messages to WebSocket connections through `post_to_connection`, in parallel.
+
+Public topics (markets) go to every subscriber; private data (notifications, a portfolio) is
+only ever looked up by the owner's user id, and each recipient is checked against that user id
+again before sending. Connections that answer Gone (410) are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from tidewatch.live.connections import ConnectionStore, Recipient
+from tidewatch.live.topics import MARKETS, NOTIFICATIONS, market_topic, portfolio_topic
+from tidewatch.observability import logger
+
+__all__ = ["Broadcaster", "ConnectionGone", "DeliveryReport", "PostToConnection", "Recipient"]
+
+
+class ConnectionGone(Exception):
+    """The connection no longer exists (API Gateway answered 410 GoneException)."""
+
+
+# (management endpoint, connection id, data) -> None; raises ConnectionGone for a stale connection.
+PostToConnection = Callable[[str, str, bytes], None]
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int = 0
+    gone: int = 0
+    failed: int = 0
+
+
+class Broadcaster:
+    def __init__(
+        self, store: ConnectionStore | None, post_to_connection: PostToConnection, *, max_workers: int = 32
+    ) -> None:
+        self._store = store
+        self._post = post_to_connection
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ws-push")
+
+    def _required_store(self) -> ConnectionStore:
+        if self._store is None:
+            raise RuntimeError("this broadcaster has no connection store")
+        return self._store
+
+    def publish_market(self, market_id: int, data: Mapping[str, Any]) -> DeliveryReport:
+        recipients = self._required_store().subscribers([MARKETS, market_topic(market_id)])
+        return self.deliver(recipients, {"type": "market", "market_id": market_id, "data": dict(data)})
+
+    def push_to_user(self, user_id: int, message: Mapping[str, Any]) -> int:
+        """A notification for one user: only that user's connections subscribed to `notifications`."""
+        recipients = self._required_store().user_subscribers(user_id, NOTIFICATIONS)
+        return self.deliver(recipients, message, only_user=user_id).delivered
+
+    def publish_portfolio(self, portfolio_id: int, owner_id: int, data: Mapping[str, Any]) -> DeliveryReport:
+        recipients = self._required_store().user_subscribers(owner_id, portfolio_topic(portfolio_id))
+        message = {"type": "portfolio", "portfolio_id": portfolio_id, "data": dict(data)}
+        return self.deliver(recipients, message, only_user=owner_id)
+
+    def deliver(
+        self, recipients: Sequence[Recipient], message: Mapping[str, Any], *, only_user: int | None = None
+    ) -> DeliveryReport:
+        if only_user is not None:
+            # Defence in depth: private data never leaves for a connection of another user.
+            recipients = [r for r in recipients if r.user_id == only_user]
+        if not recipients:
+            return DeliveryReport()
+        data = json.dumps(message, separators=(",", ":"), default=str).encode()
+        outcomes = list(self._pool.map(lambda r: self._send(r, data), recipients))
+        gone = [r.connection_id for r, outcome in zip(recipients, outcomes, strict=True) if outcome == "gone"]
+        if gone and self._store is not None:
+            self._store.remove(gone)
+        return DeliveryReport(delivered=outcomes.count("ok"), gone=len(gone), failed=outcomes.count("failed"))
+
+    def _send(self, recipient: Recipient, data: bytes) -> str:
+        try:
+            self._post(recipient.endpoint, recipient.connection_id, data)
+        except ConnectionGone:
+            return "gone"
+        except Exception as exc:  # one bad connection must not stop the others
+            logger.warning(
+                "post_to_connection failed", extra={"connection_id": recipient.connection_id, "error": str(exc)}
+            )
+            return "failed"
+        return "ok"
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

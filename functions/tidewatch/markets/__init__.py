@@ -1,0 +1,1 @@
+"""Markets as ingested: latest rates per market and rate history for charts."""

@@ -1,0 +1,55 @@
+"""Market shapes at the API boundary. Rates are fractions per year (0.0345 = 3.45 %)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ProtocolName = Literal["aave-v3", "compound-v3", "eigenlayer"]
+
+
+class MarketSummary(BaseModel):
+    id: int
+    chain_id: int
+    protocol: ProtocolName
+    market_key: str = Field(description="Reserve / Comet / strategy address.")
+    asset_symbol: str
+    asset_address: str
+    asset_decimals: int
+    supply_apy: Decimal | None = None
+    borrow_apy: Decimal | None = None
+    utilization: Decimal | None = None
+    total_supplied: str | None = Field(default=None, description="Base units, exact (a decimal string).")
+    total_borrowed: str | None = Field(default=None, description="Base units, exact (a decimal string).")
+    price_usd: Decimal | None = None
+    tvl_usd: Decimal | None = Field(default=None, description="total_supplied × price, in USD.")
+    block_number: int | None = None
+    observed_at: datetime | None = None
+    age_seconds: float | None = Field(default=None, description="How old the latest reading is.")
+    stale: bool = Field(description="True when the latest reading is older than the staleness limit.")
+
+
+class MarketList(BaseModel):
+    items: list[MarketSummary]
+    as_of: datetime
+    stale: bool = Field(description="True when served from cache because the database was unreachable.")
+    age_seconds: float = 0.0
+
+
+class RatePoint(BaseModel):
+    t: datetime = Field(description="Start of the bucket.")
+    supply_apy: Decimal | None
+    borrow_apy: Decimal | None
+    utilization: Decimal | None
+    samples: int
+
+
+class MarketHistory(BaseModel):
+    market: MarketSummary
+    start: datetime
+    end: datetime
+    bucket_seconds: int = Field(description="Downsampling step: each point averages one bucket.")
+    points: list[RatePoint]

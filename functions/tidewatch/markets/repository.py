@@ -1,0 +1,57 @@
+"""SQL for markets: one query per view, each served by an index (see 0001_initial.sql)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tidewatch.db import Connection
+
+_LATEST = """
+SELECT m.id, m.chain_id, m.protocol, m.market_key, m.asset_symbol, m.asset_address, m.asset_decimals,
+       r.supply_apy, r.borrow_apy, r.utilization, r.total_supplied, r.total_borrowed, r.price_usd,
+       r.block_number, r.observed_at
+FROM markets m
+LEFT JOIN LATERAL (
+    SELECT * FROM market_rates mr WHERE mr.market_id = m.id ORDER BY mr.block_number DESC LIMIT 1
+) r ON true
+"""
+
+
+def latest(
+    conn: Connection, *, chain_id: int | None = None, protocol: str | None = None, asset: str | None = None
+) -> list[dict[str, Any]]:
+    clauses: list[str] = []
+    params: list[int | str] = []
+    if chain_id is not None:
+        clauses.append("m.chain_id = %s")
+        params.append(chain_id)
+    if protocol is not None:
+        clauses.append("m.protocol = %s")
+        params.append(protocol)
+    if asset is not None:
+        clauses.append("upper(m.asset_symbol) = upper(%s)")
+        params.append(asset)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return conn.execute(_LATEST + where + " ORDER BY m.chain_id, m.protocol, m.asset_symbol, m.id", params).fetchall()
+
+
+def one(conn: Connection, market_id: int) -> dict[str, Any] | None:
+    return conn.execute(_LATEST + " WHERE m.id = %s", (market_id,)).fetchone()
+
+
+def history(
+    conn: Connection, market_id: int, start: datetime, end: datetime, bucket_seconds: int
+) -> list[dict[str, Any]]:
+    """Averages per time bucket (date_bin), oldest first; served by market_rates_time_idx."""
+    return conn.execute(
+        """
+        SELECT date_bin(make_interval(secs => %(step)s), observed_at, %(start)s) AS t,
+               avg(supply_apy) AS supply_apy, avg(borrow_apy) AS borrow_apy,
+               avg(utilization) AS utilization, count(*) AS samples
+        FROM market_rates
+        WHERE market_id = %(id)s AND observed_at >= %(start)s AND observed_at < %(end)s
+        GROUP BY 1 ORDER BY 1
+        """,
+        {"id": market_id, "start": start, "end": end, "step": bucket_seconds},
+    ).fetchall()

@@ -1,0 +1,130 @@
+"""Market views: latest rates (cache-aside, stale-if-error) and downsampled rate history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tidewatch.cache import CacheAside
+from tidewatch.db import Database
+from tidewatch.errors import InvalidInput, NotFound
+from tidewatch.markets import repository
+from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, RatePoint
+
+MAX_POINTS = 500
+MAX_RANGE = timedelta(days=366)
+# Ingest runs every minute; a reading older than this many seconds is flagged stale.
+DEFAULT_STALE_AFTER_SECONDS = 300.0
+
+
+def _summary(row: dict[str, Any], now: datetime, stale_after: float) -> MarketSummary:
+    observed: datetime | None = row.get("observed_at")
+    age = (now - observed).total_seconds() if observed else None
+    price: Decimal | None = row.get("price_usd")
+    supplied = row.get("total_supplied")
+    tvl = None
+    if price is not None and supplied is not None:
+        tvl = (Decimal(supplied) / (Decimal(10) ** int(row["asset_decimals"])) * price).quantize(Decimal("0.01"))
+    return MarketSummary(
+        id=row["id"],
+        chain_id=row["chain_id"],
+        protocol=row["protocol"],
+        market_key=row["market_key"],
+        asset_symbol=row["asset_symbol"],
+        asset_address=row["asset_address"],
+        asset_decimals=row["asset_decimals"],
+        supply_apy=row.get("supply_apy"),
+        borrow_apy=row.get("borrow_apy"),
+        utilization=row.get("utilization"),
+        total_supplied=None if supplied is None else str(int(supplied)),
+        total_borrowed=None if row.get("total_borrowed") is None else str(int(row["total_borrowed"])),
+        price_usd=price,
+        tvl_usd=tvl,
+        block_number=row.get("block_number"),
+        observed_at=observed,
+        age_seconds=None if age is None else round(age, 1),
+        stale=age is None or age > stale_after,
+    )
+
+
+class MarketService:
+    def __init__(
+        self,
+        database: Database,
+        cache: CacheAside,
+        *,
+        stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = database
+        self._cache = cache
+        self._stale_after = stale_after_seconds
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def list(self, *, chain_id: int | None = None, protocol: str | None = None, asset: str | None = None) -> MarketList:
+        key = f"list:{chain_id}:{protocol}:{(asset or '').upper()}"
+
+        def load() -> list[dict[str, Any]]:
+            with self._db.connection() as conn:
+                rows = repository.latest(conn, chain_id=chain_id, protocol=protocol, asset=asset)
+            return [{k: (str(v) if isinstance(v, Decimal | datetime) else v) for k, v in r.items()} for r in rows]
+
+        cached = self._cache.get_or_load(key, load)
+        now = self._now()
+        items = [_summary(_revive(row), now, self._stale_after) for row in cached.value]
+        return MarketList(items=items, as_of=now, stale=cached.stale, age_seconds=round(cached.age_seconds, 1))
+
+    def get(self, market_id: int) -> MarketSummary:
+        with self._db.connection() as conn:
+            row = repository.one(conn, market_id)
+        if row is None:
+            raise NotFound(f"no market {market_id}", slug="market-not-found")
+        return _summary(row, self._now(), self._stale_after)
+
+    def history(
+        self, market_id: int, *, start: datetime | None, end: datetime | None, points: int = 200
+    ) -> MarketHistory:
+        now = self._now()
+        end = end or now
+        start = start or end - timedelta(days=7)
+        if start >= end:
+            raise InvalidInput("start must be before end", errors=[{"field": "start", "message": "must be before end"}])
+        if end - start > MAX_RANGE:
+            raise InvalidInput(
+                "the range may span at most 366 days", errors=[{"field": "start", "message": "range too long"}]
+            )
+        if not 1 <= points <= MAX_POINTS:
+            raise InvalidInput(
+                f"points must be 1..{MAX_POINTS}", errors=[{"field": "points", "message": "out of range"}]
+            )
+        market = self.get(market_id)
+        bucket = max(60, int((end - start).total_seconds() // points))
+        with self._db.connection() as conn:
+            rows = repository.history(conn, market_id, start, end, bucket)
+        return MarketHistory(
+            market=market,
+            start=start,
+            end=end,
+            bucket_seconds=bucket,
+            points=[RatePoint(**row) for row in rows],
+        )
+
+
+_DECIMAL_FIELDS = ("supply_apy", "borrow_apy", "utilization", "total_supplied", "total_borrowed", "price_usd")
+
+
+def _revive(row: dict[str, Any]) -> dict[str, Any]:
+    """Undo the JSON encoding of a cached row (Decimals and times travel as strings)."""
+    out = dict(row)
+    for name in _DECIMAL_FIELDS:
+        if out.get(name) is not None:
+            out[name] = Decimal(out[name])
+    if out.get("observed_at"):
+        out["observed_at"] = datetime.fromisoformat(out["observed_at"])
+    return out

@@ -1,0 +1,223 @@
+"""Running a firing's actions: notify, prepare a transaction, call a webhook.
+
+Actions of all firings run in a small thread pool; each one is retried on its own with
+exponential backoff, and a failure is recorded (never raised), so one broken webhook or an
+unavailable wallet function never blocks the other actions or rules.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from tidewatch.db import Database
+from tidewatch.observability import logger
+from tidewatch.rules.model import Action, NotifyAction, PrepareTransactionAction, TransactionIntent, WebhookAction
+from tidewatch.rules.webhooks import WebhookSender
+
+T = TypeVar("T")
+
+
+class PrepareRequest(BaseModel):
+    """What the rules function asks of the wallet function (payload of the invoke)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: int
+    portfolio_id: int
+    rule_id: int
+    intent: TransactionIntent
+    idempotency_key: str  # rule + window: a retried action must not prepare twice
+
+
+class PreparedTransaction(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    transaction_id: str
+    summary: str
+
+
+class TransactionPreparer(Protocol):
+    def prepare(self, request: PrepareRequest) -> PreparedTransaction: ...
+
+
+class NotificationPusher(Protocol):
+    def push_to_user(self, user_id: int, message: Mapping[str, Any]) -> int:
+        """Push to the user's live connections subscribed to `notifications`; returns deliveries."""
+        ...
+
+
+@dataclass(frozen=True)
+class Firing:
+    execution_id: int
+    rule_id: int
+    user_id: int
+    portfolio_id: int | None
+    rule_name: str
+    window_key: str
+    fired_at: datetime
+    observed: Mapping[str, Any]
+    actions: Sequence[Action]
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "event": "rule.fired",
+            "rule_id": self.rule_id,
+            "rule_name": self.rule_name,
+            "portfolio_id": self.portfolio_id,
+            "window": self.window_key,
+            "fired_at": self.fired_at.isoformat(),
+            "observed": dict(self.observed),
+        }
+
+
+@dataclass
+class ActionResult:
+    type: str
+    ok: bool
+    attempts: int
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def with_retries(fn: Callable[[], T], *, attempts: int, backoff_seconds: float) -> tuple[T | None, int, str | None]:
+    """Call fn until it succeeds, sleeping backoff, 2×backoff, ... between tries."""
+    error: str | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(), attempt, None
+        except Exception as exc:  # any failure of one action is contained and retried
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            if attempt < attempts:
+                time.sleep(backoff_seconds * 2 ** (attempt - 1))
+    return None, attempts, error
+
+
+class ActionRunner:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        pusher: NotificationPusher | None,
+        preparer: TransactionPreparer | None,
+        webhooks: WebhookSender | None,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+        max_workers: int = 8,
+    ) -> None:
+        self._db = database
+        self._pusher = pusher
+        self._preparer = preparer
+        self._webhooks = webhooks
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._workers = max_workers
+
+    def run(self, firings: Sequence[Firing]) -> dict[int, list[ActionResult]]:
+        """Run every action of every firing; results per execution id, also stored on the execution."""
+        jobs = [(f, a) for f in firings for a in f.actions]
+        if not jobs:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs))) as pool:
+            results = list(pool.map(lambda job: self._run_one(*job), jobs))
+        by_execution: dict[int, list[ActionResult]] = {f.execution_id: [] for f in firings}
+        for (firing, _), result in zip(jobs, results, strict=True):
+            by_execution[firing.execution_id].append(result)
+        self._record(by_execution)
+        return by_execution
+
+    def _retry(self, fn: Callable[[], T]) -> tuple[T | None, int, str | None]:
+        return with_retries(fn, attempts=self._attempts, backoff_seconds=self._backoff)
+
+    def _run_one(self, firing: Firing, action: Action) -> ActionResult:
+        if isinstance(action, NotifyAction):
+            return self._notify(firing, action)
+        if isinstance(action, PrepareTransactionAction):
+            return self._prepare(firing, action)
+        return self._webhook(firing, action)
+
+    def _notify(self, firing: Firing, action: NotifyAction) -> ActionResult:
+        title = action.title or f"Rule '{firing.rule_name}' fired"
+        body = {**firing.payload(), "severity": action.severity}
+        notification_id, attempts, error = self._retry(lambda: self._store_notification(firing, title, body))
+        if notification_id is None:
+            return ActionResult("notify", False, attempts, error=error)
+        message = {"type": "notification", "id": notification_id, "title": title, "body": body}
+        pushed, _, push_error = self._retry(lambda: self._push(firing.user_id, message))
+        # Stored is what counts (GET /notifications shows it); a failed push is only logged.
+        return ActionResult(
+            "notify", True, attempts, {"notification_id": notification_id, "pushed": pushed or 0}, push_error
+        )
+
+    def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
+                "VALUES (%s, 'rule_fired', %s, %s::jsonb, %s) RETURNING id",
+                (firing.user_id, title, json.dumps(body), firing.rule_id),
+            ).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    def _push(self, user_id: int, message: Mapping[str, Any]) -> int:
+        return self._pusher.push_to_user(user_id, message) if self._pusher else 0
+
+    def _prepare(self, firing: Firing, action: PrepareTransactionAction) -> ActionResult:
+        if self._preparer is None or firing.portfolio_id is None:
+            return ActionResult("prepare_transaction", False, 0, error="wallet function not configured")
+        preparer = self._preparer
+        request = PrepareRequest(
+            user_id=firing.user_id,
+            portfolio_id=firing.portfolio_id,
+            rule_id=firing.rule_id,
+            intent=action.intent,
+            idempotency_key=f"rule:{firing.rule_id}:{firing.window_key}",
+        )
+        prepared, attempts, error = self._retry(lambda: preparer.prepare(request))
+        if prepared is None:
+            return ActionResult("prepare_transaction", False, attempts, error=error)
+        message = {
+            "type": "transaction_prepared",
+            "rule_id": firing.rule_id,
+            "transaction_id": prepared.transaction_id,
+            "summary": prepared.summary,
+        }
+        self._retry(lambda: self._push(firing.user_id, message))
+        detail = {"transaction_id": prepared.transaction_id, "summary": prepared.summary}
+        return ActionResult("prepare_transaction", True, attempts, detail)
+
+    def _webhook(self, firing: Firing, action: WebhookAction) -> ActionResult:
+        if self._webhooks is None:
+            return ActionResult("webhook", False, 0, error="webhooks not configured")
+        webhooks = self._webhooks
+        outcome, attempts, error = self._retry(lambda: webhooks.send(firing.rule_id, str(action.url), firing.payload()))
+        if outcome is None:
+            return ActionResult("webhook", False, attempts, error=error)
+        # A failed HTTP attempt stays queued with backoff (webhook_deliveries), retried each tick.
+        detail = {"delivery_id": outcome.delivery_id, "status": outcome.status, "response_code": outcome.response_code}
+        return ActionResult("webhook", outcome.status != "failed", outcome.attempt, detail, outcome.error)
+
+    def _record(self, by_execution: Mapping[int, list[ActionResult]]) -> None:
+        rows = [
+            (
+                execution_id,
+                json.dumps([r.__dict__ for r in results]),
+                "; ".join(f"{r.type}: {r.error}" for r in results if r.error) or None,
+            )
+            for execution_id, results in by_execution.items()
+        ]
+        try:
+            with self._db.connection() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE rule_executions SET actions = %s::jsonb, error = %s WHERE id = %s",
+                    [(actions, error, eid) for eid, actions, error in rows],
+                )
+        except Exception as exc:  # the actions happened; losing their log must not fail the tick
+            logger.exception("could not record action results", extra={"error": str(exc)})

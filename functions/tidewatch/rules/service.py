@@ -1,0 +1,352 @@
+"""Rules as the API sees them: CRUD scoped to the owner, plan limits, dry runs, history, notifications.
+
+Another user's rule answers 404 (never 403 with data). Validation failures are 422 naming the
+field; plan limits are 402 `plan-limit` from the injected entitlement check, run in the same
+transaction as the write after locking the user row so concurrent creations cannot both slip in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tidewatch.db import Connection, Database
+from tidewatch.entrypoint import validation_problem
+from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
+from tidewatch.rules.reference import SnapshotView, evaluate_one
+from tidewatch.rules.ruleset import RuleRecord, RuleSet
+from tidewatch.rules.snapshot import take_snapshot
+from tidewatch.rules.tick import TickSources
+from tidewatch.rules.webhooks import webhook_secret
+
+
+class RuleAllowance(Protocol):
+    """The billing entitlement check (tidewatch.billing.limits.ensure_rule_allowed): raises 402."""
+
+    def __call__(
+        self, conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
+    ) -> object: ...
+
+
+# Fallback limits until billing's entitlements are wired (free, pro): rules, fastest cadence, webhooks.
+_FALLBACK = {"free": (3, 300, False), "pro": (100, 60, True)}
+
+
+def plan_allowance(
+    conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
+) -> object:
+    row = conn.execute("SELECT plan FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
+    plan = str(row["plan"]) if row else "free"
+    max_rules, min_cadence, webhooks = _FALLBACK.get(plan, _FALLBACK["free"])
+    if cadence_seconds < min_cadence:
+        raise PaymentRequired(
+            f"the {plan} plan evaluates rules at most every {min_cadence} s",
+            limit="min_rule_cadence_seconds",
+            allowed=min_cadence,
+        )
+    if uses_webhook and not webhooks:
+        raise PaymentRequired(f"webhook actions are not part of the {plan} plan", limit="webhook_actions")
+    if enabling_new:
+        count = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
+        if count and int(count["n"]) >= max_rules:
+            raise PaymentRequired(f"the {plan} plan allows {max_rules} enabled rules", limit="max_rules")
+    return None
+
+
+class RuleOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    portfolio_id: int | None
+    trigger: Trigger
+    conditions: ConditionGroup | None
+    actions: list[Action]
+    cadence_seconds: int
+    cooldown_seconds: int
+    enabled: bool
+    disabled_reason: str | None
+    armed: bool
+    last_fired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    webhook_secret: str | None = None  # only when the rule has a webhook action (to verify signatures)
+
+
+class RulePage(BaseModel):
+    items: list[RuleOut]
+    next_cursor: str | None
+
+
+class Execution(BaseModel):
+    id: int
+    window_key: str
+    evaluated_at: datetime
+    fired: bool
+    observed: dict[str, Any]
+    actions: list[dict[str, Any]]
+    error: str | None
+
+
+class ExecutionPage(BaseModel):
+    items: list[Execution]
+    next_cursor: str | None
+
+
+class Notification(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: dict[str, Any]
+    rule_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPage(BaseModel):
+    items: list[Notification]
+    next_cursor: str | None
+
+
+class DryRun(BaseModel):
+    rule_id: int
+    evaluated_at: datetime
+    would_fire: bool
+    matched: bool
+    armed: bool
+    cooling_down: bool
+    trigger: dict[str, Any]
+    conditions: list[dict[str, Any]]
+    conditions_ok: bool
+    actions: list[str]  # what would happen, in words; nothing is executed
+
+
+_COLUMNS = (
+    "id, name, portfolio_id, definition, cadence_seconds, cooldown_seconds, enabled, disabled_reason, armed, "
+    "last_fired_at, created_at, updated_at, user_id"
+)
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 2**63 - 1
+    if not value.isdigit():
+        raise InvalidInput("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor of this list"}])
+    return int(value)
+
+
+def _describe(action: Action) -> str:
+    if action.type == "notify":
+        return f"notify ({action.severity}): {action.title or 'rule fired'}"
+    if action.type == "prepare_transaction":
+        return f"prepare transaction: {action.intent.kind}"
+    return f"POST signed webhook to {action.url}"
+
+
+class RulesService:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        signing_key: bytes,
+        allowance: RuleAllowance = plan_allowance,
+        sources: TickSources | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = database
+        self._key = signing_key
+        self._allowance = allowance
+        self._sources = sources
+        self._clock = clock
+
+    def _out(self, row: dict[str, Any]) -> RuleOut:
+        definition = RuleDefinition.model_validate(row["definition"])
+        uses_webhook = any(a.type == "webhook" for a in definition.actions)
+        return RuleOut(
+            **{k: row[k] for k in RuleOut.model_fields if k in row and k not in ("trigger", "conditions", "actions")},
+            trigger=definition.trigger,
+            conditions=definition.conditions,
+            actions=definition.actions,
+            webhook_secret=webhook_secret(self._key, int(row["id"])) if uses_webhook else None,
+        )
+
+    def _check_portfolio(self, conn: Connection, user_id: int, portfolio_id: int | None) -> None:
+        if portfolio_id is None:
+            return
+        owner = conn.execute("SELECT user_id FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()
+        if owner is None or int(owner["user_id"]) != user_id:
+            raise InvalidInput(
+                "portfolio_id: no such portfolio of yours",
+                errors=[{"field": "portfolio_id", "message": "no such portfolio of yours"}],
+            )
+
+    def create(self, user_id: int, spec: RuleSpec) -> RuleOut:
+        uses_webhook = any(a.type == "webhook" for a in spec.actions)
+        with self._db.transaction() as conn:
+            self._check_portfolio(conn, user_id, spec.portfolio_id)
+            self._allowance(
+                conn,
+                user_id,
+                cadence_seconds=spec.cadence_seconds,
+                uses_webhook=uses_webhook,
+                enabling_new=spec.enabled,
+            )
+            row = conn.execute(
+                f"INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds, "
+                f"enabled) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s) RETURNING {_COLUMNS}",
+                (
+                    user_id,
+                    spec.portfolio_id,
+                    spec.name,
+                    spec.definition().model_dump_json(),
+                    spec.cadence_seconds,
+                    spec.cooldown_seconds,
+                    spec.enabled,
+                ),
+            ).fetchone()
+        assert row is not None
+        return self._out(row)
+
+    def _row(self, conn: Connection, user_id: int, rule_id: int, *, lock: bool = False) -> dict[str, Any]:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM rules WHERE id = %s AND user_id = %s" + (" FOR UPDATE" if lock else ""),
+            (rule_id, user_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no rule {rule_id} of yours")
+        return row
+
+    def get(self, user_id: int, rule_id: int) -> RuleOut:
+        with self._db.connection() as conn:
+            return self._out(self._row(conn, user_id, rule_id))
+
+    def list(self, user_id: int, *, cursor: str | None = None, limit: int = 50) -> RulePage:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM rules WHERE user_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                (user_id, _cursor(cursor), limit + 1),
+            ).fetchall()
+        items = [self._out(r) for r in rows[:limit]]
+        return RulePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+    def update(self, user_id: int, rule_id: int, patch: RulePatch) -> RuleOut:
+        with self._db.transaction() as conn:
+            row = self._row(conn, user_id, rule_id, lock=True)
+            current = self._out(row)
+            merged = current.model_dump(
+                include={
+                    "name",
+                    "portfolio_id",
+                    "trigger",
+                    "conditions",
+                    "actions",
+                    "cadence_seconds",
+                    "cooldown_seconds",
+                    "enabled",
+                },
+                mode="json",
+            )
+            merged.update(patch.model_dump(mode="json", exclude_unset=True))
+            try:
+                spec = RuleSpec.model_validate(merged)
+            except ValidationError as exc:
+                raise validation_problem(exc) from exc
+            self._check_portfolio(conn, user_id, spec.portfolio_id)
+            uses_webhook = any(a.type == "webhook" for a in spec.actions)
+            if spec.enabled:
+                self._allowance(
+                    conn,
+                    user_id,
+                    cadence_seconds=spec.cadence_seconds,
+                    uses_webhook=uses_webhook,
+                    enabling_new=not current.enabled,
+                )
+            definition = spec.definition().model_dump_json()
+            changed = definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
+            updated = conn.execute(
+                f"UPDATE rules SET name = %s, portfolio_id = %s, definition = %s::jsonb, cadence_seconds = %s, "
+                f"cooldown_seconds = %s, enabled = %s, disabled_reason = CASE WHEN %s THEN NULL "
+                f"ELSE disabled_reason END, armed = armed OR %s, updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
+                (
+                    spec.name,
+                    spec.portfolio_id,
+                    definition,
+                    spec.cadence_seconds,
+                    spec.cooldown_seconds,
+                    spec.enabled,
+                    spec.enabled,
+                    changed,  # a new trigger starts armed
+                    rule_id,
+                ),
+            ).fetchone()
+        assert updated is not None
+        return self._out(updated)
+
+    def delete(self, user_id: int, rule_id: int) -> None:
+        with self._db.connection() as conn:
+            cur = conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
+            if cur.rowcount == 0:
+                raise NotFound(f"no rule {rule_id} of yours")
+
+    def executions(self, user_id: int, rule_id: int, *, cursor: str | None = None, limit: int = 50) -> ExecutionPage:
+        with self._db.connection() as conn:
+            self._row(conn, user_id, rule_id)
+            rows = conn.execute(
+                "SELECT id, window_key, evaluated_at, fired, observed, actions, error FROM rule_executions "
+                "WHERE rule_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                (rule_id, _cursor(cursor), limit + 1),
+            ).fetchall()
+        items = [Execution.model_validate(r) for r in rows[:limit]]
+        return ExecutionPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+    def notifications(
+        self, user_id: int, *, cursor: str | None = None, limit: int = 50, unread_only: bool = False
+    ) -> NotificationPage:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, title, body, rule_id, created_at, read_at FROM notifications "
+                "WHERE user_id = %s AND id < %s AND (NOT %s OR read_at IS NULL) ORDER BY id DESC LIMIT %s",
+                (user_id, _cursor(cursor), unread_only, limit + 1),
+            ).fetchall()
+        items = [Notification.model_validate(r) for r in rows[:limit]]
+        return NotificationPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+    def dry_run(self, user_id: int, rule_id: int) -> DryRun:
+        """Evaluate the rule now against current data; report what would happen, change nothing."""
+        with self._db.connection() as conn:
+            row = self._row(conn, user_id, rule_id)
+        if self._sources is None:
+            raise InvalidInput("dry runs are not configured on this deployment")
+        record = RuleRecord(
+            rule_id=int(row["id"]),
+            user_id=user_id,
+            portfolio_id=row["portfolio_id"],
+            definition=RuleDefinition.model_validate(row["definition"]),
+            cadence_seconds=int(row["cadence_seconds"]),
+            cooldown_seconds=int(row["cooldown_seconds"]),
+            armed=bool(row["armed"]),
+            last_fired_at=row["last_fired_at"],
+        )
+        now = self._clock()
+        needs = RuleSet.from_records([record]).needs()
+        snapshot = take_snapshot(
+            needs, at=now, markets=self._sources.markets, positions=self._sources.positions, risk=self._sources.risk
+        )
+        outcome = evaluate_one(record, SnapshotView.of(snapshot), now.timestamp())
+        explained = outcome.explain()
+        return DryRun(
+            rule_id=record.rule_id,
+            evaluated_at=now,
+            would_fire=outcome.fire,
+            matched=explained["matched"],
+            armed=record.armed,
+            cooling_down=outcome.cooling_down,
+            trigger=explained["trigger"],
+            conditions=explained["conditions"],
+            conditions_ok=outcome.conditions_ok,
+            actions=[_describe(a) for a in record.definition.actions] if outcome.fire else [],
+        )

@@ -1,0 +1,28 @@
+"""Settings of the rules engine and its actions (prefix TIDEWATCH_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RulesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIDEWATCH_", extra="ignore", frozen=True)
+
+    webhook_signing_key: str = Field(
+        default="dev-only-webhook-signing-key-change-me",
+        min_length=16,
+        description="Master key from which each rule's webhook HMAC secret is derived.",
+    )
+    webhook_signing_key_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager / ssm: reference holding the webhook signing key."
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Webhook attempts before giving up.")
+    webhook_backoff_seconds: float = Field(default=30.0, gt=0, description="First retry delay; doubles each time.")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="Allow webhook URLs resolving to private/loopback addresses (local run only)."
+    )
+    action_attempts: int = Field(default=3, ge=1, le=10, description="In-tick tries per action (notify/prepare).")
+    action_backoff_seconds: float = Field(default=0.2, ge=0, le=10)
+    action_workers: int = Field(default=8, ge=1, le=64, description="Threads running actions in parallel.")

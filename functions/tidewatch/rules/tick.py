@@ -1,0 +1,125 @@
+"""One evaluation tick: load rules, take one snapshot, evaluate in bulk, claim firings, act.
+
+Called by the rules function for the EventBridge schedule (every due rule) and for "market
+changed" events (only rules that look at a changed market, or at prices). The evaluation window
+comes from the event's own time, so a redelivered event maps to the same (rule, window) rows and
+fires nothing twice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from tidewatch.db import Database
+from tidewatch.observability import MetricUnit, logger, metrics
+from tidewatch.rules.actions import ActionRunner, Firing
+from tidewatch.rules.engine import due_mask, evaluate, window_key
+from tidewatch.rules.ruleset import RuleSet
+from tidewatch.rules.snapshot import MarketSnapshotSource, PositionSource, RiskScorer, take_snapshot
+from tidewatch.rules.store import Claim, RuleCache, claim_firings, load_enabled_rules
+from tidewatch.rules.webhooks import WebhookSender
+
+
+@dataclass(frozen=True)
+class TickSources:
+    markets: MarketSnapshotSource
+    positions: PositionSource | None = None
+    risk: RiskScorer | None = None
+
+
+@dataclass(frozen=True)
+class TickReport:
+    at: str
+    rules: int
+    evaluated: int
+    matched: int
+    fired: int
+    duplicates: int
+    rearmed: int
+    action_failures: int
+    webhook_retries: int
+    load_ms: float
+    evaluate_ms: float
+
+
+def run_tick(
+    *,
+    at: datetime,
+    database: Database,
+    sources: TickSources,
+    runner: ActionRunner,
+    changed_markets: Sequence[int] | None = None,
+    webhooks: WebhookSender | None = None,
+    rules: RuleSet | None = None,
+    cache: RuleCache | None = None,
+) -> TickReport:
+    started = time.perf_counter()
+    if rules is None:
+        rules = cache.load(database) if cache is not None else load_enabled_rules(database)
+    loaded = time.perf_counter()
+    now = at.timestamp()
+    due = due_mask(rules, now) if changed_markets is None else rules.referencing_markets(changed_markets)
+    snapshot = take_snapshot(
+        rules.needs(due), at=at, markets=sources.markets, positions=sources.positions, risk=sources.risk
+    )
+    result = evaluate(rules, snapshot, now, due)
+    evaluated = time.perf_counter()
+
+    fire_idx = np.flatnonzero(result.fire)
+    claims = [
+        Claim(
+            rule_id=int(rules.rule_id[i]),
+            window_key=window_key(int(rules.cadence[i]), now),
+            observed={"trigger_value": _finite(result.trigger_value[i]), "at": at.isoformat()},
+        )
+        for i in fire_idx
+    ]
+    rearm_ids = rules.rule_id[result.rearm].tolist()
+    claimed = claim_firings(database, claims, rearm_ids, at)
+    firings = [
+        Firing(
+            execution_id=c.execution_id,
+            rule_id=c.rule_id,
+            user_id=c.user_id,
+            portfolio_id=c.portfolio_id,
+            rule_name=c.name,
+            window_key=c.window_key,
+            fired_at=at,
+            observed=c.observed,
+            actions=c.definition.actions,
+        )
+        for c in claimed
+    ]
+    results = runner.run(firings)
+    failures = sum(1 for rs in results.values() for r in rs if not r.ok)
+    retried = webhooks.retry_due() if webhooks is not None else []
+
+    metrics.add_metric(name="RulesEvaluated", unit=MetricUnit.Count, value=int(due.sum()))
+    metrics.add_metric(name="RuleFired", unit=MetricUnit.Count, value=len(firings))
+    if failures:
+        metrics.add_metric(name="RuleActionFailed", unit=MetricUnit.Count, value=failures)
+    report = TickReport(
+        at=at.isoformat(),
+        rules=len(rules),
+        evaluated=int(due.sum()),
+        matched=int((result.matched & due).sum()),
+        fired=len(firings),
+        duplicates=len(claims) - len(claimed),
+        rearmed=len(rearm_ids),
+        action_failures=failures,
+        webhook_retries=len(retried),
+        load_ms=round((loaded - started) * 1000, 2),
+        evaluate_ms=round((evaluated - loaded) * 1000, 2),
+    )
+    logger.info("rules tick", extra={"report": report.__dict__})
+    return report
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)

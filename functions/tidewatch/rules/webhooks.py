@@ -1,0 +1,192 @@
+"""Outbound webhooks: HMAC-SHA256 signed, retried with exponential backoff, logged per delivery.
+
+Signature header (Stripe style, timestamp against replays):
+    Tidewatch-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+Each rule has its own secret, derived from the service's signing key and the rule id, so nothing
+secret is stored per rule and the owner can always be shown theirs (`webhook_secret`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tidewatch.db import Database
+from tidewatch.observability import logger
+
+SIGNATURE_HEADER = "Tidewatch-Signature"
+# url, body, headers, timeout -> HTTP status (raises OSError on connection failure)
+HttpPost = Callable[[str, bytes, Mapping[str, str], float], int]
+
+
+def webhook_secret(signing_key: bytes, rule_id: int) -> str:
+    digest = hmac.new(signing_key, f"tidewatch-webhook:{rule_id}".encode(), hashlib.sha256).hexdigest()
+    return f"whsec_{digest}"
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float, tolerance_seconds: int = 300) -> bool:
+    """What a receiver does: recompute, compare in constant time, refuse stale timestamps."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance_seconds:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def blocked_target(url: str) -> str | None:
+    """Why a URL must not be called (it resolves to a private/loopback/link-local address), or None.
+
+    Stops rules from probing the VPC or the instance metadata service (SSRF). A DNS answer could
+    still change between this check and the request (rebinding); the egress path should also deny
+    private ranges in production.
+    """
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        return "no host"
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"unresolvable host: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            return f"{host} resolves to a non-public address ({address})"
+    return None
+
+
+def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (model)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivery_id: int
+    status: str  # delivered | pending (will retry) | failed (gave up)
+    attempt: int
+    response_code: int | None
+    error: str | None
+
+
+class WebhookSender:
+    """Delivers one firing to one URL; the webhook_deliveries row is the log and the retry queue."""
+
+    def __init__(
+        self,
+        database: Database,
+        signing_key: bytes,
+        *,
+        post: HttpPost = urllib_post,
+        max_attempts: int = 6,
+        backoff_base_seconds: float = 30.0,
+        timeout_seconds: float = 5.0,
+        allow_private_targets: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._allow_private = allow_private_targets
+        self._db = database
+        self._key = signing_key
+        self._post = post
+        self._max_attempts = max_attempts
+        self._backoff = backoff_base_seconds
+        self._timeout = timeout_seconds
+        self._clock = clock
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """Delay before attempt `attempt + 1`: base, 2×base, 4×base, ..."""
+        return float(self._backoff * 2 ** (attempt - 1))
+
+    def enqueue(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> int:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO webhook_deliveries (rule_id, url, payload, next_attempt_at) "
+                "VALUES (%s, %s, %s::jsonb, now()) RETURNING id",
+                (rule_id, url, json.dumps(payload, separators=(",", ":"), sort_keys=True)),
+            ).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    def send(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> DeliveryOutcome:
+        return self.attempt(self.enqueue(rule_id, url, payload))
+
+    def attempt(self, delivery_id: int) -> DeliveryOutcome:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT id, rule_id, url, payload::text AS body, attempt FROM webhook_deliveries WHERE id = %s",
+                (delivery_id,),
+            ).fetchone()
+        assert row is not None
+        body = str(row["body"]).encode()
+        attempt = int(row["attempt"]) + 1
+        now = self._clock()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Tidewatch-Webhooks/1",
+            "Tidewatch-Delivery": str(delivery_id),
+            SIGNATURE_HEADER: sign(webhook_secret(self._key, int(row["rule_id"] or 0)), body, int(now)),
+        }
+        code: int | None = None
+        error: str | None = None
+        blocked = None if self._allow_private else blocked_target(str(row["url"]))
+        if blocked:
+            error = f"blocked: {blocked}"
+        else:
+            try:
+                code = self._post(str(row["url"]), body, headers, self._timeout)
+                if not 200 <= code < 300:
+                    error = f"HTTP {code}"
+            except OSError as exc:  # connection refused, timeout, DNS: retried like a 5xx
+                error = f"{type(exc).__name__}: {exc}"[:300]
+        if error is None:
+            status, next_at = "delivered", None
+        elif blocked or attempt >= self._max_attempts:
+            status, next_at = "failed", None
+        else:
+            status = "pending"
+            next_at = datetime.fromtimestamp(now, UTC) + timedelta(seconds=self.backoff_seconds(attempt))
+        with self._db.connection() as conn:
+            conn.execute(
+                "UPDATE webhook_deliveries SET attempt = %s, status = %s, response_code = %s, last_error = %s, "
+                "next_attempt_at = %s, updated_at = now() WHERE id = %s",
+                (attempt, status, code, error, next_at, delivery_id),
+            )
+        if error:
+            logger.warning(
+                "webhook attempt failed", extra={"delivery_id": delivery_id, "attempt": attempt, "error": error}
+            )
+        return DeliveryOutcome(delivery_id, status, attempt, code, error)
+
+    def retry_due(self, *, limit: int = 200) -> list[DeliveryOutcome]:
+        """Attempt every pending delivery whose backoff has elapsed (called each tick)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND attempt > 0 "
+                "AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s",
+                (now, limit),
+            ).fetchall()
+        return [self.attempt(int(r["id"])) for r in rows]

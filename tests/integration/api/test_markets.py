@@ -1,0 +1,122 @@
+"""Markets routes: latest rates per market, one market, downsampled history, staleness."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import ApiDeps
+from tidewatch.db import Database
+
+from .conftest import ManualClock
+from .siwe_wallet import Wallet
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC).timestamp())
+
+
+@pytest.fixture
+def signed_in(make_deps: Callable[..., ApiDeps], clock: ManualClock) -> tuple[TestClient, dict[str, str]]:
+    client = TestClient(create_app(make_deps(clock=clock)), raise_server_exceptions=False)
+    tokens = Wallet(seed=21).sign_in(client, now=clock())
+    return client, {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def _seed(db: Database, now: datetime) -> tuple[int, int]:
+    with db.transaction() as conn:
+        usdc = conn.execute(
+            """INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals)
+               VALUES (1, 'aave-v3', '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 'USDC',
+                       '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 6) RETURNING id"""
+        ).fetchone()["id"]
+        weth = conn.execute(
+            """INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals)
+               VALUES (8453, 'compound-v3', '0x46e6b214b524310239732D51387075E0e70970bf', 'WETH',
+                       '0x4200000000000000000000000000000000000006', 18) RETURNING id"""
+        ).fetchone()["id"]
+        # USDC: one reading a minute for two hours, APY rising 0.0001 a minute.
+        for i in range(120):
+            conn.execute(
+                """INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy,
+                       utilization, total_supplied, total_borrowed, price_usd)
+                   VALUES (%s, %s, %s, %s, %s, 0.8, 2500000000000, 2000000000000, 1.0)""",
+                (usdc, 1000 + i, now - timedelta(minutes=119 - i), 0.03 + i * 0.0001, 0.05 + i * 0.0001),
+            )
+        # WETH: a single reading an hour old (stale).
+        conn.execute(
+            """INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy,
+                   utilization, total_supplied, total_borrowed, price_usd)
+               VALUES (%s, 5, %s, 0.02, 0.04, 0.5, 10000000000000000000, 5000000000000000000, 3000)""",
+            (weth, now - timedelta(hours=1)),
+        )
+    return usdc, weth
+
+
+def test_market_list_shows_latest_rates_tvl_and_staleness(
+    db: Database, signed_in: tuple[TestClient, dict[str, str]], clock: ManualClock
+) -> None:
+    # Given two markets with ingested history, one fresh and one an hour old
+    client, auth = signed_in
+    usdc, weth = _seed(db, datetime.fromtimestamp(clock(), UTC))
+    # When the market list is requested
+    response = client.get("/markets", headers=auth)
+    # Then each market carries its latest reading, exact totals, TVL and whether it is stale
+    assert response.status_code == 200
+    body = response.json()
+    by_id = {m["id"]: m for m in body["items"]}
+    assert Decimal(by_id[usdc]["supply_apy"]) == Decimal("0.0419")
+    assert by_id[usdc]["block_number"] == 1119
+    assert by_id[usdc]["total_supplied"] == "2500000000000"
+    assert Decimal(by_id[usdc]["tvl_usd"]) == Decimal("2500000.00")
+    assert by_id[usdc]["stale"] is False
+    assert by_id[weth]["stale"] is True
+    assert Decimal(by_id[weth]["tvl_usd"]) == Decimal("30000.00")
+    assert body["stale"] is False
+    # And filters narrow the list
+    only_base = client.get("/markets", params={"chain_id": 8453}, headers=auth).json()["items"]
+    assert [m["id"] for m in only_base] == [weth]
+
+
+def test_market_history_is_downsampled_into_buckets(
+    db: Database, signed_in: tuple[TestClient, dict[str, str]], clock: ManualClock
+) -> None:
+    # Given two hours of minute readings
+    client, auth = signed_in
+    now = datetime.fromtimestamp(clock(), UTC)
+    usdc, _ = _seed(db, now)
+    # When the last two hours are asked for in at most 4 points
+    response = client.get(
+        f"/markets/{usdc}/history",
+        params={
+            "start": (now - timedelta(hours=2)).isoformat(),
+            "end": (now + timedelta(seconds=1)).isoformat(),
+            "points": 4,
+        },
+        headers=auth,
+    )
+    # Then the 120 readings are averaged into ~30-minute buckets that account for every sample
+    assert response.status_code == 200
+    body = response.json()
+    assert body["bucket_seconds"] == 1800
+    assert sum(p["samples"] for p in body["points"]) == 120
+    assert 4 <= len(body["points"]) <= 5
+    assert body["points"] == sorted(body["points"], key=lambda p: p["t"])
+
+
+def test_market_errors_are_problems(db: Database, signed_in: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = signed_in
+    missing = client.get("/markets/999", headers=auth)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    backwards = client.get(
+        "/markets/1/history", params={"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, headers=auth
+    )
+    assert backwards.status_code in (404, 422)
+    assert client.get("/markets").status_code == 401

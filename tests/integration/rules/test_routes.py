@@ -1,0 +1,147 @@
+"""The rules API routes: CRUD, 422 naming the field, 402 plan limits, 404 across users, dry run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+
+from api.routes_rules import create_router
+from tests.integration.rules.test_live import Claims, seed_users
+from tests.integration.rules.test_tick import FakeMarkets
+from tidewatch.db import Database
+from tidewatch.errors import DomainError, Unauthorized
+from tidewatch.rules.service import RulesService
+from tidewatch.rules.tick import TickSources
+from tidewatch.rules.webhooks import webhook_secret
+
+pytestmark = pytest.mark.integration
+
+KEY = b"route-test-signing-key-000"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def authenticate(authorization: str = Header(default="")) -> Claims:
+    # Stand-in for the API's bearer dependency: "Bearer user-<id>".
+    if not authorization.startswith("Bearer user-"):
+        raise Unauthorized("missing token")
+    return Claims(int(authorization.removeprefix("Bearer user-")))
+
+
+def rules_service(request: Request) -> RulesService:
+    service: RulesService = request.app.state.rules
+    return service
+
+
+@pytest.fixture
+def client(db: Database) -> Iterator[TestClient]:
+    app = FastAPI()
+    app.state.rules = RulesService(
+        db, signing_key=KEY, sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})), clock=lambda: NOW
+    )
+    app.include_router(create_router(authenticate=authenticate, service=rules_service))
+
+    @app.exception_handler(DomainError)
+    def _problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return JSONResponse(exc.to_problem(), status_code=exc.status)
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def as_user(user_id: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer user-{user_id}"}
+
+
+RULE: dict[str, Any] = {
+    "name": "USDC spread",
+    "trigger": {"type": "apy_spread", "market_id": 1, "other_market_id": 2, "op": "above", "threshold": 0.01},
+    "actions": [{"type": "notify"}],
+    "cadence_seconds": 300,
+}
+
+
+def test_crud_dry_run_and_history(db: Database, client: TestClient) -> None:
+    alice, portfolio, bob, _ = seed_users(db)
+    # When Alice creates a rule
+    created = client.post("/rules", json=RULE, headers=as_user(alice))
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert created.headers["Location"] == f"/rules/{rule['id']}"
+    assert rule["armed"] is True
+    assert rule["webhook_secret"] is None
+    # Then she can read, list and change it; Bob cannot see it (404, not 403)
+    assert client.get(f"/rules/{rule['id']}", headers=as_user(alice)).json()["name"] == "USDC spread"
+    assert [r["id"] for r in client.get("/rules", headers=as_user(alice)).json()["items"]] == [rule["id"]]
+    assert client.get(f"/rules/{rule['id']}", headers=as_user(bob)).status_code == 404
+    assert client.get("/rules", headers=as_user(bob)).json()["items"] == []
+    patched = client.patch(f"/rules/{rule['id']}", json={"cooldown_seconds": 600}, headers=as_user(alice))
+    assert patched.json()["cooldown_seconds"] == 600
+    # And the dry run says it would fire (spread 2 points > 1) without recording anything
+    dry = client.post(f"/rules/{rule['id']}/test", headers=as_user(alice)).json()
+    assert dry["would_fire"] is True
+    assert dry["trigger"]["value"] == pytest.approx(0.02)
+    assert dry["actions"] == ["notify (warning): rule fired"]
+    assert client.get(f"/rules/{rule['id']}/executions", headers=as_user(alice)).json()["items"] == []
+    assert client.get("/notifications", headers=as_user(alice)).json()["items"] == []
+    # And deleting works once
+    assert client.delete(f"/rules/{rule['id']}", headers=as_user(alice)).status_code == 204
+    assert client.delete(f"/rules/{rule['id']}", headers=as_user(alice)).status_code == 404
+    assert client.get("/rules", headers=as_user(alice)).status_code == 200
+    assert client.get("/rules").status_code == 401
+    assert client.get("/rules/schema", headers=as_user(alice)).json()["title"] == "Tidewatch rule"
+    _ = portfolio
+
+
+def test_bad_rules_get_422_naming_the_field(db: Database, client: TestClient) -> None:
+    alice, _, _, bob_portfolio = seed_users(db)
+    bad_op = {**RULE, "trigger": {**RULE["trigger"], "op": "sideways"}}
+    response = client.post("/rules", json=bad_op, headers=as_user(alice))
+    assert response.status_code == 422
+    assert ["body", "trigger", "apy_spread", "op"] in [e["loc"] for e in response.json()["detail"]]
+    # Cadence is whole minutes
+    response = client.post("/rules", json={**RULE, "cadence_seconds": 90}, headers=as_user(alice))
+    assert ["body", "cadence_seconds"] in [e["loc"] for e in response.json()["detail"]]
+    # A health-factor trigger needs a portfolio: the error names portfolio_id
+    hf = {**RULE, "trigger": {"type": "health_factor_below", "threshold": 1.2}}
+    response = client.post("/rules", json=hf, headers=as_user(alice))
+    assert ["body", "portfolio_id"] in [e["loc"] for e in response.json()["detail"]]
+    # Someone else's portfolio is refused naming portfolio_id
+    response = client.post("/rules", json={**hf, "portfolio_id": bob_portfolio}, headers=as_user(alice))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "portfolio_id"
+    # A PATCH producing an invalid rule names the field too
+    rule = client.post("/rules", json=RULE, headers=as_user(alice)).json()
+    response = client.patch(
+        f"/rules/{rule['id']}",
+        json={"trigger": {"type": "health_factor_below", "threshold": 2}},
+        headers=as_user(alice),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "portfolio_id"
+
+
+def test_plan_limits_are_402(db: Database, client: TestClient) -> None:
+    alice, _, _, _ = seed_users(db)
+    # Free plan (fallback limits): cadence >= 300 s, no webhooks, 3 enabled rules
+    fast = client.post("/rules", json={**RULE, "cadence_seconds": 60}, headers=as_user(alice))
+    assert (fast.status_code, fast.json()["limit"]) == (402, "min_rule_cadence_seconds")
+    hook = {**RULE, "actions": [{"type": "webhook", "url": "https://example.com/hook"}]}
+    assert client.post("/rules", json=hook, headers=as_user(alice)).json()["limit"] == "webhook_actions"
+    for _ in range(3):
+        assert client.post("/rules", json=RULE, headers=as_user(alice)).status_code == 201
+    over = client.post("/rules", json=RULE, headers=as_user(alice))
+    assert (over.status_code, over.json()["limit"]) == (402, "max_rules")
+    # A disabled rule does not count
+    assert client.post("/rules", json={**RULE, "enabled": False}, headers=as_user(alice)).status_code == 201
+    # Pro allows webhooks; the owner sees the secret that signs them
+    with db.connection() as conn:
+        conn.execute("UPDATE users SET plan = 'pro' WHERE id = %s", (alice,))
+    created = client.post("/rules", json=hook, headers=as_user(alice)).json()
+    assert created["webhook_secret"] == webhook_secret(KEY, created["id"])
