@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from migrations import logic
@@ -22,6 +23,11 @@ def _migrate() -> list[str]:
     return apply_migrations(runtime.database())
 
 
+def _unreachable(exc: Exception) -> bool:
+    # Connection failures and pool timeouts; SQL errors in a migration are other classes.
+    return isinstance(exc, psycopg.OperationalError)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -33,10 +39,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # Unparseable but carries a ResponseURL: nothing sensible to answer with; log and stop.
             logger.exception("malformed custom resource event")
             return {"status": "FAILED", "applied": []}
-        return logic.handle_custom_resource(
-            request,
-            migrate=_migrate,
-            send=put_response,
-            seconds_left=context.get_remaining_time_in_millis() / 1000,
-        )
-    return run_typed(event, logic.MigrateRequest, lambda request: logic.handle_direct(request, migrate=_migrate))
+        seconds_left = context.get_remaining_time_in_millis() / 1000
+        # Leave a minute for the migrations themselves before the watchdog answers FAILED.
+        migrate = logic.retrying(_migrate, is_transient=_unreachable, give_up_after_seconds=seconds_left - 70)
+        return logic.handle_custom_resource(request, migrate=migrate, send=put_response, seconds_left=seconds_left)
+    migrate = logic.retrying(_migrate, is_transient=_unreachable, give_up_after_seconds=60)
+
+    def direct(request: logic.MigrateRequest) -> dict[str, Any]:
+        return logic.handle_direct(request, migrate=migrate)
+
+    return run_typed(event, logic.MigrateRequest, direct)

@@ -9,6 +9,7 @@ migration rolls the deploy back instead of stalling it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -21,6 +22,32 @@ from tidewatch.observability import logger
 PHYSICAL_RESOURCE_ID = "tidewatch-migrations"
 
 Migrate = Callable[[], list[str]]
+
+
+def retrying(
+    migrate: Migrate,
+    *,
+    is_transient: Callable[[Exception], bool],
+    give_up_after_seconds: float,
+    wait_seconds: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Migrate:
+    """`migrate`, retried while the database is unreachable (on a first deploy RDS Proxy may still be
+    registering its target when CloudFormation runs the custom resource). Other errors are final."""
+
+    def run() -> list[str]:
+        deadline = clock() + give_up_after_seconds
+        while True:
+            try:
+                return migrate()
+            except Exception as exc:
+                if not is_transient(exc) or clock() + wait_seconds > deadline:
+                    raise
+                logger.warning("database not reachable yet; retrying", extra={"error": str(exc)})
+                sleep(wait_seconds)
+
+    return run
 
 
 class MigrateRequest(BaseModel):

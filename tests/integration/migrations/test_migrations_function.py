@@ -13,9 +13,13 @@ import pytest
 from migrations import handler
 from migrations.cfn import put_response
 from tidewatch import runtime
+from tidewatch.db import Database
 from tidewatch.migrate import discover
 
 pytestmark = pytest.mark.integration
+
+
+Received = list[tuple[str, dict[str, str], bytes]]
 
 
 class _Capture(BaseHTTPRequestHandler):
@@ -32,7 +36,7 @@ class _Capture(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def response_server() -> Iterator[tuple[str, list[tuple[str, dict[str, str], bytes]]]]:
+def response_server() -> Iterator[tuple[str, Received]]:
     """A stand-in for the presigned S3 URL CloudFormation waits on."""
     _Capture.received = []
     server = HTTPServer(("127.0.0.1", 0), _Capture)
@@ -62,7 +66,7 @@ def migrations_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     runtime.reset()
 
 
-def test_put_response_sends_the_body_with_an_empty_content_type(response_server) -> None:
+def test_put_response_sends_the_body_with_an_empty_content_type(response_server: tuple[str, Received]) -> None:
     url, received = response_server
     put_response(url, b'{"Status": "SUCCESS"}')
     [(path, headers, body)] = received
@@ -71,7 +75,9 @@ def test_put_response_sends_the_body_with_an_empty_content_type(response_server)
     assert json.loads(body) == {"Status": "SUCCESS"}
 
 
-def test_a_deploy_applies_migrations_to_postgres_and_reports_success(migrations_env: None, response_server, db) -> None:
+def test_a_deploy_applies_migrations_to_postgres_and_reports_success(
+    migrations_env: None, response_server: tuple[str, Received], db: Database
+) -> None:
     # Given a migrated database (the session fixture) and a CloudFormation Update request
     url, received = response_server
     event = {

@@ -134,3 +134,81 @@ def test_a_direct_invoke_returns_the_applied_migrations_and_raises_on_failure() 
 
     with pytest.raises(RuntimeError):
         logic.handle_direct(request, migrate=failing)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Unreachable(Exception):
+    pass
+
+
+def test_migrations_wait_for_a_database_that_is_not_reachable_yet() -> None:
+    # Given a database that refuses the first two connection attempts
+    clock = _Clock()
+    attempts: list[int] = []
+
+    def migrate() -> list[str]:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise Unreachable("connection refused")
+        return ["0001_initial"]
+
+    run = logic.retrying(
+        migrate,
+        is_transient=lambda e: isinstance(e, Unreachable),
+        give_up_after_seconds=60,
+        sleep=clock.sleep,
+        clock=clock.time,
+    )
+    # When migrations run / Then they retry every 10 s and succeed on the third attempt
+    assert run() == ["0001_initial"]
+    assert clock.sleeps == [10.0, 10.0]
+
+
+def test_migrations_give_up_on_an_unreachable_database_before_the_deadline() -> None:
+    clock = _Clock()
+
+    def migrate() -> list[str]:
+        raise Unreachable("connection refused")
+
+    run = logic.retrying(
+        migrate,
+        is_transient=lambda e: isinstance(e, Unreachable),
+        give_up_after_seconds=35,
+        sleep=clock.sleep,
+        clock=clock.time,
+    )
+    with pytest.raises(Unreachable):
+        run()
+    assert clock.now <= 35
+
+
+def test_a_failing_migration_is_not_retried() -> None:
+    clock = _Clock()
+    attempts: list[int] = []
+
+    def migrate() -> list[str]:
+        attempts.append(1)
+        raise ValueError("syntax error in 0200_x.sql")
+
+    run = logic.retrying(
+        migrate,
+        is_transient=lambda e: isinstance(e, Unreachable),
+        give_up_after_seconds=60,
+        sleep=clock.sleep,
+        clock=clock.time,
+    )
+    with pytest.raises(ValueError, match="syntax error"):
+        run()
+    assert attempts == [1]
