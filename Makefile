@@ -20,7 +20,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q -c requirements.lock -e ".[local,dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+DEVNET_STAMP := devnet/node_modules/.installed-$(shell sha1sum devnet/package-lock.json | cut -c1-12)
+
+# The devnet's node tooling: Foundry's anvil and the pinned solc (from the npm registry).
+$(DEVNET_STAMP): devnet/package-lock.json
+	@command -v npm >/dev/null || { echo "the local devnet needs Node.js and npm"; exit 1; }
+	cd devnet && npm ci --no-audit --no-fund --loglevel=error
+	rm -f devnet/node_modules/.installed-* && touch $(DEVNET_STAMP)
+
+install: $(STAMP) $(DEVNET_STAMP)
 
 run: install
 	$(BIN)/tidewatch dev

@@ -7,7 +7,7 @@ with fake position sources, clocks and on-chain checkers — no patching.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -17,7 +17,7 @@ from tidewatch.cache import RedisClient
 from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings
 from tidewatch.identity.signatures import ContractSignatureChecker
-from tidewatch.portfolios.positions import NoPositionSource, PositionSource, RiskForecaster
+from tidewatch.portfolios.positions import NoPositionSource, PositionReading, PositionSource, RiskForecaster
 
 
 @dataclass
@@ -33,12 +33,53 @@ class ApiDeps:
     clock: Callable[[], float] = time.time
 
 
+class ChainPositions:
+    """The chain-backed `PositionSource`, built on first use.
+
+    Reading chains needs eth_abi and the protocol readers (~0.4 s of imports); building them
+    lazily keeps that off the cold start of every request that never shows positions.
+    """
+
+    def __init__(self, database: Database, redis: RedisClient, clock: Callable[[], float]) -> None:
+        self._database = database
+        self._redis = redis
+        self._clock = clock
+        self._source: PositionSource | None = None
+
+    def _build(self) -> PositionSource:
+        from tidewatch.chain.clients import build_clients
+        from tidewatch.chain.settings import ChainReadSettings
+        from tidewatch.portfolios.chain_source import ChainPositionSource
+        from tidewatch.protocols.positions import positions_cache
+        from tidewatch.protocols.registry import load_registry
+        from tidewatch.settings import ChainSettings
+
+        chain, read = ChainSettings(), ChainReadSettings()
+        clients = build_clients(chain, read)
+        if not clients:
+            return NoPositionSource()
+        return ChainPositionSource(
+            load_registry(chain.registry),
+            clients,
+            positions_cache(self._redis, read.position_cache_ttl_seconds),
+            self._database,
+            clock=self._clock,
+        )
+
+    def read(self, chain_ids: Sequence[int], addresses: Sequence[str]) -> PositionReading:
+        if self._source is None:
+            self._source = self._build()
+        return self._source.read(chain_ids, addresses)
+
+
 @lru_cache(maxsize=1)
 def production_deps() -> ApiDeps:
     """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
+    database, redis = runtime.database(), runtime.redis_client()
     return ApiDeps(
-        database=runtime.database(),
-        redis=runtime.redis_client(),
+        database=database,
+        redis=redis,
         api=ApiSettings(),
         auth=AuthSettings(),
+        positions=ChainPositions(database, redis, time.time),
     )

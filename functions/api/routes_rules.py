@@ -42,7 +42,7 @@ def create_router(
     )
 
     @router.get("/rules/schema")
-    def rule_schema() -> dict[str, Any]:
+    def rule_schema(user: User) -> dict[str, Any]:
         """The published JSON Schema every rule is validated against (docs/rule.schema.json)."""
         return rule_json_schema()
 

@@ -14,7 +14,7 @@ from tidewatch import runtime
 from tidewatch.db import Database
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
-from tidewatch.live.settings import LiveSettings
+from tidewatch.live.settings import LiveSettings, poster_from_settings
 from tidewatch.rules.actions import ActionRunner, TransactionPreparer
 from tidewatch.rules.settings import RulesSettings
 from tidewatch.rules.snapshot import RiskScorer
@@ -72,10 +72,8 @@ def build_deps(
 
 @lru_cache(maxsize=1)
 def production_deps() -> RulesDeps:
-    from tidewatch.live.aws_push import ApiGatewayPoster
-
     database = runtime.database()
     live = LiveSettings()
-    poster = ApiGatewayPoster(endpoint_override=live.websocket_management_endpoint)
+    poster = poster_from_settings(live)
     broadcaster = Broadcaster(ConnectionStore(database), poster, max_workers=live.broadcast_workers)
     return build_deps(database, settings=RulesSettings(), broadcaster=broadcaster)

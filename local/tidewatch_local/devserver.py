@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tidewatch_local.cli import _migrate
+from tidewatch_local.eventbus import LocalEventBus
 from tidewatch_local.gateway import API_PREFIX, WS_PATH, LocalGateway, ScheduleRunner
 from tidewatch_local.invoker import LocalInvoker
 from tidewatch_local.stack import apply_environment, resolve_stack
@@ -29,7 +30,7 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     if os.environ.get("TIDEWATCH_RPC_URLS"):
         return {}, ["Chains: TIDEWATCH_RPC_URLS"], None
     try:
-        from tidewatch_local.devnet import local_chain  # type: ignore[attr-defined]  # wired with the devnet
+        from tidewatch_local.devnet import local_chain
     except ImportError:
         return {}, ["Chains: none configured and no devnet tooling found (set TIDEWATCH_RPC_URLS)"], None
     chain = local_chain(state_dir)
@@ -64,13 +65,18 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
     stack = resolve_stack()
     chain_handle = None
     runner: ScheduleRunner | None = None
+    bus: LocalEventBus | None = None
     try:
         base = f"http://{host}:{port}"
         extra = {
             "TIDEWATCH_SITE_DOMAIN": f"{host}:{port}",
             "TIDEWATCH_SITE_URI": base,
             "TIDEWATCH_CORS_ORIGINS": f'["{base}"]',
-            "TIDEWATCH_WS_MANAGEMENT_ENDPOINT": f"{base}/local",
+            # Pushes go to this gateway's @connections endpoint over plain HTTP (no AWS signing).
+            "TIDEWATCH_WEBSOCKET_MANAGEMENT_ENDPOINT": f"{base}/local",
+            "TIDEWATCH_WEBSOCKET_PUSH_MODE": "http",
+            # Webhook actions may target services on this machine in the local run only.
+            "TIDEWATCH_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }
         apply_environment(stack, extra)
         applied = _migrate(stack.database_url, quiet=True)
@@ -78,6 +84,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         for key, value in chain_env.items():
             os.environ.setdefault(key, value)
         gateway, invoker = build_gateway(host, port)
+        bus = LocalEventBus(gateway.template, invoker, stack.redis_url)
+        bus.start()
         if schedules:
             runner = ScheduleRunner(gateway.template, invoker)
             runner.start()
@@ -90,6 +98,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         print(f"  management API  {base}/local/@connections/{{connectionId}}")
         for note in [*stack.notes, *chain_notes]:
             print(f"  {note}")
+        for rule in gateway.template.event_rules:
+            print(f"  events          {rule.pattern.get('detail-type')} → {rule.function}")
         print(f"  migrations      {'applied ' + ', '.join(applied) if applied else 'up to date'}")
         if runner:
             for s in gateway.template.schedules:
@@ -103,6 +113,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         server.run()
         return 0
     finally:
+        if bus is not None:
+            bus.stop()
         if runner:
             runner.stop()
         if chain_handle is not None and hasattr(chain_handle, "stop"):

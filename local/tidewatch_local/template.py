@@ -85,6 +85,21 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule (function event of type EventBridgeRule) with its event pattern."""
+
+    function: str
+    pattern: dict[str, Any]
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        # The subset of EventBridge pattern matching the template uses: field → list of values.
+        for field_name, allowed in self.pattern.items():
+            if isinstance(allowed, list) and event.get(field_name) not in allowed:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     handler: str  # module.attribute
@@ -105,6 +120,7 @@ class TemplateModel:
     http_routes: list[HttpRoute]
     websocket_routes: dict[str, str]  # route key → function logical id
     schedules: list[Schedule]
+    event_rules: list[EventRule] = field(default_factory=list)
 
     def function(self, name: str) -> FunctionSpec:
         """Look up by logical id (ApiFunction) or short name (api)."""
@@ -146,6 +162,7 @@ def parse_template(raw: dict[str, Any]) -> TemplateModel:
     routes: list[HttpRoute] = []
     schedules: list[Schedule] = []
     websocket: dict[str, str] = {}
+    event_rules: list[EventRule] = []
     resources = raw.get("Resources", {})
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -165,6 +182,8 @@ def parse_template(raw: dict[str, Any]) -> TemplateModel:
             ev_props = event.get("Properties", {})
             if event.get("Type") == "HttpApi":
                 routes.append(HttpRoute.build(ev_props.get("Method", "ANY"), ev_props["Path"], logical_id))
+            elif event.get("Type") == "EventBridgeRule" and isinstance(ev_props.get("Pattern"), dict):
+                event_rules.append(EventRule(logical_id, ev_props["Pattern"]))
             elif event.get("Type") == "Schedule":
                 expression = _resolve_scalar(ev_props["Schedule"], parameters)
                 schedules.append(Schedule(logical_id, str(expression), f"{logical_id}-{event_id}"))
@@ -183,7 +202,7 @@ def parse_template(raw: dict[str, Any]) -> TemplateModel:
             for integration, fn in integrations.items():
                 if integration in target:
                     websocket[props["RouteKey"]] = fn
-    return TemplateModel(raw, functions, routes, websocket, schedules)
+    return TemplateModel(raw, functions, routes, websocket, schedules, event_rules)
 
 
 def read_template(path: Path = TEMPLATE_PATH) -> TemplateModel:

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict
 
 from tidewatch.db import Database
 from tidewatch.observability import logger
-from tidewatch.rules.model import Action, NotifyAction, PrepareTransactionAction, TransactionIntent, WebhookAction
+from tidewatch.rules.model import (
+    Action,
+    NotifyAction,
+    PrepareTransactionAction,
+    RuleDefinition,
+    TransactionIntent,
+    WebhookAction,
+)
 from tidewatch.rules.webhooks import WebhookSender
 
 T = TypeVar("T")
@@ -123,15 +130,71 @@ class ActionRunner:
     def run(self, firings: Sequence[Firing]) -> dict[int, list[ActionResult]]:
         """Run every action of every firing; results per execution id, also stored on the execution."""
         jobs = [(f, a) for f in firings for a in f.actions]
-        if not jobs:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs))) as pool:
-            results = list(pool.map(lambda job: self._run_one(*job), jobs))
+        results = self._run_jobs(jobs)
         by_execution: dict[int, list[ActionResult]] = {f.execution_id: [] for f in firings}
         for (firing, _), result in zip(jobs, results, strict=True):
             by_execution[firing.execution_id].append(result)
-        self._record(by_execution)
+        self._record({eid: (results, 0) for eid, results in by_execution.items()})
         return by_execution
+
+    def _run_jobs(self, jobs: Sequence[tuple[Firing, Action]]) -> list[ActionResult]:
+        if not jobs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs))) as pool:
+            return list(pool.map(lambda job: self._run_one(*job), jobs))
+
+    def retry_unfinished(
+        self, *, now: datetime, max_rounds: int = 5, stale_seconds: int = 120, limit: int = 100
+    ) -> int:
+        """Re-run failed notify/prepare actions of recent firings, and every action of firings whose
+        actions never ran (the function died after claiming them). Webhooks retry in their own queue.
+        Only firings of earlier ticks are considered. Returns the number of actions re-run."""
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.rule_id, e.window_key, e.evaluated_at, e.observed, e.actions, e.action_rounds, "
+                "r.user_id, r.portfolio_id, r.name, r.definition FROM rule_executions e "
+                "JOIN rules r ON r.id = e.rule_id "
+                "WHERE e.fired AND (e.error IS NOT NULL OR e.actions = '[]'::jsonb) AND e.action_rounds < %s "
+                "AND e.evaluated_at > %s - interval '1 hour' AND e.evaluated_at < %s "
+                "AND (e.actions <> '[]'::jsonb OR e.evaluated_at < %s - make_interval(secs => %s)) "
+                "ORDER BY e.evaluated_at LIMIT %s",
+                (max_rounds, now, now, now, stale_seconds, limit),
+            ).fetchall()
+        jobs: list[tuple[Firing, Action]] = []
+        plan: list[tuple[int, list[ActionResult], list[int], int]] = []
+        for row in rows:
+            definition = RuleDefinition.model_validate(row["definition"])
+            previous = [ActionResult(**r) for r in row["actions"]]
+            if not previous:
+                pending = list(range(len(definition.actions)))
+                previous = [ActionResult(a.type, False, 0, error="not run") for a in definition.actions]
+            elif [r.type for r in previous] != [a.type for a in definition.actions]:
+                pending = []  # the rule was edited since: do not guess which action is which
+            else:
+                pending = [i for i, r in enumerate(previous) if not r.ok and r.type != "webhook"]
+            firing = Firing(
+                execution_id=int(row["id"]),
+                rule_id=int(row["rule_id"]),
+                user_id=int(row["user_id"]),
+                portfolio_id=row["portfolio_id"],
+                rule_name=str(row["name"]),
+                window_key=str(row["window_key"]),
+                fired_at=row["evaluated_at"],
+                observed=dict(row["observed"]),
+                actions=definition.actions,
+            )
+            jobs += [(firing, definition.actions[i]) for i in pending]
+            # Nothing left to retry: mark the last round so the sweep stops selecting it.
+            rounds = int(row["action_rounds"]) + 1 if pending else max_rounds
+            plan.append((firing.execution_id, previous, pending, rounds))
+        results = iter(self._run_jobs(jobs))
+        merged: dict[int, tuple[list[ActionResult], int]] = {}
+        for execution_id, previous, pending, rounds in plan:
+            for i in pending:
+                previous[i] = next(results)
+            merged[execution_id] = (previous, rounds)
+        self._record(merged)
+        return len(jobs)
 
     def _retry(self, fn: Callable[[], T]) -> tuple[T | None, int, str | None]:
         return with_retries(fn, attempts=self._attempts, backoff_seconds=self._backoff)
@@ -204,20 +267,24 @@ class ActionRunner:
         detail = {"delivery_id": outcome.delivery_id, "status": outcome.status, "response_code": outcome.response_code}
         return ActionResult("webhook", outcome.status != "failed", outcome.attempt, detail, outcome.error)
 
-    def _record(self, by_execution: Mapping[int, list[ActionResult]]) -> None:
-        rows = [
+    def _record(self, by_execution: Mapping[int, tuple[list[ActionResult], int]]) -> None:
+        """Store results and retry rounds; `error` lists only failed actions (what the sweep looks for)."""
+        params = [
             (
-                execution_id,
                 json.dumps([r.__dict__ for r in results]),
-                "; ".join(f"{r.type}: {r.error}" for r in results if r.error) or None,
+                "; ".join(f"{r.type}: {r.error}" for r in results if not r.ok) or None,
+                rounds,
+                execution_id,
             )
-            for execution_id, results in by_execution.items()
+            for execution_id, (results, rounds) in by_execution.items()
         ]
+        if not params:
+            return
         try:
             with self._db.connection() as conn, conn.cursor() as cur:
                 cur.executemany(
-                    "UPDATE rule_executions SET actions = %s::jsonb, error = %s WHERE id = %s",
-                    [(actions, error, eid) for eid, actions, error in rows],
+                    "UPDATE rule_executions SET actions = %s::jsonb, error = %s, action_rounds = %s WHERE id = %s",
+                    params,
                 )
         except Exception as exc:  # the actions happened; losing their log must not fail the tick
             logger.exception("could not record action results", extra={"error": str(exc)})

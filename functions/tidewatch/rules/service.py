@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -17,11 +17,10 @@ from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
 from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
 from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
-from tidewatch.rules.reference import SnapshotView, evaluate_one
-from tidewatch.rules.ruleset import RuleRecord, RuleSet
-from tidewatch.rules.snapshot import take_snapshot
-from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import webhook_secret
+
+if TYPE_CHECKING:
+    from tidewatch.rules.tick import TickSources
 
 
 class RuleAllowance(Protocol):
@@ -317,6 +316,11 @@ class RulesService:
 
     def dry_run(self, user_id: int, rule_id: int) -> DryRun:
         """Evaluate the rule now against current data; report what would happen, change nothing."""
+        # numpy-backed modules load only here: the API's other routes never pay for them.
+        from tidewatch.rules.reference import SnapshotView, evaluate_one
+        from tidewatch.rules.ruleset import RuleRecord, RuleSet
+        from tidewatch.rules.snapshot import take_snapshot
+
         with self._db.connection() as conn:
             row = self._row(conn, user_id, rule_id)
         if self._sources is None:

@@ -7,14 +7,17 @@ reader and the risk function provide the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from tidewatch.observability import MetricUnit, logger, metrics
+
+K = TypeVar("K")
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -171,8 +174,32 @@ def take_snapshot(
     positions: PositionSource | None,
     risk: RiskScorer | None,
 ) -> Snapshot:
-    """One call per source: markets, health factors, risk (batched) and price windows."""
-    hfs = positions.health_factors(sorted(needs.portfolios_hf)) if positions and needs.portfolios_hf else {}
-    probabilities = risk.liquidation_probabilities(sorted(needs.risk)) if risk and needs.risk else {}
-    changes = markets.price_changes(sorted(needs.price_windows), at) if needs.price_windows else {}
+    """One call per source: markets, health factors, risk (batched) and price windows.
+
+    Markets are required (their failure fails the tick, so it is retried). Positions, risk and
+    prices degrade: if one is unavailable its rules see no data (and do not fire) while every
+    other rule is still evaluated.
+    """
+    hfs = (
+        _degrade("positions", lambda: positions.health_factors(sorted(needs.portfolios_hf)))
+        if (positions and needs.portfolios_hf)
+        else {}
+    )
+    probabilities = (
+        _degrade("risk", lambda: risk.liquidation_probabilities(sorted(needs.risk))) if (risk and needs.risk) else {}
+    )
+    changes = (
+        _degrade("prices", lambda: markets.price_changes(sorted(needs.price_windows), at))
+        if (needs.price_windows)
+        else {}
+    )
     return Snapshot.build(at, markets.latest_markets(), hfs, probabilities, changes)
+
+
+def _degrade(source: str, read: Callable[[], Mapping[K, float]]) -> Mapping[K, float]:
+    try:
+        return read()
+    except Exception as exc:  # a missing source must not stop the rules that do not need it
+        logger.warning("snapshot source unavailable", extra={"source": source, "error": str(exc)})
+        metrics.add_metric(name="RulesSourceUnavailable", unit=MetricUnit.Count, value=1)
+        return {}

@@ -44,6 +44,7 @@ class TickReport:
     rearmed: int
     action_failures: int
     webhook_retries: int
+    actions_retried: int
     load_ms: float
     evaluate_ms: float
 
@@ -99,6 +100,8 @@ def run_tick(
     results = runner.run(firings)
     failures = sum(1 for rs in results.values() for r in rs if not r.ok)
     retried = webhooks.retry_due() if webhooks is not None else []
+    # Scheduled ticks also finish earlier firings whose actions failed or never ran.
+    actions_retried = runner.retry_unfinished(now=at) if changed_markets is None else 0
 
     metrics.add_metric(name="RulesEvaluated", unit=MetricUnit.Count, value=int(due.sum()))
     metrics.add_metric(name="RuleFired", unit=MetricUnit.Count, value=len(firings))
@@ -114,6 +117,7 @@ def run_tick(
         rearmed=len(rearm_ids),
         action_failures=failures,
         webhook_retries=len(retried),
+        actions_retried=actions_retried,
         load_ms=round((loaded - started) * 1000, 2),
         evaluate_ms=round((evaluated - loaded) * 1000, 2),
     )

@@ -25,7 +25,7 @@ from tidewatch.rules.tick import TickSources, run_tick
 
 pytestmark = pytest.mark.integration
 
-EVENTS = Path(__file__).resolve().parents[3] / "events" / "api"
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "websocket"
 SECRET = "test-jwt-secret-0123456789abcdef"
 
 

@@ -302,3 +302,66 @@ def test_webhooks_to_private_addresses_are_refused_without_retry(db: Database, r
     assert outcome.error is not None
     assert "non-public" in outcome.error
     assert _Receiver.received == []
+
+
+class DownPreparer:
+    def __init__(self) -> None:
+        self.up = False
+        self.calls = 0
+
+    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
+        self.calls += 1
+        if not self.up:
+            raise ConnectionError("wallet function unavailable")
+        return PreparedTransaction(transaction_id="tx-9", summary="Move supply")
+
+
+def test_failed_actions_are_retried_by_later_ticks_and_lost_ones_run(db: Database) -> None:
+    # Given a rule whose prepare action fails every in-tick try (the wallet is down)
+    user_id, portfolio_id = seed_user(db)
+    rule_id = insert_rule(
+        db,
+        user_id,
+        {
+            "name": "move",
+            "portfolio_id": portfolio_id,
+            "trigger": {"type": "apy_spread", "market_id": 1, "other_market_id": 2, "op": "below", "threshold": 0},
+            "actions": [
+                {"type": "notify"},
+                {
+                    "type": "prepare_transaction",
+                    "intent": {"kind": "move_supply", "from_market_id": 1, "to_market_id": 2},
+                },
+            ],
+        },
+    )
+    preparer = DownPreparer()
+    pusher = FakePusher()
+    action_runner = ActionRunner(db, pusher=pusher, preparer=preparer, webhooks=None, backoff_seconds=0.0)
+    sources = TickSources(markets=FakeMarkets({1: 0.03, 2: 0.05}))
+    first = run_tick(at=AT, database=db, sources=sources, runner=action_runner)
+    assert (first.fired, first.action_failures, preparer.calls) == (1, 1, 3)
+    # When the wallet recovers and the next scheduled tick runs (the rule itself is disarmed)
+    preparer.up = True
+    second = run_tick(at=AT + timedelta(minutes=1), database=db, sources=sources, runner=action_runner)
+    # Then only the failed action was re-run, and the execution is now clean
+    assert (second.fired, second.actions_retried) == (0, 1)
+    with db.connection() as conn:
+        execution = conn.execute("SELECT actions, error FROM rule_executions").fetchone()
+        assert conn.execute("SELECT count(*) AS n FROM notifications").fetchone() == {"n": 1}
+    assert execution is not None
+    assert [a["ok"] for a in execution["actions"]] == [True, True]
+    assert execution["error"] is None
+    third = run_tick(at=AT + timedelta(minutes=2), database=db, sources=sources, runner=action_runner)
+    assert third.actions_retried == 0
+
+    # And a firing claimed by a function that died before acting is completed by a later tick
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO rule_executions (rule_id, window_key, evaluated_at, fired) VALUES (%s, 'lost', %s, true)",
+            (rule_id, AT + timedelta(minutes=1)),
+        )
+    fourth = run_tick(at=AT + timedelta(minutes=5), database=db, sources=sources, runner=action_runner)
+    assert fourth.actions_retried == 2
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM notifications").fetchone() == {"n": 2}

@@ -190,3 +190,38 @@ def test_needs_can_be_limited_to_the_rules_being_evaluated() -> None:
     )
     needs = rs.needs(np.array([False, True, False]))
     assert (needs.portfolios_hf, needs.risk, needs.price_windows) == (frozenset(), {(5, 24)}, frozenset())
+
+
+def test_no_rules_is_a_quiet_tick() -> None:
+    rs = RuleSet.from_rows([], [])
+    result = evaluate(rs, snapshot(supply={1: 0.05}), T, due_mask(rs, T))
+    assert (len(rs), result.fire.size, rs.needs().risk) == (0, 0, frozenset())
+
+
+def test_an_unavailable_risk_source_only_mutes_risk_rules() -> None:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
+    from tidewatch.rules.snapshot import MarketState, PriceWindow, take_snapshot
+
+    class Markets:
+        def latest_markets(self) -> Sequence[MarketState]:
+            return [MarketState(1, 0.09, 0.1)]
+
+        def price_changes(self, windows: Sequence[PriceWindow], at: datetime) -> Mapping[PriceWindow, float]:
+            return {}
+
+    class BrokenRisk:
+        def liquidation_probabilities(self, requests: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], float]:
+            raise TimeoutError("risk function timed out")
+
+    rs = RuleSet.from_records(
+        [
+            record({"type": "market_apy", "market_id": 1, "op": "above", "threshold": 0.05}, rule_id=1),
+            record({"type": "risk_forecast_above", "threshold": 0.01}, rule_id=2),
+        ]
+    )
+    # When the risk function fails while taking the snapshot
+    snap = take_snapshot(rs.needs(), at=NOW, markets=Markets(), positions=None, risk=BrokenRisk())
+    # Then the APY rule still fires and the risk rule simply sees no data
+    assert evaluate(rs, snap, T).fire.tolist() == [True, False]
