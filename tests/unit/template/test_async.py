@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from tidewatch.marketfeed import EVENT_SOURCE, MARKET_CHANGED
+from tidewatch.rules.events import MARKET_CHANGED_DETAIL_TYPE, MARKET_CHANGED_SOURCE
+
 ASYNC_EVENT_TYPES = {"Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "S3", "SNS"}
 FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
 
@@ -98,8 +101,10 @@ def test_every_eventbridge_target_has_a_retry_policy_and_dead_letter_queue(resou
 def test_market_changed_events_from_ingest_reach_rules(resources: dict[str, Any]) -> None:
     event = resources["RulesFunction"]["Properties"]["Events"]["MarketChanged"]
     assert event["Type"] == "EventBridgeRule"
-    # The shape tidewatch.rules.events.MarketChangedEvent accepts
-    assert event["Properties"]["Pattern"] == {"source": ["tidewatch.ingest"], "detail-type": ["MarketChanged"]}
+    # What ingest publishes, and what tidewatch.rules.events.MarketChangedEvent accepts
+    assert event["Properties"]["Pattern"] == {"source": [EVENT_SOURCE], "detail-type": [MARKET_CHANGED]}
+    assert (MARKET_CHANGED_SOURCE, MARKET_CHANGED_DETAIL_TYPE) == (EVENT_SOURCE, MARKET_CHANGED)
+    assert event["Properties"]["EventBusName"] == {"Ref": "EventBus"}
     statements = resources["IngestFunction"]["Properties"]["Policies"][0]["Statement"]
     assert any(s["Action"] == "events:PutEvents" for s in statements)
 

@@ -22,14 +22,6 @@ from tidewatch_local.template import read_template
 # the test fails until they do, so the list cannot go stale.
 PENDING_IN_APP = {
     "GET /positions/{}",
-    "GET /rules",
-    "POST /rules",
-    "GET /rules/{}",
-    "PATCH /rules/{}",
-    "DELETE /rules/{}",
-    "POST /rules/{}/test",
-    "GET /rules/{}/executions",
-    "GET /notifications",
     "POST /transactions/prepare",
     "POST /transactions/{}/broadcast",
     "GET /transactions",
