@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from tidewatch_local.template import read_template
+from tidewatch_local.template import REPO_ROOT, read_template
 
 TEMPLATE = read_template()
 
@@ -58,3 +60,33 @@ def test_every_alarm_notifies_and_links_its_runbook(resources: dict[str, Any]) -
         description = alarm["AlarmDescription"]
         text = description["Fn::Sub"] if isinstance(description, dict) else description
         assert "docs/operations.md#" in text, name
+
+
+def test_every_alarm_runbook_exists_in_operations_doc(resources: dict[str, Any]) -> None:
+    # Given the runbook anchors the alarms link to
+    headings = {
+        line.removeprefix("### ").strip()
+        for line in (REPO_ROOT / "docs" / "operations.md").read_text().splitlines()
+        if line.startswith("### ")
+    }
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        description = resource["Properties"]["AlarmDescription"]
+        text = description["Fn::Sub"] if isinstance(description, dict) else description
+        anchor = re.search(r"docs/operations\.md#([a-z0-9-]+)", text)
+        # Then each names a runbook section that exists
+        assert anchor is not None, name
+        assert anchor.group(1) in headings, f"{name} links to #{anchor.group(1)}, not a heading of docs/operations.md"
+
+
+def test_the_cloudwatch_dashboard_is_valid_json_with_the_figures_the_design_names(
+    resources: dict[str, Any],
+) -> None:
+    body, _variables = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    # Given the body with every ${...} substitution filled in
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+    titles = " | ".join(w["properties"]["title"] for w in dashboard["widgets"]).lower()
+    # Then it shows request rates, error rates, latency, cache hit rate and DB query time
+    for figure in ("requests", "error", "latency", "cache hit rate", "db query time"):
+        assert figure in titles, figure
