@@ -89,6 +89,17 @@ def main() -> None:
         throughput(lambda: score_positions(RiskBatchRequest.model_validate(raw).positions, risk), len(many), 3),
     )
 
+    from risk.deps import Models
+    from risk.handler import RiskEvent, dispatch
+    from tidewatch.entrypoint import run_typed
+
+    loaded = Models(risk=risk, apy=apy)
+    line(
+        "risk: handler event, 20k positions (parse+score+dump)",
+        None,
+        throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, loaded)), len(many), 3),
+    )
+
     head = apy.head("supply", 24)
     y = 0.03 + 0.005 * np.sin(np.arange(20_000) / 50)
     feats = apy_feature_matrix(y, np.full(y.size, 0.8))

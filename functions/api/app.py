@@ -14,7 +14,7 @@ from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, billing, health, markets, portfolios, rules
+from api.routers import auth, billing, health, markets, portfolios, rules, transactions
 from api.services import build_services
 
 API_TITLE = "Tidewatch API"
@@ -26,7 +26,15 @@ API_DESCRIPTION = (
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, auth.router, portfolios.router, markets.router, billing.router, rules.router]
+    return [
+        health.router,
+        auth.router,
+        portfolios.router,
+        markets.router,
+        billing.router,
+        rules.router,
+        transactions.router,
+    ]
 
 
 def create_app(deps: ApiDeps) -> FastAPI:

@@ -18,6 +18,7 @@ from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings
 from tidewatch.identity.signatures import ContractSignatureChecker
 from tidewatch.portfolios.positions import NoPositionSource, PositionReading, PositionSource, RiskForecaster
+from tidewatch.settings import ChainSettings
 
 
 @dataclass
@@ -52,7 +53,6 @@ class ChainPositions:
         from tidewatch.portfolios.chain_source import ChainPositionSource
         from tidewatch.protocols.positions import positions_cache
         from tidewatch.protocols.registry import load_registry
-        from tidewatch.settings import ChainSettings
 
         chain, read = ChainSettings(), ChainReadSettings()
         clients = build_clients(chain, read)
@@ -72,6 +72,37 @@ class ChainPositions:
         return self._source.read(chain_ids, addresses)
 
 
+def contract_wallets_from_settings() -> ContractSignatureChecker | None:
+    """EIP-1271 checks over the configured RPC URLs (TIDEWATCH_RPC_URLS or its secret), if any.
+
+    The chain layer may provide a richer client later; anything with `is_valid_signature` fits.
+    """
+    chain = ChainSettings()
+    urls = chain.rpc_urls
+    if not urls and chain.rpc_urls_secret_arn:
+        from tidewatch.secrets import fetch_json_secret
+
+        urls = {int(k): list(v) for k, v in fetch_json_secret(chain.rpc_urls_secret_arn).items()}
+    if not urls:
+        return None
+    from tidewatch.identity.eip1271 import ContractWallets, json_rpc_eth_call
+
+    return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
+
+
+def risk_forecaster(database: Database) -> RiskForecaster:
+    """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
+    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
+    from tidewatch.settings import FunctionsSettings
+
+    functions = FunctionsSettings()
+    invoker = invoker_from_settings(
+        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
+    )
+    return RiskFunctionForecaster(database, invoker)
+
+
 @lru_cache(maxsize=1)
 def production_deps() -> ApiDeps:
     """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
@@ -82,4 +113,6 @@ def production_deps() -> ApiDeps:
         api=ApiSettings(),
         auth=AuthSettings(),
         positions=ChainPositions(database, redis, time.time),
+        risk=risk_forecaster(database),
+        contract_signatures=contract_wallets_from_settings(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -37,7 +38,8 @@ def _lambda_request_id(scope: Scope) -> str | None:
 class RequestIdMiddleware:
     """Every response carries `X-Request-Id`: the caller's (if sane), else API Gateway's, else new.
 
-    The id is also put on the structured logger so every log line of the request carries it.
+    The id is also put on the structured logger so every log line of the request carries it, and
+    one access line per request records method, route, status, duration and user.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -55,9 +57,13 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         logger.append_keys(request_id=request_id)
         raw_id = request_id.encode()
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, raw_id))
                 message["headers"] = headers
@@ -66,6 +72,17 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            route = scope.get("route")
+            logger.info(
+                "request",
+                extra={
+                    "http_method": scope.get("method"),
+                    "route": getattr(route, "path", None) or scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "user_id": scope.get("state", {}).get("user_id"),
+                },
+            )
             logger.remove_keys(["request_id"])
 
 

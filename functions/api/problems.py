@@ -49,9 +49,9 @@ def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = N
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
-    # ("body", "addresses", 0) -> "addresses.0"; the location kind prefixes query/path/header.
+    # ("body", "wallets", 0, "address") -> "wallets.0.address"; the location kind goes in `in`.
     parts = [str(p) for p in loc]
-    if parts and parts[0] == "body":
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
     return ".".join(parts) or "(body)"
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.deps import ApiDeps
 from tidewatch.billing.limits import ensure_can_add_portfolio
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
+from tidewatch.identity.keys import token_service
 from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
 from tidewatch.identity.signin import SignIn, site_rules
-from tidewatch.identity.tokens import KeyRing, TokenService, key_ring_from_secret
+from tidewatch.identity.tokens import TokenService
 from tidewatch.identity.users import UserRepository
 from tidewatch.observability import logger
 from tidewatch.portfolios.repository import PortfolioRepository
@@ -54,36 +54,11 @@ class Services:
         return Bucket(self.deps.api.rate_limit_nonce.burst, self.deps.api.rate_limit_nonce.per_second)
 
 
-def key_ring_source(deps: ApiDeps) -> Callable[[], KeyRing] | None:
-    auth = deps.auth
-    if auth.jwt_keys_secret_arn:
-        from tidewatch.secrets import fetch_json_secret
-
-        reference = auth.jwt_keys_secret_arn
-        # Checked once now (fail at cold start), then re-read through Powertools' cache (5 min).
-        key_ring_from_secret(fetch_json_secret(reference), auth.jwt_active_kid)
-        return lambda: key_ring_from_secret(fetch_json_secret(reference), auth.jwt_active_kid)
-    if auth.jwt_keys:
-        ring = KeyRing.from_secrets({k: v.get_secret_value() for k, v in auth.jwt_keys.items()}, auth.jwt_active_kid)
-        return lambda: ring
-    logger.warning("no JWT keys configured: sign-in and protected routes answer 503 until they are")
-    return None
-
-
 def build_services(deps: ApiDeps) -> Services:
     auth = deps.auth
-    ring = key_ring_source(deps)
-    tokens = (
-        TokenService(
-            ring,
-            issuer=auth.jwt_issuer,
-            audience=auth.jwt_audience,
-            lifetime_seconds=auth.access_token_seconds,
-            clock=deps.clock,
-        )
-        if ring is not None
-        else None
-    )
+    tokens = token_service(auth, deps.clock)
+    if tokens is None:
+        logger.warning("no JWT keys configured: sign-in and protected routes answer 503 until they are")
     sign_in = (
         SignIn(
             rules=site_rules(

@@ -58,6 +58,12 @@ def fresh_volatility(model: RiskModel, database: Database, *, now: datetime | No
 
 
 def load_models(database: Database | None, s3_client: Any | None = None) -> Models:
+    if database is not None:
+        try:
+            database.ping()
+        except Exception as exc:  # one connect timeout at cold start, not one per lookup
+            logger.warning("database unreachable; serving the shipped models", extra={"error": str(exc)})
+            database = None
     risk = risk_model_from(load_artifact("risk", database, s3_client))
     if database is not None:
         risk = fresh_volatility(risk, database)

@@ -43,11 +43,9 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
             errors.append(BatchItemError(index=i, id=position.position_id, problem=problem.to_problem()))
         else:
             scorable.append(i)
-    scored = score_positions([request.positions[i] for i in scorable], model)
-    forecasts: list[RiskForecast | None] = [None] * len(request.positions)
-    for i, forecast in zip(scorable, scored, strict=True):
-        forecasts[i] = forecast
-    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(scored))
+    positions = request.positions if not errors else [request.positions[i] for i in scorable]
+    forecasts = score_positions(positions, model)
+    metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(forecasts))
     if errors:
         metrics.add_metric(name="RiskPositionsRefused", unit=MetricUnit.Count, value=len(errors))
     return RiskBatchResult(model_version=model.version, forecasts=forecasts, errors=errors)

@@ -18,16 +18,36 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     lines.append("APY forecast (mean APY over the horizon; time-ordered hold-out; errors in percentage points)")
     lines.append(
-        f"{'head':<12}{'n':>7}  {'model MAE':>9} {'RMSE':>7}  {'persist MAE':>11} {'RMSE':>7}  {'rollmean MAE':>12} {'RMSE':>7}  {'cover80':>7}  beats persistence"
+        f"{'head':<12}{'n':>7}  {'model MAE':>9} {'RMSE':>7}  {'persist MAE':>11} {'RMSE':>7}  {'rollmean MAE':>12} {'RMSE':>7}  {'cover80':>7} {'width':>6}  beats persistence"
     )
     for key, block in report["apy"].items():
         roll = next(v for k, v in block.items() if k.startswith("rolling_mean"))
         lines.append(
             f"{key:<12}{block['samples']:>7}  {_f(block['model']['mae_pp'], 3):>9} {_f(block['model']['rmse_pp'], 3):>7}  "
             f"{_f(block['persistence']['mae_pp'], 3):>11} {_f(block['persistence']['rmse_pp'], 3):>7}  "
-            f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7}  "
+            f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7} {_f(block.get('interval_mean_width_pp'), 2):>6}  "
             f"{'yes' if block['beats_persistence'] else 'NO'}"
         )
+    lines += [
+        "",
+        "APY MAE per market (pp): model / persistence / rolling mean; * = model worse than persistence, = tie",
+    ]
+    heads = list(report["apy"])
+    markets = sorted({m for block in report["apy"].values() for m in block.get("per_market", {})})
+    if markets:
+        lines.append(f"{'market':<36}" + "".join(f"{h:>24}" for h in heads))
+        for market in markets:
+            cells = []
+            for h in heads:
+                pm = report["apy"][h].get("per_market", {}).get(market)
+                if pm is None:
+                    cells.append(f"{'-':>24}")
+                    continue
+                diff = pm["model_mae_pp"] - pm["persistence_mae_pp"]
+                flag = "=" if abs(diff) < 0.0005 else ("*" if diff > 0 else " ")
+                cell = f"{_f(pm['model_mae_pp'], 2)}/{_f(pm['persistence_mae_pp'], 2)}/{_f(pm['rolling_mean_mae_pp'], 2)}{flag}"
+                cells.append(f"{cell:>24}")
+            lines.append(f"{market:<36}" + "".join(cells))
     lines.append("")
     lines.append("APY 'likely to fall' classifier (fall = mean APY over horizon > 20 % below current)")
     lines.append(

@@ -22,7 +22,15 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from risk.datasets import APY_HORIZONS, APY_SIDES, ApySamples, RiskSamples, apy_samples, risk_samples, time_cutoffs
 from tidewatch.forecast import metrics
-from tidewatch.forecast.apy_model import APY_FEATURES, FALL_FRACTION, ApyHead, ApyModel, head_key, interval_scale
+from tidewatch.forecast.apy_model import (
+    APY_FEATURES,
+    FALL_FRACTION,
+    ApyHead,
+    ApyModel,
+    head_key,
+    interval_scale,
+    normalised,
+)
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
 from tidewatch.forecast.history import HistoryUnavailable, MarketHistory
 from tidewatch.forecast.market import estimate_market_params
@@ -154,29 +162,36 @@ def evaluate_risk(samples: RiskSamples, model: RiskModel, *, monte_carlo_positio
 # --- apy --------------------------------------------------------------------------------------
 
 
+GATE_CANDIDATES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
 def fit_apy_head(train: ApySamples, calibration: ApySamples) -> ApyHead:
-    x = train.features
+    """Ridge on level-normalised features/target; the quiet-market gate and the interval
+    quantiles are chosen on the calibration split (never on the hold-out)."""
+    x, s = normalised(train.features)
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 1e-12, x.std(axis=0), 1.0)
     xs = (x - mean) / scale
-    last = x[:, 0]
-    reg = Ridge(alpha=10.0).fit(xs, train.target - last)
+    last = train.features[:, 0]
+    reg = Ridge(alpha=10.0).fit(xs, (train.target - last) / s)
     falls = train.target < (1.0 - FALL_FRACTION) * last
     if falls.all() or not falls.any():
         fall_coef, fall_intercept = np.zeros(x.shape[1]), (10.0 if falls.all() else -10.0)
     else:
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(xs, falls.astype(int))
         fall_coef, fall_intercept = clf.coef_[0], float(clf.intercept_[0])
-    head = ApyHead(mean, scale, reg.coef_, float(reg.intercept_), 0.0, 0.0, INTERVAL_LEVEL, fall_coef, fall_intercept)
     cal = calibration if len(calibration) >= 50 else train
-    point, *_ = head.predict(cal.features)
+
+    def head(gate: float, low: float = 0.0, high: float = 0.0) -> ApyHead:
+        return ApyHead(
+            mean, scale, reg.coef_, float(reg.intercept_), low, high, INTERVAL_LEVEL, fall_coef, fall_intercept, gate
+        )
+
+    gate = min(GATE_CANDIDATES, key=lambda g: metrics.mae(head(g).predict(cal.features)[0], cal.target))
+    point, *_ = head(gate).predict(cal.features)
     scaled = (cal.target - point) / interval_scale(cal.features)
     alpha = (1.0 - INTERVAL_LEVEL) / 2.0
-    return ApyHead(
-        mean, scale, reg.coef_, float(reg.intercept_),
-        float(np.quantile(scaled, alpha)), float(np.quantile(scaled, 1.0 - alpha)),
-        INTERVAL_LEVEL, fall_coef, fall_intercept,
-    )  # fmt: skip
+    return head(gate, float(np.quantile(scaled, alpha)), float(np.quantile(scaled, 1.0 - alpha)))
 
 
 def evaluate_apy_head(test: ApySamples, head: ApyHead, horizon: int) -> dict[str, Any]:
@@ -195,7 +210,9 @@ def evaluate_apy_head(test: ApySamples, head: ApyHead, horizon: int) -> dict[str
             "rmse_pp": pp * metrics.rmse(test.rolling_mean, truth),
         },
         "interval_coverage": float(np.mean((truth >= lower) & (truth <= upper))),
+        "interval_mean_width_pp": pp * float(np.mean(upper - lower)),
         "interval_level": head.interval_level,
+        "quiet_gate_cv": head.gate_cv,
         "fall": {
             "base_rate": float(falls.mean()),
             "brier": metrics.brier(fall, falls),
@@ -206,6 +223,16 @@ def evaluate_apy_head(test: ApySamples, head: ApyHead, horizon: int) -> dict[str
         },
     }
     result["beats_persistence"] = bool(result["model"]["mae_pp"] < result["persistence"]["mae_pp"])
+    per_market: dict[str, Any] = {}
+    for market in result["markets"]:
+        m = test.market == market
+        per_market[market] = {
+            "samples": int(m.sum()),
+            "model_mae_pp": pp * metrics.mae(point[m], truth[m]),
+            "persistence_mae_pp": pp * metrics.mae(last[m], truth[m]),
+            "rolling_mean_mae_pp": pp * metrics.mae(test.rolling_mean[m], truth[m]),
+        }
+    result["per_market"] = per_market
     return result
 
 
@@ -271,6 +298,8 @@ def train_and_evaluate(
             apy_report[head_key(side, horizon)] = block
 
     window = DataWindow(start=_hour_iso(first), end=_hour_iso(last))
+    price_window = DataWindow(start=_hour_iso(history.window("prices")[0]), end=_hour_iso(history.window("prices")[1]))
+    rate_window = DataWindow(start=_hour_iso(history.window("rates")[0]), end=_hour_iso(history.window("rates")[1]))
     source_note = "generated scenarios" if generated_data else history.source
     risk_model = RiskModel("pending", coef, intercept, serving_market)
     params = risk_params(risk_model)
@@ -280,7 +309,7 @@ def train_and_evaluate(
         version=risk_version,
         created_at=created,
         data_source=source_note,
-        data_window=window,
+        data_window=price_window,
         generated_data=generated_data,
         features=list(RISK_FEATURES),
         training_samples=int(train_mask.sum()),
@@ -296,12 +325,17 @@ def train_and_evaluate(
     a_params = apy_params(apy_model)
     apy_version = _version(created, repr(a_params))
     not_beating = [k for k, v in apy_report.items() if not v["beats_persistence"]]
+    roll_better = [
+        k
+        for k, v in apy_report.items()
+        if next(b["mae_pp"] for name, b in v.items() if name.startswith("rolling_mean")) < v["model"]["mae_pp"]
+    ]
     apy_card = ModelCard(
         kind="apy",
         version=apy_version,
         created_at=created,
         data_source=source_note,
-        data_window=window,
+        data_window=rate_window,
         generated_data=generated_data,
         features=list(APY_FEATURES),
         training_samples=apy_train_samples,
@@ -309,6 +343,9 @@ def train_and_evaluate(
         notes=[
             "Target: mean APY over the next H hours; forecast = last value + ridge-predicted change.",
             f"'fall' = mean APY over the horizon more than {int(FALL_FRACTION * 100)} % below the current APY.",
+            ("The rolling mean beats the model (MAE) for: " + ", ".join(roll_better))
+            if roll_better
+            else "Beats the rolling mean (MAE) on every head.",
             ("Does NOT beat persistence (MAE) for: " + ", ".join(not_beating))
             if not_beating
             else "Beats persistence (MAE) on every head.",

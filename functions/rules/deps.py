@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from tidewatch import runtime
 from tidewatch.db import Database
@@ -76,4 +77,44 @@ def production_deps() -> RulesDeps:
     live = LiveSettings()
     poster = poster_from_settings(live)
     broadcaster = Broadcaster(ConnectionStore(database), poster, max_workers=live.broadcast_workers)
-    return build_deps(database, settings=RulesSettings(), broadcaster=broadcaster)
+    return build_deps(
+        database,
+        settings=RulesSettings(),
+        broadcaster=broadcaster,
+        risk=risk_scorer(database),
+        preparer=transaction_preparer(),
+    )
+
+
+def transaction_preparer() -> TransactionPreparer:
+    """Prepare-transaction actions go to the wallet function (in-process locally, Lambda in AWS)."""
+    from tidewatch.rules.actions import PreparedTransaction
+    from tidewatch.settings import FunctionsSettings
+    from tidewatch.transactions.client import RulesTransactionPreparer, wallet_client_from_settings
+
+    functions = FunctionsSettings()
+
+    def in_process() -> Any:
+        from wallet.deps import wallet_service
+
+        return wallet_service()
+
+    client = wallet_client_from_settings(functions.invoke_mode, functions.wallet_function_name, in_process)
+    return RulesTransactionPreparer(client, PreparedTransaction)
+
+
+def risk_scorer(database: Database) -> RiskScorer:
+    """Risk triggers score every watched portfolio in batched calls to the risk function."""
+    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.portfolios.risk_requests import snapshot_risk_payloads
+    from tidewatch.rules.risk_scoring import BatchRiskScorer
+    from tidewatch.settings import FunctionsSettings
+
+    functions = FunctionsSettings()
+    invoker = invoker_from_settings(
+        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
+    )
+    return BatchRiskScorer(
+        lambda portfolio_ids: snapshot_risk_payloads(database, portfolio_ids),
+        lambda payload: invoker.invoke("risk", dict(payload)),
+    )

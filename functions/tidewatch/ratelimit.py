@@ -90,24 +90,35 @@ class RateLimitExceeded(RateLimited):
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, *, clock: Callable[[], float]) -> None:
+    """Token buckets in Redis. After a Redis failure, Redis is not tried again for `retry_after_failure`
+    seconds (a small circuit breaker), so an unreachable Redis costs one timeout, not one per request."""
+
+    def __init__(self, client: redis.Redis, *, clock: Callable[[], float], retry_after_failure: float = 5.0) -> None:
         self._redis = client
         self._clock = clock
         self._script = client.register_script(_TOKEN_BUCKET)
+        self._retry_after_failure = retry_after_failure
+        self._down_until = float("-inf")
+
+    def _unavailable(self, bucket: Bucket, fail_closed: bool, exc: Exception | None) -> Decision:
+        if fail_closed:
+            raise UpstreamUnavailable("rate limiter unavailable; refusing rather than risking abuse") from exc
+        logger.warning("rate limiter unavailable; failing open", extra={"error": str(exc) if exc else "circuit open"})
+        metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
+        return Decision(True, bucket.burst, bucket.burst, 0, 0, enforced=False)
 
     def take(self, key: str, bucket: Bucket, *, fail_closed: bool = False, cost: int = 1) -> Decision:
-        now_ms = int(self._clock() * 1000)
+        now = self._clock()
+        if now < self._down_until:
+            return self._unavailable(bucket, fail_closed, None)
         rate_per_ms = bucket.per_second / 1000.0
         try:
             allowed, tokens_text, wait_ms = self._script(
-                keys=[f"tw:rl:{key}"], args=[bucket.burst, repr(rate_per_ms), now_ms, cost]
+                keys=[f"tw:rl:{key}"], args=[bucket.burst, repr(rate_per_ms), int(now * 1000), cost]
             )
         except redis.RedisError as exc:
-            if fail_closed:
-                raise UpstreamUnavailable("rate limiter unavailable; refusing rather than risking abuse") from exc
-            logger.warning("rate limiter unavailable; failing open", extra={"error": str(exc)})
-            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
-            return Decision(True, bucket.burst, bucket.burst, 0, 0, enforced=False)
+            self._down_until = now + self._retry_after_failure
+            return self._unavailable(bucket, fail_closed, exc)
         tokens = float(tokens_text)
         return Decision(
             allowed=bool(allowed),

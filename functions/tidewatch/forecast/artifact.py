@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tidewatch.forecast.apy_model import APY_FEATURES, ApyHead, ApyModel
+from tidewatch.forecast.apy_model import APY_FEATURES, SCHEME, ApyHead, ApyModel, head_key
 from tidewatch.forecast.errors import ArtifactInvalid
 from tidewatch.forecast.market import MarketParams
 from tidewatch.forecast.risk_model import RISK_FEATURES, RiskModel
@@ -91,7 +91,11 @@ def risk_model_from(artifact: Artifact) -> RiskModel:
 
 
 def apy_params(model: ApyModel) -> dict[str, Any]:
-    return {"features": list(APY_FEATURES), "heads": {k: h.to_json() for k, h in model.heads.items()}}
+    return {
+        "features": list(APY_FEATURES),
+        "scheme": SCHEME,
+        "heads": {k: h.to_json() for k, h in model.heads.items()},
+    }
 
 
 def apy_model_from(artifact: Artifact) -> ApyModel:
@@ -101,9 +105,14 @@ def apy_model_from(artifact: Artifact) -> ApyModel:
     try:
         if list(params["features"]) != list(APY_FEATURES):
             raise ArtifactInvalid(f"apy artifact features {params['features']} differ from {list(APY_FEATURES)}")
+        if params.get("scheme") != SCHEME:
+            raise ArtifactInvalid(f"apy artifact scheme {params.get('scheme')!r} is not {SCHEME!r}")
         heads = {k: ApyHead.from_json(v) for k, v in params["heads"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactInvalid(f"apy artifact parameters unreadable: {exc}") from exc
+    missing = sorted({head_key(side, h) for side in ("supply", "borrow") for h in (24, 168)} - set(heads))
+    if missing:
+        raise ArtifactInvalid(f"apy artifact lacks heads {missing}")
     return ApyModel(version=artifact.card.version, heads=heads)
 
 

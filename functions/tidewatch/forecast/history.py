@@ -63,9 +63,11 @@ class MarketHistory:
     rates: list[RateHistory] = field(default_factory=list)
     source: str = ""
 
-    def window(self) -> tuple[int, int]:
-        """First and last hour covered by any series (unix hours)."""
-        series = list(self.prices.values()) + [r.supply for r in self.rates]
+    def window(self, of: str = "all") -> tuple[int, int]:
+        """First and last hour covered by any series (unix hours); `of` = all | prices | rates."""
+        series = ([] if of == "rates" else list(self.prices.values())) + (
+            [] if of == "prices" else [r.supply for r in self.rates]
+        )
         if not series:
             raise HistoryUnavailable("no series in history")
         return min(s.start_hour for s in series), max(s.end_hour for s in series)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,8 +38,19 @@ class MarketParams:
 
     volatility: Mapping[str, float]
     correlation: Mapping[tuple[str, str], float]
+    # Memo of resolved volatilities by the symbol as given: scoring thousands of positions asks
+    # for the same few assets over and over.
+    _resolved: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def vol(self, symbol: str) -> float:
+        cached = self._resolved.get(symbol)
+        if cached is not None:
+            return cached
+        value = self._resolve_vol(symbol)
+        self._resolved[symbol] = value
+        return value
+
+    def _resolve_vol(self, symbol: str) -> float:
         sym = canonical(symbol)
         if is_stable(sym):
             return 0.0

@@ -145,10 +145,11 @@ class BatchItemError(_Strict):
 
 
 class RiskBatchResult(_Strict):
-    """`forecasts[i]` answers `positions[i]`; it is None when `errors` has an entry for i."""
+    """Forecasts of the scorable positions in request order (match them by `position_id`); the
+    positions that could not be scored are listed in `errors` by their request index."""
 
     model_version: str
-    forecasts: list[RiskForecast | None]
+    forecasts: list[RiskForecast]
     errors: list[BatchItemError] = Field(default_factory=list)
 
 

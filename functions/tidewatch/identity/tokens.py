@@ -11,8 +11,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import jwt
-
 from tidewatch.identity.errors import AuthNotConfigured, InvalidToken
 
 ALGORITHM = "HS256"
@@ -98,11 +96,15 @@ class TokenService:
             # applies from the next refresh (access tokens are short-lived).
             "plan": plan,
         }
+        import jwt  # pyjwt pulls in cryptography (~20 ms): paid on first use, not at cold start
+
         ring = self._ring()
         kid = ring.active_kid
         return jwt.encode(claims, ring.keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
 
     def verify(self, token: str) -> AccessClaims:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -45,4 +45,4 @@ class Wallet:
         text = self.message(nonce, now=now, **overrides)
         response = client.post("/auth/verify", json={"message": text, "signature": self.sign(text)})
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()

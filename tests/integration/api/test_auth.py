@@ -86,7 +86,7 @@ def test_each_siwe_rule_violation_has_its_own_problem(
     # Given a wallet and a message breaking exactly one rule
     wallet = Wallet(seed=9)
     now = clock()
-    overrides: dict[str, Any] = {
+    overrides: dict[str, Any] = {  # type: ignore[assignment]
         "wrong-domain": {"domain": "evil.example"},
         "wrong-uri": {"uri": "https://evil.example/login"},
         "wrong-chain": {"chain_id": 56},
@@ -186,7 +186,7 @@ def test_tampered_none_expired_and_foreign_tokens_fail(app_client: TestClient, c
     ).decode()
     tampered = f"{header}.{forged_payload}.{signature}"
     # alg=none
-    unsigned = jwt.encode(claims, key=None, algorithm="none", headers={"kid": "k2"})
+    unsigned = jwt.encode(claims, key="", algorithm="none", headers={"kid": "k2"})
     # Expired (signed correctly)
     expired = jwt.encode(
         claims | {"exp": int(clock()) - 10, "iat": int(clock()) - 1000}, JWT_KEYS["k2"], "HS256", {"kid": "k2"}

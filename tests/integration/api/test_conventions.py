@@ -1,6 +1,6 @@
 """API conventions: problem+json everywhere, request ids, CORS, rate limits, body limits."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -44,7 +44,7 @@ def test_oversized_body_is_a_clean_413(client: TestClient) -> None:
 
 
 def test_oversized_streamed_body_without_length_is_refused(client: TestClient) -> None:
-    def chunks():  # no Content-Length: the limit is enforced while reading
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
         for _ in range(10):
             yield b"x" * 1000
 
@@ -183,3 +183,14 @@ def test_auth_not_configured_is_a_503_problem(make_deps: Callable[..., ApiDeps])
     response = client.get("/auth/nonce")
     assert response.status_code == 503
     assert response.json()["type"].endswith("/auth-not-configured")
+
+
+def test_query_and_path_errors_name_the_parameter(client: TestClient, make_deps: Callable[..., ApiDeps]) -> None:
+    clock = ManualClock(datetime.now(UTC).timestamp())
+    app_client = TestClient(create_app(make_deps(clock=clock)))
+    auth = bearer(app_client, 44, clock())
+    bad_limit = app_client.get("/portfolios", params={"limit": 0}, headers=auth).json()
+    assert bad_limit["errors"][0]["field"] == "limit"
+    assert bad_limit["errors"][0]["in"] == "query"
+    bad_id = app_client.get("/portfolios/abc", headers=auth).json()
+    assert bad_id["errors"][0] | {"message": ""} == {"field": "portfolio_id", "in": "path", "message": ""}

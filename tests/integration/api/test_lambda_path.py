@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import pytest
 
 from api.deps import ApiDeps
 from api.handler import build_lambda_handler
+from tidewatch.observability import logger
 
 from .conftest import ManualClock
 from .lambda_events import EVENTS_DIR, FakeLambdaContext, http_event, load_event, response_json
@@ -60,7 +62,7 @@ def sign_in_through_lambda(invoke: Invoke, wallet: Wallet, now: float) -> dict[s
     )
     assert verified["statusCode"] == 200, verified["body"]
     assert verified["headers"]["x-request-id"] == "verify-0001"
-    return response_json(verified)  # type: ignore[no-any-return]
+    return response_json(verified)
 
 
 def test_every_sample_event_is_a_valid_http_api_v2_event(lambda_invoke: Invoke) -> None:
@@ -132,3 +134,23 @@ def test_base64_encoded_bodies_are_decoded(lambda_invoke: Invoke, clock: ManualC
     event["isBase64Encoded"] = True
     del event["headers"]["content-length"]
     assert lambda_invoke(event)["statusCode"] == 200
+
+
+def test_structured_logs_carry_the_request_id(lambda_invoke: Invoke) -> None:
+    # Given the structured logger writing into a buffer
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        # When a request runs through the Lambda entry point
+        lambda_invoke(load_event("health.json"))
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    # Then its access log line is JSON with API Gateway's request id (also the correlation id)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("message") == "request"]
+    assert access, lines
+    assert access[-1]["request_id"] == "health-0001"
+    assert access[-1]["correlation_id"] == "health-0001"
+    assert access[-1]["status"] == 200
+    assert access[-1]["route"] == "/health"

@@ -68,3 +68,47 @@ def test_a_dead_rpc_serves_the_last_positions_marked_stale(
     assert [p.supplied for p in reading.positions] == [p.supplied for p in first.positions]
     assert reading.sources
     assert all(s.stale for s in reading.sources)
+
+
+def test_risk_forecast_per_account_through_the_risk_function(
+    anvil_devnet: AnvilDevnet, db: Database, redis_client: redis.Redis
+) -> None:
+    # Given ingested markets (thresholds and prices) and the chain positions of a healthy user and
+    # of the user near liquidation
+    from datetime import UTC, datetime
+
+    from ingest.logic import run_tick
+    from tidewatch.events import ScheduledEvent
+    from tidewatch.invoke import InProcessInvoker
+    from tidewatch.marketfeed import InMemoryPublisher
+    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
+
+    chain = anvil_devnet.chain_id
+    client = ChainClient(chain, [anvil_devnet.node.url])
+    event = ScheduledEvent.model_validate(
+        {"id": "t", "detail-type": "Scheduled Event", "source": "aws.events", "time": datetime.now(UTC).isoformat()}
+    )
+    run_tick(
+        event,
+        database=db,
+        redis=redis_client,
+        registry=anvil_devnet.registry,
+        clients={chain: client},
+        publisher=InMemoryPublisher(),
+    )
+    source = ChainPositionSource(
+        anvil_devnet.registry, {chain: client}, positions_cache(redis_client), db, clock=time.time
+    )
+    users = {u.label: u.address for u in anvil_devnet.registry.users}
+    forecaster = RiskFunctionForecaster(db, InProcessInvoker())
+    # When each user's positions are scored by the risk function
+    risky = forecaster.forecast(source.read([chain], [users["bob-near-liquidation"]]).positions)
+    healthy = forecaster.forecast(source.read([chain], [users["alice-healthy"]]).positions)
+    # Then every indebted account has a 24 h and 7 d forecast, and the one near liquidation is riskier
+    bob_aave = next(a for a in risky["accounts"] if a["protocol"] == "aave-v3")  # type: ignore[attr-defined]
+    assert set(bob_aave["by_horizon"]) == {"24", "168"}
+    assert bob_aave["band"] in ("high", "critical")
+    assert bob_aave["by_horizon"]["168"]["probability"] >= bob_aave["probability"]
+    alice = [a for a in healthy["accounts"] if a["protocol"] == "aave-v3"]  # type: ignore[attr-defined]
+    assert all(a["probability"] < bob_aave["probability"] for a in alice)
+    assert all(a["distance_to_liquidation"] > 0 for a in alice)

@@ -193,3 +193,16 @@ def test_evaluate_command_reads_the_ingest_history(db: Database, database_url: s
     assert status == 0
     assert "postgres:market_rates+asset_prices" in out.getvalue()
     assert "persist MAE" in out.getvalue()
+
+
+def test_unreachable_database_serves_the_shipped_models() -> None:
+    # Given a database URL nobody listens on
+    database = Database("postgresql://127.0.0.1:1/nothing", connect_timeout=1)
+    try:
+        # When a container loads its models
+        models = load_models(database)
+    finally:
+        database.close()
+    # Then the shipped defaults serve
+    assert models.risk.version == shipped("risk").card.version
+    assert models.apy.version == shipped("apy").card.version

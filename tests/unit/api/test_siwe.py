@@ -102,7 +102,7 @@ def test_wrong_first_line_is_malformed() -> None:
 
 def _message(**changes: object) -> SiweMessage:
     base = parse_message(EIP_EXAMPLE)
-    return SiweMessage(**(base.__dict__ | changes))  # type: ignore[arg-type]
+    return SiweMessage(**(base.__dict__ | changes))
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_a_valid_message_passes_all_rules() -> None:
 
 
 def test_uri_under_the_site_path_is_accepted_but_not_a_sibling_prefix() -> None:
-    rules = SiteRules(**(RULES.__dict__ | {"uri": "https://service.org/app"}))  # type: ignore[arg-type]
+    rules = SiteRules(**(RULES.__dict__ | {"uri": "https://service.org/app"}))
     check_rules(_message(uri="https://service.org/app/login"), rules, NOW)
     with pytest.raises(UriMismatch):
         check_rules(_message(uri="https://service.org/application"), rules, NOW)

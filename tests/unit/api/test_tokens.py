@@ -25,7 +25,7 @@ def test_hs256_key_confusion_and_none_are_refused() -> None:
     ring = KeyRing.from_secrets(KEYS, "new")
     claims = {"iss": "tidewatch", "aud": "tidewatch-api", "sub": "1", "iat": 1_000_000, "exp": 1_000_900, "jti": "x"}
     for token in [
-        jwt.encode(claims, None, algorithm="none", headers={"kid": "new"}),
+        jwt.encode(claims, "", algorithm="none", headers={"kid": "new"}),
         jwt.encode(claims, KEYS["new"], algorithm="HS512", headers={"kid": "new"}),
     ]:
         with pytest.raises(InvalidToken):

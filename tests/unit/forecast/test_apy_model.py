@@ -80,3 +80,15 @@ def test_too_short_history_is_refused(models: Models) -> None:
 def test_request_needs_a_history_or_market() -> None:
     with pytest.raises(ValueError, match="market_id or history"):
         ApyForecastRequest(side="supply")
+
+
+def test_a_quiet_market_is_forecast_by_persistence(models: Models) -> None:
+    # Given a near-zero, perfectly flat supply APY (like WBTC supply) and a head with a quiet gate
+    head = models.apy.head("supply", 24)
+    assert head.gate_cv > 0
+    (forecast,) = forecast_apy(
+        [ApyForecastRequest(side="supply", horizon_hours=24, history=history([0.0005] * 200))], models.apy
+    )
+    # Then the forecast is the current value and the interval stays tight around it
+    assert forecast.predicted_apy == pytest.approx(0.0005)
+    assert forecast.upper - forecast.lower < 0.02

@@ -1,0 +1,131 @@
+"""Transactions: prepare unsigned transactions for an intent, relay the signed ones, track them.
+
+Tidewatch never holds keys: `POST /transactions/prepare` returns an ordered list of unsigned
+EIP-1559 transactions (an ERC-20 approval first when the allowance is short), each simulated at
+the pending state — a transaction that would revert is refused with its decoded reason. The
+dashboard's wallet signs them; `POST /transactions/{id}/broadcast` relays each signed one (it must
+match what was prepared), and receipt polling moves the record to confirmed / failed / replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.security import CurrentUser, limit_by_ip
+from api.wallet_deps import wallet_client
+from tidewatch.db import Database
+from tidewatch.transactions.client import WalletClient
+from tidewatch.transactions.errors import TransactionNotFound
+from tidewatch.transactions.models import (
+    BroadcastRequest,
+    BroadcastResult,
+    HexData,
+    Intent,
+    PreparedTransactions,
+    PrepareRequest,
+    Status,
+    TransactionPage,
+)
+from tidewatch.transactions.store import TransactionStore
+
+router = APIRouter(
+    prefix="/transactions",
+    tags=["transactions"],
+    dependencies=[Depends(limit_by_ip)],
+    responses={
+        401: {"description": "Missing or invalid access token (problem+json)."},
+        429: {"description": "Rate limited (problem+json, Retry-After)."},
+    },
+)
+
+TransactionId = Annotated[UUID, Path(description="Id returned by POST /transactions/prepare.")]
+Wallet = Annotated[WalletClient, Depends(wallet_client)]
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.deps.database
+    return database
+
+
+Db = Annotated[Database, Depends(_database)]
+
+
+class PrepareBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent: Intent
+    portfolio_id: int | None = Field(default=None, gt=0, description="Restrict `from` to this portfolio.")
+
+
+class BroadcastBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    raw_transaction: HexData = Field(min_length=4, max_length=2 * 128 * 1024, description="Signed, 0x-hex.")
+
+
+_PREPARE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`from` is not one of your portfolio addresses, or a target outside the registry."},
+    422: {"description": "Would revert (with the decoded reason), amount above balance, chain mismatch."},
+    503: {"description": "The chain RPC or the wallet function is unavailable."},
+}
+
+
+@router.post("/prepare", status_code=201, responses=_PREPARE_PROBLEMS)
+def prepare(
+    body: PrepareBody,
+    user: CurrentUser,
+    wallet: Wallet,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> PreparedTransactions:
+    """Ordered unsigned EIP-1559 transactions for the intent, simulated; sign and send them in order."""
+    prepared = wallet.prepare(
+        PrepareRequest(
+            user_id=user.user_id,
+            intent=body.intent,
+            portfolio_id=body.portfolio_id,
+            idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        )
+    )
+    response.headers["Location"] = f"/transactions/{prepared.id}"
+    return prepared
+
+
+@router.post(
+    "/{transaction_id}/broadcast",
+    responses={
+        404: {"description": "No such transaction of yours."},
+        409: {"description": "Already final, or an earlier transaction of the list is not sent yet."},
+        422: {"description": "The signed transaction is not the prepared one (only gas/fees may differ)."},
+    },
+)
+def broadcast(transaction_id: TransactionId, body: BroadcastBody, user: CurrentUser, wallet: Wallet) -> BroadcastResult:
+    """Relay one signed transaction of the prepared list (`eth_sendRawTransaction`)."""
+    return wallet.broadcast(
+        BroadcastRequest(user_id=user.user_id, transaction_id=transaction_id, raw_transaction=body.raw_transaction)
+    )
+
+
+@router.get("")
+def list_transactions(
+    user: CurrentUser,
+    db: Db,
+    status: Annotated[Status | None, Query(description="Only this status.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TransactionPage:
+    """Your prepared and sent transactions, newest first."""
+    items, next_cursor = TransactionStore(db).list_for_user(user.user_id, cursor=cursor, limit=limit, status=status)
+    return TransactionPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{transaction_id}", responses={404: {"description": "No such transaction of yours."}})
+def get_transaction(transaction_id: TransactionId, user: CurrentUser, db: Db) -> PreparedTransactions:
+    record = TransactionStore(db).get(user.user_id, transaction_id)
+    if record is None:
+        raise TransactionNotFound(f"no transaction {transaction_id} of yours")
+    return record

@@ -1,0 +1,34 @@
+"""The api reaches the wallet without paying for web3 or the chain libraries at import (cold start)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+HEAVY = ("web3", "eth_abi", "eth_account", "eth_utils", "boto3")
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT / 'local'}", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    return {m.split(".")[0] for m in done.stdout.split()}
+
+
+def test_transactions_router_and_wallet_client_import_no_chain_libraries() -> None:
+    loaded = _modules_after("import api.routers.transactions, api.wallet_deps, tidewatch.transactions.client")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_the_wallet_function_itself_does_not_need_web3() -> None:
+    loaded = _modules_after("import wallet.handler")
+    assert "web3" not in loaded
