@@ -14,7 +14,7 @@ from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, billing, health, markets, portfolios, rules, transactions
+from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
 from api.services import build_services
 
 API_TITLE = "Tidewatch API"
@@ -34,6 +34,7 @@ def routers() -> list[APIRouter]:
         billing.router,
         rules.router,
         transactions.router,
+        positions.router,
     ]
 
 

@@ -100,6 +100,9 @@ def run_tick(
         metrics.add_metric(name="MarketRowsInserted", unit=MetricUnit.Count, value=tick.rows_inserted)
         metrics.add_metric(name="MarketReadFailures", unit=MetricUnit.Count, value=len(read.failures))
     metrics.add_metric(name="IngestTick", unit=MetricUnit.Count, value=1)
+    # The staleness alarm watches this one: missing for N minutes means no chain was read fully.
+    if results and all(r.error is None for r in results):
+        metrics.add_metric(name="IngestTickSucceeded", unit=MetricUnit.Count, value=1)
     return TickResult(tick=event.id, scheduled_at=event.time, chains=results)
 
 

@@ -17,7 +17,7 @@ from tidewatch.settings import DatabaseSettings, RedisSettings
 def database() -> Database:
     settings = DatabaseSettings()
     url = (
-        database_url_from_secret(settings.database_secret_arn)
+        database_url_from_secret(settings.database_secret_arn, host=settings.database_host)
         if settings.database_secret_arn
         else settings.database_url
     )

@@ -31,12 +31,16 @@ def fetch_json_secret(reference: str) -> dict[str, Any]:
     return value
 
 
-def database_url_from_secret(reference: str) -> str:
-    """Build a libpq URL from an RDS-style secret (username, password, host, port, dbname)."""
+def database_url_from_secret(reference: str, host: str | None = None) -> str:
+    """Build a libpq URL from an RDS-style secret (username, password, host, port, dbname).
+
+    `host` replaces the secret's host: the secret names the instance, the functions reach it
+    through RDS Proxy.
+    """
     from urllib.parse import quote
 
     s = fetch_json_secret(reference)
     return (
         f"postgresql://{quote(str(s['username']))}:{quote(str(s['password']))}"
-        f"@{s['host']}:{s.get('port', 5432)}/{s.get('dbname', 'tidewatch')}?sslmode=require"
+        f"@{host or s['host']}:{s.get('port', 5432)}/{s.get('dbname', 'tidewatch')}?sslmode=require"
     )

@@ -24,6 +24,9 @@ class DatabaseSettings(BaseSettings):
         default=None,
         description="Secrets Manager secret with username/password/host/port/dbname; overrides the URL.",
     )
+    database_host: str | None = Field(
+        default=None, description="Overrides the secret's host, e.g. the RDS Proxy endpoint in AWS."
+    )
     database_pool_size: int = Field(default=1, ge=1, le=64, description="Connections per process.")
 
 

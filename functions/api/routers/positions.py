@@ -1,0 +1,53 @@
+"""Positions of any address across Aave v3, Compound v3 and EigenLayer on every supported chain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AfterValidator
+
+from api.security import CurrentUser, ServicesDep, limit_by_ip
+from tidewatch.errors import InvalidInput
+from tidewatch.portfolios.models import checksum_address
+from tidewatch.portfolios.positions import PositionReading
+
+router = APIRouter(
+    prefix="/positions",
+    tags=["positions"],
+    dependencies=[Depends(limit_by_ip)],
+    responses={
+        401: {"description": "Missing or invalid access token (problem+json)."},
+        429: {"description": "Rate limited (problem+json, Retry-After)."},
+    },
+)
+
+
+def _address(value: str) -> str:
+    try:
+        return checksum_address(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "address", "message": str(exc), "in": "path"}]) from exc
+
+
+WalletAddress = Annotated[str, Path(min_length=42, max_length=42, description="0x address"), AfterValidator(_address)]
+
+
+@router.get("/{address}")
+def address_positions(
+    address: WalletAddress,
+    user: CurrentUser,
+    svc: ServicesDep,
+    chain_id: Annotated[
+        list[int] | None, Query(description="Only these chains (default: every supported chain).")
+    ] = None,
+) -> PositionReading:
+    """Read live (cached 30 s); each (chain, protocol) source says how fresh it is, stale when the RPC failed."""
+    supported = svc.deps.auth.supported_chain_ids
+    chains = [c for c in (chain_id or supported) if c in supported]
+    if chain_id and not chains:
+        raise InvalidInput(
+            f"unsupported chain(s) {chain_id}",
+            errors=[{"field": "chain_id", "message": f"supported: {supported}", "in": "query"}],
+        )
+    return svc.deps.positions.read(chains, [address])
