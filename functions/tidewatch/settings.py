@@ -35,7 +35,9 @@ class RedisSettings(BaseSettings):
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL (rediss:// for TLS).")
     redis_auth_secret_arn: str | None = Field(default=None, description="Secret holding the Redis AUTH token.")
-    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    redis_timeout_seconds: float = Field(
+        default=0.5, gt=0, le=10, description="Socket timeout: a slow cache must not make the API slow."
+    )
 
 
 class ChainSettings(BaseSettings):
@@ -50,7 +52,7 @@ class ChainSettings(BaseSettings):
         default="mainnet",
         description="'mainnet' for the real protocol addresses, or a path to a registry JSON (devnet).",
     )
-    rpc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    rpc_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Per JSON-RPC request.")
 
 
 class FunctionsSettings(BaseSettings):
@@ -58,8 +60,16 @@ class FunctionsSettings(BaseSettings):
 
     model_config = _COMMON
 
-    invoke_mode: str = Field(default="local", pattern="^(local|lambda)$")
-    risk_function_name: str = Field(default="tidewatch-risk")
-    wallet_function_name: str = Field(default="tidewatch-wallet")
-    event_bus_name: str = Field(default="default")
-    publish_mode: str = Field(default="local", pattern="^(local|eventbridge)$")
+    invoke_mode: str = Field(
+        default="local",
+        pattern="^(local|lambda)$",
+        description="How risk/wallet are called: `local` (in-process) or `lambda` (synchronous invoke).",
+    )
+    risk_function_name: str = Field(default="tidewatch-risk", description="Risk function name for `lambda` mode.")
+    wallet_function_name: str = Field(default="tidewatch-wallet", description="Wallet function name for `lambda` mode.")
+    event_bus_name: str = Field(default="default", description="EventBridge bus for market.changed events.")
+    publish_mode: str = Field(
+        default="local",
+        pattern="^(local|eventbridge)$",
+        description="market.changed events: `local` (Redis pub/sub, the local event bus) or `eventbridge`.",
+    )

@@ -19,10 +19,12 @@ class RulesSettings(BaseSettings):
     )
     webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Webhook attempts before giving up.")
     webhook_backoff_seconds: float = Field(default=30.0, gt=0, description="First retry delay; doubles each time.")
-    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30, description="Per webhook request.")
     webhook_allow_private_targets: bool = Field(
         default=False, description="Allow webhook URLs resolving to private/loopback addresses (local run only)."
     )
     action_attempts: int = Field(default=3, ge=1, le=10, description="In-tick tries per action (notify/prepare).")
-    action_backoff_seconds: float = Field(default=0.2, ge=0, le=10)
+    action_backoff_seconds: float = Field(
+        default=0.2, ge=0, le=10, description="First pause between in-tick action retries (doubling)."
+    )
     action_workers: int = Field(default=8, ge=1, le=64, description="Threads running actions in parallel.")
