@@ -38,19 +38,43 @@ def _with_dbname(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A new database, migrated once, dropped at the end of the session."""
+def new_database(*, migrate: bool = True) -> str:
+    """Create a database of our own (migrated unless asked not to) and return its URL."""
     name = f"tw_test_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _with_dbname(ADMIN_URL, name)
-    database = Database(url)
-    apply_migrations(database)
-    database.close()
-    yield url
+    if migrate:
+        database = Database(url)
+        apply_migrations(database)
+        database.close()
+    return url
+
+
+def drop_database(url: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def new_redis_url() -> str:
+    """A Redis logical database (1-15) allocated atomically, so parallel users differ; flushed."""
+    admin = redis.Redis.from_url(REDIS_URL)
+    index = int(admin.incr("tw:test:db-allocator")) % 15 + 1
+    admin.close()
+    base, _, _ = REDIS_URL.rpartition("/")
+    url = f"{base}/{index}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A new database, migrated once, dropped at the end of the session."""
+    url = new_database()
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -84,11 +108,7 @@ def db(_session_database: Database) -> Database:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """A Redis logical database of our own (1-15), allocated atomically so parallel runs differ."""
-    admin = redis.Redis.from_url(REDIS_URL)
-    index = int(admin.incr("tw:test:db-allocator")) % 15 + 1
-    admin.close()
-    base, _, _ = REDIS_URL.rpartition("/")
-    return f"{base}/{index}"
+    return new_redis_url()
 
 
 @pytest.fixture

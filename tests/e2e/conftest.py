@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import drop_database, new_database, new_redis_url
 from tidewatch_local.template import REPO_ROOT
 
 
@@ -37,8 +38,17 @@ class DevServer:
 
 
 @pytest.fixture(scope="session")
-def dev(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def dev_database_url() -> Iterator[str]:
+    """The dev server's own database: its ticks keep writing while other tests truncate theirs."""
+    url = new_database(migrate=False)  # `tidewatch dev` applies the migrations itself
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def dev(dev_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """`tidewatch dev` with its devnet, the schedules firing every 2 s and the simulator every 3 s."""
+    database_url, redis_url = dev_database_url, new_redis_url()
     port = free_port()
     log = tmp_path_factory.mktemp("dev-server") / "dev.log"
     home = tmp_path_factory.mktemp("tidewatch-home")

@@ -77,12 +77,12 @@ def test_a_bad_token_is_refused(dev: DevServer) -> None:
 
 
 def test_market_updates_and_rule_notifications_arrive_live_and_only_for_their_owner(
-    dev: DevServer, database_url: str
+    dev: DevServer, dev_database_url: str
 ) -> None:
     # Given a signed-in user watching the seeded borrower near liquidation (pro plan: 1-minute rules)
     owner = sign_in(dev, seed=101)
     other = sign_in(dev, seed=102)
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(dev_database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET plan = 'pro' WHERE address = %s", (owner["user"]["address"],))
     auth = {"Authorization": f"Bearer {owner['access_token']}"}
     bob = next(u["address"] for u in dev.registry["users"] if u["label"] == "bob-near-liquidation")
