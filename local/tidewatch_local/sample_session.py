@@ -20,6 +20,7 @@ from tidewatch_local.invoker import InvokeError, LocalInvoker
 ACCESS = "REPLACE_WITH_ACCESS_TOKEN"
 REFRESH = "REPLACE_WITH_REFRESH_TOKEN"
 PORTFOLIO = "REPLACE_WITH_PORTFOLIO_ID"
+RULE = "REPLACE_WITH_RULE_ID"
 # The well-known first development account of Anvil/Hardhat: a key everyone knows is for testing.
 DEV_WALLET_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -80,12 +81,20 @@ def sign_in(invoker: LocalInvoker) -> dict[str, Any]:
     return tokens
 
 
+_sessions: dict[int, dict[str, Any]] = {}
+
+
 def prepare_event(invoker: LocalInvoker, event: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(event)
-    if not any(p in text for p in (ACCESS, REFRESH, PORTFOLIO)):
+    if not any(p in text for p in (ACCESS, REFRESH, PORTFOLIO, RULE)):
         return event
-    tokens = sign_in(invoker)
-    if PORTFOLIO in text:
+    # One sign-in serves every event of a run (nonces are rate limited per client); an event that
+    # spends a refresh token (refresh, logout) gets a session of its own.
+    if REFRESH in text or id(invoker) not in _sessions:
+        _sessions[id(invoker)] = sign_in(invoker)
+    tokens = _sessions[id(invoker)]
+    portfolio_id: int | None = None
+    if PORTFOLIO in text or RULE in text:
         # Reuse the sample user's first portfolio: creating one per invocation would soon hit the plan limit.
         existing = _request(invoker, "GET", "/portfolios", token=tokens["access_token"])["items"]
         portfolio = (
@@ -99,7 +108,30 @@ def prepare_event(invoker: LocalInvoker, event: dict[str, Any]) -> dict[str, Any
                 token=tokens["access_token"],
             )
         )
-        text = text.replace(PORTFOLIO, str(portfolio["id"]))
+        portfolio_id = int(portfolio["id"])
+        # In JSON bodies the id is a number: `"..._NUMBER"` (quotes and all, escaped inside a body string).
+        text = text.replace(f'\\"{PORTFOLIO}_NUMBER\\"', str(portfolio_id)).replace(PORTFOLIO, str(portfolio_id))
+    if RULE in text:
+        # Reuse the sample user's first rule, as with the portfolio (the free plan allows 3).
+        rules = _request(invoker, "GET", "/rules", token=tokens["access_token"])["items"]
+        rule = (
+            rules[0]
+            if rules
+            else _request(
+                invoker,
+                "POST",
+                "/rules",
+                body={
+                    "name": "Sample: health factor below 1.3",
+                    "portfolio_id": portfolio_id,
+                    "trigger": {"type": "health_factor_below", "threshold": 1.3},
+                    "actions": [{"type": "notify"}],
+                    "cadence_seconds": 300,
+                },
+                token=tokens["access_token"],
+            )
+        )
+        text = text.replace(RULE, str(rule["id"]))
     text = text.replace(ACCESS, tokens["access_token"]).replace(REFRESH, tokens["refresh_token"])
     prepared: dict[str, Any] = json.loads(text)
     return prepared
