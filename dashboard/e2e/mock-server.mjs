@@ -52,8 +52,8 @@ export function createMockApi(options = {}) {
   };
   const nextId = () => ++state.seq;
 
-  // Markets in the API's shape: registry fields plus the `latest` ingested rate.
-  const market = (id, chain_id, protocol, market_key, asset_symbol, decimals, price, supplied, supply, borrow, util, forecast) => ({
+  // Markets in the API's shape (MarketSummary): registry fields and the latest reading, flat.
+  const market = (id, chain_id, protocol, market_key, asset_symbol, decimals, price, units, supply, borrow, util, stale = false) => ({
     id,
     chain_id,
     protocol,
@@ -61,26 +61,26 @@ export function createMockApi(options = {}) {
     asset_symbol,
     asset_address: market_key,
     asset_decimals: decimals,
-    latest: {
-      block_number: 19_000_000 + id,
-      observed_at: iso(40_000),
-      supply_apy: supply,
-      borrow_apy: borrow,
-      utilization: util,
-      total_supplied: supplied,
-      total_borrowed: null,
-      price_usd: price,
-    },
-    ...(forecast ? { forecast: { predicted_apy: forecast[0], lower: forecast[1], upper: forecast[2], horizon_hours: 24 } } : {}),
+    supply_apy: supply,
+    borrow_apy: borrow,
+    utilization: util,
+    total_supplied: (BigInt(units) * 10n ** BigInt(decimals)).toString(),
+    total_borrowed: null,
+    price_usd: price,
+    tvl_usd: (units * Number(price)).toFixed(2),
+    block_number: 19_000_000 + id,
+    observed_at: iso(stale ? 3 * 3600_000 : 40_000),
+    age_seconds: stale ? 10800 : 40,
+    stale,
   });
   const markets = [
-    market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000_000_000, "0.0412", "0.0561", "0.78", [0.0398, 0.031, 0.047]),
-    market(2, 1, "aave-v3", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18, "3140.5", 1_530_000n * 10n ** 18n, "0.0191", "0.0262", "0.61", [0.0187, 0.015, 0.022]),
-    market(3, 1, "compound-v3", COMET_USDC, "USDC", 6, "1.0", 980_000_000_000_000, "0.0487", "0.0633", "0.84", [0.0471, 0.04, 0.052]),
-    market(4, 8453, "aave-v3", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6, "1.0", 310_000_000_000_000, "0.0455", "0.0598", "0.8", null),
-    market(5, 8453, "compound-v3", "0xb125E6687d4313864e53df431d5425969c15Eb2F", "USDC", 6, "1.0", 145_000_000_000_000, "0.0521", "0.0675", "0.87", [0.05, 0.045, 0.056]),
-    market(6, 1, "eigenlayer", "0x93c4b944D05dfe6df7645A86cd2206016c51564D", "stETH", 18, "3120.0", 385_000n * 10n ** 18n, null, null, null, null),
-  ].map((m) => ({ ...m, latest: { ...m.latest, total_supplied: typeof m.latest.total_supplied === "bigint" ? Number(m.latest.total_supplied) : m.latest.total_supplied } }));
+    market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000, "0.0412", "0.0561", "0.78"),
+    market(2, 1, "aave-v3", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18, "3125.0", 1_530_000, "0.0191", "0.0262", "0.61"),
+    market(3, 1, "compound-v3", COMET_USDC, "USDC", 6, "1.0", 980_000_000, "0.0487", "0.0633", "0.84"),
+    market(4, 8453, "aave-v3", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6, "1.0", 310_000_000, "0.0455", "0.0598", "0.8"),
+    market(5, 8453, "compound-v3", "0xb125E6687d4313864e53df431d5425969c15Eb2F", "USDC", 6, "1.0", 145_000_000, "0.0521", "0.0675", "0.87", true),
+    market(6, 1, "eigenlayer", "0x93c4b944D05dfe6df7645A86cd2206016c51564D", "stETH", 18, "3120.0", 385_000, null, null, null),
+  ];
 
   function positionsFor(address) {
     // The seeded address holds an Aave borrow against WETH and a Compound supply, like the devnet seed.
@@ -357,21 +357,23 @@ export function createMockApi(options = {}) {
     }
 
     // markets
-    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, next_cursor: null });
+    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, as_of: iso(), stale: false, age_seconds: 0 });
     m = path.match(/^\/markets\/(\d+)(\/history)?$/);
     if (m) {
       const market = markets.find((x) => x.id === Number(m[1]));
       if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
       if (!m[2]) return send(res, 200, market);
-      const s = Number(market.latest.supply_apy ?? 0);
-      const b = Number(market.latest.borrow_apy ?? 0);
-      const items = Array.from({ length: 60 }, (_, i) => ({
-        observed_at: iso((59 - i) * 3600_000),
-        supply_apy: market.latest.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
-        borrow_apy: market.latest.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
-        utilization: market.latest.utilization,
+      const s = Number(market.supply_apy ?? 0);
+      const b = Number(market.borrow_apy ?? 0);
+      // The API's shape: {market, start, end, bucket_seconds, points: [{t, ..., samples}]}.
+      const points = Array.from({ length: 60 }, (_, i) => ({
+        t: iso((59 - i) * 3600_000),
+        samples: 4,
+        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
+        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
+        utilization: market.utilization,
       }));
-      return send(res, 200, { items, next_cursor: null });
+      return send(res, 200, { market, start: points[0].t, end: iso(), bucket_seconds: 3600, points });
     }
 
     // rules

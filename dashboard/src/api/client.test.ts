@@ -270,6 +270,24 @@ describe("other normalizers", () => {
     });
   });
 
+  it("reads the API's flat market summary and its bucketed rate history", async () => {
+    expect(normalizeMarket({ id: 9, chain_id: 1, protocol: "aave-v3", asset_symbol: "DAI", asset_decimals: 18, supply_apy: "0.025", total_supplied: "20000000000000000000000000", price_usd: "1.0", tvl_usd: "20000000", stale: true })).toMatchObject({
+      supply_apy: "0.025",
+      tvl_usd: "20000000",
+      stale: true,
+    });
+    const { impl, calls } = fakeFetch(() =>
+      json(200, { market: {}, start: "s", end: "e", bucket_seconds: 3600, points: [{ t: "2026-01-01T01:00:00Z", supply_apy: "0.02", borrow_apy: "0.03", utilization: "0.5", samples: 3 }, { t: "2026-01-01T00:00:00Z", supply_apy: "0.01", borrow_apy: null, utilization: null, samples: 1 }] }),
+    );
+    const api = new ApiClient({ baseUrl: "", store: memorySessionStore(session()), fetchImpl: impl, now: () => NOW });
+    const points = await api.marketHistory(9);
+    expect(calls[0].url).toBe("/markets/9/history?points=200");
+    expect(points.map((p) => [p.observed_at, p.supply_apy])).toEqual([
+      ["2026-01-01T00:00:00Z", "0.01"],
+      ["2026-01-01T01:00:00Z", "0.02"],
+    ]);
+  });
+
   it("reads flat rules and tolerates a nested definition", () => {
     expect(normalizeRule({ id: 1, trigger: { type: "health_factor_below", threshold: 1.2 }, actions: [{ type: "notify" }] })).toMatchObject({ conditions: null, actions: [{ type: "notify" }] });
     expect(normalizeRule({ id: 2, definition: { trigger: { type: "market_apy" }, actions: [] } }).trigger).toEqual({ type: "market_apy" });

@@ -243,14 +243,16 @@ export class ApiClient {
   async marketHistory(id: number): Promise<MarketRatePoint[]> {
     let raw: unknown;
     try {
-      raw = await this.request(`/markets/${id}/history`, { query: { limit: 200 } });
+      raw = await this.request(`/markets/${id}/history`, { query: { points: 200 } });
     } catch (err) {
       // An API without the history route yet: the chart says "not enough history".
       if (err instanceof ApiError && err.status === 404) return [];
       throw err;
     }
-    const items = asItems<MarketRatePoint>(raw);
-    return [...items].sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
+    // The API answers {market, start, end, bucket_seconds, points: [{t, supply_apy, ...}]}.
+    const rows = raw && typeof raw === "object" && Array.isArray((raw as Record<string, unknown>).points) ? ((raw as Record<string, unknown>).points as Array<Record<string, unknown>>) : asItems<Record<string, unknown>>(raw);
+    const items = rows.map((p) => ({ ...p, observed_at: (p.observed_at ?? p.t) as string }) as MarketRatePoint);
+    return items.sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
   }
 
   // ---- rules ------------------------------------------------------------------------------
@@ -397,6 +399,7 @@ export function normalizeMarket(raw: unknown): Market {
     utilization: pick("utilization") ?? null,
     tvl_usd: tvl,
     observed_at: (pick("observed_at") as string | null | undefined) ?? null,
+    stale: typeof r.stale === "boolean" ? r.stale : undefined,
     apy_forecast: f
       ? {
           supply_apy: (f.predicted_apy ?? f.supply_apy ?? null) as Num | null,

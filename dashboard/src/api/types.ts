@@ -129,6 +129,8 @@ export interface Market {
   tvl_usd: Num | null;
   apy_forecast?: ApyForecast | null;
   observed_at?: string | null;
+  /** The latest reading is older than the API's staleness limit. */
+  stale?: boolean;
 }
 
 export interface MarketRatePoint {

@@ -134,6 +134,12 @@ function MarketTable(props: {
                 <td>{chainName(m.chain_id)}</td>
                 <td>
                   <Link to={`/markets/${m.id}`}>{m.asset_symbol}</Link>
+                  {m.stale && (
+                    <span className="stale-tag" title={`Last reading ${formatAge(m.observed_at)}`}>
+                      {" "}
+                      stale
+                    </span>
+                  )}
                 </td>
                 <td className="num">{formatPct(m.supply_apy)}</td>
                 <td className="num">{formatPct(m.borrow_apy)}</td>
@@ -200,7 +206,10 @@ export function MarketView() {
                 </div>
                 <div>
                   <dt>Updated</dt>
-                  <dd>{formatAge(m.observed_at)}</dd>
+                  <dd className={m.stale ? "stale" : undefined}>
+                    {formatAge(m.observed_at)}
+                    {m.stale ? " · stale" : ""}
+                  </dd>
                 </div>
               </dl>
             </>

@@ -15,6 +15,8 @@ const STATUS_LABEL: Record<string, string> = {
   replaced: "Replaced",
 };
 
+const STEP_LABEL: Record<string, string> = { prepared: "to sign", submitted: "sent", confirmed: "confirmed", failed: "failed", replaced: "replaced" };
+
 /** Polling interval while something is in flight; the WebSocket usually beats it. */
 const POLL_MS = 4000;
 
@@ -45,7 +47,7 @@ export function Transactions() {
               <p>Prepare one above, or let a rule prepare one for you to sign.</p>
             </Empty>
           ) : (
-            <ul className="cards">
+            <ul className="cards wide">
               {items.map((t) => (
                 <TransactionCard key={t.id} tx={t} onChanged={reload} />
               ))}
@@ -107,6 +109,7 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
         {tx.txs.map((step, i) => (
           <li key={i}>
             {step.summary ?? `Call ${shortAddress(step.to)}`} <span className="muted">from {shortAddress(step.from)}</span>
+            {step.status && tx.txs.length > 1 && <span className={`status status-${step.status}`}>{STEP_LABEL[step.status] ?? step.status}</span>}
           </li>
         ))}
       </ol>
