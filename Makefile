@@ -11,7 +11,7 @@ SAM_VENV := .tools-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint typecheck template-check unit bench install clean sam-build
+.PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Tidewatch needs $(PYTHON) (AWS Lambda's python3.11 runtime)"; exit 1; }
@@ -28,9 +28,20 @@ $(DEVNET_STAMP): devnet/package-lock.json
 	cd devnet && npm ci --no-audit --no-fund --loglevel=error
 	rm -f devnet/node_modules/.installed-* && touch $(DEVNET_STAMP)
 
-install: $(STAMP) $(DEVNET_STAMP)
+DASHBOARD_STAMP := dashboard/node_modules/.installed-$(shell sha1sum dashboard/package-lock.json | cut -c1-12)
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json -type f 2>/dev/null)
 
-run: install
+$(DASHBOARD_STAMP): dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
+	rm -f dashboard/node_modules/.installed-* && touch $(DASHBOARD_STAMP)
+
+# The dashboard's static build, served by the local run at / (and uploaded to S3 in AWS).
+dashboard/dist/index.html: $(DASHBOARD_STAMP) $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build --silent
+
+install: $(STAMP) $(DEVNET_STAMP) $(DASHBOARD_STAMP)
+
+run: install dashboard/dist/index.html
 	$(BIN)/tidewatch dev
 
 lint: install
@@ -49,6 +60,13 @@ unit: install
 test: install lint typecheck template-check
 	scripts/ensure-services.sh
 	$(BIN)/python -m pytest -q
+	$(MAKE) dashboard-test
+
+# The dashboard: type-check and build, unit/component tests, then the browser tests in headless
+# Chromium against a real `tidewatch dev` with its devnet (scripts/dashboard-e2e.sh).
+dashboard-test: install dashboard/dist/index.html
+	cd dashboard && npm test --silent
+	scripts/dashboard-e2e.sh
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

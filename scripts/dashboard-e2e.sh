@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The dashboard's browser tests against the real local run: starts `tidewatch dev` (embedded
+# PostgreSQL and Redis in a scratch folder, the devnet, schedules every 5 s) on a free port, waits
+# for it, runs `npm run e2e` in headless Chromium with a test wallet holding a seeded devnet key,
+# and stops the server. Screenshots land in dashboard/test-results/screenshots/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+chromium=${TIDEWATCH_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "FATAL: headless Chromium not found at $chromium (Debian: apt-get install -y chromium)" >&2
+  exit 1
+fi
+
+home=$(mktemp -d /tmp/tidewatch-e2e.XXXXXX)
+port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log="$home/dev.log"
+# A scratch, zero-configuration local run: embedded stores, not the developer's own.
+env -u TIDEWATCH_DATABASE_URL -u TIDEWATCH_REDIS_URL -u TIDEWATCH_RPC_URLS \
+  TIDEWATCH_HOME="$home" TIDEWATCH_DEVNET_SIMULATE_SECONDS=5 \
+  .venv/bin/tidewatch dev --port "$port" --tick 5 >"$log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$home"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 180); do
+  if curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; then break; fi
+  if ! kill -0 "$server" 2>/dev/null; then echo "tidewatch dev exited:"; tail -50 "$log"; exit 1; fi
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$port/api/health" >/dev/null || { echo "tidewatch dev did not become healthy"; tail -50 "$log"; exit 1; }
+
+cd dashboard
+TIDEWATCH_E2E_BASE_URL="http://127.0.0.1:$port" \
+TIDEWATCH_E2E_DEVNET_REGISTRY="$home/devnet/registry.json" \
+TIDEWATCH_CHROMIUM="$chromium" \
+  npm run e2e --silent || { echo "--- tidewatch dev log (tail)"; tail -80 "$log"; exit 1; }
+echo "dashboard e2e: screenshots in $root/dashboard/test-results/screenshots/"
