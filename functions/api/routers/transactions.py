@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.security import CurrentUser, limit_by_ip
 from api.wallet_deps import wallet_client
 from tidewatch.db import Database
+from tidewatch.errors import InvalidInput
 from tidewatch.transactions.client import WalletClient
 from tidewatch.transactions.errors import TransactionNotFound
 from tidewatch.transactions.models import (
@@ -62,9 +63,18 @@ class PrepareBody(BaseModel):
 
 
 class BroadcastBody(BaseModel):
+    """Exactly one of: the signed transaction to relay, or the hash of one your wallet sent itself."""
+
     model_config = ConfigDict(extra="forbid")
 
-    raw_transaction: HexData = Field(min_length=4, max_length=2 * 128 * 1024, description="Signed, 0x-hex.")
+    raw_transaction: HexData | None = Field(
+        default=None, min_length=4, max_length=2 * 128 * 1024, description="Signed, 0x-hex: Tidewatch relays it."
+    )
+    tx_hash: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="Hash of a transaction your wallet already sent (e.g. MetaMask): Tidewatch checks and tracks it.",
+    )
 
 
 _PREPARE_PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -104,9 +114,20 @@ def prepare(
     },
 )
 def broadcast(transaction_id: TransactionId, body: BroadcastBody, user: CurrentUser, wallet: Wallet) -> BroadcastResult:
-    """Relay one signed transaction of the prepared list (`eth_sendRawTransaction`)."""
+    """Relay one signed transaction of the prepared list (`eth_sendRawTransaction`), or track one the
+    wallet sent itself (`tx_hash`); either must match what was prepared (only gas and fees may differ)."""
+    if (body.raw_transaction is None) == (body.tx_hash is None):
+        raise InvalidInput(
+            "give exactly one of raw_transaction or tx_hash",
+            errors=[{"field": "raw_transaction", "message": "exactly one of raw_transaction or tx_hash", "in": "body"}],
+        )
     return wallet.broadcast(
-        BroadcastRequest(user_id=user.user_id, transaction_id=transaction_id, raw_transaction=body.raw_transaction)
+        BroadcastRequest(
+            user_id=user.user_id,
+            transaction_id=transaction_id,
+            raw_transaction=body.raw_transaction,
+            tx_hash=body.tx_hash,
+        )
     )
 
 

@@ -202,10 +202,20 @@ class PrepareRequest(_Strict):
 
 
 class BroadcastRequest(_Strict):
+    """A signed transaction to relay (`raw_transaction`), or the hash of one the user's wallet
+    already sent itself (`tx_hash`: wallets such as MetaMask sign and send in one step)."""
+
     action: Literal["broadcast"] = "broadcast"
     user_id: int = Field(gt=0)
     transaction_id: UUID
-    raw_transaction: HexData = Field(min_length=4, max_length=2 * 128 * 1024)
+    raw_transaction: HexData | None = Field(default=None, min_length=4, max_length=2 * 128 * 1024)
+    tx_hash: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BroadcastRequest:
+        if (self.raw_transaction is None) == (self.tx_hash is None):
+            raise ValueError("give exactly one of raw_transaction or tx_hash")
+        return self
 
 
 class BroadcastResult(_Strict):

@@ -182,6 +182,9 @@ class WalletService:
         record = self.get(request.user_id, request.transaction_id)
         if record.status in ("confirmed", "failed", "replaced"):
             raise TransactionStateConflict(f"transaction {record.id} is already {record.status}")
+        if request.tx_hash is not None:
+            return self._track_sent(request, record)
+        assert request.raw_transaction is not None  # one of the two, by the request's validator
         signed = decode_signed(request.raw_transaction)
         index = _match(record.transactions, signed)
         earlier = [t for t in record.transactions[:index] if t.status == "prepared"]
@@ -209,6 +212,42 @@ class WalletService:
         saved = self.store.save_progress(record, updated, tx_hash=tx_hash)
         self._notify(request.user_id, saved)
         logger.info("broadcast", extra={"transaction_id": str(record.id), "index": index, "hash": tx_hash})
+        return BroadcastResult(transaction_id=record.id, index=index, hash=tx_hash, status=saved.status)
+
+    def _track_sent(self, request: BroadcastRequest, record: PreparedTransactions) -> BroadcastResult:
+        """Track a transaction the wallet sent itself: the node's copy must be the prepared one."""
+        assert request.tx_hash is not None
+        tx_hash = request.tx_hash.lower()
+        seen = self._client(record.chain_id).request("eth_getTransactionByHash", [tx_hash])
+        if not seen:
+            raise SignedTransactionMismatch(
+                f"the node has not seen {tx_hash} yet: send it first, or retry in a few seconds", field="tx_hash"
+            )
+        as_signed = SignedTransaction(
+            raw=b"",
+            sender=str(seen["from"]),
+            to=seen.get("to"),
+            data=bytes.fromhex(str(seen.get("input") or "0x")[2:]),
+            value=int(seen.get("value") or "0x0", 16),
+            chain_id=int(seen["chainId"], 16) if seen.get("chainId") else None,
+            nonce=int(seen["nonce"], 16),
+            gas=int(seen["gas"], 16),
+            fields=dict(seen),
+        )
+        try:
+            index = _match(record.transactions, as_signed)
+        except SignedTransactionMismatch as exc:
+            raise SignedTransactionMismatch(exc.detail, field="tx_hash") from exc
+        current = record.transactions[index]
+        if current.hash == tx_hash and current.status in ("submitted", "confirmed"):
+            return BroadcastResult(transaction_id=record.id, index=index, hash=tx_hash, status=current.status)
+        updated = [
+            t.model_copy(update={"status": "submitted", "hash": tx_hash}) if i == index else t
+            for i, t in enumerate(record.transactions)
+        ]
+        saved = self.store.save_progress(record, updated, tx_hash=tx_hash)
+        self._notify(request.user_id, saved)
+        logger.info("tracking wallet-sent transaction", extra={"transaction_id": str(record.id), "hash": tx_hash})
         return BroadcastResult(transaction_id=record.id, index=index, hash=tx_hash, status=saved.status)
 
     # Poll ----------------------------------------------------------------------------------------
