@@ -7,9 +7,10 @@ with fake position sources, clocks and on-chain checkers — no patching.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from api.settings import ApiSettings
 from tidewatch import runtime
@@ -20,6 +21,9 @@ from tidewatch.identity.signatures import ContractSignatureChecker
 from tidewatch.portfolios.positions import NoPositionSource, PositionReading, PositionSource, RiskForecaster
 from tidewatch.settings import ChainSettings
 
+if TYPE_CHECKING:
+    from tidewatch.invoke import FunctionInvoker
+
 
 @dataclass
 class ApiDeps:
@@ -29,6 +33,8 @@ class ApiDeps:
     auth: AuthSettings = field(default_factory=AuthSettings)
     positions: PositionSource = field(default_factory=NoPositionSource)
     risk: RiskForecaster | None = None
+    # market ids → 24 h supply-APY outlooks (tidewatch.markets.service.OutlookSource); None: no forecasts
+    apy_outlooks: Callable[[Sequence[int]], Mapping[int, Any]] | None = None
     contract_signatures: ContractSignatureChecker | None = None
     # Seconds since the epoch; injected so tests can move time (token expiry, rate-limit refill).
     clock: Callable[[], float] = time.time
@@ -90,17 +96,33 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
     return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
 
 
-def risk_forecaster(database: Database) -> RiskForecaster:
-    """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
+def function_invoker() -> FunctionInvoker:
     from tidewatch.invoke import invoker_from_settings
-    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
     from tidewatch.settings import FunctionsSettings
 
     functions = FunctionsSettings()
-    invoker = invoker_from_settings(
+    return invoker_from_settings(
         functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
     )
-    return RiskFunctionForecaster(database, invoker)
+
+
+def risk_forecaster(database: Database) -> RiskForecaster:
+    """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
+    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
+
+    return RiskFunctionForecaster(database, function_invoker())
+
+
+def apy_outlooks(redis: RedisClient) -> Callable[[Sequence[int]], Mapping[int, Any]]:
+    """Market APY outlooks from the risk function, cached 5 minutes (the model moves slowly)."""
+    from tidewatch.cache import CacheAside
+    from tidewatch.invoke import call
+    from tidewatch.markets.service import RiskFunctionOutlooks
+
+    invoker = function_invoker()
+    return RiskFunctionOutlooks(
+        lambda payload: call(invoker, "risk", payload), CacheAside(redis, "apy-outlooks", ttl_seconds=300)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -114,5 +136,6 @@ def production_deps() -> ApiDeps:
         auth=AuthSettings(),
         positions=ChainPositions(database, redis, time.time),
         risk=risk_forecaster(database),
+        apy_outlooks=apy_outlooks(redis),
         contract_signatures=contract_wallets_from_settings(),
     )

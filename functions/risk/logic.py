@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from risk.deps import Models
 from tidewatch.db import Database
+from tidewatch.errors import DomainError
 from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
 from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
@@ -96,5 +97,16 @@ def forecast_one(call: ApyForecastCall, models: Models, database: Database | Non
 
 
 def forecast_batch(call: ApyBatchRequest, models: Models, database: Database | None) -> ApyBatchResult:
-    forecasts = forecast_many(call.requests, models, database)
-    return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts)
+    try:
+        forecasts = forecast_many(call.requests, models, database)
+        return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts)
+    except DomainError:
+        pass
+    # Some market could not be forecast (too little history, unknown): the others still are.
+    forecasts, errors = [], []
+    for index, request in enumerate(call.requests):
+        try:
+            forecasts.extend(forecast_many([request], models, database))
+        except DomainError as exc:
+            errors.append(BatchItemError(index=index, id=str(request.market_id), problem=exc.to_problem()))
+    return ApyBatchResult(model_version=models.apy.version, forecasts=forecasts, errors=errors)

@@ -32,7 +32,10 @@ def market_service(request: Request) -> MarketService:
     if getattr(state, "markets", None) is None:
         deps = state.deps
         state.markets = MarketService(
-            deps.database, CacheAside(deps.redis, "markets", ttl_seconds=LIST_CACHE_SECONDS), clock=deps.clock
+            deps.database,
+            CacheAside(deps.redis, "markets", ttl_seconds=LIST_CACHE_SECONDS),
+            outlooks=deps.apy_outlooks,
+            clock=deps.clock,
         )
     service: MarketService = state.markets
     return service

@@ -154,5 +154,9 @@ class RiskBatchResult(_Strict):
 
 
 class ApyBatchResult(_Strict):
+    """Forecasts of the markets that could be forecast, in request order; the others (e.g. too
+    little stored history yet) are listed in `errors` by their request index."""
+
     model_version: str
     forecasts: list[ApyForecast]
+    errors: list[BatchItemError] = Field(default_factory=list)

@@ -11,6 +11,19 @@ from pydantic import BaseModel, Field
 ProtocolName = Literal["aave-v3", "compound-v3", "eigenlayer"]
 
 
+class ApyOutlook(BaseModel):
+    """The risk function's supply-APY forecast for the next 24 h (fractions per year)."""
+
+    horizon_hours: int
+    predicted_apy: float
+    lower: float
+    upper: float
+    interval_level: float
+    label: Literal["stay", "fall"] = Field(description="Whether the APY is likely to stay or to fall.")
+    fall_probability: float
+    model_version: str
+
+
 class MarketSummary(BaseModel):
     id: int
     chain_id: int
@@ -30,6 +43,9 @@ class MarketSummary(BaseModel):
     observed_at: datetime | None = None
     age_seconds: float | None = Field(default=None, description="How old the latest reading is.")
     stale: bool = Field(description="True when the latest reading is older than the staleness limit.")
+    forecast: ApyOutlook | None = Field(
+        default=None, description="24 h supply APY forecast; absent when the model has too little history."
+    )
 
 
 class MarketList(BaseModel):

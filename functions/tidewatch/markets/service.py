@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,8 @@ from tidewatch.cache import CacheAside
 from tidewatch.db import Database
 from tidewatch.errors import InvalidInput, NotFound
 from tidewatch.markets import repository
-from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, RatePoint
+from tidewatch.markets.models import ApyOutlook, MarketHistory, MarketList, MarketSummary, RatePoint
+from tidewatch.observability import logger
 
 MAX_POINTS = 500
 MAX_RANGE = timedelta(days=366)
@@ -50,19 +51,35 @@ def _summary(row: dict[str, Any], now: datetime, stale_after: float) -> MarketSu
     )
 
 
+# market ids → their 24 h supply outlooks (missing ids: no forecast possible yet)
+OutlookSource = Callable[[Sequence[int]], Mapping[int, ApyOutlook]]
+
+
 class MarketService:
     def __init__(
         self,
         database: Database,
         cache: CacheAside,
         *,
+        outlooks: OutlookSource | None = None,
         stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = database
         self._cache = cache
+        self._outlooks = outlooks
         self._stale_after = stale_after_seconds
         self._clock = clock
+
+    def _with_outlooks(self, items: list[MarketSummary]) -> list[MarketSummary]:
+        if self._outlooks is None or not items:
+            return items
+        try:
+            outlooks = self._outlooks([m.id for m in items])
+        except Exception as exc:  # the list is still useful without forecasts: never invent one
+            logger.warning("APY forecasts unavailable", extra={"error": str(exc)})
+            return items
+        return [m.model_copy(update={"forecast": outlooks.get(m.id)}) for m in items]
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -77,7 +94,7 @@ class MarketService:
 
         cached = self._cache.get_or_load(key, load)
         now = self._now()
-        items = [_summary(_revive(row), now, self._stale_after) for row in cached.value]
+        items = self._with_outlooks([_summary(_revive(row), now, self._stale_after) for row in cached.value])
         return MarketList(items=items, as_of=now, stale=cached.stale, age_seconds=round(cached.age_seconds, 1))
 
     def get(self, market_id: int) -> MarketSummary:
@@ -85,7 +102,7 @@ class MarketService:
             row = repository.one(conn, market_id)
         if row is None:
             raise NotFound(f"no market {market_id}", slug="market-not-found")
-        return _summary(row, self._now(), self._stale_after)
+        return self._with_outlooks([_summary(row, self._now(), self._stale_after)])[0]
 
     def history(
         self, market_id: int, *, start: datetime | None, end: datetime | None, points: int = 200
@@ -128,3 +145,38 @@ def _revive(row: dict[str, Any]) -> dict[str, Any]:
     if out.get("observed_at"):
         out["observed_at"] = datetime.fromisoformat(out["observed_at"])
     return out
+
+
+class RiskFunctionOutlooks:
+    """24 h supply-APY outlooks from the risk function (one batched call), cached for 5 minutes."""
+
+    def __init__(self, invoke: Callable[[dict[str, Any]], Any], cache: CacheAside) -> None:
+        self._invoke = invoke
+        self._cache = cache
+
+    def __call__(self, market_ids: Sequence[int]) -> Mapping[int, ApyOutlook]:
+        ids = sorted(set(market_ids))
+
+        def load() -> dict[str, Any]:
+            result = self._invoke(
+                {
+                    "action": "forecast_apy_batch",
+                    "requests": [{"market_id": i, "side": "supply", "horizon_hours": 24} for i in ids],
+                }
+            )
+            return {
+                str(f["market_id"]): {
+                    "horizon_hours": f["horizon_hours"],
+                    "predicted_apy": f["predicted_apy"],
+                    "lower": f["lower"],
+                    "upper": f["upper"],
+                    "interval_level": f["interval_level"],
+                    "label": f["label"],
+                    "fall_probability": f["fall_probability"],
+                    "model_version": f["model_version"],
+                }
+                for f in result["forecasts"]
+            }
+
+        cached = self._cache.get_or_load(",".join(map(str, ids)), load)
+        return {int(k): ApyOutlook.model_validate(v) for k, v in cached.value.items()}

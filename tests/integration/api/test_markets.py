@@ -120,3 +120,41 @@ def test_market_errors_are_problems(db: Database, signed_in: tuple[TestClient, d
     )
     assert backwards.status_code in (404, 422)
     assert client.get("/markets").status_code == 401
+
+
+def test_markets_carry_a_24h_apy_outlook_where_the_model_has_history(
+    make_deps: Callable[..., ApiDeps], db: Database, redis_client, clock: ManualClock
+) -> None:
+    # Given one market with two days of hourly history and one with a single reading
+    from risk.deps import load_models
+    from risk.logic import forecast_batch
+    from tidewatch.cache import CacheAside
+    from tidewatch.forecast.payloads import ApyBatchRequest
+    from tidewatch.markets.service import RiskFunctionOutlooks
+
+    now = datetime.fromtimestamp(clock(), UTC)
+    usdc, weth = _seed(db, now)
+    with db.connection() as conn:
+        for hour in range(3, 50):
+            conn.execute(
+                """INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization)
+                   VALUES (%s, %s, %s, 0.04, 0.06, 0.8)""",
+                (usdc, 100 + hour, now - timedelta(hours=hour)),
+            )
+    models = load_models(None)
+    outlooks = RiskFunctionOutlooks(
+        # The risk function's own batch logic on this database (what an invocation runs).
+        lambda payload: forecast_batch(ApyBatchRequest.model_validate(payload), models, db).model_dump(mode="json"),
+        CacheAside(redis_client, "apy-outlooks", ttl_seconds=300),
+    )
+    client = TestClient(create_app(make_deps(clock=clock, apy_outlooks=outlooks)), raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {Wallet(seed=22).sign_in(client, now=clock())['access_token']}"}
+    # When the market list is requested
+    items = {m["id"]: m for m in client.get("/markets", headers=auth).json()["items"]}
+    # Then the market with history has an outlook with an interval around its point forecast
+    outlook = items[usdc]["forecast"]
+    assert outlook is not None
+    assert outlook["lower"] <= outlook["predicted_apy"] <= outlook["upper"]
+    assert outlook["label"] in ("stay", "fall")
+    # And the market without enough history has none (never a made-up one)
+    assert items[weth]["forecast"] is None
