@@ -31,13 +31,19 @@ contract AaveOracle {
     uint256 public constant BASE_CURRENCY_UNIT = 1e8;
     mapping(address => address) public getSourceOfAsset;
     address public owner;
+    mapping(address => bool) public listingAdmins; // devnet: lets DevReserveFactory list in bulk
 
     constructor() {
         owner = msg.sender;
     }
 
-    function setAssetSources(address[] calldata assets, address[] calldata sources) external {
+    function setListingAdmin(address admin, bool allowed) external {
         require(msg.sender == owner, "oracle: only owner");
+        listingAdmins[admin] = allowed;
+    }
+
+    function setAssetSources(address[] calldata assets, address[] calldata sources) external {
+        require(msg.sender == owner || listingAdmins[msg.sender], "oracle: only owner");
         for (uint256 i = 0; i < assets.length; i++) {
             getSourceOfAsset[assets[i]] = sources[i];
         }
@@ -87,6 +93,7 @@ contract AavePool {
     mapping(address => Reserve) public reserves;
     mapping(address => mapping(address => uint256)) public supplied;
     mapping(address => mapping(address => uint256)) public borrowed;
+    mapping(address => bool) public listingAdmins; // devnet: lets DevReserveFactory list in bulk
 
     event Supply(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, uint16 indexed referralCode);
     event Withdraw(address indexed reserve, address indexed user, address indexed to, uint256 amount);
@@ -96,6 +103,11 @@ contract AavePool {
     constructor(AaveOracle oracle_) {
         owner = msg.sender;
         oracle = oracle_;
+    }
+
+    function setListingAdmin(address admin, bool allowed) external {
+        require(msg.sender == owner, "pool: only owner");
+        listingAdmins[admin] = allowed;
     }
 
     /// Devnet listing: params in Aave units (bps for ltv/thresholds/factor, ray for rates).
@@ -110,7 +122,7 @@ contract AavePool {
         uint256 variableRateSlope2,
         uint256 optimalUsageRatio
     ) external {
-        require(msg.sender == owner, "pool: only owner");
+        require(msg.sender == owner || listingAdmins[msg.sender], "pool: only owner");
         require(!reserves[asset].listed, "pool: listed");
         Reserve storage r = reserves[asset];
         r.listed = true;
@@ -360,5 +372,30 @@ contract AaveProtocolDataProvider {
             r.lastUpdateTimestamp
         ) = POOL.reserves(asset);
         require(r.listed, "data provider: reserve not listed");
+    }
+}
+
+/// Devnet only: lists many $1 test reserves with liquidity in one transaction (benchmarks at N = 1000).
+contract DevReserveFactory {
+    event Listed(address[] tokens);
+
+    function listReserves(AavePool pool, AaveOracle oracle, address feed, uint256 count, uint256 supplyAmount)
+        external
+        returns (address[] memory tokens)
+    {
+        tokens = new address[](count);
+        address[] memory feeds = new address[](count);
+        for (uint256 i = 0; i < count; i++) {
+            tokens[i] = address(new DevToken("Test token", "TST", 18));
+            feeds[i] = feed;
+        }
+        oracle.setAssetSources(tokens, feeds);
+        for (uint256 i = 0; i < count; i++) {
+            pool.initReserve(tokens[i], 7000, 7500, 10500, 1000, 0, 4e25, 75e25, 8e26);
+            DevToken(tokens[i]).mint(address(this), supplyAmount);
+            DevToken(tokens[i]).approve(address(pool), supplyAmount);
+            pool.supply(tokens[i], supplyAmount, address(this), 0);
+        }
+        emit Listed(tokens);
     }
 }
