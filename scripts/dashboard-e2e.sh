@@ -44,8 +44,13 @@ changed_during_run() {
     \( -name '*.py' -o -name '*.sql' -o -name '*.yaml' \) -not -path '*/__pycache__/*' 2>/dev/null | sed "s|^$root/||"
 }
 
+# The devnet's JSON-RPC (a free port): a wallet in `send` mode (TIDEWATCH_E2E_WALLET_MODE=send,
+# like MetaMask) sends through it itself.
+rpc=$(sed -n 's|^ *Chain: devnet (anvil) \(http://[^ ,]*\).*|\1|p' "$log" | head -1)
+
 cd dashboard
 TIDEWATCH_E2E_BASE_URL="http://127.0.0.1:$port" \
+TIDEWATCH_E2E_RPC_URL="${TIDEWATCH_E2E_RPC_URL:-$rpc}" \
 TIDEWATCH_E2E_DEVNET_REGISTRY="$home/devnet/registry.json" \
 TIDEWATCH_CHROMIUM="$chromium" \
   npm run e2e --silent || {
