@@ -453,18 +453,18 @@ export function createMockApi(options = {}) {
     if (m && method === "POST") {
       const tx = own(state.transactions, m[1], user);
       if (!tx) return problem(res, 404, "not-found", "Not found", "No such transaction.");
-      // Either a signed raw transaction (the API broadcasts it) or the hash of one the wallet sent.
-      let index;
-      let hash;
-      if (typeof body.raw_transaction === "string" && /^0x([0-9a-f]{2})+$/i.test(body.raw_transaction)) {
-        index = tx.transactions.findIndex((t) => t.status === "prepared");
-        hash = keccak256(body.raw_transaction);
-      } else if (/^0x[0-9a-f]{64}$/i.test(body.tx_hash ?? "") && Number.isInteger(body.index)) {
-        index = body.index;
-        hash = body.tx_hash;
-      } else {
-        return invalid(res, [{ field: "raw_transaction", message: "Give raw_transaction, or index and tx_hash" }]);
+      // Exactly one of: a signed raw transaction (the API broadcasts it) or the hash of one the
+      // wallet sent; like the API (extra="forbid"), any other field is refused. The API finds the
+      // step by matching the transaction; steps are sent in order, so here it is the first unsent one.
+      const extra = Object.keys(body).filter((k) => k !== "raw_transaction" && k !== "tx_hash");
+      if (extra.length) return invalid(res, extra.map((k) => ({ field: k, message: "Extra inputs are not permitted" })));
+      const raw = typeof body.raw_transaction === "string" && /^0x([0-9a-f]{2})+$/i.test(body.raw_transaction);
+      const sent = typeof body.tx_hash === "string" && /^0x[0-9a-f]{64}$/i.test(body.tx_hash);
+      if (raw === sent || (body.raw_transaction != null && !raw) || (body.tx_hash != null && !sent)) {
+        return invalid(res, [{ field: "raw_transaction", message: "exactly one of raw_transaction or tx_hash" }]);
       }
+      const index = tx.transactions.findIndex((t) => t.status === "prepared");
+      const hash = raw ? keccak256(body.raw_transaction) : body.tx_hash.toLowerCase();
       const step = tx.transactions[index];
       if (!step || step.status !== "prepared") return problem(res, 409, "already-sent", "Conflict", "Every step of this transaction was already sent.");
       step.status = "submitted";

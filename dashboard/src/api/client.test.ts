@@ -302,3 +302,19 @@ describe("other normalizers", () => {
     expect(t.txs[0]).toMatchObject({ chainId: 8453, summary: "Approve", gas: "0x5208" });
   });
 });
+
+describe("ApiClient transactions", () => {
+  it("hands a step to the API as exactly raw_transaction or tx_hash (the API refuses other fields)", async () => {
+    // Given an API that records broadcasts
+    const { impl, calls } = fakeFetch(() => json(200, { transaction_id: "t1", index: 0, hash: "0x" + "ab".repeat(32), status: "submitted" }));
+    const api = new ApiClient({ baseUrl: "", store: memorySessionStore(session()), fetchImpl: impl, now: () => NOW });
+    // When a wallet that signs gives the raw transaction, and one that sends itself gives the hash
+    await api.recordBroadcast("t1", { rawTransaction: "0x02f8" });
+    await api.recordBroadcast("t1", { txHash: "0x" + "ab".repeat(32) });
+    // Then each body holds only that field
+    expect(calls.map((c) => [c.method, c.url, c.body])).toEqual([
+      ["POST", "/transactions/t1/broadcast", { raw_transaction: "0x02f8" }],
+      ["POST", "/transactions/t1/broadcast", { tx_hash: "0x" + "ab".repeat(32) }],
+    ]);
+  });
+});

@@ -302,10 +302,11 @@ export class ApiClient {
    * Hands one signed step to the API. A wallet that can sign without sending
    * (eth_signTransaction) gives the raw transaction, which the API broadcasts; injected wallets
    * such as MetaMask only sign-and-send (eth_sendTransaction), so the API records the hash and
-   * tracks its receipt.
+   * tracks its receipt. Exactly one of the two: the API finds which step it is itself (and
+   * refuses unknown fields).
    */
-  async recordBroadcast(id: string, step: { index: number; rawTransaction?: string; txHash?: string }): Promise<unknown> {
-    const body = step.rawTransaction ? { raw_transaction: step.rawTransaction } : { index: step.index, tx_hash: step.txHash };
+  async recordBroadcast(id: string, step: { rawTransaction: string } | { txHash: string }): Promise<unknown> {
+    const body = "rawTransaction" in step ? { raw_transaction: step.rawTransaction } : { tx_hash: step.txHash };
     return this.request(`/transactions/${id}/broadcast`, { method: "POST", body });
   }
 

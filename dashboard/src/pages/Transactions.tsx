@@ -82,10 +82,7 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
         setProgress(`Confirm step ${i + 1} of ${tx.txs.length} in your wallet…`);
         const signed = await signOrSend(provider, tx.txs[i]);
         setProgress(`Sending step ${i + 1}…`);
-        await api.recordBroadcast(
-          tx.id,
-          signed.kind === "raw" ? { index: i, rawTransaction: signed.rawTransaction } : { index: i, txHash: signed.txHash },
-        );
+        await api.recordBroadcast(tx.id, signed.kind === "raw" ? { rawTransaction: signed.rawTransaction } : { txHash: signed.txHash });
       }
       pushToast({ title: "Transaction sent", body: tx.summary, tone: "success" });
     } catch (err) {

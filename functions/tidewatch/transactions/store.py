@@ -41,6 +41,23 @@ def aggregate_status(txs: Sequence[UnsignedTransaction]) -> str:
     return "prepared"
 
 
+_FINAL = frozenset({"confirmed", "failed", "replaced"})
+
+
+def merge_steps(
+    base: Sequence[UnsignedTransaction],
+    changed: Sequence[UnsignedTransaction],
+    stored: Sequence[UnsignedTransaction],
+) -> list[UnsignedTransaction]:
+    """Apply the steps a writer changed (`changed` vs its read `base`) onto the `stored` ones; a
+    stored final status stays (a concurrent poll got there first)."""
+    merged = list(stored)
+    for i, (before, after) in enumerate(zip(base, changed, strict=True)):
+        if i < len(merged) and after != before and not (merged[i].status in _FINAL and after.status not in _FINAL):
+            merged[i] = after
+    return merged
+
+
 def _record(row: dict[str, Any]) -> PreparedTransactions:
     stored = row["txs"]
     return PreparedTransactions(
@@ -196,17 +213,26 @@ class TransactionStore:
         block_number: int | None = None,
         error: str | None = None,
     ) -> PreparedTransactions:
-        """Write the transactions' new statuses; the row status is derived from them."""
-        txs = {
-            "transactions": [t.model_dump(mode="json") for t in transactions],
-            "fees": record.fees.model_dump(mode="json"),
-        }
-        with self._db.connection() as conn:
+        """Write the steps this caller changed (relative to `record`, its read); the row status is
+        derived from the result.
+
+        The broadcast of step n+1 and the receipt poll confirming step n both read, then write the
+        row: writing the whole list back would let the later writer undo the other's step (a sent
+        step back to "prepared", its hash lost, never tracked). So, under a row lock, only the
+        steps that differ from `record` are applied to the stored ones, and a final status
+        (confirmed / failed / replaced) is never taken back by a stale read.
+        """
+        with self._db.transaction() as conn:
+            current = conn.execute("SELECT txs FROM transactions WHERE id = %s FOR UPDATE", (record.id,)).fetchone()
+            assert current is not None
+            stored = [UnsignedTransaction.model_validate(t) for t in current["txs"]["transactions"]]
+            merged = merge_steps(record.transactions, transactions, stored)
+            txs = {"transactions": [t.model_dump(mode="json") for t in merged], "fees": current["txs"]["fees"]}
             row = conn.execute(
                 f"UPDATE transactions SET txs = %s::jsonb, status = %s, tx_hash = COALESCE(%s, tx_hash), "
                 f"block_number = COALESCE(%s, block_number), error = COALESCE(%s, error), updated_at = now() "
                 f"WHERE id = %s RETURNING {_COLUMNS}",
-                (json.dumps(txs), aggregate_status(transactions), tx_hash, block_number, error, record.id),
+                (json.dumps(txs), aggregate_status(merged), tx_hash, block_number, error, record.id),
             ).fetchone()
         assert row is not None
         return _record(row)
