@@ -75,6 +75,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
             # Pushes go to this gateway's @connections endpoint over plain HTTP (no AWS signing).
             "TIDEWATCH_WEBSOCKET_MANAGEMENT_ENDPOINT": f"{base}/local",
             "TIDEWATCH_WEBSOCKET_PUSH_MODE": "http",
+            # CloudWatch EMF metric lines every tick drown the log a person reads; set it to false to see them.
+            "POWERTOOLS_METRICS_DISABLED": "true",
             # Webhook actions may target services on this machine in the local run only.
             "TIDEWATCH_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }
