@@ -9,13 +9,14 @@ Simulator(node.url, deployment).step()     # nudge utilization and prices with t
 
 from tidewatch_local.devnet.anvil import AnvilNode, find_anvil, start_anvil
 from tidewatch_local.devnet.deploy import Deployment, deploy_and_seed
-from tidewatch_local.devnet.local import LocalChain, local_chain
+from tidewatch_local.devnet.local import LocalChain, LocalDevnet, local_chain
 from tidewatch_local.devnet.simulator import Simulator
 
 __all__ = [
     "AnvilNode",
     "Deployment",
     "LocalChain",
+    "LocalDevnet",
     "Simulator",
     "deploy_and_seed",
     "find_anvil",

@@ -66,16 +66,80 @@ class LocalChain:
         self.node.stop()
 
 
-def local_chain(state_dir: Path, *, port: int | None = None, simulate_every: float | None = None) -> LocalChain:
+def _chain_ids_from_env() -> list[int]:
+    raw = os.environ.get("TIDEWATCH_DEVNET_CHAIN_IDS", "1,8453")
+    ids = [int(part) for part in raw.replace(" ", "").split(",") if part]
+    if not ids or len(set(ids)) != len(ids):
+        raise ValueError(f"TIDEWATCH_DEVNET_CHAIN_IDS must list distinct chain ids, got {raw!r}")
+    return ids
+
+
+@dataclass
+class LocalDevnet:
+    """One seeded anvil per chain (Ethereum's and Base's ids by default) behind one registry.
+
+    Deployments are deterministic (same deployer nonces, same seeded keys), so the contracts and
+    the seeded users have the same addresses on every chain; the merged registry lists each chain
+    with its own RPC URL, as mainnet and Base would be configured.
+    """
+
+    chains: list[LocalChain]
+    registry_path: Path
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "TIDEWATCH_RPC_URLS": json.dumps({str(c.node.chain_id): [c.node.url] for c in self.chains}),
+            "TIDEWATCH_REGISTRY": str(self.registry_path),
+        }
+
+    @property
+    def notes(self) -> list[str]:
+        first = self.chains[0]
+        users = ", ".join(f"{label} {info['address']}" for label, info in first.deployment.users.items())
+        simulated = f"simulator every {first.simulate_every:g} s" if first.simulate_every else "simulator off"
+        nodes = ", ".join(f"chain {c.node.chain_id} {c.node.url}" for c in self.chains)
+        return [
+            f"Chains: devnet (anvil) {nodes}; {simulated}",
+            f"Devnet registry: {self.registry_path}",
+            f"Seeded users on every chain (keys in the registry): {users}",
+        ]
+
+    def stop(self) -> None:
+        for chain in self.chains:
+            chain.stop()
+
+
+def local_chain(
+    state_dir: Path,
+    *,
+    port: int | None = None,
+    simulate_every: float | None = None,
+    chain_ids: list[int] | None = None,
+) -> LocalDevnet:
     if simulate_every is None:
         simulate_every = float(os.environ.get("TIDEWATCH_DEVNET_SIMULATE_SECONDS", "15"))
-    node = start_anvil(port)
+    ids = chain_ids or _chain_ids_from_env()
+    folder = Path(state_dir) / "devnet"
+    started: list[LocalChain] = []
     try:
-        registry_path = Path(state_dir) / "devnet" / "registry.json"
-        deployment = deploy_and_seed(node.url, registry_path=registry_path)
+        for index, chain_id in enumerate(ids):
+            node = start_anvil(port + index if port else None, chain_id=chain_id)
+            try:
+                deployment = deploy_and_seed(node.url, registry_path=folder / f"registry-{chain_id}.json")
+            except Exception:
+                node.stop()
+                raise
+            started.append(LocalChain(node, deployment, folder / f"registry-{chain_id}.json", simulate_every))
     except Exception:
-        node.stop()
+        for chain in started:
+            chain.stop()
         raise
-    chain = LocalChain(node, deployment, registry_path, simulate_every)
-    chain.start_simulator()
-    return chain
+    merged = dict(started[0].deployment.registry)
+    merged["name"] = "devnet"
+    merged["chains"] = [chain for c in started for chain in c.deployment.registry["chains"]]
+    registry_path = folder / "registry.json"
+    registry_path.write_text(json.dumps(merged, indent=2))
+    for chain in started:
+        chain.start_simulator()
+    return LocalDevnet(started, registry_path)
