@@ -83,12 +83,10 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
 
     The chain layer may provide a richer client later; anything with `is_valid_signature` fits.
     """
-    chain = ChainSettings()
-    urls = chain.rpc_urls
-    if not urls and chain.rpc_urls_secret_arn:
-        from tidewatch.secrets import fetch_json_secret
+    from tidewatch.chain.clients import rpc_url_map
 
-        urls = {int(k): list(v) for k, v in fetch_json_secret(chain.rpc_urls_secret_arn).items()}
+    chain = ChainSettings()
+    urls = rpc_url_map(chain)
     if not urls:
         return None
     from tidewatch.identity.eip1271 import ContractWallets, json_rpc_eth_call
@@ -96,30 +94,19 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
     return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
 
 
-def function_invoker() -> FunctionInvoker:
-    from tidewatch.invoke import invoker_from_settings
-    from tidewatch.settings import FunctionsSettings
-
-    functions = FunctionsSettings()
-    return invoker_from_settings(
-        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
-    )
-
-
-def risk_forecaster(database: Database) -> RiskForecaster:
+def risk_forecaster(database: Database, invoker: FunctionInvoker) -> RiskForecaster:
     """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
     from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
 
-    return RiskFunctionForecaster(database, function_invoker())
+    return RiskFunctionForecaster(database, invoker)
 
 
-def apy_outlooks(redis: RedisClient) -> Callable[[Sequence[int]], Mapping[int, Any]]:
+def apy_outlooks(redis: RedisClient, invoker: FunctionInvoker) -> Callable[[Sequence[int]], Mapping[int, Any]]:
     """Market APY outlooks from the risk function, cached 5 minutes (the model moves slowly)."""
     from tidewatch.cache import CacheAside
     from tidewatch.invoke import call
     from tidewatch.markets.service import RiskFunctionOutlooks
 
-    invoker = function_invoker()
     return RiskFunctionOutlooks(
         lambda payload: call(invoker, "risk", payload), CacheAside(redis, "apy-outlooks", ttl_seconds=300)
     )
@@ -128,14 +115,18 @@ def apy_outlooks(redis: RedisClient) -> Callable[[Sequence[int]], Mapping[int, A
 @lru_cache(maxsize=1)
 def production_deps() -> ApiDeps:
     """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
+    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.settings import FunctionsSettings
+
     database, redis = runtime.database(), runtime.redis_client()
+    invoker = invoker_from_settings(FunctionsSettings())
     return ApiDeps(
         database=database,
         redis=redis,
         api=ApiSettings(),
         auth=AuthSettings(),
         positions=ChainPositions(database, redis, time.time),
-        risk=risk_forecaster(database),
-        apy_outlooks=apy_outlooks(redis),
+        risk=risk_forecaster(database, invoker),
+        apy_outlooks=apy_outlooks(redis, invoker),
         contract_signatures=contract_wallets_from_settings(),
     )

@@ -110,10 +110,7 @@ def risk_scorer(database: Database) -> RiskScorer:
     from tidewatch.rules.risk_scoring import BatchRiskScorer
     from tidewatch.settings import FunctionsSettings
 
-    functions = FunctionsSettings()
-    invoker = invoker_from_settings(
-        functions.invoke_mode, {"risk": functions.risk_function_name, "wallet": functions.wallet_function_name}
-    )
+    invoker = invoker_from_settings(FunctionsSettings())
     return BatchRiskScorer(
         lambda portfolio_ids: snapshot_risk_payloads(database, portfolio_ids),
         lambda payload: invoker.invoke("risk", dict(payload)),

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from tidewatch.errors import DomainError, UpstreamUnavailable
+from tidewatch.settings import FunctionsSettings
 
 # Short names → handler modules, for the in-process invoker (mirrors template.yaml).
 HANDLERS = {"risk": "risk.handler", "wallet": "wallet.handler"}
@@ -97,5 +98,8 @@ class LambdaInvoker:
         return data
 
 
-def invoker_from_settings(mode: str, names: dict[str, str]) -> FunctionInvoker:
-    return LambdaInvoker(names) if mode == "lambda" else InProcessInvoker()
+def invoker_from_settings(settings: FunctionsSettings) -> FunctionInvoker:
+    """In-process (`local`) or a synchronous Lambda invoke (`lambda`) of the configured functions."""
+    if settings.invoke_mode == "lambda":
+        return LambdaInvoker({"risk": settings.risk_function_name, "wallet": settings.wallet_function_name})
+    return InProcessInvoker()
