@@ -11,7 +11,15 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.deps import ApiDeps
+from api.settings import ApiSettings
+from tests.integration.api.conftest import auth_settings
+from tidewatch.cache import connect_redis
+from tidewatch.db import Database
+from tidewatch.portfolios.positions import NoPositionSource
 from tidewatch_local.embedded import EmbeddedRedis, start_redis, stop
 
 pytestmark = pytest.mark.integration
@@ -100,3 +108,24 @@ def test_a_stopped_redis_is_not_restarted(tmp_path: Path) -> None:
     assert _gone(pid)
     assert not store.server.alive()
     assert store.server.restarts == 0
+
+
+def test_sign_in_answers_again_after_the_embedded_redis_died(embedded: EmbeddedRedis, db: Database) -> None:
+    # Given the api on the embedded Redis, as `tidewatch dev` wires it, handing out sign-in nonces
+    deps = ApiDeps(
+        database=db,
+        redis=connect_redis(embedded.url, timeout=1.0),
+        api=ApiSettings(cors_origins=["https://app.tidewatch.test"]),
+        auth=auth_settings(),
+        positions=NoPositionSource(),
+    )
+    with TestClient(create_app(deps), raise_server_exceptions=False) as client:
+        assert client.get("/auth/nonce").status_code == 200
+        # When the Redis server dies
+        pid = embedded.server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _gone(pid)
+        # Then sign-in answers again once the supervisor restarted it, without restarting the app
+        assert _wait_for(lambda: client.get("/auth/nonce").status_code == 200)
+        assert embedded.server.pid != pid
