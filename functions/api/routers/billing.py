@@ -20,7 +20,7 @@ from api.security import CurrentUser
 from tidewatch.billing.account import BillingOverview, PortalLink, billing_overview, open_portal, start_checkout
 from tidewatch.billing.refresh import BillingContext
 from tidewatch.billing.stripe_gateway import CheckoutLink, StripeUnavailable
-from tidewatch.billing.webhooks import Outcome, process_stripe_event, verify_stripe_webhook
+from tidewatch.billing.webhooks import REFUSED_REASONS, Outcome, process_stripe_event, verify_stripe_webhook
 from tidewatch.observability import MetricUnit, logger, metrics
 
 router = APIRouter(tags=["billing"])
@@ -127,7 +127,7 @@ def post_stripe_webhook(
         },
     )
     metrics.add_metric(name=f"StripeWebhook_{result.outcome.value}", unit=MetricUnit.Count, value=1)
-    if result.outcome == Outcome.IGNORED and result.reason is not None:
+    if result.reason in REFUSED_REASONS:
         # Refused links and foreign references are acknowledged (Stripe would retry a 5xx for days) but counted.
         logger.warning("stripe webhook without effect", extra={"event_id": result.event_id, "reason": result.reason})
         metrics.add_metric(name="StripeWebhookRefused", unit=MetricUnit.Count, value=1)

@@ -53,6 +53,8 @@ REASON_CUSTOMER_OF_ANOTHER_USER = "customer-linked-to-another-user"
 REASON_USER_HAS_ANOTHER_CUSTOMER = "user-linked-to-another-customer"
 REASON_CUSTOMER_DELETED = "customer-deleted"
 REASON_NOT_A_SUBSCRIPTION = "not-a-subscription-checkout"
+# Those that point at a bug or an attack rather than ordinary traffic: warned about and counted.
+REFUSED_REASONS = frozenset({REASON_BAD_REFERENCE, REASON_CUSTOMER_OF_ANOTHER_USER, REASON_USER_HAS_ANOTHER_CUSTOMER})
 
 
 class WebhookResult(BaseModel):

@@ -229,7 +229,13 @@ def test_a_client_reference_that_is_not_a_plain_positive_integer_is_acknowledged
     assert harness.one("SELECT count(*) FROM subscriptions WHERE stripe_customer_id IS NOT NULL") == 0
 
 
-def test_a_customer_already_linked_to_another_user_is_acknowledged_and_ignored(harness: Harness) -> None:
+def test_a_customer_already_linked_to_another_user_is_acknowledged_and_ignored(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routers import billing as billing_routes
+
+    counted: list[str] = []
+    monkeypatch.setattr(billing_routes.metrics, "add_metric", lambda name, **_: counted.append(name))
     # Given cus_1 linked to the harness user
     harness.post_event("customer.subscription.created", sub_obj(harness, "active"), created=T0 - 100)
     other = create_user(harness.db, "0x" + "9" * 40)
@@ -241,6 +247,8 @@ def test_a_customer_already_linked_to_another_user_is_acknowledged_and_ignored(h
     assert (response.json()["outcome"], response.json()["reason"]) == ("ignored", "customer-linked-to-another-user")
     assert harness.one("SELECT user_id FROM subscriptions WHERE stripe_customer_id = 'cus_1'") == harness.user.id
     assert harness.one("SELECT plan FROM users WHERE id = %s", other) == "free"
+    # And it was counted as refused
+    assert "StripeWebhookRefused" in counted
 
 
 def test_stripe_unreachable_on_the_re_read_is_a_503_and_the_event_can_be_retried(harness: Harness) -> None:
