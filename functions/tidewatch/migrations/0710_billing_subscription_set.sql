@@ -40,3 +40,15 @@ CREATE INDEX stripe_deleted_customers_user_idx ON stripe_deleted_customers (user
 
 -- The user's summary row shows a `cancel_at` cancellation as an end date.
 ALTER TABLE subscriptions ADD COLUMN cancel_at timestamptz;
+
+-- Existing subscriptions carry over as they were last known (entitled, since until now any price
+-- granted Pro), so nobody's plan moves at deploy; the next event about a customer re-reads its
+-- subscriptions from Stripe and replaces these rows with the exact prices.
+INSERT INTO stripe_subscriptions (
+    subscription_id, user_id, customer_id, status, entitled, created_at, current_period_end,
+    cancel_at_period_end, grace_until, grace_notified, read_at)
+SELECT stripe_subscription_id, user_id, stripe_customer_id, status, true,
+       COALESCE(subscription_created_at, updated_at), current_period_end,
+       cancel_at_period_end, grace_until, grace_until IS NOT NULL, COALESCE(source_updated_at, updated_at)
+FROM subscriptions
+WHERE stripe_subscription_id IS NOT NULL AND stripe_customer_id IS NOT NULL AND status IS NOT NULL;
