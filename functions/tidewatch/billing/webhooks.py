@@ -109,6 +109,7 @@ def _for_customer(
     if store.customer_deleted(conn, customer_id):
         return Outcome.UNCHANGED, REASON_CUSTOMER_DELETED, None
     linked = store.user_for_customer(conn, customer_id)
+    newly_linked = False
     if linked is not None:
         if claimed_user_id is not None and claimed_user_id != linked:
             return Outcome.IGNORED, REASON_CUSTOMER_OF_ANOTHER_USER, None
@@ -120,10 +121,11 @@ def _for_customer(
         if row.stripe_customer_id is not None and row.stripe_customer_id != customer_id:
             return Outcome.IGNORED, REASON_USER_HAS_ANOTHER_CUSTOMER, None
         store.link_customer(conn, user_id, customer_id)
+        newly_linked = True
     else:
         return Outcome.UNMATCHED, None, None
     changed, plan_change = refresh_user(conn, ctx, user_id, read=customer_id, reason=event.type)
-    return (Outcome.APPLIED if changed else Outcome.UNCHANGED), None, plan_change
+    return (Outcome.APPLIED if changed or newly_linked else Outcome.UNCHANGED), None, plan_change
 
 
 def _on_checkout_completed(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
