@@ -221,6 +221,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "customer deleted": {"plan": "free", "status": None, "linked": False, "grace_until": None, "subscriptions": []},
 }
 
+# "Payment failed" notices every run must have sent (where it is not a matter of timing).
+NOTICES = {"payment failed (in grace)": 1, "checkout→active": 0, "cancel": 0}
+
 FLOWS: list[FlowMaker] = [
     checkout_to_active,
     payment_failed_then_recovered,
@@ -279,9 +282,16 @@ def world(db: Database, stripe_stub: StripeStub) -> World:
     return World(db, stripe_stub, StripeGateway("sk_test_tidewatch", api_base=API_BASE, max_network_retries=0))
 
 
-def _check(flow: Flow, state: dict[str, Any]) -> None:
+def _check(world: World, uid: int, flow: Flow, state: dict[str, Any]) -> None:
     for key, value in EXPECTED[flow.name].items():
         assert state[key] == value, (flow.name, key, state)
+    if flow.name in NOTICES:
+        with world.db.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM notifications WHERE user_id = %s AND kind = 'billing.payment_failed'", (uid,)
+            ).fetchone()
+        assert row is not None
+        assert row["n"] == NOTICES[flow.name], flow.name
 
 
 @pytest.mark.parametrize("maker", FLOWS, ids=lambda m: m.__name__)
@@ -298,7 +308,7 @@ def test_every_permutation_of_a_flow_ends_in_the_same_state(world: World, maker:
             assert world.deliver(flow.steps[i].event) != Outcome.DUPLICATE
         assert world.deliver(flow.steps[order[0]].event) == Outcome.DUPLICATE
         state = world.state(uid, tag)
-        _check(flow, state)
+        _check(world, uid, flow, state)
         finals.append(state)
     # Then every order ends in one and the same state
     assert [f for f in finals if f != finals[0]] == [], (
@@ -330,6 +340,6 @@ def test_random_interleavings_of_stripe_and_deliveries_end_in_the_same_state(wor
             if rng.random() < 0.3:
                 pending.append(raw)  # delivered again later
         state = world.state(uid, tag)
-        _check(flow, state)
+        _check(world, uid, flow, state)
         finals.append(state)
     assert [f for f in finals if f != finals[0]] == [], (maker.__name__, finals[0])
