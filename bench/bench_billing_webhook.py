@@ -2,7 +2,9 @@
 
 Prints:
 * p50/p99 of a signed `customer.subscription.updated` through Mangum → FastAPI → signature check →
-  one Postgres transaction (event id + state + plan), for new events and for redeliveries;
+  the re-read of the customer's subscriptions (the stripe library against an in-process HTTP
+  stand-in, so Stripe's own latency, ~100-300 ms in production, is not in the figure) → one
+  Postgres transaction (event id + subscriptions + facts + plan), for new events and redeliveries;
 * the import cost of `stripe` (paid lazily on the first billing call, not at cold start) beside the
   billing router's own import cost.
 
@@ -63,9 +65,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
+    import responses
     from mangum import Mangum
     from tests.integration.api.lambda_events import FakeLambdaContext
     from tests.integration.billing.conftest import ManualClock, api_deps, billing_settings, build_app, create_user
+    from tests.unit.billing.stripe_stub import StripeStub
 
     from api.billing_deps import billing_deps_from
     from api.deps import ApiDeps
@@ -78,6 +82,9 @@ def main() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     db = Database(ADMIN_URL.rpartition("/")[0] + "/" + name, pool_size=2)
+    stripe_api = responses.RequestsMock(assert_all_requests_are_fired=False)
+    stripe_api.start()
+    stub = StripeStub(stripe_api)
     try:
         apply_migrations(db)
         user_id = create_user(db)
@@ -87,6 +94,11 @@ def main() -> None:
         context = FakeLambdaContext()
 
         now = int(clock())
+        stub.put(
+            subscription(
+                sub_id="sub_bench", customer="cus_bench", status="active", created=now - 10_000, user_id=user_id
+            )
+        )
         deliveries = []
         for i in range(args.events):
             status = "active" if i % 2 == 0 else "past_due"
@@ -116,6 +128,7 @@ def main() -> None:
         )
         print(f"throughput, one process: {1000 / statistics.mean(fresh):7.1f} new events/s")
     finally:
+        stripe_api.stop()
         db.close()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

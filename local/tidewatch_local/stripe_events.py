@@ -68,7 +68,9 @@ def subscription(
     user_id: int | None = None,
     period_start: int | None = None,
     cancel_at_period_end: bool = False,
+    cancel_at: int | None = None,
     canceled_at: int | None = None,
+    price_id: str = PRO_PRICE,
 ) -> dict[str, Any]:
     start = period_start if period_start is not None else created
     end = start + MONTH
@@ -82,7 +84,7 @@ def subscription(
         "billing_cycle_anchor_config": None,
         "billing_mode": {"flexible": None, "type": "classic"},
         "billing_thresholds": None,
-        "cancel_at": end if cancel_at_period_end else None,
+        "cancel_at": cancel_at if cancel_at is not None else (end if cancel_at_period_end else None),
         "cancel_at_period_end": cancel_at_period_end,
         "canceled_at": canceled_at,
         "cancellation_details": {"comment": None, "feedback": None, "reason": None},
@@ -110,7 +112,7 @@ def subscription(
                     "current_period_start": start,
                     "discounts": [],
                     "metadata": {},
-                    "price": price(),
+                    "price": price(price_id),
                     "quantity": 1,
                     "subscription": sub_id,
                     "tax_rates": [],

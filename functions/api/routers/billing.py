@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.billing_deps import BillingDeps, billing_deps
 from api.deps import ApiDeps
 from api.security import CurrentUser
 from tidewatch.billing.account import BillingOverview, PortalLink, billing_overview, open_portal, start_checkout
+from tidewatch.billing.refresh import BillingContext
 from tidewatch.billing.stripe_gateway import CheckoutLink, StripeUnavailable
-from tidewatch.billing.webhooks import Outcome, process_stripe_event, verify_stripe_webhook
+from tidewatch.billing.webhooks import REFUSED_REASONS, Outcome, process_stripe_event, verify_stripe_webhook
 from tidewatch.observability import MetricUnit, logger, metrics
 
 router = APIRouter(tags=["billing"])
@@ -52,10 +53,21 @@ def get_billing(user: CurrentUser, deps: Api) -> BillingOverview:
 @router.post(
     "/billing/checkout",
     summary="Start a Stripe Checkout for Pro; open the returned URL",
-    responses={**_PROBLEMS, 409: {"description": "Already subscribed: use the customer portal."}},
+    responses={
+        **_PROBLEMS,
+        404: {"description": "The signed-in user no longer exists."},
+        409: {"description": "Already subscribed: use the customer portal."},
+    },
 )
 def post_checkout(user: CurrentUser, deps: Api, billing: Billing) -> CheckoutLink:
-    return start_checkout(deps.database, billing.gateway, billing.settings, user_id=user.user_id, address=user.address)
+    return start_checkout(
+        deps.database,
+        billing.gateway,
+        billing.settings,
+        user_id=user.user_id,
+        address=user.address,
+        now=datetime.fromtimestamp(deps.clock(), tz=UTC),
+    )
 
 
 @router.post(
@@ -71,6 +83,7 @@ class WebhookAck(BaseModel):
     received: bool = True
     event_id: str
     outcome: Outcome
+    reason: str | None = Field(default=None, description="Why an event was acknowledged without effect.")
 
 
 @router.post(
@@ -78,7 +91,7 @@ class WebhookAck(BaseModel):
     summary="Stripe webhook endpoint (signed by Stripe)",
     responses={
         400: {"description": "Unsigned, wrongly signed, stale or malformed: nothing was written."},
-        503: {"description": "No signing secret configured."},
+        503: {"description": "No signing secret or Stripe key configured, or Stripe unreachable: Stripe retries."},
     },
 )
 def post_stripe_webhook(
@@ -97,17 +110,27 @@ def post_stripe_webhook(
         tolerance_seconds=billing.settings.stripe_webhook_tolerance_seconds,
         now=now,
     )
-    result = process_stripe_event(
-        deps.database,
-        event,
+    context = BillingContext(
+        reader=billing.gateway,
+        pro_price_ids=billing.settings.pro_price_ids,
         grace=timedelta(days=billing.settings.billing_grace_days),
         now=datetime.fromtimestamp(now, tz=UTC),
     )
+    result = process_stripe_event(deps.database, event, context)
     logger.info(
         "stripe webhook",
-        extra={"event_id": result.event_id, "event_type": result.event_type, "outcome": result.outcome.value},
+        extra={
+            "event_id": result.event_id,
+            "event_type": result.event_type,
+            "outcome": result.outcome.value,
+            "reason": result.reason,
+        },
     )
     metrics.add_metric(name=f"StripeWebhook_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    if result.reason in REFUSED_REASONS:
+        # Refused links and foreign references are acknowledged (Stripe would retry a 5xx for days) but counted.
+        logger.warning("stripe webhook without effect", extra={"event_id": result.event_id, "reason": result.reason})
+        metrics.add_metric(name="StripeWebhookRefused", unit=MetricUnit.Count, value=1)
     if result.plan_change is not None:
         metrics.add_metric(name=f"PlanChangedTo_{result.plan_change.new_plan.value}", unit=MetricUnit.Count, value=1)
-    return WebhookAck(event_id=result.event_id, outcome=result.outcome)
+    return WebhookAck(event_id=result.event_id, outcome=result.outcome, reason=result.reason)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -10,8 +9,8 @@ from pydantic import BaseModel, Field
 from tidewatch.billing import store
 from tidewatch.billing.plans import Entitlements, Plan, entitlements_for
 from tidewatch.billing.settings import BillingSettings
-from tidewatch.billing.stripe_gateway import BillingGateway, CheckoutLink
-from tidewatch.billing.subscription_state import DELINQUENT_STATUSES, PAID_STATUSES
+from tidewatch.billing.stripe_gateway import BillingGateway, CheckoutLink, CustomerGone
+from tidewatch.billing.subscription_state import LIVE_STATUSES
 from tidewatch.db import Database
 from tidewatch.errors import Conflict, NotFound
 
@@ -19,8 +18,10 @@ from tidewatch.errors import Conflict, NotFound
 class BillingOverview(BaseModel):
     plan: Plan
     status: str | None = Field(description="Stripe's subscription status; null without a subscription.")
-    renews_at: datetime | None = Field(description="Next renewal, when the subscription renews.")
-    ends_at: datetime | None = Field(description="When Pro ends, if cancelled at period end.")
+    renews_at: datetime | None = Field(description="Next renewal; null when the subscription is cancelling.")
+    ends_at: datetime | None = Field(
+        description="When the subscription ends, if it is cancelling (`cancel_at`, or the period end)."
+    )
     grace_until: datetime | None = Field(description="A failed payment keeps Pro until then.")
     entitlements: Entitlements
 
@@ -34,53 +35,84 @@ def billing_overview(database: Database, user_id: int) -> BillingOverview:
         plan = store.user_plan(conn, user_id)
         if plan is None:
             raise NotFound("no such user")
-        state = store.read_subscription(conn, user_id)
-    live = state is not None and state.status in PAID_STATUSES | DELINQUENT_STATUSES
-    period_end = state.current_period_end if state is not None and live else None
-    cancelling = state is not None and state.cancel_at_period_end
+        row = store.read_billing(conn, user_id)
+    live = row is not None and row.status in LIVE_STATUSES
+    cancelling = row is not None and (row.cancel_at is not None or row.cancel_at_period_end)
+    period_end = row.current_period_end if row is not None and live else None
     return BillingOverview(
         plan=Plan(plan),
-        status=state.status if state else None,
+        status=row.status if row else None,
         renews_at=None if cancelling else period_end,
-        ends_at=period_end if cancelling else None,
-        grace_until=state.grace_until if state else None,
+        ends_at=((row.cancel_at or period_end) if row is not None and live and cancelling else None),
+        grace_until=row.grace_until if row else None,
         entitlements=entitlements_for(plan),
     )
 
 
+# A new customer after deletions is a new generation (a new idempotency key); should Stripe still
+# answer with a deleted one, the next generation is tried.
+_MAX_CUSTOMER_ATTEMPTS = 3
+
+
 def _customer_for(database: Database, gateway: BillingGateway, user_id: int, address: str) -> str:
-    """The user's Stripe customer, created once (row lock + idempotency key) and linked."""
+    """The user's Stripe customer, created once per deletion (row lock + idempotency key) and linked."""
     with database.transaction() as conn:
-        state = store.lock_subscription(conn, user_id)
-        if state.status in PAID_STATUSES | DELINQUENT_STATUSES:
+        if not store.user_exists(conn, user_id):
+            raise NotFound("no such user")
+        row = store.lock_billing(conn, user_id)
+        if any(s.entitled and s.status in LIVE_STATUSES for s in store.user_subscriptions(conn, user_id)):
             raise Conflict("you already have a subscription; manage it in the customer portal")
-        if state.stripe_customer_id is not None:
-            return state.stripe_customer_id
-        customer_id = gateway.create_customer(user_id=user_id, address=address)
-        plan = store.user_plan(conn, user_id) or Plan.FREE.value
-        store.save_subscription(conn, replace(state, stripe_customer_id=customer_id), plan)
-        return customer_id
+        if row.stripe_customer_id is not None:
+            return row.stripe_customer_id
+        generation = store.deleted_customer_count(conn, user_id)
+        for attempt in range(_MAX_CUSTOMER_ATTEMPTS):
+            customer_id = gateway.create_customer(user_id=user_id, address=address, generation=generation + attempt)
+            if not store.customer_deleted(conn, customer_id):
+                store.link_customer(conn, user_id, customer_id)
+                return customer_id
+        raise Conflict("Stripe keeps answering with a deleted customer; try again later")
+
+
+def _forget(database: Database, user_id: int, customer_id: str, now: datetime) -> None:
+    from tidewatch.billing.refresh import forget_customer
+
+    with database.transaction() as conn:
+        store.lock_billing(conn, user_id)
+        forget_customer(conn, user_id, customer_id, deleted_at=now)
 
 
 def start_checkout(
-    database: Database, gateway: BillingGateway, settings: BillingSettings, *, user_id: int, address: str
+    database: Database,
+    gateway: BillingGateway,
+    settings: BillingSettings,
+    *,
+    user_id: int,
+    address: str,
+    now: datetime,
 ) -> CheckoutLink:
-    customer_id = _customer_for(database, gateway, user_id, address)
-    return gateway.create_checkout_session(
-        customer_id=customer_id,
-        user_id=user_id,
-        price_id=settings.stripe_price_pro,
-        success_url=settings.billing_success_url,
-        cancel_url=settings.billing_cancel_url,
-    )
+    """A Checkout Session for Pro; a customer Stripe says is gone is forgotten and replaced once."""
+    for _ in range(2):
+        customer_id = _customer_for(database, gateway, user_id, address)
+        try:
+            return gateway.create_checkout_session(
+                customer_id=customer_id,
+                user_id=user_id,
+                price_id=settings.stripe_price_pro,
+                success_url=settings.billing_success_url,
+                cancel_url=settings.billing_cancel_url,
+            )
+        except CustomerGone:
+            # Deleted in Stripe, and its `customer.deleted` event not processed yet.
+            _forget(database, user_id, customer_id, now)
+    raise Conflict("the billing account was just replaced; try again")
 
 
 def open_portal(database: Database, gateway: BillingGateway, settings: BillingSettings, *, user_id: int) -> PortalLink:
     with database.connection() as conn:
-        state = store.read_subscription(conn, user_id)
-    if state is None or state.stripe_customer_id is None:
+        row = store.read_billing(conn, user_id)
+    if row is None or row.stripe_customer_id is None:
         raise NotFound("no billing account yet: start a checkout first", slug="no-billing-account")
     url = gateway.create_portal_session(
-        customer_id=state.stripe_customer_id, return_url=settings.billing_portal_return_url
+        customer_id=row.stripe_customer_id, return_url=settings.billing_portal_return_url
     )
     return PortalLink(url=url)

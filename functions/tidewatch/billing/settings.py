@@ -23,7 +23,13 @@ class BillingSettings(BaseSettings):
     stripe_webhook_secret_arn: str | None = Field(
         default=None, description="Secrets Manager ARN or `ssm:/path` holding the webhook signing secret."
     )
-    stripe_price_pro: str = Field(default="price_tidewatch_pro_monthly", description="Stripe Price id of Pro.")
+    stripe_price_pro: str = Field(
+        default="price_tidewatch_pro_monthly", description="Stripe Price id of Pro (what checkout sells)."
+    )
+    stripe_pro_extra_price_ids: list[str] = Field(
+        default_factory=list,
+        description="Further Price ids that also grant Pro (e.g. a yearly or a former price); JSON list.",
+    )
     stripe_api_base: str = Field(
         default=DEFAULT_STRIPE_API_BASE, description="Stripe API base URL; point it at a local stand-in in tests."
     )
@@ -44,6 +50,11 @@ class BillingSettings(BaseSettings):
     billing_grace_days: int = Field(
         default=7, ge=0, le=60, description="Days Pro stays on after a failed payment before the downgrade."
     )
+
+    @property
+    def pro_price_ids(self) -> frozenset[str]:
+        """The exact Price ids that grant Pro; a subscription with any other price grants nothing."""
+        return frozenset({self.stripe_price_pro, *self.stripe_pro_extra_price_ids})
 
     @model_validator(mode="after")
     def _no_trailing_slash(self) -> BillingSettings:

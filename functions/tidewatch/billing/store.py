@@ -1,63 +1,163 @@
-"""Billing rows in PostgreSQL: the `subscriptions` row of a user, locked while it changes."""
+"""Billing rows in PostgreSQL.
+
+* `subscriptions`: one row per user, locked while that user's billing changes; it holds the link to
+  the Stripe customer and the derived summary (plan, the subscription shown, grace end).
+* `stripe_subscriptions`: every subscription of the user's customers as last read from Stripe.
+* `stripe_payment_facts`: good-standing / delinquent facts by subscription, at Stripe's time.
+* `stripe_deleted_customers`: customers deleted in Stripe, never linked again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
-from tidewatch.billing.subscription_state import SubscriptionState
+from tidewatch.billing.subscription_state import PaymentFact, Standing, StoredSubscription
 from tidewatch.db import Connection
 
-_COLUMNS = [f.name for f in fields(SubscriptionState)]
+
+@dataclass(frozen=True)
+class BillingRow:
+    """The user's `subscriptions` row."""
+
+    user_id: int
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    status: str | None
+    plan: str
+    current_period_end: datetime | None
+    cancel_at: datetime | None
+    cancel_at_period_end: bool
+    grace_until: datetime | None
 
 
-def _state(row: dict[str, Any]) -> SubscriptionState:
-    return SubscriptionState(**{name: row[name] for name in _COLUMNS})
+_ROW_COLUMNS = [f.name for f in fields(BillingRow)]
+_SUB_COLUMNS = [f.name for f in fields(StoredSubscription)]
 
 
-def lock_subscription(conn: Connection, user_id: int) -> SubscriptionState:
-    """The user's subscription row, created empty if missing and locked until the transaction ends.
+def _row(row: dict[str, Any]) -> BillingRow:
+    return BillingRow(**{name: row[name] for name in _ROW_COLUMNS})
+
+
+def lock_billing(conn: Connection, user_id: int) -> BillingRow:
+    """The user's row, created empty if missing and locked until the transaction ends.
 
     The lock serialises everything that changes one user's billing (concurrent webhooks, a
-    checkout racing a webhook), so each change reads the state the previous one wrote.
+    checkout racing a webhook, the grace sweep), so each change reads what the previous one wrote,
+    and each read from Stripe made under it is newer than the one stored before.
     """
     conn.execute("INSERT INTO subscriptions (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,))
     row = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM subscriptions WHERE user_id = %s FOR UPDATE",
-        (user_id,),
+        f"SELECT {', '.join(_ROW_COLUMNS)} FROM subscriptions WHERE user_id = %s FOR UPDATE", (user_id,)
     ).fetchone()
     assert row is not None
-    return _state(row)
+    return _row(row)
 
 
-def read_subscription(conn: Connection, user_id: int) -> SubscriptionState | None:
-    row = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM subscriptions WHERE user_id = %s",
-        (user_id,),
-    ).fetchone()
-    return None if row is None else _state(row)
+def read_billing(conn: Connection, user_id: int) -> BillingRow | None:
+    row = conn.execute(f"SELECT {', '.join(_ROW_COLUMNS)} FROM subscriptions WHERE user_id = %s", (user_id,)).fetchone()
+    return None if row is None else _row(row)
 
 
-def save_subscription(conn: Connection, state: SubscriptionState, plan: str) -> None:
-    assignments = ", ".join(f"{name} = %({name})s" for name in _COLUMNS if name != "user_id")
-    params = {name: getattr(state, name) for name in _COLUMNS}
-    params["plan"] = plan
+def link_customer(conn: Connection, user_id: int, customer_id: str | None) -> None:
     conn.execute(
-        f"UPDATE subscriptions SET {assignments}, plan = %(plan)s, updated_at = now() WHERE user_id = %(user_id)s",
-        params,
+        "UPDATE subscriptions SET stripe_customer_id = %s, updated_at = now() WHERE user_id = %s",
+        (customer_id, user_id),
     )
+
+
+def save_standing(conn: Connection, user_id: int, standing: Standing) -> None:
+    primary = standing.primary
+    conn.execute(
+        """UPDATE subscriptions SET stripe_subscription_id = %s, status = %s, plan = %s,
+               current_period_end = %s, cancel_at = %s, cancel_at_period_end = %s, grace_until = %s,
+               updated_at = now()
+           WHERE user_id = %s""",
+        (
+            primary.subscription_id if primary else None,
+            primary.status if primary else None,
+            standing.plan.value,
+            primary.current_period_end if primary else None,
+            primary.cancel_at if primary else None,
+            primary.cancel_at_period_end if primary else False,
+            standing.grace_until,
+            user_id,
+        ),
+    )
+
+
+def _sub(row: dict[str, Any]) -> StoredSubscription:
+    values = {name: row[name] for name in _SUB_COLUMNS}
+    values["price_ids"] = tuple(values["price_ids"])
+    return StoredSubscription(**values)
+
+
+def user_subscriptions(conn: Connection, user_id: int) -> list[StoredSubscription]:
+    rows = conn.execute(
+        f"SELECT {', '.join(_SUB_COLUMNS)} FROM stripe_subscriptions WHERE user_id = %s ORDER BY subscription_id",
+        (user_id,),
+    ).fetchall()
+    return [_sub(r) for r in rows]
+
+
+def save_subscription(conn: Connection, user_id: int, sub: StoredSubscription) -> None:
+    values = {name: getattr(sub, name) for name in _SUB_COLUMNS}
+    values["price_ids"] = list(sub.price_ids)
+    values["user_id"] = user_id
+    columns = [*_SUB_COLUMNS, "user_id"]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "subscription_id")
+    conn.execute(
+        f"INSERT INTO stripe_subscriptions ({', '.join(columns)}) VALUES ({', '.join(f'%({c})s' for c in columns)}) "
+        f"ON CONFLICT (subscription_id) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+def delete_subscriptions(conn: Connection, user_id: int, subscription_ids: list[str]) -> None:
+    if subscription_ids:
+        conn.execute(
+            "DELETE FROM stripe_subscriptions WHERE user_id = %s AND subscription_id = ANY(%s)",
+            (user_id, subscription_ids),
+        )
+
+
+def record_fact(conn: Connection, event_id: str, subscription_id: str, fact: PaymentFact) -> None:
+    conn.execute(
+        "INSERT INTO stripe_payment_facts (event_id, subscription_id, in_good_standing, stated_at) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+        (event_id, subscription_id, fact.in_good_standing, fact.stated_at),
+    )
+
+
+def facts_for(conn: Connection, subscription_id: str) -> list[PaymentFact]:
+    rows = conn.execute(
+        "SELECT in_good_standing, stated_at FROM stripe_payment_facts WHERE subscription_id = %s", (subscription_id,)
+    ).fetchall()
+    return [PaymentFact(bool(r["in_good_standing"]), r["stated_at"]) for r in rows]
+
+
+def record_deleted_customer(conn: Connection, customer_id: str, user_id: int | None, deleted_at: datetime) -> None:
+    conn.execute(
+        "INSERT INTO stripe_deleted_customers (customer_id, user_id, deleted_at) VALUES (%s, %s, %s) "
+        "ON CONFLICT (customer_id) DO UPDATE SET user_id = COALESCE(stripe_deleted_customers.user_id, EXCLUDED.user_id)",
+        (customer_id, user_id, deleted_at),
+    )
+
+
+def customer_deleted(conn: Connection, customer_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM stripe_deleted_customers WHERE customer_id = %s", (customer_id,)).fetchone()
+    return row is not None
+
+
+def deleted_customer_count(conn: Connection, user_id: int) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM stripe_deleted_customers WHERE user_id = %s", (user_id,)).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def user_for_customer(conn: Connection, stripe_customer_id: str) -> int | None:
     row = conn.execute(
         "SELECT user_id FROM subscriptions WHERE stripe_customer_id = %s", (stripe_customer_id,)
-    ).fetchone()
-    return None if row is None else int(row["user_id"])
-
-
-def user_for_subscription(conn: Connection, stripe_subscription_id: str) -> int | None:
-    row = conn.execute(
-        "SELECT user_id FROM subscriptions WHERE stripe_subscription_id = %s", (stripe_subscription_id,)
     ).fetchone()
     return None if row is None else int(row["user_id"])
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from tidewatch.billing.stripe_objects import USER_ID_METADATA_KEY
+from tidewatch.billing.stripe_objects import USER_ID_METADATA_KEY, SubscriptionObject
 from tidewatch.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -25,13 +25,27 @@ class CheckoutLink(BaseModel):
 
 
 class BillingGateway(Protocol):
-    def create_customer(self, *, user_id: int, address: str) -> str: ...
+    def create_customer(self, *, user_id: int, address: str, generation: int = 0) -> str: ...
 
     def create_checkout_session(
         self, *, customer_id: str, user_id: int, price_id: str, success_url: str, cancel_url: str
     ) -> CheckoutLink: ...
 
     def create_portal_session(self, *, customer_id: str, return_url: str) -> str: ...
+
+    def list_subscriptions(self, customer_id: str) -> list[SubscriptionObject]: ...
+
+
+# Pages of 100 read per customer at most (10,000 subscriptions): a bound, not an expected size.
+MAX_SUBSCRIPTION_PAGES = 100
+
+
+class CustomerGone(Exception):
+    """Stripe answers that the customer does not exist (deleted): it must not be used again."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"the Stripe customer {customer_id} no longer exists")
+        self.customer_id = customer_id
 
 
 class StripeUnavailable(UpstreamUnavailable):
@@ -64,23 +78,33 @@ class StripeGateway:
             )
         return self._client
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Any, *args: Any, customer_id: str | None = None, **kwargs: Any) -> Any:
         import stripe
 
         try:
             return fn(*args, **kwargs)
+        except stripe.InvalidRequestError as exc:
+            if customer_id is not None and exc.code == "resource_missing" and exc.param in {"customer", "id"}:
+                raise CustomerGone(customer_id) from exc
+            raise StripeUnavailable(f"Stripe could not {what}", stripe_request_id=exc.request_id) from exc
         except stripe.StripeError as exc:
             # The problem names the operation and Stripe's request id, never the key or the body.
             request_id = getattr(exc, "request_id", None)
             raise StripeUnavailable(f"Stripe could not {what}", stripe_request_id=request_id) from exc
 
-    def create_customer(self, *, user_id: int, address: str) -> str:
+    def create_customer(self, *, user_id: int, address: str, generation: int = 0) -> str:
+        """The user's customer number `generation` (one more after each customer Stripe deleted).
+
+        The idempotency key names both: a retry returns the same customer, and after a deletion
+        the next one is new (Stripe replays a key's first answer for 24 hours).
+        """
         client = self._stripe()
+        key = f"tidewatch-customer-{user_id}" if generation == 0 else f"tidewatch-customer-{user_id}-{generation}"
         customer = self._call(
             "create the customer",
             client.v1.customers.create,
             params={"description": f"Tidewatch user {address}", "metadata": {USER_ID_METADATA_KEY: str(user_id)}},
-            options={"idempotency_key": f"tidewatch-customer-{user_id}"},
+            options={"idempotency_key": key},
         )
         return str(customer.id)
 
@@ -92,6 +116,7 @@ class StripeGateway:
         session = self._call(
             "start the checkout",
             client.v1.checkout.sessions.create,
+            customer_id=customer_id,
             params={
                 "mode": "subscription",
                 "customer": customer_id,
@@ -114,3 +139,21 @@ class StripeGateway:
             params={"customer": customer_id, "return_url": return_url},
         )
         return str(session.url)
+
+    def list_subscriptions(self, customer_id: str) -> list[SubscriptionObject]:
+        """Every subscription of the customer, canceled ones included (`status=all`), as of now."""
+        client = self._stripe()
+        params: dict[str, Any] = {"customer": customer_id, "status": "all", "limit": 100}
+        found: list[SubscriptionObject] = []
+        for _ in range(MAX_SUBSCRIPTION_PAGES):
+            page = self._call(
+                "read the subscriptions", client.v1.subscriptions.list, params=params, customer_id=customer_id
+            )
+            # The response's own JSON, as Stripe sent it, parsed by our models (not the library's objects).
+            body = page.last_response.data
+            subs = [SubscriptionObject.model_validate(item) for item in body["data"]]
+            found.extend(subs)
+            if not body.get("has_more") or not subs:
+                break
+            params = {**params, "starting_after": subs[-1].id}
+        return found

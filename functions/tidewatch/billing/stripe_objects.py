@@ -9,6 +9,7 @@ present, so an endpoint pinned to an older API version keeps working.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Metadata key set on customers, checkout sessions and subscriptions we create.
 USER_ID_METADATA_KEY = "tidewatch_user_id"
+
+# A user id as we write it: a plain positive decimal integer that fits `users.id` (bigint).
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")
+_MAX_BIGINT = 2**63 - 1
+
+
+def parse_user_id(raw: str | None) -> int | None:
+    """`raw` as a user id, or None unless it is exactly a positive integer within bigint.
+
+    Strict on purpose: `str.isdigit` also accepts superscripts and other scripts' digits, and an
+    unbounded integer overflows the column; either must be "not ours", never a server error.
+    """
+    if raw is None or not _USER_ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= _MAX_BIGINT else None
 
 
 def _expandable_id(value: Any) -> Any:
@@ -53,8 +70,7 @@ class StripeEvent(_StripeModel):
 
 
 def metadata_user_id(metadata: dict[str, str] | None) -> int | None:
-    raw = (metadata or {}).get(USER_ID_METADATA_KEY)
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return parse_user_id((metadata or {}).get(USER_ID_METADATA_KEY))
 
 
 class CheckoutSessionObject(_StripeModel):
@@ -70,9 +86,14 @@ class CheckoutSessionObject(_StripeModel):
     _ids = field_validator("customer", "subscription", mode="before")(_expandable_id)
 
     @property
+    def has_bad_reference(self) -> bool:
+        """A `client_reference_id` is present but is not one of our user ids."""
+        return self.client_reference_id is not None and parse_user_id(self.client_reference_id) is None
+
+    @property
     def user_id(self) -> int | None:
-        if self.client_reference_id and self.client_reference_id.isdigit():
-            return int(self.client_reference_id)
+        if self.client_reference_id is not None:
+            return parse_user_id(self.client_reference_id)
         return metadata_user_id(self.metadata)
 
 
@@ -97,6 +118,7 @@ class SubscriptionObject(_StripeModel):
     status: str
     created: int
     cancel_at_period_end: bool = False
+    cancel_at: int | None = None
     current_period_end: int | None = None  # API versions before 2025-03-31
     items: SubscriptionItems = Field(default_factory=SubscriptionItems)
     metadata: dict[str, str] | None = None
@@ -113,6 +135,14 @@ class SubscriptionObject(_StripeModel):
     @property
     def price_ids(self) -> list[str]:
         return [item.price.id for item in self.items.data if item.price is not None]
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, tz=UTC)
+
+    @property
+    def cancel_at_time(self) -> datetime | None:
+        return from_unix(self.cancel_at)
 
 
 class SubscriptionDetails(_StripeModel):
@@ -144,3 +174,23 @@ class InvoiceObject(_StripeModel):
         if self.parent is not None and self.parent.subscription_details is not None:
             return self.parent.subscription_details.subscription or self.subscription
         return self.subscription
+
+    @property
+    def user_id(self) -> int | None:
+        """The user named by the subscription's metadata, which Stripe copies onto its invoices."""
+        if self.parent is not None and self.parent.subscription_details is not None:
+            return metadata_user_id(self.parent.subscription_details.metadata)
+        return None
+
+
+class CustomerObject(_StripeModel):
+    """A customer, or what `customer.deleted` carries (the object as it was when deleted)."""
+
+    id: str
+    object: str = "customer"
+    deleted: bool = False
+    metadata: dict[str, str] | None = None
+
+    @property
+    def user_id(self) -> int | None:
+        return metadata_user_id(self.metadata)

@@ -1,156 +1,179 @@
-"""Subscription state derivation that ends right whatever order Stripe's events arrive in.
+"""The user's billing derived from Stripe's objects, not from the order their events arrive in.
 
-Stripe delivers events at least once and in no guaranteed order. Every fact we store carries the
-time Stripe stated it (the event's `created`), and a fact only replaces an older one:
+Stripe delivers events at least once and in no order, so no event is taken as "the new state".
+Every event about a customer makes us re-read the customer's subscriptions from Stripe's API
+(under the user's row lock: the read written last is the newest) and store that SET. The plan is a
+pure function of it:
 
-* Per subscription, a snapshot applies when its event is newer than the stored one; on the same
-  second, the status further along the lifecycle wins (incomplete < trialing/active < past_due <
-  unpaid < canceled). A terminal status (canceled, incomplete_expired) is never left: Stripe never
-  revives a canceled subscription.
-* Between two subscriptions of one user (a cancel followed by a new checkout), a live subscription
-  beats a terminal one, and otherwise the more recently created subscription wins; so a late
-  `deleted` of the old subscription cannot downgrade the new one.
-* Payment facts (invoice paid / failed) are ordered by their own time, separately from snapshots:
-  the first failure of a delinquency starts the grace period; a later payment or an `active`
-  snapshot newer than the failure ends it.
+* a subscription grants Pro only when one of its items has a configured Pro price;
+* Pro while any granting subscription is `active` / `trialing`;
+* Pro while a granting subscription is delinquent (`past_due` / `unpaid`) inside its grace period;
+* Free otherwise (no subscription, all ended, or only unconfigured prices).
+
+The grace period is the only thing a read cannot tell (a subscription has no "delinquent since"),
+so it comes from payment facts: each event states, at Stripe's time (`event.created`), that a
+subscription was in good standing (invoice paid, active/trialing snapshot) or delinquent (invoice
+payment failed, past_due/unpaid snapshot). The grace starts at the earliest delinquent fact not
+older than the last good one: a set of facts, so the same whatever order they came in.
 
 Everything here is pure (no database, no clock): callers pass `now`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tidewatch.billing.plans import Plan
-from tidewatch.billing.stripe_objects import SubscriptionObject, from_unix
+from tidewatch.billing.stripe_objects import SubscriptionObject
 
 PAID_STATUSES = frozenset({"active", "trialing"})
 DELINQUENT_STATUSES = frozenset({"past_due", "unpaid"})
+LIVE_STATUSES = PAID_STATUSES | DELINQUENT_STATUSES
 TERMINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
-
-_LIFECYCLE_RANK = {
-    "incomplete": 0,
-    "trialing": 1,
-    "active": 2,
-    "paused": 2,
-    "past_due": 3,
-    "unpaid": 4,
-    "incomplete_expired": 9,
-    "canceled": 9,
-}
-
-
-def _rank(status: str | None) -> int:
-    return _LIFECYCLE_RANK.get(status or "", -1)
 
 
 @dataclass(frozen=True)
-class SubscriptionState:
-    """What we hold about one user's subscription (a row of `subscriptions`)."""
+class PaymentFact:
+    in_good_standing: bool
+    stated_at: datetime
 
-    user_id: int
-    stripe_customer_id: str | None = None
-    stripe_subscription_id: str | None = None
-    status: str | None = None
-    subscription_created_at: datetime | None = None
-    current_period_end: datetime | None = None
-    cancel_at_period_end: bool = False
+
+def fact_of_status(status: str) -> bool | None:
+    """What a subscription snapshot with `status` says about payment: good, delinquent or nothing."""
+    if status in PAID_STATUSES:
+        return True
+    if status in DELINQUENT_STATUSES:
+        return False
+    return None
+
+
+def grace_start(facts: Iterable[PaymentFact]) -> datetime | None:
+    """The earliest delinquent fact not older than the newest good-standing fact, if any."""
+    facts = list(facts)
+    good = [f.stated_at for f in facts if f.in_good_standing]
+    last_good = max(good) if good else None
+    bad = [f.stated_at for f in facts if not f.in_good_standing and (last_good is None or f.stated_at >= last_good)]
+    return min(bad) if bad else None
+
+
+@dataclass(frozen=True)
+class StoredSubscription:
+    """A Stripe subscription as last read (a row of `stripe_subscriptions`)."""
+
+    subscription_id: str
+    customer_id: str
+    status: str
+    price_ids: tuple[str, ...]
+    entitled: bool
+    created_at: datetime
+    current_period_end: datetime | None
+    cancel_at: datetime | None
+    cancel_at_period_end: bool
+    read_at: datetime
     grace_until: datetime | None = None
-    source_updated_at: datetime | None = None  # time of the snapshot event applied last
-    payment_state_at: datetime | None = None  # time of the payment fact applied last
+    grace_notified: bool = False
 
     @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+    def paid(self) -> bool:
+        return self.entitled and self.status in PAID_STATUSES
 
-    def plan_at(self, now: datetime) -> Plan:
-        return effective_plan(self.status, self.grace_until, now)
+    @property
+    def delinquent(self) -> bool:
+        return self.entitled and self.status in DELINQUENT_STATUSES
 
+    @property
+    def cancelling(self) -> bool:
+        return self.cancel_at is not None or self.cancel_at_period_end
 
-def effective_plan(status: str | None, grace_until: datetime | None, now: datetime) -> Plan:
-    """Pro while paid, or while delinquent inside the grace period; free otherwise."""
-    if grace_until is not None and now >= grace_until:
-        return Plan.FREE
-    if status in PAID_STATUSES:
-        return Plan.PRO
-    if status in DELINQUENT_STATUSES and grace_until is not None:
-        return Plan.PRO
-    return Plan.FREE
-
-
-def _supersedes(incoming: SubscriptionObject, event_at: datetime, stored: SubscriptionState) -> bool:
-    if stored.stripe_subscription_id is None:
-        return True
-    if incoming.id == stored.stripe_subscription_id:
-        if stored.is_terminal:
-            return False
-        if stored.source_updated_at is None:
-            return True
-        # `>=`: an equal snapshot re-applied changes nothing, and a same-second renewal keeps its period end.
-        return (event_at, _rank(incoming.status)) >= (stored.source_updated_at, _rank(stored.status))
-    # Another subscription of the same user: live beats terminal, then the newer one wins.
-    incoming_key = (incoming.status not in TERMINAL_STATUSES, incoming.created)
-    stored_created = stored.subscription_created_at.timestamp() if stored.subscription_created_at else 0
-    return incoming_key > (not stored.is_terminal, stored_created)
+    @property
+    def ends_at(self) -> datetime | None:
+        """When a cancelling subscription ends: its `cancel_at`, else the end of its period."""
+        if not self.cancelling:
+            return None
+        return self.cancel_at or self.current_period_end
 
 
-def apply_subscription_snapshot(
-    stored: SubscriptionState, incoming: SubscriptionObject, *, event_at: datetime, grace: timedelta
-) -> SubscriptionState | None:
-    """The state after a subscription snapshot, or None when the snapshot is stale (ignored)."""
-    if not _supersedes(incoming, event_at, stored):
-        return None
-    switching = incoming.id != stored.stripe_subscription_id
-    grace_until = None if switching else stored.grace_until
-    payment_state_at = None if switching else stored.payment_state_at
-    if incoming.status in TERMINAL_STATUSES:
-        grace_until = None
-    elif incoming.status in PAID_STATUSES:
-        # Paid again, unless we know of a payment failure more recent than this snapshot.
-        if payment_state_at is None or event_at >= payment_state_at:
-            grace_until = None
-    elif incoming.status in DELINQUENT_STATUSES and grace_until is None:
-        # Delinquent before the failed-invoice event arrived: the grace starts now.
-        grace_until = event_at + grace
-    return replace(
-        stored,
-        stripe_customer_id=incoming.customer,
-        stripe_subscription_id=incoming.id,
-        status=incoming.status,
-        subscription_created_at=from_unix(incoming.created),
-        current_period_end=incoming.period_end,
-        cancel_at_period_end=incoming.cancel_at_period_end,
-        grace_until=grace_until,
-        source_updated_at=event_at,
-        payment_state_at=payment_state_at,
+def read_subscription(
+    obj: SubscriptionObject, *, pro_price_ids: frozenset[str], read_at: datetime
+) -> StoredSubscription:
+    return StoredSubscription(
+        subscription_id=obj.id,
+        customer_id=obj.customer,
+        status=obj.status,
+        price_ids=tuple(obj.price_ids),
+        entitled=any(price in pro_price_ids for price in obj.price_ids),
+        created_at=obj.created_at,
+        current_period_end=obj.period_end,
+        cancel_at=obj.cancel_at_time,
+        cancel_at_period_end=obj.cancel_at_period_end,
+        read_at=read_at,
     )
 
 
-def apply_payment(
-    stored: SubscriptionState, *, subscription_id: str | None, paid: bool, event_at: datetime, grace: timedelta
-) -> SubscriptionState | None:
-    """The state after an invoice was paid (`paid`) or failed, or None when it changes nothing."""
-    if subscription_id is None:
-        return None  # a one-off invoice, not ours to judge the plan by
-    if stored.stripe_subscription_id is not None and subscription_id != stored.stripe_subscription_id:
-        return None  # an invoice of a subscription the user no longer has
-    if stored.payment_state_at is not None and event_at < stored.payment_state_at:
-        return None  # an older payment fact than the one we hold
-    status, source_updated_at = stored.status, stored.source_updated_at
-    if paid:
-        grace_until = None
-        if status in DELINQUENT_STATUSES and (source_updated_at is None or event_at >= source_updated_at):
-            # Stripe makes a delinquent subscription active once its invoice is paid; the snapshot
-            # saying so may arrive later (or earlier and be stale), so the payment stands for it.
-            status, source_updated_at = "active", event_at
-    else:
-        grace_until = stored.grace_until if stored.grace_until is not None else event_at + grace
-    return replace(
-        stored,
-        stripe_subscription_id=stored.stripe_subscription_id or subscription_id,
-        status=status,
-        grace_until=grace_until,
-        source_updated_at=source_updated_at,
-        payment_state_at=event_at,
+def ended(sub: StoredSubscription, *, read_at: datetime) -> StoredSubscription:
+    """`sub` once Stripe no longer lists it (its customer was deleted): canceled."""
+    if sub.status in TERMINAL_STATUSES:
+        return sub
+    return replace(sub, status="canceled", read_at=read_at, grace_until=None)
+
+
+def with_grace(
+    sub: StoredSubscription, facts: Iterable[PaymentFact], *, grace: timedelta, previous: StoredSubscription | None
+) -> StoredSubscription:
+    """`sub` with its grace end: set while it is delinquent, from the facts; cleared otherwise.
+
+    Stripe always sends a delinquent fact for a delinquency (the failed invoice, the past_due
+    update), but a read can see the delinquency before that event is delivered; until it is, the
+    grace runs from the first read that saw it, and the facts decide as soon as there are any.
+    """
+    if sub.status not in DELINQUENT_STATUSES:
+        return replace(sub, grace_until=None, grace_notified=False)
+    start = grace_start(facts)
+    if start is None:
+        start = previous.grace_until - grace if previous is not None and previous.grace_until else sub.read_at
+    notified = previous.grace_notified if previous is not None and previous.status in DELINQUENT_STATUSES else False
+    return replace(sub, grace_until=start + grace, grace_notified=notified)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The user's billing as the product shows and enforces it."""
+
+    plan: Plan
+    primary: StoredSubscription | None  # the subscription shown (status, renewal or end)
+    grace_until: datetime | None  # set when Pro is held by a grace period, or it just ran out
+
+
+def _display_rank(sub: StoredSubscription) -> tuple[bool, bool, bool, bool, datetime]:
+    return (
+        sub.paid and not sub.cancelling,
+        sub.paid,
+        sub.delinquent,
+        sub.status not in TERMINAL_STATUSES,
+        sub.created_at,
     )
+
+
+def derive(subscriptions: Iterable[StoredSubscription], *, now: datetime) -> Standing:
+    subs = list(subscriptions)
+    primary = max(subs, key=_display_rank) if subs else None
+    if any(s.paid for s in subs):
+        return Standing(Plan.PRO, primary, None)
+    graces = [s.grace_until for s in subs if s.delinquent and s.grace_until is not None]
+    if not graces:
+        return Standing(Plan.FREE, primary, None)
+    grace_until = max(graces)
+    return Standing(Plan.PRO if now < grace_until else Plan.FREE, primary, grace_until)
+
+
+def newly_in_grace(subscriptions: Iterable[StoredSubscription], standing: Standing, now: datetime) -> list[str]:
+    """Ids of delinquent subscriptions whose owner is on Pro only by grace and not yet told."""
+    if standing.plan != Plan.PRO or standing.grace_until is None:
+        return []
+    return [
+        s.subscription_id
+        for s in subscriptions
+        if s.delinquent and not s.grace_notified and s.grace_until is not None and now < s.grace_until
+    ]

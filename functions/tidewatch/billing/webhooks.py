@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 
 from tidewatch.billing import store
-from tidewatch.billing.plan_change import NOTIFICATION_PAYMENT_FAILED, PlanChange, change_plan, notify
+from tidewatch.billing.plan_change import PlanChange
+from tidewatch.billing.refresh import BillingContext, forget_customer, refresh_user
 from tidewatch.billing.stripe_objects import (
     CheckoutSessionObject,
+    CustomerObject,
     InvoiceObject,
     StripeEvent,
     SubscriptionObject,
     metadata_user_id,
 )
-from tidewatch.billing.subscription_state import SubscriptionState, apply_payment, apply_subscription_snapshot
+from tidewatch.billing.subscription_state import PaymentFact, fact_of_status
 from tidewatch.db import Connection, Database
 from tidewatch.errors import BadRequest
 
@@ -43,14 +43,25 @@ class Outcome(StrEnum):
     APPLIED = "applied"  # state changed
     UNCHANGED = "unchanged"  # recorded; stale or already reflected
     UNMATCHED = "unmatched"  # recorded; about no user of ours
-    IGNORED = "ignored"  # recorded; a type billing does not act on
+    IGNORED = "ignored"  # recorded; a type billing does not act on, or refused (see `reason`)
     DUPLICATE = "duplicate"  # seen before: nothing done
+
+
+# Why an event was acknowledged without effect (logged and counted; Stripe must not retry them).
+REASON_BAD_REFERENCE = "bad-client-reference-id"
+REASON_CUSTOMER_OF_ANOTHER_USER = "customer-linked-to-another-user"
+REASON_USER_HAS_ANOTHER_CUSTOMER = "user-linked-to-another-customer"
+REASON_CUSTOMER_DELETED = "customer-deleted"
+REASON_NOT_A_SUBSCRIPTION = "not-a-subscription-checkout"
+# Those that point at a bug or an attack rather than ordinary traffic: warned about and counted.
+REFUSED_REASONS = frozenset({REASON_BAD_REFERENCE, REASON_CUSTOMER_OF_ANOTHER_USER, REASON_USER_HAS_ANOTHER_CUSTOMER})
 
 
 class WebhookResult(BaseModel):
     event_id: str
     event_type: str
     outcome: Outcome
+    reason: str | None = None
     plan_change: PlanChange | None = None
 
 
@@ -87,81 +98,74 @@ def verify_stripe_webhook(
         raise InvalidWebhook("the body is not a Stripe event") from exc
 
 
-_Handler = Callable[[Connection, StripeEvent, datetime, timedelta], tuple[Outcome, PlanChange | None]]
+_Result = tuple[Outcome, str | None, PlanChange | None]
+_Handler = Callable[[Connection, StripeEvent, BillingContext], _Result]
 
 
-def _commit_state(
-    conn: Connection, state: SubscriptionState, now: datetime, reason: str
-) -> tuple[Outcome, PlanChange | None]:
-    plan = state.plan_at(now)
-    store.save_subscription(conn, state, plan.value)
-    return Outcome.APPLIED, change_plan(conn, state.user_id, plan, reason=reason)
+def _for_customer(
+    conn: Connection, event: StripeEvent, ctx: BillingContext, *, customer_id: str, claimed_user_id: int | None
+) -> _Result:
+    """Find the user of `customer_id` (linking it on first sight), then re-read and re-derive."""
+    if store.customer_deleted(conn, customer_id):
+        return Outcome.UNCHANGED, REASON_CUSTOMER_DELETED, None
+    linked = store.user_for_customer(conn, customer_id)
+    newly_linked = False
+    if linked is not None:
+        if claimed_user_id is not None and claimed_user_id != linked:
+            return Outcome.IGNORED, REASON_CUSTOMER_OF_ANOTHER_USER, None
+        user_id = linked
+        store.lock_billing(conn, user_id)
+    elif claimed_user_id is not None and store.user_exists(conn, claimed_user_id):
+        user_id = claimed_user_id
+        row = store.lock_billing(conn, user_id)
+        if row.stripe_customer_id is not None and row.stripe_customer_id != customer_id:
+            return Outcome.IGNORED, REASON_USER_HAS_ANOTHER_CUSTOMER, None
+        store.link_customer(conn, user_id, customer_id)
+        newly_linked = True
+    else:
+        return Outcome.UNMATCHED, None, None
+    changed, plan_change = refresh_user(conn, ctx, user_id, read=customer_id, reason=event.type)
+    return (Outcome.APPLIED if changed or newly_linked else Outcome.UNCHANGED), None, plan_change
 
 
-def _on_checkout_completed(
-    conn: Connection, event: StripeEvent, now: datetime, grace: timedelta
-) -> tuple[Outcome, PlanChange | None]:
+def _on_checkout_completed(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
     session = CheckoutSessionObject.model_validate(event.data.object)
-    user_id = session.user_id
-    if session.mode != "subscription" or user_id is None or not store.user_exists(conn, user_id):
-        return Outcome.UNMATCHED, None
-    stored = store.lock_subscription(conn, user_id)
-    # Link the ids; the plan itself comes from subscription snapshots, which may come before or after.
-    linked = replace(
-        stored,
-        stripe_customer_id=stored.stripe_customer_id or session.customer,
-        stripe_subscription_id=stored.stripe_subscription_id or session.subscription,
-    )
-    if linked == stored:
-        return Outcome.UNCHANGED, None
-    return _commit_state(conn, linked, now, event.type)
+    if session.has_bad_reference:
+        return Outcome.IGNORED, REASON_BAD_REFERENCE, None
+    if session.mode != "subscription" or session.customer is None:
+        return Outcome.IGNORED, REASON_NOT_A_SUBSCRIPTION, None
+    return _for_customer(conn, event, ctx, customer_id=session.customer, claimed_user_id=session.user_id)
 
 
-def _subscription_user(conn: Connection, sub: SubscriptionObject) -> int | None:
-    user_id = metadata_user_id(sub.metadata)
-    if user_id is not None and store.user_exists(conn, user_id):
-        return user_id
-    return store.user_for_customer(conn, sub.customer) or store.user_for_subscription(conn, sub.id)
-
-
-def _on_subscription(
-    conn: Connection, event: StripeEvent, now: datetime, grace: timedelta
-) -> tuple[Outcome, PlanChange | None]:
+def _on_subscription(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
     sub = SubscriptionObject.model_validate(event.data.object)
-    user_id = _subscription_user(conn, sub)
-    if user_id is None:
-        return Outcome.UNMATCHED, None
-    stored = store.lock_subscription(conn, user_id)
-    updated = apply_subscription_snapshot(stored, sub, event_at=event.created_at, grace=grace)
-    if updated is None:
-        return Outcome.UNCHANGED, None
-    return _commit_state(conn, updated, now, event.type)
+    standing = fact_of_status(sub.status)
+    if standing is not None:
+        store.record_fact(conn, event.id, sub.id, PaymentFact(standing, event.created_at))
+    return _for_customer(conn, event, ctx, customer_id=sub.customer, claimed_user_id=metadata_user_id(sub.metadata))
 
 
-def _on_invoice(
-    conn: Connection, event: StripeEvent, now: datetime, grace: timedelta
-) -> tuple[Outcome, PlanChange | None]:
+def _on_invoice(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
     invoice = InvoiceObject.model_validate(event.data.object)
-    sub_id = invoice.subscription_id
-    user_id = (store.user_for_subscription(conn, sub_id) if sub_id else None) or (
-        store.user_for_customer(conn, invoice.customer) if invoice.customer else None
-    )
-    if user_id is None:
-        return Outcome.UNMATCHED, None
-    stored = store.lock_subscription(conn, user_id)
-    paid = event.type == "invoice.paid"
-    updated = apply_payment(stored, subscription_id=sub_id, paid=paid, event_at=event.created_at, grace=grace)
-    if updated is None:
-        return Outcome.UNCHANGED, None
-    if not paid and stored.grace_until is None and updated.grace_until is not None:
-        notify(
-            conn,
-            user_id,
-            NOTIFICATION_PAYMENT_FAILED,
-            "Your payment failed",
-            {"invoice_id": invoice.id, "pro_until": updated.grace_until.isoformat()},
-        )
-    return _commit_state(conn, updated, now, event.type)
+    if invoice.subscription_id is not None:
+        fact = PaymentFact(event.type == "invoice.paid", event.created_at)
+        store.record_fact(conn, event.id, invoice.subscription_id, fact)
+    if invoice.customer is None:
+        return Outcome.UNMATCHED, None, None
+    return _for_customer(conn, event, ctx, customer_id=invoice.customer, claimed_user_id=invoice.user_id)
+
+
+def _on_customer_deleted(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
+    customer = CustomerObject.model_validate(event.data.object)
+    linked = store.user_for_customer(conn, customer.id)
+    named = customer.user_id if customer.user_id is not None and store.user_exists(conn, customer.user_id) else None
+    store.record_deleted_customer(conn, customer.id, linked or named, event.created_at)
+    if linked is None:
+        return (Outcome.UNMATCHED if named is None else Outcome.APPLIED), None, None
+    store.lock_billing(conn, linked)
+    forget_customer(conn, linked, customer.id, deleted_at=event.created_at)
+    _, plan_change = refresh_user(conn, ctx, linked, gone=customer.id, reason=event.type)
+    return Outcome.APPLIED, None, plan_change
 
 
 HANDLERS: dict[str, _Handler] = {
@@ -171,13 +175,21 @@ HANDLERS: dict[str, _Handler] = {
     "customer.subscription.deleted": _on_subscription,
     "customer.subscription.paused": _on_subscription,
     "customer.subscription.resumed": _on_subscription,
+    "customer.subscription.pending_update_applied": _on_subscription,
+    "customer.subscription.pending_update_expired": _on_subscription,
+    "customer.subscription.trial_will_end": _on_subscription,
     "invoice.paid": _on_invoice,
     "invoice.payment_failed": _on_invoice,
+    "customer.deleted": _on_customer_deleted,
 }
 
 
-def process_stripe_event(database: Database, event: StripeEvent, *, grace: timedelta, now: datetime) -> WebhookResult:
-    """Apply `event` once: record its id and its effect in one transaction."""
+def process_stripe_event(database: Database, event: StripeEvent, ctx: BillingContext) -> WebhookResult:
+    """Apply `event` once: record its id and its effect in one transaction.
+
+    A Stripe read that fails raises `StripeUnavailable` (a 503): the transaction, event id
+    included, rolls back, and Stripe's retry gets another chance.
+    """
     with database.transaction() as conn:
         first_time = conn.execute(
             "INSERT INTO processed_webhook_events (provider, event_id, event_type) VALUES (%s, %s, %s) "
@@ -190,8 +202,10 @@ def process_stripe_event(database: Database, event: StripeEvent, *, grace: timed
         if handler is None:
             return WebhookResult(event_id=event.id, event_type=event.type, outcome=Outcome.IGNORED)
         try:
-            outcome, plan_change = handler(conn, event, now, grace)
+            outcome, reason, plan_change = handler(conn, event, ctx)
         except ValidationError as exc:
             # Signed by Stripe but not shaped as documented: refuse (and roll back the id) loudly.
             raise InvalidWebhook(f"the {event.type} object is not shaped as expected") from exc
-        return WebhookResult(event_id=event.id, event_type=event.type, outcome=outcome, plan_change=plan_change)
+        return WebhookResult(
+            event_id=event.id, event_type=event.type, outcome=outcome, reason=reason, plan_change=plan_change
+        )

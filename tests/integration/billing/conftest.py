@@ -81,6 +81,14 @@ class Harness:
     clock: ManualClock
     client: TestClient
     user: SignedInUser
+    stripe: StripeStub
+
+    def happen(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Stripe's state changes as the event says (its subscription, or the customer deleted)."""
+        if obj.get("object") == "subscription":
+            self.stripe.put(obj)
+        elif event_type == "customer.deleted":
+            self.stripe.delete_customer(obj["id"])
 
     def post_event(
         self,
@@ -90,8 +98,11 @@ class Harness:
         created: int,
         event_id: str | None = None,
         secret: str = LOCAL_WEBHOOK_SECRET,
+        sync: bool = True,
     ) -> Any:
-        """Deliver a Stripe event signed now, as Stripe would."""
+        """Deliver a Stripe event signed now, as Stripe would; `sync`: Stripe's state changed first."""
+        if sync:
+            self.happen(event_type, obj)
         body = json.dumps(event(event_type, obj, created=created, event_id=event_id))
         return self.deliver(body, sign(body, secret, timestamp=int(self.clock())))
 
@@ -125,7 +136,7 @@ def stripe_stub() -> Iterator[StripeStub]:
 
 
 @pytest.fixture
-def make_harness(db: Database, redis_client: redis.Redis) -> Iterator[Callable[..., Harness]]:
+def make_harness(db: Database, redis_client: redis.Redis, stripe_stub: StripeStub) -> Iterator[Callable[..., Harness]]:
     clients: list[TestClient] = []
 
     def build(settings: BillingSettings | None = None, *, signed_in: bool = True) -> Harness:
@@ -137,7 +148,7 @@ def make_harness(db: Database, redis_client: redis.Redis) -> Iterator[Callable[.
         if signed_in:
             client.headers["Authorization"] = f"Bearer {access_token(app, user)}"
         clients.append(client)
-        return Harness(db=db, clock=clock, client=client, user=user)
+        return Harness(db=db, clock=clock, client=client, user=user, stripe=stripe_stub)
 
     yield build
     for client in clients:

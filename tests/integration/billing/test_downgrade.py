@@ -88,7 +88,8 @@ def test_resubscribing_reenables_the_rules_billing_disabled(harness: Harness) ->
     assert rule_states(harness)["age20"] == (False, "plan-rule-limit")
     with harness.db.connection() as conn:
         conn.execute("UPDATE rules SET enabled = false, disabled_reason = 'user' WHERE name = 'age50'")
-    # When they pay again
+    # When they pay again (Stripe makes the subscription active and sends the paid invoice)
+    harness.stripe.put(sub(harness, "active"))
     paid = invoice(
         invoice_id="in_2", customer="cus_1", subscription_id="sub_1", status="paid", created=int(harness.clock()) - 5
     )

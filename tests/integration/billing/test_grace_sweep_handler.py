@@ -30,6 +30,8 @@ def test_the_schedule_downgrades_users_whose_grace_ran_out(
     # Given a Pro user whose payment failed (grace until T0 - 50 + 7 days)
     sub = subscription(sub_id="sub_1", customer="cus_1", status="active", created=T0 - 9000, user_id=harness.user.id)
     harness.post_event("customer.subscription.created", sub, created=T0 - 9000)
+    # (Stripe makes the subscription past_due as the renewal payment fails)
+    harness.stripe.put({**sub, "status": "past_due"})
     failed = invoice(invoice_id="in_1", customer="cus_1", subscription_id="sub_1", status="open", created=T0 - 50)
     harness.post_event("invoice.payment_failed", failed, created=T0 - 50)
     monkeypatch.setattr(billing_grace.runtime, "database", lambda: db)

@@ -13,6 +13,7 @@ import pytest
 from mangum import Mangum
 
 from api.billing_deps import billing_deps_from
+from tests.unit.billing.stripe_stub import StripeStub
 from tidewatch.db import Database
 from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET
 
@@ -37,10 +38,13 @@ def test_the_sample_event_verifies_with_the_local_secret() -> None:
     )
 
 
-def test_the_sample_event_through_mangum_makes_user_1_pro(db: Database, redis_client: Any) -> None:
-    # Given user 1 and the api app at the moment the sample was signed
+def test_the_sample_event_through_mangum_makes_user_1_pro(
+    db: Database, redis_client: Any, stripe_stub: StripeStub
+) -> None:
+    # Given user 1, Stripe holding the sample's subscription, and the api app when the sample was signed
     assert create_user(db) == 1
     event = json.loads(EVENT.read_text())
+    stripe_stub.put(json.loads(event["body"])["data"]["object"])
     clock = ManualClock(_signed_at(event) + 2)
     app = build_app(api_deps(db, redis_client, clock), billing_deps_from(billing_settings()))
     handler = Mangum(app, lifespan="off")

@@ -1,11 +1,10 @@
 """POST /webhooks/stripe: signature checks, exactly-once processing, order-independent state."""
 
-from itertools import permutations
 from typing import Any
 
 import pytest
 
-from tidewatch_local.stripe_events import checkout_session, invoice, subscription
+from tidewatch_local.stripe_events import invoice, subscription
 
 from .conftest import T0, Harness
 
@@ -102,50 +101,6 @@ def test_an_event_whose_effect_fails_is_not_recorded_so_stripe_can_retry(harness
     assert harness.one("SELECT count(*) FROM processed_webhook_events") == 0
 
 
-@pytest.mark.parametrize("order", list(permutations(range(3))))
-def test_created_updated_deleted_in_any_order_end_free(make_harness: Any, order: tuple[int, ...]) -> None:
-    h: Harness = make_harness()
-    # Given created (incomplete), updated (active), deleted (canceled) of one subscription
-    events = [
-        ("customer.subscription.created", sub_obj(h, "incomplete"), T0 - 90),
-        ("customer.subscription.updated", sub_obj(h, "active"), T0 - 80),
-        ("customer.subscription.deleted", sub_obj(h, "canceled", canceled_at=T0 - 20), T0 - 20),
-    ]
-    # When they arrive in this order
-    for i in order:
-        assert h.post_event(events[i][0], events[i][1], created=events[i][2]).status_code == 200
-    # Then the final plan is free and the status canceled
-    assert h.one("SELECT plan FROM users WHERE id = %s", h.user.id) == "free"
-    assert h.one("SELECT status FROM subscriptions WHERE user_id = %s", h.user.id) == "canceled"
-
-
-@pytest.mark.parametrize("order", list(permutations(range(3))))
-def test_checkout_created_activated_in_any_order_end_pro(make_harness: Any, order: tuple[int, ...]) -> None:
-    h: Harness = make_harness()
-    # Given a completed checkout, and the subscription created then activated
-    events = [
-        (
-            "checkout.session.completed",
-            checkout_session(
-                session_id="cs_1", customer="cus_1", subscription_id="sub_1", user_id=h.user.id, created=T0 - 95
-            ),
-            T0 - 85,
-        ),
-        ("customer.subscription.created", sub_obj(h, "incomplete"), T0 - 90),
-        ("customer.subscription.updated", sub_obj(h, "active"), T0 - 80),
-    ]
-    for i in order:
-        assert h.post_event(events[i][0], events[i][1], created=events[i][2]).status_code == 200
-    # Then the user ends Pro with the customer and subscription linked
-    row = h.rows("SELECT s.*, u.plan AS user_plan FROM subscriptions s JOIN users u ON u.id = s.user_id")[0]
-    assert (row["user_plan"], row["status"], row["stripe_customer_id"], row["stripe_subscription_id"]) == (
-        "pro",
-        "active",
-        "cus_1",
-        "sub_1",
-    )
-
-
 def test_a_late_deleted_event_of_an_old_subscription_keeps_the_new_one(harness: Harness) -> None:
     # Given the user moved from sub_old to sub_new, and the old one's deletion arrives last
     harness.post_event(
@@ -176,7 +131,8 @@ def test_event_types_billing_does_not_handle_are_acknowledged(harness: Harness) 
 def test_invoice_payment_failed_then_paid(harness: Harness) -> None:
     # Given a Pro user
     harness.post_event("customer.subscription.created", sub_obj(harness, "active"), created=T0 - 100)
-    # When a renewal payment fails
+    # When a renewal payment fails (Stripe makes the subscription past_due)
+    harness.stripe.put(sub_obj(harness, "past_due"))
     failed = invoice(invoice_id="in_1", customer="cus_1", subscription_id="sub_1", status="open", created=T0 - 50)
     harness.post_event("invoice.payment_failed", failed, created=T0 - 50)
     # Then Pro stays for the grace period and the user is told
@@ -184,7 +140,8 @@ def test_invoice_payment_failed_then_paid(harness: Harness) -> None:
     grace_until = harness.one("SELECT grace_until FROM subscriptions")
     assert grace_until.timestamp() == T0 - 50 + 7 * 86400
     assert harness.one("SELECT count(*) FROM notifications WHERE kind = 'billing.payment_failed'") == 1
-    # When the retry succeeds
+    # When the retry succeeds (Stripe makes the subscription active again)
+    harness.stripe.put(sub_obj(harness, "active"))
     paid = invoice(invoice_id="in_1", customer="cus_1", subscription_id="sub_1", status="paid", created=T0 - 10)
     harness.post_event("invoice.paid", paid, created=T0 - 10)
     # Then the grace clock is gone
@@ -196,19 +153,27 @@ def test_concurrent_duplicate_deliveries_apply_once(harness: Harness) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
+    from tests.unit.billing.stripe_stub import API_BASE
+    from tidewatch.billing.refresh import BillingContext
+    from tidewatch.billing.stripe_gateway import StripeGateway
     from tidewatch.billing.stripe_objects import StripeEvent
     from tidewatch.billing.webhooks import process_stripe_event
-    from tidewatch_local.stripe_events import event
+    from tidewatch_local.stripe_events import PRO_PRICE, event
 
     # Given one event delivered four times at once (Stripe retrying while the first is in flight)
+    harness.stripe.put(sub_obj(harness, "active"))
     parsed = StripeEvent.model_validate(
         event("customer.subscription.created", sub_obj(harness, "active"), created=T0 - 10, event_id="evt_race")
     )
-    now = datetime.fromtimestamp(T0, tz=UTC)
+    gateway = StripeGateway("sk_test", api_base=API_BASE, max_network_retries=0)
+    ctx = BillingContext(
+        reader=gateway,
+        pro_price_ids=frozenset({PRO_PRICE}),
+        grace=timedelta(days=7),
+        now=datetime.fromtimestamp(T0, tz=UTC),
+    )
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(
-            pool.map(lambda _: process_stripe_event(harness.db, parsed, grace=timedelta(days=7), now=now), range(4))
-        )
+        results = list(pool.map(lambda _: process_stripe_event(harness.db, parsed, ctx), range(4)))
     # Then exactly one applied it; the others saw a duplicate after it committed
     assert sorted(r.outcome.value for r in results) == ["applied", "duplicate", "duplicate", "duplicate"]
     assert harness.one("SELECT count(*) FROM notifications") == 1

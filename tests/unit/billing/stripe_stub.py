@@ -125,16 +125,61 @@ def error_body(
     }
 
 
+def list_body(data: list[dict[str, Any]], *, has_more: bool, url: str) -> dict[str, Any]:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def no_such_customer(customer_id: str) -> dict[str, Any]:
+    return error_body(f"No such customer: '{customer_id}'", code="resource_missing", param="customer")
+
+
 class StripeStub:
-    """Registers Stripe endpoints on a `responses.RequestsMock`; customers persist per idempotency key."""
+    """Registers Stripe endpoints on a `responses.RequestsMock`; customers persist per idempotency key.
+
+    `subscriptions` is Stripe's current state, which `GET /v1/subscriptions` lists (newest first,
+    paged like Stripe with `limit` / `starting_after`); tests change it as Stripe would (`put`) and
+    deliver the events separately, in whatever order they like. A deleted customer answers
+    `resource_missing` on the customer parameter, as Stripe does.
+    """
 
     def __init__(self, mock: responses.RequestsMock, base: str = API_BASE) -> None:
         self.mock = mock
         self.base = base
         self.customers_by_key: dict[str, str] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.deleted_customers: set[str] = set()
         mock.add_callback(responses.POST, f"{base}/v1/customers", callback=self._customer)
         mock.add_callback(responses.POST, f"{base}/v1/checkout/sessions", callback=self._checkout)
         mock.add_callback(responses.POST, f"{base}/v1/billing_portal/sessions", callback=self._portal)
+        mock.add_callback(responses.GET, f"{base}/v1/subscriptions", callback=self._list_subscriptions)
+
+    def put(self, subscription: dict[str, Any]) -> None:
+        """Stripe's subscription is now `subscription` (the object an event would carry)."""
+        self.subscriptions[subscription["id"]] = subscription
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Stripe deletes the customer and cancels its subscriptions, which stay retrievable by id only."""
+        self.deleted_customers.add(customer_id)
+
+    def _list_subscriptions(self, request: Any) -> tuple[int, dict[str, str], str]:
+        from urllib.parse import urlsplit
+
+        params = dict(parse_qsl(urlsplit(str(request.url)).query))
+        customer = params.get("customer", "")
+        if customer in self.deleted_customers:
+            return self._reply(no_such_customer(customer), 400)
+        status = params.get("status")
+        found = [
+            s
+            for s in self.subscriptions.values()
+            if s["customer"] == customer and (status == "all" or s["status"] != "canceled")
+        ]
+        found.sort(key=lambda s: (-int(s["created"]), s["id"]))
+        if "starting_after" in params:
+            ids = [s["id"] for s in found]
+            found = found[ids.index(params["starting_after"]) + 1 :]
+        limit = int(params.get("limit", "10"))
+        return self._reply(list_body(found[:limit], has_more=len(found) > limit, url="/v1/subscriptions"))
 
     @staticmethod
     def _reply(body: dict[str, Any], status: int = 200) -> tuple[int, dict[str, str], str]:
@@ -155,6 +200,8 @@ class StripeStub:
 
     def _checkout(self, request: Any) -> tuple[int, dict[str, str], str]:
         params = form(request)
+        if params.get("customer") in self.deleted_customers:
+            return self._reply(no_such_customer(params["customer"]), 400)
         if not params.get("customer", "").startswith("cus_"):
             return self._reply(error_body("No such customer", code="resource_missing", param="customer"), 400)
         return self._reply(checkout_session_body(f"cs_test_Stub{next(_counter):08d}", params))

@@ -1,13 +1,17 @@
 """Outbound Stripe calls against a local stand-in at the HTTP layer."""
 
 from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
 
-from tidewatch.billing.stripe_gateway import StripeGateway, StripeUnavailable
+from tidewatch.billing.stripe_gateway import CustomerGone, StripeGateway, StripeUnavailable
+from tidewatch_local.stripe_events import subscription
 
 from .stripe_stub import API_BASE, StripeStub, error_body, form
+
+T0 = 1_795_960_800
 
 
 @pytest.fixture
@@ -94,3 +98,45 @@ def test_an_unreachable_stripe_is_an_upstream_problem() -> None:
     gateway = StripeGateway("sk_test_x", api_base="http://127.0.0.1:1", timeout_seconds=1, max_network_retries=0)
     with pytest.raises(StripeUnavailable):
         gateway.create_portal_session(customer_id="cus_X", return_url="https://r")
+
+
+def test_listing_subscriptions_reads_every_page_including_canceled(stub: StripeStub, gateway: StripeGateway) -> None:
+    # Given a customer with 150 subscriptions, some canceled (more than one page of 100)
+    for i in range(150):
+        stub.put(
+            subscription(
+                sub_id=f"sub_{i:03d}", customer="cus_X", status="canceled" if i % 3 else "active", created=T0 + i
+            )
+        )
+    stub.put(subscription(sub_id="sub_other", customer="cus_Y", status="active", created=T0))
+    # When the gateway lists them
+    subs = gateway.list_subscriptions("cus_X")
+    # Then all 150 came back, in two requests with status=all, the second after the first page's last id
+    assert sorted(s.id for s in subs) == [f"sub_{i:03d}" for i in range(150)]
+    calls = stub.calls_to("/v1/subscriptions")
+    assert len(calls) == 2
+    queries = [dict(parse_qsl(urlsplit(c.url).query)) for c in calls]
+    assert {q["status"] for q in queries} == {"all"}
+    assert {q["customer"] for q in queries} == {"cus_X"}
+    assert "starting_after" not in queries[0]
+    assert queries[1]["starting_after"] == "sub_050"
+
+
+def test_a_deleted_customer_is_reported_as_gone(stub: StripeStub, gateway: StripeGateway) -> None:
+    # Given Stripe deleted the customer
+    stub.delete_customer("cus_X")
+    # Then listing its subscriptions and starting a checkout for it both say it is gone
+    with pytest.raises(CustomerGone):
+        gateway.list_subscriptions("cus_X")
+    with pytest.raises(CustomerGone):
+        gateway.create_checkout_session(
+            customer_id="cus_X", user_id=1, price_id="price_pro", success_url="https://s", cancel_url="https://c"
+        )
+
+
+def test_a_new_customer_generation_uses_a_new_idempotency_key(stub: StripeStub, gateway: StripeGateway) -> None:
+    first = gateway.create_customer(user_id=42, address="0xabc")
+    second = gateway.create_customer(user_id=42, address="0xabc", generation=1)
+    assert first != second
+    keys = [r.headers["Idempotency-Key"] for r in stub.calls_to("/v1/customers")]
+    assert keys == ["tidewatch-customer-42", "tidewatch-customer-42-1"]
