@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tidewatch.bounds import BIGINT_MAX, parse_id
 from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
 from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
@@ -62,7 +63,10 @@ class RuleOut(BaseModel):
     id: int
     name: str
     portfolio_id: int | None
-    trigger: Trigger
+    trigger: Trigger | None = Field(
+        description="Null only when the stored definition no longer validates (the rule is then disabled, "
+        "`disabled_reason` says why): PATCH a new trigger/actions to repair it."
+    )
     conditions: ConditionGroup | None
     actions: list[Action]
     cadence_seconds: int
@@ -132,10 +136,11 @@ _COLUMNS = (
 
 def _cursor(value: str | None) -> int:
     if value is None:
-        return 2**63 - 1
-    if not value.isdigit():
+        return BIGINT_MAX
+    parsed = parse_id(value)
+    if parsed is None:
         raise InvalidInput("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor of this list"}])
-    return int(value)
+    return parsed
 
 
 def _describe(action: Action) -> str:
@@ -163,10 +168,18 @@ class RulesService:
         self._clock = clock
 
     def _out(self, row: dict[str, Any]) -> RuleOut:
-        definition = RuleDefinition.model_validate(row["definition"])
+        columns = {
+            k: row[k] for k in RuleOut.model_fields if k in row and k not in ("trigger", "conditions", "actions")
+        }
+        try:
+            definition = RuleDefinition.model_validate(row["definition"])
+        except ValidationError:
+            # Written past the API (or under an older model): shown without its definition, so
+            # the owner can still list, read, repair (PATCH) or delete it.
+            return RuleOut(**columns, trigger=None, conditions=None, actions=[])
         uses_webhook = any(a.type == "webhook" for a in definition.actions)
         return RuleOut(
-            **{k: row[k] for k in RuleOut.model_fields if k in row and k not in ("trigger", "conditions", "actions")},
+            **columns,
             trigger=definition.trigger,
             conditions=definition.conditions,
             actions=definition.actions,
@@ -249,6 +262,9 @@ class RulesService:
                 },
                 mode="json",
             )
+            if current.trigger is None:  # an invalid stored definition: merge the patch into it as stored
+                stored = row["definition"] if isinstance(row["definition"], dict) else {}
+                merged.update({k: stored.get(k) for k in ("trigger", "conditions", "actions")})
             merged.update(patch.model_dump(mode="json", exclude_unset=True))
             try:
                 spec = RuleSpec.model_validate(merged)

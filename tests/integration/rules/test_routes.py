@@ -127,6 +127,50 @@ def test_bad_rules_get_422_naming_the_field(db: Database, client: TestClient) ->
     assert response.json()["errors"][0]["field"] == "portfolio_id"
 
 
+BIGINT_PAST = 2**63
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"trigger": {**RULE["trigger"], "market_id": BIGINT_PAST}}, ["body", "trigger", "apy_spread", "market_id"]),
+        (
+            {"trigger": {**RULE["trigger"], "other_market_id": BIGINT_PAST}},
+            ["body", "trigger", "apy_spread", "other_market_id"],
+        ),
+        ({"portfolio_id": BIGINT_PAST}, ["body", "portfolio_id"]),
+        (
+            {
+                "conditions": {
+                    "items": [{"type": "market_apy", "market_id": BIGINT_PAST, "op": "above", "threshold": 0.1}]
+                }
+            },
+            ["body", "conditions", "items", 0, "market_apy", "market_id"],
+        ),
+    ],
+    ids=["market_id", "other_market_id", "portfolio_id", "condition market_id"],
+)
+def test_ids_past_bigint_are_422_at_the_boundary(
+    db: Database, client: TestClient, change: dict[str, Any], loc: list[Any]
+) -> None:
+    # Given a rule whose id fields do not fit PostgreSQL's bigint
+    alice, _, _, _ = seed_users(db)
+    # When it is created
+    response = client.post("/rules", json={**RULE, **change}, headers=as_user(alice))
+    # Then it is refused naming the field, and nothing is stored
+    assert response.status_code == 422, response.text
+    assert loc in [e["loc"] for e in response.json()["detail"]]
+    assert client.get("/rules", headers=as_user(alice)).json()["items"] == []
+
+
+@pytest.mark.parametrize("cursor", ["²", "9223372036854775808", "-1", "0x10"])
+def test_cursors_that_are_not_ids_are_422(db: Database, client: TestClient, cursor: str) -> None:
+    alice, _, _, _ = seed_users(db)
+    response = client.get("/rules", params={"cursor": cursor}, headers=as_user(alice))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
 def test_plan_limits_are_402(db: Database, client: TestClient) -> None:
     alice, _, _, _ = seed_users(db)
     # Free plan (fallback limits): cadence >= 300 s, no webhooks, 3 enabled rules
