@@ -17,8 +17,9 @@ from tidewatch.bounds import BIGINT_MAX, parse_id
 from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
 from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
-from tidewatch.rules.webhooks import webhook_secret
+from tidewatch.rules.webhooks import cancel_pending_deliveries, webhook_secret
 
 if TYPE_CHECKING:
     from tidewatch.rules.tick import TickSources
@@ -159,8 +160,10 @@ class RulesService:
         signing_key: bytes,
         allowance: RuleAllowance = plan_allowance,
         sources: TickSources | None = None,
+        egress: EgressPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._egress = egress if egress is not None else EgressPolicy()
         self._db = database
         self._key = signing_key
         self._allowance = allowance
@@ -196,6 +199,19 @@ class RulesService:
                 errors=[{"field": "portfolio_id", "message": "no such portfolio of yours"}],
             )
 
+    def _check_webhooks(self, actions: list[Action], *, accepted: frozenset[str] = frozenset()) -> None:
+        """Refuse webhook targets the delivery would refuse (same policy): 422 naming the action.
+        URLs in `accepted` (unchanged by a PATCH) are not re-resolved."""
+        errors = [
+            {"field": f"actions.{i}.url", "message": f"webhook target refused: {why}"}
+            for i, action in enumerate(actions)
+            if action.type == "webhook"
+            and str(action.url) not in accepted
+            and (why := self._egress.refusal(str(action.url)))
+        ]
+        if errors:
+            raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
+
     def create(self, user_id: int, spec: RuleSpec) -> RuleOut:
         uses_webhook = any(a.type == "webhook" for a in spec.actions)
         with self._db.transaction() as conn:
@@ -207,6 +223,7 @@ class RulesService:
                 uses_webhook=uses_webhook,
                 enabling_new=spec.enabled,
             )
+            self._check_webhooks(spec.actions)
             row = conn.execute(
                 f"INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds, "
                 f"enabled) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s) RETURNING {_COLUMNS}",
@@ -280,6 +297,9 @@ class RulesService:
                     uses_webhook=uses_webhook,
                     enabling_new=not current.enabled,
                 )
+            self._check_webhooks(
+                spec.actions, accepted=frozenset(str(a.url) for a in current.actions if a.type == "webhook")
+            )
             definition = spec.definition().model_dump_json()
             changed = definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
             updated = conn.execute(
@@ -302,10 +322,11 @@ class RulesService:
         return self._out(updated)
 
     def delete(self, user_id: int, rule_id: int) -> None:
-        with self._db.connection() as conn:
-            cur = conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
-            if cur.rowcount == 0:
-                raise NotFound(f"no rule {rule_id} of yours")
+        """Delete the rule and cancel its pending webhook retries (one transaction)."""
+        with self._db.transaction() as conn:
+            self._row(conn, user_id, rule_id, lock=True)
+            cancel_pending_deliveries(conn, rule_id)
+            conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
 
     def executions(self, user_id: int, rule_id: int, *, cursor: str | None = None, limit: int = 50) -> ExecutionPage:
         with self._db.connection() as conn:

@@ -16,6 +16,7 @@ from tests.integration.rules.test_live import Claims, seed_users
 from tests.integration.rules.test_tick import FakeMarkets
 from tidewatch.db import Database
 from tidewatch.errors import DomainError, Unauthorized
+from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import webhook_secret
@@ -42,7 +43,12 @@ def rules_service(request: Request) -> RulesService:
 def client(db: Database) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.rules = RulesService(
-        db, signing_key=KEY, sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})), clock=lambda: NOW
+        db,
+        signing_key=KEY,
+        sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})),
+        # No DNS here: every name resolves to one public address (example.com's).
+        egress=EgressPolicy(resolve=lambda host, port: ["93.184.215.14"]),
+        clock=lambda: NOW,
     )
     app.include_router(create_router(authenticate=authenticate, service=rules_service))
 
@@ -169,6 +175,25 @@ def test_cursors_that_are_not_ids_are_422(db: Database, client: TestClient, curs
     response = client.get("/rules", params={"cursor": cursor}, headers=as_user(alice))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_webhooks_to_internal_targets_are_refused_at_creation_as_a_problem(db: Database, client: TestClient) -> None:
+    # Given a Pro user
+    alice, _, _, _ = seed_users(db)
+    with db.connection() as conn:
+        conn.execute("UPDATE users SET plan = 'pro' WHERE id = %s", (alice,))
+    # When a rule posting to the metadata service (in its NAT64 form) is created
+    hook = {**RULE, "actions": [{"type": "webhook", "url": "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/"}]}
+    response = client.post("/rules", json=hook, headers=as_user(alice))
+    # Then it is a 422 problem naming the action's url
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "actions.0.url",
+            "message": "webhook target refused: 64:ff9b::a9fe:a9fe is the cloud metadata service "
+            "(169.254.169.254, embedded in 64:ff9b::a9fe:a9fe)",
+        }
+    ]
 
 
 def test_plan_limits_are_402(db: Database, client: TestClient) -> None:
