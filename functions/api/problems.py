@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -94,8 +95,19 @@ def _on_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _on_unstorable_value(request: Request, exc: Exception) -> Response:
+    # The database refused a value (out of a column type's range, a character text cannot hold)
+    # that validation let through: the input is at fault, so a 422, and the log says where.
+    logger.warning("database refused a request value", extra={"error": str(exc), "path": request.url.path})
+    return problem_response(
+        problem_body("unstorable-value", "Value cannot be stored", 422, "A value in the request cannot be stored.")
+        | {"instance": request.url.path}
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(psycopg.DataError, _on_unstorable_value)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
 

@@ -13,7 +13,7 @@ from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
 from tidewatch.identity.signin import SignIn, site_rules
 from tidewatch.identity.tokens import TokenService
-from tidewatch.identity.users import UserRepository
+from tidewatch.identity.users import KnownUsers, UserRepository
 from tidewatch.observability import logger
 from tidewatch.portfolios.repository import PortfolioRepository
 from tidewatch.portfolios.service import PortfolioService
@@ -27,6 +27,7 @@ class Services:
     sign_in: SignIn | None
     limiter: RateLimiter
     portfolios: PortfolioService
+    users: KnownUsers
 
     def require_tokens(self) -> TokenService:
         if self.tokens is None:
@@ -92,4 +93,5 @@ def build_services(deps: ApiDeps) -> Services:
         sign_in=sign_in,
         limiter=RateLimiter(deps.redis, clock=deps.clock),
         portfolios=portfolios,
+        users=KnownUsers(deps.database),
     )
