@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.deps import ApiDeps
-from tidewatch.billing.limits import ensure_can_add_portfolio
+from tidewatch.billing.limits import ensure_portfolio_allowed
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.keys import token_service
@@ -80,7 +80,7 @@ def build_services(deps: ApiDeps) -> Services:
         else None
     )
     portfolios = PortfolioService(
-        PortfolioRepository(deps.database, admission=ensure_can_add_portfolio),
+        PortfolioRepository(deps.database, admission=ensure_portfolio_allowed),
         deps.positions,
         CacheAside(deps.redis, "portfolio-positions", ttl_seconds=deps.api.portfolio_cache_seconds, clock=deps.clock),
         supported_chains=auth.supported_chain_ids,

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tidewatch.billing.limits import ensure_rule_allowed
 from tidewatch.bounds import BIGINT_MAX, parse_id
 from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
-from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.errors import InvalidInput, NotFound
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
 from tidewatch.rules.webhooks import cancel_pending_deliveries, webhook_secret
@@ -33,29 +34,8 @@ class RuleAllowance(Protocol):
     ) -> object: ...
 
 
-# Fallback limits until billing's entitlements are wired (free, pro): rules, fastest cadence, webhooks.
-_FALLBACK = {"free": (3, 300, False), "pro": (100, 60, True)}
-
-
-def plan_allowance(
-    conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
-) -> object:
-    row = conn.execute("SELECT plan FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
-    plan = str(row["plan"]) if row else "free"
-    max_rules, min_cadence, webhooks = _FALLBACK.get(plan, _FALLBACK["free"])
-    if cadence_seconds < min_cadence:
-        raise PaymentRequired(
-            f"the {plan} plan evaluates rules at most every {min_cadence} s",
-            limit="min_rule_cadence_seconds",
-            allowed=min_cadence,
-        )
-    if uses_webhook and not webhooks:
-        raise PaymentRequired(f"webhook actions are not part of the {plan} plan", limit="webhook_actions")
-    if enabling_new:
-        count = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
-        if count and int(count["n"]) >= max_rules:
-            raise PaymentRequired(f"the {plan} plan allows {max_rules} enabled rules", limit="max_rules")
-    return None
+# The plan limits live in one table (tidewatch.billing.plans); this is its check for rules.
+plan_allowance: RuleAllowance = ensure_rule_allowed
 
 
 class RuleOut(BaseModel):
