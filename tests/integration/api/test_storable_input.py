@@ -144,3 +144,19 @@ def test_a_deleted_users_still_valid_token_is_a_401_problem(
     body = _assert_problem(response, 401)
     assert "no longer exists" in body["detail"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/markets?chain_id=2147483648",
+        "/markets?chain_id=9223372036854775808",
+        "/markets/9223372036854775808",
+        f"/positions/{VITALIK}?chain_id=2147483648",
+        "/portfolios/9223372036854775808",
+        "/rules/9223372036854775808",
+    ],
+)
+def test_integers_past_their_column_types_are_422(app_client: TestClient, clock: ManualClock, url: str) -> None:
+    auth = signed_in(app_client, 45, clock())
+    _assert_problem(app_client.get(url, headers=auth), 422)
