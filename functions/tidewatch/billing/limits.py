@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from tidewatch.billing.plans import Entitlements, entitlements_for
 from tidewatch.db import Connection
-from tidewatch.errors import NotFound, PaymentRequired
+from tidewatch.errors import PaymentRequired
+from tidewatch.identity.errors import InvalidToken
 
 
 def user_entitlements(conn: Connection, user_id: int, *, lock: bool = False) -> Entitlements:
     row = conn.execute("SELECT plan FROM users WHERE id = %s" + (" FOR UPDATE" if lock else ""), (user_id,)).fetchone()
-    if row is None:
-        raise NotFound("no such user")
+    if row is None:  # deleted while their access token was still accepted
+        raise InvalidToken("the account this token was issued for no longer exists")
     return entitlements_for(row["plan"])
 
 

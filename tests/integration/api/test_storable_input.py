@@ -160,3 +160,21 @@ def test_a_deleted_users_still_valid_token_is_a_401_problem(
 def test_integers_past_their_column_types_are_422(app_client: TestClient, clock: ManualClock, url: str) -> None:
     auth = signed_in(app_client, 45, clock())
     _assert_problem(app_client.get(url, headers=auth), 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"), [("/portfolios", {"name": "p"}), ("/rules", RULE)], ids=["portfolio", "rule"]
+)
+def test_a_write_racing_the_users_deletion_is_a_401(
+    app_client: TestClient, clock: ManualClock, db: Database, path: str, payload: dict[str, Any]
+) -> None:
+    # Given a user whose token was just accepted (the user lookup is cached for a minute)
+    wallet = Wallet(seed=46)
+    auth = {"Authorization": "Bearer " + wallet.sign_in(app_client, now=clock())["access_token"]}
+    assert app_client.get("/portfolios", headers=auth).status_code == 200
+    # When the user is deleted and a write follows within that minute
+    with db.connection() as conn:
+        conn.execute("DELETE FROM users WHERE address = %s", (wallet.address,))
+    response = app_client.post(path, json=payload, headers=auth)
+    # Then it is a 401 problem, not a server error
+    assert "no longer exists" in _assert_problem(response, 401)["detail"]
