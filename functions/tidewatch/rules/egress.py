@@ -185,13 +185,22 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 HttpPost = Callable[[Target, bytes, Mapping[str, str], float], HttpAnswer]
 
 
-def pinned_post(target: Target, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpAnswer:
-    """POST to the checked addresses in turn (first that connects), never re-resolving the name."""
+def pinned_post(
+    target: Target,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    tls: ssl.SSLContext | None = None,
+) -> HttpAnswer:
+    """POST to the checked addresses in turn (first that connects), never re-resolving the name.
+    `tls` defaults to the system trust store with hostname checks."""
     error: OSError | None = None
     for address in target.addresses:
         conn: http.client.HTTPConnection
         if target.scheme == "https":
-            conn = _PinnedHTTPSConnection(target.host, address, target.port, timeout, ssl.create_default_context())
+            context = tls if tls is not None else ssl.create_default_context()
+            conn = _PinnedHTTPSConnection(target.host, address, target.port, timeout, context)
         else:
             conn = http.client.HTTPConnection(address, target.port, timeout=timeout)
         try:

@@ -3,16 +3,19 @@ pinned connections, redirects not followed, retries cancelled when the rule is d
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from tests.integration.rules.test_tick import KEY, insert_rule, seed_user
 from tidewatch.db import Database
-from tidewatch.rules.egress import EgressPolicy
+from tidewatch.rules.egress import EgressPolicy, pinned_post
 from tidewatch.rules.model import RuleSpec
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.webhooks import SIGNATURE_HEADER, WebhookSender
@@ -232,3 +235,77 @@ def test_rule_creation_and_patch_accept_public_targets(db: Database) -> None:
             rule.id,
             RulePatch.model_validate({"actions": [{"type": "webhook", "url": "http://[fd00:ec2::254]/"}]}),
         )
+
+
+def _self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_to_the_pinned_address_keeps_the_host_name_for_sni_and_the_certificate(
+    db: Database, tmp_path: Path
+) -> None:
+    # Given an https receiver on loopback whose certificate is for hooks.example.test
+    name = "hooks.example.test"
+    cert, key = _self_signed(tmp_path, name)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    seen_sni: list[str | None] = []
+    server_tls.sni_callback = lambda sock, server_name, ctx: seen_sni.append(server_name)  # type: ignore[assignment,misc,return-value]
+    _Hooks.seen = []
+    _Hooks.status = 200
+    server = HTTPServer(("127.0.0.1", 0), _Hooks)
+    server.socket = server_tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = int(server.server_address[1])
+        url = f"https://{name}:{port}/hook"
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        sender = WebhookSender(
+            db,
+            KEY,
+            egress=EgressPolicy(allow_loopback=True, resolve=lambda host, p: ["127.0.0.1"]),
+            post=functools.partial(pinned_post, tls=client_tls),
+        )
+        # When a delivery is made (DNS says 127.0.0.1; the connection goes there)
+        rule_id = hook_rule(db, url)
+        outcome = sender.send(rule_id, url, {"event": "rule.fired"})
+        # Then TLS verified the certificate against the URL's name, sent as SNI, and Host kept it
+        assert outcome.status == "delivered", outcome.error
+        assert seen_sni == [name]
+        assert _Hooks.seen[0][2]["Host"] == f"{name}:{port}"
+        # And a certificate for another name fails the delivery (no silent downgrade)
+        other = f"https://other.example.test:{port}/hook"
+        failed = sender.send(rule_id, other, {"event": "rule.fired"})
+        assert failed.status == "pending"
+        assert "certificate" in (failed.error or "").lower() or "hostname" in (failed.error or "").lower()
+    finally:
+        server.shutdown()
+        server.server_close()
