@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import psycopg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidewatch.db import Database
 from tidewatch.observability import logger
@@ -174,7 +174,14 @@ class ActionRunner:
         jobs: list[tuple[Firing, Action]] = []
         plan: list[tuple[int, list[ActionResult], list[int], int]] = []
         for row in rows:
-            definition = RuleDefinition.model_validate(row["definition"])
+            try:
+                definition = RuleDefinition.model_validate(row["definition"])
+            except ValidationError:
+                # The rule's stored definition no longer validates (the tick disables such rules):
+                # nothing can be re-run; the last round is recorded so the sweep stops selecting it.
+                stored = [ActionResult(**r) for r in row["actions"]]
+                plan.append((int(row["id"]), stored, [], max_rounds))
+                continue
             previous = [ActionResult(**r) for r in row["actions"]]
             if not previous:
                 pending = list(range(len(definition.actions)))

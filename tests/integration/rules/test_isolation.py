@@ -159,3 +159,66 @@ def test_a_rule_disabled_by_the_tick_can_be_repaired_and_re_enabled(db: Database
     # Then it is enabled with no reason left
     assert fixed.enabled is True
     assert fixed.disabled_reason is None
+
+
+def test_a_rule_corrupted_after_a_failed_firing_does_not_break_the_retry_sweep(db: Database) -> None:
+    from datetime import timedelta
+
+    from tests.integration.rules.test_tick import DownPreparer
+
+    # Given Bob's rule that fired with a failed action (wallet down), and Alice's ordinary rule
+    alice, bob = seed_two_users(db)
+    with db.connection() as conn:
+        portfolio = conn.execute(
+            "INSERT INTO portfolios (user_id, name) VALUES (%s, 'p') RETURNING id", (bob,)
+        ).fetchone()
+    assert portfolio
+    bobs = insert_rule(
+        db,
+        bob,
+        {
+            "name": "repay",
+            "portfolio_id": int(portfolio["id"]),
+            "trigger": {"type": "market_apy", "market_id": 1, "op": "above", "threshold": 0.05},
+            "actions": [{"type": "prepare_transaction", "intent": {"kind": "repay_to_health_factor", "market_id": 1}}],
+        },
+    )
+    runner = ActionRunner(db, pusher=FakePusher(), preparer=DownPreparer(), webhooks=None, backoff_seconds=0.0)
+    sources = TickSources(markets=FakeMarkets({1: 0.06}))
+    assert run_tick(at=AT, database=db, sources=sources, runner=runner).action_failures == 1
+    # When Bob's stored definition is corrupted past the API, and Alice adds a rule
+    with db.connection() as conn:
+        conn.execute("UPDATE rules SET definition = '{\"trigger\": 1}'::jsonb WHERE id = %s", (bobs,))
+    good = insert_rule(db, alice, GOOD)
+    later = run_tick(at=AT + timedelta(minutes=1), database=db, sources=sources, runner=runner)
+    # Then the sweep skips Bob's old firing, Alice's rule fires, and Bob's rule is disabled
+    assert later.fired == 1
+    assert later.disabled == 1
+    with db.connection() as conn:
+        fired = [r["rule_id"] for r in conn.execute("SELECT rule_id FROM rule_executions ORDER BY id").fetchall()]
+        swept = conn.execute("SELECT action_rounds FROM rule_executions WHERE rule_id = %s", (bobs,)).fetchone()
+    assert fired == [bobs, good]
+    assert swept == {"action_rounds": 5}
+
+
+def test_an_action_the_database_refuses_is_permanent_not_retried(db: Database) -> None:
+    from tidewatch.rules.actions import Firing
+    from tidewatch.rules.model import NotifyAction
+
+    # Given a firing whose notification title PostgreSQL cannot store (built past validation)
+    _, bob = seed_two_users(db)
+    rule_id = insert_raw(db, bob, {"trigger": GOOD["trigger"], "actions": [{"type": "notify"}]}, name="n")
+    with db.connection() as conn:
+        execution = conn.execute(
+            "INSERT INTO rule_executions (rule_id, window_key, fired) VALUES (%s, 'w', true) RETURNING id", (rule_id,)
+        ).fetchone()
+    assert execution
+    action = NotifyAction.model_construct(type="notify", title="bad\x00title", severity="warning")
+    firing = Firing(int(execution["id"]), rule_id, bob, None, "n", "w", AT, {}, [action])
+    runner = ActionRunner(db, pusher=FakePusher(), preparer=None, webhooks=None, attempts=3, backoff_seconds=0.0)
+    # When it runs
+    [result] = runner.run([firing])[int(execution["id"])]
+    # Then it failed once, for good, and says why
+    assert (result.ok, result.permanent, result.attempts) == (False, True, 1)
+    assert result.error is not None
+    assert result.error.startswith("permanent: notification cannot be stored")
