@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,6 +72,11 @@ ORDER BY r.id, p.ord
 # Code the predicate query gives a trigger type, side or operator it does not know.
 _UNKNOWN = 99
 _HORIZONS = (24, 168)
+# The price-change bounds of the rule model (PriceChangeTrigger): the price source reads these
+# into integer columns and intervals, where a larger value would fail the whole tick's query.
+_PRICE_CHAINS = (1, 8453)
+_MIN_WINDOW, _MAX_WINDOW = 300, 7 * 86_400
+_ASSET = re.compile(r"[A-Za-z0-9.]{1,20}")
 _MAX_REASON = 300
 
 
@@ -93,6 +99,13 @@ def _predicate_problem(p: PredicateRow) -> str | None:
         return "threshold missing"
     if kind == 3 and p[6] not in _HORIZONS:
         return "horizon_hours must be 24 or 168"
+    if kind == 4:
+        if p[7] not in _PRICE_CHAINS:
+            return "chain_id must be 1 or 8453"
+        if not _MIN_WINDOW <= p[9] <= _MAX_WINDOW:
+            return f"window_seconds must be {_MIN_WINDOW} to {_MAX_WINDOW}"
+        if _ASSET.fullmatch(p[8]) is None:
+            return "asset must be 1 to 20 letters, digits or dots"
     return None
 
 

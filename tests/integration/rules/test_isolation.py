@@ -82,6 +82,14 @@ POISONS: dict[str, dict[str, Any]] = {
         "conditions": {"mode": "all", "items": {"type": "market_apy"}},
         "actions": [{"type": "notify"}],
     },
+    "price window past the integer column": {
+        "trigger": {"type": "price_change", "asset": "WETH", "window_seconds": 2**40, "op": "moves", "threshold": 0.1},
+        "actions": [{"type": "notify"}],
+    },
+    "price chain past the integer column": {
+        "trigger": {"type": "price_change", "chain_id": 2**40, "asset": "WETH", "op": "moves", "threshold": 0.1},
+        "actions": [{"type": "notify"}],
+    },
     "risk horizon the scorer has no model for": {
         "trigger": {"type": "risk_forecast_above", "horizon_hours": 5, "threshold": 0.01},
         "actions": [{"type": "notify"}],
