@@ -230,3 +230,41 @@ def test_an_action_the_database_refuses_is_permanent_not_retried(db: Database) -
     assert (result.ok, result.permanent, result.attempts) == (False, True, 1)
     assert result.error is not None
     assert result.error.startswith("permanent: notification cannot be stored")
+
+
+def test_with_the_real_postgres_sources_a_poisoned_price_rule_stops_no_one(db: Database) -> None:
+    from datetime import timedelta
+
+    from tidewatch.rules.sources import PostgresMarketSource
+
+    # Given ingested WETH prices (up 10 % over the last hour) and Alice's "WETH moves 5 %" rule
+    alice, bob = seed_two_users(db)
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd) VALUES "
+            "(1, 'WETH', %s, 3000), (1, 'WETH', %s, 3300)",
+            (AT - timedelta(hours=2), AT - timedelta(minutes=1)),
+        )
+    good = insert_rule(
+        db,
+        alice,
+        {
+            "name": "weth",
+            "trigger": {"type": "price_change", "asset": "WETH", "op": "moves", "threshold": 0.05},
+            "actions": [{"type": "notify"}],
+        },
+    )
+    # And Bob's price rule whose chain id does not fit the price query's integer column
+    bad = insert_raw(db, bob, POISONS["price chain past the integer column"])
+    # When a tick runs against the real Postgres market and price source
+    report = run_tick(
+        at=AT,
+        database=db,
+        sources=TickSources(markets=PostgresMarketSource(db)),
+        runner=ActionRunner(db, pusher=FakePusher(), preparer=None, webhooks=None, backoff_seconds=0.0),
+    )
+    # Then Alice's rule fired and Bob's was disabled
+    assert (report.fired, report.disabled) == (1, 1)
+    with db.connection() as conn:
+        rows = {int(r["id"]): r["enabled"] for r in conn.execute("SELECT id, enabled FROM rules").fetchall()}
+    assert rows == {good: True, bad: False}
