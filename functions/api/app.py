@@ -2,7 +2,7 @@
 
 Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
 module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
-guard → body size limit → routes (where auth and rate limiting are dependencies).
+guard → body size limit → storable-text check → routes (where auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
 from api.services import build_services
+from api.text_input import StorableTextMiddleware
 
 API_TITLE = "Tidewatch API"
 API_VERSION = "0.1.0"
@@ -47,6 +48,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     install_problem_handlers(app)
     install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)
     # CORS outside the error guard so a browser can read the 500 problem too.

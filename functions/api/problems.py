@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidewatch.errors import PROBLEM_BASE, DomainError
+from tidewatch.identity.errors import InvalidToken
 from tidewatch.observability import logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -94,8 +96,34 @@ def _on_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _on_unstorable_value(request: Request, exc: Exception) -> Response:
+    # The database refused a value (out of a column type's range, a character text cannot hold)
+    # that validation let through: the input is at fault, so a 422, and the log says where.
+    logger.warning("database refused a request value", extra={"error": str(exc), "path": request.url.path})
+    return problem_response(
+        problem_body("unstorable-value", "Value cannot be stored", 422, "A value in the request cannot be stored.")
+        | {"instance": request.url.path}
+    )
+
+
+def _on_integrity_error(request: Request, exc: Exception) -> Response:
+    # A write naming a user deleted while their access token was still cached as valid: the
+    # token's account is gone, which is what a 401 says. Any other integrity error is a bug.
+    assert isinstance(exc, psycopg.IntegrityError)
+    constraint = getattr(getattr(exc, "diag", None), "constraint_name", None) or ""
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation) and constraint.endswith("user_id_fkey"):
+        return _on_domain_error(request, InvalidToken("the account this token was issued for no longer exists"))
+    logger.exception("integrity error", extra={"path": request.url.path})
+    return problem_response(
+        problem_body("internal", "Internal error", 500, "An unexpected error occurred.")
+        | {"instance": request.url.path}
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(psycopg.DataError, _on_unstorable_value)
+    app.add_exception_handler(psycopg.IntegrityError, _on_integrity_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
 

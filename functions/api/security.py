@@ -5,7 +5,8 @@ Routers of every area use these:
     @router.get("/things", dependencies=[Depends(limit_by_ip)])
     def list_things(user: CurrentUser) -> ...
 
-`CurrentUser` verifies the access token and spends one token of the user's plan bucket.
+`CurrentUser` verifies the access token, checks its user still exists (a deleted user's token is
+a 401) and spends one token of the user's plan bucket.
 
 These dependencies are `async def` on purpose: each does microseconds of CPU and at most one
 sub-millisecond Redis call, and a sync dependency would cost a worker-thread hop (and, under
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
-from tidewatch.identity.errors import MissingToken
+from tidewatch.identity.errors import InvalidToken, MissingToken
 from tidewatch.identity.tokens import AccessClaims
 from tidewatch.ratelimit import Decision
 
@@ -70,6 +72,12 @@ async def current_claims(
         raise MissingToken()
     svc = _services(request)
     claims = svc.require_tokens().verify(credentials.credentials)
+    # The database is asked at most once per TTL per user, off the event loop.
+    if (
+        not svc.users.recently_seen(claims.user_id)
+        and await to_thread.run_sync(svc.users.exists, claims.user_id) is False
+    ):
+        raise InvalidToken("the account this token was issued for no longer exists")
     request.state.user_id = claims.user_id  # for the access log line
     decision = svc.limiter.enforce(f"user:{claims.user_id}", svc.plan_bucket(claims.plan), scope="user")
     _set_headers(response, decision)

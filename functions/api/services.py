@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.deps import ApiDeps
-from tidewatch.billing.limits import ensure_can_add_portfolio
+from tidewatch.billing.limits import ensure_portfolio_allowed
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.keys import token_service
@@ -13,7 +13,7 @@ from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
 from tidewatch.identity.signin import SignIn, site_rules
 from tidewatch.identity.tokens import TokenService
-from tidewatch.identity.users import UserRepository
+from tidewatch.identity.users import KnownUsers, UserRepository
 from tidewatch.observability import logger
 from tidewatch.portfolios.repository import PortfolioRepository
 from tidewatch.portfolios.service import PortfolioService
@@ -27,6 +27,7 @@ class Services:
     sign_in: SignIn | None
     limiter: RateLimiter
     portfolios: PortfolioService
+    users: KnownUsers
 
     def require_tokens(self) -> TokenService:
         if self.tokens is None:
@@ -79,7 +80,7 @@ def build_services(deps: ApiDeps) -> Services:
         else None
     )
     portfolios = PortfolioService(
-        PortfolioRepository(deps.database, admission=ensure_can_add_portfolio),
+        PortfolioRepository(deps.database, admission=ensure_portfolio_allowed),
         deps.positions,
         CacheAside(deps.redis, "portfolio-positions", ttl_seconds=deps.api.portfolio_cache_seconds, clock=deps.clock),
         supported_chains=auth.supported_chain_ids,
@@ -92,4 +93,5 @@ def build_services(deps: ApiDeps) -> Services:
         sign_in=sign_in,
         limiter=RateLimiter(deps.redis, clock=deps.clock),
         portfolios=portfolios,
+        users=KnownUsers(deps.database),
     )

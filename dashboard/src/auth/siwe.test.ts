@@ -47,9 +47,9 @@ describe("buildSiweMessage", () => {
     );
   });
 
-  it("omits the statement block when there is no statement", () => {
+  it("puts two empty lines after the address when there is no statement (the ABNF)", () => {
     const message = buildSiweMessage({ domain: "d.test", address: ADDRESS, uri: "https://d.test", chainId: 1, nonce: "12345678", issuedAt: new Date(0) });
-    expect(message.split("\n").slice(0, 4)).toEqual(["d.test wants you to sign in with your Ethereum account:", ADDRESS, "", "URI: https://d.test"]);
+    expect(message.split("\n").slice(0, 5)).toEqual(["d.test wants you to sign in with your Ethereum account:", ADDRESS, "", "", "URI: https://d.test"]);
   });
 
   it("refuses nonces the spec does not allow", () => {

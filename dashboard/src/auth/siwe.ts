@@ -31,7 +31,9 @@ export function buildSiweMessage(f: SiweFields): string {
     toChecksumAddress(f.address),
     "",
   ];
+  // ABNF: address LF LF [ statement LF ] LF — without a statement, two empty lines.
   if (f.statement) lines.push(f.statement, "");
+  else lines.push("");
   lines.push(
     `URI: ${f.uri}`,
     `Version: ${f.version ?? "1"}`,

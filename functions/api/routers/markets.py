@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.security import CurrentUser, limit_by_ip
+from tidewatch.bounds import INTEGER_MAX
 from tidewatch.cache import CacheAside
 from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, ProtocolName
 from tidewatch.markets.service import MAX_POINTS, MarketService
@@ -48,7 +49,9 @@ Markets = Annotated[MarketService, Depends(market_service)]
 def list_markets(
     user: CurrentUser,
     markets: Markets,
-    chain_id: Annotated[int | None, Query(description="Only this chain (1 Ethereum, 8453 Base).")] = None,
+    chain_id: Annotated[
+        int | None, Query(ge=1, le=INTEGER_MAX, description="Only this chain (1 Ethereum, 8453 Base).")
+    ] = None,
     protocol: Annotated[ProtocolName | None, Query(description="Only this protocol.")] = None,
     asset: Annotated[str | None, Query(max_length=20, description="Only this asset symbol.")] = None,
 ) -> MarketList:

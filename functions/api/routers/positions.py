@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from api.security import CurrentUser, ServicesDep, limit_by_ip
+from tidewatch.bounds import INTEGER_MAX
 from tidewatch.errors import InvalidInput
 from tidewatch.portfolios.models import checksum_address
 from tidewatch.portfolios.positions import PositionReading
@@ -39,7 +40,8 @@ def address_positions(
     user: CurrentUser,
     svc: ServicesDep,
     chain_id: Annotated[
-        list[int] | None, Query(description="Only these chains (default: every supported chain).")
+        list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] | None,
+        Query(max_length=16, description="Only these chains (default: every supported chain)."),
     ] = None,
 ) -> PositionReading:
     """Read live (cached 30 s); each (chain, protocol) source says how fresh it is, stale when the RPC failed."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.security import CurrentUser, limit_by_ip
 from api.wallet_deps import wallet_client
+from tidewatch.bounds import BIGINT_MAX
 from tidewatch.db import Database
 from tidewatch.errors import InvalidInput
 from tidewatch.transactions.client import WalletClient
@@ -59,7 +60,9 @@ class PrepareBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent: Intent
-    portfolio_id: int | None = Field(default=None, gt=0, description="Restrict `from` to this portfolio.")
+    portfolio_id: int | None = Field(
+        default=None, gt=0, le=BIGINT_MAX, description="Restrict `from` to this portfolio."
+    )
 
 
 class BroadcastBody(BaseModel):

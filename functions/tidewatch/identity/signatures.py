@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Protocol
 
 EIP1271_MAGIC_VALUE = bytes.fromhex("1626ba7e")
+# secp256k1's group order; EIP-2 makes s > n/2 invalid (each signature has exactly one form).
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class ContractSignatureChecker(Protocol):
@@ -24,9 +26,20 @@ def personal_sign_hash(message: str) -> bytes:
     return bytes(_hash_eip191_message(encode_defunct(text=message)))
 
 
-def recover_signer(message: str, signature: bytes) -> str | None:
-    """The checksummed address that produced `signature` over `message`, or None if unrecoverable."""
+def is_canonical(signature: bytes) -> bool:
+    """A 65-byte r || s || v signature in its one canonical form: 0 < r < n, 0 < s <= n/2 (EIP-2),
+    v 27 or 28 (what personal_sign returns; 0/1 and EIP-155 values are other spellings)."""
     if len(signature) != 65:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    return 0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2 and signature[64] in (27, 28)
+
+
+def recover_signer(message: str, signature: bytes) -> str | None:
+    """The checksummed address that produced `signature` over `message`, or None if the signature
+    is not a canonical EOA signature or unrecoverable."""
+    if not is_canonical(signature):
         return None
     from eth_account import Account
     from eth_account.messages import encode_defunct
@@ -44,7 +57,8 @@ def signature_matches(
     chain_id: int,
     contracts: ContractSignatureChecker | None,
 ) -> bool:
-    """True if `address` signed `message`: as an EOA, or (if a checker is given) as an EIP-1271 wallet."""
+    """True if `address` signed `message`: as an EOA (canonical signatures only), or (if a checker
+    is given) as an EIP-1271 wallet, whose contract alone decides what its signatures look like."""
     if recover_signer(message, signature) == address:
         return True
     if contracts is None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
+
 from tidewatch.db import Database
+from tidewatch.observability import logger
 
 
 @dataclass(frozen=True)
@@ -36,3 +42,48 @@ class UserRepository:
         with self._db.connection() as conn:
             row = conn.execute("SELECT id, address, plan FROM users WHERE id = %s", (user_id,)).fetchone()
         return User(id=row["id"], address=row["address"], plan=row["plan"]) if row else None
+
+
+class KnownUsers:
+    """Does the user an access token names still exist? (A deleted user's token must not work.)
+
+    An access token outlives nothing it names: when the user row is gone, every route answers
+    401. Positive answers are kept per container for `ttl_seconds` (bounded LRU), so a busy user
+    costs one primary-key lookup per TTL; writes racing a deletion are caught by the users
+    foreign keys. When the database cannot be asked, the answer is None (unknown) and the route
+    decides, so an outage does not turn every request into a 401.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        ttl_seconds: float = 60.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = database
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._clock = clock
+        self._seen: OrderedDict[int, float] = OrderedDict()
+
+    def recently_seen(self, user_id: int) -> bool:
+        at = self._seen.get(user_id)
+        return at is not None and self._clock() - at < self._ttl
+
+    def exists(self, user_id: int) -> bool | None:
+        try:
+            with self._db.connection() as conn:
+                row = conn.execute("SELECT 1 AS one FROM users WHERE id = %s", (user_id,)).fetchone()
+        except psycopg.Error as exc:  # unavailable: unknown, not "deleted"
+            logger.warning("could not check the token's user", extra={"user_id": user_id, "error": str(exc)})
+            return None
+        if row is None:
+            self._seen.pop(user_id, None)
+            return False
+        self._seen[user_id] = self._clock()
+        self._seen.move_to_end(user_id)
+        while len(self._seen) > self._max:
+            self._seen.popitem(last=False)
+        return True

@@ -10,11 +10,14 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from tidewatch.billing.plans import Plan, entitlements_for
+from tidewatch.bounds import BIGINT_MAX, ChainId
 from tidewatch.errors import InvalidInput
 from tidewatch.portfolios.positions import Position, SourceStatus
 
 T = TypeVar("T")
-MAX_ADDRESSES = 50
+# The schema's bound is the largest plan's; each user's own plan limit (billing.plans) is a 402.
+MAX_ADDRESSES = max(entitlements_for(plan).max_addresses_per_portfolio for plan in Plan)
 
 
 def checksum_address(value: str) -> str:
@@ -66,7 +69,7 @@ class PortfolioIn(BaseModel):
     wallets: Annotated[list[WalletIn], AfterValidator(_unique_wallets)] = Field(
         default_factory=list, max_length=MAX_ADDRESSES
     )
-    chains: Annotated[list[int], AfterValidator(_unique_chains)] = Field(
+    chains: Annotated[list[ChainId], AfterValidator(_unique_chains)] = Field(
         default_factory=lambda: [1, 8453], min_length=1, max_length=16
     )
 
@@ -87,7 +90,7 @@ class PortfolioPatch(BaseModel):
     wallets: Annotated[list[WalletIn], AfterValidator(_unique_wallets)] | None = Field(
         default=None, max_length=MAX_ADDRESSES
     )
-    chains: Annotated[list[int], AfterValidator(_unique_chains)] | None = Field(
+    chains: Annotated[list[ChainId], AfterValidator(_unique_chains)] | None = Field(
         default=None, min_length=1, max_length=16
     )
 
@@ -146,7 +149,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "id":
+        if kind != "id" or not (value.isascii() and value.isdigit() and 0 <= int(value) <= BIGINT_MAX):
             raise ValueError(kind)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tidewatch.db import Connection, Database
 from tidewatch.portfolios.models import Portfolio, Snapshot, Wallet, WalletIn
@@ -32,12 +32,19 @@ def _portfolio(row: dict[str, Any]) -> Portfolio:
     )
 
 
+class PortfolioAdmission(Protocol):
+    """The plan check (tidewatch.billing.limits.ensure_portfolio_allowed): raises 402 when refused."""
+
+    def __call__(self, conn: Connection, user_id: int, *, addresses: int, new: bool) -> object: ...
+
+
 class PortfolioRepository:
-    def __init__(self, database: Database, *, admission: Callable[[Connection, int], object] | None = None) -> None:
-        """`admission(conn, user_id)` runs inside the create transaction and may refuse (plan limits).
+    def __init__(self, database: Database, *, admission: PortfolioAdmission | None = None) -> None:
+        """`admission(conn, user_id, addresses=, new=)` runs inside the create transaction, and
+        inside an update that replaces the wallets, and may refuse (plan limits).
 
         Checking there, against the plan in the database, closes the race between two concurrent
-        creates and never trusts a plan claim that may be minutes old.
+        writes and never trusts a plan claim that may be minutes old.
         """
         self._db = database
         self._admission = admission
@@ -55,7 +62,7 @@ class PortfolioRepository:
     def create(self, user_id: int, name: str, wallets: Sequence[WalletIn], chains: Sequence[int]) -> Portfolio:
         with self._db.transaction() as conn:
             if self._admission is not None:
-                self._admission(conn, user_id)
+                self._admission(conn, user_id, addresses=len(wallets), new=True)
             row = conn.execute(
                 "INSERT INTO portfolios (user_id, name, chains) VALUES (%s, %s, %s) RETURNING id",
                 (user_id, name, list(chains)),
@@ -97,6 +104,13 @@ class PortfolioRepository:
         chains: Sequence[int] | None,
     ) -> Portfolio | None:
         with self._db.transaction() as conn:
+            owned = conn.execute(
+                "SELECT id FROM portfolios WHERE id = %s AND user_id = %s FOR UPDATE", (portfolio_id, user_id)
+            ).fetchone()
+            if owned is None:
+                return None
+            if wallets is not None and self._admission is not None:
+                self._admission(conn, user_id, addresses=len(wallets), new=False)
             row = conn.execute(
                 """
                 UPDATE portfolios SET name = COALESCE(%s, name), chains = COALESCE(%s, chains), updated_at = now()

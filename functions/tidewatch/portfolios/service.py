@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from tidewatch.cache import CacheAside
-from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.errors import InvalidInput, NotFound
 from tidewatch.observability import logger
 from tidewatch.portfolios.models import (
     CacheInfo,
@@ -48,7 +48,6 @@ class PortfolioService:
         supported_chains: Sequence[int],
         risk: RiskForecaster | None = None,
         clock: Callable[[], float],
-        max_portfolios: Callable[[str], int | None] = lambda plan: None,
     ) -> None:
         self._repo = repository
         self._positions = positions
@@ -56,7 +55,6 @@ class PortfolioService:
         self._chains = frozenset(supported_chains)
         self._risk = risk
         self._clock = clock
-        self._max_portfolios = max_portfolios
 
     def _check_chains(self, chains: Sequence[int] | None) -> None:
         unsupported = sorted(set(chains or ()) - self._chains)
@@ -74,10 +72,9 @@ class PortfolioService:
         return portfolio
 
     def create(self, user_id: int, plan: str, body: PortfolioIn) -> Portfolio:
+        """Plan limits (portfolios, addresses) are checked by the repository's admission, inside
+        the write transaction, against the plan in the database (`plan` is the token's claim)."""
         self._check_chains(body.chains)
-        limit = self._max_portfolios(plan)
-        if limit is not None and self._repo.count(user_id) >= limit:
-            raise PaymentRequired(f"the {plan} plan allows {limit} portfolios", limit=limit)
         return self._repo.create(user_id, body.name, body.wallets, body.chains)
 
     def get(self, user_id: int, portfolio_id: int) -> Portfolio:

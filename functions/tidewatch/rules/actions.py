@@ -2,7 +2,9 @@
 
 Actions of all firings run in a small thread pool; each one is retried on its own with
 exponential backoff, and a failure is recorded (never raised), so one broken webhook or an
-unavailable wallet function never blocks the other actions or rules.
+unavailable wallet function never blocks the other actions or rules. A failure no retry can cure
+(the database refuses what the action would store) is not retried and is marked `permanent`: the
+tick then disables the rule and tells its owner.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+import psycopg
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidewatch.db import Database
 from tidewatch.observability import logger
@@ -92,14 +95,22 @@ class ActionResult:
     attempts: int
     detail: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    permanent: bool = False  # retrying cannot help (the stored rule itself is at fault)
+
+
+class PermanentActionError(Exception):
+    """An action failed for a reason retries cannot cure (e.g. PostgreSQL refuses the stored value)."""
 
 
 def with_retries(fn: Callable[[], T], *, attempts: int, backoff_seconds: float) -> tuple[T | None, int, str | None]:
-    """Call fn until it succeeds, sleeping backoff, 2×backoff, ... between tries."""
+    """Call fn until it succeeds, sleeping backoff, 2×backoff, ... between tries; a
+    PermanentActionError ends the tries at once (its message starts with "permanent:")."""
     error: str | None = None
     for attempt in range(1, attempts + 1):
         try:
             return fn(), attempt, None
+        except PermanentActionError as exc:
+            return None, attempt, f"permanent: {exc}"[:300]
         except Exception as exc:  # any failure of one action is contained and retried
             error = f"{type(exc).__name__}: {exc}"[:300]
             if attempt < attempts:
@@ -163,7 +174,14 @@ class ActionRunner:
         jobs: list[tuple[Firing, Action]] = []
         plan: list[tuple[int, list[ActionResult], list[int], int]] = []
         for row in rows:
-            definition = RuleDefinition.model_validate(row["definition"])
+            try:
+                definition = RuleDefinition.model_validate(row["definition"])
+            except ValidationError:
+                # The rule's stored definition no longer validates (the tick disables such rules):
+                # nothing can be re-run; the last round is recorded so the sweep stops selecting it.
+                stored = [ActionResult(**r) for r in row["actions"]]
+                plan.append((int(row["id"]), stored, [], max_rounds))
+                continue
             previous = [ActionResult(**r) for r in row["actions"]]
             if not previous:
                 pending = list(range(len(definition.actions)))
@@ -171,7 +189,7 @@ class ActionRunner:
             elif [r.type for r in previous] != [a.type for a in definition.actions]:
                 pending = []  # the rule was edited since: do not guess which action is which
             else:
-                pending = [i for i, r in enumerate(previous) if not r.ok and r.type != "webhook"]
+                pending = [i for i, r in enumerate(previous) if not r.ok and not r.permanent and r.type != "webhook"]
             firing = Firing(
                 execution_id=int(row["id"]),
                 rule_id=int(row["rule_id"]),
@@ -211,7 +229,8 @@ class ActionRunner:
         body = {**firing.payload(), "severity": action.severity}
         notification_id, attempts, error = self._retry(lambda: self._store_notification(firing, title, body))
         if notification_id is None:
-            return ActionResult("notify", False, attempts, error=error)
+            permanent = bool(error and error.startswith("permanent:"))
+            return ActionResult("notify", False, attempts, error=error, permanent=permanent)
         message = {"type": "notification", "id": notification_id, "title": title, "body": body}
         pushed, _, push_error = self._retry(lambda: self._push(firing.user_id, message))
         # Stored is what counts (GET /notifications shows it); a failed push is only logged.
@@ -220,17 +239,26 @@ class ActionRunner:
         )
 
     def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
-                "VALUES (%s, 'rule_fired', %s, %s::jsonb, %s) RETURNING id",
-                (firing.user_id, title, json.dumps(body), firing.rule_id),
-            ).fetchone()
+        try:
+            with self._db.connection() as conn:
+                row = conn.execute(
+                    "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
+                    "VALUES (%s, 'rule_fired', %s, %s::jsonb, %s) RETURNING id",
+                    (firing.user_id, title, json.dumps(body), firing.rule_id),
+                ).fetchone()
+        except psycopg.DataError as exc:  # the title or body is a value PostgreSQL refuses
+            raise PermanentActionError(f"notification cannot be stored: {exc}") from exc
         assert row is not None
         return int(row["id"])
 
     def _push(self, user_id: int, message: Mapping[str, Any]) -> int:
         return self._pusher.push_to_user(user_id, message) if self._pusher else 0
+
+    def push(self, user_id: int, message: Mapping[str, Any]) -> None:
+        """Push one message live to a user's dashboard, with the action retries; failures are logged."""
+        _, _, error = self._retry(lambda: self._push(user_id, message))
+        if error:
+            logger.warning("live push failed", extra={"user_id": user_id, "error": error})
 
     def _prepare(self, firing: Firing, action: PrepareTransactionAction) -> ActionResult:
         if self._preparer is None or firing.portfolio_id is None:

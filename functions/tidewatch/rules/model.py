@@ -17,7 +17,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
-MarketId = Annotated[int, Field(gt=0, description="Id of a market (GET /markets).")]
+from tidewatch.bounds import BIGINT_MAX
+
+MarketId = Annotated[int, Field(gt=0, le=BIGINT_MAX, description="Id of a market (GET /markets).")]
+PortfolioId = Annotated[int, Field(gt=0, le=BIGINT_MAX, description="Id of one of your portfolios.")]
 Side = Literal["supply", "borrow"]
 Apy = Annotated[float, Field(ge=-1.0, le=100.0, description="APY as a fraction: 0.05 is 5 %.")]
 Hysteresis = Annotated[
@@ -164,7 +167,7 @@ class RuleSpec(RuleDefinition):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Tidewatch rule")
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    portfolio_id: Annotated[int | None, Field(gt=0, validate_default=True)] = None
+    portfolio_id: Annotated[PortfolioId | None, Field(validate_default=True)] = None
     cadence_seconds: Annotated[
         int,
         Field(ge=60, le=86_400, multiple_of=60, description="How often the rule is evaluated (whole minutes)."),
@@ -194,7 +197,7 @@ class RulePatch(_Strict):
     """PATCH /rules/{id}: any subset of the fields; the merged rule is validated as a whole."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    portfolio_id: Annotated[int, Field(gt=0)] | None = None
+    portfolio_id: PortfolioId | None = None
     trigger: Trigger | None = None
     conditions: ConditionGroup | None = None
     actions: Annotated[list[Action], Field(min_length=1, max_length=5)] | None = None

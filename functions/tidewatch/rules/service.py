@@ -11,13 +11,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tidewatch.billing.limits import ensure_rule_allowed
+from tidewatch.bounds import BIGINT_MAX, parse_id
 from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
-from tidewatch.errors import InvalidInput, NotFound, PaymentRequired
+from tidewatch.errors import InvalidInput, NotFound
+from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
-from tidewatch.rules.webhooks import webhook_secret
+from tidewatch.rules.webhooks import cancel_pending_deliveries, webhook_secret
 
 if TYPE_CHECKING:
     from tidewatch.rules.tick import TickSources
@@ -31,29 +34,8 @@ class RuleAllowance(Protocol):
     ) -> object: ...
 
 
-# Fallback limits until billing's entitlements are wired (free, pro): rules, fastest cadence, webhooks.
-_FALLBACK = {"free": (3, 300, False), "pro": (100, 60, True)}
-
-
-def plan_allowance(
-    conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
-) -> object:
-    row = conn.execute("SELECT plan FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
-    plan = str(row["plan"]) if row else "free"
-    max_rules, min_cadence, webhooks = _FALLBACK.get(plan, _FALLBACK["free"])
-    if cadence_seconds < min_cadence:
-        raise PaymentRequired(
-            f"the {plan} plan evaluates rules at most every {min_cadence} s",
-            limit="min_rule_cadence_seconds",
-            allowed=min_cadence,
-        )
-    if uses_webhook and not webhooks:
-        raise PaymentRequired(f"webhook actions are not part of the {plan} plan", limit="webhook_actions")
-    if enabling_new:
-        count = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
-        if count and int(count["n"]) >= max_rules:
-            raise PaymentRequired(f"the {plan} plan allows {max_rules} enabled rules", limit="max_rules")
-    return None
+# The plan limits live in one table (tidewatch.billing.plans); this is its check for rules.
+plan_allowance: RuleAllowance = ensure_rule_allowed
 
 
 class RuleOut(BaseModel):
@@ -62,7 +44,10 @@ class RuleOut(BaseModel):
     id: int
     name: str
     portfolio_id: int | None
-    trigger: Trigger
+    trigger: Trigger | None = Field(
+        description="Null only when the stored definition no longer validates (the rule is then disabled, "
+        "`disabled_reason` says why): PATCH a new trigger/actions to repair it."
+    )
     conditions: ConditionGroup | None
     actions: list[Action]
     cadence_seconds: int
@@ -132,10 +117,11 @@ _COLUMNS = (
 
 def _cursor(value: str | None) -> int:
     if value is None:
-        return 2**63 - 1
-    if not value.isdigit():
+        return BIGINT_MAX
+    parsed = parse_id(value)
+    if parsed is None:
         raise InvalidInput("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor of this list"}])
-    return int(value)
+    return parsed
 
 
 def _describe(action: Action) -> str:
@@ -154,8 +140,10 @@ class RulesService:
         signing_key: bytes,
         allowance: RuleAllowance = plan_allowance,
         sources: TickSources | None = None,
+        egress: EgressPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._egress = egress if egress is not None else EgressPolicy()
         self._db = database
         self._key = signing_key
         self._allowance = allowance
@@ -163,10 +151,18 @@ class RulesService:
         self._clock = clock
 
     def _out(self, row: dict[str, Any]) -> RuleOut:
-        definition = RuleDefinition.model_validate(row["definition"])
+        columns = {
+            k: row[k] for k in RuleOut.model_fields if k in row and k not in ("trigger", "conditions", "actions")
+        }
+        try:
+            definition = RuleDefinition.model_validate(row["definition"])
+        except ValidationError:
+            # Written past the API (or under an older model): shown without its definition, so
+            # the owner can still list, read, repair (PATCH) or delete it.
+            return RuleOut(**columns, trigger=None, conditions=None, actions=[])
         uses_webhook = any(a.type == "webhook" for a in definition.actions)
         return RuleOut(
-            **{k: row[k] for k in RuleOut.model_fields if k in row and k not in ("trigger", "conditions", "actions")},
+            **columns,
             trigger=definition.trigger,
             conditions=definition.conditions,
             actions=definition.actions,
@@ -183,6 +179,19 @@ class RulesService:
                 errors=[{"field": "portfolio_id", "message": "no such portfolio of yours"}],
             )
 
+    def _check_webhooks(self, actions: list[Action], *, accepted: frozenset[str] = frozenset()) -> None:
+        """Refuse webhook targets the delivery would refuse (same policy): 422 naming the action.
+        URLs in `accepted` (unchanged by a PATCH) are not re-resolved."""
+        errors = [
+            {"field": f"actions.{i}.url", "message": f"webhook target refused: {why}"}
+            for i, action in enumerate(actions)
+            if action.type == "webhook"
+            and str(action.url) not in accepted
+            and (why := self._egress.refusal(str(action.url)))
+        ]
+        if errors:
+            raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
+
     def create(self, user_id: int, spec: RuleSpec) -> RuleOut:
         uses_webhook = any(a.type == "webhook" for a in spec.actions)
         with self._db.transaction() as conn:
@@ -194,6 +203,7 @@ class RulesService:
                 uses_webhook=uses_webhook,
                 enabling_new=spec.enabled,
             )
+            self._check_webhooks(spec.actions)
             row = conn.execute(
                 f"INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds, "
                 f"enabled) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s) RETURNING {_COLUMNS}",
@@ -249,6 +259,9 @@ class RulesService:
                 },
                 mode="json",
             )
+            if current.trigger is None:  # an invalid stored definition: merge the patch into it as stored
+                stored = row["definition"] if isinstance(row["definition"], dict) else {}
+                merged.update({k: stored.get(k) for k in ("trigger", "conditions", "actions")})
             merged.update(patch.model_dump(mode="json", exclude_unset=True))
             try:
                 spec = RuleSpec.model_validate(merged)
@@ -264,6 +277,9 @@ class RulesService:
                     uses_webhook=uses_webhook,
                     enabling_new=not current.enabled,
                 )
+            self._check_webhooks(
+                spec.actions, accepted=frozenset(str(a.url) for a in current.actions if a.type == "webhook")
+            )
             definition = spec.definition().model_dump_json()
             changed = definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
             updated = conn.execute(
@@ -286,10 +302,11 @@ class RulesService:
         return self._out(updated)
 
     def delete(self, user_id: int, rule_id: int) -> None:
-        with self._db.connection() as conn:
-            cur = conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
-            if cur.rowcount == 0:
-                raise NotFound(f"no rule {rule_id} of yours")
+        """Delete the rule and cancel its pending webhook retries (one transaction)."""
+        with self._db.transaction() as conn:
+            self._row(conn, user_id, rule_id, lock=True)
+            cancel_pending_deliveries(conn, rule_id)
+            conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
 
     def executions(self, user_id: int, rule_id: int, *, cursor: str | None = None, limit: int = 50) -> ExecutionPage:
         with self._db.connection() as conn:

@@ -21,7 +21,9 @@ class RulesSettings(BaseSettings):
     webhook_backoff_seconds: float = Field(default=30.0, gt=0, description="First retry delay; doubles each time.")
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30, description="Per webhook request.")
     webhook_allow_private_targets: bool = Field(
-        default=False, description="Allow webhook URLs resolving to private/loopback addresses (local run only)."
+        default=False,
+        description="Allow webhook URLs resolving to private/loopback addresses, never the metadata service "
+        "(local run only).",
     )
     action_attempts: int = Field(default=3, ge=1, le=10, description="In-tick tries per action (notify/prepare).")
     action_backoff_seconds: float = Field(

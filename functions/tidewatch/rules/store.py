@@ -4,20 +4,30 @@ Rules are loaded in two set-returning queries inside one REPEATABLE READ transac
 view), with the JSON definitions flattened to predicate columns by SQL itself, so no per-rule
 model parsing happens on the hot path. A firing is claimed by inserting its (rule, window) row:
 the UNIQUE(rule_id, window_key) constraint lets exactly one of several duplicate deliveries win.
+
+A rule that cannot be evaluated never stops the others: when the bulk predicate query fails on
+some rule's definition (a value out of a column type's range, a non-numeric threshold, a malformed
+condition list), the failing rules are found by bisection, each query in its own savepoint, and
+returned as rejects with the database's reason; predicates with codes the engine does not know are
+rejected the same way. A rule about to fire is validated against the full model before its firing
+is claimed. The tick disables every reject (`disable_rules`) and tells its owner.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import tuple_row
+from pydantic import ValidationError
 
-from tidewatch.db import Database
+from tidewatch.db import Connection, Database
 from tidewatch.rules.model import RuleDefinition
 from tidewatch.rules.ruleset import PredicateRow, RuleRow, RuleSet
 
@@ -32,17 +42,17 @@ FROM rules WHERE enabled ORDER BY id
 _PREDICATES_SQL = """
 SELECT r.id, p.ord = 0,
        CASE p.t WHEN 'market_apy' THEN 0 WHEN 'apy_spread' THEN 1 WHEN 'health_factor_below' THEN 2
-                WHEN 'risk_forecast_above' THEN 3 ELSE 4 END,
+                WHEN 'risk_forecast_above' THEN 3 WHEN 'price_change' THEN 4 ELSE %(unknown)s END,
        COALESCE((p.pred->>'market_id')::bigint, 0),
        COALESCE((p.pred->>'other_market_id')::bigint, 0),
-       CASE WHEN p.pred->>'side' = 'borrow' THEN 1 ELSE 0 END,
+       CASE COALESCE(p.pred->>'side', 'supply') WHEN 'supply' THEN 0 WHEN 'borrow' THEN 1 ELSE %(unknown)s END,
        COALESCE((p.pred->>'horizon_hours')::bigint, CASE WHEN p.t = 'risk_forecast_above' THEN 24 ELSE 0 END),
        COALESCE((p.pred->>'chain_id')::bigint, CASE WHEN p.t = 'price_change' THEN 1 ELSE 0 END),
        COALESCE(p.pred->>'asset', ''),
        COALESCE((p.pred->>'window_seconds')::bigint, CASE WHEN p.t = 'price_change' THEN 3600 ELSE 0 END),
        CASE WHEN p.t = 'health_factor_below' THEN 1 WHEN p.t = 'risk_forecast_above' THEN 0
             ELSE CASE p.pred->>'op' WHEN 'above' THEN 0 WHEN 'below' THEN 1 WHEN 'rises' THEN 2
-                                    WHEN 'falls' THEN 3 ELSE 4 END END,
+                                    WHEN 'falls' THEN 3 WHEN 'moves' THEN 4 ELSE %(unknown)s END END,
        (p.pred->>'threshold')::float8,
        COALESCE((p.pred->>'hysteresis')::float8, 0)
 FROM rules r
@@ -55,9 +65,85 @@ CROSS JOIN LATERAL (
              THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
     ) WITH ORDINALITY AS c(item, ord)
 ) p
-WHERE r.enabled AND r.id = ANY(%s)
+WHERE r.enabled AND r.id = ANY(%(ids)s)
 ORDER BY r.id, p.ord
 """
+
+# Code the predicate query gives a trigger type, side or operator it does not know.
+_UNKNOWN = 99
+_HORIZONS = (24, 168)
+# The price-change bounds of the rule model (PriceChangeTrigger): the price source reads these
+# into integer columns and intervals, where a larger value would fail the whole tick's query.
+_PRICE_CHAINS = (1, 8453)
+_MIN_WINDOW, _MAX_WINDOW = 300, 7 * 86_400
+_ASSET = re.compile(r"[A-Za-z0-9.]{1,20}")
+_MAX_REASON = 300
+
+
+def reason_text(message: str) -> str:
+    """A reject reason fit to store and show: one line, no NUL, bounded length."""
+    text = " ".join(message.replace("\x00", "\\0").split())
+    return text[:_MAX_REASON]
+
+
+def _predicate_problem(p: PredicateRow) -> str | None:
+    """Why a flattened predicate cannot be evaluated, or None (cheap checks on the loader's columns)."""
+    kind, side, op, threshold = p[2], p[5], p[10], p[11]
+    if kind == _UNKNOWN:
+        return "unknown trigger type"
+    if side == _UNKNOWN:
+        return "side must be supply or borrow"
+    if op == _UNKNOWN or (kind in (0, 1) and op not in (0, 1)) or (kind == 4 and op not in (2, 3, 4)):
+        return "unknown comparison operator"
+    if threshold is None:
+        return "threshold missing"
+    if kind == 3 and p[6] not in _HORIZONS:
+        return "horizon_hours must be 24 or 168"
+    if kind == 4:
+        if p[7] not in _PRICE_CHAINS:
+            return "chain_id must be 1 or 8453"
+        if not _MIN_WINDOW <= p[9] <= _MAX_WINDOW:
+            return f"window_seconds must be {_MIN_WINDOW} to {_MAX_WINDOW}"
+        if _ASSET.fullmatch(p[8]) is None:
+            return "asset must be 1 to 20 letters, digits or dots"
+    return None
+
+
+@dataclass
+class LoadedRules:
+    """The enabled rules that can be evaluated, and the ones that cannot (rule id -> reason)."""
+
+    rules: RuleSet
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+def _fetch_predicates(conn: Connection, ids: Sequence[int], rejected: dict[int, str]) -> dict[int, list[PredicateRow]]:
+    """Predicates of `ids`; rules whose definitions the query cannot convert go to `rejected`.
+
+    One query for all ids; on a data error, halves are retried (each in a savepoint) until the
+    failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
+    fresh: dict[int, list[PredicateRow]] = {}
+    pending: list[Sequence[int]] = [ids] if ids else []
+    while pending:
+        part = pending.pop()
+        try:
+            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+                rows = cur.execute(_PREDICATES_SQL, {"ids": list(part), "unknown": _UNKNOWN}).fetchall()
+        except psycopg.DataError as exc:
+            if len(part) == 1:
+                rejected[int(part[0])] = reason_text(f"definition cannot be evaluated: {exc}")
+            else:
+                middle = len(part) // 2
+                pending += [part[:middle], part[middle:]]
+            continue
+        for p in rows:
+            fresh.setdefault(p[0], []).append(p)
+    for rule_id, predicates in list(fresh.items()):
+        problem = next((why for p in predicates if (why := _predicate_problem(p))), None)
+        if problem is not None:
+            rejected[rule_id] = reason_text(f"definition cannot be evaluated: {problem}")
+            del fresh[rule_id]
+    return fresh
 
 
 class RuleCache:
@@ -73,6 +159,11 @@ class RuleCache:
         self._predicates: dict[int, tuple[float, list[PredicateRow]]] = {}
 
     def load(self, database: Database) -> RuleSet:
+        """The enabled rules that can be evaluated (rejects are left out)."""
+        return self.load_checked(database).rules
+
+    def load_checked(self, database: Database) -> LoadedRules:
+        """The enabled rules that can be evaluated, and why each of the others cannot."""
         # Loading allocates hundreds of thousands of small tuples; the cyclic GC would otherwise
         # rescan all of them (and the cache) several times over. Nothing here creates cycles.
         paused = gc.isenabled()
@@ -83,17 +174,17 @@ class RuleCache:
             if paused:
                 gc.enable()
 
-    def _load(self, database: Database) -> RuleSet:
+    def _load(self, database: Database) -> LoadedRules:
+        rejected: dict[int, str] = {}
         with database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(row_factory=tuple_row) as cur:
                 rows = cur.execute(_RULES_SQL).fetchall()
-                cached = self._predicates
-                stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
-                fresh: dict[int, list[PredicateRow]] = {}
-                if stale:
-                    for p in cur.execute(_PREDICATES_SQL, (stale,)).fetchall():
-                        fresh.setdefault(p[0], []).append(p)
+            cached = self._predicates
+            stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
+            fresh = _fetch_predicates(conn, stale, rejected)
+        if rejected:
+            rows = [r for r in rows if r[0] not in rejected]
         updated = {r[0]: r[8] for r in rows}
         if len(cached) > len(rows) or fresh:
             self._predicates = cached = {
@@ -103,7 +194,7 @@ class RuleCache:
             }
         rules: list[RuleRow] = [r[:8] for r in rows]
         predicates = [p for r in rows for p in cached[r[0]][1]]
-        return RuleSet.from_rows(rules, predicates)
+        return LoadedRules(RuleSet.from_rows(rules, predicates), rejected)
 
 
 def load_enabled_rules(database: Database) -> RuleSet:
@@ -131,44 +222,115 @@ class ClaimedRule:
 
 
 def claim_firings(
-    database: Database, claims: Sequence[Claim], rearm_ids: Sequence[int], now: datetime
+    database: Database,
+    claims: Sequence[Claim],
+    rearm_ids: Sequence[int],
+    now: datetime,
+    rejected: dict[int, str] | None = None,
 ) -> list[ClaimedRule]:
-    """Insert one execution per (rule, window); only newly inserted ones fire. Updates rule state."""
+    """Insert one execution per (rule, window); only newly inserted ones fire. Updates rule state.
+
+    Each candidate's stored definition is validated against the rule model first; one that fails
+    is not claimed and goes to `rejected` (rule id -> reason) for the tick to disable."""
     claimed: list[ClaimedRule] = []
     with database.transaction() as conn:
         if claims:
-            rows = conn.execute(
-                "INSERT INTO rule_executions (rule_id, window_key, evaluated_at, fired, observed) "
-                "SELECT c.rule_id, c.window_key, %s, true, c.observed::jsonb "
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c(rule_id, window_key, observed) "
-                "ON CONFLICT (rule_id, window_key) DO NOTHING RETURNING id, rule_id, window_key, observed",
-                (
-                    now,
-                    [c.rule_id for c in claims],
-                    [c.window_key for c in claims],
-                    [json.dumps(c.observed) for c in claims],
-                ),
-            ).fetchall()
+            stored: dict[int, tuple[dict[str, Any], RuleDefinition]] = {}
+            for rule in conn.execute(
+                "SELECT id, user_id, portfolio_id, name, definition FROM rules WHERE id = ANY(%s) ORDER BY id",
+                ([c.rule_id for c in claims],),
+            ).fetchall():
+                try:
+                    stored[int(rule["id"])] = (rule, RuleDefinition.model_validate(rule["definition"]))
+                except ValidationError as exc:
+                    if rejected is not None:
+                        rejected[int(rule["id"])] = reason_text(f"definition is invalid: {_first_error(exc)}")
+            valid = [c for c in claims if c.rule_id in stored]
+            rows = (
+                conn.execute(
+                    "INSERT INTO rule_executions (rule_id, window_key, evaluated_at, fired, observed) "
+                    "SELECT c.rule_id, c.window_key, %s, true, c.observed::jsonb "
+                    "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c(rule_id, window_key, observed) "
+                    "ON CONFLICT (rule_id, window_key) DO NOTHING RETURNING id, rule_id, window_key, observed",
+                    (
+                        now,
+                        [c.rule_id for c in valid],
+                        [c.window_key for c in valid],
+                        [json.dumps(c.observed) for c in valid],
+                    ),
+                ).fetchall()
+                if valid
+                else []
+            )
             won = {int(r["rule_id"]): r for r in rows}
             if won:
                 conn.execute("UPDATE rules SET armed = false, last_fired_at = %s WHERE id = ANY(%s)", (now, list(won)))
-                for rule in conn.execute(
-                    "SELECT id, user_id, portfolio_id, name, definition FROM rules WHERE id = ANY(%s) ORDER BY id",
-                    (list(won),),
-                ).fetchall():
-                    execution = won[int(rule["id"])]
-                    claimed.append(
-                        ClaimedRule(
-                            execution_id=int(execution["id"]),
-                            rule_id=int(rule["id"]),
-                            user_id=int(rule["user_id"]),
-                            portfolio_id=rule["portfolio_id"],
-                            name=str(rule["name"]),
-                            window_key=str(execution["window_key"]),
-                            observed=dict(execution["observed"]),
-                            definition=RuleDefinition.model_validate(rule["definition"]),
-                        )
+            for rule_id in sorted(won):
+                execution = won[rule_id]
+                rule, definition = stored[rule_id]
+                claimed.append(
+                    ClaimedRule(
+                        execution_id=int(execution["id"]),
+                        rule_id=rule_id,
+                        user_id=int(rule["user_id"]),
+                        portfolio_id=rule["portfolio_id"],
+                        name=str(rule["name"]),
+                        window_key=str(execution["window_key"]),
+                        observed=dict(execution["observed"]),
+                        definition=definition,
                     )
+                )
         if rearm_ids:
             conn.execute("UPDATE rules SET armed = true WHERE id = ANY(%s) AND NOT armed", (list(rearm_ids),))
     return claimed
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+@dataclass(frozen=True)
+class DisabledRule:
+    rule_id: int
+    user_id: int
+    name: str
+    reason: str
+    notification_id: int
+
+
+def disable_rules(database: Database, reasons: Mapping[int, str]) -> list[DisabledRule]:
+    """Disable rules that cannot be evaluated or acted on, keep the reason on the rule (shown by the
+    API as `disabled_reason`) and store a `rule_disabled` notification for each owner. Rules already
+    disabled are left alone, so a redelivered tick tells nobody twice."""
+    if not reasons:
+        return []
+    ids = list(reasons)
+    with database.transaction() as conn:
+        rows = conn.execute(
+            "UPDATE rules SET enabled = false, disabled_reason = r.reason, updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::text[]) AS r(id, reason) WHERE rules.id = r.id AND rules.enabled "
+            "RETURNING rules.id, rules.user_id, rules.name, rules.disabled_reason",
+            (ids, [reasons[i] for i in ids]),
+        ).fetchall()
+        disabled: list[DisabledRule] = []
+        for row in sorted(rows, key=lambda r: int(r["id"])):
+            body = {
+                "event": "rule.disabled",
+                "rule_id": int(row["id"]),
+                "rule_name": str(row["name"]),
+                "reason": str(row["disabled_reason"]),
+            }
+            note = conn.execute(
+                "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
+                "VALUES (%s, 'rule_disabled', %s, %s::jsonb, %s) RETURNING id",
+                (row["user_id"], f"Rule '{row['name']}' was disabled", json.dumps(body), row["id"]),
+            ).fetchone()
+            assert note is not None
+            disabled.append(
+                DisabledRule(
+                    int(row["id"]), int(row["user_id"]), str(row["name"]), str(row["disabled_reason"]), int(note["id"])
+                )
+            )
+    return disabled

@@ -4,6 +4,11 @@ Called by the rules function for the EventBridge schedule (every due rule) and f
 changed" events (only rules that look at a changed market, or at prices). The evaluation window
 comes from the event's own time, so a redelivered event maps to the same (rule, window) rows and
 fires nothing twice.
+
+A rule that cannot be evaluated (its stored definition is out of the columns' ranges or refused by
+the rule model) or whose action can never be stored is disabled with its reason, its owner gets a
+`rule_disabled` notification, and the `RuleDisabled` metric counts it; every other rule is evaluated
+and fires as usual.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from tidewatch.rules.actions import ActionRunner, Firing
 from tidewatch.rules.engine import due_mask, evaluate, window_key
 from tidewatch.rules.ruleset import RuleSet
 from tidewatch.rules.snapshot import MarketSnapshotSource, PositionSource, RiskScorer, take_snapshot
-from tidewatch.rules.store import Claim, RuleCache, claim_firings, load_enabled_rules
+from tidewatch.rules.store import Claim, RuleCache, claim_firings, disable_rules, reason_text
 from tidewatch.rules.webhooks import WebhookSender
 
 
@@ -45,6 +50,7 @@ class TickReport:
     action_failures: int
     webhook_retries: int
     actions_retried: int
+    disabled: int
     load_ms: float
     evaluate_ms: float
 
@@ -61,8 +67,10 @@ def run_tick(
     cache: RuleCache | None = None,
 ) -> TickReport:
     started = time.perf_counter()
+    rejected: dict[int, str] = {}
     if rules is None:
-        rules = cache.load(database) if cache is not None else load_enabled_rules(database)
+        loaded_rules = (cache or RuleCache()).load_checked(database)
+        rules, rejected = loaded_rules.rules, dict(loaded_rules.rejected)
     loaded = time.perf_counter()
     now = at.timestamp()
     due = due_mask(rules, now) if changed_markets is None else rules.referencing_markets(changed_markets)
@@ -82,7 +90,7 @@ def run_tick(
         for i in fire_idx
     ]
     rearm_ids = rules.rule_id[result.rearm].tolist()
-    claimed = claim_firings(database, claims, rearm_ids, at)
+    claimed = claim_firings(database, claims, rearm_ids, at, rejected)
     firings = [
         Firing(
             execution_id=c.execution_id,
@@ -99,6 +107,11 @@ def run_tick(
     ]
     results = runner.run(firings)
     failures = sum(1 for rs in results.values() for r in rs if not r.ok)
+    for firing in firings:
+        permanent = [r for r in results.get(firing.execution_id, []) if r.permanent]
+        if permanent:
+            rejected[firing.rule_id] = reason_text(f"{permanent[0].type} action failed: {permanent[0].error}")
+    disabled = _disable(database, runner, rejected)
     retried = webhooks.retry_due() if webhooks is not None else []
     # Scheduled ticks also finish earlier firings whose actions failed or never ran.
     actions_retried = runner.retry_unfinished(now=at) if changed_markets is None else 0
@@ -118,11 +131,33 @@ def run_tick(
         action_failures=failures,
         webhook_retries=len(retried),
         actions_retried=actions_retried,
+        disabled=disabled,
         load_ms=round((loaded - started) * 1000, 2),
         evaluate_ms=round((evaluated - loaded) * 1000, 2),
     )
     logger.info("rules tick", extra={"report": report.__dict__})
     return report
+
+
+def _disable(database: Database, runner: ActionRunner, rejected: dict[int, str]) -> int:
+    """Disable the rules that cannot run, tell their owners (stored and live), count them."""
+    if not rejected:
+        return 0
+    disabled = disable_rules(database, rejected)
+    for rule in disabled:
+        logger.warning("rule disabled", extra={"rule_id": rule.rule_id, "reason": rule.reason})
+        runner.push(
+            rule.user_id,
+            {
+                "type": "notification",
+                "id": rule.notification_id,
+                "title": f"Rule '{rule.name}' was disabled",
+                "body": {"event": "rule.disabled", "rule_id": rule.rule_id, "reason": rule.reason},
+            },
+        )
+    if disabled:
+        metrics.add_metric(name="RuleDisabled", unit=MetricUnit.Count, value=len(disabled))
+    return len(disabled)
 
 
 def _finite(value: float) -> float | None:

@@ -4,30 +4,29 @@ Signature header (Stripe style, timestamp against replays):
     Tidewatch-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 Each rule has its own secret, derived from the service's signing key and the rule id, so nothing
 secret is stored per rule and the owner can always be shown theirs (`webhook_secret`).
+
+Every attempt goes through the egress policy (`tidewatch.rules.egress`): the URL is resolved and
+checked, the request goes to the checked address, and a redirect is not followed (the delivery
+fails, the signed body never reaches the redirect's target). A delivery whose rule was deleted is
+cancelled, never sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tidewatch.db import Database
+from tidewatch.db import Connection, Database
 from tidewatch.observability import logger
+from tidewatch.rules.egress import BlockedTarget, EgressPolicy, HttpPost, pinned_post
 
 SIGNATURE_HEADER = "Tidewatch-Signature"
-# url, body, headers, timeout -> HTTP status (raises OSError on connection failure)
-HttpPost = Callable[[str, bytes, Mapping[str, str], float], int]
 
 
 def webhook_secret(signing_key: bytes, rule_id: int) -> str:
@@ -53,36 +52,6 @@ def verify(secret: str, header: str, body: bytes, *, now: float, tolerance_secon
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def blocked_target(url: str) -> str | None:
-    """Why a URL must not be called (it resolves to a private/loopback/link-local address), or None.
-
-    Stops rules from probing the VPC or the instance metadata service (SSRF). A DNS answer could
-    still change between this check and the request (rebinding); the egress path should also deny
-    private ranges in production.
-    """
-    host = urllib.parse.urlsplit(url).hostname
-    if not host:
-        return "no host"
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"unresolvable host: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            return f"{host} resolves to a non-public address ({address})"
-    return None
-
-
-def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (model)
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 @dataclass(frozen=True)
 class DeliveryOutcome:
     delivery_id: int
@@ -100,14 +69,15 @@ class WebhookSender:
         database: Database,
         signing_key: bytes,
         *,
-        post: HttpPost = urllib_post,
+        post: HttpPost = pinned_post,
         max_attempts: int = 6,
         backoff_base_seconds: float = 30.0,
         timeout_seconds: float = 5.0,
         allow_private_targets: bool = False,
+        egress: EgressPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._allow_private = allow_private_targets
+        self._egress = egress if egress is not None else EgressPolicy(allow_private=allow_private_targets)
         self._db = database
         self._key = signing_key
         self._post = post
@@ -133,6 +103,10 @@ class WebhookSender:
     def send(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> DeliveryOutcome:
         return self.attempt(self.enqueue(rule_id, url, payload))
 
+    @property
+    def egress(self) -> EgressPolicy:
+        return self._egress
+
     def attempt(self, delivery_id: int) -> DeliveryOutcome:
         with self._db.connection() as conn:
             row = conn.execute(
@@ -143,27 +117,34 @@ class WebhookSender:
         body = str(row["body"]).encode()
         attempt = int(row["attempt"]) + 1
         now = self._clock()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Tidewatch-Webhooks/1",
-            "Tidewatch-Delivery": str(delivery_id),
-            SIGNATURE_HEADER: sign(webhook_secret(self._key, int(row["rule_id"] or 0)), body, int(now)),
-        }
         code: int | None = None
         error: str | None = None
-        blocked = None if self._allow_private else blocked_target(str(row["url"]))
-        if blocked:
-            error = f"blocked: {blocked}"
+        final = False  # no retry can change the outcome
+        if row["rule_id"] is None:
+            error, final = "cancelled: the rule was deleted", True
         else:
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "Tidewatch-Webhooks/1",
+                "Tidewatch-Delivery": str(delivery_id),
+                SIGNATURE_HEADER: sign(webhook_secret(self._key, int(row["rule_id"])), body, int(now)),
+            }
             try:
-                code = self._post(str(row["url"]), body, headers, self._timeout)
-                if not 200 <= code < 300:
+                target = self._egress.check(str(row["url"]))
+                answer = self._post(target, body, headers, self._timeout)
+                code = answer.status
+                if 300 <= code < 400:
+                    where = f" to {answer.location[:200]}" if answer.location else ""
+                    error, final = f"HTTP {code}: redirect{where} not followed", True
+                elif not 200 <= code < 300:
                     error = f"HTTP {code}"
-            except OSError as exc:  # connection refused, timeout, DNS: retried like a 5xx
+            except BlockedTarget as exc:
+                error, final = f"blocked: {exc}", True
+            except OSError as exc:  # DNS, connection refused, timeout, TLS: retried like a 5xx
                 error = f"{type(exc).__name__}: {exc}"[:300]
         if error is None:
             status, next_at = "delivered", None
-        elif blocked or attempt >= self._max_attempts:
+        elif final or attempt >= self._max_attempts:
             status, next_at = "failed", None
         else:
             status = "pending"
@@ -190,3 +171,15 @@ class WebhookSender:
                 (now, limit),
             ).fetchall()
         return [self.attempt(int(r["id"])) for r in rows]
+
+
+def cancel_pending_deliveries(conn: Connection, rule_id: int) -> int:
+    """Mark a rule's pending deliveries failed ("cancelled") in the caller's transaction, so no
+    retry goes out once the rule is deleted."""
+    cur = conn.execute(
+        "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, "
+        "last_error = 'cancelled: the rule was deleted', updated_at = now() "
+        "WHERE rule_id = %s AND status = 'pending'",
+        (rule_id,),
+    )
+    return int(cur.rowcount)

@@ -14,6 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from tidewatch.bounds import BIGINT_MAX, INTEGER_MAX
+
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 HexData = Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})*$")]
 HexQuantity = Annotated[str, Field(pattern=r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")]
@@ -38,7 +40,7 @@ class _Strict(BaseModel):
 class Intent(_Strict):
     """What the user wants done, e.g. "supply 1,000 USDC to Aave v3 on Ethereum from 0xabc…"."""
 
-    chain_id: int = Field(gt=0, description="1 = Ethereum, 8453 = Base (must match the node).")
+    chain_id: int = Field(gt=0, le=INTEGER_MAX, description="1 = Ethereum, 8453 = Base (must match the node).")
     protocol: Protocol
     action: Action
     from_address: Address = Field(alias="from", description="The signer: one of your portfolio addresses.")
@@ -88,7 +90,7 @@ class RepayToHealthFactor(_Strict):
     """
 
     kind: Literal["repay_to_health_factor"]
-    market_id: int = Field(gt=0, description="Id of an aave-v3 market (GET /markets).")
+    market_id: int = Field(gt=0, le=BIGINT_MAX, description="Id of an aave-v3 market (GET /markets).")
     target_health_factor: Decimal = Field(default=Decimal("1.5"), gt=1, le=10)
     speed: Speed = "normal"
 
@@ -98,8 +100,8 @@ class MoveSupply(_Strict):
     of the same token on the same chain (rules: "move supply to the better market")."""
 
     kind: Literal["move_supply"]
-    from_market_id: int = Field(gt=0)
-    to_market_id: int = Field(gt=0)
+    from_market_id: int = Field(gt=0, le=BIGINT_MAX)
+    to_market_id: int = Field(gt=0, le=BIGINT_MAX)
     fraction: Decimal = Field(default=Decimal(1), gt=0, le=1)
     speed: Speed = "normal"
 

@@ -16,6 +16,7 @@ from tests.integration.rules.test_live import Claims, seed_users
 from tests.integration.rules.test_tick import FakeMarkets
 from tidewatch.db import Database
 from tidewatch.errors import DomainError, Unauthorized
+from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import webhook_secret
@@ -42,7 +43,12 @@ def rules_service(request: Request) -> RulesService:
 def client(db: Database) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.rules = RulesService(
-        db, signing_key=KEY, sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})), clock=lambda: NOW
+        db,
+        signing_key=KEY,
+        sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})),
+        # No DNS here: every name resolves to one public address (example.com's).
+        egress=EgressPolicy(resolve=lambda host, port: ["93.184.215.14"]),
+        clock=lambda: NOW,
     )
     app.include_router(create_router(authenticate=authenticate, service=rules_service))
 
@@ -125,6 +131,69 @@ def test_bad_rules_get_422_naming_the_field(db: Database, client: TestClient) ->
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "portfolio_id"
+
+
+BIGINT_PAST = 2**63
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"trigger": {**RULE["trigger"], "market_id": BIGINT_PAST}}, ["body", "trigger", "apy_spread", "market_id"]),
+        (
+            {"trigger": {**RULE["trigger"], "other_market_id": BIGINT_PAST}},
+            ["body", "trigger", "apy_spread", "other_market_id"],
+        ),
+        ({"portfolio_id": BIGINT_PAST}, ["body", "portfolio_id"]),
+        (
+            {
+                "conditions": {
+                    "items": [{"type": "market_apy", "market_id": BIGINT_PAST, "op": "above", "threshold": 0.1}]
+                }
+            },
+            ["body", "conditions", "items", 0, "market_apy", "market_id"],
+        ),
+    ],
+    ids=["market_id", "other_market_id", "portfolio_id", "condition market_id"],
+)
+def test_ids_past_bigint_are_422_at_the_boundary(
+    db: Database, client: TestClient, change: dict[str, Any], loc: list[Any]
+) -> None:
+    # Given a rule whose id fields do not fit PostgreSQL's bigint
+    alice, _, _, _ = seed_users(db)
+    # When it is created
+    response = client.post("/rules", json={**RULE, **change}, headers=as_user(alice))
+    # Then it is refused naming the field, and nothing is stored
+    assert response.status_code == 422, response.text
+    assert loc in [e["loc"] for e in response.json()["detail"]]
+    assert client.get("/rules", headers=as_user(alice)).json()["items"] == []
+
+
+@pytest.mark.parametrize("cursor", ["²", "9223372036854775808", "-1", "0x10"])
+def test_cursors_that_are_not_ids_are_422(db: Database, client: TestClient, cursor: str) -> None:
+    alice, _, _, _ = seed_users(db)
+    response = client.get("/rules", params={"cursor": cursor}, headers=as_user(alice))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_webhooks_to_internal_targets_are_refused_at_creation_as_a_problem(db: Database, client: TestClient) -> None:
+    # Given a Pro user
+    alice, _, _, _ = seed_users(db)
+    with db.connection() as conn:
+        conn.execute("UPDATE users SET plan = 'pro' WHERE id = %s", (alice,))
+    # When a rule posting to the metadata service (in its NAT64 form) is created
+    hook = {**RULE, "actions": [{"type": "webhook", "url": "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/"}]}
+    response = client.post("/rules", json=hook, headers=as_user(alice))
+    # Then it is a 422 problem naming the action's url
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "actions.0.url",
+            "message": "webhook target refused: 64:ff9b::a9fe:a9fe is the cloud metadata service "
+            "(169.254.169.254, embedded in 64:ff9b::a9fe:a9fe)",
+        }
+    ]
 
 
 def test_plan_limits_are_402(db: Database, client: TestClient) -> None:

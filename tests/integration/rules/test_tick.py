@@ -13,6 +13,7 @@ import pytest
 
 from tidewatch.db import Database
 from tidewatch.rules.actions import ActionRunner, PreparedTransaction, PrepareRequest
+from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.engine import window_key
 from tidewatch.rules.model import RuleSpec
 from tidewatch.rules.snapshot import MarketState, PriceWindow
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 KEY = b"test-signing-key-0123456789"
+# Test receivers listen on loopback, which the production policy refuses.
+LOOPBACK_ALLOWED = EgressPolicy(allow_loopback=True)
 
 
 class FakeMarkets:
@@ -197,7 +200,7 @@ def test_failing_action_is_retried_and_does_not_block_others(db: Database, recei
     risk = FakeRisk()
     preparer = FlakyPreparer()
     pusher = FakePusher()
-    webhooks = WebhookSender(db, KEY, allow_private_targets=True, clock=lambda: AT.timestamp())
+    webhooks = WebhookSender(db, KEY, egress=LOOPBACK_ALLOWED, clock=lambda: AT.timestamp())
     # When the tick runs
     report = run_tick(
         at=AT,
@@ -235,7 +238,7 @@ def test_webhook_retries_with_exponential_backoff_then_delivers(db: Database, re
         },
     )
     now = [AT.timestamp()]
-    sender = WebhookSender(db, KEY, backoff_base_seconds=30, allow_private_targets=True, clock=lambda: now[0])
+    sender = WebhookSender(db, KEY, backoff_base_seconds=30, egress=LOOPBACK_ALLOWED, clock=lambda: now[0])
     _Receiver.status = 503
     # When the first attempt fails
     first = sender.send(rule_id, receiver, {"event": "rule.fired"})
@@ -300,7 +303,7 @@ def test_webhooks_to_private_addresses_are_refused_without_retry(db: Database, r
     # Then nothing is sent, the delivery fails at once and says why
     assert outcome.status == "failed"
     assert outcome.error is not None
-    assert "non-public" in outcome.error
+    assert "loopback" in outcome.error
     assert _Receiver.received == []
 
 
