@@ -270,13 +270,13 @@ def test_stripe_unreachable_on_the_re_read_is_a_503_and_the_event_can_be_retried
     assert plan(harness) == "pro"
 
 
-def test_checkout_for_a_deleted_user_with_a_valid_token_is_a_404(harness: Harness) -> None:
+def test_checkout_for_a_deleted_user_with_a_valid_token_is_a_401(harness: Harness) -> None:
     # Given the signed-in user was deleted while their token is still valid
     with harness.db.connection() as conn:
         conn.execute("DELETE FROM users WHERE id = %s", (harness.user.id,))
     # When they start a checkout
     response = harness.client.post("/billing/checkout")
-    # Then it is a clean 404 problem, and Stripe was not called
-    assert response.status_code == 404
+    # Then the token no longer signs anyone in: a clean 401 problem, and Stripe was not called
+    assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
     assert harness.stripe.calls_to("/v1/customers") == []
