@@ -2,7 +2,7 @@
 
 Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
 module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
-guard → body size limit → routes (where auth and rate limiting are dependencies).
+guard → deadline → body size limit → routes (where auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import ApiDeps
-from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
@@ -48,6 +48,11 @@ def create_app(deps: ApiDeps) -> FastAPI:
     install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        request_seconds=deps.api.request_deadline_seconds,
+        rpc_seconds=deps.api.rpc_budget_seconds,
+    )
     app.add_middleware(UnexpectedErrorMiddleware)
     # CORS outside the error guard so a browser can read the 500 problem too.
     app.add_middleware(
