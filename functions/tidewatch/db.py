@@ -153,7 +153,7 @@ class Database:
     @contextmanager
     def connection(self, *, long_running: bool = False) -> Iterator[Connection]:
         """A pooled connection; `long_running` lifts the statement bounds (migrations, batch jobs)."""
-        conn = self._checkout(long_running)
+        pool, conn = self._checkout(long_running)
         try:
             if long_running:
                 conn.execute("SET statement_timeout = 0")
@@ -166,9 +166,9 @@ class Database:
             if not conn.closed and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 # Left mid-statement or mid-transaction by an error: never hand it to the next user.
                 conn.close()
-            self._open().putconn(conn)
+            pool.putconn(conn)
 
-    def _checkout(self, long_running: bool) -> BoundedConnection:
+    def _checkout(self, long_running: bool) -> tuple[ConnectionPool[BoundedConnection], BoundedConnection]:
         """A live connection within the acquisition bound (and the request's deadline)."""
         pool = self._open()
         for attempt in range(2):
@@ -191,7 +191,7 @@ class Database:
             except BaseException:
                 pool.putconn(conn)
                 raise
-            return conn
+            return pool, conn
         raise AssertionError("unreachable")
 
     @contextmanager
