@@ -2,7 +2,8 @@
 
 Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
 module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
-guard → deadline → body size limit → routes (where auth and rate limiting are dependencies).
+guard → deadline → body size limit →
+Idempotency-Key replay → routes (where auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import ApiDeps
+from api.idempotency import IdempotencyMiddleware
 from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
@@ -23,6 +25,10 @@ API_DESCRIPTION = (
     "DeFi yield and risk monitoring. Sign in with Ethereum (`GET /auth/nonce`, `POST /auth/verify`), "
     "then send `Authorization: Bearer <access token>`. Errors are RFC 9457 `application/problem+json`."
 )
+
+
+# Create routes that accept `Idempotency-Key` (a retry replays the first answer).
+IDEMPOTENT_CREATES = ("/portfolios", "/rules", "/transactions/prepare")
 
 
 def routers() -> list[APIRouter]:
@@ -47,6 +53,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     install_problem_handlers(app)
     install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(IdempotencyMiddleware, paths=IDEMPOTENT_CREATES)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
     app.add_middleware(
         DeadlineMiddleware,
@@ -59,10 +66,11 @@ def create_app(deps: ApiDeps) -> FastAPI:
         CORSMiddleware,
         allow_origins=list(deps.api.cors_origins),
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Idempotency-Key"],
         expose_headers=[
             "X-Request-Id",
             "Retry-After",
+            "Idempotency-Replayed",
             "RateLimit-Limit",
             "RateLimit-Remaining",
             "RateLimit-Reset",

@@ -55,8 +55,9 @@ def expired(budget: Budget = "request") -> bool:
 
 
 @contextmanager
-def bounded(*, request: float | None = None, rpc: float | None = None) -> Iterator[None]:
-    """Run the block under these budgets (seconds from now); an enclosing tighter one still wins."""
+def bounded(*, request: float | None = None, rpc: float | None = None, replace: bool = False) -> Iterator[None]:
+    """Run the block under these budgets (seconds from now); an enclosing tighter one still wins,
+    unless `replace` (bookkeeping that must run after a request ran out of time, briefly)."""
     now = time.monotonic()
     tokens = []
     for budget, seconds in (("request", request), ("rpc", rpc)):
@@ -65,7 +66,7 @@ def bounded(*, request: float | None = None, rpc: float | None = None) -> Iterat
         var = _DEADLINES[budget]  # type: ignore[index]
         current = var.get()
         at = now + seconds
-        tokens.append((var, var.set(at if current is None else min(current, at))))
+        tokens.append((var, var.set(at if current is None or replace else min(current, at))))
     try:
         yield
     finally:

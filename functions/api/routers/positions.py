@@ -30,7 +30,11 @@ def _address(value: str) -> str:
         raise InvalidInput(str(exc), errors=[{"field": "address", "message": str(exc), "in": "path"}]) from exc
 
 
-WalletAddress = Annotated[str, Path(min_length=42, max_length=42, description="0x address"), AfterValidator(_address)]
+WalletAddress = Annotated[
+    str,
+    Path(min_length=42, max_length=42, pattern=r"^0x[0-9a-fA-F]{40}$", description="0x address"),
+    AfterValidator(_address),
+]
 
 
 @router.get("/{address}")
