@@ -104,8 +104,8 @@ class Database:
         url: str,
         *,
         pool_size: int = 1,
-        connect_timeout: float = 5.0,
-        statement_timeout: float | None = 10.0,
+        connect_timeout: float = 3.0,
+        statement_timeout: float | None = 8.0,
         acquire_timeout: float | None = None,
     ) -> None:
         self.url = url

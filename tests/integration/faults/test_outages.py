@@ -70,7 +70,7 @@ def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pyt
     deploy_and_seed(node.url, registry_path=registry_path)
     registry = load_registry(registry_path)
     chain_id = registry.chains[0].chain_id
-    database = Database(private_postgres.url, pool_size=6)
+    database = Database(private_postgres.url, pool_size=8)
     apply_migrations(database)
     redis = connect_redis(private_redis.url)
 
@@ -195,6 +195,10 @@ def _routes(stack: Stack) -> dict[str, Callable[[], Outcome]]:
             stack, "GET /positions/{address}", "GET", f"/positions/{stack.address}"
         ),
         "GET /markets": lambda: _call(stack, "GET /markets", "GET", "/markets"),
+        "GET /auth/me": lambda: _call(stack, "GET /auth/me", "GET", "/auth/me"),
+        "GET /rules": lambda: _call(stack, "GET /rules", "GET", "/rules"),
+        "GET /notifications": lambda: _call(stack, "GET /notifications", "GET", "/notifications"),
+        "GET /transactions": lambda: _call(stack, "GET /transactions", "GET", "/transactions"),
         "POST /portfolios": lambda: _call(
             stack,
             "POST /portfolios",
