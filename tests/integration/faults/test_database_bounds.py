@@ -101,3 +101,16 @@ def test_health_is_fast_and_names_the_database_when_it_cannot_be_reached() -> No
     assert report["status"] == "degraded"
     assert report["failing"] == ["database"]
     database.close()
+
+
+def test_an_unreachable_database_is_a_transient_failure_for_the_migrations_function() -> None:
+    # Given nothing listening where the database should be
+    from migrations.handler import _unreachable
+    from tidewatch.migrate import apply_migrations
+
+    database = Database("postgresql://127.0.0.1:1/x", connect_timeout=1, acquire_timeout=1)
+    # When migrations are applied, Then the failure is a DatabaseUnavailable the handler retries
+    with pytest.raises(DatabaseUnavailable) as raised:
+        apply_migrations(database)
+    assert _unreachable(raised.value)
+    database.close()
