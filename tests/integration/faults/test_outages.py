@@ -310,7 +310,7 @@ def test_postgres_paused_answers_503_fast_and_no_unacknowledged_write_lands(stac
         # Then /health says degraded naming the database, fast
         health = next(o for o in outcomes if o.route == "GET /health")
         assert health.status == 503
-        assert health.seconds < 3.0
+        assert health.seconds < 2 * SETTINGS.health_timeout_seconds + SLACK_SECONDS
         # Stay frozen past the request deadline: the abandoned request's bound fires meanwhile
         time.sleep(max(0.0, SETTINGS.request_deadline_seconds + 1 - CLIENT_GIVES_UP_SECONDS))
     _record("postgres paused", [*outcomes, gave_up])
