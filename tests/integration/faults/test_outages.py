@@ -66,57 +66,62 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     node = start_anvil()
-    registry_path = tmp_path_factory.mktemp("fault-devnet") / "registry.json"
-    deploy_and_seed(node.url, registry_path=registry_path)
-    registry = load_registry(registry_path)
-    chain_id = registry.chains[0].chain_id
-    database = Database(private_postgres.url, pool_size=8)
-    apply_migrations(database)
-    redis = connect_redis(private_redis.url)
-
-    def client() -> ChainClient:
-        return ChainClient(chain_id, [node.url])
-
-    positions = ChainPositionSource(
-        registry, {chain_id: client()}, positions_cache(redis, 1.0), database, clock=time.time
-    )
-    deps = ApiDeps(
-        database=database,
-        redis=redis,
-        api=SETTINGS,
-        auth=AuthSettings(
-            site_domain="app.tidewatch.test",
-            site_uri="https://app.tidewatch.test",
-            supported_chain_ids=[chain_id],
-            jwt_keys={"k1": "fault-suite-key-0123456789abcdef0123"},
-            jwt_active_kid="k1",
-        ),
-        positions=positions,
-    )
-    app = create_app(deps)
-    wallet = WalletService(database=database, chains={chain_id: client()}, registry=registry, settings=WalletSettings())
-    app.state.wallet = InProcessWalletClient(lambda: wallet)
-    user = next(u for u in registry.users if u.label == "alice-healthy")
-    with database.transaction() as conn:
-        row = conn.execute("INSERT INTO users (address) VALUES (%s) RETURNING id", (user.address,)).fetchone()
-        assert row is not None
-    token = app.state.services.require_tokens().issue(user_id=row["id"], address=user.address, plan="pro")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    while not server.started:
-        time.sleep(0.05)
-    auth = {"Authorization": f"Bearer {token}"}
-    created = httpx.post(
-        f"{url}/portfolios",
-        json={"name": "main", "wallets": [{"address": user.address}], "chains": [chain_id]},
-        headers=auth,
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+    database: Database | None = None
     try:
+        registry_path = tmp_path_factory.mktemp("fault-devnet") / "registry.json"
+        deploy_and_seed(node.url, registry_path=registry_path)
+        registry = load_registry(registry_path)
+        chain_id = registry.chains[0].chain_id
+        database = Database(private_postgres.url, pool_size=8)
+        apply_migrations(database)
+        redis = connect_redis(private_redis.url)
+
+        def client() -> ChainClient:
+            return ChainClient(chain_id, [node.url])
+
+        positions = ChainPositionSource(
+            registry, {chain_id: client()}, positions_cache(redis, 1.0), database, clock=time.time
+        )
+        deps = ApiDeps(
+            database=database,
+            redis=redis,
+            api=SETTINGS,
+            auth=AuthSettings(
+                site_domain="app.tidewatch.test",
+                site_uri="https://app.tidewatch.test",
+                supported_chain_ids=[chain_id],
+                jwt_keys={"k1": "fault-suite-key-0123456789abcdef0123"},
+                jwt_active_kid="k1",
+            ),
+            positions=positions,
+        )
+        app = create_app(deps)
+        wallet = WalletService(
+            database=database, chains={chain_id: client()}, registry=registry, settings=WalletSettings()
+        )
+        app.state.wallet = InProcessWalletClient(lambda: wallet)
+        user = next(u for u in registry.users if u.label == "alice-healthy")
+        with database.transaction() as conn:
+            row = conn.execute("INSERT INTO users (address) VALUES (%s) RETURNING id", (user.address,)).fetchone()
+            assert row is not None
+        token = app.state.services.require_tokens().issue(user_id=row["id"], address=user.address, plan="pro")
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        while not server.started:
+            time.sleep(0.05)
+        auth = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{url}/portfolios",
+            json={"name": "main", "wallets": [{"address": user.address}], "chains": [chain_id]},
+            headers=auth,
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
         yield Stack(
             url,
             database,
@@ -129,10 +134,13 @@ def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pyt
             private_redis,
         )
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        # Everything started here stops, also when the setup itself failed.
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=10)
         node.stop()
-        database.close()
+        if database is not None:
+            database.close()
 
 
 @dataclass
