@@ -2,7 +2,8 @@
 
 Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
 module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
-guard → body size limit → storable-text check → routes (where auth and rate limiting are dependencies).
+guard → deadline → body size limit → storable-text check → Idempotency-Key replay → routes (where
+auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import ApiDeps
-from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.idempotency import IdempotencyMiddleware
+from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
@@ -24,6 +26,10 @@ API_DESCRIPTION = (
     "DeFi yield and risk monitoring. Sign in with Ethereum (`GET /auth/nonce`, `POST /auth/verify`), "
     "then send `Authorization: Bearer <access token>`. Errors are RFC 9457 `application/problem+json`."
 )
+
+
+# Create routes that accept `Idempotency-Key` (a retry replays the first answer).
+IDEMPOTENT_CREATES = ("/portfolios", "/rules", "/transactions/prepare")
 
 
 def routers() -> list[APIRouter]:
@@ -48,18 +54,25 @@ def create_app(deps: ApiDeps) -> FastAPI:
     install_problem_handlers(app)
     install_openapi(app)
     # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(IdempotencyMiddleware, paths=IDEMPOTENT_CREATES)
     app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.api.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        request_seconds=deps.api.request_deadline_seconds,
+        rpc_seconds=deps.api.rpc_budget_seconds,
+    )
     app.add_middleware(UnexpectedErrorMiddleware)
     # CORS outside the error guard so a browser can read the 500 problem too.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(deps.api.cors_origins),
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Idempotency-Key"],
         expose_headers=[
             "X-Request-Id",
             "Retry-After",
+            "Idempotency-Replayed",
             "RateLimit-Limit",
             "RateLimit-Remaining",
             "RateLimit-Reset",

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_body, problem_response
+from tidewatch import deadline
 from tidewatch.observability import logger
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -129,3 +130,24 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class DeadlineMiddleware:
+    """Gives every request one time budget that the database and RPC layers consult.
+
+    `request_seconds` bounds the whole request (well below the function's timeout, so a stalled
+    dependency ends in a stale answer or a 503 problem the client actually receives); RPC reads
+    share the tighter `rpc_seconds` in total, leaving time to write and answer after them.
+    """
+
+    def __init__(self, app: ASGIApp, request_seconds: float, rpc_seconds: float) -> None:
+        self.app = app
+        self.request_seconds = request_seconds
+        self.rpc_seconds = rpc_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with deadline.bounded(request=self.request_seconds, rpc=self.rpc_seconds):
+            await self.app(scope, receive, send)

@@ -51,6 +51,32 @@ _COMMON_ERRORS = {
 }
 
 
+_UNAVAILABLE = (
+    "A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be "
+    "served (see Retry-After)"
+)
+
+
+IDEMPOTENT_PATHS = ("/portfolios", "/rules", "/transactions/prepare")
+_IDEMPOTENCY_HEADER: dict[str, Any] = {
+    "name": "idempotency-key",
+    "in": "header",
+    "required": False,
+    "description": "Retry-safe create: the same key and body replay the first response (no second row, "
+    "header `Idempotency-Replayed: true`); the same key with another body is a 422 problem "
+    "`idempotency-key-reused`. Per user, kept 24 hours.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+}
+
+
+def _document_idempotency(operation: dict[str, Any]) -> None:
+    parameters = [p for p in operation.setdefault("parameters", []) if p.get("name", "").lower() != "idempotency-key"]
+    operation["parameters"] = [*parameters, _IDEMPOTENCY_HEADER]
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("409", {"description": "A request with this Idempotency-Key is still running (Retry-After)"})
+    responses.setdefault("422", {"description": _COMMON_ERRORS["422"]})
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     spec = get_openapi(
         title=app.title,
@@ -61,6 +87,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for path, path_item in spec.get("paths", {}).items():
+        if path in IDEMPOTENT_PATHS and "post" in path_item:
+            _document_idempotency(path_item["post"])
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
             if operation.get("security"):
@@ -72,6 +100,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(status, {"description": description})
             else:
                 responses.setdefault("500", {"description": _COMMON_ERRORS["500"]})
+            # Every route reads PostgreSQL or Redis: past the request deadline it answers 503.
+            responses.setdefault("503", {"description": _UNAVAILABLE})
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400:
                     if status == "422":

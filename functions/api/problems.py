@@ -8,6 +8,7 @@ problem with no internals (the traceback goes to the log, keyed by the request i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import psycopg
@@ -86,13 +87,38 @@ def _on_validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """The documented methods of the path (Starlette's 405 names only the first route's).
+
+    As in API Gateway, the most specific template wins: `/rules/schema` is not `/rules/{rule_id}`.
+    """
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = sorted(
+            (
+                (path.count("{"), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), item)
+                for path, item in request.app.openapi().get("paths", {}).items()
+            ),
+            key=lambda entry: entry[0],
+        )
+        request.app.state.allowed_methods = table
+    path = request.scope.get("path", "")
+    for _params, pattern, item in table:
+        if pattern.match(path):
+            return ", ".join(sorted(m.upper() for m in item))
+    return ""
+
+
 def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         problem_body(slug, title, exc.status_code, detail) | {"instance": request.url.path},
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 

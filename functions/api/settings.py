@@ -40,6 +40,21 @@ class ApiSettings(BaseSettings):
         default_factory=lambda: BucketLimit(burst=10, per_second=0.2),
         description="Per-client-IP token bucket for nonce issuance (fails closed without Redis).",
     )
+    request_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=25,
+        description="Time budget of one request: database and RPC waits end by then (the function times out at 29 s).",
+    )
+    rpc_budget_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        le=25,
+        description="Total time one request may spend on chain RPC reads (every chain, call and retry together).",
+    )
+    health_timeout_seconds: float = Field(
+        default=1.5, gt=0, le=10, description="Bound of each dependency probe of GET /health."
+    )
     portfolio_cache_seconds: float = Field(
         default=30.0, gt=0, description="How long a portfolio's positions are served from Redis."
     )

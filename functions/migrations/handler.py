@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from migrations import logic
 from migrations.cfn import CustomResourceEvent, put_response
 from tidewatch import runtime
+from tidewatch.db import DatabaseUnavailable
 from tidewatch.entrypoint import run_typed
 from tidewatch.migrate import apply_migrations
 from tidewatch.observability import logger, metrics, tracer
@@ -24,8 +25,9 @@ def _migrate() -> list[str]:
 
 
 def _unreachable(exc: Exception) -> bool:
-    # Connection failures and pool timeouts; SQL errors in a migration are other classes.
-    return isinstance(exc, psycopg.OperationalError)
+    # Connection failures and pool timeouts (`tidewatch.db` reports them as DatabaseUnavailable);
+    # SQL errors in a migration are other classes.
+    return isinstance(exc, psycopg.OperationalError | DatabaseUnavailable)
 
 
 @logger.inject_lambda_context

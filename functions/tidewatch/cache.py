@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tidewatch.observability import logger
 
@@ -24,13 +26,19 @@ RedisClient = redis.Redis
 
 
 def connect_redis(url: str, *, timeout: float = 0.5) -> RedisClient:
-    """A client with short timeouts: a slow cache must not make the API slow."""
+    """A client with short timeouts and no retries: a slow cache must not make the API slow.
+
+    redis-py retries a timed-out command three times by default, which turns a 0.5 s socket
+    timeout into seconds per call against a stalled server; one attempt is enough for a cache (the
+    caller reads the origin instead).
+    """
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
         decode_responses=False,
+        retry=Retry(NoBackoff(), 0),
     )
 
 

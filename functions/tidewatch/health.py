@@ -18,10 +18,12 @@ def _probe(name: str, check: Any) -> dict[str, Any]:
     return {"name": name, "ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def check_health(database: Database | None, redis: RedisClient | None) -> dict[str, Any]:
+def check_health(database: Database | None, redis: RedisClient | None, *, timeout: float = 1.5) -> dict[str, Any]:
+    """Probe each store, each bounded by `timeout` (Redis by its own socket timeout)."""
     checks = []
     if database is not None:
-        checks.append(_probe("database", database.ping))
+        checks.append(_probe("database", lambda: database.ping(timeout=timeout)))
     if redis is not None:
         checks.append(_probe("cache", redis.ping))
-    return {"status": "ok" if all(c["ok"] for c in checks) else "degraded", "checks": checks}
+    failing = [c["name"] for c in checks if not c["ok"]]
+    return {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}

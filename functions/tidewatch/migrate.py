@@ -48,7 +48,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every pending migration; return the names applied (empty when up to date)."""
     applied_now: list[str] = []
-    with db.connection() as conn:
+    with db.connection(long_running=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(

@@ -21,7 +21,12 @@ def database() -> Database:
         if settings.database_secret_arn
         else settings.database_url
     )
-    return Database(url, pool_size=settings.database_pool_size)
+    return Database(
+        url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+    )
 
 
 @lru_cache(maxsize=1)

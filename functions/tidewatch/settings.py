@@ -28,6 +28,15 @@ class DatabaseSettings(BaseSettings):
         default=None, description="Overrides the secret's host, e.g. the RDS Proxy endpoint in AWS."
     )
     database_pool_size: int = Field(default=1, ge=1, le=64, description="Connections per process.")
+    database_connect_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=30, description="libpq connect_timeout, and the wait for a pooled connection."
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=900,
+        description="Server statement_timeout of every session (the client gives up 1 s later); migrations lift it.",
+    )
 
 
 class RedisSettings(BaseSettings):

@@ -7,12 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidewatch import runtime
+from tidewatch import deadline, runtime
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest, ScheduledEvent
 from tidewatch.observability import logger, metrics, tracer
 from tidewatch.transactions.models import BroadcastRequest, PollRequest, PrepareRequest
 from wallet import deps, logic
+
+DEADLINE_MARGIN_SECONDS = 1.0
+REQUEST_BUDGET_SECONDS = 8.0  # below the api's request deadline (ApiSettings.request_deadline_seconds)
+RPC_BUDGET_SECONDS = 6.0
 
 
 def _dispatch(event: ScheduledEvent | PrepareRequest | BroadcastRequest | PollRequest | HealthRequest) -> Any:
@@ -25,4 +29,9 @@ def _dispatch(event: ScheduledEvent | PrepareRequest | BroadcastRequest | PollRe
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_typed(event, logic.WalletEvent, _dispatch)
+    # The api waits for this answer inside its own 10 s request deadline: chain and database waits
+    # end within the same budgets (and before this function's timeout), so the caller gets a clean
+    # `chain-unavailable` / `database-unavailable` problem instead of a timeout.
+    left = context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+    with deadline.bounded(request=max(min(left, REQUEST_BUDGET_SECONDS), 0.5), rpc=RPC_BUDGET_SECONDS):
+        return run_typed(event, logic.WalletEvent, _dispatch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.security import CurrentUser, ServicesDep, limit_by_ip, limit_nonce_by_ip
 from tidewatch.identity.signin import Session
@@ -37,7 +37,7 @@ class LogoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refresh_token: str | None = Field(default=None, min_length=16, max_length=256)
-    everywhere: bool = Field(default=False, description="Revoke every session of this user.")
+    everywhere: StrictBool = Field(default=False, description="Revoke every session of this user.")
 
 
 class UserOut(BaseModel):

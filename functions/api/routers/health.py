@@ -19,7 +19,7 @@ router = APIRouter(tags=["health"])
 )
 def health(request: Request, response: Response) -> dict[str, Any]:
     deps: ApiDeps = request.app.state.deps
-    report = check_health(deps.database, deps.redis)
+    report = check_health(deps.database, deps.redis, timeout=deps.api.health_timeout_seconds)
     if report["status"] != "ok":
         response.status_code = 503
     response.headers["Cache-Control"] = "no-store"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from api.params import Rfc3339
 from api.security import CurrentUser, limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
 from tidewatch.cache import CacheAside
@@ -72,8 +72,8 @@ def market_history(
     market_id: MarketId,
     user: CurrentUser,
     markets: Markets,
-    start: Annotated[datetime | None, Query(description="Range start (default: end − 7 days).")] = None,
-    end: Annotated[datetime | None, Query(description="Range end (default: now).")] = None,
+    start: Annotated[Rfc3339 | None, Query(description="Range start (default: end − 7 days).")] = None,
+    end: Annotated[Rfc3339 | None, Query(description="Range end (default: now).")] = None,
     points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="At most this many points (downsampled).")] = 200,
 ) -> MarketHistory:
     """Rate history averaged into at most `points` equal time buckets, oldest first."""

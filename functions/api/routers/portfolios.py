@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api.params import Rfc3339
 from api.security import CurrentUser, ServicesDep, limit_by_ip
 from tidewatch.portfolios.models import Page, Portfolio, PortfolioIn, PortfolioPatch, PortfolioView, Snapshot
 
@@ -22,7 +22,10 @@ router = APIRouter(
 
 PortfolioId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Portfolio id.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")]
+Cursor = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
+]
 _NOT_FOUND = {404: {"description": "No such portfolio of yours (problem+json)."}}
 
 
@@ -66,7 +69,7 @@ def portfolio_history(
     svc: ServicesDep,
     cursor: Cursor = None,
     limit: Limit = 100,
-    since: Annotated[datetime | None, Query(description="Only snapshots taken at or after this time.")] = None,
+    since: Annotated[Rfc3339 | None, Query(description="Only snapshots taken at or after this time.")] = None,
 ) -> Page[Snapshot]:
     """Snapshots newest first, for charts (net worth and lowest health factor over time)."""
     return svc.portfolios.history(user.user_id, portfolio_id, cursor=cursor, limit=limit, since=since)

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field
 
 from api.security import CurrentUser, ServicesDep, limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
+from tidewatch.chain.rpc import ChainUnavailable
 from tidewatch.errors import InvalidInput
 from tidewatch.portfolios.models import checksum_address
 from tidewatch.portfolios.positions import PositionReading
@@ -31,10 +32,14 @@ def _address(value: str) -> str:
         raise InvalidInput(str(exc), errors=[{"field": "address", "message": str(exc), "in": "path"}]) from exc
 
 
-WalletAddress = Annotated[str, Path(min_length=42, max_length=42, description="0x address"), AfterValidator(_address)]
+WalletAddress = Annotated[
+    str,
+    Path(min_length=42, max_length=42, pattern=r"^0x[0-9a-fA-F]{40}$", description="0x address"),
+    AfterValidator(_address),
+]
 
 
-@router.get("/{address}")
+@router.get("/{address}", responses={503: {"description": "No chain could be read and nothing is cached."}})
 def address_positions(
     address: WalletAddress,
     user: CurrentUser,
@@ -52,4 +57,12 @@ def address_positions(
             f"unsupported chain(s) {chain_id}",
             errors=[{"field": "chain_id", "message": f"supported: {supported}", "in": "query"}],
         )
-    return svc.deps.positions.read(chains, [address])
+    reading = svc.deps.positions.read(chains, [address])
+    if reading.sources and not reading.positions and all(s.stale and s.error for s in reading.sources):
+        # Every source failed with nothing cached: an empty 200 would read as "no positions".
+        raise ChainUnavailable(
+            "no chain could be read and nothing is cached: "
+            + "; ".join(sorted({s.error or "" for s in reading.sources})),
+            chain_ids=sorted({s.chain_id for s in reading.sources}),
+        )
+    return reading

@@ -70,8 +70,9 @@ class BroadcastBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # The bound keeps the whole JSON body inside the API's body limit (64 KiB): 30 KiB of transaction.
     raw_transaction: HexData | None = Field(
-        default=None, min_length=4, max_length=2 * 128 * 1024, description="Signed, 0x-hex: Tidewatch relays it."
+        default=None, min_length=4, max_length=2 + 2 * 30 * 1024, description="Signed, 0x-hex: Tidewatch relays it."
     )
     tx_hash: str | None = Field(
         default=None,
@@ -93,7 +94,7 @@ def prepare(
     user: CurrentUser,
     wallet: Wallet,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(pattern=r"^[\x21-\x7e]{1,128}$")] = None,
 ) -> PreparedTransactions:
     """Ordered unsigned EIP-1559 transactions for the intent, simulated; sign and send them in order."""
     prepared = wallet.prepare(
@@ -139,7 +140,7 @@ def list_transactions(
     user: CurrentUser,
     db: Db,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TransactionPage:
     """Your prepared and sent transactions, newest first."""

@@ -6,6 +6,12 @@ connection errors, HTTP 429/5xx, JSON-RPC rate-limit codes) move on to the next 
 URL failed, the whole list is retried after an exponential backoff, and finally `ChainUnavailable`
 names the chain and each URL's last error. A JSON-RPC error that is the node's deterministic answer
 (e.g. "execution reverted") is raised at once as `RpcError`: another node would answer the same.
+
+Two bounds keep a dead chain from holding a request: every attempt and pause is cut to what is
+left of the request's RPC budget (`tidewatch.deadline`, total across calls, chains and rounds), and
+a circuit breaker per client opens after consecutive failed calls, so while it is open calls fail
+at once (callers serve their cached value, marked stale with its age) until a probe call is let
+through after `cooldown_seconds`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tidewatch import deadline
 from tidewatch.errors import DomainError, UpstreamUnavailable
 
 # JSON-RPC error codes that mean "try again / elsewhere" rather than "your call is wrong".
@@ -93,6 +100,46 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}{host}"
 
 
+class CircuitBreaker:
+    """Closed → open after `threshold` consecutive failures → one probe after `cooldown_seconds`."""
+
+    def __init__(
+        self, *, threshold: int = 2, cooldown_seconds: float = 15.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.threshold = threshold
+        self.cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+
+    @property
+    def open(self) -> bool:
+        return self._opened_at is not None
+
+    def retry_after(self) -> float:
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.cooldown_seconds - self._clock())
+
+    def allow(self) -> bool:
+        """True if a call may go out: closed, or open long enough for one probe (half-open)."""
+        if self._opened_at is None:
+            return True
+        if self._clock() - self._opened_at >= self.cooldown_seconds:
+            self._opened_at = self._clock()  # this call is the probe; others keep failing fast
+            return True
+        return False
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self._failures >= self.threshold:
+            self._opened_at = self._clock()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     rounds: int = 3  # passes over the whole URL list
@@ -112,6 +159,7 @@ class ChainClient:
         retry: RetryPolicy | None = None,
         transport: Transport = urllib_transport,
         sleep: Callable[[float], None] = time.sleep,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if not urls:
             raise ValueError(f"chain {chain_id}: no RPC URL configured")
@@ -124,6 +172,7 @@ class ChainClient:
         self._ids = itertools.count(1)
         self._preferred = 0  # index of the URL that answered last: keep using it
         self.round_trips = 0
+        self.breaker = breaker or CircuitBreaker()
 
     def request(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC call; returns its `result`."""
@@ -163,14 +212,34 @@ class ChainClient:
         return results
 
     def _post(self, body: bytes) -> Any:
+        if not self.breaker.allow():
+            wait = self.breaker.retry_after()
+            raise ChainUnavailable(
+                f"chain {self.chain_id}: RPC circuit open after repeated failures (next probe in {wait:.0f} s)",
+                chain_id=self.chain_id,
+                retry_after_seconds=round(wait, 1),
+            )
+        try:
+            decoded = self._post_with_retries(body)
+        except ChainUnavailable:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return decoded
+
+    def _post_with_retries(self, body: bytes) -> Any:
         last_errors: dict[str, str] = {}
         order = self.urls[self._preferred :] + self.urls[: self._preferred]
         for attempt in range(self.retry.rounds):
             pause_hint = 0.0
             for url in order:
+                timeout = deadline.cap(self.timeout, "rpc")
+                if timeout <= 0:
+                    last_errors["deadline"] = "the request's RPC time budget is spent"
+                    break
                 self.round_trips += 1
                 try:
-                    decoded = json.loads(self._transport(url, body, self.timeout))
+                    decoded = json.loads(self._transport(url, body, timeout))
                 except TransportError as exc:
                     last_errors[_redact(url)] = str(exc)
                     pause_hint = max(pause_hint, exc.retry_after or 0.0)
@@ -183,9 +252,14 @@ class ChainClient:
                     continue
                 self._preferred = self.urls.index(url)
                 return decoded
-            if attempt + 1 < self.retry.rounds:
+            if attempt + 1 < self.retry.rounds and not deadline.expired("rpc"):
                 backoff = min(self.retry.max_backoff_seconds, self.retry.backoff_seconds * 2**attempt)
-                self._sleep(max(pause_hint, backoff * (0.5 + random.random() / 2)))
+                pause = deadline.cap(max(pause_hint, backoff * (0.5 + random.random() / 2)), "rpc")
+                if deadline.cap(pause + 0.05, "rpc") <= pause:
+                    break  # no time left for another round after the pause
+                self._sleep(pause)
+            else:
+                break
         detail = "; ".join(f"{u}: {e}" for u, e in last_errors.items())
         raise ChainUnavailable(
             f"chain {self.chain_id}: all {len(self.urls)} RPC URL(s) failed ({detail})", chain_id=self.chain_id

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter
 
 from tidewatch.db import Database
-from tidewatch.errors import BadRequest
+from tidewatch.errors import InvalidInput
 from tidewatch.transactions.models import AnyIntent, FeeQuote, MarketRow, PreparedTransactions, UnsignedTransaction
 
 _COLUMNS = (
@@ -87,7 +87,9 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         when, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return datetime.fromisoformat(when), UUID(ident)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("invalid cursor", field="cursor") from exc
+        raise InvalidInput(
+            "cursor is not valid", errors=[{"field": "cursor", "message": "not a cursor from this API", "in": "query"}]
+        ) from exc
 
 
 class TransactionStore:

@@ -60,3 +60,36 @@ def test_positions_of_an_address_are_read_for_the_requested_chains(make_deps: Ca
     assert unsupported.json()["errors"][0]["field"] == "chain_id"
     # And without a token there is nothing
     assert client.get(f"/positions/{VITALIK}").status_code == 401
+
+
+class FailingSource:
+    """Every chain failed and nothing was cached (as `ChainPositionSource` reports it)."""
+
+    def read(self, chain_ids: Sequence[int], addresses: Sequence[str]) -> PositionReading:
+        now = datetime.now(UTC)
+        return PositionReading(
+            positions=[],
+            sources=[
+                SourceStatus(
+                    chain_id=c, protocol="aave-v3", as_of=now, stale=True, error=f"chain {c}: RPC circuit open"
+                )
+                for c in chain_ids
+            ],
+        )
+
+
+def test_positions_with_every_chain_down_and_nothing_cached_are_a_503_problem(
+    make_deps: Callable[..., ApiDeps],
+) -> None:
+    # Given a signed-in user and chains that all fail with nothing cached
+    clock = ManualClock(datetime.now(UTC).timestamp())
+    client = TestClient(create_app(make_deps(positions=FailingSource(), clock=clock)), raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {Wallet(seed=62).sign_in(client, now=clock())['access_token']}"}
+    # When positions are asked for
+    response = client.get(f"/positions/{VITALIK}", headers=auth)
+    # Then the answer is a clean 503 problem naming the chains, not an empty list that reads as "none"
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["type"].endswith("/chain-unavailable")
+    assert body["chain_ids"] == [1, 8453]
