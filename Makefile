@@ -2,7 +2,9 @@
 #   make run    start Tidewatch locally (installs what it needs first)
 #   make test   lint, type-check, template checks and every test (installs what it needs first)
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# AWS Lambda's python3.13 runtime: python3.13 from PATH, else from pyenv's versions folder.
+PYTHON ?= $(shell scripts/find-python.sh 3.13)
+NO_PYTHON := Tidewatch needs Python 3.13 (AWS Lambda's python3.13 runtime) and found none on PATH or in pyenv: install it (pyenv install 3.13, or your system's python3.13 package) or run make PYTHON=/path/to/python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
@@ -14,7 +16,8 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test
 
 $(STAMP): requirements.lock pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Tidewatch needs $(PYTHON) (AWS Lambda's python3.11 runtime)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
+	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { echo "$(VENV) is not Python 3.13: recreating it"; rm -rf $(VENV); }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements.lock -e ".[local,dev]"
@@ -73,13 +76,14 @@ bench: install
 
 # The SAM CLI pins its own boto3/pydantic, so it gets an environment of its own.
 $(SAM):
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q "aws-sam-cli==1.170.0"
 
-# Docker-free: python3.11 is on this machine, so sam build resolves arm64 wheels without a container.
+# Docker-free: sam build resolves arm64 wheels with the local python3.13 (put first on PATH), no container.
 sam-build: $(SAM)
 	$(SAM) validate --lint
-	$(SAM) build --build-dir .aws-sam/build
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir .aws-sam/build
 	$(BIN)/python scripts/package-sizes.py .aws-sam/build
 
 clean:

@@ -136,10 +136,16 @@ def test_template_routes_and_schedules_are_read() -> None:
     assert set(TEMPLATE.websocket_routes) == {"$connect", "$disconnect", "$default"}
 
 
-def test_every_function_runs_arm64_python311() -> None:
+def test_every_function_runs_python313_on_the_architecture_parameter() -> None:
+    # Given the template / Then every function and layer is python3.13 on the Architecture parameter (arm64)
     globals_fn = TEMPLATE.raw["Globals"]["Function"]
-    assert globals_fn["Runtime"] == "python3.11"
-    assert globals_fn["Architectures"] == ["arm64"]
+    assert globals_fn["Runtime"] == "python3.13"
+    assert globals_fn["Architectures"] == [{"Ref": "Architecture"}]
+    assert TEMPLATE.raw["Parameters"]["Architecture"]["Default"] == "arm64"
+    for resource in TEMPLATE.raw["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            assert resource["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+            assert resource["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": {"Ref": "Architecture"}}
     assert globals_fn["CodeUri"] == "functions/"
     for resource in TEMPLATE.raw["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function":
