@@ -13,7 +13,7 @@ SAM_VENV := .tools-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test
+.PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test package-test template-scan
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -85,6 +85,26 @@ sam-build: $(SAM)
 	$(SAM) validate --lint
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir .aws-sam/build
 	$(BIN)/python scripts/package-sizes.py .aws-sam/build
+
+# The package users deploy, run as Lambda runs it (tidewatch_local.package_test): the template
+# built for x86_64 (this machine cannot load arm64 wheels; arm64 is what sam-build proves), then
+# every function in an isolated python3.13 holding only its code, its layers and the runtime's
+# own packages (boto3, snapshot_restore_py: what Lambda has in /var/runtime), on its sample events.
+PACKAGE_ARCH ?= x86_64
+PACKAGE_BUILD := .aws-sam/build-$(PACKAGE_ARCH)
+LAMBDA_RUNTIME := .aws-sam/lambda-runtime
+LAMBDA_RUNTIME_STAMP := $(LAMBDA_RUNTIME)/.installed-$(shell grep -iE '^(boto3|botocore|s3transfer|snapshot-restore-py)==' requirements.lock | sha1sum | cut -c1-12)
+
+$(LAMBDA_RUNTIME_STAMP): requirements.lock | $(STAMP)
+	rm -rf $(LAMBDA_RUNTIME)
+	$(BIN)/pip install -q --target $(LAMBDA_RUNTIME) -c requirements.lock boto3 snapshot-restore-py
+	touch $@
+
+package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
+	scripts/ensure-services.sh
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir $(PACKAGE_BUILD) --cache-dir .aws-sam/cache-$(PACKAGE_ARCH) \
+	  --parameter-overrides Architecture=$(PACKAGE_ARCH) >$(PACKAGE_BUILD).log 2>&1 || { tail -30 $(PACKAGE_BUILD).log; exit 1; }
+	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
 
 clean:
 	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam

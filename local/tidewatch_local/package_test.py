@@ -97,7 +97,7 @@ class Worker:
         self._log = self.log_path.open("ab")
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [python, "-I", "-S", str(WORKER), str(spec_path)],
+            [python, "-I", "-S", "-B", str(WORKER), str(spec_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

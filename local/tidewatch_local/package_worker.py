@@ -1,8 +1,9 @@
 """One built Lambda function in an interpreter of its own, as Lambda runs it (make package-test).
 
-Started as `python3.13 -I -S package_worker.py SPEC.json` by tidewatch_local.package_test: `-I`
-ignores PYTHON* variables, the user site and the script's folder, `-S` leaves out the
-interpreter's site-packages, so the import path is the standard library plus what the spec names,
+Started as `python3.13 -I -S -B package_worker.py SPEC.json` by tidewatch_local.package_test:
+`-I` ignores PYTHON* variables, the user site and the script's folder, `-S` leaves out the
+interpreter's site-packages, `-B` writes no bytecode into the build (Lambda's /var/task and /opt
+are read-only: what the zip does not ship is compiled at every cold start), so the import path is the standard library plus what the spec names,
 in Lambda's order: the function's code folder (/var/task), each layer's python/ folder
 (/opt/python), the runtime's own packages (/var/runtime: boto3, snapshot_restore_py). This file
 imports the standard library only.
