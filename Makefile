@@ -13,7 +13,7 @@ SAM_VENV := .tools-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test package-test template-scan
+.PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test package-test
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
@@ -54,8 +54,22 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-template-check: install
+# The template, scanned: cfn-lint (the project venv, pinned in requirements.lock) for CloudFormation
+# correctness and runtime deprecations, checkov (its own environment: it pins its own boto3 and
+# pydantic, like the SAM CLI) for security. Each checkov suppression is a Metadata entry with its
+# reason next to the resource in template.yaml.
+SCAN_VENV := .tools-scan
+CHECKOV := $(SCAN_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+
+$(CHECKOV):
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install -q "checkov==$(CHECKOV_VERSION)"
+
+template-check: install $(CHECKOV)
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration and not e2e"
@@ -107,4 +121,4 @@ package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
 	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
 
 clean:
-	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam $(SCAN_VENV)

@@ -272,7 +272,7 @@ def _describe(result: Any) -> str:
     return json.dumps(result)[:200]
 
 
-def run_function(fleet: Fleet, name: str, events: list[Path]) -> FunctionReport:
+def run_function(fleet: Fleet, name: str, events: list[Path], root: Path = REPO_ROOT) -> FunctionReport:
     from tidewatch_local.sample_session import prepare_event
 
     report = FunctionReport(name)
@@ -287,7 +287,7 @@ def run_function(fleet: Fleet, name: str, events: list[Path]) -> FunctionReport:
     report.init_ms = worker.init["init_ms"]
     report.snapstart = worker.init.get("snapstart")
     for path in events:
-        label = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+        label = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         refusal = "rejected" in path.stem  # samples of a refusal on purpose carry it in their name
         since = worker.log_size()
         try:
@@ -359,8 +359,15 @@ def environment(database_url: str, redis_url: str, endpoint: str) -> dict[str, s
     }
 
 
-def run(build_dir: Path, runtime_dir: Path, python: str, events_dir: Path, only: list[str] | None = None) -> int:
-    template = read_template()
+def run(
+    build_dir: Path,
+    runtime_dir: Path,
+    python: str,
+    events_dir: Path,
+    only: list[str] | None = None,
+    template: TemplateModel | None = None,
+) -> int:
+    template = template or read_template()
     specs = worker_specs(template, build_dir, runtime_dir)
     names = [n for n in specs if not only or n in only]
     # Migrations first: the other functions need the schema, and it comes from the package too.
@@ -382,7 +389,7 @@ def run(build_dir: Path, runtime_dir: Path, python: str, events_dir: Path, only:
         try:
             for name in names:
                 events = sorted((events_dir / name).glob("*.json"))
-                report = run_function(fleet, name, events)
+                report = run_function(fleet, name, events, events_dir.parent)
                 reports.append(report)
                 print(report.line(), flush=True)
                 for outcome in report.outcomes:

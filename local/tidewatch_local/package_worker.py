@@ -95,7 +95,10 @@ def main() -> int:
             answer = {"returned": False, "error": _error(exc)}
         sys.stderr.flush()
         answers.write(json.dumps(answer) + "\n")
-    return 0
+    # Lambda freezes and then kills an environment without unwinding it; interpreter shutdown here
+    # would wait on the handler's pool threads (psycopg_pool joins them in __del__).
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
