@@ -295,8 +295,9 @@ def run_function(fleet: Fleet, name: str, events: list[Path], root: Path = REPO_
             answer = worker.call(event)
         except Exception as exc:  # the sign-in before the event failed (it runs in the package too)
             logged = worker.logged_exception(since)
+            said = str(exc).split(" {", 1)[0]  # the problem+json body adds nothing to the logged error
             report.outcomes.append(
-                Outcome(label, False, f"{type(exc).__name__}: {exc}" + (f"; logged {logged}" if logged else ""))
+                Outcome(label, False, f"{type(exc).__name__}: {said}" + (f"; logged {logged}" if logged else ""))
             )
             continue
         if not answer["returned"]:
