@@ -116,6 +116,7 @@ $(LAMBDA_RUNTIME_STAMP): requirements.lock | $(STAMP)
 
 package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
 	scripts/ensure-services.sh
+	mkdir -p .aws-sam
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir $(PACKAGE_BUILD) --cache-dir .aws-sam/cache-$(PACKAGE_ARCH) \
 	  --parameter-overrides Architecture=$(PACKAGE_ARCH) >$(PACKAGE_BUILD).log 2>&1 || { tail -30 $(PACKAGE_BUILD).log; exit 1; }
 	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
