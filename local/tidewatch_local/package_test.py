@@ -78,7 +78,7 @@ class FunctionReport:
         if self.init_error:
             return f"{self.name:<11} init FAILED: {self.init_error}"
         hooks = (
-            f", SnapStart hooks {self.snapstart['before_snapshot']}+{self.snapstart['after_restore']}"
+            f", SnapStart: {self.snapstart['before_snapshot']} before-snapshot and {self.snapstart['after_restore']} after-restore hooks ran"
             if self.snapstart
             else ""
         )

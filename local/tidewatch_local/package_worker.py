@@ -58,6 +58,10 @@ def _snapstart_cycle() -> dict[str, int]:
         func(*args, **kwargs)
     for func, args, kwargs in after:
         func(*args, **kwargs)
+    # The project's own hook lists behind the runners it registered (tidewatch.snapstart).
+    project = sys.modules.get("tidewatch.snapstart")
+    if project is not None:
+        return {"before_snapshot": len(project._before), "after_restore": len(project._after)}
     return {"before_snapshot": len(before), "after_restore": len(after)}
 
 
