@@ -197,3 +197,24 @@ def test_every_function_runs_python313_on_the_architecture_parameter() -> None:
     for resource in TEMPLATE.raw["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function":
             assert "CodeUri" not in resource["Properties"], "every function shares functions/ as CodeUri"
+
+
+def test_snapstart_functions_are_reached_through_their_alias() -> None:
+    # Given the template
+    resources = TEMPLATE.raw["Resources"]
+    # Then api, websocket and risk publish versions with SnapStart, switchable by one parameter
+    for name in ("ApiFunction", "WebSocketFunction", "RiskFunction"):
+        props = resources[name]["Properties"]
+        assert props["AutoPublishAlias"] == "live"
+        assert props["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}
+    # And every caller names the alias ($LATEST has no snapshot)
+    for caller in ("ApiFunction", "RulesFunction"):
+        props = resources[caller]["Properties"]
+        assert props["Environment"]["Variables"]["TIDEWATCH_RISK_FUNCTION_NAME"] == {"Ref": "RiskFunction.Alias"}
+        statements = props["Policies"][0]["Statement"]
+        invoke = next(s for s in statements if s["Sid"] == "InvokeRiskAndWallet")
+        assert {"Ref": "RiskFunction.Alias"} in invoke["Resource"]
+    assert (
+        "${WebSocketFunctionAliaslive}" in resources["WebSocketIntegration"]["Properties"]["IntegrationUri"]["Fn::Sub"]
+    )
+    assert resources["WebSocketInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "WebSocketFunction.Alias"}
