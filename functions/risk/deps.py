@@ -10,6 +10,7 @@ from typing import Any
 from risk.settings import ForecastSettings
 from risk.sources import recent_prices
 from risk.store import newest_approved_uri, read_uri, shipped
+from tidewatch import snapstart
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import ApyModel
 from tidewatch.forecast.artifact import Artifact, apy_model_from, parse_artifact, risk_model_from
@@ -79,3 +80,9 @@ def models() -> Models:
 
         database = runtime.database()
     return load_models(database)
+
+
+# The volatilities are estimated from the last 30 days of prices when the models load: clock-derived
+# state that a SnapStart snapshot would serve for as long as the version lives. A restored
+# container loads them again on its first request.
+snapstart.after_restore(models.cache_clear)

@@ -2,7 +2,7 @@
 # unzipped: too big for a zip function with layers, fine for an image).
 # Build context: the repository root.  Handler: risk.train_handler.lambda_handler
 #   docker build -f functions/risk/training.Dockerfile -t tidewatch-training .
-FROM public.ecr.aws/lambda/python:3.11-arm64
+FROM public.ecr.aws/lambda/python:3.13-arm64
 
 COPY requirements.lock /tmp/requirements.lock
 # Versions come from the lock file (constraints), so training and serving agree on numpy.

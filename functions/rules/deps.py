@@ -17,13 +17,12 @@ from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
 from tidewatch.live.settings import LiveSettings, poster_from_settings
 from tidewatch.rules.actions import ActionRunner, TransactionPreparer
-from tidewatch.rules.settings import RulesSettings
+from tidewatch.rules.settings import RulesSettings, signing_key
 from tidewatch.rules.snapshot import RiskScorer
 from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
 from tidewatch.rules.store import RuleCache
 from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import WebhookSender
-from tidewatch.secrets import fetch_secret
 
 
 @dataclass(frozen=True)
@@ -34,12 +33,6 @@ class RulesDeps:
     webhooks: WebhookSender
     broadcaster: Broadcaster | None
     rule_cache: RuleCache = field(default_factory=RuleCache)
-
-
-def signing_key(settings: RulesSettings) -> bytes:
-    if settings.webhook_signing_key_secret_arn:
-        return fetch_secret(settings.webhook_signing_key_secret_arn).encode()
-    return settings.webhook_signing_key.encode()
 
 
 def build_deps(

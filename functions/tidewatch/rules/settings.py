@@ -30,3 +30,16 @@ class RulesSettings(BaseSettings):
         default=0.2, ge=0, le=10, description="First pause between in-tick action retries (doubling)."
     )
     action_workers: int = Field(default=8, ge=1, le=64, description="Threads running actions in parallel.")
+
+
+def signing_key(settings: RulesSettings) -> bytes:
+    """The webhook master key: from its secret when one is configured, else the setting itself.
+
+    In the core because the api (rule dry runs and webhook secrets shown to their owner) and the
+    rules function both need it, and a function package never imports another one.
+    """
+    if settings.webhook_signing_key_secret_arn:
+        from tidewatch.secrets import fetch_secret
+
+        return fetch_secret(settings.webhook_signing_key_secret_arn).encode()
+    return settings.webhook_signing_key.encode()
