@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan, no_prelude
+from tidewatch.protocols.adapter import PlannedCall, ProtocolAdapter, StepPlan, TxTarget
 from tidewatch.protocols.models import MarketSnapshot, Position, TokenAmount
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
-from tidewatch.protocols.registry import AaveV3Market
+from tidewatch.protocols.registry import AaveV3Market, ChainRegistry, Market
+from tidewatch.transactions.amounts import exceeds, matches, requested, units, wallet_amount
+from tidewatch.transactions.errors import UnsupportedIntent
+from tidewatch.transactions.models import DecodedCall, Intent
+from tidewatch.transactions.settings import WalletSettings
 
 MAX_UINT256 = 2**256 - 1
 ORACLE_DECIMALS = 8  # AaveOracle BASE_CURRENCY_UNIT = 1e8 (USD) on Ethereum and Base
@@ -110,3 +116,149 @@ def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], us
         )
 
     return ReadPlan(f"aave-v3:{pool}:{user}", no_prelude(calls), build)
+
+
+AAVE_VARIABLE_RATE = 2  # interestRateMode: the stable rate is gone from Aave v3.2 on
+REFERRAL_CODE = 0
+
+
+class AaveV3Adapter(ProtocolAdapter):
+    """Aave v3: one market per reserve; a position is the account across one Pool."""
+
+    slug = "aave-v3"
+    name = "Aave v3"
+    actions = frozenset({"supply", "withdraw", "borrow", "repay"})
+    max_actions = frozenset({"supply", "withdraw", "repay"})
+
+    def market_plans(self, chain_id: int, markets: Sequence[Market]) -> list[ReadPlan[MarketSnapshot]]:
+        return [market_plan(chain_id, m) for m in markets if isinstance(m, AaveV3Market)]
+
+    def position_plans(self, chain_id: int, markets: Sequence[Market], user: str) -> list[ReadPlan[Position | None]]:
+        pools: dict[str, list[AaveV3Market]] = {}
+        for m in markets:
+            if isinstance(m, AaveV3Market):
+                pools.setdefault(m.pool, []).append(m)
+        return [position_plan(chain_id, pool, reserves, user) for pool, reserves in pools.items()]
+
+    def liquidation_thresholds(
+        self, market_key: str, asset_symbol: str, params: dict[str, Any]
+    ) -> dict[tuple[str, str], Decimal]:
+        # Aave positions are keyed by pool; reserves by asset.
+        if params.get("liquidation_threshold") is None:
+            return {}
+        pool = str(params.get("pool", market_key)).lower()
+        return {(pool, asset_symbol.upper()): Decimal(str(params["liquidation_threshold"]))}
+
+    def resolve(self, intent: Intent, chain: ChainRegistry) -> TxTarget | None:
+        for m in self.markets(chain):
+            if isinstance(m, AaveV3Market) and matches(m.asset, intent.asset):
+                return TxTarget(intent, m, m.asset, m.pool)
+        return None
+
+    def step_reads(self, target: TxTarget) -> list[Call]:
+        m = target.market
+        assert isinstance(m, AaveV3Market)
+        return [
+            Call(m.data_provider, abi.AAVE_DP_GET_USER_RESERVE_DATA, (target.token.address, target.intent.from_address))
+        ]
+
+    def plan_step(
+        self, target: TxTarget, wallet_balance: int, results: list[CallResult], settings: WalletSettings
+    ) -> StepPlan:
+        intent, token, owner = target.intent, target.token, target.intent.from_address
+        want = requested(intent, token.decimals)
+        if intent.action == "supply":
+            amount = wallet_amount(intent, token, wallet_balance)
+            call = _call(
+                target,
+                abi.AAVE_SUPPLY,
+                (token.address, amount, owner, REFERRAL_CODE),
+                {"asset": token.address, "amount": str(amount), "onBehalfOf": owner, "referralCode": "0"},
+                f"Supply {units(amount, token.decimals)} {token.symbol} to {self.name} on chain {intent.chain_id}",
+            )
+            return StepPlan([call], pulls=amount)
+        if intent.action == "withdraw":
+            supplied = results[0].all()[0]  # aToken balance
+            if want is not None and want > supplied:
+                raise exceeds("your supplied balance", want, supplied, token)
+            if supplied == 0:
+                raise exceeds("your supplied balance", want or 1, 0, token)
+            amount = MAX_UINT256 if want is None else want
+            shown = f"all ({units(supplied, token.decimals)})" if want is None else units(amount, token.decimals)
+            call = _call(
+                target,
+                abi.AAVE_WITHDRAW,
+                (token.address, amount, owner),
+                {"asset": token.address, "amount": str(amount), "to": owner},
+                f"Withdraw {shown} {token.symbol} from {self.name}",
+            )
+            return StepPlan([call], received=supplied if want is None else want)
+        if intent.action == "borrow":
+            assert want is not None
+            call = _call(
+                target,
+                abi.AAVE_BORROW,
+                (token.address, want, AAVE_VARIABLE_RATE, REFERRAL_CODE, owner),
+                {
+                    "asset": token.address,
+                    "amount": str(want),
+                    "interestRateMode": str(AAVE_VARIABLE_RATE),
+                    "referralCode": "0",
+                    "onBehalfOf": owner,
+                },
+                f"Borrow {units(want, token.decimals)} {token.symbol} from {self.name} at the variable rate",
+            )
+            return StepPlan([call], received=want)
+        if intent.action == "repay":
+            reserve = results[0].all()
+            debt = reserve[1] + reserve[2]  # stable + variable
+            if debt == 0:
+                raise UnsupportedIntent(f"no {token.symbol} debt to repay on {self.name}", field="asset")
+            if want is None:
+                if debt > wallet_balance:
+                    raise exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
+                # Interest accrues until the tx is mined: approve a small buffer above today's debt.
+                pulls = min(debt + debt * settings.repay_max_buffer_bps // 10_000 + 1, wallet_balance)
+                amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
+            else:
+                if want > debt:
+                    raise exceeds('your debt (use "max" to repay all of it)', want, debt, token)
+                if want > wallet_balance:
+                    raise exceeds("your wallet balance", want, wallet_balance, token)
+                amount = pulls = want
+                shown = units(amount, token.decimals)
+            call = _call(
+                target,
+                abi.AAVE_REPAY,
+                (token.address, amount, AAVE_VARIABLE_RATE, owner),
+                {
+                    "asset": token.address,
+                    "amount": str(amount),
+                    "interestRateMode": str(AAVE_VARIABLE_RATE),
+                    "onBehalfOf": owner,
+                },
+                f"Repay {shown} {token.symbol} of variable debt on {self.name}",
+            )
+            return StepPlan([call], pulls=pulls)
+        raise UnsupportedIntent(f"{self.slug} does not support {intent.action}")
+
+    def allowed_targets(self, chain: ChainRegistry) -> set[str]:
+        out: set[str] = set()
+        for m in self.markets(chain):
+            if isinstance(m, AaveV3Market):
+                out.update((m.asset.address.lower(), m.pool.lower()))
+        return out
+
+
+def _call(
+    target: TxTarget, fn: abi.Function, args: tuple[Any, ...], named: dict[str, Any], summary: str
+) -> PlannedCall:
+    return PlannedCall(
+        to=target.spender,
+        data=fn.encode(*args),
+        decoded=DecodedCall(function=fn.signature, args=named),
+        summary=summary,
+    )
+
+
+ADAPTER = AaveV3Adapter()
