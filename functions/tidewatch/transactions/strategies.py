@@ -1,8 +1,9 @@
 """Rule intents → concrete steps: which portfolio address acts, and for how much.
 
 * `repay_to_health_factor`: the address with the lowest Aave health factor that owes the asset
-  repays  debt − collateral·LT / target  (in the base currency, converted with the Aave oracle
-  price and rounded up), capped by that debt and the wallet balance.
+  repays  debt·(1 + 1 bp) − collateral·LT / target  (in the base currency, converted with the
+  Aave oracle price and rounded up; the 1 bp covers interest accrued until inclusion), capped by
+  that debt and the wallet balance.
 * `move_supply`: the address with the largest supplied balance in the source market withdraws
   `fraction` of it and supplies it to the target market (same token, same chain), in one bundle.
 
@@ -25,6 +26,9 @@ from tidewatch.transactions.plans import units
 
 BPS = Decimal(10_000)
 WAD = Decimal(10**18)
+# Debt keeps accruing between preparation and inclusion: repay as if the debt were 1 bp larger,
+# which covers ~9 hours at a 10 % borrow APR, so the factor lands at or just above the target.
+INTEREST_MARGIN_BPS = Decimal(1)
 
 
 def _aave_market(chain: ChainRegistry, row: MarketRow) -> AaveV3Market:
@@ -78,7 +82,8 @@ def repay_steps(
         raise UnsupportedIntent(
             f"health factor of {address} is already {Decimal(health) / WAD:.4f} >= {target}", field="intent"
         )
-    repay_base = total_debt - allowed_debt  # base currency units (USD, 8 decimals)
+    # base currency units (USD, 8 decimals)
+    repay_base = total_debt * (BPS + INTEREST_MARGIN_BPS) / BPS - allowed_debt
     needed = int((repay_base * Decimal(10) ** asset.decimals / price).to_integral_value(ROUND_CEILING))
     if balance == 0:
         raise AmountExceedsBalance(
