@@ -57,6 +57,7 @@ class _AssetRow:
     borrowed: int = 0
     supplied_usd: Decimal = Decimal(0)
     borrowed_usd: Decimal = Decimal(0)
+    liquidation_threshold: Decimal | None = None
 
 
 def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
@@ -70,6 +71,7 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
         row = slot(token)
         row.supplied += token.amount
         row.supplied_usd += _usd(token)
+        row.liquidation_threshold = token.liquidation_threshold
     for token in position.borrowed:
         row = slot(token)
         row.borrowed += token.amount
@@ -92,6 +94,7 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
                 supply_apy=supply_apy if row.supplied else None,
                 borrow_apy=borrow_apy if row.borrowed else None,
                 health_factor=position.health_factor,
+                liquidation_threshold=row.liquidation_threshold,
             )
         )
     return out

@@ -59,7 +59,8 @@ def account_requests(
         collateral, debt = [], []
         for p in rows:
             price = _price(p.supplied, p.asset_decimals, p.supplied_usd)
-            threshold = thresholds.get((chain_id, protocol, market, p.asset_symbol.upper()))
+            # The account's own threshold (Aave eMode) first, else the market's published one.
+            threshold = p.liquidation_threshold or thresholds.get((chain_id, protocol, market, p.asset_symbol.upper()))
             if price is not None and threshold:
                 collateral.append(
                     {

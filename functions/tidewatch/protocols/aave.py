@@ -72,30 +72,71 @@ def market_plan(chain_id: int, m: AaveV3Market) -> ReadPlan[MarketSnapshot]:
     return ReadPlan(f"aave-v3:{m.key}", no_prelude(calls), build)
 
 
-def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], user: str) -> ReadPlan[Position | None]:
-    """The account data of `user` in one Aave pool, with per-reserve balances and prices."""
-    calls = [Call(pool, abi.AAVE_GET_USER_ACCOUNT_DATA, (user,))]
-    for m in reserves:
-        calls.append(Call(m.data_provider, abi.AAVE_DP_GET_USER_RESERVE_DATA, (m.asset.address, user)))
-        calls.append(Call(m.oracle, abi.AAVE_ORACLE_GET_ASSET_PRICE, (m.asset.address,)))
+def config_liquidation_threshold(config: int) -> int:
+    """ReserveConfigurationMap bits 16-31: the reserve's liquidation threshold (bps)."""
+    return (config >> 16) & 0xFFFF
 
-    def build(_pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
+
+def config_emode_category(config: int) -> int:
+    """ReserveConfigurationMap bits 168-175: the reserve's eMode category (v3.0-v3.1; zero from
+    v3.2 on, where categories list their assets in a bitmap instead)."""
+    return (config >> 168) & 0xFF
+
+
+def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], user: str) -> ReadPlan[Position | None]:
+    """The account data of `user` in one Aave pool, with per-reserve balances, prices and the
+    liquidation threshold that applies to each collateral for this user (eMode-aware)."""
+    prelude = [Call(pool, abi.AAVE_GET_USER_EMODE, (user,))]
+
+    def main(pre: list[CallResult]) -> list[Call]:
+        calls = [Call(pool, abi.AAVE_GET_USER_ACCOUNT_DATA, (user,))]
+        for m in reserves:
+            calls.append(Call(m.data_provider, abi.AAVE_DP_GET_USER_RESERVE_DATA, (m.asset.address, user)))
+            calls.append(Call(m.oracle, abi.AAVE_ORACLE_GET_ASSET_PRICE, (m.asset.address,)))
+            calls.append(Call(pool, abi.AAVE_GET_CONFIGURATION, (m.asset.address,)))
+        category = pre[0].one()
+        if category:
+            calls.append(Call(pool, abi.AAVE_GET_EMODE_CATEGORY_DATA, (category,)))
+        return calls
+
+    def build(pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
         collateral_base, debt_base, available, threshold, ltv, hf = r[0].all()
+        category = pre[0].one()
+        emode_threshold = r[1 + 3 * len(reserves)].one()[1] if category else 0
         supplied: list[TokenAmount] = []
         borrowed: list[TokenAmount] = []
+        weighted = Decimal(0)  # sum of collateral value x threshold, to check against the Pool's
         for i, m in enumerate(reserves):
-            data = r[1 + 2 * i].all()
-            price = r[2 + 2 * i].one()
-            a_balance, stable_debt, variable_debt = data[0], data[1], data[2]
+            data = r[1 + 3 * i].all()
+            price = r[2 + 3 * i].one()
+            config = r[3 + 3 * i].one()[0]
+            a_balance, stable_debt, variable_debt, used_as_collateral = data[0], data[1], data[2], data[8]
             token = {"symbol": m.asset.symbol, "address": m.asset.address, "decimals": m.asset.decimals}
+            price_usd = scaled(price, ORACLE_DECIMALS)
             if a_balance:
-                supplied.append(TokenAmount(**token, amount=a_balance, price_usd=scaled(price, ORACLE_DECIMALS)))
+                lt_bps = config_liquidation_threshold(config)
+                if category and config_emode_category(config) == category:
+                    lt_bps = emode_threshold
+                lt = scaled(lt_bps, 4) if used_as_collateral and lt_bps else None
+                if lt is not None:
+                    weighted += Decimal(a_balance) * Decimal(price) / Decimal(10) ** m.asset.decimals * lt
+                supplied.append(TokenAmount(**token, amount=a_balance, price_usd=price_usd, liquidation_threshold=lt))
             if stable_debt + variable_debt:
-                borrowed.append(
-                    TokenAmount(**token, amount=stable_debt + variable_debt, price_usd=scaled(price, ORACLE_DECIMALS))
-                )
+                borrowed.append(TokenAmount(**token, amount=stable_debt + variable_debt, price_usd=price_usd))
         if not supplied and not borrowed and collateral_base == 0 and debt_base == 0:
             return None
+        # The Pool's average threshold (bps, weighted by collateral value) is authoritative. When
+        # the per-asset thresholds do not reproduce it (v3.2+ lists eMode assets in a bitmap, not
+        # in the reserve configuration), every collateral gets the Pool's average: exact for the
+        # account's current health factor.
+        if collateral_base and threshold:
+            derived = weighted / Decimal(collateral_base) * 10_000
+            if abs(derived - threshold) > 1:
+                average = scaled(threshold, 4)
+                supplied = [
+                    t.model_copy(update={"liquidation_threshold": average}) if t.liquidation_threshold else t
+                    for t in supplied
+                ]
         return Position(
             chain_id=chain_id,
             protocol="aave-v3",
@@ -112,10 +153,12 @@ def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], us
                 "ltv": ltv,
                 "health_factor_wad": hf,
                 "base_currency_decimals": ORACLE_DECIMALS,
+                "emode_category": category,
+                "emode_liquidation_threshold": emode_threshold,
             },
         )
 
-    return ReadPlan(f"aave-v3:{pool}:{user}", no_prelude(calls), build)
+    return ReadPlan(f"aave-v3:{pool}:{user}", main, build, prelude)
 
 
 AAVE_VARIABLE_RATE = 2  # interestRateMode: the stable rate is gone from Aave v3.2 on
