@@ -64,6 +64,7 @@ ERC20_ALLOWANCE = Function("allowance(address,address)", (U,))
 ERC20_APPROVE = Function("approve(address,uint256)", ("bool",))
 ERC20_DECIMALS = Function("decimals()", ("uint8",))
 ERC20_SYMBOL = Function("symbol()", ("string",))
+ERC20_SYMBOL_BYTES32 = Function("symbol()", ("bytes32",))  # MKR, SAI and other early tokens
 ERC20_TOTAL_SUPPLY = Function("totalSupply()", (U,))
 
 # Multicall3 (0xcA11bde05977b3631167028862bE2a173976CA11 on every chain it is deployed to)

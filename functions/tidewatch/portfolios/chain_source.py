@@ -19,6 +19,7 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
 from tidewatch.portfolios.positions import Position, PositionReading, SourceStatus
 from tidewatch.portfolios.positions import Protocol_ as ProtocolName
+from tidewatch.protocols.discovery import DiscoveryCache
 from tidewatch.protocols.models import Position as ProtocolPosition
 from tidewatch.protocols.models import TokenAmount
 from tidewatch.protocols.positions import get_positions
@@ -109,7 +110,9 @@ class ChainPositionSource:
         database: Database,
         *,
         clock: Callable[[], float],
+        discovery: DiscoveryCache | None = None,
     ) -> None:
+        self._discovery = discovery
         self._registry = registry
         self._clients = clients
         self._cache = cache
@@ -124,7 +127,12 @@ class ChainPositionSource:
         now = datetime.fromtimestamp(self._clock(), UTC)
         for address in addresses:
             found = get_positions(
-                address, registry=self._registry, clients=self._clients, cache=self._cache, chain_ids=wanted
+                address,
+                registry=self._registry,
+                clients=self._clients,
+                cache=self._cache,
+                chain_ids=wanted,
+                discovery=self._discovery,
             )
             for view in found.chains:
                 for position in view.positions:

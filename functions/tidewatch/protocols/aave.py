@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from eth_utils import to_checksum_address as to_checksum
+
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan, no_prelude
-from tidewatch.protocols.adapter import PlannedCall, ProtocolAdapter, StepPlan, TxTarget
-from tidewatch.protocols.models import MarketSnapshot, Position, TokenAmount
+from tidewatch.protocols.adapter import Discovery, PlannedCall, ProtocolAdapter, StepPlan, TxTarget
+from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position, TokenAmount
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
-from tidewatch.protocols.registry import AaveV3Market, ChainRegistry, Market
+from tidewatch.protocols.registry import AaveV3Market, Asset, ChainRegistry, Market, Root
 from tidewatch.transactions.amounts import exceeds, matches, requested, units, wallet_amount
 from tidewatch.transactions.errors import UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
@@ -70,6 +72,113 @@ def market_plan(chain_id: int, m: AaveV3Market) -> ReadPlan[MarketSnapshot]:
         )
 
     return ReadPlan(f"aave-v3:{m.key}", no_prelude(calls), build)
+
+
+EMODE_CATEGORIES_READ = 32  # category ids 1..32 are read at discovery (unused ones are empty)
+
+
+def config_field(config: int, shift: int, bits: int) -> int:
+    return (config >> shift) & ((1 << bits) - 1)
+
+
+def decode_configuration(config: int) -> dict[str, Any]:
+    """ReserveConfigurationMap as documented in Aave's ReserveConfiguration.sol (v3.0-v3.4)."""
+    return {
+        "ltv": config_field(config, 0, 16),
+        "liquidation_threshold": config_field(config, 16, 16),
+        "liquidation_bonus": config_field(config, 32, 16),
+        "decimals": config_field(config, 48, 8),
+        "is_active": bool(config_field(config, 56, 1)),
+        "is_frozen": bool(config_field(config, 57, 1)),
+        "borrowing_enabled": bool(config_field(config, 58, 1)),
+        "is_paused": bool(config_field(config, 60, 1)),
+        "reserve_factor": config_field(config, 64, 16),
+        "borrow_cap": config_field(config, 80, 36),  # whole tokens, 0 = none
+        "supply_cap": config_field(config, 116, 36),
+        "emode_category": config_field(config, 168, 8),  # v3.0-v3.1; 0 from v3.2
+    }
+
+
+def token_symbol(text: CallResult, raw32: CallResult, address: str) -> tuple[str, str | None]:
+    """A token's symbol: `string`, else `bytes32` (MKR), else a short address with a warning."""
+    if text.ok:
+        symbol = str(text.one()).strip("\x00").strip()
+        if symbol:
+            return symbol, None
+    if raw32.ok:
+        symbol = bytes(raw32.one()).rstrip(b"\x00").decode("utf-8", "replace").strip()
+        if symbol:
+            return symbol, None
+    return f"{address[:6]}…{address[-4:]}", f"symbol() unreadable: {text.error or 'empty'}"
+
+
+def discovery_plan(chain_id: int, root: Root) -> ReadPlan[Discovery]:
+    """From an instance's Pool to its reserves (token metadata, configuration, caps) and eMode
+    categories: `getReservesList` in the prelude, everything else in the main round trip."""
+    pool, data_provider, oracle = root.contract("pool"), root.contract("data_provider"), root.contract("oracle")
+    prelude = [Call(pool, abi.AAVE_GET_RESERVES_LIST)]
+
+    def main(pre: list[CallResult]) -> list[Call]:
+        calls: list[Call] = []
+        for asset in pre[0].one():
+            calls += [
+                Call(asset, abi.ERC20_SYMBOL),
+                Call(asset, abi.ERC20_SYMBOL_BYTES32),
+                Call(pool, abi.AAVE_GET_CONFIGURATION, (asset,)),
+            ]
+        calls += [Call(pool, abi.AAVE_GET_EMODE_CATEGORY_DATA, (i,)) for i in range(1, EMODE_CATEGORIES_READ + 1)]
+        return calls
+
+    def build(pre: list[CallResult], r: list[CallResult], block: BlockRef) -> Discovery:
+        assets = [str(a) for a in pre[0].one()]
+        markets: list[Market] = []
+        failures: list[MarketFailure] = []
+        reserves: dict[str, dict[str, Any]] = {}
+        for i, asset in enumerate(assets):
+            symbol_text, symbol_raw, config = r[3 * i], r[3 * i + 1], r[3 * i + 2]
+            if not config.ok:
+                failures.append(
+                    MarketFailure(chain_id=chain_id, protocol="aave-v3", market_key=asset, error=config.error or "")
+                )
+                continue
+            fields = decode_configuration(config.one()[0])
+            symbol, warning = token_symbol(symbol_text, symbol_raw, asset)
+            if warning:
+                failures.append(MarketFailure(chain_id=chain_id, protocol="aave-v3", market_key=asset, error=warning))
+            markets.append(
+                AaveV3Market(
+                    pool=pool,
+                    data_provider=data_provider,
+                    oracle=oracle,
+                    asset=Asset(symbol=symbol[:32], address=to_checksum(asset), decimals=fields["decimals"]),
+                    instance=root.instance,
+                )
+            )
+            reserves[asset.lower()] = fields
+        categories = {}
+        for i, result in enumerate(r[3 * len(assets) :], start=1):
+            if result.ok:
+                ltv, lt, bonus, _source, label = result.one()
+                if lt:
+                    categories[i] = {
+                        "ltv": ltv,
+                        "liquidation_threshold": lt,
+                        "liquidation_bonus": bonus,
+                        "label": label,
+                    }
+        return Discovery(
+            root=root,
+            block_number=block.number,
+            markets=tuple(markets),
+            failures=tuple(failures),
+            instance={
+                "reserves": reserves,
+                "emode_categories": categories,
+                "fingerprint": (pre[0].all(),),  # getReservesList: see fingerprint_calls
+            },
+        )
+
+    return ReadPlan(f"aave-v3:discover:{root.instance}", main, build, prelude)
 
 
 def config_liquidation_threshold(config: int) -> int:
@@ -172,6 +281,12 @@ class AaveV3Adapter(ProtocolAdapter):
     name = "Aave v3"
     actions = frozenset({"supply", "withdraw", "borrow", "repay"})
     max_actions = frozenset({"supply", "withdraw", "repay"})
+
+    def discovery_plan(self, chain_id: int, root: Root) -> ReadPlan[Discovery] | None:
+        return discovery_plan(chain_id, root)
+
+    def fingerprint_calls(self, root: Root) -> list[Call]:
+        return [Call(root.contract("pool"), abi.AAVE_GET_RESERVES_LIST)]
 
     def market_plans(self, chain_id: int, markets: Sequence[Market]) -> list[ReadPlan[MarketSnapshot]]:
         return [market_plan(chain_id, m) for m in markets if isinstance(m, AaveV3Market)]

@@ -56,7 +56,8 @@ class Discovery:
     block_number: int
     markets: tuple[Market, ...]
     failures: tuple[MarketFailure, ...] = ()
-    # Protocol-level facts shared by the instance's markets (e.g. Aave eMode categories).
+    # Protocol-level facts shared by the instance's markets (e.g. Aave eMode categories), and
+    # "fingerprint": the decoded results of `fingerprint_calls(root)` at discovery time.
     instance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,6 +107,12 @@ class ProtocolAdapter(ABC):
         """A read plan from the root's contracts to its markets; None when the root lists its
         markets itself (nothing to discover)."""
         return None
+
+    def fingerprint_calls(self, root: Root) -> list[Call]:
+        """Cheap calls whose results change when the root's market list changes (Aave:
+        `getReservesList`). They ride in the first round trip of every read, so a cached
+        discovery is refreshed as soon as a market is added, at no extra round trip."""
+        return []
 
     # -- reads -------------------------------------------------------------------------------
 

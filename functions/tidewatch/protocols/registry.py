@@ -39,6 +39,7 @@ class AaveV3Market(_Frozen):
     data_provider: Address  # AaveProtocolDataProvider
     oracle: Address  # AaveOracle (USD, 8 decimals)
     asset: Asset
+    instance: str = "core"  # the registry root it belongs to (core, prime, etherfi, ...)
 
     @property
     def key(self) -> str:

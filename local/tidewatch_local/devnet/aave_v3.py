@@ -261,8 +261,8 @@ class AaveDeployer:
                     b"",
                 )
             )
-        for i in range(0, len(inputs), 8):  # ~3 proxies per reserve: keep each transaction small
-            self.send(market.configurator.functions.initReserves(inputs[i : i + 8]))
+        for i in range(0, len(inputs), 4):  # 3 proxies per reserve: keep each transaction under 15M gas
+            self.send(market.configurator.functions.initReserves(inputs[i : i + 4]))
         cfg = market.configurator.functions
         for e in emodes:
             self.send(cfg.setEModeCategory(e.id, e.ltv, e.liquidation_threshold, e.liquidation_bonus, zero, e.label))

@@ -285,6 +285,19 @@ def deploy_and_seed(
                 "chain_id": chain_id,
                 "name": f"Devnet (chain {chain_id})",
                 "multicall3": multicall.address,
+                "roots": [
+                    {
+                        "protocol": "aave-v3",
+                        "instance": "core",
+                        "source": "devnet deployment (@aave/core-v3 bytecode)",
+                        "contracts": {
+                            "pool_addresses_provider": c["aave_pool_addresses_provider"],
+                            "pool": pool.address,
+                            "data_provider": data_provider.address,
+                            "oracle": oracle.address,
+                        },
+                    }
+                ],
                 "markets": markets,
             }
         ],
