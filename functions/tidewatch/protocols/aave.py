@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from eth_utils import to_checksum_address as to_checksum
@@ -16,7 +16,7 @@ from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position, 
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
 from tidewatch.protocols.registry import AaveV3Market, Asset, ChainRegistry, Market, Root
 from tidewatch.transactions.amounts import exceeds, matches, requested, units, wallet_amount
-from tidewatch.transactions.errors import UnsupportedIntent
+from tidewatch.transactions.errors import AmountExceedsBalance, UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
 
@@ -272,6 +272,11 @@ def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], us
 
 AAVE_VARIABLE_RATE = 2  # interestRateMode: the stable rate is gone from Aave v3.2 on
 REFERRAL_CODE = 0
+BPS = Decimal(10_000)
+WAD_D = Decimal(10**18)
+# Debt keeps accruing between preparation and inclusion: repay as if the debt were 1 bp larger,
+# which covers ~9 hours at a 10 % borrow APR, so the factor lands at or just above the target.
+INTEREST_MARGIN_BPS = Decimal(1)
 
 
 class AaveV3Adapter(ProtocolAdapter):
@@ -406,6 +411,80 @@ class AaveV3Adapter(ProtocolAdapter):
             if isinstance(m, AaveV3Market):
                 out.update((m.asset.address.lower(), m.pool.lower()))
         return out
+
+    def market_for(self, chain: ChainRegistry, market_key: str, asset_address: str) -> Market | None:
+        # A stored Aave market row is keyed by its reserve (the underlying asset).
+        for m in self.markets(chain):
+            if m.asset.address.lower() == asset_address.lower():
+                return m
+        return None
+
+    def supplied_call(self, market: Market, owner: str) -> Call | None:
+        assert isinstance(market, AaveV3Market)
+        return Call(market.data_provider, abi.AAVE_DP_GET_USER_RESERVE_DATA, (market.asset.address, owner))
+
+    def intent_fields(self, market: Market) -> dict[str, Any] | None:
+        return {"protocol": self.slug}
+
+    def repay_to_health_factor_reads(self, market: Market, owners: Sequence[str]) -> list[Call] | None:
+        assert isinstance(market, AaveV3Market)
+        asset = market.asset.address
+        calls = [Call(market.oracle, abi.AAVE_ORACLE_GET_ASSET_PRICE, (asset,))]
+        for owner in owners:
+            calls += [
+                Call(market.pool, abi.AAVE_GET_USER_ACCOUNT_DATA, (owner,)),
+                Call(market.data_provider, abi.AAVE_DP_GET_USER_RESERVE_DATA, (asset, owner)),
+                Call(asset, abi.ERC20_BALANCE_OF, (owner,)),
+            ]
+        return calls
+
+    def repay_to_health_factor_intent(
+        self,
+        market: Market,
+        owners: Sequence[str],
+        results: list[CallResult],
+        target_health_factor: Decimal,
+    ) -> dict[str, Any]:
+        """The owner with the lowest health factor that owes the asset repays
+        debt x (1 + 1 bp) - collateral x LT / target (base currency, converted with the oracle
+        price, rounded up; the 1 bp covers interest accrued until inclusion), capped by that debt
+        and the wallet balance."""
+        assert isinstance(market, AaveV3Market)
+        asset = market.asset
+        price = Decimal(results[0].one())
+        candidates: list[tuple[int, str, tuple[Any, ...], int, int]] = []
+        for n, owner in enumerate(owners):
+            account = results[1 + 3 * n].all()
+            reserve = results[2 + 3 * n].all()
+            debt = reserve[1] + reserve[2]
+            if debt:
+                candidates.append((account[5], owner, account, debt, results[3 + 3 * n].one()))
+        if not candidates:
+            raise UnsupportedIntent(
+                f"no address of the portfolio owes {asset.symbol} on {self.name}", field="intent.market_id"
+            )
+        health, owner, account, debt, balance = min(candidates)
+        collateral, total_debt, threshold = Decimal(account[0]), Decimal(account[1]), Decimal(account[3])
+        target = target_health_factor
+        allowed_debt = collateral * threshold / BPS / target
+        if Decimal(health) / WAD_D >= target or total_debt <= allowed_debt:
+            raise UnsupportedIntent(
+                f"health factor of {owner} is already {Decimal(health) / WAD_D:.4f} >= {target}", field="intent"
+            )
+        repay_base = total_debt * (BPS + INTEREST_MARGIN_BPS) / BPS - allowed_debt  # USD, 8 decimals
+        needed = int((repay_base * Decimal(10) ** asset.decimals / price).to_integral_value(ROUND_CEILING))
+        if balance == 0:
+            raise AmountExceedsBalance(
+                f"{owner} holds no {asset.symbol} to repay {units(min(needed, debt), asset.decimals)} {asset.symbol}",
+                field="intent",
+                requested=str(min(needed, debt)),
+                available="0",
+            )
+        common: dict[str, Any] = {"protocol": self.slug, "action": "repay", "from": owner, "asset": asset.address}
+        if needed >= debt and balance >= debt:
+            return {**common, "amount": "max"}
+        # Partial when the wallet cannot cover it all: a smaller repayment still moves the factor up.
+        return {**common, "amount_base_units": min(needed, debt, balance)}
 
 
 def _call(

@@ -230,6 +230,14 @@ class CompoundV3Adapter(ProtocolAdapter):
             return StepPlan([call], received=received)
         raise UnsupportedIntent(f"{self.slug} does not support {intent.action}")
 
+    def supplied_call(self, market: Market, owner: str) -> Call | None:
+        assert isinstance(market, CompoundV3Market)
+        return Call(market.comet, abi.COMET_BALANCE_OF, (owner,))
+
+    def intent_fields(self, market: Market) -> dict[str, Any] | None:
+        assert isinstance(market, CompoundV3Market)
+        return {"protocol": self.slug, "market": market.comet}
+
     def allowed_targets(self, chain: ChainRegistry) -> set[str]:
         out: set[str] = set()
         for m in self.markets(chain):

@@ -115,7 +115,8 @@ def test_move_supply_withdraws_then_supplies_in_one_bundle(wallet: WalletService
     sign_and_send_all(wallet, user_id, record, alice["private_key"])
     after = balances()
     assert before[0] - after[0] == 2_500 * 10**6
-    assert after[1] - before[1] == 2_500 * 10**6
+    # (the new aUSDC balance earns interest on the real Pool from the next second: a few base units)
+    assert 0 <= after[1] - before[1] - 2_500 * 10**6 < 1_000
 
 
 def test_rule_intents_are_refused_when_they_cannot_apply(wallet: WalletService, db: Database, devnet: Devnet) -> None:
