@@ -1,8 +1,8 @@
 """Tidewatch against Aave v3's real Pool (the published @aave/core-v3 bytecode on anvil).
 
 Interest accrues and matches the APY Tidewatch reports; a price drop makes a seeded borrower
-liquidatable after Tidewatch's health-factor rule fired, and a real `liquidationCall` shows in
-Tidewatch; an eMode borrower's threshold is the category's; and every transaction Tidewatch
+liquidatable after Tidewatch's health-factor rule fired (and its risk forecast said critical),
+and a real `liquidationCall` shows in Tidewatch; an eMode borrower's threshold is the category's; and every transaction Tidewatch
 prepares executes on the real Pool with the outcome its simulation gave.
 """
 
@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
+from risk.deps import load_models
 from tidewatch.chain import abi
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
+from tidewatch.forecast.payloads import RiskRequest
+from tidewatch.forecast.risk_model import score_positions
 from tidewatch.portfolios.chain_source import _rows
 from tidewatch.portfolios.risk_requests import account_requests
 from tidewatch.protocols.models import Position
@@ -131,6 +134,13 @@ def test_a_price_drop_liquidates_bob_after_the_rule_fired_and_tidewatch_shows_th
             (portfolio_id, position.health_factor),
         )
     _hf_rule(db, user_id, portfolio_id)
+    # And the liquidation-risk forecast on what Tidewatch read says "critical" (shipped model):
+    # a 3.6 % WETH drop within the next 24 hours liquidates him
+    (request,) = account_requests(_rows(position, {}), {}).values()
+    (forecast,) = score_positions([RiskRequest.model_validate(request)], load_models(None).risk)
+    assert forecast.band == "critical"
+    assert forecast.probability > 0.2
+    assert forecast.distance_to_liquidation < 0.04
 
     # When the rules tick runs while he is still solvent
     report = run_tick(
