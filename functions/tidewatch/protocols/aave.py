@@ -130,7 +130,7 @@ def discovery_plan(chain_id: int, root: Root) -> ReadPlan[Discovery]:
         return calls
 
     def build(pre: list[CallResult], r: list[CallResult], block: BlockRef) -> Discovery:
-        assets = [str(a) for a in pre[0].one()]
+        assets = [to_checksum(str(a)) for a in pre[0].one()]
         markets: list[Market] = []
         failures: list[MarketFailure] = []
         reserves: dict[str, dict[str, Any]] = {}

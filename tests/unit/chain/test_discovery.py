@@ -11,6 +11,7 @@ from tidewatch.protocols.discovery import DiscoveryCache, discover, read_markets
 from tidewatch.protocols.registry import AaveV3Market, ChainRegistry
 from tidewatch_local.devnet import scenario
 from tidewatch_local.devnet.aave_v3 import AaveDeployer, AaveMarket, RateStrategy, ReserveConfig
+from tidewatch_local.devnet.deploy import _Chain
 
 from .conftest import InProcessDevnet
 
@@ -85,21 +86,17 @@ def test_a_warm_tick_costs_two_round_trips_and_a_new_reserve_is_picked_up(devnet
             },
             treasury=deployer,
         )
+        strategy = RateStrategy(scenario.ray("0.8"), 0, scenario.ray("0.03"), scenario.ray("0.8"))
+        feed = devnet.deployment.feeds["stETH"]
+        # ... and two tokens with odd metadata: MKR-style bytes32 symbol, and a reverting symbol()
+        mkr = _deploy(devnet, "DevTokenBytes32Symbol", b"MKR".ljust(32, b"\0"), 18)
+        odd = _deploy(devnet, "DevTokenRevertingSymbol", 8)
         lister.list_reserves(
             market,
             [
-                ReserveConfig(
-                    "stETH",
-                    devnet.deployment.tokens["stETH"],
-                    18,
-                    devnet.deployment.feeds["stETH"],
-                    7000,
-                    7500,
-                    10700,
-                    1500,
-                    RateStrategy(scenario.ray("0.8"), 0, scenario.ray("0.03"), scenario.ray("0.8")),
-                    supply_cap=1000,
-                )
+                ReserveConfig("stETH", devnet.deployment.tokens["stETH"], 18, feed, 7000, 7500, 10700, 1500, strategy),
+                ReserveConfig("MKR", mkr, 18, feed, 6500, 7000, 10800, 2000, strategy),
+                ReserveConfig("ODD", odd, 8, feed, 0, 0, 0, 1000, strategy),
             ],
             [],
         )
@@ -110,9 +107,21 @@ def test_a_warm_tick_costs_two_round_trips_and_a_new_reserve_is_picked_up(devnet
         steth = [s for s in read.snapshots if s.asset_symbol == "stETH"]
         assert len(steth) == 1
         assert steth[0].params["liquidation_threshold"] == Decimal("0.75")
-        assert client.round_trips == 6  # read + rediscovery + the new market's read
+        assert client.round_trips == 6  # read + rediscovery + the new markets' read
+        # And the bytes32 symbol reads as "MKR"; the reverting one is listed under a placeholder
+        # with decimals from the Pool's configuration, and reported in the tick's failures
+        symbols = {s.asset_address.lower(): (s.asset_symbol, s.asset_decimals) for s in read.snapshots}
+        assert symbols[mkr.lower()] == ("MKR", 18)
+        assert symbols[odd.lower()] == (f"{odd[:6]}…{odd[-4:]}", 8)
+        assert [f.market_key for f in read.failures] == [odd]
+        assert "symbol() unreadable" in read.failures[0].error
     finally:
         devnet.w3.provider.ethereum_tester.revert_to_snapshot(snapshot)  # type: ignore[attr-defined]
+
+
+def _deploy(devnet: InProcessDevnet, name: str, *args: object) -> str:
+    chain = _Chain(devnet.w3)
+    return str(chain.deploy(name, *args, sender=devnet.deployment.operators["deployer"]).address)
 
 
 def _token_impl(devnet: InProcessDevnet, index: int) -> str:
