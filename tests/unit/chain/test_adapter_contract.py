@@ -131,3 +131,28 @@ def test_a_deposit_resolves_and_plans_to_allowed_contracts_only(slug: str, devne
     assert len(calls) == 2
     assert all(call.to.lower() in allowed for call in calls)
     plans.check_targets(calls, c)
+
+
+@pytest.mark.parametrize("slug", ALL)
+def test_discovery_from_each_root_yields_this_protocols_markets(slug: str, devnet: InProcessDevnet) -> None:
+    # Given the devnet roots of this protocol (an adapter whose markets are all listed has none)
+    adapter = adapter_for(slug)
+    c = chain(devnet)
+    roots = [r for r in c.roots if r.protocol == slug]
+    client, _ = devnet.client()
+    for root in roots:
+        plan = adapter.discovery_plan(c.chain_id, root)
+        assert plan is not None, f"{slug} has a root but no discovery plan"
+        # When the root is discovered
+        block, (outcome,) = execute(client, c.multicall3, [plan])
+        # Then it yields markets of this protocol, unique by key, at the block read, and the
+        # fingerprint it recorded is what the fingerprint calls return
+        found = outcome.value
+        assert found is not None, outcome.error
+        assert found.block_number == block.number
+        assert found.markets
+        assert all(m.protocol == slug for m in found.markets)
+        assert len({m.key.lower() for m in found.markets}) == len(found.markets)
+        calls = adapter.fingerprint_calls(root)
+        if calls:
+            assert len(found.instance["fingerprint"]) == len(calls)
