@@ -8,6 +8,7 @@ from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, CallResult
 from tidewatch.protocols import aave
 from tidewatch.protocols.discovery import DiscoveryCache, discover, read_markets_discovered
+from tidewatch.protocols.positions import get_positions, positions_cache
 from tidewatch.protocols.registry import AaveV3Market, ChainRegistry
 from tidewatch_local.devnet import scenario
 from tidewatch_local.devnet.aave_v3 import AaveDeployer, AaveMarket, RateStrategy, ReserveConfig
@@ -171,3 +172,25 @@ def test_a_reserve_whose_configuration_reverts_fails_alone(devnet: InProcessDevn
     assert [(f.market_key, f.error) for f in found.failures] == [(dai, "getConfiguration reverted")]
     # (the bytes32 read is the same call, decoded the other way)
     assert abi.ERC20_SYMBOL_BYTES32.selector == abi.ERC20_SYMBOL.selector
+
+
+def test_positions_list_every_reserve_held_even_when_only_roots_are_registered(devnet: InProcessDevnet) -> None:
+    # Given a registry chain with the Aave root and no listed Aave market
+    chain = only_roots(devnet)
+    registry = devnet.registry.model_copy(update={"chains": (chain,)})
+    client, _ = devnet.client()
+    bob = next(u.address for u in devnet.registry.users if u.label == "bob-near-liquidation")
+    # When bob's positions are read with discovery
+    view = get_positions(
+        bob,
+        registry=registry,
+        clients={chain.chain_id: client},
+        cache=positions_cache(None),
+        discovery=DiscoveryCache(),
+    )
+    # Then his Aave WETH collateral and USDC debt are there, from discovered reserves
+    (chain_view,) = view.chains
+    (position,) = [p for p in chain_view.positions if p.protocol == "aave-v3"]
+    assert [t.symbol for t in position.supplied] == ["WETH"]
+    assert [t.symbol for t in position.borrowed] == ["USDC"]
+    assert position.supplied[0].liquidation_threshold == Decimal("0.83")
