@@ -167,3 +167,36 @@ def test_listed_aave_markets_use_a_roots_pool_data_provider_and_oracle() -> None
                 root = roots[m.pool]  # type: ignore[union-attr]
                 assert m.data_provider == root.contracts["data_provider"]  # type: ignore[union-attr]
                 assert m.oracle == root.contracts["oracle"]  # type: ignore[union-attr]
+
+
+def _address_book_abi(name: str) -> list[dict[str, Any]]:
+    """An ABI of the live Aave interfaces as the address book publishes it (`dist/abis/<name>.js`,
+    a JavaScript array literal: keys unquoted, trailing commas), read as JSON."""
+    text = (ADDRESS_BOOK.parent / "dist" / "abis" / f"{name}.js").read_text()
+    body = text[text.index("_ABI = [") + len("_ABI = ") :]
+    body = body[: body.index("\n];") + 2]
+    body = re.sub(r"(\n\s*)(\w+):", r'\1"\2":', body)
+    body = re.sub(r",(\s*[\]}])", r"\1", body)
+    abi_items: list[dict[str, Any]] = json.loads(body)
+    return abi_items
+
+
+LIVE = {
+    "IPool": USED["Pool"],
+    "IAaveOracle": USED["AaveOracle"],
+}
+
+
+@pytest.mark.parametrize("interface", sorted(LIVE))
+def test_every_aave_function_tidewatch_uses_matches_the_live_abi_of_the_address_book(interface: str) -> None:
+    # Given the live interface ABI shipped by @aave-dao/aave-address-book (v3.3+ Pool)
+    published = {}
+    for item in _address_book_abi(interface):
+        if item["type"] == "function":
+            signature = f"{item['name']}({','.join(_canonical(i) for i in item['inputs'])})"
+            published[signature] = tuple(_canonical(o) for o in item["outputs"])
+    # Then the functions Tidewatch calls on the live Pool and oracle exist with the same layout
+    # (so the v3.0 devnet and mainnet decode alike)
+    for fn in LIVE[interface]:
+        assert fn.signature in published, f"live {interface} has no {fn.signature}"
+        assert published[fn.signature] == fn.outputs, (fn.signature, published[fn.signature])
