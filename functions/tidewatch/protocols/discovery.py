@@ -23,7 +23,7 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.protocols.adapter import Discovery
 from tidewatch.protocols.adapters import adapter_for
 from tidewatch.protocols.models import MarketFailure, MarketSnapshot
-from tidewatch.protocols.reader import ChainMarkets, market_plan
+from tidewatch.protocols.reader import ChainMarkets, ChainPositions, market_plan, position_plans, read_positions
 from tidewatch.protocols.registry import ChainRegistry, Market, Root
 
 RootKey = tuple[int, str, str]  # chain id, protocol, instance
@@ -171,6 +171,31 @@ def read_markets_discovered(
         keep = {(m.protocol, m.key.lower()) for m in found.chain.markets}
         snapshots = [s for s in snapshots if (s.protocol, s.market_key.lower()) in keep]
     return ChainMarkets(chain.chain_id, block, snapshots, failures), found
+
+
+def read_positions_discovered(
+    client: ChainClient,
+    chain: ChainRegistry,
+    cache: DiscoveryCache,
+    addresses: Sequence[str],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ChainPositions:
+    """Positions of `addresses` in every market of every root, with the same fingerprint check
+    as `read_markets_discovered`: a reserve listed since the cached discovery is read at once."""
+    found = discover(client, chain, cache, chunk_size=chunk_size)
+    checks = _checks(chain, cache, found)
+    plans: list[ReadPlan[Any]] = [*position_plans(found.chain, addresses), *(c.plan for c in checks)]
+    block, outcomes = execute(client, chain.multicall3, plans, chunk_size=chunk_size)
+    n = len(plans) - len(checks)
+    changed = [c.key for c, o in zip(checks, outcomes[n:], strict=True) if _differs(c, o)]
+    if changed:
+        found = discover(client, chain, cache, force=changed, chunk_size=chunk_size)
+        return read_positions(client, found.chain, addresses, chunk_size=chunk_size)
+    positions = [o.value for o in outcomes[:n] if o.value is not None]
+    # Odd reserve metadata found by discovery is the ingest tick's to report, not a position failure.
+    failures = [f"{o.key}: {o.error}" for o in outcomes[:n] if o.error is not None]
+    return ChainPositions(chain.chain_id, block, positions, failures)
 
 
 @dataclass(frozen=True)

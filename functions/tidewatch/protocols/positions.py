@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from tidewatch.cache import CacheAside, RedisClient
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.errors import DomainError
-from tidewatch.protocols.discovery import DiscoveryCache, discover
+from tidewatch.protocols.discovery import DiscoveryCache, read_positions_discovered
 from tidewatch.protocols.models import Position
 from tidewatch.protocols.reader import read_positions
 from tidewatch.protocols.registry import Registry
@@ -64,8 +64,9 @@ def get_positions(
 
         def load(chain: Any = chain, client: ChainClient = client) -> dict[str, Any]:
             if discovery is not None and chain.roots:
-                chain = discover(client, chain, discovery).chain
-            result = read_positions(client, chain, [address])
+                result = read_positions_discovered(client, chain, discovery, [address])
+            else:
+                result = read_positions(client, chain, [address])
             return {
                 "block_number": result.block.number,
                 "positions": [p.model_dump(mode="json") for p in result.positions],

@@ -7,7 +7,7 @@ from decimal import Decimal
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, CallResult
 from tidewatch.protocols import aave
-from tidewatch.protocols.discovery import DiscoveryCache, discover, read_markets_discovered
+from tidewatch.protocols.discovery import DiscoveryCache, discover, read_markets_discovered, read_positions_discovered
 from tidewatch.protocols.positions import get_positions, positions_cache
 from tidewatch.protocols.registry import AaveV3Market, ChainRegistry
 from tidewatch_local.devnet import scenario
@@ -194,3 +194,18 @@ def test_positions_list_every_reserve_held_even_when_only_roots_are_registered(d
     assert [t.symbol for t in position.supplied] == ["WETH"]
     assert [t.symbol for t in position.borrowed] == ["USDC"]
     assert position.supplied[0].liquidation_threshold == Decimal("0.83")
+
+
+def test_a_warm_positions_read_costs_two_round_trips(devnet: InProcessDevnet) -> None:
+    # Given a warm discovery cache and a roots-only chain
+    chain = only_roots(devnet)
+    cache = DiscoveryCache()
+    bob = next(u.address for u in devnet.registry.users if u.label == "bob-near-liquidation")
+    client, _ = devnet.client()
+    read_positions_discovered(client, chain, cache, [bob])
+    # When bob's positions are read again
+    client, transport = devnet.client()
+    result = read_positions_discovered(client, chain, cache, [bob])
+    # Then the reserves-list check rode along: 2 round trips, his Aave position is there
+    assert client.round_trips == 2 == transport.requests
+    assert [p.protocol for p in result.positions if p.protocol == "aave-v3"] == ["aave-v3"]
