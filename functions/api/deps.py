@@ -57,6 +57,7 @@ class ChainPositions:
         from tidewatch.chain.clients import build_clients
         from tidewatch.chain.settings import ChainReadSettings
         from tidewatch.portfolios.chain_source import ChainPositionSource
+        from tidewatch.protocols.discovery import DiscoveryCache
         from tidewatch.protocols.positions import positions_cache
         from tidewatch.protocols.registry import load_registry
 
@@ -70,6 +71,7 @@ class ChainPositions:
             positions_cache(self._redis, read.position_cache_ttl_seconds),
             self._database,
             clock=self._clock,
+            discovery=DiscoveryCache(ttl_seconds=read.discovery_ttl_seconds),
         )
 
     def read(self, chain_ids: Sequence[int], addresses: Sequence[str]) -> PositionReading:

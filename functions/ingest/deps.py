@@ -8,6 +8,7 @@ from tidewatch.chain.clients import build_clients
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.chain.settings import ChainReadSettings
 from tidewatch.marketfeed import InMemoryPublisher, Publisher, RedisPublisher
+from tidewatch.protocols.discovery import DiscoveryCache
 from tidewatch.protocols.registry import Registry, load_registry
 from tidewatch.settings import ChainSettings, FunctionsSettings
 
@@ -47,6 +48,13 @@ def publisher() -> Publisher:
         return InMemoryPublisher()
 
 
+@lru_cache(maxsize=1)
+def discovery_cache() -> DiscoveryCache:
+    """Discovered markets per root, kept while the container is warm (a reserve listed in
+    between is picked up by the fingerprint check of the next tick)."""
+    return DiscoveryCache(ttl_seconds=read_settings().discovery_ttl_seconds)
+
+
 def reset() -> None:
-    for cached in (chain_settings, read_settings, registry, chain_clients, publisher):
+    for cached in (chain_settings, read_settings, registry, chain_clients, publisher, discovery_cache):
         cached.cache_clear()

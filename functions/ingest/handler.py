@@ -43,6 +43,7 @@ def _dispatch(event: ScheduledEvent | PositionsRequest | HealthRequest) -> Any:
             clients=deps.chain_clients(),
             cache=positions_cache(runtime.redis_client(), deps.read_settings().position_cache_ttl_seconds),
             chain_ids=event.chain_ids,
+            discovery=deps.discovery_cache(),
         )
     return logic.run_tick(
         event,
@@ -53,6 +54,7 @@ def _dispatch(event: ScheduledEvent | PositionsRequest | HealthRequest) -> Any:
         publisher=deps.publisher(),
         market_ttl_seconds=deps.read_settings().market_cache_ttl_seconds,
         chunk_size=deps.read_settings().multicall_chunk_size,
+        discovery=deps.discovery_cache(),
     )
 
 

@@ -27,6 +27,7 @@ from tidewatch.errors import DomainError
 from tidewatch.events import ScheduledEvent
 from tidewatch.marketfeed import MarketChanged, Publisher, hot_cache, hot_key, latest_market
 from tidewatch.observability import MetricUnit, logger, metrics
+from tidewatch.protocols.discovery import DiscoveryCache, read_markets_discovered
 from tidewatch.protocols.models import MarketSnapshot
 from tidewatch.protocols.reader import read_markets
 from tidewatch.protocols.registry import Registry
@@ -41,6 +42,7 @@ class ChainTick(BaseModel):
     rows_inserted: int = 0
     events_published: int = 0
     round_trips: int = 0
+    discovered: list[str] = Field(default_factory=list)  # roots (re)discovered this tick
     failed_markets: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
 
@@ -65,6 +67,7 @@ def run_tick(
     publisher: Publisher,
     market_ttl_seconds: float = 180,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    discovery: DiscoveryCache | None = None,
 ) -> TickResult:
     results = []
     for chain in registry.chains:
@@ -74,7 +77,11 @@ def run_tick(
         before = client.round_trips
         tick = ChainTick(chain_id=chain.chain_id)
         try:
-            read = read_markets(client, chain, chunk_size=chunk_size)
+            if discovery is not None and chain.roots:
+                read, found = read_markets_discovered(client, chain, discovery, chunk_size=chunk_size)
+                tick.discovered = [f"{protocol}:{instance}" for _, protocol, instance in found.discovered]
+            else:
+                read = read_markets(client, chain, chunk_size=chunk_size)
         except DomainError as exc:
             logger.error("chain read failed", extra={"chain_id": chain.chain_id, "error": exc.detail})
             tick.error = exc.detail

@@ -64,6 +64,7 @@ ERC20_ALLOWANCE = Function("allowance(address,address)", (U,))
 ERC20_APPROVE = Function("approve(address,uint256)", ("bool",))
 ERC20_DECIMALS = Function("decimals()", ("uint8",))
 ERC20_SYMBOL = Function("symbol()", ("string",))
+ERC20_SYMBOL_BYTES32 = Function("symbol()", ("bytes32",))  # MKR, SAI and other early tokens
 ERC20_TOTAL_SUPPLY = Function("totalSupply()", (U,))
 
 # Multicall3 (0xcA11bde05977b3631167028862bE2a173976CA11 on every chain it is deployed to)
@@ -78,11 +79,18 @@ AAVE_SUPPLY = Function("supply(address,uint256,address,uint16)")
 AAVE_WITHDRAW = Function("withdraw(address,uint256,address)", (U,))
 AAVE_BORROW = Function("borrow(address,uint256,uint256,uint16,address)")
 AAVE_REPAY = Function("repay(address,uint256,uint256,address)", (U,))
+AAVE_LIQUIDATION_CALL = Function("liquidationCall(address,address,address,uint256,bool)")
+AAVE_SET_USER_EMODE = Function("setUserEMode(uint8)")
+AAVE_GET_USER_EMODE = Function("getUserEMode(address)", (U,))
+# (ltv, liquidationThreshold, liquidationBonus, priceSource, label): v3.0-3.1, and kept in v3.2+
+AAVE_GET_EMODE_CATEGORY_DATA = Function("getEModeCategoryData(uint8)", ("(uint16,uint16,uint16,address,string)",))
+AAVE_GET_CONFIGURATION = Function("getConfiguration(address)", ("(uint256)",))  # ReserveConfigurationMap
 # Aave v3 AaveProtocolDataProvider
 AAVE_DP_GET_RESERVE_DATA = Function("getReserveData(address)", (U, U, U, U, U, U, U, U, U, U, U, "uint40"))
 AAVE_DP_GET_RESERVE_CONFIGURATION = Function(
     "getReserveConfigurationData(address)", (U, U, U, U, U, "bool", "bool", "bool", "bool", "bool")
 )
+AAVE_DP_GET_RESERVE_CAPS = Function("getReserveCaps(address)", (U, U))
 AAVE_DP_GET_USER_RESERVE_DATA = Function("getUserReserveData(address,address)", (U, U, U, U, U, U, U, "uint40", "bool"))
 # Aave v3 AaveOracle (prices in the base currency, USD with 8 decimals)
 AAVE_ORACLE_GET_ASSET_PRICE = Function("getAssetPrice(address)", (U,))

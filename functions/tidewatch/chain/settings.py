@@ -14,3 +14,6 @@ class ChainReadSettings(BaseSettings):
     multicall_chunk_size: int = Field(default=400, ge=10, le=5000, description="Calls per aggregate3 eth_call.")
     market_cache_ttl_seconds: int = Field(default=180, ge=10, description="Hot cache lifetime per market.")
     position_cache_ttl_seconds: float = Field(default=30.0, gt=0, description="Positions cache-aside TTL.")
+    discovery_ttl_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Markets discovered from registry roots are re-read after this."
+    )

@@ -19,6 +19,7 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
 from tidewatch.portfolios.positions import Position, PositionReading, SourceStatus
 from tidewatch.portfolios.positions import Protocol_ as ProtocolName
+from tidewatch.protocols.discovery import DiscoveryCache
 from tidewatch.protocols.models import Position as ProtocolPosition
 from tidewatch.protocols.models import TokenAmount
 from tidewatch.protocols.positions import get_positions
@@ -57,6 +58,7 @@ class _AssetRow:
     borrowed: int = 0
     supplied_usd: Decimal = Decimal(0)
     borrowed_usd: Decimal = Decimal(0)
+    liquidation_threshold: Decimal | None = None
 
 
 def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
@@ -70,6 +72,7 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
         row = slot(token)
         row.supplied += token.amount
         row.supplied_usd += _usd(token)
+        row.liquidation_threshold = token.liquidation_threshold
     for token in position.borrowed:
         row = slot(token)
         row.borrowed += token.amount
@@ -92,6 +95,7 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
                 supply_apy=supply_apy if row.supplied else None,
                 borrow_apy=borrow_apy if row.borrowed else None,
                 health_factor=position.health_factor,
+                liquidation_threshold=row.liquidation_threshold,
             )
         )
     return out
@@ -106,7 +110,9 @@ class ChainPositionSource:
         database: Database,
         *,
         clock: Callable[[], float],
+        discovery: DiscoveryCache | None = None,
     ) -> None:
+        self._discovery = discovery
         self._registry = registry
         self._clients = clients
         self._cache = cache
@@ -121,7 +127,12 @@ class ChainPositionSource:
         now = datetime.fromtimestamp(self._clock(), UTC)
         for address in addresses:
             found = get_positions(
-                address, registry=self._registry, clients=self._clients, cache=self._cache, chain_ids=wanted
+                address,
+                registry=self._registry,
+                clients=self._clients,
+                cache=self._cache,
+                chain_ids=wanted,
+                discovery=self._discovery,
             )
             for view in found.chains:
                 for position in view.positions:

@@ -37,6 +37,10 @@ class Position(BaseModel):
     health_factor: Decimal | None = Field(
         default=None, description="The account's health factor in this protocol on this chain (None: no debt)."
     )
+    liquidation_threshold: Decimal | None = Field(
+        default=None,
+        description="The threshold that applies to this collateral for this account (Aave: eMode-aware).",
+    )
 
 
 class SourceStatus(BaseModel):

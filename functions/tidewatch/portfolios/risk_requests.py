@@ -17,6 +17,7 @@ from typing import Any
 
 from tidewatch.db import Database
 from tidewatch.portfolios.positions import Position
+from tidewatch.protocols.adapters import adapter_for
 
 # (chain id, protocol, market key lower, asset symbol upper) → liquidation threshold (fraction)
 Thresholds = dict[tuple[int, str, str, str], Decimal]
@@ -32,17 +33,10 @@ def load_thresholds(database: Database, chain_ids: Sequence[int]) -> Thresholds:
     table: Thresholds = {}
     for row in rows:
         meta: dict[str, Any] = row["metadata"] if isinstance(row["metadata"], dict) else json.loads(row["metadata"])
-        if row["protocol"] == "aave-v3" and meta.get("liquidation_threshold") is not None:
-            # Aave positions are keyed by pool; reserves by asset.
-            pool = str(meta.get("pool", row["market_key"])).lower()
-            table[(row["chain_id"], "aave-v3", pool, row["asset_symbol"].upper())] = Decimal(
-                str(meta["liquidation_threshold"])
-            )
-        elif row["protocol"] == "compound-v3":
-            for c in meta.get("collaterals", []):
-                table[(row["chain_id"], "compound-v3", row["market_key"].lower(), str(c["symbol"]).upper())] = Decimal(
-                    str(c["liquidate_collateral_factor"])
-                )
+        for (market, symbol), threshold in (
+            adapter_for(row["protocol"]).liquidation_thresholds(row["market_key"], row["asset_symbol"], meta).items()
+        ):
+            table[(row["chain_id"], row["protocol"], market, symbol)] = threshold
     return table
 
 
@@ -65,7 +59,8 @@ def account_requests(
         collateral, debt = [], []
         for p in rows:
             price = _price(p.supplied, p.asset_decimals, p.supplied_usd)
-            threshold = thresholds.get((chain_id, protocol, market, p.asset_symbol.upper()))
+            # The account's own threshold (Aave eMode) first, else the market's published one.
+            threshold = p.liquidation_threshold or thresholds.get((chain_id, protocol, market, p.asset_symbol.upper()))
             if price is not None and threshold:
                 collateral.append(
                     {

@@ -51,6 +51,9 @@ class TokenAmount(BaseModel):
     decimals: int
     amount: int  # base units
     price_usd: Decimal | None = None
+    # For collateral: the liquidation threshold that applies to this holder (Aave: the eMode
+    # category's when the user is in the asset's category), as a fraction. None: not collateral.
+    liquidation_threshold: Decimal | None = None
 
     @property
     def value_usd(self) -> Decimal | None:

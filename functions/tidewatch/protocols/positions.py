@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from tidewatch.cache import CacheAside, RedisClient
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.errors import DomainError
+from tidewatch.protocols.discovery import DiscoveryCache, read_positions_discovered
 from tidewatch.protocols.models import Position
 from tidewatch.protocols.reader import read_positions
 from tidewatch.protocols.registry import Registry
@@ -51,8 +52,10 @@ def get_positions(
     clients: Mapping[int, ChainClient],
     cache: CacheAside,
     chain_ids: Sequence[int] | None = None,
+    discovery: DiscoveryCache | None = None,
 ) -> AddressPositions:
-    """Positions of one address on every configured chain (or `chain_ids`)."""
+    """Positions of one address on every configured chain (or `chain_ids`). With `discovery`,
+    the markets of every registry root are included (discovered once, then cached)."""
     wanted = [c for c in registry.chains if c.chain_id in clients and (chain_ids is None or c.chain_id in chain_ids)]
     views: list[ChainPositionsView] = []
     errors: dict[int, str] = {}
@@ -60,7 +63,10 @@ def get_positions(
         client = clients[chain.chain_id]
 
         def load(chain: Any = chain, client: ChainClient = client) -> dict[str, Any]:
-            result = read_positions(client, chain, [address])
+            if discovery is not None and chain.roots:
+                result = read_positions_discovered(client, chain, discovery, [address])
+            else:
+                result = read_positions(client, chain, [address])
             return {
                 "block_number": result.block.number,
                 "positions": [p.model_dump(mode="json") for p in result.positions],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,17 +9,14 @@ from typing import Any
 from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE, BlockRef
 from tidewatch.chain.plan import ReadPlan, execute
 from tidewatch.chain.rpc import ChainClient
-from tidewatch.protocols import aave, compound, eigenlayer
+from tidewatch.protocols.adapters import adapter_for, all_adapters
 from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position
-from tidewatch.protocols.registry import AaveV3Market, ChainRegistry, CompoundV3Market, EigenLayerMarket, Market
+from tidewatch.protocols.registry import ChainRegistry, Market
 
 
 def market_plan(chain_id: int, m: Market) -> ReadPlan[MarketSnapshot]:
-    if isinstance(m, AaveV3Market):
-        return aave.market_plan(chain_id, m)
-    if isinstance(m, CompoundV3Market):
-        return compound.market_plan(chain_id, m)
-    return eigenlayer.market_plan(chain_id, m)
+    (plan,) = adapter_for(m.protocol).market_plans(chain_id, [m])
+    return plan
 
 
 @dataclass(frozen=True)
@@ -58,18 +54,11 @@ class ChainPositions:
 
 def position_plans(chain: ChainRegistry, addresses: Sequence[str]) -> list[ReadPlan[Position | None]]:
     plans: list[ReadPlan[Position | None]] = []
-    pools: dict[str, list[AaveV3Market]] = defaultdict(list)
-    for m in chain.markets:
-        if isinstance(m, AaveV3Market):
-            pools[m.pool].append(m)
+    by_adapter = [(a, a.markets(chain)) for a in all_adapters()]
     for user in addresses:
-        for pool, reserves in pools.items():
-            plans.append(aave.position_plan(chain.chain_id, pool, reserves, user))
-        for m in chain.markets:
-            if isinstance(m, CompoundV3Market):
-                plans.append(compound.position_plan(chain.chain_id, m, user))
-            elif isinstance(m, EigenLayerMarket):
-                plans.append(eigenlayer.position_plan(chain.chain_id, m, user))
+        for adapter, markets in by_adapter:
+            if markets:
+                plans.extend(adapter.position_plans(chain.chain_id, markets, user))
     return plans
 
 

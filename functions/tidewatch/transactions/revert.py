@@ -1,6 +1,7 @@
 """Decode why a call reverted: Error(string), Panic(uint256) and the known protocols' custom errors.
 
-Aave v3.0/3.1 revert with numeric string codes ("35"); they are named from Aave's `Errors.sol`.
+Aave v3.0-v3.3 revert with numeric string codes ("35") and v3.4+ with custom errors
+(`HealthFactorLowerThanLiquidationThreshold()`); both are named from Aave's `Errors.sol`.
 Compound III reverts with argument-less custom errors (`NotCollateralized()`), named here from the
 Comet ABI. Unknown selectors are shown as hex so the user still sees something actionable.
 """
@@ -11,6 +12,8 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
+
+from tidewatch.protocols.aave_errors import AAVE_CUSTOM_ERRORS, AAVE_ERROR_CODES
 
 ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -29,25 +32,8 @@ PANIC_CODES = {
     0x51: "call to an uninitialised function",
 }
 
-# Aave v3 core `Errors.sol` codes Tidewatch's actions can hit.
-AAVE_ERRORS = {
-    "1": "CALLER_NOT_POOL_ADMIN",
-    "26": "INVALID_AMOUNT",
-    "27": "RESERVE_INACTIVE",
-    "28": "RESERVE_FROZEN",
-    "29": "RESERVE_PAUSED",
-    "30": "BORROWING_NOT_ENABLED",
-    "32": "NOT_ENOUGH_AVAILABLE_USER_BALANCE",
-    "34": "COLLATERAL_BALANCE_IS_ZERO",
-    "35": "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD",
-    "36": "COLLATERAL_CANNOT_COVER_NEW_BORROW",
-    "39": "NO_DEBT_OF_SELECTED_TYPE",
-    "40": "NO_EXPLICIT_AMOUNT_TO_REPAY_ON_BEHALF",
-    "43": "NO_OUTSTANDING_VARIABLE_DEBT",
-    "48": "BORROW_CAP_EXCEEDED",
-    "51": "SUPPLY_CAP_EXCEEDED",
-    "57": "HEALTH_FACTOR_NOT_BELOW_THRESHOLD",
-}
+# Aave v3's numeric codes (v3.0-v3.3) and custom errors (v3.4+), from Aave's Errors.sol.
+AAVE_ERRORS = AAVE_ERROR_CODES
 
 # Compound III Comet custom errors (CometMainInterface.sol) and EigenLayer StrategyManager errors.
 _CUSTOM_ERRORS = (
@@ -87,7 +73,7 @@ _CUSTOM_ERRORS = (
     "ERC20InsufficientBalance(address,uint256,uint256)",
     "ERC20InsufficientAllowance(address,uint256,uint256)",
 )
-CUSTOM_ERRORS: dict[bytes, str] = {keccak(text=sig)[:4]: sig for sig in _CUSTOM_ERRORS}
+CUSTOM_ERRORS: dict[bytes, str] = {**AAVE_CUSTOM_ERRORS, **{keccak(text=sig)[:4]: sig for sig in _CUSTOM_ERRORS}}
 
 
 def decode_revert(data: bytes | str | None) -> str:

@@ -22,6 +22,7 @@ from web3.middleware import SignAndSendRawMiddlewareBuilder
 from web3.types import Wei
 
 from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.aave_v3 import AaveDeployer, AaveMarket, EModeCategory, RateStrategy, ReserveConfig
 from tidewatch_local.devnet.artifacts import artifact
 
 MAX_UINT = 2**256 - 1
@@ -108,33 +109,25 @@ def deploy_and_seed(
         tokens[sym] = chain.deploy("DevToken", _token_name(sym), sym, t.decimals, sender=deployer)
         feeds[sym] = chain.deploy("DevPriceFeed", f"{sym} / USD", t.price_e8, sender=deployer)
 
-    # Aave v3
-    oracle = chain.deploy("AaveOracle", sender=deployer)
-    pool = chain.deploy("AavePool", oracle.address, sender=deployer)
-    data_provider = chain.deploy("AaveProtocolDataProvider", pool.address, sender=deployer)
-    chain.send(
+    # Aave v3: the published bytecode (@aave/core-v3), configured as governance does.
+    aave = AaveDeployer(w3, deployer)
+    aave_market = aave.deploy_market(treasury=accounts[4] if len(accounts) > 4 else deployer)
+    aave.list_reserves(
+        aave_market,
+        [_reserve_config(r, tokens[r.symbol].address, feeds[r.symbol].address) for r in scenario.AAVE_RESERVES],
+        [
+            EModeCategory(e.id, e.ltv, e.liquidation_threshold, e.liquidation_bonus, e.label)
+            for e in scenario.AAVE_EMODES
+        ],
+    )
+    pool, oracle, data_provider = aave_market.pool, aave_market.oracle, aave_market.data_provider
+    # Sources for every devnet token (EigenLayer's LSTs are priced through this oracle too).
+    aave.send(
         oracle.functions.setAssetSources(
             [tokens[s].address for s in scenario.TOKENS], [feeds[s].address for s in scenario.TOKENS]
-        ),
-        deployer,
-    )
-    c.update(aave_pool=pool.address, aave_data_provider=data_provider.address, aave_oracle=oracle.address)
-    for r in scenario.AAVE_RESERVES:
-        chain.send(
-            pool.functions.initReserve(
-                tokens[r.symbol].address,
-                r.ltv,
-                r.liquidation_threshold,
-                r.liquidation_bonus,
-                r.reserve_factor,
-                r.base_rate,
-                r.slope1,
-                r.slope2,
-                r.optimal,
-            ),
-            deployer,
         )
-
+    )
+    c.update(aave_market.addresses)
     # Compound III
     comets: dict[str, Contract] = {}
     for m in scenario.COMET_MARKETS:
@@ -220,6 +213,8 @@ def deploy_and_seed(
             needs[sym] = needs.get(sym, 0) + u(sym, amount)
         for sym, amount in needs.items():
             mint(sym, acct.address, amount)
+        if seed.aave_emode:
+            chain.send(pool.functions.setUserEMode(seed.aave_emode), acct.address)
         for sym, amount in seed.aave_supply.items():
             chain.send(tokens[sym].functions.approve(pool.address, u(sym, amount)), acct.address)
             chain.send(pool.functions.supply(tokens[sym].address, u(sym, amount), acct.address, 0), acct.address)
@@ -239,7 +234,7 @@ def deploy_and_seed(
                 acct.address,
             )
 
-    extra_assets = _list_extra_reserves(chain, extra_aave_reserves, pool, oracle, deployer, provider, whale)
+    extra_assets = _list_extra_reserves(chain, aave, aave_market, extra_aave_reserves, deployer, provider)
 
     asset = {s: {"symbol": s, "address": tokens[s].address, "decimals": t.decimals} for s, t in scenario.TOKENS.items()}
     markets: list[dict[str, Any]] = [
@@ -290,6 +285,19 @@ def deploy_and_seed(
                 "chain_id": chain_id,
                 "name": f"Devnet (chain {chain_id})",
                 "multicall3": multicall.address,
+                "roots": [
+                    {
+                        "protocol": "aave-v3",
+                        "instance": "core",
+                        "source": "devnet deployment (@aave/core-v3 bytecode)",
+                        "contracts": {
+                            "pool_addresses_provider": c["aave_pool_addresses_provider"],
+                            "pool": pool.address,
+                            "data_provider": data_provider.address,
+                            "oracle": oracle.address,
+                        },
+                    }
+                ],
                 "markets": markets,
             }
         ],
@@ -316,30 +324,49 @@ def deploy_and_seed(
     )
 
 
-def _list_extra_reserves(
-    chain: _Chain, n: int, pool: Contract, oracle: Contract, deployer: str, provider: str, whale: str
-) -> list[dict[str, Any]]:
-    """Extra 18-decimal reserves priced at $1 with 1M supplied each (benchmarks at N = 1000).
+def _reserve_config(r: scenario.AaveReserve, token: str, feed: str) -> ReserveConfig:
+    return ReserveConfig(
+        symbol=r.symbol,
+        address=token,
+        decimals=scenario.TOKENS[r.symbol].decimals,
+        feed=feed,
+        ltv=r.ltv,
+        liquidation_threshold=r.liquidation_threshold,
+        liquidation_bonus=r.liquidation_bonus,
+        reserve_factor=r.reserve_factor,
+        strategy=RateStrategy(r.optimal, r.base_rate, r.slope1, r.slope2),
+        supply_cap=r.supply_cap,
+        borrow_cap=r.borrow_cap,
+        emode_category=r.emode_category,
+    )
 
-    Listed in bulk by DevReserveFactory (100 reserves per transaction) instead of ~5 transactions
-    per reserve.
-    """
+
+def _list_extra_reserves(
+    chain: _Chain, aave: AaveDeployer, market: AaveMarket, n: int, deployer: str, provider: str
+) -> list[dict[str, Any]]:
+    """Extra 18-decimal reserves priced at $1 with 1M supplied each (benchmarks at real reserve
+    counts). Aave v3 lists at most `MAX_NUMBER_RESERVES` (128) reserves per pool."""
     if n <= 0:
         return []
+    room = int(market.pool.functions.MAX_NUMBER_RESERVES().call()) - len(market.pool.functions.getReservesList().call())
+    if n > room:
+        raise ValueError(f"an Aave v3 pool lists at most 128 reserves: {n} more do not fit (room for {room})")
     feed = chain.deploy("DevPriceFeed", "TEST / USD", 10**8, sender=deployer)
-    factory = chain.deploy("DevReserveFactory", sender=deployer)
-    chain.send(pool.functions.setListingAdmin(factory.address, True), deployer)
-    chain.send(oracle.functions.setListingAdmin(factory.address, True), deployer)
-    before = len(pool.functions.getReservesList().call())
-    for i in range(0, n, 100):
-        count = min(100, n - i)
-        tx = factory.functions.listReserves(pool.address, oracle.address, feed.address, count, 10**24).transact(
-            {"from": deployer, "gas": 200_000_000}
+    strategy = RateStrategy(scenario.ray("0.90"), 0, scenario.ray("0.04"), scenario.ray("0.60"))
+    configs = []
+    for i in range(n):
+        token = chain.deploy("DevToken", f"Test {i}", f"T{i}", 18, sender=deployer)
+        configs.append(
+            ReserveConfig(f"T{i}", token.address, 18, feed.address, 5000, 6000, 10500, 1000, strategy, borrowable=True)
         )
-        if chain.w3.eth.wait_for_transaction_receipt(tx)["status"] != 1:
-            raise RuntimeError("listing extra reserves failed")
-    listed = pool.functions.getReservesList().call()[before:]
-    return [{"symbol": f"T{i}", "address": str(a), "decimals": 18} for i, a in enumerate(listed)]
+    aave.list_reserves(market, configs, [])
+    supply = 10**24
+    for cfg in configs:
+        token = chain.at("DevToken", cfg.address)
+        chain.send(token.functions.mint(provider, supply), deployer)
+        chain.send(token.functions.approve(market.pool.address, supply), provider)
+        chain.send(market.pool.functions.supply(cfg.address, supply, provider, 0), provider)
+    return [{"symbol": cfg.symbol, "address": cfg.address, "decimals": 18} for cfg in configs]
 
 
 def _token_name(symbol: str) -> str:

@@ -65,15 +65,36 @@ class AaveReserve:
     slope1: int
     slope2: int
     optimal: int
+    supply_cap: int = 0  # whole tokens (Aave stores caps unscaled); 0 = no cap
+    borrow_cap: int = 0
+    emode_category: int = 0
 
 
+# Risk parameters and DefaultReserveInterestRateStrategy parameters of Aave v3 Ethereum Core's
+# reserves (governance-set values as published by the Aave address book / risk stewards);
+# caps scaled to the devnet's seeded liquidity.
 AAVE_RESERVES = [
-    AaveReserve("USDC", 7500, 7800, 10450, 1000, 0, ray("0.06"), ray("0.60"), ray("0.90")),
-    AaveReserve("DAI", 6300, 7700, 10500, 2500, 0, ray("0.0625"), ray("0.75"), ray("0.90")),
-    AaveReserve("WETH", 8050, 8300, 10500, 1500, 0, ray("0.027"), ray("0.80"), ray("0.90")),
-    AaveReserve("WBTC", 7300, 7800, 10500, 2000, 0, ray("0.04"), ray("3.00"), ray("0.45")),
-    AaveReserve("wstETH", 7850, 8100, 10600, 500, 0, ray("0.045"), ray("0.80"), ray("0.45")),
+    AaveReserve(
+        "USDC", 7500, 7800, 10450, 1000, 0, ray("0.06"), ray("0.60"), ray("0.90"), 2_000_000_000, 1_800_000_000
+    ),
+    AaveReserve("DAI", 6300, 7700, 10500, 2500, 0, ray("0.0625"), ray("0.75"), ray("0.90"), 500_000_000, 400_000_000),
+    AaveReserve("WETH", 8050, 8300, 10500, 1500, 0, ray("0.027"), ray("0.80"), ray("0.90"), 3_000_000, 2_500_000, 1),
+    AaveReserve("WBTC", 7300, 7800, 10500, 2000, 0, ray("0.04"), ray("3.00"), ray("0.45"), 60_000, 30_000),
+    AaveReserve("wstETH", 7850, 8100, 10600, 500, 0, ray("0.045"), ray("0.80"), ray("0.45"), 1_500_000, 60_000, 1),
 ]
+
+
+@dataclass(frozen=True)
+class AaveEMode:
+    id: int
+    ltv: int  # bps
+    liquidation_threshold: int
+    liquidation_bonus: int  # 10_000 + bonus
+    label: str
+
+
+# Aave v3 Ethereum Core's "ETH correlated" eMode category (id 1): LTV 93 %, LT 95 %, bonus 1 %.
+AAVE_EMODES = [AaveEMode(1, 9300, 9500, 10100, "ETH correlated")]
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,7 @@ class SeedUser:
     comet_supply: dict[str, dict[str, int]]  # market -> asset -> units (base asset = base supply)
     comet_borrow: dict[str, int]  # market -> base units borrowed
     eigen_deposits: dict[str, int]
+    aave_emode: int = 0  # the eMode category the user enters before borrowing
 
 
 USERS = [
@@ -189,5 +211,16 @@ USERS = [
         comet_supply={"cWETHv3": {"WETH": 20}},
         comet_borrow={},
         eigen_deposits={"stETH": 32, "rETH": 10},
+    ),
+    # In Aave's ETH-correlated eMode: wstETH collateral, WETH debt, HF on the eMode LT (95 %).
+    SeedUser(
+        "dave-emode",
+        wallet={"WETH": 1},
+        aave_supply={"wstETH": 10},
+        aave_borrow={"WETH": 10},
+        comet_supply={},
+        comet_borrow={},
+        eigen_deposits={},
+        aave_emode=1,
     ),
 ]

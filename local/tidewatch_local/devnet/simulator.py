@@ -17,6 +17,7 @@ from typing import Any
 from web3 import Web3
 
 from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.aave_v3 import aave_artifact
 from tidewatch_local.devnet.deploy import Deployment, _Chain, connect
 
 
@@ -53,9 +54,15 @@ class Simulator:
         whale = self.d.operators["whale"]
         if self.rng.random() < 0.6:
             r = self.rng.choice(scenario.AAVE_RESERVES)
-            pool = self.chain.at("AavePool", self.d.contracts["aave_pool"])
+            pool = self.w3.eth.contract(
+                address=Web3.to_checksum_address(self.d.contracts["aave_pool"]), abi=aave_artifact("Pool")["abi"]
+            )
+            data_provider = self.w3.eth.contract(
+                address=Web3.to_checksum_address(self.d.contracts["aave_data_provider"]),
+                abi=aave_artifact("AaveProtocolDataProvider")["abi"],
+            )
             token = self.d.tokens[r.symbol]
-            supplied, borrowed = _aave_totals(pool, token)
+            supplied, borrowed = _aave_totals(data_provider, token)
             return self._move(
                 f"aave {r.symbol}",
                 supplied,
@@ -99,6 +106,6 @@ class Simulator:
         return f"eigenlayer {sym}: +{reward} rewards"
 
 
-def _aave_totals(pool: Any, token: str) -> tuple[int, int]:
-    reserve = pool.functions.reserves(token).call()
-    return int(reserve[10]), int(reserve[11])
+def _aave_totals(data_provider: Any, token: str) -> tuple[int, int]:
+    reserve = data_provider.functions.getReserveData(token).call()
+    return int(reserve[2]), int(reserve[3]) + int(reserve[4])  # aToken supply, stable + variable debt

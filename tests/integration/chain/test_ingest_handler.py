@@ -52,11 +52,18 @@ def test_scheduled_event_ingests_the_devnet(configured: None) -> None:
     event = json.loads((EVENTS / "scheduled.json").read_text())
     # When the handler runs
     response = lambda_handler(event, _Context())  # type: ignore[arg-type]
-    # Then every devnet market was recorded
+    # Then every devnet market was recorded: the Aave reserves discovered from the registry's
+    # root on this cold container (2 round trips), then all markets read (2 more)
     assert response["ok"] is True
     chain = response["result"]["chains"][0]
     assert chain["markets_read"] == 10
-    assert chain["round_trips"] == 2
+    assert chain["discovered"] == ["aave-v3:core"]
+    assert chain["round_trips"] == 4
+    # And the next tick in the warm container reads everything in 2 round trips
+    again = lambda_handler(event, _Context())["result"]["chains"][0]  # type: ignore[arg-type]
+    assert again["discovered"] == []
+    assert again["round_trips"] == 2
+    assert again["markets_read"] == 10
 
 
 def test_positions_event_returns_the_seeded_users_positions(configured: None, anvil_devnet: AnvilDevnet) -> None:

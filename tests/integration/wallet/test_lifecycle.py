@@ -83,7 +83,8 @@ def test_aave_supply_adds_collateral_with_an_approval_first(
     assert final.status == "confirmed"
     assert final.block_number is not None
     after = _read(devnet, pool, abi.AAVE_GET_USER_ACCOUNT_DATA, alice["address"])
-    assert after[0] == before[0] + 1000_50000000  # type: ignore[operator]
+    # (plus the interest her WETH supply accrued on the real Pool meanwhile: well under a cent)
+    assert 0 <= after[0] - before[0] - 1000_50000000 < 10**6  # type: ignore[operator]
 
 
 def test_no_approval_when_the_allowance_covers_the_amount(wallet: WalletService, db: Database, devnet: Devnet) -> None:
@@ -128,7 +129,8 @@ def test_aave_repay_reduces_debt(wallet: WalletService, db: Database, devnet: De
 
     # Then her variable debt is 4,000 USDC lower and the record is confirmed
     debt_after = _read(devnet, dp, abi.AAVE_DP_GET_USER_RESERVE_DATA, devnet.token("USDC"), alice["address"])[2]
-    assert debt_before - debt_after == 4_000 * 10**6  # type: ignore[operator]
+    # (less the interest accrued on the real Pool between the two reads: a few base units)
+    assert abs(4_000 * 10**6 - (debt_before - debt_after)) < 10**4  # type: ignore[operator]
     assert wallet.get(user_id, record.id).status == "confirmed"  # type: ignore[attr-defined]
 
 

@@ -51,7 +51,7 @@ def test_repay_to_health_factor_restores_the_target(wallet: WalletService, db: D
     bob, alice = devnet.user("bob-near-liquidation"), devnet.user("alice-healthy")
     user_id, portfolio_id = add_user(db, alice["address"], bob["address"])
     markets = add_markets(db, devnet)
-    assert _health(devnet, bob["address"]) == Decimal("1.0375")
+    assert abs(_health(devnet, bob["address"]) - Decimal("1.0375")) < Decimal("0.0001")  # interest accrues
 
     # When a rule asks to restore the health factor to 1.2 on the Aave USDC market
     record = wallet.prepare(
@@ -66,12 +66,13 @@ def test_repay_to_health_factor_restores_the_target(wallet: WalletService, db: D
         )
     )
 
-    # Then bob (the riskiest address) repays 12,000 - 15,000 x 0.83 / 1.2 = 1,625 USDC
+    # Then bob (the riskiest address) repays 12,000 x 1.0001 - 15,000 x 0.83 / 1.2 = 1,626.2 USDC
+    # (plus the seconds of interest accrued since seeding; the 1 bp covers accrual until inclusion)
     repay = record.transactions[-1]
     assert repay.from_address == bob["address"]
-    assert repay.decoded.args["amount"] == str(1_625 * 10**6)
+    assert 1_626_200_000 <= int(repay.decoded.args["amount"]) < 1_626_300_000
     sign_and_send_all(wallet, user_id, record, bob["private_key"])
-    assert _health(devnet, bob["address"]) == Decimal("1.2")
+    assert Decimal("1.2") <= _health(devnet, bob["address"]) < Decimal("1.2005")
 
 
 def test_move_supply_withdraws_then_supplies_in_one_bundle(wallet: WalletService, db: Database, devnet: Devnet) -> None:
@@ -114,7 +115,8 @@ def test_move_supply_withdraws_then_supplies_in_one_bundle(wallet: WalletService
     sign_and_send_all(wallet, user_id, record, alice["private_key"])
     after = balances()
     assert before[0] - after[0] == 2_500 * 10**6
-    assert after[1] - before[1] == 2_500 * 10**6
+    # (the new aUSDC balance earns interest on the real Pool from the next second: a few base units)
+    assert 0 <= after[1] - before[1] - 2_500 * 10**6 < 1_000
 
 
 def test_rule_intents_are_refused_when_they_cannot_apply(wallet: WalletService, db: Database, devnet: Devnet) -> None:

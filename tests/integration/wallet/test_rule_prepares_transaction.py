@@ -95,4 +95,4 @@ def test_a_firing_rule_prepares_a_repay_that_succeeds_when_signed(
     assert record.status == "prepared"
     # And signed with bob's key and broadcast in order, they restore HF 1.2 on chain
     sign_and_send_all(wallet, user_id, record, bob["private_key"])
-    assert _health(devnet, bob["address"]) == Decimal("1.2")
+    assert Decimal("1.2") <= _health(devnet, bob["address"]) < Decimal("1.2005")

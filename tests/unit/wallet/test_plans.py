@@ -75,7 +75,7 @@ def test_resolve_finds_registry_markets_by_symbol_or_address() -> None:
     assert target.spender == AAVE_POOL
     assert target.token.decimals == 6
     comet = plans.resolve(intent(protocol="compound-v3", asset="USDC", market="USDC"), MAINNET)
-    assert comet.is_comet_base
+    assert comet.facts["is_base"]
     with pytest.raises(UnsupportedIntent, match="no PEPE"):
         plans.resolve(intent(asset="PEPE"), MAINNET)
 

@@ -1,0 +1,213 @@
+"""Aave v3 revert reasons: the numeric codes of v3.0-v3.3 and the custom errors of v3.4+.
+
+Both from Aave's `Errors.sol`: v3.0 as published in npm `@aave/core-v3` 1.19.3, v3.1-v3.3 and
+v3.4+ as in github.com/aave-dao/aave-v3-origin (tests check every entry against those
+definitions). A code never changed meaning between versions; v3.2 removed the stable-rate codes
+(31, 38, 41, 55, 84, 88) and later versions added 92 onwards. From v3.4 the Pool reverts with
+argument-less custom errors instead of `Error("35")` strings.
+"""
+
+from __future__ import annotations
+
+from eth_utils import keccak
+
+AAVE_ERROR_CODES: dict[str, str] = {
+    "1": "CALLER_NOT_POOL_ADMIN",
+    "2": "CALLER_NOT_EMERGENCY_ADMIN",
+    "3": "CALLER_NOT_POOL_OR_EMERGENCY_ADMIN",
+    "4": "CALLER_NOT_RISK_OR_POOL_ADMIN",
+    "5": "CALLER_NOT_ASSET_LISTING_OR_POOL_ADMIN",
+    "6": "CALLER_NOT_BRIDGE",
+    "7": "ADDRESSES_PROVIDER_NOT_REGISTERED",
+    "8": "INVALID_ADDRESSES_PROVIDER_ID",
+    "9": "NOT_CONTRACT",
+    "10": "CALLER_NOT_POOL_CONFIGURATOR",
+    "11": "CALLER_NOT_ATOKEN",
+    "12": "INVALID_ADDRESSES_PROVIDER",
+    "13": "INVALID_FLASHLOAN_EXECUTOR_RETURN",
+    "14": "RESERVE_ALREADY_ADDED",
+    "15": "NO_MORE_RESERVES_ALLOWED",
+    "16": "EMODE_CATEGORY_RESERVED",
+    "17": "INVALID_EMODE_CATEGORY_ASSIGNMENT",
+    "18": "RESERVE_LIQUIDITY_NOT_ZERO",
+    "19": "FLASHLOAN_PREMIUM_INVALID",
+    "20": "INVALID_RESERVE_PARAMS",
+    "21": "INVALID_EMODE_CATEGORY_PARAMS",
+    "22": "BRIDGE_PROTOCOL_FEE_INVALID",
+    "23": "CALLER_MUST_BE_POOL",
+    "24": "INVALID_MINT_AMOUNT",
+    "25": "INVALID_BURN_AMOUNT",
+    "26": "INVALID_AMOUNT",
+    "27": "RESERVE_INACTIVE",
+    "28": "RESERVE_FROZEN",
+    "29": "RESERVE_PAUSED",
+    "30": "BORROWING_NOT_ENABLED",
+    "31": "STABLE_BORROWING_NOT_ENABLED",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "32": "NOT_ENOUGH_AVAILABLE_USER_BALANCE",
+    "33": "INVALID_INTEREST_RATE_MODE_SELECTED",
+    "34": "COLLATERAL_BALANCE_IS_ZERO",
+    "35": "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD",
+    "36": "COLLATERAL_CANNOT_COVER_NEW_BORROW",
+    "37": "COLLATERAL_SAME_AS_BORROWING_CURRENCY",
+    "38": "AMOUNT_BIGGER_THAN_MAX_LOAN_SIZE_STABLE",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "39": "NO_DEBT_OF_SELECTED_TYPE",
+    "40": "NO_EXPLICIT_AMOUNT_TO_REPAY_ON_BEHALF",
+    "41": "NO_OUTSTANDING_STABLE_DEBT",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "42": "NO_OUTSTANDING_VARIABLE_DEBT",
+    "43": "UNDERLYING_BALANCE_ZERO",
+    "44": "INTEREST_RATE_REBALANCE_CONDITIONS_NOT_MET",
+    "45": "HEALTH_FACTOR_NOT_BELOW_THRESHOLD",
+    "46": "COLLATERAL_CANNOT_BE_LIQUIDATED",
+    "47": "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER",
+    "49": "INCONSISTENT_FLASHLOAN_PARAMS",
+    "50": "BORROW_CAP_EXCEEDED",
+    "51": "SUPPLY_CAP_EXCEEDED",
+    "52": "UNBACKED_MINT_CAP_EXCEEDED",
+    "53": "DEBT_CEILING_EXCEEDED",
+    "54": "UNDERLYING_CLAIMABLE_RIGHTS_NOT_ZERO",
+    "55": "STABLE_DEBT_NOT_ZERO",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "56": "VARIABLE_DEBT_SUPPLY_NOT_ZERO",
+    "57": "LTV_VALIDATION_FAILED",
+    "58": "INCONSISTENT_EMODE_CATEGORY",
+    "59": "PRICE_ORACLE_SENTINEL_CHECK_FAILED",
+    "60": "ASSET_NOT_BORROWABLE_IN_ISOLATION",
+    "61": "RESERVE_ALREADY_INITIALIZED",
+    "62": "USER_IN_ISOLATION_MODE_OR_LTV_ZERO",
+    "63": "INVALID_LTV",
+    "64": "INVALID_LIQ_THRESHOLD",
+    "65": "INVALID_LIQ_BONUS",
+    "66": "INVALID_DECIMALS",
+    "67": "INVALID_RESERVE_FACTOR",
+    "68": "INVALID_BORROW_CAP",
+    "69": "INVALID_SUPPLY_CAP",
+    "70": "INVALID_LIQUIDATION_PROTOCOL_FEE",
+    "71": "INVALID_EMODE_CATEGORY",
+    "72": "INVALID_UNBACKED_MINT_CAP",
+    "73": "INVALID_DEBT_CEILING",
+    "74": "INVALID_RESERVE_INDEX",
+    "75": "ACL_ADMIN_CANNOT_BE_ZERO",
+    "76": "INCONSISTENT_PARAMS_LENGTH",
+    "77": "ZERO_ADDRESS_NOT_VALID",
+    "78": "INVALID_EXPIRATION",
+    "79": "INVALID_SIGNATURE",
+    "80": "OPERATION_NOT_SUPPORTED",
+    "81": "DEBT_CEILING_NOT_ZERO",
+    "82": "ASSET_NOT_LISTED",
+    "83": "INVALID_OPTIMAL_USAGE_RATIO",
+    "84": "INVALID_OPTIMAL_STABLE_TO_TOTAL_DEBT_RATIO",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "85": "UNDERLYING_CANNOT_BE_RESCUED",
+    "86": "ADDRESSES_PROVIDER_ALREADY_ADDED",
+    "87": "POOL_ADDRESSES_DO_NOT_MATCH",
+    "88": "STABLE_BORROWING_ENABLED",  # v3.0-v3.1 only (stable rate, removed in v3.2)
+    "89": "SILOED_BORROWING_VIOLATION",
+    "90": "RESERVE_DEBT_NOT_ZERO",
+    "91": "FLASHLOAN_DISABLED",
+    "92": "INVALID_MAX_RATE",  # added after v3.0
+    "93": "WITHDRAW_TO_ATOKEN",  # added after v3.0
+    "94": "SUPPLY_TO_ATOKEN",  # added after v3.0
+    "95": "SLOPE_2_MUST_BE_GTE_SLOPE_1",  # added after v3.0
+    "96": "CALLER_NOT_RISK_OR_POOL_OR_EMERGENCY_ADMIN",  # added after v3.0
+    "97": "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED",  # added after v3.0
+    "98": "INVALID_GRACE_PERIOD",  # added after v3.0
+    "99": "INVALID_FREEZE_STATE",  # added after v3.0
+    "100": "NOT_BORROWABLE_IN_EMODE",  # added after v3.0
+    "101": "CALLER_NOT_UMBRELLA",  # added after v3.0
+    "102": "RESERVE_NOT_IN_DEFICIT",  # added after v3.0
+    "103": "MUST_NOT_LEAVE_DUST",  # added after v3.0
+    "104": "USER_CANNOT_HAVE_DEBT",  # added after v3.0
+    "1000": "CALLER_NOT_ATOKEN_TRANSFER_ADMIN",  # added after v3.0
+    "1001": "SUPPLY_ON_BEHALF_OF_NOT_SUPPORTED",  # added after v3.0
+}
+
+_CUSTOM = (
+    "CallerNotPoolAdmin",
+    "CallerNotPoolOrEmergencyAdmin",
+    "CallerNotRiskOrPoolAdmin",
+    "CallerNotAssetListingOrPoolAdmin",
+    "AddressesProviderNotRegistered",
+    "InvalidAddressesProviderId",
+    "NotContract",
+    "CallerNotPoolConfigurator",
+    "CallerNotAToken",
+    "InvalidAddressesProvider",
+    "InvalidFlashloanExecutorReturn",
+    "ReserveAlreadyAdded",
+    "NoMoreReservesAllowed",
+    "EModeCategoryReserved",
+    "ReserveLiquidityNotZero",
+    "FlashloanPremiumInvalid",
+    "InvalidReserveParams",
+    "InvalidEmodeCategoryParams",
+    "CallerMustBePool",
+    "InvalidMintAmount",
+    "InvalidBurnAmount",
+    "InvalidAmount",
+    "ReserveInactive",
+    "ReserveFrozen",
+    "ReservePaused",
+    "BorrowingNotEnabled",
+    "NotEnoughAvailableUserBalance",
+    "InvalidInterestRateModeSelected",
+    "HealthFactorLowerThanLiquidationThreshold",
+    "CollateralCannotCoverNewBorrow",
+    "NoDebtOfSelectedType",
+    "NoExplicitAmountToRepayOnBehalf",
+    "UnderlyingBalanceZero",
+    "HealthFactorNotBelowThreshold",
+    "CollateralCannotBeLiquidated",
+    "SpecifiedCurrencyNotBorrowedByUser",
+    "InconsistentFlashloanParams",
+    "BorrowCapExceeded",
+    "SupplyCapExceeded",
+    "DebtCeilingExceeded",
+    "UnderlyingClaimableRightsNotZero",
+    "VariableDebtSupplyNotZero",
+    "LtvValidationFailed",
+    "InconsistentEModeCategory",
+    "PriceOracleSentinelCheckFailed",
+    "AssetNotBorrowableInIsolation",
+    "ReserveAlreadyInitialized",
+    "UserInIsolationModeOrLtvZero",
+    "InvalidLtv",
+    "InvalidLiquidationThreshold",
+    "InvalidLiquidationBonus",
+    "InvalidDecimals",
+    "InvalidReserveFactor",
+    "InvalidBorrowCap",
+    "InvalidSupplyCap",
+    "InvalidLiquidationProtocolFee",
+    "InvalidDebtCeiling",
+    "InvalidReserveIndex",
+    "AclAdminCannotBeZero",
+    "InconsistentParamsLength",
+    "ZeroAddressNotValid",
+    "InvalidExpiration",
+    "InvalidSignature",
+    "OperationNotSupported",
+    "DebtCeilingNotZero",
+    "AssetNotListed",
+    "InvalidOptimalUsageRatio",
+    "UnderlyingCannotBeRescued",
+    "AddressesProviderAlreadyAdded",
+    "PoolAddressesDoNotMatch",
+    "SiloedBorrowingViolation",
+    "ReserveDebtNotZero",
+    "FlashloanDisabled",
+    "InvalidMaxRate",
+    "WithdrawToAToken",
+    "SupplyToAToken",
+    "Slope2MustBeGteSlope1",
+    "CallerNotRiskOrPoolOrEmergencyAdmin",
+    "LiquidationGraceSentinelCheckFailed",
+    "InvalidGracePeriod",
+    "InvalidFreezeState",
+    "NotBorrowableInEMode",
+    "CallerNotUmbrella",
+    "ReserveNotInDeficit",
+    "MustNotLeaveDust",
+    "UserCannotHaveDebt",
+    "SelfLiquidation",
+    "CallerNotPositionManager",
+)
+# selector -> canonical signature, e.g. 0x... -> "HealthFactorLowerThanLiquidationThreshold()"
+AAVE_CUSTOM_ERRORS: dict[bytes, str] = {keccak(text=f"{name}()")[:4]: f"{name}()" for name in _CUSTOM}
