@@ -56,7 +56,7 @@ class BoundedConnection(psycopg.Connection[dict[str, Any]]):
 
     statement_limit: float | None = None  # seconds per statement; None: unbounded
 
-    def wait(self, gen: Any, interval: float = 0.1) -> Any:
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         limit = self.statement_limit
         if limit is not None:
             limit = deadline.cap(limit)
@@ -65,9 +65,9 @@ class BoundedConnection(psycopg.Connection[dict[str, Any]]):
         elif deadline.remaining() is not None:
             limit = deadline.cap(float("inf"))
         if limit is None:
-            return super().wait(gen, interval)
+            return super().wait(gen, interval, timeout)
         try:
-            return super().wait(_bounded(gen, time.monotonic() + limit), interval)
+            return super().wait(_bounded(gen, time.monotonic() + limit), interval, timeout)
         except _Overdue:
             # The server may still be working on the statement: the connection cannot be reused.
             self.pgconn.finish()
