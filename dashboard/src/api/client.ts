@@ -226,14 +226,20 @@ export class ApiClient {
     return [...items].sort((a, b) => Date.parse(a.taken_at) - Date.parse(b.taken_at));
   }
 
+  /** Positions of any address (public, no sign-in): totals, health factors and source freshness. */
+  async addressPositions(address: string): Promise<PortfolioView> {
+    const reading = await this.request<Record<string, unknown>>(`/positions/${address}`, { auth: false });
+    return normalizePortfolioView({ ...reading, portfolio: { id: 0, name: address, wallets: [address], chains: [] } });
+  }
+
   // ---- markets ----------------------------------------------------------------------------
   async listMarkets(): Promise<Market[]> {
-    return (await this.allPages<unknown>("/markets")).map(normalizeMarket);
+    return (await this.allPages<unknown>("/markets", 10, false)).map(normalizeMarket);
   }
 
   async getMarket(id: number): Promise<Market | null> {
     try {
-      return normalizeMarket(await this.request(`/markets/${id}`));
+      return normalizeMarket(await this.request(`/markets/${id}`, { auth: false }));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null;
       throw err;
@@ -243,7 +249,7 @@ export class ApiClient {
   async marketHistory(id: number): Promise<MarketRatePoint[]> {
     let raw: unknown;
     try {
-      raw = await this.request(`/markets/${id}/history`, { query: { points: 200 } });
+      raw = await this.request(`/markets/${id}/history`, { auth: false, query: { points: 500, start: new Date(0).toISOString() } });
     } catch (err) {
       // An API without the history route yet: the chart says "not enough history".
       if (err instanceof ApiError && err.status === 404) return [];
@@ -325,11 +331,11 @@ export class ApiClient {
   }
 
   /** Follows `next_cursor` (bounded: the dashboard never needs more than a few pages). */
-  private async allPages<T>(path: string, maxPages = 10): Promise<T[]> {
+  private async allPages<T>(path: string, maxPages = 10, auth = true): Promise<T[]> {
     const out: T[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < maxPages; page++) {
-      const raw: unknown = await this.request(path, { query: { limit: 200, cursor } });
+      const raw: unknown = await this.request(path, { auth, query: { limit: 200, cursor } });
       out.push(...asItems<T>(raw));
       cursor = raw && typeof raw === "object" && !Array.isArray(raw) ? (((raw as Record<string, unknown>).next_cursor as string | null) ?? null) : null;
       if (!cursor) break;

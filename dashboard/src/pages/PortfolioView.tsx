@@ -211,7 +211,7 @@ function PortfolioHeader({ view, onChanged }: { view: View; onChanged: () => voi
   );
 }
 
-function Summary({ view }: { view: View }) {
+export function Summary({ view }: { view: View }) {
   const minHf = view.min_health_factor;
   return (
     <dl className="stats">
@@ -277,29 +277,29 @@ export function riskText(p: Position): string {
   return `${band}${formatProbability(p.risk.probability)}${horizon}`;
 }
 
-function Positions({ positions }: { positions: Position[] }) {
+/**
+ * Positions: eight columns that fit a 1280 px screen (protocol, chain and address ride with the
+ * asset); below 760 px each row becomes a card whose cells carry their column name (data-label).
+ */
+export function Positions({ positions, emptyText }: { positions: Position[]; emptyText?: string }) {
   return (
     <section className="panel">
       <h2>Positions</h2>
       {positions.length === 0 ? (
         <Empty title="No positions found">
-          <p>None of this portfolio's addresses has a position in Aave v3, Compound v3 or EigenLayer on its chains.</p>
+          <p>{emptyText ?? "None of this portfolio's addresses has a position in Aave v3, Compound v3 or EigenLayer on its chains."}</p>
         </Empty>
       ) : (
         <div className="table-wrap" tabIndex={0} role="region" aria-label="Positions table">
-          <table>
+          <table className="responsive positions">
             <thead>
               <tr>
-                <th scope="col">Protocol</th>
-                <th scope="col">Chain</th>
-                <th scope="col">Asset</th>
-                <th scope="col">Address</th>
+                <th scope="col">Position</th>
                 <th scope="col" className="num">Supplied</th>
                 <th scope="col" className="num">Borrowed</th>
-                <th scope="col" className="num">APY (supply / borrow)</th>
+                <th scope="col" className="num">APY supply / borrow</th>
                 <th scope="col" className="num">Health factor</th>
-                <th scope="col" className="num">Liquidation price</th>
-                <th scope="col" className="num">Buffer</th>
+                <th scope="col" className="num">Liquidation price · buffer</th>
                 <th scope="col">Liquidation risk</th>
                 <th scope="col">Updated</th>
               </tr>
@@ -307,20 +307,24 @@ function Positions({ positions }: { positions: Position[] }) {
             <tbody>
               {positions.map((p, i) => (
                 <tr key={`${p.chain_id}-${p.protocol}-${p.asset_symbol}-${p.address}-${i}`} data-testid="position-row">
-                  <td>{protocolName(p.protocol)}</td>
-                  <td>{chainName(p.chain_id)}</td>
-                  <td>{p.asset_symbol}</td>
-                  <td title={p.address}>{shortAddress(p.address)}</td>
-                  <td className="num">{formatUsd(p.supplied_usd)}</td>
-                  <td className="num">{formatUsd(p.borrowed_usd)}</td>
-                  <td className="num">
+                  <th scope="row" data-label="Position">
+                    <strong>{p.asset_symbol}</strong>
+                    <span className="sub">
+                      {protocolName(p.protocol)} · {chainName(p.chain_id)} · <span title={p.address}>{shortAddress(p.address)}</span>
+                    </span>
+                  </th>
+                  <td className="num" data-label="Supplied">{formatUsd(p.supplied_usd)}</td>
+                  <td className="num" data-label="Borrowed">{formatUsd(p.borrowed_usd)}</td>
+                  <td className="num" data-label="APY supply / borrow">
                     {formatPct(p.supply_apy)} / {formatPct(p.borrow_apy)}
                   </td>
-                  <td className={`num hf hf-${healthLevel(p.health_factor)}`}>{formatHealthFactor(p.health_factor)}</td>
-                  <td className="num">{formatUsd(p.liquidation_price_usd)}</td>
-                  <td className="num">{formatPct(p.liquidation_buffer, 1)}</td>
-                  <td>{riskText(p)}</td>
-                  <td>{formatAge(p.as_of)}</td>
+                  <td className={`num hf hf-${healthLevel(p.health_factor)}`} data-label="Health factor">{formatHealthFactor(p.health_factor)}</td>
+                  <td className="num" data-label="Liquidation price · buffer">
+                    {formatUsd(p.liquidation_price_usd)}
+                    <span className="sub">{formatPct(p.liquidation_buffer, 1)}</span>
+                  </td>
+                  <td data-label="Liquidation risk">{riskText(p)}</td>
+                  <td data-label="Updated">{formatAge(p.as_of)}</td>
                 </tr>
               ))}
             </tbody>
