@@ -15,6 +15,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
+import { createSpecChecker } from "./spec-check.mjs";
 import { getAddress, isAddress, keccak256, recoverMessageAddress } from "viem";
 
 const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
@@ -129,6 +130,33 @@ export function createMockApi(options = {}) {
     };
   }
 
+  // ---- contract check ------------------------------------------------------------------------
+  // Every API response the mock sends is checked against docs/openapi.json (e2e/spec-check.mjs);
+  // the browser tests fail at the end when any response strayed from the spec.
+  const specChecker = options.checkSpec === false ? null : createSpecChecker();
+  const violations = [];
+  function watchResponse(method, path, res) {
+    const end = res.end.bind(res);
+    const writeHead = res.writeHead.bind(res);
+    let type = null;
+    res.writeHead = (status, headers, ...rest) => {
+      if (headers && typeof headers === "object") type = headers["Content-Type"] ?? headers["content-type"] ?? null;
+      return writeHead(status, headers, ...rest);
+    };
+    res.end = (chunk, ...rest) => {
+      type = type ?? res.getHeader("content-type");
+      let body;
+      try {
+        body = chunk && String(chunk) ? JSON.parse(String(chunk)) : undefined;
+      } catch {
+        body = String(chunk);
+      }
+      const error = specChecker.check(method, path, res.statusCode, type, body);
+      if (error) violations.push(error);
+      return end(chunk, ...rest);
+    };
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
   function send(res, status, body, headers = {}) {
     const isProblem = status >= 400;
@@ -232,10 +260,11 @@ export function createMockApi(options = {}) {
   async function api(req, res, url) {
     // Like the local run (tidewatch dev), the API lives under /api; test helpers at the root.
     const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
-    if (path === url.pathname && !["/rpc", "/__test/drop-sockets"].includes(path)) {
+    if (path === url.pathname && !["/rpc", "/__test/drop-sockets", "/__test/violations"].includes(path)) {
       return serveStatic(req, res, new URL("/index.html", url));
     }
     const method = req.method ?? "GET";
+    if (specChecker && !["/rpc", "/__test/drop-sockets", "/__test/violations"].includes(path)) watchResponse(method, path, res);
     if (path === "/health") return send(res, 200, { status: "ok" });
     if (path === "/auth/nonce" && method === "GET") {
       const nonce = randomBytes(12).toString("hex");
@@ -251,6 +280,7 @@ export function createMockApi(options = {}) {
       if (m === "eth_getTransactionCount") return send(res, 200, { jsonrpc: "2.0", id, result: "0x0" });
       return send(res, 200, { jsonrpc: "2.0", id, error: { code: -32601, message: "method not found" } });
     }
+    if (path === "/__test/violations" && method === "GET") return send(res, 200, { violations: [...new Set(violations)] });
     if (path === "/__test/drop-sockets" && method === "POST") {
       for (const s of state.sockets) s.ws.terminate();
       return send(res, 200, { dropped: true });
@@ -297,6 +327,33 @@ export function createMockApi(options = {}) {
       state.refresh.delete(body.refresh_token);
       res.writeHead(204).end();
       return;
+    }
+
+    // markets and any address's positions: public, like the API (no token needed)
+    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, as_of: iso(), stale: false, age_seconds: 0 });
+    let mm = path.match(/^\/markets\/(\d+)(\/history)?$/);
+    if (mm) {
+      const market = markets.find((x) => x.id === Number(mm[1]));
+      if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
+      if (!mm[2]) return send(res, 200, market);
+      const s = Number(market.supply_apy ?? 0);
+      const b = Number(market.borrow_apy ?? 0);
+      // The API's shape: {market, start, end, bucket_seconds, points: [{t, ..., samples}]}.
+      const points = Array.from({ length: 60 }, (_, i) => ({
+        t: iso((59 - i) * 3600_000),
+        samples: 4,
+        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
+        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
+        utilization: market.utilization,
+      }));
+      return send(res, 200, { market, start: points[0].t, end: iso(), bucket_seconds: 3600, points });
+    }
+
+    mm = path.match(/^\/positions\/(0x[0-9a-fA-F]{40})$/);
+    if (mm && method === "GET") {
+      if (!isAddress(mm[1], { strict: false })) return invalid(res, [{ field: "address", message: "not an address", in: "path" }]);
+      const address = getAddress(mm[1].toLowerCase());
+      return send(res, 200, { positions: positionsFor(address), sources: [{ chain_id: 1, protocol: "aave-v3", as_of: iso(), block_number: 1, stale: false, error: null }] });
     }
 
     const token = (req.headers.authorization ?? "").replace(/^Bearer /, "");
@@ -354,26 +411,6 @@ export function createMockApi(options = {}) {
         res.writeHead(204).end();
         return;
       }
-    }
-
-    // markets
-    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, as_of: iso(), stale: false, age_seconds: 0 });
-    m = path.match(/^\/markets\/(\d+)(\/history)?$/);
-    if (m) {
-      const market = markets.find((x) => x.id === Number(m[1]));
-      if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
-      if (!m[2]) return send(res, 200, market);
-      const s = Number(market.supply_apy ?? 0);
-      const b = Number(market.borrow_apy ?? 0);
-      // The API's shape: {market, start, end, bucket_seconds, points: [{t, ..., samples}]}.
-      const points = Array.from({ length: 60 }, (_, i) => ({
-        t: iso((59 - i) * 3600_000),
-        samples: 4,
-        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
-        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
-        utilization: market.utilization,
-      }));
-      return send(res, 200, { market, start: points[0].t, end: iso(), bucket_seconds: 3600, points });
     }
 
     // rules
@@ -558,6 +595,8 @@ export function createMockApi(options = {}) {
   return {
     server,
     state,
+    /** Responses that did not match docs/openapi.json (route, status, content type or schema). */
+    violations: () => [...new Set(violations)],
     listen(port = 0, host = "127.0.0.1") {
       return new Promise((resolve) => server.listen(port, host, () => resolve(`http://${host}:${server.address().port}`)));
     },

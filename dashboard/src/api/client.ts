@@ -28,6 +28,7 @@ import type {
   UnsignedTx,
 } from "./types";
 import { sessionFromTokens, type SessionStore, type StoredSession } from "../auth/tokens";
+import { fillPath, type ApiPath, type BodyOf, type Method, type PathParamsOf, type QueryOf, type ResponseOf, type Schemas } from "./typed";
 import { chainName, protocolName, toNumber } from "../format";
 
 export interface ApiClientOptions {
@@ -167,13 +168,31 @@ export class ApiClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /**
+   * One route, typed from the generated OpenAPI types: `call("get", "/markets/{market_id}",
+   * { path: { market_id: 1 } })` resolves to `MarketSummary`.
+   */
+  call<P extends ApiPath, M extends Method>(
+    method: M,
+    path: P,
+    options: { path?: PathParamsOf<P, M>; query?: QueryOf<P, M>; body?: BodyOf<P, M>; auth?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ResponseOf<P, M>> {
+    return this.request<ResponseOf<P, M>>(fillPath(path, options.path as Record<string, string | number> | undefined), {
+      method: method.toUpperCase(),
+      query: options.query as Query | undefined,
+      body: options.body,
+      auth: options.auth,
+      signal: options.signal,
+    });
+  }
+
   // ---- auth -------------------------------------------------------------------------------
   getNonce(): Promise<NonceResponse> {
-    return this.request<NonceResponse>("/auth/nonce", { auth: false });
+    return this.call("get", "/auth/nonce", { auth: false });
   }
 
   async verify(message: string, signature: string, address: string): Promise<StoredSession> {
-    const pair = await this.request<TokenPair>("/auth/verify", { method: "POST", auth: false, body: { message, signature } });
+    const pair: TokenPair = await this.call("post", "/auth/verify", { auth: false, body: { message, signature } });
     const session = sessionFromTokens(pair, address, this.now());
     this.store.save(session);
     return session;
@@ -228,7 +247,7 @@ export class ApiClient {
 
   /** Positions of any address (public, no sign-in): totals, health factors and source freshness. */
   async addressPositions(address: string): Promise<PortfolioView> {
-    const reading = await this.request<Record<string, unknown>>(`/positions/${address}`, { auth: false });
+    const reading: Schemas["PositionReading"] = await this.call("get", "/positions/{address}", { auth: false, path: { address } });
     return normalizePortfolioView({ ...reading, portfolio: { id: 0, name: address, wallets: [address], chains: [] } });
   }
 
@@ -239,25 +258,24 @@ export class ApiClient {
 
   async getMarket(id: number): Promise<Market | null> {
     try {
-      return normalizeMarket(await this.request(`/markets/${id}`, { auth: false }));
+      return normalizeMarket(await this.call("get", "/markets/{market_id}", { auth: false, path: { market_id: id } }));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null;
       throw err;
     }
   }
 
-  async marketHistory(id: number): Promise<MarketRatePoint[]> {
-    let raw: unknown;
-    try {
-      raw = await this.request(`/markets/${id}/history`, { auth: false, query: { points: 500, start: new Date(0).toISOString() } });
-    } catch (err) {
-      // An API without the history route yet: the chart says "not enough history".
-      if (err instanceof ApiError && err.status === 404) return [];
-      throw err;
-    }
-    // The API answers {market, start, end, bucket_seconds, points: [{t, supply_apy, ...}]}.
-    const rows = raw && typeof raw === "object" && Array.isArray((raw as Record<string, unknown>).points) ? ((raw as Record<string, unknown>).points as Array<Record<string, unknown>>) : asItems<Record<string, unknown>>(raw);
-    const items = rows.map((p) => ({ ...p, observed_at: (p.observed_at ?? p.t) as string }) as MarketRatePoint);
+  /**
+   * The market's whole rate history, oldest first, in at most 500 buckets: the chart's range
+   * buttons zoom into it, so the sparse history of a fresh install still fills the chart.
+   */
+  async marketHistory(id: number, start: Date = new Date(0)): Promise<MarketRatePoint[]> {
+    const history = await this.call("get", "/markets/{market_id}/history", {
+      auth: false,
+      path: { market_id: id },
+      query: { points: 500, start: start.toISOString() },
+    });
+    const items = history.points.map((p) => ({ ...p, observed_at: p.t }));
     return items.sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
   }
 
