@@ -202,7 +202,9 @@ export function createMockApi(options = {}) {
     const v = map.get(Number(id)) ?? map.get(id);
     return v && v.userId === user.id ? v : null;
   };
-  function strip({ userId: _u, ...rest }) {
+  function strip(record) {
+    const rest = { ...record };
+    delete rest.userId;
     return rest;
   }
 
@@ -237,7 +239,7 @@ export function createMockApi(options = {}) {
     if (intent.action === "supply" || intent.action === "repay" || intent.action === "deposit") {
       steps.push({ ...base, to: token, data: "0x095ea7b3" + "0".repeat(128), nonce: hex(nonce++), summary: `Approve ${intent.amount} ${intent.asset}`, decoded: { function: "approve(address,uint256)", args: { spender: to, amount: "1" } } });
     }
-    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce++), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
+    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
     return {
       id: randomUUID(),
       userId: user.id,

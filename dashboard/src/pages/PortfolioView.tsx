@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useApp } from "../AppContext";
 import { ApiError } from "../api/problem";
@@ -6,7 +6,7 @@ import { portfolioFieldKey } from "../api/client";
 import type { Breakdown, PortfolioSnapshot, PortfolioView as View, Position } from "../api/types";
 import { AddressList } from "../components/AddressList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { LineChart } from "../components/LineChart";
+import { TimeSeriesChart, type ChartSeries } from "../components/TimeSeriesChart";
 import { Async, Empty, ErrorBanner, FieldError, Loading } from "../components/States";
 import {
   chainName,
@@ -28,7 +28,7 @@ export function PortfolioView() {
   const view = useResource(() => api.getPortfolio(id), [api, id]);
   // Read after the view: each view stores a snapshot, and the chart should end with this one.
   const history = useResource(() => (view.data ? api.portfolioHistory(id) : Promise.resolve(undefined)), [api, id, view.data]);
-  const points = withCurrentView(history.data ?? [], view.data);
+  const points = useMemo(() => withCurrentView(history.data ?? [], view.data), [history.data, view.data]);
   const { reload } = view;
 
   useEffect(() => subscribe(`portfolio:${id}`, () => reload()), [subscribe, id, reload]);
@@ -60,34 +60,23 @@ export function PortfolioView() {
         ) : !history.data && (history.loading || view.loading) ? (
           <Loading label="Loading history…" />
         ) : (
-          <div className="grid-2">
-            <LineChart
-              title="Net worth"
-              series={[
-                {
-                  label: "Net worth",
-                  color: "#2563eb",
-                  format: (v) => formatUsd(v, { compact: true }),
-                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })),
-                },
-              ]}
-            />
-            <LineChart
-              title="Lowest health factor"
-              series={[
-                {
-                  label: "Health factor",
-                  color: "#d97706",
-                  format: formatHealthFactor,
-                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })),
-                },
-              ]}
-            />
-          </div>
+          <PortfolioChart points={points} />
         )}
       </section>
     </section>
   );
+}
+
+/** Net worth (right axis) and the lowest health factor (left axis) over the stored snapshots. */
+function PortfolioChart({ points }: { points: PortfolioSnapshot[] }) {
+  const series = useMemo<ChartSeries[]>(
+    () => [
+      { label: "Net worth", color: "#2563eb", scale: "right", format: (v) => formatUsd(v, { compact: true }), points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })) },
+      { label: "Health factor", color: "#d97706", scale: "left", format: formatHealthFactor, points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })) },
+    ],
+    [points],
+  );
+  return <TimeSeriesChart title="Net worth and lowest health factor" series={series} emptyText="No snapshots yet: each view of this portfolio records one." />;
 }
 
 /**

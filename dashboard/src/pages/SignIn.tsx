@@ -84,6 +84,7 @@ export function SignIn() {
         } catch (err) {
           throw new Error(
             `Your wallet is on ${chainName(chainId)}; Tidewatch signs in on Ethereum or Base. Switch networks in your wallet and try again. (${walletErrorMessage(err)})`,
+            { cause: err },
           );
         }
       }
