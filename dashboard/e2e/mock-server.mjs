@@ -240,8 +240,11 @@ export function createMockApi(options = {}) {
       steps.push({ ...base, to: token, data: "0x095ea7b3" + "0".repeat(128), nonce: hex(nonce++), summary: `Approve ${intent.amount} ${intent.asset}`, decoded: { function: "approve(address,uint256)", args: { spender: to, amount: "1" } } });
     }
     steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
+    const id = randomUUID();
     return {
-      id: randomUUID(),
+      id,
+      // The API names the id twice: `id` and the read-only `transaction_id` (docs/openapi.json).
+      transaction_id: id,
       userId: user.id,
       status: "prepared",
       chain_id: intent.chain_id,
@@ -562,7 +565,7 @@ export function createMockApi(options = {}) {
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
-    const isStatic = req.method === "GET" && !url.pathname.startsWith("/api/") && url.pathname !== "/rpc";
+    const isStatic = req.method === "GET" && !url.pathname.startsWith("/api/") && !url.pathname.startsWith("/__test/") && url.pathname !== "/rpc";
     (isStatic ? serveStatic(req, res, url) : api(req, res, url)).catch((err) => {
       console.error(err);
       if (!res.headersSent) problem(res, 500, "internal", "Internal error", "Unexpected error.");

@@ -108,7 +108,9 @@ export function TimeSeriesChart({ title, series, band, emptyText }: { title: str
         const scales = new Set(series.map((s) => s.scale ?? "right"));
         api = lc.createChart(host.current, {
           autoSize: true,
-          layout: { background: { color: "transparent" }, textColor: "#334155", fontFamily: "inherit" },
+          // The library's attribution is the text link under the chart (a logo link inside the
+          // plot would be a focusable element inside an image for screen readers).
+          layout: { background: { color: "transparent" }, textColor: "#334155", fontFamily: "inherit", attributionLogo: false },
           grid: { vertLines: { color: "#eef2f7" }, horzLines: { color: "#eef2f7" } },
           leftPriceScale: { visible: scales.has("left"), borderVisible: false },
           rightPriceScale: { visible: scales.has("right"), borderVisible: false },
@@ -203,6 +205,9 @@ export function TimeSeriesChart({ title, series, band, emptyText }: { title: str
         ))}
       </div>
       <div className="ts-plot" ref={host} role="img" aria-label={summary} />
+      <p className="chart-credit">
+        Chart: <a href="https://www.tradingview.com/lightweight-charts/">TradingView Lightweight Charts™</a>
+      </p>
       {total < 3 && <p className="muted chart-note">Only {total} reading{total === 1 ? "" : "s"} so far; the chart fills in as history accumulates.</p>}
       {failed && (
         <p className="state state-error" role="alert">

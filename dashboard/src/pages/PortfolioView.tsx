@@ -286,9 +286,9 @@ export function Positions({ positions, emptyText }: { positions: Position[]; emp
                 <th scope="col">Position</th>
                 <th scope="col" className="num">Supplied</th>
                 <th scope="col" className="num">Borrowed</th>
-                <th scope="col" className="num">APY supply / borrow</th>
+                <th scope="col" className="num">Supply / borrow APY</th>
                 <th scope="col" className="num">Health factor</th>
-                <th scope="col" className="num">Liquidation price · buffer</th>
+                <th scope="col" className="num">Liquidation price, buffer</th>
                 <th scope="col">Liquidation risk</th>
                 <th scope="col">Updated</th>
               </tr>
@@ -304,11 +304,11 @@ export function Positions({ positions, emptyText }: { positions: Position[]; emp
                   </th>
                   <td className="num" data-label="Supplied">{formatUsd(p.supplied_usd)}</td>
                   <td className="num" data-label="Borrowed">{formatUsd(p.borrowed_usd)}</td>
-                  <td className="num" data-label="APY supply / borrow">
+                  <td className="num" data-label="Supply / borrow APY">
                     {formatPct(p.supply_apy)} / {formatPct(p.borrow_apy)}
                   </td>
                   <td className={`num hf hf-${healthLevel(p.health_factor)}`} data-label="Health factor">{formatHealthFactor(p.health_factor)}</td>
-                  <td className="num" data-label="Liquidation price · buffer">
+                  <td className="num" data-label="Liquidation price, buffer">
                     {formatUsd(p.liquidation_price_usd)}
                     <span className="sub">{formatPct(p.liquidation_buffer, 1)}</span>
                   </td>
