@@ -220,6 +220,14 @@ describe("Tidewatch dashboard", () => {
     await page.mouse.move(box.x + box.width - 60, box.y + box.height / 2, { steps: 8 });
     await expect.poll(() => page.locator(".chart-legend").innerText()).toMatch(/Supply APY: (\d|—)/);
     await shot("05-market");
+    if (mock) {
+      // A market with an APY outlook: the forecast band is drawn after "now"
+      await go("/markets/1");
+      await page.getByRole("img", { name: /Forecast 24 h 3\.91 %–4\.62 %/ }).waitFor();
+      const band = await chartInk(page, "chart-Supply and borrow APY", [124, 58, 237]);
+      expect(band.pixels).toBeGreaterThan(5);
+      await shot("05-market-forecast");
+    }
   });
 
   it("creates a rule with field-level errors, then receives its notification live", async () => {

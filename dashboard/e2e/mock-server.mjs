@@ -75,7 +75,11 @@ export function createMockApi(options = {}) {
     stale,
   });
   const markets = [
-    market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000, "0.0412", "0.0561", "0.78"),
+    {
+      ...market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000, "0.0412", "0.0561", "0.78"),
+      // The API's 24 h APY outlook (ApyOutlook), present where the model has enough history.
+      forecast: { predicted_apy: 0.0425, lower: 0.0391, upper: 0.0462, horizon_hours: 24, interval_level: 0.8, fall_probability: 0.3, label: "stay", model_version: "mock" },
+    },
     market(2, 1, "aave-v3", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18, "3125.0", 1_530_000, "0.0191", "0.0262", "0.61"),
     market(3, 1, "compound-v3", COMET_USDC, "USDC", 6, "1.0", 980_000_000, "0.0487", "0.0633", "0.84"),
     market(4, 8453, "aave-v3", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6, "1.0", 310_000_000, "0.0455", "0.0598", "0.8"),
