@@ -52,6 +52,9 @@ interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** How far back the market chart reads (the history route allows at most 366 days per request). */
+const HISTORY_DAYS = 365;
+
 /** Refresh a little before expiry so a request never races the token's last second. */
 const EXPIRY_SKEW_MS = 15_000;
 
@@ -266,10 +269,11 @@ export class ApiClient {
   }
 
   /**
-   * The market's whole rate history, oldest first, in at most 500 buckets: the chart's range
-   * buttons zoom into it, so the sparse history of a fresh install still fills the chart.
+   * The market's rate history of the last 365 days (the API's widest range), oldest first, in at
+   * most 500 buckets: the chart's range buttons zoom into it, so the sparse history of a fresh
+   * install still fills the chart.
    */
-  async marketHistory(id: number, start: Date = new Date(0)): Promise<MarketRatePoint[]> {
+  async marketHistory(id: number, start: Date = new Date(this.now() - HISTORY_DAYS * 86_400_000)): Promise<MarketRatePoint[]> {
     const history = await this.call("get", "/markets/{market_id}/history", {
       auth: false,
       path: { market_id: id },

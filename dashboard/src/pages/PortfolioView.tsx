@@ -312,7 +312,7 @@ export function Positions({ positions, emptyText }: { positions: Position[]; emp
                     {formatUsd(p.liquidation_price_usd)}
                     <span className="sub">{formatPct(p.liquidation_buffer, 1)}</span>
                   </td>
-                  <td data-label="Liquidation risk">{riskText(p)}</td>
+                  <td data-label="Liquidation risk" className="wrap">{riskText(p)}</td>
                   <td data-label="Updated">{formatAge(p.as_of)}</td>
                 </tr>
               ))}

@@ -203,6 +203,23 @@ describe("sign-in on a wrong chain", () => {
   });
 });
 
+describe("expired session", () => {
+  it("sends the user to sign in with a message when the refresh token is refused", async () => {
+    // Given a stored session whose access token expired and whose refresh the API refuses
+    window.location.hash = "#/portfolios";
+    const expired = { ...SESSION, accessExpiresAt: Date.now() - 60_000 };
+    const { fetchImpl } = api((_m, path) =>
+      path === "/auth/refresh" ? { status: 401, body: { type: "x/refresh-token-invalid", title: "Authentication required", status: 401 } } : undefined,
+    );
+    const store = memorySessionStore(expired);
+    render(<App config={CONFIG} store={store} fetchImpl={fetchImpl} createSocket={silentSocket} />);
+    // Then the sign-in page says why, and the session is gone
+    expect(await screen.findByText("Your session expired. Sign in again to continue.")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Sign in to Tidewatch" })).toBeInTheDocument();
+    expect(store.load()).toBeNull();
+  });
+});
+
 describe("public pages", () => {
   it("shows the markets to a visitor who has not signed in, without a token", async () => {
     window.location.hash = "#/markets";
