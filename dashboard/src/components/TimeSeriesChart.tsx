@@ -97,6 +97,7 @@ export function TimeSeriesChart({ title, series, band, emptyText }: { title: str
   const last = times.length ? Math.max(...times) * 1000 : 0;
   const end = bandData?.upper.length ? Math.max(last, (bandData.upper[bandData.upper.length - 1].time as number) * 1000) : last;
   const total = times.length;
+  const readings = Math.max(0, ...data.map((d) => d.length));
 
   useEffect(() => {
     if (!host.current || total === 0) return;
@@ -208,7 +209,11 @@ export function TimeSeriesChart({ title, series, band, emptyText }: { title: str
       <p className="chart-credit">
         Chart: <a href="https://www.tradingview.com/lightweight-charts/">TradingView Lightweight Charts™</a>
       </p>
-      {total < 3 && <p className="muted chart-note">Only {total} reading{total === 1 ? "" : "s"} so far; the chart fills in as history accumulates.</p>}
+      {readings < 3 && (
+        <p className="muted chart-note">
+          Only {readings} reading{readings === 1 ? "" : "s"} so far; the chart fills in as history accumulates.
+        </p>
+      )}
       {failed && (
         <p className="state state-error" role="alert">
           The chart could not be drawn: {failed}

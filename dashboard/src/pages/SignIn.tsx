@@ -23,6 +23,9 @@ const STEP_LABEL: Record<Step, string> = {
 
 const SUPPORTED = new Set<number>(CHAINS.map((c) => c.id));
 
+/** The wallet stayed on a chain Tidewatch does not sign in on; its message says what to do. */
+class WrongChain extends Error {}
+
 interface DevAccount {
   label: string;
   address: string;
@@ -82,7 +85,7 @@ export function SignIn() {
         try {
           chainId = (await switchChain(wagmi, { chainId: CHAINS[0].id })).id;
         } catch (err) {
-          throw new Error(
+          throw new WrongChain(
             `Your wallet is on ${chainName(chainId)}; Tidewatch signs in on Ethereum or Base. Switch networks in your wallet and try again. (${walletErrorMessage(err)})`,
             { cause: err },
           );
@@ -96,7 +99,7 @@ export function SignIn() {
       const session = await api.verify(message, signature, address);
       landed(session.address || address);
     } catch (err) {
-      setError(err instanceof ApiError ? err.userMessage : walletErrorMessage(err));
+      setError(err instanceof ApiError ? err.userMessage : err instanceof WrongChain ? err.message : walletErrorMessage(err));
     } finally {
       setStep("idle");
     }
