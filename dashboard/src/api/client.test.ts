@@ -284,6 +284,9 @@ describe("other normalizers", () => {
     // A year back (the API refuses ranges over 366 days), no token needed
     expect(calls[0].url).toBe(`/markets/9/history?points=500&start=${encodeURIComponent(new Date(NOW - 365 * 86_400_000).toISOString())}`);
     expect(calls[0].auth).toBeNull();
+    // Two coarse buckets over a year: read again from the first bucket, at finer buckets
+    expect(calls).toHaveLength(2);
+    expect(calls[1].url).toBe(`/markets/9/history?points=500&start=${encodeURIComponent("2026-01-01T00:00:00.000Z")}`);
     expect(points.map((p) => [p.observed_at, p.supply_apy])).toEqual([
       ["2026-01-01T00:00:00Z", "0.01"],
       ["2026-01-01T01:00:00Z", "0.02"],

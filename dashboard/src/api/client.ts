@@ -269,16 +269,17 @@ export class ApiClient {
   }
 
   /**
-   * The market's rate history of the last 365 days (the API's widest range), oldest first, in at
-   * most 500 buckets: the chart's range buttons zoom into it, so the sparse history of a fresh
-   * install still fills the chart.
+   * The market's rate history, oldest first, in at most 500 buckets: first over the last 365 days
+   * (the API's widest range); when that finds only a few coarse buckets (a fresh install's sparse
+   * history would all land in one 17-hour bucket), once more from the first bucket on, so the
+   * readings that exist are drawn at their own times. The range buttons zoom into the result.
    */
   async marketHistory(id: number, start: Date = new Date(this.now() - HISTORY_DAYS * 86_400_000)): Promise<MarketRatePoint[]> {
-    const history = await this.call("get", "/markets/{market_id}/history", {
-      auth: false,
-      path: { market_id: id },
-      query: { points: 500, start: start.toISOString() },
-    });
+    const read = (from: Date) =>
+      this.call("get", "/markets/{market_id}/history", { auth: false, path: { market_id: id }, query: { points: 500, start: from.toISOString() } });
+    let history = await read(start);
+    const first = Math.min(...history.points.map((p) => Date.parse(p.t)));
+    if (history.points.length && history.points.length < 50 && history.bucket_seconds > 300 && first > start.getTime()) history = await read(new Date(first));
     const items = history.points.map((p) => ({ ...p, observed_at: p.t }));
     return items.sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
   }

@@ -24,5 +24,6 @@ describe("generated API types", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // Generation takes a few seconds; on a loaded CI machine several times that.
+  }, 60_000);
 });
