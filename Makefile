@@ -79,10 +79,11 @@ test: install lint typecheck template-check
 	$(BIN)/python -m pytest -q
 	$(MAKE) dashboard-test
 
-# The dashboard: type-check and build, unit/component tests, then the browser tests in headless
-# Chromium against a real `tidewatch dev` with its devnet (scripts/dashboard-e2e.sh).
+# The dashboard: type-check and build (with its bundle budget), ESLint, unit/component tests,
+# then the browser tests in headless Chromium against a real `tidewatch dev` with its devnet
+# (scripts/dashboard-e2e.sh).
 dashboard-test: install dashboard/dist/index.html
-	cd dashboard && npm test --silent
+	cd dashboard && npm run lint --silent && npm test --silent
 	scripts/dashboard-e2e.sh
 
 bench: install

@@ -7,7 +7,8 @@ import react from "@vitejs/plugin-react";
 export default defineConfig({
   plugins: [react()],
   base: "./",
-  build: { outDir: "dist", sourcemap: true },
+  // The manifest lets scripts/bundle-size.mjs tell first-load chunks from lazily loaded ones.
+  build: { outDir: "dist", sourcemap: true, manifest: true },
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}"],

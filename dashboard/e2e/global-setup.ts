@@ -32,6 +32,8 @@ export default async function setup(project: TestProject) {
   project.provide("baseUrl", url);
   project.provide("mock", true);
   return async () => {
+    const violations: string[] = mock.violations();
     await mock.close();
+    if (violations.length) throw new Error(`The mock API sent responses docs/openapi.json does not document:\n${violations.join("\n")}`);
   };
 }

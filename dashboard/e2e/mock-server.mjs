@@ -15,6 +15,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
+import { createSpecChecker } from "./spec-check.mjs";
 import { getAddress, isAddress, keccak256, recoverMessageAddress } from "viem";
 
 const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
@@ -74,7 +75,11 @@ export function createMockApi(options = {}) {
     stale,
   });
   const markets = [
-    market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000, "0.0412", "0.0561", "0.78"),
+    {
+      ...market(1, 1, "aave-v3", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6, "1.0", 2_150_000_000, "0.0412", "0.0561", "0.78"),
+      // The API's 24 h APY outlook (ApyOutlook), present where the model has enough history.
+      forecast: { predicted_apy: 0.0425, lower: 0.0391, upper: 0.0462, horizon_hours: 24, interval_level: 0.8, fall_probability: 0.3, label: "stay", model_version: "mock" },
+    },
     market(2, 1, "aave-v3", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18, "3125.0", 1_530_000, "0.0191", "0.0262", "0.61"),
     market(3, 1, "compound-v3", COMET_USDC, "USDC", 6, "1.0", 980_000_000, "0.0487", "0.0633", "0.84"),
     market(4, 8453, "aave-v3", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6, "1.0", 310_000_000, "0.0455", "0.0598", "0.8"),
@@ -129,6 +134,33 @@ export function createMockApi(options = {}) {
     };
   }
 
+  // ---- contract check ------------------------------------------------------------------------
+  // Every API response the mock sends is checked against docs/openapi.json (e2e/spec-check.mjs);
+  // the browser tests fail at the end when any response strayed from the spec.
+  const specChecker = options.checkSpec === false ? null : createSpecChecker();
+  const violations = [];
+  function watchResponse(method, path, res) {
+    const end = res.end.bind(res);
+    const writeHead = res.writeHead.bind(res);
+    let type = null;
+    res.writeHead = (status, headers, ...rest) => {
+      if (headers && typeof headers === "object") type = headers["Content-Type"] ?? headers["content-type"] ?? null;
+      return writeHead(status, headers, ...rest);
+    };
+    res.end = (chunk, ...rest) => {
+      type = type ?? res.getHeader("content-type");
+      let body;
+      try {
+        body = chunk && String(chunk) ? JSON.parse(String(chunk)) : undefined;
+      } catch {
+        body = String(chunk);
+      }
+      const error = specChecker.check(method, path, res.statusCode, type, body);
+      if (error) violations.push(error);
+      return end(chunk, ...rest);
+    };
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
   function send(res, status, body, headers = {}) {
     const isProblem = status >= 400;
@@ -174,7 +206,9 @@ export function createMockApi(options = {}) {
     const v = map.get(Number(id)) ?? map.get(id);
     return v && v.userId === user.id ? v : null;
   };
-  function strip({ userId: _u, ...rest }) {
+  function strip(record) {
+    const rest = { ...record };
+    delete rest.userId;
     return rest;
   }
 
@@ -209,9 +243,12 @@ export function createMockApi(options = {}) {
     if (intent.action === "supply" || intent.action === "repay" || intent.action === "deposit") {
       steps.push({ ...base, to: token, data: "0x095ea7b3" + "0".repeat(128), nonce: hex(nonce++), summary: `Approve ${intent.amount} ${intent.asset}`, decoded: { function: "approve(address,uint256)", args: { spender: to, amount: "1" } } });
     }
-    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce++), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
+    steps.push({ ...base, to, data: "0x617ba037" + "0".repeat(256), nonce: hex(nonce), summary: `${title(intent.action)} ${intent.amount} ${intent.asset}`, decoded: { function: `${intent.action}(address,uint256,address,uint16)`, args: {} } });
+    const id = randomUUID();
     return {
-      id: randomUUID(),
+      id,
+      // The API names the id twice: `id` and the read-only `transaction_id` (docs/openapi.json).
+      transaction_id: id,
       userId: user.id,
       status: "prepared",
       chain_id: intent.chain_id,
@@ -232,10 +269,11 @@ export function createMockApi(options = {}) {
   async function api(req, res, url) {
     // Like the local run (tidewatch dev), the API lives under /api; test helpers at the root.
     const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
-    if (path === url.pathname && !["/rpc", "/__test/drop-sockets"].includes(path)) {
+    if (path === url.pathname && !["/rpc", "/__test/drop-sockets", "/__test/violations"].includes(path)) {
       return serveStatic(req, res, new URL("/index.html", url));
     }
     const method = req.method ?? "GET";
+    if (specChecker && !["/rpc", "/__test/drop-sockets", "/__test/violations"].includes(path)) watchResponse(method, path, res);
     if (path === "/health") return send(res, 200, { status: "ok" });
     if (path === "/auth/nonce" && method === "GET") {
       const nonce = randomBytes(12).toString("hex");
@@ -251,6 +289,7 @@ export function createMockApi(options = {}) {
       if (m === "eth_getTransactionCount") return send(res, 200, { jsonrpc: "2.0", id, result: "0x0" });
       return send(res, 200, { jsonrpc: "2.0", id, error: { code: -32601, message: "method not found" } });
     }
+    if (path === "/__test/violations" && method === "GET") return send(res, 200, { violations: [...new Set(violations)] });
     if (path === "/__test/drop-sockets" && method === "POST") {
       for (const s of state.sockets) s.ws.terminate();
       return send(res, 200, { dropped: true });
@@ -297,6 +336,33 @@ export function createMockApi(options = {}) {
       state.refresh.delete(body.refresh_token);
       res.writeHead(204).end();
       return;
+    }
+
+    // markets and any address's positions: public, like the API (no token needed)
+    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, as_of: iso(), stale: false, age_seconds: 0 });
+    let mm = path.match(/^\/markets\/(\d+)(\/history)?$/);
+    if (mm) {
+      const market = markets.find((x) => x.id === Number(mm[1]));
+      if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
+      if (!mm[2]) return send(res, 200, market);
+      const s = Number(market.supply_apy ?? 0);
+      const b = Number(market.borrow_apy ?? 0);
+      // The API's shape: {market, start, end, bucket_seconds, points: [{t, ..., samples}]}.
+      const points = Array.from({ length: 60 }, (_, i) => ({
+        t: iso((59 - i) * 3600_000),
+        samples: 4,
+        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
+        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
+        utilization: market.utilization,
+      }));
+      return send(res, 200, { market, start: points[0].t, end: iso(), bucket_seconds: 3600, points });
+    }
+
+    mm = path.match(/^\/positions\/(0x[0-9a-fA-F]{40})$/);
+    if (mm && method === "GET") {
+      if (!isAddress(mm[1], { strict: false })) return invalid(res, [{ field: "address", message: "not an address", in: "path" }]);
+      const address = getAddress(mm[1].toLowerCase());
+      return send(res, 200, { positions: positionsFor(address), sources: [{ chain_id: 1, protocol: "aave-v3", as_of: iso(), block_number: 1, stale: false, error: null }] });
     }
 
     const token = (req.headers.authorization ?? "").replace(/^Bearer /, "");
@@ -354,26 +420,6 @@ export function createMockApi(options = {}) {
         res.writeHead(204).end();
         return;
       }
-    }
-
-    // markets
-    if (path === "/markets" && method === "GET") return send(res, 200, { items: markets, as_of: iso(), stale: false, age_seconds: 0 });
-    m = path.match(/^\/markets\/(\d+)(\/history)?$/);
-    if (m) {
-      const market = markets.find((x) => x.id === Number(m[1]));
-      if (!market) return problem(res, 404, "not-found", "Not found", "No such market.");
-      if (!m[2]) return send(res, 200, market);
-      const s = Number(market.supply_apy ?? 0);
-      const b = Number(market.borrow_apy ?? 0);
-      // The API's shape: {market, start, end, bucket_seconds, points: [{t, ..., samples}]}.
-      const points = Array.from({ length: 60 }, (_, i) => ({
-        t: iso((59 - i) * 3600_000),
-        samples: 4,
-        supply_apy: market.supply_apy === null ? null : (s * (1 + 0.15 * Math.sin(i / 6))).toFixed(6),
-        borrow_apy: market.borrow_apy === null ? null : (b * (1 + 0.12 * Math.sin(i / 6 + 0.5))).toFixed(6),
-        utilization: market.utilization,
-      }));
-      return send(res, 200, { market, start: points[0].t, end: iso(), bucket_seconds: 3600, points });
     }
 
     // rules
@@ -523,7 +569,7 @@ export function createMockApi(options = {}) {
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
-    const isStatic = req.method === "GET" && !url.pathname.startsWith("/api/") && url.pathname !== "/rpc";
+    const isStatic = req.method === "GET" && !url.pathname.startsWith("/api/") && !url.pathname.startsWith("/__test/") && url.pathname !== "/rpc";
     (isStatic ? serveStatic(req, res, url) : api(req, res, url)).catch((err) => {
       console.error(err);
       if (!res.headersSent) problem(res, 500, "internal", "Internal error", "Unexpected error.");
@@ -558,6 +604,8 @@ export function createMockApi(options = {}) {
   return {
     server,
     state,
+    /** Responses that did not match docs/openapi.json (route, status, content type or schema). */
+    violations: () => [...new Set(violations)],
     listen(port = 0, host = "127.0.0.1") {
       return new Promise((resolve) => server.listen(port, host, () => resolve(`http://${host}:${server.address().port}`)));
     },

@@ -2,7 +2,9 @@
  * A test wallet for the browser: `window.ethereum` in the page is a thin EIP-1193 shim that
  * forwards every request to this node-side wallet (page.exposeFunction), which holds a test
  * private key, signs with viem and broadcasts raw transactions to a JSON-RPC endpoint (the devnet,
- * or the mock server's /rpc).
+ * or the mock server's /rpc). It announces itself over EIP-6963 ("Tidewatch Test Wallet"), as
+ * installed wallets do, so the dashboard's wagmi connectors discover it by name; it emits
+ * `chainChanged` after a switch, which wagmi waits for.
  */
 import type { Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
@@ -29,6 +31,8 @@ export class TestWallet {
   readonly log: WalletLog[] = [];
   private readonly rpcUrl: string;
   readonly mode: "sign" | "send";
+  /** When set, personal_sign is refused as a user would (EIP-1193 4001). */
+  refuseSigning = false;
 
   constructor(options: TestWalletOptions) {
     this.account = privateKeyToAccount(options.privateKey);
@@ -67,6 +71,7 @@ export class TestWallet {
           return { result: null };
         }
         case "personal_sign": {
+          if (this.refuseSigning) return { error: { code: 4001, message: "User rejected the request." } };
           const [data, address] = params as [Hex, string];
           if (address.toLowerCase() !== this.address.toLowerCase()) return { error: { code: 4100, message: "Unknown account" } };
           return { result: await this.account.signMessage({ message: { raw: data } }) };
@@ -113,11 +118,13 @@ export class TestWallet {
       type Bridge = (method: string, params: unknown[]) => Promise<{ result?: unknown; error?: { code: number; message: string } }>;
       const bridge = (window as unknown as { __tidewatchTestWallet: Bridge }).__tidewatchTestWallet;
       const listeners = new Map<string, Set<(...args: unknown[]) => void>>();
-      (window as unknown as { ethereum: unknown }).ethereum = {
+      const emit = (event: string, ...args: unknown[]) => listeners.get(event)?.forEach((fn) => fn(...args));
+      const provider = {
         isTidewatchTestWallet: true,
         async request({ method, params }: { method: string; params?: unknown[] }) {
           const reply = await bridge(method, params ?? []);
           if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+          if (method === "wallet_switchEthereumChain") emit("chainChanged", (params as [{ chainId: string }])[0].chainId);
           return reply.result;
         },
         on(event: string, fn: (...args: unknown[]) => void) {
@@ -128,6 +135,16 @@ export class TestWallet {
           listeners.get(event)?.delete(fn);
         },
       };
+      (window as unknown as { ethereum: unknown }).ethereum = provider;
+      const info = {
+        uuid: "5f1d2b8e-7c1a-4f7e-9d0b-7e1f3f7c6a01",
+        name: "Tidewatch Test Wallet",
+        rdns: "dev.tidewatch.testwallet",
+        icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E",
+      };
+      const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+      window.addEventListener("eip6963:requestProvider", announce);
+      announce();
     });
   }
 }

@@ -1,5 +1,9 @@
 import { useState } from "react";
 import { Navigate, Outlet, RouterProvider, createHashRouter, useLocation } from "react-router";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { WagmiProvider, type Config } from "wagmi";
+import { createWagmiConfig } from "./wallet/wagmi";
+import { AddressView } from "./pages/AddressView";
 import { AppProvider, useApp } from "./AppContext";
 import type { SessionStore } from "./auth/tokens";
 import type { AppConfig } from "./config";
@@ -22,6 +26,11 @@ function RequireSession() {
   return <Outlet />;
 }
 
+function Home() {
+  const { address } = useApp();
+  return <Navigate to={address ? "/portfolios" : "/markets"} replace />;
+}
+
 function SignInRoute() {
   const { address } = useApp();
   return address ? <Navigate to="/portfolios" replace /> : <SignIn />;
@@ -34,14 +43,17 @@ const routes = [
     element: <Layout />,
     children: [
       { path: "/signin", element: <SignInRoute /> },
+      // Public: market data and any address's positions are read without signing in.
+      { index: true, element: <Home /> },
+      { path: "/markets", element: <Markets /> },
+      { path: "/markets/:id", element: <MarketView /> },
+      { path: "/address", element: <AddressView /> },
+      { path: "/address/:address", element: <AddressView /> },
       {
         element: <RequireSession />,
         children: [
-          { index: true, element: <Navigate to="/portfolios" replace /> },
           { path: "/portfolios", element: <Portfolios /> },
           { path: "/portfolios/:id", element: <PortfolioView /> },
-          { path: "/markets", element: <Markets /> },
-          { path: "/markets/:id", element: <MarketView /> },
           { path: "/rules", element: <Rules /> },
           { path: "/rules/new", element: <NewRule /> },
           { path: "/rules/:id", element: <RuleDetail /> },
@@ -55,12 +67,24 @@ const routes = [
   },
 ];
 
-export function App(props: { config: AppConfig; store?: SessionStore; fetchImpl?: typeof fetch; createSocket?: (url: string) => SocketLike }) {
+export function App(props: {
+  config: AppConfig;
+  store?: SessionStore;
+  fetchImpl?: typeof fetch;
+  createSocket?: (url: string) => SocketLike;
+  wagmiConfig?: Config;
+}) {
   // Created on first render, after main.tsx has settled the URL (and fresh for each test render).
   const [router] = useState(() => createHashRouter(routes));
+  const [wagmiConfig] = useState(() => props.wagmiConfig ?? createWagmiConfig());
+  const [queryClient] = useState(() => new QueryClient());
   return (
-    <AppProvider config={props.config} store={props.store} fetchImpl={props.fetchImpl} createSocket={props.createSocket}>
-      <RouterProvider router={router} />
-    </AppProvider>
+    <WagmiProvider config={wagmiConfig}>
+      <QueryClientProvider client={queryClient}>
+        <AppProvider config={props.config} store={props.store} fetchImpl={props.fetchImpl} createSocket={props.createSocket}>
+          <RouterProvider router={router} />
+        </AppProvider>
+      </QueryClientProvider>
+    </WagmiProvider>
   );
 }

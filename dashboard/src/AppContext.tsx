@@ -16,6 +16,8 @@ interface AppState {
   config: AppConfig;
   api: ApiClient;
   address: string | null;
+  /** Set when the session ended on its own (refresh refused), so the sign-in page can say so. */
+  sessionExpired: boolean;
   signedIn: (address: string) => void;
   signOut: () => Promise<void>;
   liveStatus: LiveStatus;
@@ -45,13 +47,17 @@ export function AppProvider(props: {
 }) {
   const store = useMemo(() => props.store ?? browserSessionStore(), [props.store]);
   const [address, setAddress] = useState<string | null>(() => store.load()?.address ?? null);
+  const [sessionExpired, setSessionExpired] = useState(false);
   const api = useMemo(
     () =>
       new ApiClient({
         baseUrl: props.config.apiBaseUrl,
         store,
         fetchImpl: props.fetchImpl,
-        onSessionExpired: () => setAddress(null),
+        onSessionExpired: () => {
+          setAddress(null);
+          setSessionExpired(true);
+        },
       }),
     [props.config.apiBaseUrl, store, props.fetchImpl],
   );
@@ -142,11 +148,17 @@ export function AppProvider(props: {
     setNotificationsState([]);
   }, [api]);
 
+  const signedIn = useCallback((next: string) => {
+    setSessionExpired(false);
+    setAddress(next);
+  }, []);
+
   const value: AppState = {
     config: props.config,
     api,
     address,
-    signedIn: setAddress,
+    sessionExpired,
+    signedIn,
     signOut,
     liveStatus,
     notifications,

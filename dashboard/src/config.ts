@@ -6,9 +6,13 @@ export interface AppConfig {
   wsUrl: string;
   /** WalletConnect Cloud project id; "" disables WalletConnect. */
   walletConnectProjectId: string;
+  /** "local" in `tidewatch dev`; anything else is a deployed stack. */
+  environment: string;
+  /** The local run offers one-click sign-in as the devnet's seeded accounts (never when deployed). */
+  devSignIn: boolean;
 }
 
-export const DEFAULT_CONFIG: AppConfig = { apiBaseUrl: "", wsUrl: "", walletConnectProjectId: "" };
+export const DEFAULT_CONFIG: AppConfig = { apiBaseUrl: "", wsUrl: "", walletConnectProjectId: "", environment: "", devSignIn: false };
 
 function str(value: unknown): string {
   return typeof value === "string" ? value.trim() : "";
@@ -20,6 +24,9 @@ export function parseConfig(raw: unknown): AppConfig {
     apiBaseUrl: str(obj.apiBaseUrl).replace(/\/+$/, ""),
     wsUrl: str(obj.wsUrl),
     walletConnectProjectId: str(obj.walletConnectProjectId),
+    environment: str(obj.environment),
+    // Only the local run's own config turns it on, and only the local gateway can sign.
+    devSignIn: obj.devSignIn === true && str(obj.environment) === "local",
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Market } from "./api/types";
-import { EMPTY_FILTER, filterMarkets, sortMarkets } from "./markets";
+import { EMPTY_FILTER, filterMarkets, paramsFromView, sortMarkets, viewFromParams } from "./markets";
 
 const m = (id: number, protocol: string, chain_id: number, asset_symbol: string, supply_apy: string | null, tvl_usd: number | null): Market => ({
   id,
@@ -43,5 +43,23 @@ describe("filterMarkets", () => {
   it("combines protocol, chain and minimum APY filters", () => {
     expect(filterMarkets(MARKETS, { ...EMPTY_FILTER, protocol: "aave-v3", chainId: 1 }).map((x) => x.id)).toEqual([1]);
     expect(filterMarkets(MARKETS, { ...EMPTY_FILTER, minSupplyApy: 0.045 }).map((x) => x.id)).toEqual([2]);
+  });
+});
+
+describe("market table URL", () => {
+  it("keeps filters, sort and page in the URL and reads them back", () => {
+    // Given a filtered, sorted second page
+    const view = { filter: { text: "usdc", protocol: "aave-v3", chainId: 8453, minSupplyApy: 0.025 }, sort: { key: "supply_apy" as const, dir: "asc" as const }, page: 2 };
+    // When it is written to the URL and read back
+    const params = paramsFromView(view);
+    expect(params.toString()).toBe("q=usdc&protocol=aave-v3&chain=8453&min=2.5&sort=supply_apy&dir=asc&page=2");
+    // Then it is the same view
+    expect(viewFromParams(params)).toEqual(view);
+  });
+
+  it("leaves defaults out and ignores junk", () => {
+    expect(paramsFromView(viewFromParams(new URLSearchParams())).toString()).toBe("");
+    const junk = viewFromParams(new URLSearchParams("chain=abc&min=x&sort=drop&page=-3"));
+    expect(junk).toEqual({ filter: { text: "", protocol: "", chainId: null, minSupplyApy: null }, sort: { key: "tvl_usd", dir: "desc" }, page: 1 });
   });
 });

@@ -57,3 +57,47 @@ export function filterMarkets(markets: Market[], f: MarketFilter): Market[] {
     return true;
   });
 }
+
+export const PAGE_SIZE = 50;
+const SORT_KEYS: MarketSortKey[] = ["protocol", "chain", "asset", "supply_apy", "borrow_apy", "utilization", "tvl_usd", "forecast"];
+export const DEFAULT_SORT: { key: MarketSortKey; dir: SortDirection } = { key: "tvl_usd", dir: "desc" };
+
+export interface MarketView {
+  filter: MarketFilter;
+  sort: { key: MarketSortKey; dir: SortDirection };
+  page: number;
+}
+
+/** The table's state from the URL (`?q=usdc&protocol=aave-v3&chain=8453&min=2&sort=supply_apy&dir=desc&page=2`). */
+export function viewFromParams(params: URLSearchParams): MarketView {
+  const chain = Number(params.get("chain"));
+  const min = params.get("min");
+  const minNumber = min === null || min === "" ? null : Number(min);
+  const key = params.get("sort") as MarketSortKey | null;
+  const page = Number(params.get("page"));
+  return {
+    filter: {
+      text: params.get("q") ?? "",
+      protocol: params.get("protocol") ?? "",
+      chainId: Number.isInteger(chain) && chain > 0 ? chain : null,
+      minSupplyApy: minNumber !== null && Number.isFinite(minNumber) ? minNumber / 100 : null,
+    },
+    sort: key && SORT_KEYS.includes(key) ? { key, dir: params.get("dir") === "asc" ? "asc" : "desc" } : DEFAULT_SORT,
+    page: Number.isInteger(page) && page > 1 ? page : 1,
+  };
+}
+
+/** The URL parameters for a table state; defaults are left out so a plain link stays plain. */
+export function paramsFromView(view: MarketView): URLSearchParams {
+  const p = new URLSearchParams();
+  if (view.filter.text) p.set("q", view.filter.text);
+  if (view.filter.protocol) p.set("protocol", view.filter.protocol);
+  if (view.filter.chainId !== null) p.set("chain", String(view.filter.chainId));
+  if (view.filter.minSupplyApy !== null) p.set("min", String(Number((view.filter.minSupplyApy * 100).toPrecision(10))));
+  if (view.sort.key !== DEFAULT_SORT.key || view.sort.dir !== DEFAULT_SORT.dir) {
+    p.set("sort", view.sort.key);
+    p.set("dir", view.sort.dir);
+  }
+  if (view.page > 1) p.set("page", String(view.page));
+  return p;
+}

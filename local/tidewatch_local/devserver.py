@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tidewatch_local.cli import _migrate
+from tidewatch_local.dev_signin import DevAccounts
 from tidewatch_local.eventbus import LocalEventBus
 from tidewatch_local.gateway import API_PREFIX, WS_PATH, LocalGateway, ScheduleRunner
 from tidewatch_local.invoker import LocalInvoker
@@ -40,6 +41,8 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
 def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
     template = read_template()
     invoker = LocalInvoker(template)
+    # The devnet's seeded accounts (None unless the registry is the devnet's): one-click sign-in.
+    dev_accounts = DevAccounts.from_environment()
 
     def public_config(request: Request) -> dict[str, Any]:
         origin = request.headers.get("host", f"{host}:{port}")
@@ -48,9 +51,12 @@ def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
             "wsUrl": f"ws://{origin}{WS_PATH}",
             "walletConnectProjectId": os.environ.get("TIDEWATCH_WALLETCONNECT_PROJECT_ID", ""),
             "environment": "local",
+            "devSignIn": dev_accounts is not None,
         }
 
-    gateway = LocalGateway(template, invoker, static_dir=DASHBOARD_DIST, public_config=public_config)
+    gateway = LocalGateway(
+        template, invoker, static_dir=DASHBOARD_DIST, public_config=public_config, dev_accounts=dev_accounts
+    )
     return gateway, invoker
 
 

@@ -7,6 +7,10 @@
   routes (route selection on `$request.body.action`); a refused $connect closes with 403.
 * The management API at `/@connections/{id}` (POST / GET / DELETE, also under `/{stage}/`), so
   `post_to_connection` through boto3 reaches the open local sockets, and unknown ids answer 410 Gone.
+* `/api/docs` is Swagger UI with its script and stylesheet served from `/api/docs/assets/`
+  (`tidewatch_local.offline_docs`), so the API docs work without internet.
+* `/local/dev-accounts` and `/local/dev-sign`: one-click sign-in as a seeded devnet account
+  (`tidewatch_local.dev_signin`), only when the gateway is given the devnet's accounts.
 * Everything else serves the built dashboard (single-page app fallback) and `/config.json`.
 """
 
@@ -32,7 +36,9 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tidewatch_local.dev_signin import DevAccounts, DevSignInRefused
 from tidewatch_local.invoker import LocalInvoker
+from tidewatch_local.offline_docs import DOCS_ASSETS, DOCS_PATH, offline_docs
 from tidewatch_local.template import TemplateModel
 
 API_PREFIX = "/api"
@@ -155,6 +161,7 @@ class LocalGateway:
         stage: str = "local",
         static_dir: Path | None = None,
         public_config: Callable[[Request], dict[str, Any]] | None = None,
+        dev_accounts: DevAccounts | None = None,
         workers: int = 16,
     ) -> None:
         self.template = template
@@ -162,6 +169,7 @@ class LocalGateway:
         self.stage = stage
         self.static_dir = static_dir
         self.public_config = public_config
+        self.dev_accounts = dev_accounts
         self.connections: dict[str, _Connection] = {}
         # Each worker is like a Lambda sandbox's main thread: it has an event loop of its own
         # (Mangum drives the ASGI app with asyncio.get_event_loop()).
@@ -197,8 +205,14 @@ class LocalGateway:
 
     async def _http(self, request: Request) -> Response:
         path = request.url.path
+        if path == API_PREFIX + DOCS_PATH or path.startswith(API_PREFIX + DOCS_ASSETS):
+            docs = offline_docs(path[len(API_PREFIX) :], openapi_url=API_PREFIX + "/openapi.json", prefix=API_PREFIX)
+            if docs is not None:
+                return docs
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             return await self._api(request, path[len(API_PREFIX) :] or "/")
+        if path in (f"/{self.stage}/dev-accounts", f"/{self.stage}/dev-sign"):
+            return await self._dev_signin(request, path.rsplit("/", 1)[1])
         parts = path.strip("/").split("/")
         if "@connections" in parts[:2]:
             index = parts.index("@connections")
@@ -241,6 +255,30 @@ class LocalGateway:
             logging.getLogger("tidewatch.gateway").exception("function %s failed", route.function)
             return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         return response_from_result(result)
+
+    async def _dev_signin(self, request: Request, action: str) -> Response:
+        accounts = self.dev_accounts
+        if accounts is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        if action == "dev-accounts" and request.method == "GET":
+            return JSONResponse({"accounts": accounts.public()}, headers={"Cache-Control": "no-store"})
+        if action != "dev-sign" or request.method != "POST":
+            return JSONResponse({"message": "Method Not Allowed"}, status_code=405)
+        try:
+            body = json.loads(await request.body() or b"null")
+            if not isinstance(body, dict) or not isinstance(body.get("label"), str):
+                raise DevSignInRefused("send {label, message}")
+            if not isinstance(body.get("message"), str):
+                raise DevSignInRefused("send {label, message}")
+            signature = accounts.sign(body["label"], body["message"])
+        except (ValueError, DevSignInRefused) as exc:
+            detail = str(exc) if isinstance(exc, DevSignInRefused) else "the body must be JSON"
+            return JSONResponse(
+                {"type": "about:blank", "title": "Dev sign-in refused", "status": 400, "detail": detail},
+                status_code=400,
+                media_type="application/problem+json",
+            )
+        return JSONResponse({"signature": signature}, headers={"Cache-Control": "no-store"})
 
     def _static(self, path: str) -> Response:
         if self.static_dir is None or not (self.static_dir / "index.html").is_file():

@@ -131,7 +131,7 @@ describe("ApiClient session", () => {
       return json(200, { items: [] });
     });
     const api = new ApiClient({ baseUrl: "", store, fetchImpl: impl, now: () => NOW });
-    await Promise.all([api.listRules(), api.listMarkets()]);
+    await Promise.all([api.listRules(), api.listPortfolios()]);
     // Then exactly one refresh rotated the tokens and both requests used the new one
     expect(calls.filter((c) => c.url.endsWith("/auth/refresh"))).toHaveLength(1);
     expect(calls.find((c) => c.url.endsWith("/auth/refresh"))?.body).toEqual({ refresh_token: "refresh-1" });
@@ -281,7 +281,12 @@ describe("other normalizers", () => {
     );
     const api = new ApiClient({ baseUrl: "", store: memorySessionStore(session()), fetchImpl: impl, now: () => NOW });
     const points = await api.marketHistory(9);
-    expect(calls[0].url).toBe("/markets/9/history?points=200");
+    // A year back (the API refuses ranges over 366 days), no token needed
+    expect(calls[0].url).toBe(`/markets/9/history?points=500&start=${encodeURIComponent(new Date(NOW - 365 * 86_400_000).toISOString())}`);
+    expect(calls[0].auth).toBeNull();
+    // Two coarse buckets over a year: read again from the first bucket, at finer buckets
+    expect(calls).toHaveLength(2);
+    expect(calls[1].url).toBe(`/markets/9/history?points=500&start=${encodeURIComponent("2026-01-01T00:00:00.000Z")}`);
     expect(points.map((p) => [p.observed_at, p.supply_apy])).toEqual([
       ["2026-01-01T00:00:00Z", "0.01"],
       ["2026-01-01T01:00:00Z", "0.02"],

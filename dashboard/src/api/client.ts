@@ -28,6 +28,7 @@ import type {
   UnsignedTx,
 } from "./types";
 import { sessionFromTokens, type SessionStore, type StoredSession } from "../auth/tokens";
+import { fillPath, type ApiPath, type BodyOf, type Method, type PathParamsOf, type QueryOf, type ResponseOf, type Schemas } from "./typed";
 import { chainName, protocolName, toNumber } from "../format";
 
 export interface ApiClientOptions {
@@ -50,6 +51,9 @@ interface RequestOptions {
   bearer?: string;
   signal?: AbortSignal;
 }
+
+/** How far back the market chart reads (the history route allows at most 366 days per request). */
+const HISTORY_DAYS = 365;
 
 /** Refresh a little before expiry so a request never races the token's last second. */
 const EXPIRY_SKEW_MS = 15_000;
@@ -167,13 +171,31 @@ export class ApiClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /**
+   * One route, typed from the generated OpenAPI types: `call("get", "/markets/{market_id}",
+   * { path: { market_id: 1 } })` resolves to `MarketSummary`.
+   */
+  call<P extends ApiPath, M extends Method>(
+    method: M,
+    path: P,
+    options: { path?: PathParamsOf<P, M>; query?: QueryOf<P, M>; body?: BodyOf<P, M>; auth?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ResponseOf<P, M>> {
+    return this.request<ResponseOf<P, M>>(fillPath(path, options.path as Record<string, string | number> | undefined), {
+      method: method.toUpperCase(),
+      query: options.query as Query | undefined,
+      body: options.body,
+      auth: options.auth,
+      signal: options.signal,
+    });
+  }
+
   // ---- auth -------------------------------------------------------------------------------
   getNonce(): Promise<NonceResponse> {
-    return this.request<NonceResponse>("/auth/nonce", { auth: false });
+    return this.call("get", "/auth/nonce", { auth: false });
   }
 
   async verify(message: string, signature: string, address: string): Promise<StoredSession> {
-    const pair = await this.request<TokenPair>("/auth/verify", { method: "POST", auth: false, body: { message, signature } });
+    const pair: TokenPair = await this.call("post", "/auth/verify", { auth: false, body: { message, signature } });
     const session = sessionFromTokens(pair, address, this.now());
     this.store.save(session);
     return session;
@@ -226,32 +248,39 @@ export class ApiClient {
     return [...items].sort((a, b) => Date.parse(a.taken_at) - Date.parse(b.taken_at));
   }
 
+  /** Positions of any address (public, no sign-in): totals, health factors and source freshness. */
+  async addressPositions(address: string): Promise<PortfolioView> {
+    const reading: Schemas["PositionReading"] = await this.call("get", "/positions/{address}", { auth: false, path: { address } });
+    return normalizePortfolioView({ ...reading, portfolio: { id: 0, name: address, wallets: [address], chains: [] } });
+  }
+
   // ---- markets ----------------------------------------------------------------------------
   async listMarkets(): Promise<Market[]> {
-    return (await this.allPages<unknown>("/markets")).map(normalizeMarket);
+    return (await this.allPages<unknown>("/markets", 10, false)).map(normalizeMarket);
   }
 
   async getMarket(id: number): Promise<Market | null> {
     try {
-      return normalizeMarket(await this.request(`/markets/${id}`));
+      return normalizeMarket(await this.call("get", "/markets/{market_id}", { auth: false, path: { market_id: id } }));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null;
       throw err;
     }
   }
 
-  async marketHistory(id: number): Promise<MarketRatePoint[]> {
-    let raw: unknown;
-    try {
-      raw = await this.request(`/markets/${id}/history`, { query: { points: 200 } });
-    } catch (err) {
-      // An API without the history route yet: the chart says "not enough history".
-      if (err instanceof ApiError && err.status === 404) return [];
-      throw err;
-    }
-    // The API answers {market, start, end, bucket_seconds, points: [{t, supply_apy, ...}]}.
-    const rows = raw && typeof raw === "object" && Array.isArray((raw as Record<string, unknown>).points) ? ((raw as Record<string, unknown>).points as Array<Record<string, unknown>>) : asItems<Record<string, unknown>>(raw);
-    const items = rows.map((p) => ({ ...p, observed_at: (p.observed_at ?? p.t) as string }) as MarketRatePoint);
+  /**
+   * The market's rate history, oldest first, in at most 500 buckets: first over the last 365 days
+   * (the API's widest range); when that finds only a few coarse buckets (a fresh install's sparse
+   * history would all land in one 17-hour bucket), once more from the first bucket on, so the
+   * readings that exist are drawn at their own times. The range buttons zoom into the result.
+   */
+  async marketHistory(id: number, start: Date = new Date(this.now() - HISTORY_DAYS * 86_400_000)): Promise<MarketRatePoint[]> {
+    const read = (from: Date) =>
+      this.call("get", "/markets/{market_id}/history", { auth: false, path: { market_id: id }, query: { points: 500, start: from.toISOString() } });
+    let history = await read(start);
+    const first = Math.min(...history.points.map((p) => Date.parse(p.t)));
+    if (history.points.length && history.points.length < 50 && history.bucket_seconds > 300 && first > start.getTime()) history = await read(new Date(first));
+    const items = history.points.map((p) => ({ ...p, observed_at: p.t }));
     return items.sort((a, b) => Date.parse(a.observed_at) - Date.parse(b.observed_at));
   }
 
@@ -325,11 +354,11 @@ export class ApiClient {
   }
 
   /** Follows `next_cursor` (bounded: the dashboard never needs more than a few pages). */
-  private async allPages<T>(path: string, maxPages = 10): Promise<T[]> {
+  private async allPages<T>(path: string, maxPages = 10, auth = true): Promise<T[]> {
     const out: T[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < maxPages; page++) {
-      const raw: unknown = await this.request(path, { query: { limit: 200, cursor } });
+      const raw: unknown = await this.request(path, { auth, query: { limit: 200, cursor } });
       out.push(...asItems<T>(raw));
       cursor = raw && typeof raw === "object" && !Array.isArray(raw) ? (((raw as Record<string, unknown>).next_cursor as string | null) ?? null) : null;
       if (!cursor) break;

@@ -1,52 +1,8 @@
-/** Builds EIP-4361 (Sign-In with Ethereum) messages exactly as the spec's ABNF lays them out. */
+/** EIP-4361 (Sign-In with Ethereum) messages, built and parsed with viem's SIWE utilities. */
+import { createSiweMessage, parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import { toChecksumAddress } from "../wallet/address";
 
-export interface SiweFields {
-  domain: string;
-  address: string;
-  statement?: string;
-  uri: string;
-  version?: "1";
-  chainId: number;
-  nonce: string;
-  issuedAt: Date;
-  expirationTime?: Date;
-  notBefore?: Date;
-  requestId?: string;
-  resources?: string[];
-}
-
 export const SIWE_STATEMENT = "Sign in to Tidewatch.";
-
-/** RFC 3339 without milliseconds, as most verifiers format and compare it. */
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-export function buildSiweMessage(f: SiweFields): string {
-  if (!/^[A-Za-z0-9]{8,}$/.test(f.nonce)) throw new Error("SIWE nonce must be at least 8 alphanumeric characters.");
-  if (f.statement && f.statement.includes("\n")) throw new Error("SIWE statement must be one line.");
-  const lines = [
-    `${f.domain} wants you to sign in with your Ethereum account:`,
-    toChecksumAddress(f.address),
-    "",
-  ];
-  // ABNF: address LF LF [ statement LF ] LF — without a statement, two empty lines.
-  if (f.statement) lines.push(f.statement, "");
-  else lines.push("");
-  lines.push(
-    `URI: ${f.uri}`,
-    `Version: ${f.version ?? "1"}`,
-    `Chain ID: ${f.chainId}`,
-    `Nonce: ${f.nonce}`,
-    `Issued At: ${isoSeconds(f.issuedAt)}`,
-  );
-  if (f.expirationTime) lines.push(`Expiration Time: ${isoSeconds(f.expirationTime)}`);
-  if (f.notBefore) lines.push(`Not Before: ${isoSeconds(f.notBefore)}`);
-  if (f.requestId) lines.push(`Request ID: ${f.requestId}`);
-  if (f.resources?.length) lines.push("Resources:", ...f.resources.map((r) => `- ${r}`));
-  return lines.join("\n");
-}
 
 /** The message the dashboard asks the wallet to sign, bound to the page's own origin. */
 export function dashboardSiweMessage(args: {
@@ -58,14 +14,30 @@ export function dashboardSiweMessage(args: {
   ttlMinutes?: number;
 }): string {
   const now = args.now ?? new Date();
-  return buildSiweMessage({
+  return createSiweMessage({
     domain: args.location.host,
-    address: args.address,
+    address: toChecksumAddress(args.address),
     statement: SIWE_STATEMENT,
     uri: args.location.origin,
+    version: "1",
     chainId: args.chainId,
     nonce: args.nonce,
     issuedAt: now,
     expirationTime: new Date(now.getTime() + (args.ttlMinutes ?? 10) * 60_000),
+  });
+}
+
+/**
+ * Whether `message` is a well-formed sign-in for this page by `address`, valid at `now`: checked
+ * before a signature is asked for, so a wallet never signs a message the API would refuse anyway.
+ */
+export function isSiweMessageFor(message: string, args: { host: string; address: string; now?: Date }): boolean {
+  const parsed = parseSiweMessage(message);
+  if (!parsed.address || parsed.version !== "1" || !parsed.uri || !parsed.nonce || !parsed.chainId) return false;
+  return validateSiweMessage({
+    message: parsed,
+    domain: args.host,
+    address: toChecksumAddress(args.address),
+    time: args.now ?? new Date(),
   });
 }

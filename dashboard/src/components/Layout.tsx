@@ -3,9 +3,15 @@ import { useApp } from "../AppContext";
 import { shortAddress } from "../format";
 import { Toasts } from "./Toasts";
 
-const LINKS = [
+const PUBLIC_LINKS = [
+  ["/markets", "Markets"],
+  ["/address", "Address"],
+] as const;
+
+const SESSION_LINKS = [
   ["/portfolios", "Portfolios"],
   ["/markets", "Markets"],
+  ["/address", "Address"],
   ["/rules", "Rules"],
   ["/transactions", "Transactions"],
   ["/notifications", "Notifications"],
@@ -28,7 +34,7 @@ export function Layout() {
         </NavLink>
         <nav aria-label="Main">
           <ul>
-            {LINKS.map(([to, label]) => (
+            {(address ? SESSION_LINKS : PUBLIC_LINKS).map(([to, label]) => (
               <li key={to}>
                 <NavLink to={to}>
                   {label}
@@ -42,6 +48,11 @@ export function Layout() {
           <span className={`live live-${liveStatus}`} title="Live updates" data-testid="live-status">
             <span className="dot" aria-hidden="true" /> {LIVE_LABEL[liveStatus]}
           </span>
+          {!address && (
+            <NavLink to="/signin" className="button primary">
+              Sign in
+            </NavLink>
+          )}
           {address && (
             <>
               <span className="address" title={address}>

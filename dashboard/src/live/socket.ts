@@ -164,7 +164,7 @@ export class LiveConnection {
 
   private async connect(): Promise<void> {
     this.setStatus(this.attempt === 0 ? "connecting" : "reconnecting");
-    let token: string | null = null;
+    let token: string | null;
     try {
       token = await this.o.getToken();
     } catch {

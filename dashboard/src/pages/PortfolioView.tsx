@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useApp } from "../AppContext";
 import { ApiError } from "../api/problem";
@@ -6,7 +6,7 @@ import { portfolioFieldKey } from "../api/client";
 import type { Breakdown, PortfolioSnapshot, PortfolioView as View, Position } from "../api/types";
 import { AddressList } from "../components/AddressList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { LineChart } from "../components/LineChart";
+import { TimeSeriesChart, type ChartSeries } from "../components/TimeSeriesChart";
 import { Async, Empty, ErrorBanner, FieldError, Loading } from "../components/States";
 import {
   chainName,
@@ -28,7 +28,7 @@ export function PortfolioView() {
   const view = useResource(() => api.getPortfolio(id), [api, id]);
   // Read after the view: each view stores a snapshot, and the chart should end with this one.
   const history = useResource(() => (view.data ? api.portfolioHistory(id) : Promise.resolve(undefined)), [api, id, view.data]);
-  const points = withCurrentView(history.data ?? [], view.data);
+  const points = useMemo(() => withCurrentView(history.data ?? [], view.data), [history.data, view.data]);
   const { reload } = view;
 
   useEffect(() => subscribe(`portfolio:${id}`, () => reload()), [subscribe, id, reload]);
@@ -60,34 +60,23 @@ export function PortfolioView() {
         ) : !history.data && (history.loading || view.loading) ? (
           <Loading label="Loading history…" />
         ) : (
-          <div className="grid-2">
-            <LineChart
-              title="Net worth"
-              series={[
-                {
-                  label: "Net worth",
-                  color: "#2563eb",
-                  format: (v) => formatUsd(v, { compact: true }),
-                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })),
-                },
-              ]}
-            />
-            <LineChart
-              title="Lowest health factor"
-              series={[
-                {
-                  label: "Health factor",
-                  color: "#d97706",
-                  format: formatHealthFactor,
-                  points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })),
-                },
-              ]}
-            />
-          </div>
+          <PortfolioChart points={points} />
         )}
       </section>
     </section>
   );
+}
+
+/** Net worth (right axis) and the lowest health factor (left axis) over the stored snapshots. */
+function PortfolioChart({ points }: { points: PortfolioSnapshot[] }) {
+  const series = useMemo<ChartSeries[]>(
+    () => [
+      { label: "Net worth", color: "#2563eb", scale: "right", format: (v) => formatUsd(v, { compact: true }), points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.net_worth_usd) })) },
+      { label: "Health factor", color: "#d97706", scale: "left", format: formatHealthFactor, points: points.map((s) => ({ t: Date.parse(s.taken_at), v: toNumber(s.min_health_factor ?? null) })) },
+    ],
+    [points],
+  );
+  return <TimeSeriesChart title="Net worth and lowest health factor" series={series} emptyText="No snapshots yet: each view of this portfolio records one." />;
 }
 
 /**
@@ -211,7 +200,7 @@ function PortfolioHeader({ view, onChanged }: { view: View; onChanged: () => voi
   );
 }
 
-function Summary({ view }: { view: View }) {
+export function Summary({ view }: { view: View }) {
   const minHf = view.min_health_factor;
   return (
     <dl className="stats">
@@ -277,29 +266,29 @@ export function riskText(p: Position): string {
   return `${band}${formatProbability(p.risk.probability)}${horizon}`;
 }
 
-function Positions({ positions }: { positions: Position[] }) {
+/**
+ * Positions: eight columns that fit a 1280 px screen (protocol, chain and address ride with the
+ * asset); below 760 px each row becomes a card whose cells carry their column name (data-label).
+ */
+export function Positions({ positions, emptyText }: { positions: Position[]; emptyText?: string }) {
   return (
     <section className="panel">
       <h2>Positions</h2>
       {positions.length === 0 ? (
         <Empty title="No positions found">
-          <p>None of this portfolio's addresses has a position in Aave v3, Compound v3 or EigenLayer on its chains.</p>
+          <p>{emptyText ?? "None of this portfolio's addresses has a position in Aave v3, Compound v3 or EigenLayer on its chains."}</p>
         </Empty>
       ) : (
         <div className="table-wrap" tabIndex={0} role="region" aria-label="Positions table">
-          <table>
+          <table className="responsive positions">
             <thead>
               <tr>
-                <th scope="col">Protocol</th>
-                <th scope="col">Chain</th>
-                <th scope="col">Asset</th>
-                <th scope="col">Address</th>
+                <th scope="col">Position</th>
                 <th scope="col" className="num">Supplied</th>
                 <th scope="col" className="num">Borrowed</th>
-                <th scope="col" className="num">APY (supply / borrow)</th>
+                <th scope="col" className="num">Supply / borrow APY</th>
                 <th scope="col" className="num">Health factor</th>
-                <th scope="col" className="num">Liquidation price</th>
-                <th scope="col" className="num">Buffer</th>
+                <th scope="col" className="num">Liquidation price, buffer</th>
                 <th scope="col">Liquidation risk</th>
                 <th scope="col">Updated</th>
               </tr>
@@ -307,20 +296,24 @@ function Positions({ positions }: { positions: Position[] }) {
             <tbody>
               {positions.map((p, i) => (
                 <tr key={`${p.chain_id}-${p.protocol}-${p.asset_symbol}-${p.address}-${i}`} data-testid="position-row">
-                  <td>{protocolName(p.protocol)}</td>
-                  <td>{chainName(p.chain_id)}</td>
-                  <td>{p.asset_symbol}</td>
-                  <td title={p.address}>{shortAddress(p.address)}</td>
-                  <td className="num">{formatUsd(p.supplied_usd)}</td>
-                  <td className="num">{formatUsd(p.borrowed_usd)}</td>
-                  <td className="num">
+                  <th scope="row" data-label="Position">
+                    <strong>{p.asset_symbol}</strong>
+                    <span className="sub">
+                      {protocolName(p.protocol)} · {chainName(p.chain_id)} · <span title={p.address}>{shortAddress(p.address)}</span>
+                    </span>
+                  </th>
+                  <td className="num" data-label="Supplied">{formatUsd(p.supplied_usd)}</td>
+                  <td className="num" data-label="Borrowed">{formatUsd(p.borrowed_usd)}</td>
+                  <td className="num" data-label="Supply / borrow APY">
                     {formatPct(p.supply_apy)} / {formatPct(p.borrow_apy)}
                   </td>
-                  <td className={`num hf hf-${healthLevel(p.health_factor)}`}>{formatHealthFactor(p.health_factor)}</td>
-                  <td className="num">{formatUsd(p.liquidation_price_usd)}</td>
-                  <td className="num">{formatPct(p.liquidation_buffer, 1)}</td>
-                  <td>{riskText(p)}</td>
-                  <td>{formatAge(p.as_of)}</td>
+                  <td className={`num hf hf-${healthLevel(p.health_factor)}`} data-label="Health factor">{formatHealthFactor(p.health_factor)}</td>
+                  <td className="num" data-label="Liquidation price, buffer">
+                    {formatUsd(p.liquidation_price_usd)}
+                    <span className="sub">{formatPct(p.liquidation_buffer, 1)}</span>
+                  </td>
+                  <td data-label="Liquidation risk" className="wrap">{riskText(p)}</td>
+                  <td data-label="Updated">{formatAge(p.as_of)}</td>
                 </tr>
               ))}
             </tbody>

@@ -5,7 +5,11 @@ import type { Market, Portfolio, PreparedTransaction, TxAction } from "../api/ty
 import { Async, Empty, FieldError } from "../components/States";
 import { chainName, formatDateTime, protocolName, shortAddress } from "../format";
 import { errorText, useResource } from "../useResource";
-import { injectedProvider, requestAccount, signOrSend, walletErrorMessage } from "../wallet/eip1193";
+import { useConfig, useConnectors } from "wagmi";
+import { connect, getConnection } from "wagmi/actions";
+import { walletErrorMessage } from "../wallet/errors";
+import { signOrSend } from "../wallet/transactions";
+import { walletChoices } from "./SignIn";
 
 const STATUS_LABEL: Record<string, string> = {
   prepared: "Awaiting signature",
@@ -63,13 +67,24 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
   const { api, pushToast } = useApp();
   const [progress, setProgress] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const provider = injectedProvider();
+  const wagmi = useConfig();
+  const connectors = useConnectors();
 
   async function signAndSend() {
-    if (!provider) return;
     setError(null);
     try {
-      const account = await requestAccount(provider);
+      let connection = getConnection(wagmi);
+      if (connection.status !== "connected") {
+        const choice = walletChoices(connectors)[0];
+        if (!choice) {
+          setError("Connect a wallet to sign: no browser wallet was detected (WalletConnect: sign in with it first).");
+          return;
+        }
+        setProgress("Connect your wallet…");
+        await connect(wagmi, { connector: choice });
+        connection = getConnection(wagmi);
+      }
+      const account = connection.address ?? "";
       const from = tx.txs[0]?.from;
       if (from && account.toLowerCase() !== from.toLowerCase()) {
         setError(`Switch your wallet to ${shortAddress(from)}: this transaction is sent from that address.`);
@@ -80,7 +95,7 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
         // status tracking survives a closed tab mid-sequence.
         if (tx.txs[i].status && tx.txs[i].status !== "prepared") continue; // sent in an earlier attempt
         setProgress(`Confirm step ${i + 1} of ${tx.txs.length} in your wallet…`);
-        const signed = await signOrSend(provider, tx.txs[i]);
+        const signed = await signOrSend(wagmi, tx.txs[i]);
         setProgress(`Sending step ${i + 1}…`);
         await api.recordBroadcast(tx.id, signed.kind === "raw" ? { rawTransaction: signed.rawTransaction } : { txHash: signed.txHash });
       }
@@ -117,8 +132,8 @@ function TransactionCard({ tx, onChanged }: { tx: PreparedTransaction; onChanged
       )}
       {tx.error && <p className="field-error">{tx.error}</p>}
       {tx.status === "prepared" && (
-        <button type="button" className="primary" onClick={() => void signAndSend()} disabled={!provider || progress !== null}>
-          {provider ? "Sign and send" : "Connect a browser wallet to sign"}
+        <button type="button" className="primary" onClick={() => void signAndSend()} disabled={progress !== null}>
+          Sign and send
         </button>
       )}
       <p role="status" aria-live="polite">

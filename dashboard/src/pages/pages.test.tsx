@@ -7,7 +7,14 @@ import { memorySessionStore, type StoredSession } from "../auth/tokens";
 import type { SocketLike } from "../live/socket";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 
-const CONFIG = { apiBaseUrl: "/api", wsUrl: "ws://test/ws", walletConnectProjectId: "" };
+const CONFIG = { apiBaseUrl: "/api", wsUrl: "ws://test/ws", walletConnectProjectId: "", environment: "", devSignIn: false };
+
+type Request = (args: { method: string; params?: unknown }) => Promise<unknown>;
+declare global {
+  interface Window {
+    ethereum?: { request: Request; on?: () => void; removeListener?: () => void };
+  }
+}
 const SESSION: StoredSession = { accessToken: "a", refreshToken: "r", accessExpiresAt: Date.now() + 3_600_000, address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" };
 
 const silentSocket = (): SocketLike => ({ readyState: 0, onopen: null, onclose: null, onerror: null, onmessage: null, send: () => undefined, close: () => undefined });
@@ -40,6 +47,7 @@ afterEach(() => {
   cleanup();
   window.location.hash = "";
   delete window.ethereum;
+  localStorage.clear();
 });
 
 describe("rule form", () => {
@@ -114,11 +122,13 @@ describe("sign-in", () => {
     // Given an injected wallet backed by a real key and an API that checks the signature
     const account = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
     window.ethereum = {
+      on: () => undefined,
+      removeListener: () => undefined,
       request: async ({ method, params }) => {
-        if (method === "eth_requestAccounts") return [account.address.toLowerCase()];
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [account.address.toLowerCase()];
         if (method === "eth_chainId") return "0x2105";
         if (method === "personal_sign") return account.signMessage({ message: { raw: (params as [`0x${string}`])[0] } });
-        throw new Error(method);
+        return null;
       },
     };
     let verified = "";
@@ -132,6 +142,7 @@ describe("sign-in", () => {
       if (path === "/portfolios") return { status: 200, body: { items: [], next_cursor: null } };
     });
     const store = memorySessionStore();
+    window.location.hash = "#/signin";
     render(<App config={CONFIG} store={store} fetchImpl={fetchImpl} createSocket={silentSocket} />);
     const user = userEvent.setup();
     // When the visitor signs in
@@ -146,18 +157,82 @@ describe("sign-in", () => {
 
   it("explains a refused signature", async () => {
     window.ethereum = {
+      on: () => undefined,
+      removeListener: () => undefined,
       request: async ({ method }) => {
-        if (method === "eth_requestAccounts") return ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"];
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"];
         if (method === "eth_chainId") return "0x1";
         throw Object.assign(new Error("User rejected"), { code: 4001 });
       },
     };
     const { fetchImpl } = api((_m, path) => (path === "/auth/nonce" ? { status: 200, body: { nonce: "abcdef1234567890" } } : undefined));
+    window.location.hash = "#/signin";
     render(<App config={CONFIG} store={memorySessionStore()} fetchImpl={fetchImpl} createSocket={silentSocket} />);
     await userEvent.setup().click(await screen.findByRole("button", { name: "Sign in with browser wallet" }));
     expect(await screen.findByText("You rejected the request in your wallet.")).toBeInTheDocument();
     // WalletConnect is shown as unavailable without a project id
     expect(screen.getByText(/WalletConnect is unavailable: no project id/)).toBeInTheDocument();
+  });
+});
+
+describe("sign-in on a wrong chain", () => {
+  it("asks the wallet to switch to Ethereum and says so in place when it refuses", async () => {
+    // Given a wallet on Optimism that refuses to switch networks
+    const asked: string[] = [];
+    window.ethereum = {
+      on: () => undefined,
+      removeListener: () => undefined,
+      request: async ({ method }) => {
+        asked.push(method);
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"];
+        if (method === "eth_chainId") return "0xa";
+        if (method === "wallet_switchEthereumChain" || method === "personal_sign") throw Object.assign(new Error("User rejected the switch"), { code: 4001 });
+        return null;
+      },
+    };
+    const { fetchImpl, calls } = api(() => undefined);
+    window.location.hash = "#/signin";
+    render(<App config={CONFIG} store={memorySessionStore()} fetchImpl={fetchImpl} createSocket={silentSocket} />);
+    // When the visitor signs in
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Sign in with browser wallet" }));
+    // Then the switch was asked for, refused, and the page says what to do; nothing was signed
+    expect(await screen.findByRole("alert")).toHaveTextContent(/Your wallet is on chain 10; Tidewatch signs in on Ethereum or Base/i);
+    expect(asked).toContain("wallet_switchEthereumChain");
+    expect(asked).not.toContain("personal_sign");
+    expect(calls.some((c) => c.path === "/auth/verify")).toBe(false);
+  });
+});
+
+describe("expired session", () => {
+  it("sends the user to sign in with a message when the refresh token is refused", async () => {
+    // Given a stored session whose access token expired and whose refresh the API refuses
+    window.location.hash = "#/portfolios";
+    const expired = { ...SESSION, accessExpiresAt: Date.now() - 60_000 };
+    const { fetchImpl } = api((_m, path) =>
+      path === "/auth/refresh" ? { status: 401, body: { type: "x/refresh-token-invalid", title: "Authentication required", status: 401 } } : undefined,
+    );
+    const store = memorySessionStore(expired);
+    render(<App config={CONFIG} store={store} fetchImpl={fetchImpl} createSocket={silentSocket} />);
+    // Then the sign-in page says why, and the session is gone
+    expect(await screen.findByText("Your session expired. Sign in again to continue.")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Sign in to Tidewatch" })).toBeInTheDocument();
+    expect(store.load()).toBeNull();
+  });
+});
+
+describe("public pages", () => {
+  it("shows the markets to a visitor who has not signed in, without a token", async () => {
+    window.location.hash = "#/markets";
+    const { fetchImpl } = api((_m, path) => (path === "/markets" ? { status: 200, body: MARKETS } : undefined));
+    const seen: Array<string | null> = [];
+    const spy = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Headers(init?.headers).get("Authorization"));
+      return fetchImpl(input, init);
+    }) as typeof fetch;
+    render(<App config={CONFIG} store={memorySessionStore()} fetchImpl={spy} createSocket={silentSocket} />);
+    expect(await screen.findByTestId("markets-table")).toBeInTheDocument();
+    expect(seen).toEqual([null]);
+    expect(screen.getByRole("link", { name: "Sign in" })).toBeInTheDocument();
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkAddress, toChecksumAddress } from "./address";
-import { signOrSend, toSendParams } from "./eip1193";
+import { toSendParams } from "./transactions";
 
 describe("addresses", () => {
   it("checksums per EIP-55", () => {
@@ -37,43 +37,3 @@ describe("toSendParams", () => {
   });
 });
 
-describe("signOrSend", () => {
-  const TX = { from: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", to: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", data: "0x", value: "0x0", chainId: 1, nonce: "0x3" };
-
-  it("prefers a raw signature, so the API broadcasts", async () => {
-    const calls: string[] = [];
-    const provider = { request: async ({ method }: { method: string }) => (calls.push(method), method === "eth_chainId" ? "0x1" : "0xf86b") };
-    expect(await signOrSend(provider, TX)).toEqual({ kind: "raw", rawTransaction: "0xf86b" });
-    expect(calls).toEqual(["eth_chainId", "eth_signTransaction"]);
-  });
-
-  it("falls back to eth_sendTransaction when the wallet cannot sign without sending, and remembers", async () => {
-    const calls: string[] = [];
-    const provider = {
-      request: async ({ method }: { method: string }) => {
-        calls.push(method);
-        if (method === "eth_chainId") return "0x1";
-        if (method === "eth_signTransaction") throw Object.assign(new Error("The method does not exist"), { code: -32601 });
-        return "0x" + "ab".repeat(32);
-      },
-    };
-    expect(await signOrSend(provider, TX)).toEqual({ kind: "hash", txHash: "0x" + "ab".repeat(32) });
-    await signOrSend(provider, TX);
-    expect(calls).toEqual(["eth_chainId", "eth_signTransaction", "eth_sendTransaction", "eth_chainId", "eth_sendTransaction"]);
-  });
-
-  it("stops when the user rejects, and switches chains first", async () => {
-    const calls: unknown[] = [];
-    const provider = {
-      request: async ({ method, params }: { method: string; params?: unknown }) => {
-        calls.push([method, params]);
-        if (method === "eth_chainId") return "0x1";
-        if (method === "wallet_switchEthereumChain") return null;
-        throw Object.assign(new Error("User rejected"), { code: 4001 });
-      },
-    };
-    await expect(signOrSend(provider, { ...TX, chainId: 8453 })).rejects.toMatchObject({ code: 4001 });
-    expect(calls.map((c) => (c as [string])[0])).toEqual(["eth_chainId", "wallet_switchEthereumChain", "eth_signTransaction"]);
-    expect((calls[1] as [string, unknown])[1]).toEqual([{ chainId: "0x2105" }]);
-  });
-});

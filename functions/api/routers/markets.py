@@ -1,4 +1,8 @@
-"""Markets: every ingested market with its latest rates, one market, and its rate history."""
+"""Markets: every ingested market with its latest rates, one market, and its rate history.
+
+Public and read-only, like DefiLlama's API: no sign-in, rate-limited per client IP (the data is
+the same for everyone, so there is nothing to scope to a user).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.params import Rfc3339
-from api.security import CurrentUser, limit_by_ip
+from api.security import limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
 from tidewatch.cache import CacheAside
 from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, ProtocolName
@@ -17,10 +21,7 @@ router = APIRouter(
     prefix="/markets",
     tags=["markets"],
     dependencies=[Depends(limit_by_ip)],
-    responses={
-        401: {"description": "Missing or invalid access token (problem+json)."},
-        429: {"description": "Rate limited (problem+json, Retry-After)."},
-    },
+    responses={429: {"description": "Rate limited per client IP (problem+json, Retry-After)."}},
 )
 
 # Ingest refreshes every minute; 15 s keeps the list cheap without hiding a fresh tick for long.
@@ -47,7 +48,6 @@ Markets = Annotated[MarketService, Depends(market_service)]
 
 @router.get("")
 def list_markets(
-    user: CurrentUser,
     markets: Markets,
     chain_id: Annotated[
         int | None, Query(ge=1, le=INTEGER_MAX, description="Only this chain (1 Ethereum, 8453 Base).")
@@ -63,14 +63,13 @@ def list_markets(
 
 
 @router.get("/{market_id}", responses={404: {"description": "No such market (problem+json)."}})
-def get_market(market_id: MarketId, user: CurrentUser, markets: Markets) -> MarketSummary:
+def get_market(market_id: MarketId, markets: Markets) -> MarketSummary:
     return markets.get(market_id)
 
 
 @router.get("/{market_id}/history", responses={404: {"description": "No such market (problem+json)."}})
 def market_history(
     market_id: MarketId,
-    user: CurrentUser,
     markets: Markets,
     start: Annotated[Rfc3339 | None, Query(description="Range start (default: end − 7 days).")] = None,
     end: Annotated[Rfc3339 | None, Query(description="Range end (default: now).")] = None,

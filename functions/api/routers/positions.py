@@ -1,4 +1,9 @@
-"""Positions of any address across Aave v3, Compound v3 and EigenLayer on every supported chain."""
+"""Positions of any address across Aave v3, Compound v3 and EigenLayer on every supported chain.
+
+Public and read-only, like a block explorer: on-chain positions of an address are public, so
+anyone may look without signing in; the route is rate-limited per client IP. Signing in is for
+what Tidewatch stores (portfolios, rules, alerts, transactions, billing).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, Field
 
-from api.security import CurrentUser, ServicesDep, limit_by_ip
+from api.security import ServicesDep, limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
 from tidewatch.chain.rpc import ChainUnavailable
 from tidewatch.errors import InvalidInput
@@ -18,10 +23,7 @@ router = APIRouter(
     prefix="/positions",
     tags=["positions"],
     dependencies=[Depends(limit_by_ip)],
-    responses={
-        401: {"description": "Missing or invalid access token (problem+json)."},
-        429: {"description": "Rate limited (problem+json, Retry-After)."},
-    },
+    responses={429: {"description": "Rate limited per client IP (problem+json, Retry-After)."}},
 )
 
 
@@ -42,7 +44,6 @@ WalletAddress = Annotated[
 @router.get("/{address}", responses={503: {"description": "No chain could be read and nothing is cached."}})
 def address_positions(
     address: WalletAddress,
-    user: CurrentUser,
     svc: ServicesDep,
     chain_id: Annotated[
         list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] | None,

@@ -119,7 +119,27 @@ def test_market_errors_are_problems(db: Database, signed_in: tuple[TestClient, d
         "/markets/1/history", params={"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, headers=auth
     )
     assert backwards.status_code in (404, 422)
-    assert client.get("/markets").status_code == 401
+
+
+def test_market_data_is_public_and_rate_limited_per_ip(
+    db: Database, signed_in: tuple[TestClient, dict[str, str]], clock: ManualClock
+) -> None:
+    # Given ingested markets and a visitor who has not signed in
+    _seed(db, datetime.fromtimestamp(clock(), UTC))
+    client, auth = signed_in
+    signed = client.get("/markets", headers=auth).json()["items"]
+    # When the visitor reads the list, one market and its history without a token
+    listing = client.get("/markets")
+    one = client.get(f"/markets/{signed[0]['id']}")
+    history = client.get(f"/markets/{signed[0]['id']}/history")
+    # Then each answers as it does for a signed-in user
+    assert listing.status_code == 200, listing.text
+    assert [m["id"] for m in listing.json()["items"]] == [m["id"] for m in signed]
+    assert one.status_code == 200
+    assert one.json()["id"] == signed[0]["id"]
+    assert history.status_code == 200
+    # And the per-IP bucket is spent (the limit headers say so)
+    assert "ratelimit-remaining" in {k.lower() for k in listing.headers}
 
 
 def test_markets_carry_a_24h_apy_outlook_where_the_model_has_history(

@@ -30,6 +30,11 @@ def test_protected_routes_declare_bearer_security() -> None:
         ("post", "/auth/verify"),
         ("post", "/auth/refresh"),
         ("post", "/webhooks/stripe"),  # authenticated by Stripe's signature over the raw body
+        # Public read-only market data and on-chain positions, rate-limited per client IP.
+        ("get", "/markets"),
+        ("get", "/markets/{market_id}"),
+        ("get", "/markets/{market_id}/history"),
+        ("get", "/positions/{address}"),
     }
     for path, item in spec["paths"].items():
         for method, operation in item.items():
