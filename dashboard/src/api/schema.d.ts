@@ -594,7 +594,7 @@ export interface components {
         BillingOverview: {
             /**
              * Ends At
-             * @description When Pro ends, if cancelled at period end.
+             * @description When the subscription ends, if it is cancelling (`cancel_at`, or the period end).
              */
             ends_at: string | null;
             entitlements: components["schemas"]["Entitlements"];
@@ -606,7 +606,7 @@ export interface components {
             plan: components["schemas"]["Plan"];
             /**
              * Renews At
-             * @description Next renewal, when the subscription renews.
+             * @description Next renewal; null when the subscription is cancelling.
              */
             renews_at: string | null;
             /**
@@ -1245,6 +1245,11 @@ export interface components {
              */
             health_factor?: string | null;
             /**
+             * Liquidation Threshold
+             * @description The threshold that applies to this collateral for this account (Aave: eMode-aware).
+             */
+            liquidation_threshold?: string | null;
+            /**
              * Market
              * @description Market key: reserve / comet / strategy address.
              */
@@ -1517,8 +1522,11 @@ export interface components {
             name: string;
             /** Portfolio Id */
             portfolio_id: number | null;
-            /** Trigger */
-            trigger: components["schemas"]["MarketApyTrigger"] | components["schemas"]["ApySpreadTrigger"] | components["schemas"]["HealthFactorTrigger"] | components["schemas"]["RiskForecastTrigger"] | components["schemas"]["PriceChangeTrigger"];
+            /**
+             * Trigger
+             * @description Null only when the stored definition no longer validates (the rule is then disabled, `disabled_reason` says why): PATCH a new trigger/actions to repair it.
+             */
+            trigger: (components["schemas"]["MarketApyTrigger"] | components["schemas"]["ApySpreadTrigger"] | components["schemas"]["HealthFactorTrigger"] | components["schemas"]["RiskForecastTrigger"] | components["schemas"]["PriceChangeTrigger"]) | null;
             /**
              * Updated At
              * Format: date-time
@@ -1759,6 +1767,11 @@ export interface components {
             event_id: string;
             outcome: components["schemas"]["Outcome"];
             /**
+             * Reason
+             * @description Why an event was acknowledged without effect.
+             */
+            reason?: string | null;
+            /**
              * Received
              * @default true
              */
@@ -1961,6 +1974,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     me_auth_me_get: {
@@ -2001,6 +2023,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2133,6 +2164,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     verify_auth_verify_post: {
@@ -2204,6 +2244,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2289,6 +2338,15 @@ export interface operations {
             };
             /** @description Missing or invalid access token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signed-in user no longer exists. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2491,6 +2549,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_market_markets__market_id__get: {
@@ -2543,6 +2610,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2616,6 +2692,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_notifications_notifications_get: {
@@ -2672,6 +2757,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2740,12 +2834,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     create_portfolio_portfolios_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe create: the same key and body replay the first response (no second row, header `Idempotency-Replayed: true`); the same key with another body is a 422 problem `idempotency-key-reused`. Per user, kept 24 hours. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2791,6 +2897,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -2820,6 +2935,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2895,6 +3019,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_portfolio_portfolios__portfolio_id__delete: {
@@ -2954,6 +3087,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3051,6 +3193,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     portfolio_history_portfolios__portfolio_id__history_get: {
@@ -3126,6 +3277,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     address_positions_positions__address__get: {
@@ -3172,6 +3332,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No chain could be read and nothing is cached. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3240,12 +3409,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     create_rule_rules_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe create: the same key and body replay the first response (no second row, header `Idempotency-Replayed: true`); the same key with another body is a 422 problem `idempotency-key-reused`. Per user, kept 24 hours. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3291,6 +3472,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -3320,6 +3510,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3369,6 +3568,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3444,6 +3652,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_rule_rules__rule_id__delete: {
@@ -3503,6 +3720,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3609,6 +3835,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     rule_executions_rules__rule_id__executions_get: {
@@ -3675,6 +3910,15 @@ export interface operations {
             };
             /** @description Unexpected error (no internals) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3750,6 +3994,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_transactions_transactions_get: {
@@ -3811,13 +4064,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     prepare_transactions_prepare_post: {
         parameters: {
             query?: never;
             header?: {
-                "idempotency-key"?: string | null;
+                /** @description Retry-safe create: the same key and body replay the first response (no second row, header `Idempotency-Replayed: true`); the same key with another body is a 422 problem `idempotency-key-reused`. Per user, kept 24 hours. */
+                "idempotency-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3857,6 +4120,15 @@ export interface operations {
             };
             /** @description `from` is not one of your portfolio addresses, or a target outside the registry. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running (Retry-After) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3977,6 +4249,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     broadcast_transactions__transaction_id__broadcast_post: {
@@ -4076,6 +4357,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     post_stripe_webhook_webhooks_stripe_post: {
@@ -4134,7 +4424,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No signing secret configured. */
+            /** @description No signing secret or Stripe key configured, or Stripe unreachable: Stripe retries. */
             503: {
                 headers: {
                     [name: string]: unknown;
