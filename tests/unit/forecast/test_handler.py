@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from risk.deps import Models
-from risk.handler import RiskEvent, dispatch
+from risk.handler import RiskEvent, dispatch, handle
 from tests.unit.forecast.positions import eth_position
 from tidewatch.entrypoint import run_typed
 
@@ -15,7 +15,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "events" / "risk"
 
 
 def call(event: dict[str, Any], models: Models) -> dict[str, Any]:
-    return run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, models))
+    return handle(event, models)
 
 
 def test_single_position_is_scored(models: Models) -> None:
@@ -92,3 +92,34 @@ def test_zero_volatility_override_means_no_price_risk(models: Models) -> None:
     result = call({"action": "score_risk", "position": position}, models)["result"]
     assert result["probability"] == 0.0
     assert result["reference_probability"] == 0.0
+
+
+def test_the_batch_fast_path_matches_the_typed_path(models: Models) -> None:
+    # Given a batch of mixed positions (volatile/stable debt, a volatility override, no debt)
+    positions = [
+        eth_position(1.05, horizon_hours=24),
+        eth_position(1.3, horizon_hours=168, volatility=0.9),
+        eth_position(2.5, horizon_hours=720),
+    ]
+    event = {"action": "score_risk_batch", "positions": [p.model_dump(mode="json") for p in positions]}
+    # When scored through the handler (fast path) and through the typed models
+    fast = call(event, models)["result"]
+    typed = run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, models))["result"]
+    # Then the results are the same, field for field
+    assert fast["forecasts"] == typed["forecasts"]
+    assert fast["errors"] == typed["errors"] == []
+
+
+def test_the_batch_fast_path_refuses_what_the_payload_refuses(models: Models) -> None:
+    good = eth_position(1.3).model_dump(mode="json")
+    for change in (
+        {"horizon_hours": 0},
+        {"collateral": []},
+        {"unexpected": 1},
+        {"collateral": [good["collateral"][0] | {"liquidation_threshold": 1.5}]},
+        {"collateral": [good["collateral"][0] | {"price_usd": "NaN"}]},
+        {"debt": [good["debt"][0] | {"amount": -1}]},
+    ):
+        response = call({"action": "score_risk_batch", "positions": [good | change]}, models)
+        assert response["ok"] is False, change
+        assert response["error"]["status"] == 422
