@@ -339,7 +339,8 @@ def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
     """Fit on the samples whose target ends before `cut − CALIBRATION_HOURS`, calibrate the
     conformal interval on the (purged) weeks from there to the cut; None when too few samples."""
     # Short histories (a new deployment) calibrate on the last quarter before the cut.
-    calib_start = cut - min(CALIBRATION_HOURS, max(horizon, (cut - int(data.hour.min(initial=cut))) // 4))
+    span = cut - int(data.hour.min(initial=cut))
+    calib_start = cut - min(CALIBRATION_HOURS, max(horizon + 96, span // 4))
     fit_mask = data.hour + horizon < calib_start
     if fit_mask.sum() > 20 * MIN_APY_SAMPLES * TRAIN_STRIDE_HOURS:
         fit_mask &= data.hour % TRAIN_STRIDE_HOURS == 0
