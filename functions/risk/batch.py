@@ -4,9 +4,9 @@ result without a pydantic model per position.
 The batch is validated by pydantic-core against TypedDicts with the same rules as
 `RiskRequest` (extra fields refused, amounts ≥ 0, 0 ≤ decimals ≤ 36, prices > 0 and finite,
 0 < liquidation threshold ≤ 1, horizon 1–720 h, 1–32 collateral legs, ≤ 32 debt legs,
-volatility overrides 0–10), so nothing in Python runs per field. Legs are folded with the same
-`exposure_from_legs` and scored with the same `score_exposures` as `score_positions`; the
-forecasts are plain dicts in the `RiskForecast` shape. Prices travel as floats here (the model
+volatility overrides 0–10), so nothing in Python runs per field. The legs go into flat arrays
+and are scored columnar (`tidewatch.forecast.columnar`: the same maths as `score_positions`,
+tested to agree); the forecasts are plain dicts in the `RiskForecast` shape. Prices travel as floats here (the model
 computes in floats anyway); `RiskRequest` keeps Decimals for callers that need them.
 """
 
@@ -18,12 +18,11 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_confi
 from typing_extensions import TypedDict
 
 from tidewatch.entrypoint import error_envelope, validation_problem
-from tidewatch.errors import InvalidInput
 from tidewatch.forecast.assets import canonical
+from tidewatch.forecast.columnar import LegTable, score_legs
 from tidewatch.forecast.errors import UnknownAsset
 from tidewatch.forecast.payloads import MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
-from tidewatch.forecast.position import Exposure, exposure_from_legs
-from tidewatch.forecast.risk_model import RiskModel, score_exposures
+from tidewatch.forecast.risk_model import RiskModel
 from tidewatch.observability import MetricUnit, metrics
 
 _FORBID = ConfigDict(extra="forbid")
@@ -77,40 +76,45 @@ def score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         problem = validation_problem(exc)
         return error_envelope(problem)
     positions = batch["positions"]
-    exposures: list[Exposure] = []
-    kept: list[_Position] = []
-    overrides: list[dict[str, float] | None] = []
-    errors: list[dict[str, Any]] = []
     market = model.market
+    legs = LegTable([], [], [], [], [])
+    index_of: dict[str, int] = {}
+    known: dict[str, bool] = {}
+    kept: list[_Position] = []
+    overrides: dict[int, dict[str, float]] = {}
+    errors: list[dict[str, Any]] = []
     for index, position in enumerate(positions):
-        try:
-            collateral = [
-                (
-                    _canonical(leg["symbol"]),
-                    float(leg["amount"]) / 10.0 ** leg["decimals"] * leg["price_usd"] * leg["liquidation_threshold"],
-                )
-                for leg in position["collateral"]
-            ]
-            debt = [
-                (_canonical(leg["symbol"]), float(leg["amount"]) / 10.0 ** leg["decimals"] * leg["price_usd"])
-                for leg in position.get("debt", ())
-            ]
-            exposure = exposure_from_legs(collateral, debt, market)
-        except UnknownAsset:
-            unknown = sorted({s for s, _ in [*collateral, *debt] if not market.knows(s)})
+        collateral = position["collateral"]
+        debt = position.get("debt", ())
+        symbols = [_canonical(leg["symbol"]) for leg in collateral] + [_canonical(leg["symbol"]) for leg in debt]
+        for s in symbols:
+            if s not in known:
+                known[s] = market.knows(s)
+        unknown = sorted({s for s in symbols if not known[s]})
+        if unknown:
             problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
             errors.append({"index": index, "id": position.get("position_id"), "problem": problem.to_problem()})
             continue
-        except (OverflowError, ZeroDivisionError) as exc:
-            problem_input = InvalidInput(f"position {index}: amounts out of range ({exc})")
-            errors.append({"index": index, "id": position.get("position_id"), "problem": problem_input.to_problem()})
-            continue
+        row = len(kept)
+        for j, leg in enumerate(collateral):
+            legs.position.append(row)
+            legs.asset.append(index_of.setdefault(symbols[j], len(index_of)))
+            legs.value.append(
+                float(leg["amount"]) / 10.0 ** leg["decimals"] * leg["price_usd"] * leg["liquidation_threshold"]
+            )
+            legs.collateral.append(True)
+        for j, owed in enumerate(debt, start=len(collateral)):
+            legs.position.append(row)
+            legs.asset.append(index_of.setdefault(symbols[j], len(index_of)))
+            legs.value.append(float(owed["amount"]) / 10.0 ** owed["decimals"] * owed["price_usd"])
+            legs.collateral.append(False)
         volatility = position.get("volatility")
-        overrides.append(None if volatility is None else {_canonical(k): v for k, v in volatility.items()})
-        exposures.append(exposure)
+        if volatility:
+            overrides[row] = {_canonical(k): v for k, v in volatility.items()}
         kept.append(position)
+    legs.symbols = list(index_of)
     horizons = [p.get("horizon_hours", 24) for p in kept]
-    columns = score_exposures(exposures, horizons, overrides, model)
+    columns = score_legs(legs, len(kept), horizons, overrides, model)
     version = model.version
     forecasts = [
         {
