@@ -255,13 +255,3 @@ def apy_samples(history: MarketHistory, side: str, horizon: int, kinks: dict[str
         np.concatenate(targets),
         np.concatenate(rolling),
     )
-
-
-def time_cutoffs(hours: NDArray[np.int64], holdout: float = 0.2, calibration: float = 0.1) -> tuple[int, int]:
-    """(calibration start, hold-out start) hours: the last `holdout` share of sample times is
-    held out, the `calibration` share before it calibrates intervals."""
-    if hours.size == 0:
-        return 0, 0
-    test_start = int(np.quantile(hours, 1.0 - holdout))
-    calib_start = int(np.quantile(hours, 1.0 - holdout - calibration))
-    return calib_start, test_start

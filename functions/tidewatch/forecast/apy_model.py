@@ -337,7 +337,8 @@ def forecast_apy(
             request = requests[i]
             values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]
             current, predicted, low, high, p_fall = (v if math.isfinite(v) else 0.0 for v in values)
-            out[i] = ApyForecast(
+            # model_construct: every field is computed here from validated inputs.
+            out[i] = ApyForecast.model_construct(
                 market_id=request.market_id,
                 market=keys[i],
                 side=request.side,
