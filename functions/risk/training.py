@@ -303,6 +303,14 @@ def evaluate_against_monte_carlo(
 # --- apy ----------------------------------------------------------------------------------------
 
 
+def _one_thread() -> Any:
+    """One OpenMP thread for the boosted-tree fits: the fits are small, and on a shared or
+    throttled CPU OpenMP's spinning threads make them many times slower, not faster."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def _fit_point(x: NDArray[np.float64], target: NDArray[np.float64], weight: NDArray[np.float64]) -> TreeEnsemble:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -315,7 +323,8 @@ def _fit_point(x: NDArray[np.float64], target: NDArray[np.float64], weight: NDAr
         early_stopping=False,
         random_state=0,
     )
-    model.fit(x, target, sample_weight=weight)
+    with _one_thread():
+        model.fit(x, target, sample_weight=weight)
     return export_trees(model)
 
 
@@ -327,7 +336,8 @@ def _fit_fall(x: NDArray[np.float64], falls: NDArray[np.bool_]) -> TreeEnsemble:
     model = HistGradientBoostingClassifier(
         max_iter=30, learning_rate=0.1, max_leaf_nodes=8, min_samples_leaf=200, early_stopping=False, random_state=0
     )
-    model.fit(x, falls.astype(int))
+    with _one_thread():
+        model.fit(x, falls.astype(int))
     return export_trees(model)
 
 
