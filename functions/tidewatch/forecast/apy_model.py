@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,8 +67,6 @@ LARGE_MOVE_SHARE = 0.10
 LARGE_MOVE_FLOOR = 0.001
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
-
-Method = Literal["model", "persistence"]
 
 
 def _rolling(values: NDArray[np.float64], window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
