@@ -25,7 +25,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from tidewatch.forecast.apy_model import LOOKBACK_HOURS, apy_feature_matrix
+from tidewatch.forecast.apy_model import (
+    APY_FEATURES,
+    DEFAULT_KINK,
+    LOOKBACK_HOURS,
+    apy_feature_matrix,
+    market_key_from_name,
+)
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
 from tidewatch.forecast.history import HourlySeries, MarketHistory, align
 from tidewatch.forecast.market import MarketParams, trailing_volatility
@@ -177,33 +183,71 @@ def _segments(finite: NDArray[np.bool_]) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def apy_samples(history: MarketHistory, side: str, horizon: int) -> ApySamples:
+def estimate_kink(utilization: NDArray[np.float64], borrow: NDArray[np.float64]) -> float:
+    """The optimal utilisation of a market's rate curve: the breakpoint of the two-segment
+    linear fit of borrow APY on utilisation with the least squared error (steeper above the
+    kink); the default when the history never spans a kink."""
+    ok = np.isfinite(utilization) & np.isfinite(borrow) & (utilization > 0) & (utilization <= 1.0)
+    u, b = utilization[ok], borrow[ok]
+    if u.size < 100 or np.ptp(u) < 0.05:
+        return DEFAULT_KINK
+    best, best_sse = DEFAULT_KINK, np.inf
+    for k in np.arange(0.40, 0.96, 0.01):
+        if (u > k).sum() < 20 or (u <= k).sum() < 20:
+            continue
+        x = np.column_stack([np.ones(u.size), u, np.maximum(u - k, 0.0)])
+        coef, *_ = np.linalg.lstsq(x, b, rcond=None)
+        sse = float(np.sum((x @ coef - b) ** 2))
+        if coef[2] > max(coef[1], 0.0) and sse < best_sse:
+            best, best_sse = float(round(k, 2)), sse
+    return best
+
+
+def market_kinks(history: MarketHistory) -> dict[str, float]:
+    """Kink per market key, from each market's utilisation and borrow APY history."""
+    out: dict[str, float] = {}
+    for rates in history.rates:
+        lo, hi = rates.borrow.start_hour, rates.borrow.end_hour
+        out[market_key_from_name(rates.market)] = estimate_kink(align(rates.utilization, lo, hi), rates.borrow.values)
+    return out
+
+
+def apy_samples(history: MarketHistory, side: str, horizon: int, kinks: dict[str, float] | None = None) -> ApySamples:
     hours: list[NDArray[np.int64]] = []
     markets: list[NDArray[np.str_]] = []
     features: list[NDArray[np.float64]] = []
     targets: list[NDArray[np.float64]] = []
     rolling: list[NDArray[np.float64]] = []
+    kinks = kinks if kinks is not None else market_kinks(history)
     for rates in history.rates:
         series = rates.supply if side == "supply" else rates.borrow
+        key = market_key_from_name(rates.market)
         y = series.values
         util = align(rates.utilization, series.start_hour, series.end_hour)
         util = np.where(np.isfinite(util), util, 0.0)
+        deposits = (
+            align(rates.deposits, series.start_hour, series.end_hour)
+            if rates.deposits is not None
+            else np.full(y.size, np.nan)
+        )
         for a, b in _segments(np.isfinite(y)):
             seg, useg = y[a:b], util[a:b]
             if seg.size < LOOKBACK_HOURS + horizon + 1:
                 continue
-            feats = apy_feature_matrix(seg, useg)
+            feats = apy_feature_matrix(seg, useg, deposits[a:b], kinks.get(key, DEFAULT_KINK))
             c = np.concatenate([[0.0], np.cumsum(seg)])
             t = np.arange(LOOKBACK_HOURS, seg.size - horizon)
             target = (c[t + horizon + 1] - c[t + 1]) / horizon
             roll = (c[t + 1] - c[t + 1 - horizon]) / horizon
             hours.append(series.start_hour + a + t)
-            markets.append(np.full(t.size, rates.market))
+            markets.append(np.full(t.size, key))
             features.append(feats[t])
             targets.append(target)
             rolling.append(roll)
     if not hours:
-        return ApySamples(np.empty(0, np.int64), np.empty(0, "<U8"), np.empty((0, 11)), np.empty(0), np.empty(0))
+        return ApySamples(
+            np.empty(0, np.int64), np.empty(0, "<U8"), np.empty((0, len(APY_FEATURES))), np.empty(0), np.empty(0)
+        )
     return ApySamples(
         np.concatenate(hours),
         np.concatenate(markets),
@@ -211,13 +255,3 @@ def apy_samples(history: MarketHistory, side: str, horizon: int) -> ApySamples:
         np.concatenate(targets),
         np.concatenate(rolling),
     )
-
-
-def time_cutoffs(hours: NDArray[np.int64], holdout: float = 0.2, calibration: float = 0.1) -> tuple[int, int]:
-    """(calibration start, hold-out start) hours: the last `holdout` share of sample times is
-    held out, the `calibration` share before it calibrates intervals."""
-    if hours.size == 0:
-        return 0, 0
-    test_start = int(np.quantile(hours, 1.0 - holdout))
-    calib_start = int(np.quantile(hours, 1.0 - holdout - calibration))
-    return calib_start, test_start

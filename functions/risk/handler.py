@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from risk import deps, logic
+from risk.batch import score_batch_event
 from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest
@@ -45,8 +46,20 @@ def dispatch(
     return logic.forecast_batch(event, loaded, database)
 
 
+def handle(event: Any, models: deps.Models | None = None) -> dict[str, Any]:
+    """The envelope for one event. Batches of positions take the columnar fast path
+    (`risk.batch`: no pydantic model per position); everything else is parsed as `RiskEvent`."""
+    if isinstance(event, dict) and event.get("action") == "score_risk_batch":
+        return score_batch_event(event, (models or deps.models()).risk)
+
+    def run(parsed: Any) -> Any:
+        return dispatch(parsed, models)
+
+    return run_typed(event, RiskEvent, run)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_typed(event, RiskEvent, dispatch)
+    return handle(event)

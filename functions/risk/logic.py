@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
-from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy
+from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy, market_key
 from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
@@ -54,30 +54,41 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
 
 def stored_rate_history(
     database: Database, market_ids: Sequence[int], *, now: datetime | None = None
-) -> dict[int, list[RatePoint]]:
-    """The last LOOKBACK_HOURS + 1 hours of each market's stored rates (oldest first)."""
+) -> tuple[dict[int, list[RatePoint]], dict[int, str]]:
+    """The last LOOKBACK_HOURS + 1 hours of each market's stored rates (oldest first), and each
+    market's key (`protocol:chain:ASSET`) for its kink and its persistence decision."""
     if not market_ids:
-        return {}
+        return {}, {}
     since = (now or datetime.now(UTC)) - timedelta(hours=LOOKBACK_HOURS + 2)
     with database.connection() as conn:
         rows = conn.execute(
             """
-            SELECT market_id, observed_at, supply_apy, borrow_apy, utilization FROM market_rates
-            WHERE market_id = ANY(%s) AND observed_at >= %s ORDER BY market_id, observed_at
+            SELECT r.market_id, r.observed_at, r.supply_apy, r.borrow_apy, r.utilization,
+                   r.total_supplied, r.price_usd, m.asset_decimals
+            FROM market_rates r JOIN markets m ON m.id = r.market_id
+            WHERE r.market_id = ANY(%s) AND r.observed_at >= %s ORDER BY r.market_id, r.observed_at
             """,
             (list(market_ids), since),
         ).fetchall()
+        key_rows = conn.execute(
+            "SELECT id, protocol, chain_id, asset_symbol FROM markets WHERE id = ANY(%s)", (list(market_ids),)
+        ).fetchall()
     out: dict[int, list[RatePoint]] = {}
     for row in rows:
+        deposits = None
+        if row["total_supplied"] is not None and row["price_usd"] is not None:
+            deposits = float(row["total_supplied"]) / 10.0 ** int(row["asset_decimals"]) * float(row["price_usd"])
         out.setdefault(int(row["market_id"]), []).append(
             RatePoint(
                 observed_at=row["observed_at"],
                 supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
                 borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
                 utilization=None if row["utilization"] is None else min(1.5, float(row["utilization"])),
+                deposits_usd=None if deposits is None or deposits < 0 else deposits,
             )
         )
-    return out
+    keys = {int(r["id"]): market_key(str(r["protocol"]), int(r["chain_id"]), str(r["asset_symbol"])) for r in key_rows}
+    return out, keys
 
 
 def forecast_many(
@@ -85,11 +96,12 @@ def forecast_many(
 ) -> list[ApyForecast]:
     needed = [r.market_id for r in requests if not r.history and r.market_id is not None]
     histories: dict[int, list[RatePoint]] = {}
+    keys: dict[int, str] = {}
     if needed:
         if database is None:
             raise UnknownMarket("stored history is unavailable; pass the market's history in the request")
-        histories = stored_rate_history(database, needed)
-    return forecast_apy(requests, models.apy, histories)
+        histories, keys = stored_rate_history(database, needed)
+    return forecast_apy(requests, models.apy, histories, keys)
 
 
 def forecast_one(call: ApyForecastCall, models: Models, database: Database | None) -> ApyForecast:

@@ -1,4 +1,4 @@
-"""The evaluation report as plain text (the CLI prints it; docs/models.md quotes it)."""
+"""The walk-forward report as plain text (the CLI prints it; docs/models.md quotes it)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,102 @@ def _f(value: Any, digits: int = 4) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def _ci(block: dict[str, Any], name: str, digits: int = 3) -> str:
+    lo, hi = block.get(f"{name}_ci") or (None, None)
+    return f"{_f(block.get(name), digits)} [{_f(lo, digits)}, {_f(hi, digits)}]"
+
+
+APY_FORECASTERS = ("model", "served", "persistence")
+
+
+def _apy_row(label: str, scores: dict[str, Any], roll_key: str) -> str:
+    cells = [f"{label:<22}{scores['samples']:>7}"]
+    for name in (*APY_FORECASTERS, roll_key):
+        b = scores[name]
+        cells.append(f"{_ci(b, 'mae'):>22} {_ci(b, 'rmse'):>22}")
+    return "  ".join(cells)
+
+
+def format_apy(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "APY forecast, walk-forward (mean APY over the horizon; errors in percentage points, 95 % block-bootstrap intervals)",
+        "served = the model, or persistence for the markets where the model did not beat it in these folds",
+    ]
+    for key, block in report.items():
+        roll_key = next(k for k in block["pooled"] if k.startswith("rolling_mean"))
+        lines += ["", f"head {key}: {len(block['folds'])} folds"]
+        header = f"{'market':<22}{'n':>7}  " + "  ".join(
+            f"{name + ' MAE':>22} {'RMSE':>22}" for name in (*APY_FORECASTERS, "rolling mean")
+        )
+        lines.append(header)
+        lines.append(_apy_row("pooled", block["pooled"], roll_key))
+        for market, scores in block["per_market"].items():
+            lines.append(_apy_row(market, scores, roll_key) + f"  -> {scores['served_method']}")
+        d = block["pooled"]["served_minus_persistence_mae"]
+        lines.append(
+            f"served − persistence MAE: {_f(d['mean'], 3)} pp [{_f(d['ci'][0], 3)}, {_f(d['ci'][1], 3)}]; "
+            f"beats persistence pooled: {'yes' if block['beats_persistence'] else 'NO'}"
+        )
+        cov = block["interval_coverage_ci"]
+        lines.append(
+            f"{int(block['interval_level'] * 100)} % interval coverage {_f(block['interval_coverage'], 3)} "
+            f"[{_f(cov[0], 3)}, {_f(cov[1], 3)}]; per fold: "
+            + ", ".join(_f(r["coverage"], 2) for r in block["folds"])
+            + f" (all within ±5 pt: {'yes' if block['interval_coverage_folds_within_tolerance'] else 'no'})"
+        )
+        f = block["fall"]
+        lines.append(
+            f"fall label: base rate {_f(f['base_rate'], 3)}, Brier {_ci(f, 'brier', 4)}, base-rate Brier "
+            f"{_f(f['brier_base_rate'])}, Brier skill {_f(f['brier_skill'], 3)}, AUC {_f(f['auc'], 3)}"
+        )
+    return lines
+
+
+def format_risk(risk: dict[str, Any]) -> list[str]:
+    folds = risk["folds"]
+    lines = [
+        "",
+        f"Liquidation risk, walk-forward ({len(folds)} folds, {folds[0]['test_start'][:10]} .. {folds[-1]['test_end'][:10]};"
+        " synthetic positions on real price paths; Brier with 95 % block-bootstrap intervals)",
+    ]
+    names = ("model", "closed_form", next(k for k in risk["slices"]["all"] if k.startswith("hf_rule")), "climatology")
+    lines.append(
+        f"{'slice':<14}{'n':>7} {'base':>6}  " + "  ".join(f"{n + ' Brier':>28} {'AUC':>6}" for n in names) + "  skill"
+    )
+    for name, b in risk["slices"].items():
+        cells = [f"{name:<14}{b['samples']:>7} {_f(b['base_rate'], 3):>6}"]
+        for n in names:
+            cells.append(f"{_ci(b[n], 'brier', 4):>28} {_f(b[n]['auc'], 3):>6}")
+        lines.append("  ".join(cells) + f"  {_f(b['model_brier_skill'], 3)}")
+    lines += ["", "Per fold: test window, n, base rate, model Brier, closed-form Brier, highest forecast"]
+    for r in folds:
+        lines.append(
+            f"  {r['fold']}: {r['test_start'][:10]} .. {r['test_end'][:10]} {r['test_samples']:>6} "
+            f"{_f(r['base_rate'], 3)} {_f(r['model_brier'])} {_f(r['closed_form_brier'])} {_f(r['max_forecast'], 3)}"
+        )
+    for horizon, tables in risk["reliability"].items():
+        lines += ["", f"Reliability {horizon} (walk-forward): bin, n, mean forecast → observed (model | closed form)"]
+        for m, c in zip(tables["model"], tables["closed_form"], strict=True):
+            lines.append(
+                f"  {m['bin']:<14}{m['count']:>7} {_f(m['mean_forecast']):>8} → {_f(m['observed']):<8}"
+                f" | {c['count']:>7} {_f(c['mean_forecast']):>8} → {_f(c['observed'])}"
+            )
+    lines.append(
+        f"reliability within ±5 pt in every bin with ≥ 200 samples: {'yes' if risk['reliability_within_tolerance'] else 'NO'}; "
+        f"highest forecast {_f(risk['max_forecast'], 3)}"
+    )
+    mc = risk.get("multi_asset_monte_carlo") or {}
+    if mc:
+        lines += [
+            "",
+            f"Multi-asset positions vs the correlated Monte Carlo reference ({mc['samples']} positions of the last fold, "
+            f"base rate {_f(mc['base_rate'], 3)})",
+        ]
+        for name in ("model", "closed_form_one_factor", "monte_carlo"):
+            lines.append(f"  {name:<24} Brier {_f(mc[name]['brier'])}  AUC {_f(mc[name]['auc'], 3)}")
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     window = report.get("data_window", {})
     lines = [
@@ -16,89 +112,72 @@ def format_report(report: dict[str, Any]) -> str:
         f"Data window: {window.get('start')} .. {window.get('end')}",
         "",
     ]
-    lines.append("APY forecast (mean APY over the horizon; time-ordered hold-out; errors in percentage points)")
-    lines.append(
-        f"{'head':<12}{'n':>7}  {'model MAE':>9} {'RMSE':>7}  {'persist MAE':>11} {'RMSE':>7}  {'rollmean MAE':>12} {'RMSE':>7}  {'cover80':>7} {'width':>6}  beats persistence"
-    )
-    for key, block in report["apy"].items():
-        roll = next(v for k, v in block.items() if k.startswith("rolling_mean"))
-        lines.append(
-            f"{key:<12}{block['samples']:>7}  {_f(block['model']['mae_pp'], 3):>9} {_f(block['model']['rmse_pp'], 3):>7}  "
-            f"{_f(block['persistence']['mae_pp'], 3):>11} {_f(block['persistence']['rmse_pp'], 3):>7}  "
-            f"{_f(roll['mae_pp'], 3):>12} {_f(roll['rmse_pp'], 3):>7}  {_f(block['interval_coverage'], 2):>7} {_f(block.get('interval_mean_width_pp'), 2):>6}  "
-            f"{'yes' if block['beats_persistence'] else 'NO'}"
-        )
-    lines += [
-        "",
-        "APY MAE per market (pp): model / persistence / rolling mean; * = model worse than persistence, = tie",
-    ]
-    heads = list(report["apy"])
-    markets = sorted({m for block in report["apy"].values() for m in block.get("per_market", {})})
-    if markets:
-        lines.append(f"{'market':<36}" + "".join(f"{h:>24}" for h in heads))
-        for market in markets:
-            cells = []
-            for h in heads:
-                pm = report["apy"][h].get("per_market", {}).get(market)
-                if pm is None:
-                    cells.append(f"{'-':>24}")
-                    continue
-                diff = pm["model_mae_pp"] - pm["persistence_mae_pp"]
-                flag = "=" if abs(diff) < 0.0005 else ("*" if diff > 0 else " ")
-                cell = f"{_f(pm['model_mae_pp'], 2)}/{_f(pm['persistence_mae_pp'], 2)}/{_f(pm['rolling_mean_mae_pp'], 2)}{flag}"
-                cells.append(f"{cell:>24}")
-            lines.append(f"{market:<36}" + "".join(cells))
-    lines.append("")
-    lines.append("APY 'likely to fall' classifier (fall = mean APY over horizon > 20 % below current)")
-    lines.append(
-        f"{'head':<12}{'base rate':>10} {'Brier':>8} {'Brier(base)':>12} {'AUC':>7} {'acc':>7} {'acc(stay)':>10}"
-    )
-    for key, block in report["apy"].items():
-        f = block["fall"]
-        lines.append(
-            f"{key:<12}{_f(f['base_rate'], 3):>10} {_f(f['brier']):>8} {_f(f['brier_base_rate']):>12} "
-            f"{_f(f['auc'], 3):>7} {_f(f['accuracy'], 3):>7} {_f(f['accuracy_always_stay'], 3):>10}"
-        )
-    risk = report["risk"]
-    lines += [
-        "",
-        f"Liquidation risk (synthetic positions on the data's price paths; hold-out from {risk['split']['test_start']})",
-    ]
-    lines.append(
-        f"{'slice':<14}{'n':>7} {'base':>7}  {'model Brier':>11} {'AUC':>6}  {'closed-form Brier':>17} {'AUC':>6}  {'HF<1.10 Brier':>13} {'AUC':>6}  {'1/HF AUC':>8}"
-    )
-    for name in ("all", "24h", "168h", "single_asset", "multi_asset"):
-        if name not in risk:
-            continue
-        b = risk[name]
-        rule = next(v for k, v in b.items() if k.startswith("hf_rule"))
-        lines.append(
-            f"{name:<14}{b['samples']:>7} {_f(b['base_rate'], 3):>7}  {_f(b['model']['brier']):>11} {_f(b['model']['auc'], 3):>6}  "
-            f"{_f(b['closed_form_reference']['brier']):>17} {_f(b['closed_form_reference']['auc'], 3):>6}  "
-            f"{_f(rule['brier']):>13} {_f(rule['auc'], 3):>6}  {_f(b['hf_rank_auc'], 3):>8}"
-        )
-    mc = risk.get("multi_asset_monte_carlo") or {}
-    if mc:
-        lines += [
-            "",
-            f"Multi-asset positions vs the exact correlated Monte Carlo reference ({mc['samples']} random hold-out positions, "
-            f"base rate {_f(mc['base_rate'], 3)})",
-        ]
-        for name in ("model", "closed_form_one_factor", "monte_carlo"):
-            lines.append(f"  {name:<24} Brier {_f(mc[name]['brier'])}  AUC {_f(mc[name]['auc'], 3)}")
-        lines.append(
-            f"  mean |model − MC| {_f(mc['mean_abs_diff_model_vs_monte_carlo'])}, "
-            f"mean |one-factor − MC| {_f(mc['mean_abs_diff_one_factor_vs_monte_carlo'])}"
-        )
-    lines += ["", "Reliability (hold-out): forecast bin, count, mean forecast → observed frequency"]
-    lines.append(
-        f"{'bin':<14}{'model n':>8} {'forecast':>9} {'observed':>9}   {'reference n':>11} {'forecast':>9} {'observed':>9}"
-    )
-    for m, r in zip(risk["reliability_model"], risk["reliability_reference"], strict=True):
-        lines.append(
-            f"{m['bin']:<14}{m['count']:>8} {_f(m['mean_forecast']):>9} {_f(m['observed']):>9}   "
-            f"{r['count']:>11} {_f(r['mean_forecast']):>9} {_f(r['observed']):>9}"
-        )
+    lines += format_apy(report["apy"])
+    lines += format_risk(report["risk"])
     for item in report.get("published", []):
         lines.append(f"published {item['kind']} {item['version']} → {item['uri']} (approved: {item['approved']})")
+        lines += [f"  gate: {g}" for g in item.get("gate_failures", [])]
     return "\n".join(lines) + "\n"
+
+
+def _md_ci(block: dict[str, Any], name: str, digits: int = 3) -> str:
+    lo, hi = block.get(f"{name}_ci") or (None, None)
+    return f"{_f(block.get(name), digits)} ({_f(lo, digits)}–{_f(hi, digits)})"
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    """The walk-forward tables as Markdown (docs/models.md quotes this output)."""
+    out: list[str] = []
+    for key, block in report["apy"].items():
+        roll = next(k for k in block["pooled"] if k.startswith("rolling_mean"))
+        out += [
+            f"#### APY {key} — MAE / RMSE in pp (95 % block-bootstrap interval)",
+            "",
+            "| market | n | model MAE | model RMSE | served MAE | served RMSE | persistence MAE | persistence RMSE | rolling mean MAE | rolling mean RMSE | served |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        rows = [("**pooled**", block["pooled"], "")] + [
+            (m, s, s["served_method"]) for m, s in block["per_market"].items()
+        ]
+        for name, s, method in rows:
+            cells = [name, f"{s['samples']:,}"]
+            for f in ("model", "served", "persistence", roll):
+                cells += [_md_ci(s[f], "mae"), _md_ci(s[f], "rmse")]
+            out.append("| " + " | ".join([*cells, method]) + " |")
+        cov = block["interval_coverage_ci"]
+        f = block["fall"]
+        out += [
+            "",
+            f"80 % interval coverage {_f(block['interval_coverage'], 3)} ({_f(cov[0], 3)}–{_f(cov[1], 3)}); per fold "
+            + ", ".join(_f(r["coverage"], 2) for r in block["folds"])
+            + f". Fall label: base rate {_f(f['base_rate'], 3)}, Brier {_md_ci(f, 'brier', 4)} vs base rate "
+            f"{_f(f['brier_base_rate'])}, **Brier skill {_f(f['brier_skill'], 3)}**, AUC {_f(f['auc'], 3)}.",
+            "",
+        ]
+    risk = report["risk"]
+    names = ("model", "closed_form", next(k for k in risk["slices"]["all"] if k.startswith("hf_rule")), "climatology")
+    out += [
+        "#### Liquidation risk — Brier (95 % block-bootstrap interval) and AUC",
+        "",
+        "| slice | n | base rate | " + " | ".join(f"{n} Brier | AUC" for n in names) + " | model Brier skill |",
+        "|---|---|---|" + "---|---|" * len(names) + "---|",
+    ]
+    for name, b in risk["slices"].items():
+        cells = [name, f"{b['samples']:,}", _f(b["base_rate"], 3)]
+        for n in names:
+            cells += [_md_ci(b[n], "brier", 4), _f(b[n]["auc"], 3)]
+        out.append("| " + " | ".join([*cells, _f(b["model_brier_skill"], 3)]) + " |")
+    for horizon, tables in risk["reliability"].items():
+        out += [
+            "",
+            f"#### Reliability {horizon} (walk-forward)",
+            "",
+            "| bin | model n | forecast | observed | closed-form n | forecast | observed |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m, c in zip(tables["model"], tables["closed_form"], strict=True):
+            out.append(
+                f"| {m['bin']} | {m['count']:,} | {_f(m['mean_forecast'])} | {_f(m['observed'])} | "
+                f"{c['count']:,} | {_f(c['mean_forecast'])} | {_f(c['observed'])} |"
+            )
+    return "\n".join(out) + "\n"

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from tidewatch.db import Database
+from tidewatch.forecast.apy_model import market_key
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.history import HourlySeries, MarketHistory, prices_in_usd, rate_history_from_rows, to_hourly
 
@@ -30,7 +31,8 @@ def history_from_database(database: Database, *, since: datetime) -> MarketHisto
     rates = []
     for rows in by_market.values():
         first = rows[0]
-        name = f"{first['protocol']}-{first['chain_id']}-{first['asset_symbol']}-{first['id']}"
+        # The serving key (protocol:chain:ASSET): per-market kinks and persistence decisions match it.
+        name = market_key(str(first["protocol"]), int(first["chain_id"]), str(first["asset_symbol"]))  # type: ignore[call-overload]
         scale = 10.0 ** int(first["asset_decimals"])  # type: ignore[call-overload]
 
         def usd(amount: object, price: object, scale: float = scale) -> float:

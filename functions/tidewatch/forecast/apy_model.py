@@ -1,30 +1,32 @@
-"""The APY model: a linear forecast of the change in mean APY over the horizon, plus a
-calibrated interval and a "likely to fall" classifier, evaluated with numpy only.
+"""The APY model: a median forecast of the change in mean APY over the horizon, a split-conformal
+interval and a "likely to fall" probability, evaluated with numpy only.
 
-Features at hour t, from the hourly APY series y (fraction per year) and utilisation u:
-the last value, its 1 h / 24 h / 168 h changes, the 24 h and 168 h rolling means and standard
-deviations, the gap between the last value and the 168 h mean, the utilisation and its 24 h
-change. The target is mean(y[t+1 .. t+H]) − y[t]; the forecast is y[t] + prediction, never
-below zero.
+Features at hour t, from the hourly APY series y (fraction per year), utilisation u and total
+deposits (TVL) v: the last value, its 1 h / 24 h / 168 h changes, 24 h / 168 h rolling means and
+standard deviations, the gaps to both means; utilisation, its 1 h and 24 h changes, its distance
+to the rate model's kink (the optimal utilisation, where the slope of the rate curve jumps) and
+how far above the kink it is; the 24 h and 168 h log change of deposits (TVL flows); the hours
+since the last large move (|1 h change| above 10 % of the level and 0.1 pp), and ln of the level.
 
-Level normalisation: APY moves grow with the APY's level, so the APY-valued features and the
-target are divided by s = √max(y[t], 0.25 %) before the (pooled, all-markets) ridge regression,
-and the interval is the point plus residual quantiles × s fitted on a calibration split: a
-0.05 % market gets a narrow interval, a 12 % one a wide one. (Absolute features, and intervals
-scaled by the 168 h standard deviation, were tried first: worse MAE, and intervals wider yet
-covering only 70 %.)
+Target and point: the change mean(y[t+1 .. t+H]) − y[t], divided by s = √max(y[t], 0.25 %) so that
+a 9 % stablecoin market and a 0.05 % WBTC market share one model. The point model is a
+gradient-boosted tree ensemble fitted to absolute error (the median: the forecast users read as
+"what will I earn"), weighted by s so that the fit minimises the error in APY points. A change of
+zero is persistence, the natural fallback: for the markets where the walk-forward evaluation
+found that the model does not beat persistence, the head lists the market in
+`persistence_markets` and serves the current value, saying so in the response.
 
-Quiet-market gate: when the 168 h standard deviation is below `gate_cv` × the current APY the
-forecast is the current value (persistence). A pooled model carries stablecoin dynamics into
-quiet markets (WETH/WBTC supply) where persistence is hard to beat; the gate is chosen on the
-calibration split. "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below
-the current APY.
+Interval: point + split-conformal quantiles of residual / w, w = s · (0.05 + the 24 h standard
+deviation of y / s), fitted on the most recent weeks before the training cut (never on the test
+weeks). "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below the current
+APY; its probability is a boosted-tree classifier (log-loss) on the same features.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +34,7 @@ from numpy.typing import NDArray
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.history import align, to_hourly
 from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RatePoint
+from tidewatch.forecast.trees import TreeEnsemble
 
 APY_FEATURES: tuple[str, ...] = (
     "last",
@@ -43,16 +46,27 @@ APY_FEATURES: tuple[str, ...] = (
     "std_24h",
     "std_168h",
     "gap_to_mean_168h",
+    "gap_to_mean_24h",
     "utilization",
+    "utilization_change_1h",
     "utilization_change_24h",
+    "kink_distance",
+    "above_kink",
+    "tvl_flow_24h",
+    "tvl_flow_168h",
+    "hours_since_large_move",
+    "log_level",
 )
+LEVEL_FEATURES = 10  # the first ten features are APY-valued and get divided by s
 LOOKBACK_HOURS = 168
 MIN_HISTORY_HOURS = 24
 FALL_FRACTION = 0.20
 SCALE_FLOOR = 0.0025  # 0.25 % APY: intervals never collapse on a near-zero series
-#: Recorded in artifacts so that a change of normalisation is never misread.
-SCHEME = "sqrt-level-normalised/v2"
-LEVEL_FEATURES = 9  # the first nine features are APY-valued and get divided by s
+DEFAULT_KINK = 0.80  # optimal utilisation assumed for a market the artifact does not know
+LARGE_MOVE_SHARE = 0.10
+LARGE_MOVE_FLOOR = 0.001
+#: Recorded in artifacts so that a change of features or normalisation is never misread.
+SCHEME = "median-trees-conformal/v3"
 
 
 def _rolling(values: NDArray[np.float64], window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -72,12 +86,36 @@ def _lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     return values[idx]
 
 
-def apy_feature_matrix(apy: NDArray[np.float64], utilization: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Features at every hour of a gap-free series (rows before 168 h use what exists)."""
+def _hours_since_large_move(y: NDArray[np.float64]) -> NDArray[np.float64]:
+    step = np.abs(y - _lag(y, 1))
+    large = step > np.maximum(LARGE_MOVE_SHARE * _lag(y, 1), LARGE_MOVE_FLOOR)
+    idx = np.arange(y.size)
+    last = np.where(large, idx, -LOOKBACK_HOURS)
+    np.maximum.accumulate(last, out=last)
+    return np.minimum(idx - last, LOOKBACK_HOURS).astype(np.float64)
+
+
+def apy_feature_matrix(
+    apy: NDArray[np.float64],
+    utilization: NDArray[np.float64],
+    deposits: NDArray[np.float64] | None = None,
+    kink: float = DEFAULT_KINK,
+) -> NDArray[np.float64]:
+    """Features at every hour of a gap-free series (rows before 168 h use what exists).
+
+    `deposits` (USD, NaN where unknown) drive the TVL-flow features; without them the flows are 0.
+    """
     y = np.asarray(apy, dtype=np.float64)
     u = np.asarray(utilization, dtype=np.float64)
     mean24, std24 = _rolling(y, 24)
     mean168, std168 = _rolling(y, LOOKBACK_HOURS)
+    if deposits is None:
+        flow24 = flow168 = np.zeros(y.size)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_v = np.log(np.maximum(np.asarray(deposits, dtype=np.float64), 1.0))
+        flow24 = np.nan_to_num(np.clip(log_v - _lag(log_v, 24), -2.0, 2.0), nan=0.0)
+        flow168 = np.nan_to_num(np.clip(log_v - _lag(log_v, 168), -2.0, 2.0), nan=0.0)
     return np.column_stack(
         [
             y,
@@ -89,90 +127,97 @@ def apy_feature_matrix(apy: NDArray[np.float64], utilization: NDArray[np.float64
             std24,
             std168,
             y - mean168,
+            y - mean24,
             u,
+            u - _lag(u, 1),
             u - _lag(u, 24),
+            u - kink,
+            np.maximum(u - kink, 0.0),
+            flow24,
+            flow168,
+            _hours_since_large_move(y),
+            np.log(np.maximum(y, 1e-4)),
         ]
     )
 
 
-def interval_scale(features: NDArray[np.float64]) -> NDArray[np.float64]:
-    """s = √max(current APY, floor): the unit of the normalised target and of the interval."""
+def level_scale(features: NDArray[np.float64]) -> NDArray[np.float64]:
+    """s = √max(current APY, floor): the unit of the normalised target."""
     return np.sqrt(np.maximum(features[:, 0], SCALE_FLOOR))
+
+
+def interval_width_unit(features: NDArray[np.float64]) -> NDArray[np.float64]:
+    """w = 0.05·s + the 24 h standard deviation: intervals widen in a moving market."""
+    return 0.05 * level_scale(features) + features[:, APY_FEATURES.index("std_24h")]
 
 
 def normalised(features: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(features with the APY-valued columns divided by s, s)."""
-    s = interval_scale(features)
+    s = level_scale(features)
     out = features.copy()
     out[:, :LEVEL_FEATURES] /= s[:, None]
     return out, s
 
 
-def quiet(features: NDArray[np.float64], gate_cv: float) -> NDArray[np.bool_]:
-    """Markets whose 168 h standard deviation is below `gate_cv` × their current APY."""
-    return features[:, APY_FEATURES.index("std_168h")] < gate_cv * np.maximum(features[:, 0], 1e-6)
+def sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 @dataclass(frozen=True)
 class ApyHead:
     """The fitted model of one (side, horizon)."""
 
-    mean: NDArray[np.float64]
-    scale: NDArray[np.float64]
-    coef: NDArray[np.float64]
-    intercept: float
-    residual_low: float  # quantiles of residual / interval_scale on the calibration split
+    point: TreeEnsemble  # normalised change (÷ s) of the mean APY over the horizon
+    fall: TreeEnsemble  # logit of P(fall)
+    residual_low: float  # split-conformal quantiles of residual / w
     residual_high: float
     interval_level: float
-    fall_coef: NDArray[np.float64]
-    fall_intercept: float
-    gate_cv: float = 0.0
+    #: market key → why it is served persistence (the model did not beat it walk-forward)
+    persistence_markets: Mapping[str, str] = field(default_factory=dict)
 
-    def predict(self, features: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-        """Point, lower, upper (fractions per year) and fall probability for each row."""
-        scaled, spread = normalised(features)
-        x = (scaled - self.mean) / self.scale
+    def predict_change(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        scaled, s = normalised(features)
+        return s * self.point.predict(scaled)
+
+    def predict(
+        self, features: NDArray[np.float64], persistence: NDArray[np.bool_] | None = None
+    ) -> tuple[NDArray[np.float64], ...]:
+        """Point, lower, upper (fractions per year) and fall probability for each row; rows with
+        `persistence` set get the current value as the point (the interval stays conformal)."""
+        scaled, s = normalised(features)
         last = features[:, 0]
-        change = np.where(quiet(features, self.gate_cv), 0.0, spread * (x @ self.coef + self.intercept))
+        change = s * self.point.predict(scaled)
+        if persistence is not None:
+            change = np.where(persistence, 0.0, change)
         point = np.maximum(last + change, 0.0)
-        lower = np.maximum(point + self.residual_low * spread, 0.0)
-        upper = np.maximum(point + self.residual_high * spread, lower)
-        fall = 0.5 * (1.0 + np.tanh(0.5 * (x @ self.fall_coef + self.fall_intercept)))
+        w = interval_width_unit(features)
+        lower = np.maximum(point + self.residual_low * w, 0.0)
+        upper = np.maximum(point + self.residual_high * w, lower)
+        fall = sigmoid(self.fall.predict(scaled))
         return point, lower, upper, fall
 
     def to_json(self) -> dict[str, object]:
         return {
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(),
-            "intercept": self.intercept,
+            "point": self.point.to_json(),
+            "fall": self.fall.to_json(),
             "residual_low": self.residual_low,
             "residual_high": self.residual_high,
             "interval_level": self.interval_level,
-            "fall_coef": self.fall_coef.tolist(),
-            "fall_intercept": self.fall_intercept,
-            "gate_cv": self.gate_cv,
+            "persistence_markets": dict(self.persistence_markets),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ApyHead:
-        def arr(key: str) -> NDArray[np.float64]:
-            values = np.asarray(data[key], dtype=np.float64)
-            if values.shape != (len(APY_FEATURES),):
-                raise ValueError(f"{key}: expected {len(APY_FEATURES)} values")
-            return values
-
+        markets = data.get("persistence_markets") or {}
+        if not isinstance(markets, Mapping):
+            raise ValueError("persistence_markets must be an object")
         return cls(
-            mean=arr("mean"),
-            scale=arr("scale"),
-            coef=arr("coef"),
-            intercept=float(data["intercept"]),  # type: ignore[arg-type]
+            point=TreeEnsemble.from_json(data["point"]),  # type: ignore[arg-type]
+            fall=TreeEnsemble.from_json(data["fall"]),  # type: ignore[arg-type]
             residual_low=float(data["residual_low"]),  # type: ignore[arg-type]
             residual_high=float(data["residual_high"]),  # type: ignore[arg-type]
             interval_level=float(data["interval_level"]),  # type: ignore[arg-type]
-            fall_coef=arr("fall_coef"),
-            fall_intercept=float(data["fall_intercept"]),  # type: ignore[arg-type]
-            gate_cv=float(data["gate_cv"]),  # type: ignore[arg-type]
+            persistence_markets={str(k): str(v) for k, v in markets.items()},
         )
 
 
@@ -180,33 +225,64 @@ def head_key(side: str, horizon_hours: int) -> str:
     return f"{side}:{horizon_hours}"
 
 
+def market_key(protocol: str, chain_id: int | str, asset: str) -> str:
+    """One market's name in artifacts: `protocol:chain:ASSET` (e.g. `aave-v3:1:USDC`)."""
+    return f"{protocol.lower()}:{chain_id}:{asset.upper()}"
+
+
+_CHAIN_IDS = {"ethereum": 1, "base": 8453}
+
+
+def market_key_from_name(name: str) -> str:
+    """The key of a shared-data file stem: `aave-v3-ethereum-USDC` → `aave-v3:1:USDC`,
+    `compound-v3-ethereum-cUSDCv3-USDC` → `compound-v3:1:USDC`; other names pass unchanged."""
+    parts = name.split("-")
+    if len(parts) >= 4 and parts[2] in _CHAIN_IDS:
+        return market_key(f"{parts[0]}-{parts[1]}", _CHAIN_IDS[parts[2]], parts[-1])
+    return name
+
+
 @dataclass(frozen=True)
 class ApyModel:
     version: str
     heads: Mapping[str, ApyHead]
+    #: market key → optimal utilisation (kink) estimated from the market's history
+    kinks: Mapping[str, float] = field(default_factory=dict)
 
     def head(self, side: str, horizon_hours: int) -> ApyHead:
         return self.heads[head_key(side, horizon_hours)]
 
+    def kink(self, market: str | None) -> float:
+        return self.kinks.get(market or "", DEFAULT_KINK)
 
-def series_from_points(points: Sequence[RatePoint], side: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The last `LOOKBACK_HOURS + 1` hours of APY and utilisation on an hourly grid.
 
-    Gaps are carried forward (utilisation defaults to its last known value, or 0 when never
-    given); fewer than `MIN_HISTORY_HOURS` hours of history is refused.
-    """
+@dataclass(frozen=True)
+class MarketSeries:
+    """The last `LOOKBACK_HOURS + 1` hours of one side of a market on an hourly grid."""
+
+    apy: NDArray[np.float64]
+    utilization: NDArray[np.float64]
+    deposits: NDArray[np.float64]
+
+
+def series_from_points(points: Sequence[RatePoint], side: str) -> MarketSeries:
+    """Hourly APY, utilisation and deposits from rate points; gaps are carried forward
+    (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
     seconds = [p.observed_at.timestamp() for p in points]
     values = [np.nan if (v := getattr(p, f"{side}_apy")) is None else v for p in points]
-    util = [np.nan if p.utilization is None else p.utilization for p in points]
     apy_series = to_hourly(seconds, values)
-    if apy_series.values.size < MIN_HISTORY_HOURS:
-        raise UnknownMarket(
-            f"need at least {MIN_HISTORY_HOURS} hours of {side} APY history, got {int(apy_series.values.size)}"
-        )
+    if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
+        raise UnknownMarket(f"no {side} APY history for this market")
     y = _carry_forward(apy_series.values)
-    u = align(to_hourly(seconds, util), apy_series.start_hour, apy_series.end_hour)
-    u = np.nan_to_num(_carry_forward(u), nan=0.0)
-    return y[-(LOOKBACK_HOURS + 1) :], u[-(LOOKBACK_HOURS + 1) :]
+
+    def side_series(raw: list[float], default: float) -> NDArray[np.float64]:
+        aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
+        return np.nan_to_num(_carry_forward(aligned), nan=default)
+
+    u = side_series([np.nan if p.utilization is None else p.utilization for p in points], 0.0)
+    v = side_series([np.nan if p.deposits_usd is None else p.deposits_usd for p in points], np.nan)
+    keep = LOOKBACK_HOURS + 1
+    return MarketSeries(y[-keep:], u[-keep:], v[-keep:])
 
 
 def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -220,33 +296,59 @@ def forecast_apy(
     requests: Sequence[ApyForecastRequest],
     model: ApyModel,
     histories: Mapping[int, Sequence[RatePoint]] | None = None,
+    markets: Mapping[int, str] | None = None,
 ) -> list[ApyForecast]:
-    """Forecast each request; `histories` supplies stored history for requests by `market_id`."""
+    """Forecast each request; `histories` supplies stored history for requests by `market_id`,
+    `markets` the market key of a stored market (for its kink and its persistence decision).
+
+    A market with less than `MIN_HISTORY_HOURS` of history, or one the walk-forward evaluation
+    found the model cannot beat persistence on, gets the current value with the reason.
+    """
     grouped: dict[str, list[int]] = {}
     rows: list[NDArray[np.float64]] = []
+    reasons: list[str | None] = []
+    keys: list[str | None] = []
     for i, request in enumerate(requests):
         points = request.history or (histories or {}).get(request.market_id or -1, [])
-        y, u = series_from_points(points, request.side)
-        rows.append(apy_feature_matrix(y, u)[-1])
+        key = request.market or (markets or {}).get(request.market_id or -1)
+        series = series_from_points(points, request.side)
+        rows.append(apy_feature_matrix(series.apy, series.utilization, series.deposits, model.kink(key))[-1])
+        hours = int(series.apy.size)
+        reasons.append(
+            f"only {hours} h of history (the model needs {MIN_HISTORY_HOURS} h): persistence served"
+            if hours < MIN_HISTORY_HOURS
+            else None
+        )
+        keys.append(key)
         grouped.setdefault(head_key(request.side, request.horizon_hours), []).append(i)
     features = np.vstack(rows)
     out: list[ApyForecast | None] = [None] * len(requests)
-    for key, indices in grouped.items():
-        head = model.heads[key]
-        point, lower, upper, fall = head.predict(features[indices])
+    for hkey, indices in grouped.items():
+        head = model.heads[hkey]
+        for i in indices:
+            if reasons[i] is None and keys[i] in head.persistence_markets:
+                reasons[i] = head.persistence_markets[keys[i] or ""]
+        fallback = np.array([reasons[i] is not None for i in indices])
+        point, lower, upper, fall = head.predict(features[indices], fallback)
         for j, i in enumerate(indices):
             request = requests[i]
-            out[i] = ApyForecast(
+            values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]
+            current, predicted, low, high, p_fall = (v if math.isfinite(v) else 0.0 for v in values)
+            # model_construct: every field is computed here from validated inputs.
+            out[i] = ApyForecast.model_construct(
                 market_id=request.market_id,
+                market=keys[i],
                 side=request.side,
                 horizon_hours=request.horizon_hours,
-                current_apy=float(features[i, 0]),
-                predicted_apy=float(point[j]),
-                lower=float(lower[j]),
-                upper=float(upper[j]),
+                current_apy=current,
+                predicted_apy=predicted,
+                lower=min(low, predicted),
+                upper=max(high, predicted),
                 interval_level=head.interval_level,
-                fall_probability=float(fall[j]),
-                label="fall" if fall[j] >= 0.5 else "stay",
+                fall_probability=p_fall,
+                label="fall" if p_fall >= 0.5 else "stay",
+                method="persistence" if reasons[i] is not None else "model",
+                method_reason=reasons[i],
                 model_version=model.version,
             )
     return [f for f in out if f is not None]

@@ -11,13 +11,13 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tidewatch.forecast.apy_model import APY_FEATURES, SCHEME, ApyHead, ApyModel, head_key
 from tidewatch.forecast.errors import ArtifactInvalid
 from tidewatch.forecast.market import MarketParams
-from tidewatch.forecast.risk_model import RISK_FEATURES, RiskModel
+from tidewatch.forecast.risk_model import RISK_FEATURES, CalibrationMap, RiskModel
+from tidewatch.forecast.risk_model import SCHEME as RISK_SCHEME
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -67,8 +67,9 @@ def parse_artifact(raw: str | bytes) -> Artifact:
 def risk_params(model: RiskModel) -> dict[str, Any]:
     return {
         "features": list(RISK_FEATURES),
-        "coef": model.coef.tolist(),
-        "intercept": model.intercept,
+        "scheme": RISK_SCHEME,
+        "horizons": list(model.horizons),
+        "maps": [m.to_json() for m in model.maps],
         "market": model.market.to_json(),
     }
 
@@ -80,11 +81,14 @@ def risk_model_from(artifact: Artifact) -> RiskModel:
     try:
         if list(params["features"]) != list(RISK_FEATURES):
             raise ArtifactInvalid(f"risk artifact features {params['features']} differ from {list(RISK_FEATURES)}")
+        if params.get("scheme") != RISK_SCHEME:
+            raise ArtifactInvalid(f"risk artifact scheme {params.get('scheme')!r} is not {RISK_SCHEME!r}")
+        horizons = tuple(float(h) for h in params["horizons"])
+        maps = tuple(CalibrationMap.from_json(m) for m in params["maps"])
+        if not horizons or len(horizons) != len(maps) or list(horizons) != sorted(set(horizons)):
+            raise ArtifactInvalid("risk artifact needs one calibration map per ascending horizon")
         return RiskModel(
-            version=artifact.card.version,
-            coef=np.asarray(params["coef"], dtype=np.float64).reshape(len(RISK_FEATURES)),
-            intercept=float(params["intercept"]),
-            market=MarketParams.from_json(params["market"]),
+            version=artifact.card.version, horizons=horizons, maps=maps, market=MarketParams.from_json(params["market"])
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactInvalid(f"risk artifact parameters unreadable: {exc}") from exc
@@ -94,6 +98,7 @@ def apy_params(model: ApyModel) -> dict[str, Any]:
     return {
         "features": list(APY_FEATURES),
         "scheme": SCHEME,
+        "kinks": dict(model.kinks),
         "heads": {k: h.to_json() for k, h in model.heads.items()},
     }
 
@@ -108,12 +113,13 @@ def apy_model_from(artifact: Artifact) -> ApyModel:
         if params.get("scheme") != SCHEME:
             raise ArtifactInvalid(f"apy artifact scheme {params.get('scheme')!r} is not {SCHEME!r}")
         heads = {k: ApyHead.from_json(v) for k, v in params["heads"].items()}
+        kinks = {str(k): float(v) for k, v in (params.get("kinks") or {}).items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactInvalid(f"apy artifact parameters unreadable: {exc}") from exc
     missing = sorted({head_key(side, h) for side in ("supply", "borrow") for h in (24, 168)} - set(heads))
     if missing:
         raise ArtifactInvalid(f"apy artifact lacks heads {missing}")
-    return ApyModel(version=artifact.card.version, heads=heads)
+    return ApyModel(version=artifact.card.version, heads=heads, kinks=kinks)
 
 
 def model_card_markdown(card: ModelCard) -> str:
@@ -127,7 +133,7 @@ def model_card_markdown(card: ModelCard) -> str:
         f"- training samples: {card.training_samples}",
         f"- features: {', '.join(card.features)}",
         "",
-        "## Metrics (time-ordered hold-out)",
+        "## Metrics (walk-forward folds)",
         "",
         "```json",
         json.dumps(card.metrics, indent=1, sort_keys=True),

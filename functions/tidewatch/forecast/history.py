@@ -55,6 +55,7 @@ class RateHistory:
     supply: HourlySeries
     borrow: HourlySeries
     utilization: HourlySeries
+    deposits: HourlySeries | None = None  # total supplied in USD (TVL), when known
 
 
 @dataclass
@@ -143,6 +144,7 @@ def rate_history_from_rows(
         supply=to_hourly(ts, np.clip(sup[live], 0.0, None)),
         borrow=to_hourly(ts, np.clip(bor[live], 0.0, None)),
         utilization=to_hourly(ts, util[live]),
+        deposits=to_hourly(ts, np.where(np.isfinite(dep[live]), dep[live], np.nan)),
     )
 
 

@@ -91,6 +91,7 @@ class RatePoint(_Strict):
     supply_apy: Annotated[float, Field(ge=0, le=100)] | None = None  # fraction per year
     borrow_apy: Annotated[float, Field(ge=0, le=100)] | None = None
     utilization: Annotated[float, Field(ge=0, le=1.5)] | None = None
+    deposits_usd: Annotated[float, Field(ge=0)] | None = None  # total supplied (TVL), for the flow features
 
 
 class ApyForecastRequest(_Strict):
@@ -101,6 +102,8 @@ class ApyForecastRequest(_Strict):
     """
 
     market_id: int | None = None
+    #: `protocol:chain:ASSET` (e.g. `aave-v3:1:USDC`) for caller-given history; stored markets know theirs
+    market: Annotated[str, Field(max_length=96)] | None = None
     side: Literal["supply", "borrow"] = "supply"
     horizon_hours: ApyHorizon = 24
     history: Annotated[list[RatePoint], Field(max_length=5_000)] | None = None
@@ -114,6 +117,7 @@ class ApyForecastRequest(_Strict):
 
 class ApyForecast(_Strict):
     market_id: int | None
+    market: str | None = None  # `protocol:chain:ASSET` when known
     side: Literal["supply", "borrow"]
     horizon_hours: int
     current_apy: float
@@ -123,6 +127,9 @@ class ApyForecast(_Strict):
     interval_level: float
     fall_probability: float  # P(mean APY over the horizon < (1 − FALL_FRACTION) × current)
     label: ApyLabel
+    #: "model", or "persistence" (the current value) when the model is not trusted for this market
+    method: Literal["model", "persistence"] = "model"
+    method_reason: str | None = None  # why persistence is served
     model_version: str
 
 

@@ -7,7 +7,7 @@ overhead on tiny arrays would dominate the batched scoring of thousands of posit
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tidewatch.forecast.assets import STABLECOINS
@@ -111,24 +111,35 @@ def _vol(market: MarketParams, symbol: str, overrides: Mapping[str, float] | Non
 
 def exposure_of(request: RiskRequest, market: MarketParams) -> Exposure:
     """Fold the request's legs by asset; unknown assets raise `UnknownAsset` (via `market.vol`)."""
+    return exposure_from_legs(
+        [(leg.symbol, leg.value_usd * float(leg.liquidation_threshold)) for leg in request.collateral],
+        [(leg.symbol, leg.value_usd) for leg in request.debt],
+        market,
+    )
+
+
+def exposure_from_legs(
+    collateral: Iterable[tuple[str, float]], debt_legs: Iterable[tuple[str, float]], market: MarketParams
+) -> Exposure:
+    """Fold (canonical symbol, USD value) legs by asset — collateral values already weighted by
+    their liquidation threshold; unknown assets raise `UnknownAsset` (via `market.vol`)."""
     cw: dict[str, float] = {}
     debt: dict[str, float] = {}
     stable_c = stable_d = 0.0
-    for leg in request.collateral:  # symbols are canonical (payload validator)
-        value = leg.value_usd * float(leg.liquidation_threshold)
-        if leg.symbol in STABLECOINS:
+    for symbol, value in collateral:
+        if symbol in STABLECOINS:
             stable_c += value
         else:
-            if leg.symbol not in cw:
-                market.vol(leg.symbol)
-            cw[leg.symbol] = cw.get(leg.symbol, 0.0) + value
-    for d in request.debt:
-        if d.symbol in STABLECOINS:
-            stable_d += d.value_usd
+            if symbol not in cw:
+                market.vol(symbol)
+            cw[symbol] = cw.get(symbol, 0.0) + value
+    for symbol, value in debt_legs:
+        if symbol in STABLECOINS:
+            stable_d += value
         else:
-            if d.symbol not in debt:
-                market.vol(d.symbol)
-            debt[d.symbol] = debt.get(d.symbol, 0.0) + d.value_usd
+            if symbol not in debt:
+                market.vol(symbol)
+            debt[symbol] = debt.get(symbol, 0.0) + value
     symbols = (
         tuple(sorted(cw.keys() | debt.keys())) if (cw and debt) or len(cw) > 1 or len(debt) > 1 else tuple(cw or debt)
     )

@@ -21,6 +21,11 @@ class ApyOutlook(BaseModel):
     interval_level: float
     label: Literal["stay", "fall"] = Field(description="Whether the APY is likely to stay or to fall.")
     fall_probability: float
+    method: Literal["model", "persistence"] = Field(
+        default="model",
+        description='"persistence" when the forecast is the current APY (the model is not trusted here).',
+    )
+    method_reason: str | None = Field(default=None, description="Why persistence is served.")
     model_version: str
 
 

@@ -173,6 +173,8 @@ class RiskFunctionOutlooks:
                     "interval_level": f["interval_level"],
                     "label": f["label"],
                     "fall_probability": f["fall_probability"],
+                    "method": f.get("method", "model"),
+                    "method_reason": f.get("method_reason"),
                     "model_version": f["model_version"],
                 }
                 for f in result["forecasts"]

@@ -24,10 +24,13 @@ def evaluate(
     out: TextIO | None = None,
     as_json: bool = False,
     monte_carlo_positions: int = 300,
+    plots: str | Path | None = None,
+    folds: int = 8,
+    markdown: bool = False,
 ) -> int:
-    """Train on the time-ordered training split of `data` (a folder of CSVs) or of the ingest
-    history in `database_url`, and print the hold-out report."""
-    from risk.report import format_report
+    """Score both models walk-forward on `data` (a folder of CSVs) or on the ingest history in
+    `database_url` and print the tables; `plots` writes the reliability diagrams (PNG) there."""
+    from risk.report import format_markdown, format_report
     from risk.sources import history_from_database
     from risk.training import train_and_evaluate
     from tidewatch.db import Database
@@ -46,11 +49,21 @@ def evaluate(
                 history = history_from_database(database, since=datetime.now(UTC) - timedelta(days=lookback_days))
             finally:
                 database.close()
-        result = train_and_evaluate(history, monte_carlo_positions=monte_carlo_positions)
+        result = train_and_evaluate(history, monte_carlo_positions=monte_carlo_positions, folds=folds)
     except DomainError as exc:
         print(f"tidewatch evaluate: {exc.detail}", file=sys.stderr)
         return 2
-    out.write(json.dumps(result.report, indent=1) + "\n" if as_json else format_report(result.report))
+    forecasts = result.report.pop("_risk_forecasts", None)
+    if as_json:
+        out.write(json.dumps(result.report, indent=1) + "\n")
+    else:
+        out.write(format_markdown(result.report) if markdown else format_report(result.report))
+    if plots is not None and forecasts is not None:
+        from risk.plots import reliability_pngs
+        from risk.training import RELIABILITY_EDGES
+
+        for path in reliability_pngs(forecasts, plots, RELIABILITY_EDGES):
+            out.write(f"wrote {path}\n")
     return 0
 
 
@@ -105,18 +118,22 @@ def train(
     finally:
         if database is not None:
             database.close()
+    result.report.pop("_risk_forecasts", None)
     out.write(format_report(result.report))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    ev = subparsers.add_parser("evaluate", help="evaluate the forecast models on a time-ordered hold-out")
+    ev = subparsers.add_parser("evaluate", help="evaluate the forecast models walk-forward (rolling-origin folds)")
     ev_src = ev.add_mutually_exclusive_group(required=True)
     ev_src.add_argument("--data", help="folder with rates/*.csv and prices/*.csv (e.g. ../shared/data)")
     ev_src.add_argument("--database-url", help="evaluate on the ingest history of this PostgreSQL database")
     ev.add_argument("--lookback-days", type=int, default=365)
     ev.add_argument("--json", action="store_true", help="print the raw report as JSON")
     ev.add_argument("--mc-positions", type=int, default=300, help="multi-asset positions checked by Monte Carlo")
+    ev.add_argument("--plots", help="write the reliability diagrams (PNG, needs matplotlib) to this folder")
+    ev.add_argument("--folds", type=int, default=8, help="rolling-origin folds (at least 6 for the published tables)")
+    ev.add_argument("--markdown", action="store_true", help="print the tables as Markdown (as in docs/models.md)")
     ev.set_defaults(
         func=lambda a: evaluate(
             a.data,
@@ -124,6 +141,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             lookback_days=a.lookback_days,
             as_json=a.json,
             monte_carlo_positions=a.mc_positions,
+            plots=a.plots,
+            folds=a.folds,
+            markdown=a.markdown,
         )
     )
 

@@ -142,7 +142,7 @@ def test_market_data_is_public_and_rate_limited_per_ip(
     assert "ratelimit-remaining" in {k.lower() for k in listing.headers}
 
 
-def test_markets_carry_a_24h_apy_outlook_where_the_model_has_history(
+def test_markets_carry_a_24h_apy_outlook_and_thin_history_gets_persistence(
     make_deps: Callable[..., ApiDeps], db: Database, redis_client, clock: ManualClock
 ) -> None:
     # Given one market with two days of hourly history and one with a single reading
@@ -176,5 +176,9 @@ def test_markets_carry_a_24h_apy_outlook_where_the_model_has_history(
     assert outlook is not None
     assert outlook["lower"] <= outlook["predicted_apy"] <= outlook["upper"]
     assert outlook["label"] in ("stay", "fall")
-    # And the market without enough history has none (never a made-up one)
-    assert items[weth]["forecast"] is None
+    assert outlook["method"] == "model"
+    # And the market with a single reading gets its current APY (persistence), saying why
+    thin = items[weth]["forecast"]
+    assert thin["method"] == "persistence"
+    assert thin["predicted_apy"] == 0.02
+    assert "of history" in thin["method_reason"]

@@ -18,7 +18,7 @@ from risk.store import S3ArtifactStore, newest_approved_uri, shipped
 from risk.training import run_training
 from tests.unit.forecast.positions import eth_position
 from tidewatch.db import Database
-from tidewatch.forecast.payloads import ApyForecastRequest
+from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastRequest
 from tidewatch.forecast.risk_model import score_positions
 
 pytestmark = pytest.mark.integration
@@ -128,9 +128,10 @@ def test_apy_forecast_by_market_id_reads_stored_history(db: Database) -> None:
     result = logic.forecast_many(
         [ApyForecastRequest(market_id=market_id, side="supply", horizon_hours=168)], models, db
     )
-    # Then the forecast starts from the stored latest APY
+    # Then the forecast starts from the stored latest APY and names the stored market
     (forecast,) = result
     assert forecast.market_id == market_id
+    assert forecast.market == "aave-v3:1:USDC"
     assert forecast.current_apy > 0
     assert forecast.lower <= forecast.predicted_apy <= forecast.upper
 
@@ -141,6 +142,8 @@ def test_training_history_reads_the_ingest_tables(db: Database) -> None:
     assert list(history.prices) == ["WETH"]
     assert history.rates[0].supply.values.size == 400
     assert history.rates[0].utilization.values[-1] > 0
+    assert history.rates[0].market == "aave-v3:1:USDC"
+    assert history.rates[0].deposits is not None
 
 
 def test_weekly_training_entry_point_reads_postgres_and_publishes(db: Database, s3: Any) -> None:
@@ -192,7 +195,7 @@ def test_evaluate_command_reads_the_ingest_history(db: Database, database_url: s
     # Then the same report is printed
     assert status == 0
     assert "postgres:market_rates+asset_prices" in out.getvalue()
-    assert "persist MAE" in out.getvalue()
+    assert "persistence MAE" in out.getvalue()
 
 
 def test_unreachable_database_serves_the_shipped_models() -> None:
@@ -206,3 +209,24 @@ def test_unreachable_database_serves_the_shipped_models() -> None:
     # Then the shipped defaults serve
     assert models.risk.version == shipped("risk").card.version
     assert models.apy.version == shipped("apy").card.version
+
+
+def test_a_stored_market_the_model_does_not_beat_is_served_persistence(db: Database) -> None:
+    # Given a stored market whose key the shipped model lists as "persistence" for supply 24 h
+    market_id = _store_market_history(db)
+    models = load_models(None)
+    head = models.apy.head("supply", 24)
+    with db.connection() as conn:
+        conn.execute("UPDATE markets SET asset_symbol = 'WBTC' WHERE id = %s", (market_id,))
+    assert "aave-v3:1:WBTC" in head.persistence_markets
+    # When the api's batch call forecasts it by id
+    result = logic.forecast_batch(
+        ApyBatchRequest(requests=[ApyForecastRequest(market_id=market_id, side="supply", horizon_hours=24)]),
+        models,
+        db,
+    )
+    # Then the current value is served and the response says why
+    (forecast,) = result.forecasts
+    assert forecast.method == "persistence"
+    assert forecast.predicted_apy == forecast.current_apy
+    assert "did not beat persistence" in (forecast.method_reason or "")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from risk.deps import Models
-from tidewatch.forecast.apy_model import APY_FEATURES, apy_feature_matrix, forecast_apy
+from tidewatch.forecast.apy_model import APY_FEATURES, apy_feature_matrix, forecast_apy, market_key_from_name
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.payloads import ApyForecastRequest, RatePoint
 
@@ -34,6 +34,25 @@ def test_features_are_the_documented_rolling_statistics() -> None:
     assert row["mean_24h"] == pytest.approx(np.mean(y[-24:]))
     assert row["mean_168h"] == pytest.approx(np.mean(y[-168:]))
     assert row["utilization_change_24h"] == pytest.approx(0.0)
+    assert row["kink_distance"] == pytest.approx(0.5 - 0.8)
+    assert row["tvl_flow_24h"] == 0.0  # no deposits given
+
+
+def test_tvl_flows_and_time_since_a_large_move() -> None:
+    # Given a flat 3 % series that jumped to 5 % 29 hours before its last hour, while deposits doubled over 24 h
+    y = np.array([0.03] * 170 + [0.05] * 30)
+    deposits = np.concatenate([np.full(176, 1e8), np.full(24, 2e8)])
+    row = dict(zip(APY_FEATURES, apy_feature_matrix(y, np.full(200, 0.9), deposits, kink=0.8)[-1], strict=True))
+    # Then the features carry the move's age, the flow and the distance above the kink
+    assert row["hours_since_large_move"] == 29
+    assert row["tvl_flow_24h"] == pytest.approx(np.log(2.0))
+    assert row["above_kink"] == pytest.approx(0.1)
+
+
+def test_market_keys_of_the_shared_data_files() -> None:
+    assert market_key_from_name("aave-v3-ethereum-USDC") == "aave-v3:1:USDC"
+    assert market_key_from_name("compound-v3-ethereum-cWETHv3-WETH") == "compound-v3:1:WETH"
+    assert market_key_from_name("gen-USDC") == "gen-USDC"
 
 
 def test_forecast_of_a_steady_market_stays_near_its_level(models: Models) -> None:
@@ -72,9 +91,22 @@ def test_batches_mix_sides_and_horizons_in_request_order(models: Models) -> None
     ]
 
 
-def test_too_short_history_is_refused(models: Models) -> None:
-    with pytest.raises(UnknownMarket):
-        forecast_apy([ApyForecastRequest(history=history([0.03] * 10))], models.apy)
+def test_too_short_history_gets_persistence_with_its_reason(models: Models) -> None:
+    # Given only 10 hours of a market's history
+    (forecast,) = forecast_apy([ApyForecastRequest(history=history([0.03] * 10))], models.apy)
+    # Then the current value is served, says so, and nothing is NaN
+    assert forecast.method == "persistence"
+    assert forecast.method_reason is not None
+    assert "10 h of history" in forecast.method_reason
+    assert forecast.predicted_apy == pytest.approx(0.03)
+    assert all(np.isfinite([forecast.lower, forecast.upper, forecast.fall_probability]))
+    assert forecast.lower <= forecast.predicted_apy <= forecast.upper
+
+
+def test_a_market_without_any_rate_is_refused(models: Models) -> None:
+    points = [RatePoint(observed_at=NOW, supply_apy=None, borrow_apy=0.03)]
+    with pytest.raises(UnknownMarket, match="no supply APY history"):
+        forecast_apy([ApyForecastRequest(side="supply", history=points)], models.apy)
 
 
 def test_request_needs_a_history_or_market() -> None:
@@ -82,13 +114,22 @@ def test_request_needs_a_history_or_market() -> None:
         ApyForecastRequest(side="supply")
 
 
-def test_a_quiet_market_is_forecast_by_persistence(models: Models) -> None:
-    # Given a near-zero, perfectly flat supply APY (like WBTC supply) and a head with a quiet gate
+def test_markets_the_model_does_not_beat_get_persistence(models: Models) -> None:
+    # Given a market the walk-forward evaluation put on persistence for supply 24 h
     head = models.apy.head("supply", 24)
-    assert head.gate_cv > 0
-    (forecast,) = forecast_apy(
-        [ApyForecastRequest(side="supply", horizon_hours=24, history=history([0.0005] * 200))], models.apy
-    )
-    # Then the forecast is the current value and the interval stays tight around it
-    assert forecast.predicted_apy == pytest.approx(0.0005)
-    assert forecast.upper - forecast.lower < 0.02
+    assert head.persistence_markets, "the shipped model serves persistence somewhere"
+    market = sorted(head.persistence_markets)[0]
+    values = [0.01 + 0.002 * np.sin(i / 9) for i in range(200)]
+    requests = [
+        ApyForecastRequest(side="supply", horizon_hours=24, history=history(values), market=market),
+        ApyForecastRequest(side="supply", horizon_hours=24, history=history(values), market="aave-v3:1:NEWCOIN"),
+    ]
+    # When forecast
+    fallback, modelled = forecast_apy(requests, models.apy)
+    # Then that market gets its current value with the walk-forward reason; an unlisted one the model
+    assert fallback.method == "persistence"
+    assert fallback.predicted_apy == pytest.approx(values[-1])
+    assert "did not beat persistence" in (fallback.method_reason or "")
+    assert modelled.method == "model"
+    assert modelled.method_reason is None
+    assert fallback.market == market

@@ -18,32 +18,40 @@ def csv_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv_folder(generated_history(1_500, seed=5), tmp_path_factory.mktemp("generated"))
 
 
-def test_evaluate_prints_baselines_and_risk_metrics(csv_folder: Path) -> None:
+def test_evaluate_prints_baselines_and_risk_metrics(csv_folder: Path, tmp_path: Path) -> None:
     # Given a folder of CSVs in the shared-data format (generated)
     out = io.StringIO()
+    plots = tmp_path / "plots"
     # When evaluated
-    status = forecast.evaluate(csv_folder, out=out, monte_carlo_positions=20)
+    status = forecast.evaluate(csv_folder, out=out, monte_carlo_positions=20, plots=plots)
     # Then the report shows APY errors beside both baselines and risk scores beside the references
     text = out.getvalue()
     assert status == 0
     for needle in (
-        "persist MAE",
-        "rollmean MAE",
+        "persistence MAE",
+        "rolling mean MAE",
         "supply:24",
         "borrow:168",
-        "closed-form Brier",
-        "HF<1.10",
-        "Reliability",
+        "closed_form Brier",
+        "hf_rule_1.10 Brier",
+        "Reliability 24h",
+        "Reliability 168h",
+        "interval coverage",
+        "Brier skill",
     ):
         assert needle in text
+    # And the reliability diagrams are PNG files
+    for h in (24, 168):
+        assert (plots / f"risk-reliability-{h}h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_json_has_the_numbers(csv_folder: Path) -> None:
     out = io.StringIO()
     assert forecast.evaluate(csv_folder, out=out, as_json=True, monte_carlo_positions=0) == 0
     report = json.loads(out.getvalue())
-    assert report["apy"]["supply:24"]["persistence"]["mae_pp"] > 0
-    assert 0.0 <= report["risk"]["all"]["model"]["brier"] <= 1.0
+    assert report["apy"]["supply:24"]["pooled"]["persistence"]["mae"] > 0
+    assert len(report["apy"]["supply:24"]["folds"]) >= 6
+    assert 0.0 <= report["risk"]["slices"]["all"]["model"]["brier"] <= 1.0
 
 
 def test_bad_folder_is_a_clear_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
+
 from risk.deps import Models
-from risk.handler import RiskEvent, dispatch
+from risk.handler import RiskEvent, dispatch, handle
 from tests.unit.forecast.positions import eth_position
 from tidewatch.entrypoint import run_typed
 
@@ -15,7 +18,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "events" / "risk"
 
 
 def call(event: dict[str, Any], models: Models) -> dict[str, Any]:
-    return run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, models))
+    return handle(event, models)
 
 
 def test_single_position_is_scored(models: Models) -> None:
@@ -92,3 +95,68 @@ def test_zero_volatility_override_means_no_price_risk(models: Models) -> None:
     result = call({"action": "score_risk", "position": position}, models)["result"]
     assert result["probability"] == 0.0
     assert result["reference_probability"] == 0.0
+
+
+def _leg(symbol: str, usd: float, price: float, lt: float | None = None) -> dict[str, Any]:
+    leg: dict[str, Any] = {
+        "symbol": symbol,
+        "amount": int(usd / price * 10**18),
+        "decimals": 18,
+        "price_usd": str(price),
+    }
+    if lt is not None:
+        leg["liquidation_threshold"] = str(lt)
+    return leg
+
+
+def test_the_batch_fast_path_matches_the_typed_path(models: Models) -> None:
+    # Given a batch of every shape: single volatile collateral, several correlated collaterals,
+    # volatile debt, a same-asset loop, overrides, no debt, stable only, and an unknown asset
+    rng = np.random.default_rng(4)
+    positions: list[dict[str, Any]] = [eth_position(1.05, horizon_hours=24).model_dump(mode="json")]
+    positions.append(eth_position(1.3, horizon_hours=168, volatility=0.9).model_dump(mode="json"))
+    for i in range(60):
+        debt = float(rng.uniform(500, 5_000))
+        collateral = [_leg("WETH", debt * rng.uniform(0.7, 1.6), 3000.0, 0.8)]
+        if i % 3:
+            collateral.append(_leg(["LINK", "WBTC", "USDC", "cbETH"][i % 4], debt * rng.uniform(0.1, 0.8), 15.0, 0.7))
+        owed = [_leg(["USDC", "DAI", "WETH", "LINK"][i % 4], debt, 1.0)] if i % 7 else []
+        position: dict[str, Any] = {
+            "position_id": f"p{i}",
+            "collateral": collateral,
+            "debt": owed,
+            "horizon_hours": int(rng.choice([1, 24, 168, 720])),
+        }
+        if i % 11 == 0:
+            position["volatility"] = {"weth": 1.1}
+        positions.append(position)
+    positions.insert(5, positions[5] | {"collateral": [_leg("SHIBAINU", 100.0, 1.0, 0.5)]})
+    event = {"action": "score_risk_batch", "positions": positions}
+    # When scored through the handler (fast path) and through the typed models
+    fast = call(event, models)["result"]
+    typed = run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, models))["result"]
+    # Then the results agree field for field (to float summation order)
+    assert fast["errors"] == typed["errors"]
+    assert len(fast["forecasts"]) == len(typed["forecasts"]) == len(positions) - 1
+    for a, b in zip(fast["forecasts"], typed["forecasts"], strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(b[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), (a["position_id"], key)
+            else:
+                assert a[key] == b[key], (a["position_id"], key)
+
+
+def test_the_batch_fast_path_refuses_what_the_payload_refuses(models: Models) -> None:
+    good = eth_position(1.3).model_dump(mode="json")
+    for change in (
+        {"horizon_hours": 0},
+        {"collateral": []},
+        {"unexpected": 1},
+        {"collateral": [good["collateral"][0] | {"liquidation_threshold": 1.5}]},
+        {"collateral": [good["collateral"][0] | {"price_usd": "NaN"}]},
+        {"debt": [good["debt"][0] | {"amount": -1}]},
+    ):
+        response = call({"action": "score_risk_batch", "positions": [good | change]}, models)
+        assert response["ok"] is False, change
+        assert response["error"]["status"] == 422

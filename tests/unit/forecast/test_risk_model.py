@@ -36,6 +36,33 @@ def test_higher_volatility_never_lowers_risk(models: Models) -> None:
             assert np.all(np.diff(p) >= -1e-15), (hf, hours)
 
 
+def test_no_saturation_health_factor_to_one_gives_certainty(models: Models) -> None:
+    # Given positions ever closer to HF 1, at any horizon and volatility
+    for hours in (1, 6, 24, 72, 168, 720):
+        for sigma in (0.3, 0.6, 1.2):
+            hf = np.array([1.0 + 1e-9, 1.0 + 1e-6, 1.0001, 1.001])
+            p = models.risk.probability(hf, np.full(hf.size, sigma), np.full(hf.size, hours))
+            # Then the probability approaches 1 (no ceiling below certainty)
+            assert p[0] > 0.999, (hours, sigma, p)
+            assert np.all(np.diff(p) <= 0)
+    # And the forecasts span [0, 1]: far-away positions are near 0
+    far = models.risk.probability(np.array([5.0]), np.array([0.6]), np.array([24.0]))
+    assert far[0] < 1e-3
+
+
+def test_the_calibration_map_is_monotone_and_anchored() -> None:
+    # Given a map fitted somewhere in the middle of the range
+    from tidewatch.forecast.risk_model import CalibrationMap
+
+    m = CalibrationMap(np.array([-6.0, -2.0, 0.0, 2.0]), np.array([0.01, 0.1, 0.4, 0.8]))
+    q = np.concatenate([[0.0, 1e-12], np.linspace(1e-6, 1.0, 2001)])
+    p = m(q)
+    # Then it never decreases, reaches 0 at q = 0 and 1 at q = 1
+    assert np.all(np.diff(p) >= -1e-15)
+    assert p[0] == 0.0
+    assert p[-1] == pytest.approx(1.0)
+
+
 def test_monotonicity_holds_through_the_position_api(models: Models) -> None:
     # Given positions differing only in health factor, then only in volatility
     by_hf = score_positions([eth_position(h, horizon_hours=168) for h in (1.05, 1.2, 1.5, 2.0)], models.risk)
