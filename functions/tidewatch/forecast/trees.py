@@ -77,7 +77,7 @@ class TreeEnsemble:
         if any(arrays[k].size != nodes for k in ("threshold", "left", "right", "value")):
             raise ValueError("tree arrays differ in length")
         for k in ("left", "right", "roots"):
-            if arrays[k].size and (arrays[k].min() < 0 or arrays[k].max() >= max(nodes, 1)):
+            if arrays[k].size and (int(arrays[k].min()) < 0 or int(arrays[k].max()) >= max(nodes, 1)):
                 raise ValueError(f"tree {k} index out of range")
         return cls(
             baseline=float(data["baseline"]),  # type: ignore[arg-type]
