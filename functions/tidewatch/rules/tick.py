@@ -59,6 +59,7 @@ def run_tick(
     webhooks: WebhookSender | None = None,
     rules: RuleSet | None = None,
     cache: RuleCache | None = None,
+    retry_unfinished: bool = True,
 ) -> TickReport:
     started = time.perf_counter()
     if rules is None:
@@ -100,8 +101,9 @@ def run_tick(
     results = runner.run(firings)
     failures = sum(1 for rs in results.values() for r in rs if not r.ok)
     retried = webhooks.retry_due() if webhooks is not None else []
-    # Scheduled ticks also finish earlier firings whose actions failed or never ran.
-    actions_retried = runner.retry_unfinished(now=at) if changed_markets is None else 0
+    # Scheduled ticks also finish earlier firings whose actions failed or never ran (a sharded
+    # tick leaves that to its coordinator, once, instead of to every shard).
+    actions_retried = runner.retry_unfinished(now=at) if (changed_markets is None and retry_unfinished) else 0
 
     metrics.add_metric(name="RulesEvaluated", unit=MetricUnit.Count, value=int(due.sum()))
     metrics.add_metric(name="RuleFired", unit=MetricUnit.Count, value=len(firings))
