@@ -19,8 +19,7 @@ from tidewatch import runtime
 from tidewatch.cache import RedisClient
 from tidewatch.db import Database
 from tidewatch.live.broadcaster import Broadcaster
-from tidewatch.live.connections import ConnectionStore
-from tidewatch.live.settings import LiveSettings, poster_from_settings
+from tidewatch.live.settings import LiveSettings, broadcaster_from_settings
 from tidewatch.rules.actions import ActionRunner, TransactionPreparer
 from tidewatch.rules.settings import RulesSettings
 from tidewatch.rules.shard_dispatch import InlineShardDispatcher, ShardDispatcher, ShardRunner, SqsShardDispatcher
@@ -117,8 +116,7 @@ def with_dispatcher(deps: RulesDeps, dispatcher: ShardDispatcher) -> RulesDeps:
 def production_deps() -> RulesDeps:
     database = runtime.database()
     live = LiveSettings()
-    poster = poster_from_settings(live)
-    broadcaster = Broadcaster(ConnectionStore(database), poster, max_workers=live.broadcast_workers)
+    broadcaster = broadcaster_from_settings(database, live)
     return build_deps(
         database,
         settings=RulesSettings(),

@@ -21,7 +21,7 @@ from tidewatch.errors import DomainError, UpstreamUnavailable
 from tidewatch.settings import FunctionsSettings
 
 # Short names → handler modules, for the in-process invoker (mirrors template.yaml).
-HANDLERS = {"risk": "risk.handler", "wallet": "wallet.handler"}
+HANDLERS = {"risk": "risk.handler", "wallet": "wallet.handler", "websocket": "api.ws_handler"}
 
 
 class FunctionInvoker(Protocol):

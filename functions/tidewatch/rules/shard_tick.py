@@ -8,6 +8,7 @@ time, so a redelivered or retried message fires nothing twice.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tidewatch.cache import RedisClient
@@ -29,7 +30,9 @@ def run_shard(
     redis: RedisClient | None,
 ) -> dict[str, Any]:
     changed = list(message.changed_markets) if message.trigger == "market_changed" else None
+    started = time.perf_counter()
     rules = caches.for_shard(message.shard, changed).load(database)
+    load_ms = round((time.perf_counter() - started) * 1000, 2)
     shared = SharedMarketSource(redis, message.markets_key, sources.markets)
     report = run_tick(
         at=message.at,
@@ -40,4 +43,4 @@ def run_shard(
         rules=rules,
         retry_unfinished=False,
     )
-    return {"shard": message.shard.key, "markets_from": shared.served_from, **report.__dict__}
+    return {"shard": message.shard.key, "markets_from": shared.served_from, **report.__dict__, "load_ms": load_ms}

@@ -47,6 +47,8 @@ class TickReport:
     actions_retried: int
     load_ms: float
     evaluate_ms: float
+    claim_ms: float = 0.0
+    actions_ms: float = 0.0
 
 
 def run_tick(
@@ -84,6 +86,7 @@ def run_tick(
     ]
     rearm_ids = rules.rule_id[result.rearm].tolist()
     claimed = claim_firings(database, claims, rearm_ids, at)
+    claimed_at = time.perf_counter()
     firings = [
         Firing(
             execution_id=c.execution_id,
@@ -99,6 +102,7 @@ def run_tick(
         for c in claimed
     ]
     results = runner.run(firings)
+    acted = time.perf_counter()
     failures = sum(1 for rs in results.values() for r in rs if not r.ok)
     retried = webhooks.retry_due() if webhooks is not None else []
     # Scheduled ticks also finish earlier firings whose actions failed or never ran (a sharded
@@ -122,6 +126,8 @@ def run_tick(
         actions_retried=actions_retried,
         load_ms=round((loaded - started) * 1000, 2),
         evaluate_ms=round((evaluated - loaded) * 1000, 2),
+        claim_ms=round((claimed_at - evaluated) * 1000, 2),
+        actions_ms=round((acted - claimed_at) * 1000, 2),
     )
     logger.info("rules tick", extra={"report": report.__dict__})
     return report
