@@ -94,19 +94,25 @@ def seed(database: Database, n_rules: int) -> None:
         conn.execute("ANALYZE")
 
 
-def reset(database: Database) -> None:
-    with database.connection() as conn:
-        conn.execute("TRUNCATE rule_executions, notifications")
-        conn.execute("UPDATE rules SET armed = true, last_fired_at = NULL WHERE NOT armed OR last_fired_at IS NOT NULL")
-        conn.execute("VACUUM ANALYZE rules")
-
 
 # ---------------------------------------------------------------- shard worker (own process)
 _deps: Any = None
 
 
-def _init_worker(database_url: str, redis_url: str) -> None:
+class _NoActions:
+    """Claims firings but runs no action: brings the rules to their steady state quickly."""
+
+    def run(self, firings: Sequence[Any]) -> dict[int, list[Any]]:
+        return {}
+
+    def retry_unfinished(self, *, now: datetime) -> int:
+        return 0
+
+
+def _init_worker(database_url: str, redis_url: str, actions: bool = True) -> None:
     global _deps
+    import dataclasses
+
     from rules.deps import build_deps
     from tidewatch.cache import connect_redis
     from tidewatch.rules.settings import RulesSettings
@@ -117,6 +123,8 @@ def _init_worker(database_url: str, redis_url: str) -> None:
         broadcaster=None,
         redis=connect_redis(redis_url, timeout=5.0),
     )
+    if not actions:
+        _deps = dataclasses.replace(_deps, runner=_NoActions())
 
 
 def _ready(_: int) -> int:
@@ -188,35 +196,39 @@ def summary(label: str, concurrency: int, report: Any, shards: list[dict[str, An
     shard_s = [r["shard_s"] for r in shards]
     work_s = [(r["load_ms"] + r["evaluate_ms"] + r["claim_ms"]) / 1000 for r in shards]
     print(
-        f"N={concurrency} {label:<7}: {report.shards} shards, {report.counted_rules:,} rules, "
+        f"N={concurrency} {label}: {report.shards} shards, {report.counted_rules:,} rules, "
         f"fired {report.totals['fired']:,}; coordinator {report.plan_ms / 1000:.3f} s; wall {wall:.2f} s; "
         f"Lambda time {sum(shard_s) + report.plan_ms / 1000:.1f} s; per shard load+evaluate+claim "
         f"max {max(work_s):.2f} s, whole shard max {max(shard_s):.2f} s"
     )
 
 
-def run(database: Database, database_url: str, concurrency: int, max_rules: int, *, detail: bool) -> None:
-    reset(database)
+def run(database: Database, database_url: str, concurrency: int, max_rules: int, at: datetime, *, detail: bool) -> None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(concurrency, initializer=_init_worker, initargs=(database_url, REDIS_URL)) as pool:
         pool.map(_ready, range(concurrency))  # containers started (imports done) before the clock runs
-        burst = tick(database, pool, AT, max_rules)  # first tick after a reset: every matching rule fires
-        move_markets(database, AT + timedelta(minutes=1))
-        steady = tick(database, pool, AT + timedelta(minutes=1), max_rules)
-    summary("burst", concurrency, *burst)
+        move_markets(database, at)
+        steady = tick(database, pool, at, max_rules)
     summary("steady", concurrency, *steady)
     if detail:
-        for label, (_, shards, _) in (("burst", burst), ("steady", steady)):
+        print(
+            f"  {'shard':>14} {'rules':>8} {'load s':>7} {'eval s':>7} {'claim s':>8} "
+            f"{'actions s':>9} {'total s':>8} {'fired':>6} markets"
+        )
+        for r in steady[1]:
             print(
-                f"  {label:<6} {'shard':>14} {'rules':>8} {'load s':>7} {'eval s':>7} {'claim s':>8} "
-                f"{'actions s':>9} {'total s':>8} {'fired':>6} markets"
+                f"  {r['shard']:>14} {r['rules']:>8,} {r['load_ms'] / 1000:>7.3f} "
+                f"{r['evaluate_ms'] / 1000:>7.3f} {r['claim_ms'] / 1000:>8.3f} {r['actions_ms'] / 1000:>9.3f} "
+                f"{r['shard_s']:>8.3f} {r['fired']:>6,} {r['markets_from']}"
             )
-            for r in shards:
-                print(
-                    f"  {'':<6} {r['shard']:>14} {r['rules']:>8,} {r['load_ms'] / 1000:>7.3f} "
-                    f"{r['evaluate_ms'] / 1000:>7.3f} {r['claim_ms'] / 1000:>8.3f} {r['actions_ms'] / 1000:>9.3f} "
-                    f"{r['shard_s']:>8.3f} {r['fired']:>6,} {r['markets_from']}"
-                )
+
+
+def prime(database: Database, database_url: str, max_rules: int) -> None:
+    """The first tick after seeding: every matching rule fires (claims only, no actions) and disarms."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2, initializer=_init_worker, initargs=(database_url, REDIS_URL, False)) as pool:
+        pool.map(_ready, range(2))
+        summary("burst, claims only", 2, *tick(database, pool, AT, max_rules))
 
 
 def main() -> None:
@@ -237,8 +249,9 @@ def main() -> None:
         print(
             f"seeded {args.rules:,} rules of {min(USERS, args.rules // 10):,} users in {time.perf_counter() - started:.1f} s"
         )
+        prime(database, url, args.shard_size)
         for i, n in enumerate(int(x) for x in args.concurrency.split(",")):
-            run(database, url, n, args.shard_size, detail=i == 0)
+            run(database, url, n, args.shard_size, AT + timedelta(minutes=i + 1), detail=i == 0)
     finally:
         database.close()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
