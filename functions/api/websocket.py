@@ -100,3 +100,23 @@ def disconnect_handler(event: dict[str, Any], context: LambdaContext) -> dict[st
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def default_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_default(event, _session()[0])
+
+
+@lru_cache(maxsize=1)
+def _chunk_broadcaster() -> Any:
+    from tidewatch.live.broadcaster import Broadcaster
+    from tidewatch.live.settings import poster_from_settings
+
+    live = LiveSettings()
+    # No fan-out here: a chunk is pushed by the invocation that received it.
+    return Broadcaster(
+        ConnectionStore(runtime.database()), poster_from_settings(live), max_workers=live.broadcast_workers
+    )
+
+
+def push_chunk_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One chunk of a broadcast: post to its connections in parallel, delete the ones that are Gone."""
+    from tidewatch.live.fanout import PushChunk
+
+    report = _chunk_broadcaster().deliver_chunk(PushChunk.model_validate(event))
+    return {"delivered": report.delivered, "gone": report.gone, "failed": report.failed}

@@ -1,4 +1,8 @@
-"""Rules function logic: a scheduled tick or a "market changed" event → one evaluation tick."""
+"""Rules function logic: a scheduled tick or a "market changed" event → a coordinated, sharded tick.
+
+The coordinator splits the tick into shards and hands them to the dispatcher (SQS in AWS, a thread
+pool through the shard handler locally); `evaluate_shard` is what each shard invocation runs.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,34 @@ from typing import Any
 from rules.deps import RulesDeps
 from tidewatch.events import ScheduledEvent
 from tidewatch.observability import logger
+from tidewatch.rules.coordinator import coordinate_tick
 from tidewatch.rules.events import MarketChangedEvent
-from tidewatch.rules.tick import run_tick
+from tidewatch.rules.shard_tick import run_shard
+from tidewatch.rules.sharding import ShardMessage
 
 
 def evaluate_scheduled(event: ScheduledEvent, *, deps: RulesDeps) -> dict[str, Any]:
     """Every rule whose cadence is due at the event's time (the window comes from the event)."""
-    report = run_tick(
+    tick = coordinate_tick(
+        tick_id=event.id,
+        trigger="schedule",
         at=event.time,
         database=deps.database,
-        sources=deps.sources,
-        runner=deps.runner,
-        webhooks=deps.webhooks,
-        cache=deps.rule_cache,
+        markets=deps.sources.markets,
+        redis=deps.redis,
+        dispatcher=deps.dispatcher,
+        max_rules_per_shard=deps.max_rules_per_shard,
     )
-    return {"trigger": "schedule", "event_id": event.id, **report.__dict__}
+    # Once per tick, not per shard: webhook retries and actions of earlier firings left unfinished.
+    retried = deps.webhooks.retry_due()
+    actions_retried = deps.runner.retry_unfinished(now=event.time)
+    return {
+        "trigger": "schedule",
+        "event_id": event.id,
+        **tick.as_dict(),
+        "webhook_retries": len(retried),
+        "actions_retried": actions_retried,
+    }
 
 
 def evaluate_market_changed(event: MarketChangedEvent, *, deps: RulesDeps) -> dict[str, Any]:
@@ -37,12 +54,27 @@ def evaluate_market_changed(event: MarketChangedEvent, *, deps: RulesDeps) -> di
             pushed = deps.broadcaster.publish_market(detail.market_id, detail.live_update()).delivered
         except Exception as exc:  # live updates are best effort; rules must still run
             logger.warning("market push failed", extra={"market_id": detail.market_id, "error": str(exc)})
-    report = run_tick(
+    tick = coordinate_tick(
+        tick_id=event.id,
+        trigger="market_changed",
         at=detail.observed_at,
+        database=deps.database,
+        markets=deps.sources.markets,
+        redis=deps.redis,
+        dispatcher=deps.dispatcher,
+        max_rules_per_shard=deps.max_rules_per_shard,
+        changed_markets=[detail.market_id],
+    )
+    return {"trigger": "market_changed", "event_id": event.id, "pushed": pushed, **tick.as_dict()}
+
+
+def evaluate_shard(message: ShardMessage, *, deps: RulesDeps) -> dict[str, Any]:
+    """One shard of a tick: its rules only, against the tick's shared market snapshot."""
+    return run_shard(
+        message,
         database=deps.database,
         sources=deps.sources,
         runner=deps.runner,
-        changed_markets=[detail.market_id],
-        cache=deps.rule_cache,
+        caches=deps.shard_caches,
+        redis=deps.redis,
     )
-    return {"trigger": "market_changed", "event_id": event.id, "pushed": pushed, **report.__dict__}

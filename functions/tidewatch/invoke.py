@@ -21,7 +21,7 @@ from tidewatch.errors import DomainError, UpstreamUnavailable
 from tidewatch.settings import FunctionsSettings
 
 # Short names → handler modules, for the in-process invoker (mirrors template.yaml).
-HANDLERS = {"risk": "risk.handler", "wallet": "wallet.handler"}
+HANDLERS = {"risk": "risk.handler", "wallet": "wallet.handler", "websocket": "api.ws_handler"}
 
 
 class FunctionInvoker(Protocol):
@@ -59,16 +59,21 @@ class _Context:
         return 30_000
 
 
+def lambda_context(function: str) -> _Context:
+    """A Lambda-shaped context for running a handler in this process."""
+    return _Context(
+        function_name=function,
+        aws_request_id=str(uuid.uuid4()),
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{function}",
+    )
+
+
 class InProcessInvoker:
     """Runs the target handler in this process (local run, tests)."""
 
     def invoke(self, function: str, payload: dict[str, Any]) -> Any:
         module = importlib.import_module(HANDLERS[function])
-        context = _Context(
-            function_name=function,
-            aws_request_id=str(uuid.uuid4()),
-            invoked_function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{function}",
-        )
+        context = lambda_context(function)
         # Through JSON both ways, as Lambda does, so nothing non-serialisable slips across.
         return json.loads(json.dumps(module.lambda_handler(json.loads(json.dumps(payload)), context)))
 

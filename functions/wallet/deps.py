@@ -47,13 +47,11 @@ def wallet_service() -> WalletService:
 
 def status_pusher(database: Database) -> StatusListener:
     """Status changes (submitted, confirmed, failed, replaced) reach the owner's open dashboards."""
-    from tidewatch.live.broadcaster import Broadcaster
-    from tidewatch.live.connections import ConnectionStore
-    from tidewatch.live.settings import LiveSettings, poster_from_settings
+    from tidewatch.live.settings import LiveSettings, broadcaster_from_settings
     from tidewatch.live.transaction_status import TransactionStatusPusher
 
     live = LiveSettings()
-    broadcaster = Broadcaster(ConnectionStore(database), poster_from_settings(live), max_workers=live.broadcast_workers)
+    broadcaster = broadcaster_from_settings(database, live)
     return TransactionStatusPusher(broadcaster)
 
 

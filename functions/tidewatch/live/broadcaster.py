@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tidewatch.live.connections import ConnectionStore, Recipient
+from tidewatch.live.fanout import DEFAULT_CHUNK, ChunkFanOut, PushChunk, chunked
 from tidewatch.live.topics import MARKETS, NOTIFICATIONS, market_topic, portfolio_topic
 from tidewatch.observability import logger
 
@@ -33,15 +34,24 @@ class DeliveryReport:
     delivered: int = 0
     gone: int = 0
     failed: int = 0
+    handed_off: int = 0  # connections pushed by other invocations (chunks)
 
 
 class Broadcaster:
     def __init__(
-        self, store: ConnectionStore | None, post_to_connection: PostToConnection, *, max_workers: int = 32
+        self,
+        store: ConnectionStore | None,
+        post_to_connection: PostToConnection,
+        *,
+        max_workers: int = 32,
+        fan_out: ChunkFanOut | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
     ) -> None:
         self._store = store
         self._post = post_to_connection
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ws-push")
+        self._fan_out = fan_out
+        self._chunk_size = chunk_size
 
     def _required_store(self) -> ConnectionStore:
         if self._store is None:
@@ -71,6 +81,25 @@ class Broadcaster:
         if not recipients:
             return DeliveryReport()
         data = json.dumps(message, separators=(",", ":"), default=str).encode()
+        if self._fan_out is not None and len(recipients) > self._chunk_size:
+            # Past one chunk, the other chunks go to invocations of their own; this one pushes the first.
+            first, *rest = chunked(recipients, self._chunk_size)
+            self._fan_out.hand_off([PushChunk.of(chunk, data, only_user) for chunk in rest])
+            report = self.deliver_serialised(first, data)
+            return DeliveryReport(report.delivered, report.gone, report.failed, handed_off=sum(len(c) for c in rest))
+        return self.deliver_serialised(recipients, data)
+
+    def deliver_chunk(self, chunk: PushChunk) -> DeliveryReport:
+        """Push one chunk handed off by another invocation (its owner check is applied again)."""
+        recipients = chunk.recipients()
+        if chunk.only_user is not None:
+            recipients = [r for r in recipients if r.user_id == chunk.only_user]
+        return self.deliver_serialised(recipients, chunk.data.encode())
+
+    def deliver_serialised(self, recipients: Sequence[Recipient], data: bytes) -> DeliveryReport:
+        """Post `data` to every recipient in parallel (bounded), deleting connections that are Gone."""
+        if not recipients:
+            return DeliveryReport()
         outcomes = list(self._pool.map(lambda r: self._send(r, data), recipients))
         gone = [r.connection_id for r, outcome in zip(recipients, outcomes, strict=True) if outcome == "gone"]
         if gone and self._store is not None:

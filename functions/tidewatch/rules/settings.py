@@ -30,6 +30,15 @@ class RulesSettings(BaseSettings):
         default=0.2, ge=0, le=10, description="First pause between in-tick action retries (doubling)."
     )
     action_workers: int = Field(default=8, ge=1, le=64, description="Threads running actions in parallel.")
+    shard_max_rules: int = Field(
+        default=100_000, ge=1, le=1_000_000, description="Most rules one shard of a rules tick evaluates."
+    )
+    shard_queue_url: str | None = Field(
+        default=None, description="SQS queue of rules-tick shards (AWS); unset: shards run in-process."
+    )
+    shard_workers: int = Field(
+        default=4, ge=1, le=64, description="Shards run at once when they run in-process (local run, tests)."
+    )
 
 
 def signing_key(settings: RulesSettings) -> bytes:

@@ -30,13 +30,17 @@ from pydantic import ValidationError
 from tidewatch.db import Connection, Database
 from tidewatch.rules.model import RuleDefinition
 from tidewatch.rules.ruleset import PredicateRow, RuleRow, RuleSet
+from tidewatch.rules.sharding import ALL_RULES, ShardRange
 
 _RULES_SQL = """
 SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed,
        COALESCE(EXTRACT(EPOCH FROM last_fired_at)::float8, 'NaN'::float8),
        CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END,
        EXTRACT(EPOCH FROM updated_at)::float8
-FROM rules WHERE enabled ORDER BY id
+FROM rules
+WHERE enabled AND shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s
+  AND (%(markets)s::bigint[] IS NULL OR watched_markets && %(markets)s::bigint[] OR watches_prices)
+ORDER BY id
 """
 
 _PREDICATES_SQL = """
@@ -153,10 +157,17 @@ class RuleCache:
     and `updated_at`), but re-parses the JSON definitions only of rules that are new or changed
     since the previous load; rules no longer enabled drop out. Both reads happen in one
     REPEATABLE READ transaction, so the tick sees one consistent set of rules.
+
+    A cache is bound to one shard of the rules (all of them by default) and, for "market changed"
+    ticks, to the rules that watch the given markets or prices.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shard: ShardRange = ALL_RULES, markets: Sequence[int] | None = None) -> None:
         self._predicates: dict[int, tuple[float, list[PredicateRow]]] = {}
+        self._filter: dict[str, Any] = {
+            **shard.model_dump(),
+            "markets": sorted({int(m) for m in markets}) if markets is not None else None,
+        }
 
     def load(self, database: Database) -> RuleSet:
         """The enabled rules that can be evaluated (rejects are left out)."""
@@ -179,7 +190,7 @@ class RuleCache:
         with database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_RULES_SQL).fetchall()
+                rows = cur.execute(_RULES_SQL, self._filter).fetchall()
             cached = self._predicates
             stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
             fresh = _fetch_predicates(conn, stale, rejected)

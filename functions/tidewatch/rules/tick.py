@@ -53,6 +53,8 @@ class TickReport:
     disabled: int
     load_ms: float
     evaluate_ms: float
+    claim_ms: float = 0.0
+    actions_ms: float = 0.0
 
 
 def run_tick(
@@ -65,6 +67,7 @@ def run_tick(
     webhooks: WebhookSender | None = None,
     rules: RuleSet | None = None,
     cache: RuleCache | None = None,
+    retry_unfinished: bool = True,
 ) -> TickReport:
     started = time.perf_counter()
     rejected: dict[int, str] = {}
@@ -91,6 +94,7 @@ def run_tick(
     ]
     rearm_ids = rules.rule_id[result.rearm].tolist()
     claimed = claim_firings(database, claims, rearm_ids, at, rejected)
+    claimed_at = time.perf_counter()
     firings = [
         Firing(
             execution_id=c.execution_id,
@@ -106,6 +110,7 @@ def run_tick(
         for c in claimed
     ]
     results = runner.run(firings)
+    acted = time.perf_counter()
     failures = sum(1 for rs in results.values() for r in rs if not r.ok)
     for firing in firings:
         permanent = [r for r in results.get(firing.execution_id, []) if r.permanent]
@@ -113,8 +118,9 @@ def run_tick(
             rejected[firing.rule_id] = reason_text(f"{permanent[0].type} action failed: {permanent[0].error}")
     disabled = _disable(database, runner, rejected)
     retried = webhooks.retry_due() if webhooks is not None else []
-    # Scheduled ticks also finish earlier firings whose actions failed or never ran.
-    actions_retried = runner.retry_unfinished(now=at) if changed_markets is None else 0
+    # Scheduled ticks also finish earlier firings whose actions failed or never ran (a sharded
+    # tick leaves that to its coordinator, once, instead of to every shard).
+    actions_retried = runner.retry_unfinished(now=at) if (changed_markets is None and retry_unfinished) else 0
 
     metrics.add_metric(name="RulesEvaluated", unit=MetricUnit.Count, value=int(due.sum()))
     metrics.add_metric(name="RuleFired", unit=MetricUnit.Count, value=len(firings))
@@ -134,6 +140,8 @@ def run_tick(
         disabled=disabled,
         load_ms=round((loaded - started) * 1000, 2),
         evaluate_ms=round((evaluated - loaded) * 1000, 2),
+        claim_ms=round((claimed_at - evaluated) * 1000, 2),
+        actions_ms=round((acted - claimed_at) * 1000, 2),
     )
     logger.info("rules tick", extra={"report": report.__dict__})
     return report

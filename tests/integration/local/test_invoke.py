@@ -26,6 +26,8 @@ EXPECTED_REFUSALS = {p for p in EVENTS if "rejected" in p.stem}
 def _succeeded(result: object) -> bool:
     if isinstance(result, dict) and "statusCode" in result:
         return 200 <= int(result["statusCode"]) < 400
+    if isinstance(result, dict) and "batchItemFailures" in result:  # an SQS batch: nothing to redeliver
+        return result["batchItemFailures"] == []
     return isinstance(result, dict) and result.get("ok") is True
 
 

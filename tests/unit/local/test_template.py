@@ -208,12 +208,16 @@ def test_snapstart_functions_are_reached_through_their_alias() -> None:
         assert props["AutoPublishAlias"] == "live"
         assert props["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}
     # And every caller names the alias ($LATEST has no snapshot)
-    for caller in ("ApiFunction", "RulesFunction"):
+    for caller in ("ApiFunction", "RulesFunction", "RulesShardFunction"):
         props = resources[caller]["Properties"]
         assert props["Environment"]["Variables"]["TIDEWATCH_RISK_FUNCTION_NAME"] == {"Ref": "RiskFunction.Alias"}
         statements = props["Policies"][0]["Statement"]
-        invoke = next(s for s in statements if s["Sid"] == "InvokeRiskAndWallet")
+        invoke = next(s for s in statements if s["Sid"].startswith("InvokeRisk"))
         assert {"Ref": "RiskFunction.Alias"} in invoke["Resource"]
+    # And the rules functions hand broadcast chunks to the WebSocket function's alias
+    for caller in ("RulesFunction", "RulesShardFunction"):
+        props = resources[caller]["Properties"]
+        assert props["Environment"]["Variables"]["TIDEWATCH_PUSH_FUNCTION_NAME"] == {"Ref": "WebSocketFunction.Alias"}
     assert (
         "${WebSocketFunctionAliaslive}" in resources["WebSocketIntegration"]["Properties"]["IntegrationUri"]["Fn::Sub"]
     )

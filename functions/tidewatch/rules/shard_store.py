@@ -1,0 +1,70 @@
+"""PostgreSQL reads of the coordinator: enabled rules per bucket, and cut points inside a bucket.
+
+Both are index scans over `rules_shard_idx` / `rules_watched_markets_idx` (migration 0780), so
+counting a million rules costs one aggregate query, not a load.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from tidewatch.db import Database
+from tidewatch.rules.sharding import ShardRange
+from tidewatch.rules.store import RuleCache
+
+_WATCHING = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
+
+
+def _markets(changed_markets: Sequence[int] | None) -> list[int] | None:
+    return sorted({int(m) for m in changed_markets}) if changed_markets is not None else None
+
+
+def bucket_counts(database: Database, changed_markets: Sequence[int] | None = None) -> dict[int, int]:
+    """Enabled rules per bucket; for a market event only the rules that watch those markets or prices."""
+    markets = _markets(changed_markets)
+    where = "enabled" if markets is None else f"enabled AND {_WATCHING}"
+    with database.connection() as conn:
+        rows = conn.execute(
+            f"SELECT shard_bucket, count(*) AS n FROM rules WHERE {where} GROUP BY shard_bucket",
+            {"markets": markets},
+        ).fetchall()
+    return {int(r["shard_bucket"]): int(r["n"]) for r in rows}
+
+
+def split_points(
+    database: Database, bucket: int, parts: int, changed_markets: Sequence[int] | None = None
+) -> list[int]:
+    """Rule ids that cut one bucket's enabled rules into `parts` ranges of about equal size."""
+    if parts < 2:
+        return []
+    markets = _markets(changed_markets)
+    where = "enabled AND shard_bucket = %(bucket)s" + ("" if markets is None else f" AND {_WATCHING}")
+    fractions = [k / parts for k in range(1, parts)]
+    with database.connection() as conn:
+        row = conn.execute(
+            f"SELECT percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY id) AS cuts "
+            f"FROM rules WHERE {where}",
+            {"bucket": bucket, "fractions": fractions, "markets": markets},
+        ).fetchone()
+    return sorted({int(c) for c in (row["cuts"] if row and row["cuts"] else [])})
+
+
+class ShardRuleCaches:
+    """One `RuleCache` per (shard, market filter) a warm container has served, least recent dropped."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self._capacity = capacity
+        self._caches: OrderedDict[tuple[str, tuple[int, ...] | None], RuleCache] = OrderedDict()
+
+    def for_shard(self, shard: ShardRange, changed_markets: Sequence[int] | None = None) -> RuleCache:
+        markets = _markets(changed_markets)
+        key = (shard.key, tuple(markets) if markets is not None else None)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = RuleCache(shard, markets)
+            while len(self._caches) > self._capacity:
+                self._caches.popitem(last=False)
+        else:
+            self._caches.move_to_end(key)
+        return cache
