@@ -16,7 +16,7 @@ from tidewatch.db import Database
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
 from tidewatch.live.settings import LiveSettings, poster_from_settings
-from tidewatch.rules.actions import ActionRunner, TransactionPreparer
+from tidewatch.rules.actions import ActionRunner, AlertSink, TransactionPreparer
 from tidewatch.rules.settings import RulesSettings
 from tidewatch.rules.snapshot import RiskScorer
 from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
@@ -49,6 +49,7 @@ def build_deps(
     broadcaster: Broadcaster | None,
     risk: RiskScorer | None = None,
     preparer: TransactionPreparer | None = None,
+    alerts: AlertSink | None = None,
 ) -> RulesDeps:
     webhooks = WebhookSender(
         database,
@@ -66,6 +67,7 @@ def build_deps(
         attempts=settings.action_attempts,
         backoff_seconds=settings.action_backoff_seconds,
         max_workers=settings.action_workers,
+        alerts=alerts,
     )
     sources = TickSources(PostgresMarketSource(database), SnapshotPositionSource(database), risk)
     return RulesDeps(database, sources, runner, webhooks, broadcaster)
@@ -83,6 +85,19 @@ def production_deps() -> RulesDeps:
         broadcaster=broadcaster,
         risk=risk_scorer(database),
         preparer=transaction_preparer(),
+        alerts=alert_dispatcher(database),
+    )
+
+
+def alert_dispatcher(database: Database) -> AlertSink:
+    """Deliver actions write the outbox and queue the ids (SQS in AWS, the in-process queue locally)."""
+    from tidewatch.alerts.action import AlertDispatcher
+    from tidewatch.alerts.outbox import Outbox
+    from tidewatch.alerts.settings import AlertsSettings, delivery_queue
+
+    settings = AlertsSettings()
+    return AlertDispatcher(
+        database, Outbox(database, delivery_queue(database, settings)), dashboard_url=settings.dashboard_url
     )
 
 
