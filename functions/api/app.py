@@ -14,7 +14,7 @@ from api.deps import ApiDeps
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
+from api.routers import alerts, auth, billing, health, markets, portfolios, positions, rules, transactions
 from api.services import build_services
 from api.text_input import StorableTextMiddleware
 
@@ -36,6 +36,7 @@ def routers() -> list[APIRouter]:
         rules.router,
         transactions.router,
         positions.router,
+        alerts.router,
     ]
 
 
