@@ -196,8 +196,7 @@ class Mailbox:
 
     def messages(self) -> list[EmailMessage]:
         return [
-            message_from_bytes(path.read_bytes(), policy=policy.default)
-            for path in sorted(self.folder.glob("*.eml"))
+            message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(self.folder.glob("*.eml"))
         ]
 
     def close(self) -> None:

@@ -30,6 +30,10 @@ def test_protected_routes_declare_bearer_security() -> None:
         ("post", "/auth/verify"),
         ("post", "/auth/refresh"),
         ("post", "/webhooks/stripe"),  # authenticated by Stripe's signature over the raw body
+        ("post", "/alerts/telegram/webhook"),  # authenticated by Telegram's secret-token header
+        ("get", "/alerts/email/verify"),  # the signed link is the credential
+        ("get", "/alerts/unsubscribe"),
+        ("post", "/alerts/unsubscribe"),
     }
     for path, item in spec["paths"].items():
         for method, operation in item.items():
