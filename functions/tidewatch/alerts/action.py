@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tidewatch.alerts.messages import compose
-from tidewatch.alerts.outbox import Outbox
+from tidewatch.alerts.outbox import Outbox, QuietHours
 from tidewatch.db import Database
 
 
@@ -34,13 +34,20 @@ class AlertDispatcher:
         title: str | None,
     ) -> dict[str, Any]:
         with self._db.connection() as conn:
-            rule = conn.execute("SELECT definition FROM rules WHERE id = %s", (rule_id,)).fetchone()
-            # The transaction this firing prepared (same idempotency key as the wallet's), if any.
-            prepared = conn.execute(
-                "SELECT id::text AS id FROM transactions WHERE user_id = %s AND idempotency_key = %s",
-                (user_id, f"rule:{rule_id}:{window_key}"),
+            # The rule's trigger, the transaction this firing prepared (the wallet's idempotency
+            # key), and the owner's quiet hours, in one round trip.
+            row = conn.execute(
+                "SELECT r.definition, (SELECT t.id::text FROM transactions t WHERE t.user_id = %s "
+                "AND t.idempotency_key = %s) AS transaction_id, p.timezone, p.quiet_start, p.quiet_end, "
+                "p.quiet_min_severity FROM rules r LEFT JOIN alert_preferences p ON p.user_id = %s WHERE r.id = %s",
+                (user_id, f"rule:{rule_id}:{window_key}", user_id, rule_id),
             ).fetchone()
-        trigger = (rule["definition"] or {}).get("trigger", {}) if rule else {}
+        trigger = (row["definition"] or {}).get("trigger", {}) if row else {}
+        quiet = (
+            QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))
+            if row and row["timezone"]
+            else QuietHours("UTC", None, None)
+        )
         message = compose(
             rule_name=rule_name,
             trigger=trigger if isinstance(trigger, dict) else {},
@@ -49,7 +56,7 @@ class AlertDispatcher:
             title=title,
             dashboard_url=self._dashboard,
             portfolio_id=portfolio_id,
-            transaction_id=prepared["id"] if prepared else None,
+            transaction_id=row["transaction_id"] if row else None,
         )
         ids = self._outbox.enqueue(
             user_id=user_id,
@@ -58,5 +65,6 @@ class AlertDispatcher:
             destination_ids=destinations,
             execution_id=execution_id,
             rule_id=rule_id,
+            quiet=quiet,
         )
         return {"deliveries": ids}

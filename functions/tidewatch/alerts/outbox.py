@@ -102,47 +102,48 @@ class Outbox:
         execution_id: int | None = None,
         rule_id: int | None = None,
         respect_quiet_hours: bool = True,
+        quiet: QuietHours | None = None,
     ) -> list[int]:
         """Outbox rows for the user's verified destinations (named, or their default set).
 
         Returns the ids of the rows still to send (new ones and earlier ones not yet sent), and
         hands those that are due to the queue. Destinations of other users are never selected.
+        `quiet` saves a query when the caller already read the user's quiet hours.
         """
         now = self._clock()
-        with self._db.transaction() as conn:
-            destinations = conn.execute(
-                "SELECT id FROM alert_destinations WHERE user_id = %s AND verified_at IS NOT NULL "
-                "AND unsubscribed_at IS NULL AND disabled_reason IS NULL "
-                "AND (CASE WHEN %s::bigint[] IS NULL THEN is_default ELSE id = ANY(%s::bigint[]) END) ORDER BY id",
-                (user_id, destination_ids, destination_ids),
-            ).fetchall()
-            held = quiet_hours(conn, user_id).holds_until(message.severity, now) if respect_quiet_hours else None
-            due_at = held or now
+        with self._db.connection() as conn:
+            if respect_quiet_hours and quiet is None:
+                quiet = quiet_hours(conn, user_id)
+            held = quiet.holds_until(message.severity, now) if respect_quiet_hours and quiet else None
             note = f"held for quiet hours until {held.isoformat()}" if held else None
-            ids = [int(r["id"]) for r in destinations]
-            if not ids:
-                return []
-            conn.execute(
-                "INSERT INTO alert_deliveries (execution_id, idempotency_key, destination_id, user_id, rule_id, "
-                "severity, message, next_attempt_at, last_error) "
-                "SELECT %s, %s, d, %s, %s, %s, %s::jsonb, %s, %s FROM unnest(%s::bigint[]) AS d "
-                "ON CONFLICT (idempotency_key, destination_id) DO NOTHING",
+            # One statement (atomic on its own): the user's usable destinations, the new rows, and
+            # the rows of an earlier try of the same firing that are still to send. The outer
+            # SELECT sees the table before the INSERT, so a row is never listed twice.
+            rows = conn.execute(
+                "WITH dest AS (SELECT id FROM alert_destinations WHERE user_id = %s AND verified_at IS NOT NULL "
+                "AND unsubscribed_at IS NULL AND disabled_reason IS NULL "
+                "AND (CASE WHEN %s::bigint[] IS NULL THEN is_default ELSE id = ANY(%s::bigint[]) END)), "
+                "ins AS (INSERT INTO alert_deliveries (execution_id, idempotency_key, destination_id, user_id, "
+                "rule_id, severity, message, next_attempt_at, last_error) "
+                "SELECT %s, %s, dest.id, %s, %s, %s, %s::jsonb, %s, %s FROM dest ORDER BY dest.id "
+                "ON CONFLICT (idempotency_key, destination_id) DO NOTHING RETURNING id, next_attempt_at) "
+                "SELECT id, next_attempt_at FROM ins UNION ALL "
+                "SELECT a.id, a.next_attempt_at FROM alert_deliveries a JOIN dest ON dest.id = a.destination_id "
+                "WHERE a.idempotency_key = %s AND a.status = 'pending' ORDER BY id",
                 (
+                    user_id,
+                    destination_ids,
+                    destination_ids,
                     execution_id,
                     idempotency_key,
                     user_id,
                     rule_id,
                     message.severity,
                     json.dumps(message.to_json()),
-                    due_at,
+                    held or now,
                     note,
-                    ids,
+                    idempotency_key,
                 ),
-            )
-            rows = conn.execute(
-                "SELECT id, next_attempt_at FROM alert_deliveries WHERE idempotency_key = %s "
-                "AND destination_id = ANY(%s) AND status = 'pending' ORDER BY id",
-                (idempotency_key, ids),
             ).fetchall()
         waiting = [int(r["id"]) for r in rows]
         due = [int(r["id"]) for r in rows if r["next_attempt_at"] <= now]
@@ -290,8 +291,6 @@ class DeliveryWorker:
                 "alert delivery dead",
                 extra={"delivery_id": delivery_id, "kind": destination.kind, "attempt": attempt, "error": error},
             )
-        elif status == "delivered":
-            metrics.add_metric(name="AlertDelivered", unit=MetricUnit.Count, value=1)
         return ProcessResult(delivery_id, "dead" if status == "dead" else outcome, retry_in)
 
     def due(self, *, limit: int = 500) -> list[int]:
