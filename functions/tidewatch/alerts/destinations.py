@@ -33,7 +33,7 @@ from tidewatch.alerts.messages import AlertMessage
 from tidewatch.alerts.outbox import Outbox
 from tidewatch.alerts.tokens import BadToken, address_digest, make_token, read_token
 from tidewatch.db import Database
-from tidewatch.errors import Conflict, DomainError, InvalidInput, NotFound
+from tidewatch.errors import Conflict, DomainError, InvalidInput, NotFound, UpstreamUnavailable
 from tidewatch.rules.egress import EgressPolicy
 
 Kind = Literal["email", "telegram", "discord", "slack", "webpush"]
@@ -324,7 +324,9 @@ class DestinationService:
             raise _invalid("address", "not a valid email address")
         address = f"{local}@{domain.lower()}"
         if self._email is None:
-            raise DomainError("email is not configured on this deployment", slug="alerts-not-configured")
+            raise UpstreamUnavailable(
+                "email alerts are not configured on this deployment", slug="alerts-not-configured"
+            )
         out = self._insert(user_id, "email", spec.label or address, address, verified=False, is_default=spec.is_default)
         link = self.verify_link(out.id, address)
         message = AlertMessage(
@@ -345,8 +347,11 @@ class DestinationService:
             # Nothing half-stored: the address is only kept when its confirmation mail went out.
             with self._db.connection() as conn:
                 conn.execute("DELETE FROM alert_destinations WHERE id = %s", (out.id,))
-            raise DomainError(
-                f"the confirmation mail could not be sent: {result.response}"[:300], slug="email-not-sent"
+            if result.outcome == "failed":  # the address itself was refused (a hard bounce, SES rejection)
+                raise _invalid("address", f"this address does not accept mail: {result.response}"[:300])
+            raise UpstreamUnavailable(
+                f"the confirmation mail could not be sent now, try again: {result.response}"[:300],
+                slug="email-not-sent",
             )
         return out
 
@@ -558,7 +563,7 @@ class DestinationService:
         if destination.state != "active":
             raise Conflict(f"destination {destination_id} is {destination.state}; only active ones can be tested")
         if self._outbox is None:
-            raise DomainError("alert delivery is not configured", slug="alerts-not-configured")
+            raise UpstreamUnavailable("alert delivery is not configured", slug="alerts-not-configured")
         message = AlertMessage(
             subject="[Tidewatch] Test alert",
             headline="This is a test alert from Tidewatch: this destination works.",

@@ -381,3 +381,15 @@ def test_a_push_subscription_is_stored_with_its_keys(
     assert created.status_code == 201, created.text
     assert created.json()["state"] == "active"
     assert api.client.get("/alerts/push/key", headers=as_user(api.alice)).json() == {"public_key": "BPublicKey"}
+
+
+def test_an_address_that_hard_bounces_the_confirmation_is_refused_and_not_stored(db: Database, api: Api) -> None:
+    # When the receiving server refuses the confirmation mail with 550 5.1.1
+    answer = api.client.post(
+        "/alerts/destinations", json={"kind": "email", "address": "gone@example.org"}, headers=as_user(api.alice)
+    )
+    # Then the API answers 422 naming the address, and nothing is stored half-verified
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "address"
+    assert "5.1.1" in answer.json()["detail"]
+    assert count(db, "alert_destinations") == 0
