@@ -81,7 +81,8 @@ class AlertsSettings(BaseSettings):
     @cached_property
     def vapid(self) -> VapidKeys | None:
         pem = fetch_secret(self.vapid_secret_arn) if self.vapid_secret_arn else self.vapid_private_key
-        return VapidKeys.from_pem(pem, self.vapid_subject) if pem else None
+        # The stack creates the secret as a placeholder until the operator stores a key.
+        return VapidKeys.from_pem(pem, self.vapid_subject) if pem and "PRIVATE KEY-----" in pem else None
 
     def egress(self) -> EgressPolicy:
         return EgressPolicy(allow_private=self.allow_private_targets)
