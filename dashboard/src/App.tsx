@@ -9,6 +9,7 @@ import type { SessionStore } from "./auth/tokens";
 import type { AppConfig } from "./config";
 import type { SocketLike } from "./live/socket";
 import { Layout } from "./components/Layout";
+import { AlertSettings } from "./pages/AlertSettings";
 import { Billing } from "./pages/Billing";
 import { MarketView, Markets } from "./pages/Markets";
 import { Notifications } from "./pages/Notifications";
@@ -59,6 +60,7 @@ const routes = [
           { path: "/rules/:id", element: <RuleDetail /> },
           { path: "/transactions", element: <Transactions /> },
           { path: "/notifications", element: <Notifications /> },
+          { path: "/settings/notifications", element: <AlertSettings /> },
           { path: "/billing", element: <Billing /> },
           { path: "*", element: <Navigate to="/portfolios" replace /> },
         ],

@@ -16,7 +16,7 @@ from api.idempotency import IdempotencyMiddleware
 from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import auth, billing, health, markets, portfolios, positions, rules, transactions
+from api.routers import alerts, auth, billing, health, markets, portfolios, positions, rules, transactions
 from api.services import build_services
 from api.text_input import StorableTextMiddleware
 
@@ -42,6 +42,7 @@ def routers() -> list[APIRouter]:
         rules.router,
         transactions.router,
         positions.router,
+        alerts.router,
     ]
 
 

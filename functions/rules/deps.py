@@ -20,7 +20,7 @@ from tidewatch.cache import RedisClient
 from tidewatch.db import Database
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.settings import LiveSettings, broadcaster_from_settings
-from tidewatch.rules.actions import ActionRunner, TransactionPreparer
+from tidewatch.rules.actions import ActionRunner, AlertSink, TransactionPreparer
 from tidewatch.rules.settings import RulesSettings, signing_key
 from tidewatch.rules.shard_dispatch import InlineShardDispatcher, ShardDispatcher, ShardRunner, SqsShardDispatcher
 from tidewatch.rules.shard_store import ShardRuleCaches
@@ -54,6 +54,7 @@ def build_deps(
     preparer: TransactionPreparer | None = None,
     redis: RedisClient | None = None,
     shard_runner: ShardRunner | None = None,
+    alerts: AlertSink | None = None,
 ) -> RulesDeps:
     """The collaborators; shards go to SQS when a queue is configured, else run on threads here.
 
@@ -76,6 +77,7 @@ def build_deps(
         attempts=settings.action_attempts,
         backoff_seconds=settings.action_backoff_seconds,
         max_workers=settings.action_workers,
+        alerts=alerts,
     )
     sources = TickSources(PostgresMarketSource(database), SnapshotPositionSource(database), risk)
     caches = ShardRuleCaches()
@@ -118,6 +120,19 @@ def production_deps() -> RulesDeps:
         preparer=transaction_preparer(),
         redis=_optional_redis(),
         shard_runner=through_shard_handler,
+        alerts=alert_dispatcher(database),
+    )
+
+
+def alert_dispatcher(database: Database) -> AlertSink:
+    """Deliver actions write the outbox and queue the ids (SQS in AWS, the in-process queue locally)."""
+    from tidewatch.alerts.action import AlertDispatcher
+    from tidewatch.alerts.outbox import Outbox
+    from tidewatch.alerts.settings import AlertsSettings, delivery_queue
+
+    settings = AlertsSettings()
+    return AlertDispatcher(
+        database, Outbox(database, delivery_queue(database, settings)), dashboard_url=settings.dashboard_url
     )
 
 

@@ -38,6 +38,18 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     return chain.environment, chain.notes, chain
 
 
+def start_mailbox(state_dir: Path, extra: dict[str, str]) -> tuple[str, Any]:
+    """The local SMTP server alert mails go to (unless TIDEWATCH_ALERTS_SMTP_HOST names another)."""
+    if os.environ.get("TIDEWATCH_ALERTS_SMTP_HOST"):
+        return f"Alert mail: SMTP {os.environ['TIDEWATCH_ALERTS_SMTP_HOST']}", None
+    from tidewatch_local.alert_providers import Mailbox
+
+    folder = state_dir / "mail"
+    mailbox = Mailbox(folder, port=int(os.environ.get("TIDEWATCH_ALERTS_SMTP_PORT") or 0))
+    extra.update({"TIDEWATCH_ALERTS_SMTP_HOST": "127.0.0.1", "TIDEWATCH_ALERTS_SMTP_PORT": str(mailbox.port)})
+    return f"Alert mail: SMTP 127.0.0.1:{mailbox.port} (aiosmtpd), each mail saved as .eml in {folder}", mailbox
+
+
 def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
     template = read_template()
     invoker = LocalInvoker(template)
@@ -72,6 +84,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
     chain_handle = None
     runner: ScheduleRunner | None = None
     bus: LocalEventBus | None = None
+    mailbox: Any = None
     try:
         base = f"http://{host}:{port}"
         extra = {
@@ -85,7 +98,11 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
             "POWERTOOLS_METRICS_DISABLED": "true",
             # Webhook actions may target services on this machine in the local run only.
             "TIDEWATCH_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            # Signed links in alert mails open this gateway; links in alerts open this dashboard.
+            "TIDEWATCH_ALERTS_API_URL": f"{base}{API_PREFIX}",
+            "TIDEWATCH_ALERTS_DASHBOARD_URL": base,
         }
+        mail_note, mailbox = start_mailbox(stack.state_dir, extra)
         apply_environment(stack, extra)
         applied = _migrate(stack.database_url, quiet=True)
         chain_env, chain_notes, chain_handle = start_chain(stack.state_dir)
@@ -104,7 +121,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         )
         print(f"  WebSocket API   ws://{host}:{port}{WS_PATH}?token=<access token>")
         print(f"  management API  {base}/local/@connections/{{connectionId}}")
-        for note in [*stack.notes, *chain_notes]:
+        for note in [*stack.notes, *chain_notes, mail_note]:
             print(f"  {note}")
         for rule in gateway.template.event_rules:
             print(f"  events          {rule.pattern.get('detail-type')} → {rule.function}")
@@ -122,6 +139,8 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         server.run()
         return 0
     finally:
+        if mailbox is not None:
+            mailbox.close()
         if bus is not None:
             bus.stop()
         if runner:

@@ -27,6 +27,7 @@ MODULES = [
     ("Sign-In with Ethereum and tokens", "tidewatch.identity.settings"),
     ("Billing (Stripe)", "tidewatch.billing.settings"),
     ("Rules and webhooks", "tidewatch.rules.settings"),
+    ("Alerts (email, Telegram, Discord, Slack, Web Push)", "tidewatch.alerts.settings"),
     ("Live updates (WebSocket)", "tidewatch.live.settings"),
     ("Wallet (transactions)", "tidewatch.transactions.settings"),
     ("Models (risk function)", "risk.settings"),

@@ -45,15 +45,29 @@ class LocalStack:
 
 
 def local_secrets(state_dir: Path) -> dict[str, Any]:
-    """Signing keys generated once per local folder, so sessions survive restarts."""
+    """Signing keys generated once per local folder, so sessions survive restarts (and browser
+    push subscriptions, bound to the VAPID key, stay valid)."""
     path = state_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    state_dir.mkdir(parents=True, exist_ok=True)
-    values = {"jwt_keys": {"local-1": secrets.token_urlsafe(48)}, "jwt_active_kid": "local-1"}
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
+    values: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {
+        "jwt_keys": lambda: {"local-1": secrets.token_urlsafe(48)},
+        "jwt_active_kid": lambda: "local-1",
+        "alert_link_key": lambda: secrets.token_urlsafe(48),
+        "vapid_private_key": _vapid_private_key,
+    }
+    added = {key: make() for key, make in missing.items() if key not in values}
+    if added:
+        values.update(added)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2))
+        path.chmod(0o600)
     return values
+
+
+def _vapid_private_key() -> str:
+    from tidewatch.alerts.channels import VapidKeys
+
+    return VapidKeys.generate("mailto:alerts@tidewatch.local").private_pem
 
 
 def resolve_stack(state_dir: Path | None = None) -> LocalStack:
@@ -93,6 +107,12 @@ def apply_environment(stack: LocalStack, extra: dict[str, str] | None = None) ->
         "TIDEWATCH_JWT_ACTIVE_KID": keys["jwt_active_kid"],
         # Stripe-signed sample webhooks (tidewatch_local.stripe_events) verify against this locally.
         "TIDEWATCH_STRIPE_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
+        # Alerts: signed links and Web Push keys of this folder; deliveries go through the
+        # in-process queue; Discord/Slack/push URLs may point at this machine.
+        "TIDEWATCH_ALERTS_LINK_KEY": keys["alert_link_key"],
+        "TIDEWATCH_ALERTS_VAPID_PRIVATE_KEY": keys["vapid_private_key"],
+        "TIDEWATCH_ALERTS_QUEUE_MODE": "local",
+        "TIDEWATCH_ALERTS_ALLOW_PRIVATE_TARGETS": "true",
         **(extra or {}),
     }
     # What the user configured wins; the rest comes from the local defaults above.

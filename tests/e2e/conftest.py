@@ -17,7 +17,13 @@ import httpx
 import pytest
 
 from tests.conftest import drop_database, new_database, new_redis_url
+from tidewatch_local.alert_providers import ProviderStub
 from tidewatch_local.template import REPO_ROOT
+
+# The dev server's alert bot talks to a Telegram-shaped stub; Discord-shaped and push receivers
+# are on the same stub (its host is accepted as a Discord/Slack webhook host).
+TELEGRAM_TOKEN = "123456:e2e-telegram-token"
+TELEGRAM_WEBHOOK_SECRET = "e2e-telegram-webhook-secret-0123456789"
 
 
 def free_port() -> int:
@@ -31,6 +37,8 @@ class DevServer:
     url: str
     home: Path
     port: int
+    providers: ProviderStub | None = None
+    redis_url: str = ""
 
     @property
     def registry(self) -> dict[str, Any]:
@@ -52,12 +60,17 @@ def dev(dev_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     port = free_port()
     log = tmp_path_factory.mktemp("dev-server") / "dev.log"
     home = tmp_path_factory.mktemp("tidewatch-home")
+    providers = ProviderStub()
     env = {
         **os.environ,
         "TIDEWATCH_DATABASE_URL": database_url,
         "TIDEWATCH_REDIS_URL": redis_url,
         "TIDEWATCH_HOME": str(home),
         "TIDEWATCH_DEVNET_SIMULATE_SECONDS": "3",
+        "TIDEWATCH_ALERTS_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TIDEWATCH_ALERTS_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "TIDEWATCH_ALERTS_TELEGRAM_API_BASE": providers.url,
+        "TIDEWATCH_ALERTS_CHAT_WEBHOOK_HOSTS": json.dumps([providers.host]),
         "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}",
     }
     with log.open("w") as out:
@@ -82,13 +95,14 @@ def dev(dev_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             if time.monotonic() > deadline:
                 pytest.fail(f"tidewatch dev did not become healthy:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield DevServer(base, home, port)
+        yield DevServer(base, home, port, providers, redis_url)
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        providers.close()
 
 
 @pytest.fixture(scope="session")

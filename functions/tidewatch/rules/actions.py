@@ -1,8 +1,10 @@
-"""Running a firing's actions: notify, prepare a transaction, call a webhook.
+"""Running a firing's actions: notify, prepare a transaction, call a webhook, deliver an alert.
 
 Actions of all firings run in a small thread pool; each one is retried on its own with
 exponential backoff, and a failure is recorded (never raised), so one broken webhook or an
-unavailable wallet function never blocks the other actions or rules. A failure no retry can cure
+unavailable wallet function never blocks the other actions or rules. `deliver` actions run after
+the firing's other actions (so the alert can link the transaction the firing just prepared) and only
+write the delivery outbox; sending is asynchronous (`tidewatch.alerts`). A failure no retry can cure
 (the database refuses what the action would store) is not retried and is marked `permanent`: the
 tick then disables the rule and tells its owner.
 """
@@ -24,6 +26,7 @@ from tidewatch.db import Database
 from tidewatch.observability import logger
 from tidewatch.rules.model import (
     Action,
+    DeliverAction,
     NotifyAction,
     PrepareTransactionAction,
     RuleDefinition,
@@ -56,6 +59,25 @@ class PreparedTransaction(BaseModel):
 
 class TransactionPreparer(Protocol):
     def prepare(self, request: PrepareRequest) -> PreparedTransaction: ...
+
+
+class AlertSink(Protocol):
+    """Where `deliver` actions go (`tidewatch.alerts.action.AlertDispatcher`)."""
+
+    def deliver(
+        self,
+        *,
+        execution_id: int,
+        rule_id: int,
+        user_id: int,
+        portfolio_id: int | None,
+        rule_name: str,
+        observed: Mapping[str, Any],
+        window_key: str,
+        destinations: list[int] | None,
+        severity: str,
+        title: str | None,
+    ) -> dict[str, Any]: ...
 
 
 class NotificationPusher(Protocol):
@@ -129,7 +151,9 @@ class ActionRunner:
         attempts: int = 3,
         backoff_seconds: float = 0.2,
         max_workers: int = 8,
+        alerts: AlertSink | None = None,
     ) -> None:
+        self._alerts = alerts
         self._db = database
         self._pusher = pusher
         self._preparer = preparer
@@ -149,10 +173,16 @@ class ActionRunner:
         return by_execution
 
     def _run_jobs(self, jobs: Sequence[tuple[Firing, Action]]) -> list[ActionResult]:
+        """Deliver actions in a second phase, after the other actions of every firing."""
         if not jobs:
             return []
+        results: list[ActionResult | None] = [None] * len(jobs)
         with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs))) as pool:
-            return list(pool.map(lambda job: self._run_one(*job), jobs))
+            for phase in (False, True):
+                indexes = [i for i, (_, a) in enumerate(jobs) if isinstance(a, DeliverAction) is phase]
+                for i, result in zip(indexes, pool.map(lambda i: self._run_one(*jobs[i]), indexes), strict=True):
+                    results[i] = result
+        return [r for r in results if r is not None]
 
     def retry_unfinished(
         self, *, now: datetime, max_rounds: int = 5, stale_seconds: int = 120, limit: int = 100
@@ -222,7 +252,31 @@ class ActionRunner:
             return self._notify(firing, action)
         if isinstance(action, PrepareTransactionAction):
             return self._prepare(firing, action)
+        if isinstance(action, DeliverAction):
+            return self._deliver(firing, action)
         return self._webhook(firing, action)
+
+    def _deliver(self, firing: Firing, action: DeliverAction) -> ActionResult:
+        if self._alerts is None:
+            return ActionResult("deliver", False, 0, error="alerts not configured")
+        alerts = self._alerts
+        detail, attempts, error = self._retry(
+            lambda: alerts.deliver(
+                execution_id=firing.execution_id,
+                rule_id=firing.rule_id,
+                user_id=firing.user_id,
+                portfolio_id=firing.portfolio_id,
+                rule_name=firing.rule_name,
+                observed=firing.observed,
+                window_key=firing.window_key,
+                destinations=list(action.destinations) if action.destinations else None,
+                severity=action.severity,
+                title=action.title,
+            )
+        )
+        if detail is None:
+            return ActionResult("deliver", False, attempts, error=error)
+        return ActionResult("deliver", True, attempts, detail)
 
     def _notify(self, firing: Firing, action: NotifyAction) -> ActionResult:
         title = action.title or f"Rule '{firing.rule_name}' fired"

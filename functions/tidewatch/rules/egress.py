@@ -166,6 +166,11 @@ class EgressPolicy:
 class HttpAnswer:
     status: int
     location: str | None = None
+    body: bytes = b""  # the first 64 KiB of the answer
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased names
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -206,8 +211,9 @@ def pinned_post(
         try:
             conn.request("POST", target.path, body=body, headers={**headers, "Host": target.host_header})
             response = conn.getresponse()
-            response.read(65_536)
-            return HttpAnswer(int(response.status), response.getheader("Location"))
+            body = response.read(65_536)
+            headers = {name.lower(): value for name, value in response.getheaders()}
+            return HttpAnswer(int(response.status), response.getheader("Location"), body, headers)
         except OSError as exc:  # refused, unreachable, timed out, TLS: try the next checked address
             error = exc
         except http.client.HTTPException as exc:  # not an HTTP answer: like a broken connection

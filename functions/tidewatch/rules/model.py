@@ -150,7 +150,31 @@ class WebhookAction(_Strict):
         return url
 
 
-Action = Annotated[NotifyAction | PrepareTransactionAction | WebhookAction, Field(discriminator="type")]
+DestinationId = Annotated[int, Field(gt=0, le=BIGINT_MAX, description="Id of one of your alert destinations.")]
+
+
+class DeliverAction(_Strict):
+    """Send the alert to verified destinations (email, Telegram, Discord, Slack, browser push).
+
+    Without `destinations` the alert goes to every verified destination marked as default. Each
+    (firing, destination) is delivered at least once and sent at most once; quiet hours hold back
+    alerts below the user's quiet-hours severity.
+    """
+
+    type: Literal["deliver"]
+    destinations: Annotated[list[DestinationId], Field(min_length=1, max_length=10)] | None = None
+    severity: Literal["info", "warning", "critical"] = "warning"
+    title: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique(cls, destinations: list[int] | None) -> list[int] | None:
+        if destinations is not None and len(set(destinations)) != len(destinations):
+            raise ValueError("destinations must not repeat")
+        return destinations
+
+
+Action = Annotated[NotifyAction | PrepareTransactionAction | WebhookAction | DeliverAction, Field(discriminator="type")]
 
 
 class RuleDefinition(_Strict):

@@ -129,6 +129,9 @@ def _describe(action: Action) -> str:
         return f"notify ({action.severity}): {action.title or 'rule fired'}"
     if action.type == "prepare_transaction":
         return f"prepare transaction: {action.intent.kind}"
+    if action.type == "deliver":
+        where = ", ".join(map(str, action.destinations)) if action.destinations else "default destinations"
+        return f"deliver ({action.severity}) to {where}"
     return f"POST signed webhook to {action.url}"
 
 
@@ -192,6 +195,27 @@ class RulesService:
         if errors:
             raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
 
+    def _check_destinations(self, conn: Connection, user_id: int, actions: list[Action]) -> None:
+        """A deliver action names only destinations of the rule's owner: 422 naming the action."""
+        errors = []
+        for i, action in enumerate(actions):
+            if action.type != "deliver" or not action.destinations:
+                continue
+            owned = {
+                int(r["id"])
+                for r in conn.execute(
+                    "SELECT id FROM alert_destinations WHERE user_id = %s AND id = ANY(%s)",
+                    (user_id, list(action.destinations)),
+                ).fetchall()
+            }
+            missing = [d for d in action.destinations if d not in owned]
+            if missing:
+                errors.append(
+                    {"field": f"actions.{i}.destinations", "message": f"no such destination of yours: {missing[0]}"}
+                )
+        if errors:
+            raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
+
     def create(self, user_id: int, spec: RuleSpec) -> RuleOut:
         uses_webhook = any(a.type == "webhook" for a in spec.actions)
         with self._db.transaction() as conn:
@@ -204,6 +228,7 @@ class RulesService:
                 enabling_new=spec.enabled,
             )
             self._check_webhooks(spec.actions)
+            self._check_destinations(conn, user_id, spec.actions)
             row = conn.execute(
                 f"INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds, "
                 f"enabled) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s) RETURNING {_COLUMNS}",
@@ -280,6 +305,7 @@ class RulesService:
             self._check_webhooks(
                 spec.actions, accepted=frozenset(str(a.url) for a in current.actions if a.type == "webhook")
             )
+            self._check_destinations(conn, user_id, spec.actions)
             definition = spec.definition().model_dump_json()
             changed = definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
             updated = conn.execute(

@@ -1,0 +1,70 @@
+"""The rules' `deliver` action: compose the firing's message and put it in the outbox.
+
+Runs in the rules tick's action pool but only writes rows and hands their ids to the queue;
+sending happens in the alerts consumer, asynchronously to evaluation. The idempotency key is the
+firing (`execution:<id>`), so retried actions and redelivered events never add a second row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tidewatch.alerts.messages import compose
+from tidewatch.alerts.outbox import Outbox, QuietHours
+from tidewatch.db import Database
+
+
+class AlertDispatcher:
+    def __init__(self, database: Database, outbox: Outbox, *, dashboard_url: str) -> None:
+        self._db, self._outbox, self._dashboard = database, outbox, dashboard_url
+
+    def deliver(
+        self,
+        *,
+        execution_id: int,
+        rule_id: int,
+        user_id: int,
+        portfolio_id: int | None,
+        rule_name: str,
+        observed: Mapping[str, Any],
+        window_key: str,
+        destinations: list[int] | None,
+        severity: str,
+        title: str | None,
+    ) -> dict[str, Any]:
+        with self._db.connection() as conn:
+            # The rule's trigger, the transaction this firing prepared (the wallet's idempotency
+            # key), and the owner's quiet hours, in one round trip.
+            row = conn.execute(
+                "SELECT r.definition, (SELECT t.id::text FROM transactions t WHERE t.user_id = %s "
+                "AND t.idempotency_key = %s) AS transaction_id, p.timezone, p.quiet_start, p.quiet_end, "
+                "p.quiet_min_severity FROM rules r LEFT JOIN alert_preferences p ON p.user_id = %s WHERE r.id = %s",
+                (user_id, f"rule:{rule_id}:{window_key}", user_id, rule_id),
+            ).fetchone()
+        trigger = (row["definition"] or {}).get("trigger", {}) if row else {}
+        quiet = (
+            QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))
+            if row and row["timezone"]
+            else QuietHours("UTC", None, None)
+        )
+        message = compose(
+            rule_name=rule_name,
+            trigger=trigger if isinstance(trigger, dict) else {},
+            observed=observed,
+            severity=severity,
+            title=title,
+            dashboard_url=self._dashboard,
+            portfolio_id=portfolio_id,
+            transaction_id=row["transaction_id"] if row else None,
+        )
+        ids = self._outbox.enqueue(
+            user_id=user_id,
+            idempotency_key=f"execution:{execution_id}",
+            message=message,
+            destination_ids=destinations,
+            execution_id=execution_id,
+            rule_id=rule_id,
+            quiet=quiet,
+        )
+        return {"deliveries": ids}
