@@ -15,6 +15,9 @@ from tidewatch_local.devnet import Deployment, deploy_and_seed
 from tidewatch_local.devnet.inprocess import Web3Transport
 
 
+DEVNET_CHAIN_ID = 31337
+
+
 @dataclass
 class InProcessDevnet:
     w3: Web3
@@ -32,7 +35,16 @@ class InProcessDevnet:
 
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> InProcessDevnet:
-    w3 = Web3(EthereumTesterProvider())
+    provider = EthereumTesterProvider()
+    # eth-tester's chain id (0x776562337079, "web3py") is beyond what Tidewatch stores and accepts
+    # (a PostgreSQL integer); the devnet chain poses as a small local id instead, both in what the
+    # node reports and in what its transactions are signed for.
+    type(provider.ethereum_tester.backend.chain).chain_id = DEVNET_CHAIN_ID
+    provider.api_endpoints = {
+        **provider.api_endpoints,
+        "eth": {**provider.api_endpoints["eth"], "chainId": lambda *_args, **_kwargs: DEVNET_CHAIN_ID},
+    }
+    w3 = Web3(provider)
     path: Path = tmp_path_factory.mktemp("devnet") / "registry.json"
     deployment = deploy_and_seed(w3, registry_path=path)
     return InProcessDevnet(w3, deployment, load_registry(path))
