@@ -14,7 +14,6 @@ from tidewatch.protocols.registry import Registry, load_registry
 from tidewatch_local.devnet import Deployment, deploy_and_seed
 from tidewatch_local.devnet.inprocess import Web3Transport
 
-
 DEVNET_CHAIN_ID = 31337
 
 
