@@ -143,6 +143,14 @@ def _exceeds(what: str, amount: int, available: int, token: Asset) -> AmountExce
 
 def _approve(target: Target, amount: int) -> PlannedCall:
     t = target.token
+    if amount == 0:
+        return PlannedCall(
+            to=t.address,
+            data=abi.ERC20_APPROVE.encode(target.spender, 0),
+            decoded=DecodedCall(function=abi.ERC20_APPROVE.signature, args={"spender": target.spender, "amount": "0"}),
+            summary=f"Reset the {t.symbol} allowance of {_protocol_name(target)} ({target.spender}) to 0"
+            f" ({t.symbol} refuses to change a non-zero allowance)",
+        )
     return PlannedCall(
         to=t.address,
         data=abi.ERC20_APPROVE.encode(target.spender, amount),
@@ -273,6 +281,35 @@ def plan_step(target: Target, results: list[CallResult], settings: WalletSetting
             )
         )
 
+    elif intent.action == "repay" and isinstance(m, CompoundV3Market):
+        if not target.is_comet_base:
+            raise UnsupportedIntent(f"only the base asset ({m.asset.symbol}) is borrowed on {name}", field="asset")
+        debt = results[3].one()  # borrowBalanceOf
+        if debt == 0:
+            raise UnsupportedIntent(f"no {token.symbol} debt to repay on {name} {m.asset.symbol} market", field="asset")
+        if requested is None:
+            if debt > wallet_balance:
+                raise _exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
+            # supply(base, max) repays borrowBalanceOf at inclusion, interest included.
+            pulls = repay_max_allowance(debt, settings)
+            amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
+        else:
+            if requested > debt:
+                raise _exceeds('your debt (use "max" to repay all of it)', requested, debt, token)
+            if requested > wallet_balance:
+                raise _exceeds("your wallet balance", requested, wallet_balance, token)
+            amount = pulls = requested
+            shown = units(amount, token.decimals)
+        calls.append(
+            _call(
+                abi.COMET_SUPPLY,
+                (token.address, amount),
+                {"asset": token.address, "amount": str(amount)},
+                f"Repay {shown} {token.symbol} of debt on {name} {m.asset.symbol} market",
+                target,
+            )
+        )
+
     elif intent.action == "repay":
         assert isinstance(m, AaveV3Market)
         reserve = results[2].all()
@@ -280,11 +317,9 @@ def plan_step(target: Target, results: list[CallResult], settings: WalletSetting
         if debt == 0:
             raise UnsupportedIntent(f"no {token.symbol} debt to repay on {name}", field="asset")
         if requested is None:
-            # Interest accrues until the tx is mined: approve a small buffer above today's debt.
-            pulls = debt + debt * settings.repay_max_buffer_bps // 10_000 + 1
             if debt > wallet_balance:
                 raise _exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
-            pulls = min(pulls, wallet_balance)
+            pulls = repay_max_allowance(debt, settings)
             amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
         else:
             if requested > debt:
@@ -311,8 +346,36 @@ def plan_step(target: Target, results: list[CallResult], settings: WalletSetting
         raise UnsupportedIntent(f"{intent.protocol} does not support {intent.action}")
 
     if pulls and allowance < pulls:
-        calls.insert(0, _approve(target, pulls if settings.approve_exact else MAX_UINT256))
+        calls[:0] = approvals(target, allowance, pulls if settings.approve_exact else MAX_UINT256)
     return StepPlan(calls, received)
+
+
+def repay_max_allowance(debt: int, settings: WalletSettings) -> int:
+    """What a repay-all must approve: today's debt plus a buffer for the interest that accrues
+    until inclusion. Never capped at the wallet balance: an allowance below the debt at
+    inclusion makes repay(max) revert, while an allowance above the balance costs nothing."""
+    return debt + debt * settings.repay_max_buffer_bps // 10_000 + 1
+
+
+# Tokens whose approve() reverts when changing one non-zero allowance to another (approve to 0
+# first), by chain: Tether USD on Ethereum (TetherToken.approve's "require(!((_value != 0) &&
+# (allowed[msg.sender][_spender] != 0)))"). A registry asset can also say so (`approve_reset`).
+APPROVE_RESET_TOKENS: frozenset[tuple[int, str]] = frozenset({(1, "0xdac17f958d2ee523a2206206994597c13d831ec7")})
+
+
+def needs_approve_reset(chain_id: int, token: Asset) -> bool:
+    return token.approve_reset or (chain_id, token.address.lower()) in APPROVE_RESET_TOKENS
+
+
+def approvals(target: Target, allowance: int, amount: int) -> list[PlannedCall]:
+    """approve(amount), preceded by approve(0) when a non-zero allowance is left on a token that
+    refuses to change it directly. Tokens that return no bool are fine: the simulation checks
+    the call's status, never a return value."""
+    calls = []
+    if allowance and needs_approve_reset(target.intent.chain_id, target.token):
+        calls.append(_approve(target, 0))
+    calls.append(_approve(target, amount))
+    return calls
 
 
 def _call(fn: abi.Function, args: tuple[Any, ...], named: dict[str, Any], summary: str, target: Target) -> PlannedCall:

@@ -38,7 +38,7 @@ class Simulator:
         return actions
 
     def _nudge_price(self) -> str:
-        sym = self.rng.choice([s for s in scenario.TOKENS if s not in ("USDC", "DAI")])
+        sym = self.rng.choice([s for s, t in scenario.TOKENS.items() if not t.stable])
         anchor = Decimal(scenario.TOKENS[sym].price)
         current = self._prices[sym]
         drift = (anchor - current) / anchor / 10  # pull back toward the seed price
