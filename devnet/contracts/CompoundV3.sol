@@ -31,8 +31,8 @@ contract Comet {
     error SupplyCapExceeded();
     error TooManyAssets();
     error TooMuchSlippage();
-    error TransferInFailed();
-    error TransferOutFailed();
+    error TransferInFailed(bytes error);
+    error TransferOutFailed(bytes error);
     error Unauthorized();
 
     struct AssetInfo {
@@ -44,6 +44,17 @@ contract Comet {
         uint64 liquidateCollateralFactor;
         uint64 liquidationFactor;
         uint128 supplyCap;
+    }
+
+    struct TotalsBasic {
+        uint64 baseSupplyIndex;
+        uint64 baseBorrowIndex;
+        uint64 trackingSupplyIndex;
+        uint64 trackingBorrowIndex;
+        uint104 totalSupplyBase;
+        uint104 totalBorrowBase;
+        uint40 lastAccrualTime;
+        uint8 pauseFlags;
     }
 
     struct TotalsCollateral {
@@ -275,8 +286,8 @@ contract Comet {
 
     /// Comet's totalsBasic layout: (baseSupplyIndex, baseBorrowIndex, trackingSupplyIndex,
     /// trackingBorrowIndex, totalSupplyBase, totalBorrowBase, lastAccrualTime, pauseFlags).
-    function totalsBasic() external view returns (uint64, uint64, uint64, uint64, uint104, uint104, uint40, uint8) {
-        return (baseSupplyIndex, baseBorrowIndex, 0, 0, totalSupplyBase, totalBorrowBase, lastAccrualTime, pauseFlags);
+    function totalsBasic() external view returns (TotalsBasic memory) {
+        return TotalsBasic(baseSupplyIndex, baseBorrowIndex, 0, 0, totalSupplyBase, totalBorrowBase, lastAccrualTime, pauseFlags);
     }
 
     /// Comet's userBasic layout: (principal, baseTrackingIndex, baseTrackingAccrued, assetsIn, _reserved).
@@ -579,13 +590,13 @@ contract Comet {
         uint256 before = IDevERC20(asset).balanceOf(address(this));
         (bool ok, bytes memory data) =
             asset.call(abi.encodeWithSelector(0x23b872dd, from, address(this), amount));
-        if (!ok || (data.length > 0 && !abi.decode(data, (bool)))) revert TransferInFailed();
+        if (!ok || (data.length > 0 && !abi.decode(data, (bool)))) revert TransferInFailed(data);
         return IDevERC20(asset).balanceOf(address(this)) - before;
     }
 
     function doTransferOut(address asset, address to, uint256 amount) internal {
         (bool ok, bytes memory data) = asset.call(abi.encodeWithSelector(0xa9059cbb, to, amount));
-        if (!ok || (data.length > 0 && !abi.decode(data, (bool)))) revert TransferOutFailed();
+        if (!ok || (data.length > 0 && !abi.decode(data, (bool)))) revert TransferOutFailed(data);
     }
 }
 

@@ -160,6 +160,11 @@ contract DelegationManager {
         uint256[] scaledShares;
     }
 
+    struct SignatureWithExpiry {
+        bytes signature;
+        uint256 expiry;
+    }
+
     struct QueuedWithdrawalParams {
         address[] strategies;
         uint256[] depositShares;
@@ -197,9 +202,12 @@ contract DelegationManager {
         delegatedTo[msg.sender] = msg.sender;
     }
 
-    function delegateTo(address operator, bytes calldata, bytes32) external {
+    /// Stand-in limit: a staker delegates before depositing (the real contract rescales
+    /// existing deposits to the operator's magnitude; the devnet never needs that).
+    function delegateTo(address operator, SignatureWithExpiry calldata, bytes32) external {
         require(isOperator[operator], "OperatorNotRegistered()");
         require(delegatedTo[msg.sender] == address(0), "ActivelyDelegated()");
+        require(strategyManager.stakerStrategyListLength(msg.sender) == 0, "devnet: delegate before depositing");
         delegatedTo[msg.sender] = operator;
     }
 

@@ -53,6 +53,7 @@ AAVE_ERRORS = {
 _CUSTOM_ERRORS = (
     "Absurd()",
     "AlreadyInitialized()",
+    "ApproveFailed()",
     "BadAsset()",
     "BadDecimals()",
     "BadDiscount()",
@@ -67,10 +68,13 @@ _CUSTOM_ERRORS = (
     "NotForSale()",
     "NotLiquidatable()",
     "Paused()",
+    "ReentrantCallBlocked()",
     "SupplyCapExceeded()",
     "TimestampTooLarge()",
     "TooManyAssets()",
     "TooMuchSlippage()",
+    "TransferInFailed(bytes)",  # current Comet; earlier implementations had no argument
+    "TransferOutFailed(bytes)",
     "TransferInFailed()",
     "TransferOutFailed()",
     "Unauthorized()",

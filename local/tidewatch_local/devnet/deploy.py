@@ -241,7 +241,7 @@ def deploy_and_seed(
             base = next(m.base for m in scenario.COMET_MARKETS if m.name == market)
             chain.send(comets[market].functions.withdraw(tokens[base].address, u(base, amount)), acct.address)
         if seed.eigen_operator:
-            chain.send(delegation.functions.delegateTo(operator, b"", b"\x00" * 32), acct.address)
+            chain.send(delegation.functions.delegateTo(operator, (b"", 0), b"\x00" * 32), acct.address)
         if seed.beacon_eth:
             chain.send(pods.functions.recordBeaconChainETHDeposit(acct.address, seed.beacon_eth * 10**18), deployer)
         for sym, amount in seed.eigen_deposits.items():

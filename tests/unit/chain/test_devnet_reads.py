@@ -10,9 +10,8 @@ from tidewatch.protocols.rates import aave_ray_apr_to_apy, comet_rate_to_apy
 from tidewatch.protocols.reader import read_markets, read_positions
 from tidewatch.protocols.registry import ChainRegistry
 from tidewatch_local.devnet import scenario
-from tidewatch_local.devnet.scenario import TOKENS, units
-
 from tidewatch_local.devnet.artifacts import artifact
+from tidewatch_local.devnet.scenario import TOKENS, units
 
 from .conftest import InProcessDevnet
 
