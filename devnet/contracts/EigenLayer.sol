@@ -356,7 +356,11 @@ contract DelegationManager {
         require(block.number > withdrawal.startBlock + minWithdrawalDelayBlocks, "WithdrawalDelayNotElapsed()");
         for (uint256 j = 0; j < withdrawal.strategies.length; j++) {
             uint256 shares = withdrawal.scaledShares[j] * slashingFactor(withdrawal.staker, withdrawal.strategies[j]) / WAD;
-            strategyManager.withdrawSharesAsTokens(withdrawal.staker, withdrawal.strategies[j], tokens[j], shares);
+            if (withdrawal.strategies[j] == beaconChainETHStrategy) {
+                eigenPodManager.withdrawSharesAsTokens(withdrawal.staker, shares);
+            } else {
+                strategyManager.withdrawSharesAsTokens(withdrawal.staker, withdrawal.strategies[j], tokens[j], shares);
+            }
         }
         delete queued[root];
         bytes32[] storage list = stakerRoots[withdrawal.staker];
@@ -412,6 +416,15 @@ contract EigenPodManager {
         require(msg.sender == owner, "EigenPodManager: only owner");
         uint256 current = this.beaconChainSlashingFactor(podOwner);
         _beaconChainSlashingFactor[podOwner] = uint64(current - current * wadSlashed / WAD);
+    }
+
+    event BeaconChainETHWithdrawn(address indexed podOwner, uint256 amountWei);
+
+    /// A completed beacon-chain ETH withdrawal: on mainnet the pod pays out ETH it holds from
+    /// exited validators; the devnet has none, so the payout is recorded as an event only.
+    function withdrawSharesAsTokens(address podOwner, uint256 shares) external {
+        require(msg.sender == address(delegation), "EigenPodManager: only DelegationManager");
+        emit BeaconChainETHWithdrawn(podOwner, shares);
     }
 
     function removeDepositShares(address staker, uint256 depositSharesToRemove) external returns (uint256) {
