@@ -94,11 +94,35 @@ class EigenLayerMarket(_Frozen):
 Market = Annotated[AaveV3Market | CompoundV3Market | EigenLayerMarket, Field(discriminator="protocol")]
 
 
+class Root(_Frozen):
+    """One protocol instance on one chain, named by the contracts its markets are discovered from.
+
+    `contracts` are role -> address, the roles being the adapter's (Aave: `pool_addresses_provider`,
+    `pool`, `data_provider`, `oracle`; Compound v3: `comet`; EigenLayer: `strategy_manager`, ...).
+    `source` names where the addresses come from (e.g. "aave-address-book AaveV3Ethereum").
+    """
+
+    protocol: str
+    instance: str  # "core", "prime", "etherfi", "cUSDCv3", ...
+    contracts: dict[str, Address]
+    source: str = ""
+
+    def contract(self, role: str) -> str:
+        try:
+            return self.contracts[role]
+        except KeyError:
+            raise NotFound(f"root {self.protocol}:{self.instance} has no {role} contract") from None
+
+
 class ChainRegistry(_Frozen):
     chain_id: int
     name: str
     multicall3: Address
-    markets: tuple[Market, ...] = ()
+    roots: tuple[Root, ...] = ()  # instances whose markets are discovered on chain
+    markets: tuple[Market, ...] = ()  # markets listed (or, after discovery, found) on this chain
+
+    def with_markets(self, markets: tuple[Market, ...]) -> ChainRegistry:
+        return self.model_copy(update={"markets": markets})
 
     def market(self, protocol: str, key: str) -> Market:
         for m in self.markets:
