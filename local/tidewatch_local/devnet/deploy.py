@@ -109,7 +109,7 @@ def deploy_and_seed(
     tokens: dict[str, Contract] = {}
     feeds: dict[str, Contract] = {}
     for sym, t in scenario.TOKENS.items():
-        kind = "DevTetherToken" if t.kind == "tether" else "DevToken"
+        kind = {"tether": "DevTetherToken", "rebasing": "DevRebasingToken"}.get(t.kind, "DevToken")
         tokens[sym] = chain.deploy(kind, _token_name(sym), sym, t.decimals, sender=deployer)
         feeds[sym] = chain.deploy("DevPriceFeed", f"{sym} / USD", t.price_e8, sender=deployer)
 

@@ -33,7 +33,9 @@ class Token:
     symbol: str
     decimals: int
     price: str  # USD
-    kind: str = "erc20"  # "tether": DevTetherToken (no bool returns, approve-to-0-first rule)
+    # "tether": DevTetherToken (no bool returns, approve-to-0-first rule);
+    # "rebasing": DevRebasingToken (stETH's share-based balances that rebase)
+    kind: str = "erc20"
     stable: bool = False  # the simulator keeps stablecoin prices still
 
     @property
@@ -51,7 +53,7 @@ TOKENS = {
         Token("wstETH", 18, "3550"),
         Token("rETH", 18, "3350"),
         Token("cbETH", 18, "3250"),
-        Token("stETH", 18, "3000"),
+        Token("stETH", 18, "3000", kind="rebasing"),
         # Compound III collaterals and bases beyond the Aave reserves (mainnet-like prices).
         Token("USDT", 6, "1.00", kind="tether", stable=True),
         Token("cbBTC", 8, "60000"),

@@ -236,3 +236,29 @@ def test_a_collateral_with_unreadable_metadata_is_flagged_by_address(devnet: InP
     snap = next(s for s in result.snapshots if s.market_key == usdc.comet)
     assert snap.params["collaterals"][-1]["symbol"] == odd_address
     assert snap.warnings == [f"collateral {odd_address}: symbol() unreadable"]
+
+
+def test_a_steth_rebase_raises_what_a_restaker_can_withdraw(devnet: InProcessDevnet, restore: None) -> None:
+    # Given heidi's 20 stETH restaked (the devnet stETH rebases like Lido's: balances are shares)
+    d = devnet.deployment
+    strategy = d.contracts["eigen_strategy_stETH"]
+    before = position(devnet, "heidi-restaker", "eigenlayer", strategy)
+    wallet_before = (
+        contract(devnet, "DevRebasingToken", d.tokens["stETH"])
+        .functions.balanceOf(d.users["heidi-restaker"]["address"])
+        .call()
+    )
+    # When stETH rebases +1 % (staking rewards)
+    contract(devnet, "DevRebasingToken", d.tokens["stETH"]).functions.rebase(100).transact({"from": deployer(devnet)})
+    after = position(devnet, "heidi-restaker", "eigenlayer", strategy)
+    wallet_after = (
+        contract(devnet, "DevRebasingToken", d.tokens["stETH"])
+        .functions.balanceOf(d.users["heidi-restaker"]["address"])
+        .call()
+    )
+    # Then her shares are unchanged and their underlying grew by ~1 % (the strategy's balance
+    # rebased too), as did her wallet balance
+    assert after.account["withdrawable_shares"] == before.account["withdrawable_shares"]
+    growth = Decimal(after.supplied[0].amount) / Decimal(before.supplied[0].amount)
+    assert Decimal("1.0099") < growth <= Decimal("1.01")
+    assert wallet_after == wallet_before * 101 // 100
