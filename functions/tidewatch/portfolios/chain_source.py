@@ -57,6 +57,8 @@ class _AssetRow:
     borrowed: int = 0
     supplied_usd: Decimal = Decimal(0)
     borrowed_usd: Decimal = Decimal(0)
+    withdrawing: int = 0
+    unpriced: bool = False
 
 
 def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
@@ -70,10 +72,14 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
         row = slot(token)
         row.supplied += token.amount
         row.supplied_usd += _usd(token)
+        row.unpriced |= token.price_usd is None and token.amount > 0
     for token in position.borrowed:
         row = slot(token)
         row.borrowed += token.amount
         row.borrowed_usd += _usd(token)
+        row.unpriced |= token.price_usd is None and token.amount > 0
+    for token in position.withdrawing:
+        slot(token).withdrawing += token.amount
     out = []
     for asset, row in by_asset.items():
         supply_apy, borrow_apy = apys.get((position.chain_id, position.protocol, asset), (None, None))
@@ -92,6 +98,8 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
                 supply_apy=supply_apy if row.supplied else None,
                 borrow_apy=borrow_apy if row.borrowed else None,
                 health_factor=position.health_factor,
+                withdrawing=row.withdrawing,
+                warnings=[*position.warnings, *([f"no USD price for {row.symbol}"] if row.unpriced else [])],
             )
         )
     return out

@@ -37,6 +37,13 @@ class Position(BaseModel):
     health_factor: Decimal | None = Field(
         default=None, description="The account's health factor in this protocol on this chain (None: no debt)."
     )
+    withdrawing: int = Field(
+        default=0, ge=0, description="Base units on their way out (EigenLayer queued withdrawals), not in supplied."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What could not be read or priced (a USD value left out is counted as 0 in the *_usd fields).",
+    )
 
 
 class SourceStatus(BaseModel):
