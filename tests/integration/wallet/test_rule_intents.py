@@ -116,7 +116,8 @@ def test_move_supply_withdraws_then_supplies_in_one_bundle(wallet: WalletService
     sign_and_send_all(wallet, user_id, record, alice["private_key"])
     after = balances()
     # Comet keeps accruing between the reads, so its balance fell by the amount less a few units
-    assert 0 <= moved - (before[0] - after[0]) <= 1_000
+    # (or one unit more: Comet rounds the remaining principal down)
+    assert -1 <= moved - (before[0] - after[0]) <= 1_000
     assert after[1] - before[1] == moved
 
 
