@@ -162,3 +162,36 @@ class ProtocolAdapter(ABC):
     @abstractmethod
     def allowed_targets(self, chain: ChainRegistry) -> set[str]:
         """Every contract (lower-case address) a transaction of this protocol may be sent to."""
+
+    # -- rule strategies (repay to a health factor, move supply between markets) -------------
+
+    def market_for(self, chain: ChainRegistry, market_key: str, asset_address: str) -> Market | None:
+        """The registry market a stored market row (key, asset) refers to."""
+        for m in self.markets(chain):
+            if m.key.lower() == market_key.lower():
+                return m
+        return None
+
+    def supplied_call(self, market: Market, owner: str) -> Call | None:
+        """A view call whose first output is what `owner` supplies to `market` (base units), or
+        None when supply in this protocol cannot be moved by a rule."""
+        return None
+
+    def intent_fields(self, market: Market) -> dict[str, Any] | None:
+        """The `Intent` fields (protocol, market) that address `market`; None: not addressable."""
+        return None
+
+    def repay_to_health_factor_reads(self, market: Market, owners: Sequence[str]) -> list[Call] | None:
+        """View calls to plan a repay back to a health factor (None: not supported here)."""
+        return None
+
+    def repay_to_health_factor_intent(
+        self,
+        market: Market,
+        owners: Sequence[str],
+        results: list[CallResult],
+        target_health_factor: Decimal,
+    ) -> dict[str, Any]:
+        """From `repay_to_health_factor_reads` results: the repay intent's fields (from, asset,
+        amount), for the riskiest owner. Raise `UnsupportedIntent` / `AmountExceedsBalance`."""
+        raise NotImplementedError
