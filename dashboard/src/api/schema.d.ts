@@ -1656,6 +1656,17 @@ export interface components {
             supplied_usd: string;
             /** Supply Apy */
             supply_apy?: string | null;
+            /**
+             * Warnings
+             * @description What could not be read or priced (a USD value left out is counted as 0 in the *_usd fields).
+             */
+            warnings?: string[];
+            /**
+             * Withdrawing
+             * @description Base units on their way out (EigenLayer queued withdrawals), not in supplied.
+             * @default 0
+             */
+            withdrawing: number;
         };
         /** PositionReading */
         PositionReading: {

@@ -113,6 +113,24 @@ COMET_COLLATERAL_BALANCE_OF = Function("collateralBalanceOf(address,address)", (
 COMET_IS_LIQUIDATABLE = Function("isLiquidatable(address)", ("bool",))
 COMET_SUPPLY = Function("supply(address,uint256)")
 COMET_WITHDRAW = Function("withdraw(address,uint256)")
+COMET_NUM_ASSETS = Function("numAssets()", ("uint8",))
+COMET_GET_ASSET_INFO = Function("getAssetInfo(uint8)", ("(uint8,address,address,uint64,uint64,uint64,uint64,uint128)",))
+COMET_BASE_TOKEN = Function("baseToken()", ("address",))
+COMET_BASE_BORROW_MIN = Function("baseBorrowMin()", (U,))
+COMET_TARGET_RESERVES = Function("targetReserves()", (U,))
+COMET_GET_RESERVES = Function("getReserves()", ("int256",))
+COMET_IS_SUPPLY_PAUSED = Function("isSupplyPaused()", ("bool",))
+COMET_IS_WITHDRAW_PAUSED = Function("isWithdrawPaused()", ("bool",))
+COMET_IS_ABSORB_PAUSED = Function("isAbsorbPaused()", ("bool",))
+COMET_IS_BUY_PAUSED = Function("isBuyPaused()", ("bool",))
+COMET_ABSORB = Function("absorb(address,address[])")
+COMET_BUY_COLLATERAL = Function("buyCollateral(address,uint256,uint256,address)")
+COMET_QUOTE_COLLATERAL = Function("quoteCollateral(address,uint256)", (U,))
+COMET_GET_COLLATERAL_RESERVES = Function("getCollateralReserves(address)", (U,))
+
+# Chainlink AggregatorV3Interface (USD references that convert a Comet numéraire to USD)
+CHAINLINK_LATEST_ROUND_DATA = Function("latestRoundData()", ("uint80", "int256", U, U, "uint80"))
+CHAINLINK_DECIMALS = Function("decimals()", ("uint8",))
 
 # EigenLayer
 EIGEN_DEPOSIT_INTO_STRATEGY = Function("depositIntoStrategy(address,address,uint256)", (U,))
@@ -122,5 +140,12 @@ EIGEN_STRATEGY_UNDERLYING_TOKEN = Function("underlyingToken()", ("address",))
 EIGEN_STRATEGY_SHARES_TO_UNDERLYING = Function("sharesToUnderlyingView(uint256)", (U,))
 EIGEN_STRATEGY_SHARES = Function("shares(address)", (U,))
 EIGEN_STRATEGY_USER_UNDERLYING = Function("userUnderlyingView(address)", (U,))
+# EigenLayer DelegationManager (slashing release): what a staker can withdraw, and what is queued
+EIGEN_DM_GET_WITHDRAWABLE_SHARES = Function("getWithdrawableShares(address,address[])", ("uint256[]", "uint256[]"))
+EIGEN_DM_GET_QUEUED_WITHDRAWALS = Function(
+    "getQueuedWithdrawals(address)", ("(address,address,address,uint256,uint32,address[],uint256[])[]", "uint256[][]")
+)
+EIGEN_DM_MIN_WITHDRAWAL_DELAY_BLOCKS = Function("minWithdrawalDelayBlocks()", ("uint32",))
+EIGEN_DM_QUEUE_WITHDRAWALS = Function("queueWithdrawals((address[],uint256[],address)[])", ("bytes32[]",))
 
 ALL_FUNCTIONS: tuple[Function, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Function))

@@ -59,6 +59,8 @@ class _AssetRow:
     supplied_usd: Decimal = Decimal(0)
     borrowed_usd: Decimal = Decimal(0)
     liquidation_threshold: Decimal | None = None
+    withdrawing: int = 0
+    unpriced: bool = False
 
 
 def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
@@ -73,10 +75,14 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
         row.supplied += token.amount
         row.supplied_usd += _usd(token)
         row.liquidation_threshold = token.liquidation_threshold
+        row.unpriced |= token.price_usd is None and token.amount > 0
     for token in position.borrowed:
         row = slot(token)
         row.borrowed += token.amount
         row.borrowed_usd += _usd(token)
+        row.unpriced |= token.price_usd is None and token.amount > 0
+    for token in position.withdrawing:
+        slot(token).withdrawing += token.amount
     out = []
     for asset, row in by_asset.items():
         supply_apy, borrow_apy = apys.get((position.chain_id, position.protocol, asset), (None, None))
@@ -96,6 +102,8 @@ def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
                 borrow_apy=borrow_apy if row.borrowed else None,
                 health_factor=position.health_factor,
                 liquidation_threshold=row.liquidation_threshold,
+                withdrawing=row.withdrawing,
+                warnings=[*position.warnings, *([f"no USD price for {row.symbol}"] if row.unpriced else [])],
             )
         )
     return out

@@ -41,6 +41,13 @@ class Position(BaseModel):
         default=None,
         description="The threshold that applies to this collateral for this account (Aave: eMode-aware).",
     )
+    withdrawing: int = Field(
+        default=0, ge=0, description="Base units on their way out (EigenLayer queued withdrawals), not in supplied."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What could not be read or priced (a USD value left out is counted as 0 in the *_usd fields).",
+    )
 
 
 class SourceStatus(BaseModel):

@@ -15,7 +15,7 @@ from tidewatch.protocols.adapter import Discovery, PlannedCall, ProtocolAdapter,
 from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position, TokenAmount
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
 from tidewatch.protocols.registry import AaveV3Market, Asset, ChainRegistry, Market, Root
-from tidewatch.transactions.amounts import exceeds, matches, requested, units, wallet_amount
+from tidewatch.transactions.amounts import exceeds, matches, repay_max_allowance, requested, units, wallet_amount
 from tidewatch.transactions.errors import AmountExceedsBalance, UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
@@ -380,8 +380,8 @@ class AaveV3Adapter(ProtocolAdapter):
             if want is None:
                 if debt > wallet_balance:
                     raise exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
-                # Interest accrues until the tx is mined: approve a small buffer above today's debt.
-                pulls = min(debt + debt * settings.repay_max_buffer_bps // 10_000 + 1, wallet_balance)
+                # Interest accrues until the tx is mined: approve a buffer above today's debt.
+                pulls = repay_max_allowance(debt, settings)
                 amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
             else:
                 if want > debt:

@@ -1,94 +1,28 @@
-"""EigenLayer: LST strategies (total value, share price) and a staker's shares in underlying."""
+"""EigenLayer: the read plans live in `eigenlayer_reads` (withdrawable shares and queued
+withdrawals from the DelegationManager, beacon-chain ETH, strategy snapshots)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from tidewatch.chain import abi
-from tidewatch.chain.multicall import BlockRef, Call, CallResult
-from tidewatch.chain.plan import ReadPlan, no_prelude
+from tidewatch.chain.multicall import Call, CallResult
+from tidewatch.chain.plan import ReadPlan
 from tidewatch.protocols.adapter import PlannedCall, ProtocolAdapter, StepPlan, TxTarget
-from tidewatch.protocols.models import MarketSnapshot, Position, TokenAmount
-from tidewatch.protocols.rates import scaled
+from tidewatch.protocols.eigenlayer_reads import ONE_SHARE, market_plan, position_plan
+from tidewatch.protocols.models import MarketSnapshot, Position
 from tidewatch.protocols.registry import ChainRegistry, EigenLayerMarket, Market
 from tidewatch.transactions.amounts import matches, same, units, wallet_amount
 from tidewatch.transactions.errors import UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
 
-ONE_SHARE = 10**18
-
-
-def market_plan(chain_id: int, m: EigenLayerMarket) -> ReadPlan[MarketSnapshot]:
-    calls = [
-        Call(m.strategy, abi.EIGEN_STRATEGY_TOTAL_SHARES),
-        # StrategyBase holds exactly its underlying balance: that is the strategy's total value.
-        Call(m.asset.address, abi.ERC20_BALANCE_OF, (m.strategy,)),
-        Call(m.strategy, abi.EIGEN_STRATEGY_SHARES_TO_UNDERLYING, (ONE_SHARE,)),
-    ]
-    if m.price_oracle:
-        calls.append(Call(m.price_oracle, abi.AAVE_ORACLE_GET_ASSET_PRICE, (m.asset.address,)))
-
-    def build(_pre: list[CallResult], r: list[CallResult], block: BlockRef) -> MarketSnapshot:
-        total_shares, total_underlying, per_share = r[0].one(), r[1].one(), r[2].one()
-        price = r[3].one() if m.price_oracle else None
-        return MarketSnapshot(
-            chain_id=chain_id,
-            protocol="eigenlayer",
-            market_key=m.key,
-            asset_symbol=m.asset.symbol,
-            asset_address=m.asset.address,
-            asset_decimals=m.asset.decimals,
-            block_number=block.number,
-            block_timestamp=block.timestamp,
-            total_supplied=total_underlying,
-            price_usd=scaled(price, 8) if price is not None else None,
-            params={
-                "strategy": m.strategy,
-                "total_shares": total_shares,
-                "underlying_per_share": scaled(per_share, 18),
-            },
-            raw={"total_shares": total_shares, "underlying_per_1e18_shares": per_share},
-        )
-
-    return ReadPlan(f"eigenlayer:{m.key}", no_prelude(calls), build)
-
-
-def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Position | None]:
-    calls = [
-        Call(m.strategy, abi.EIGEN_STRATEGY_SHARES, (user,)),
-        Call(m.strategy, abi.EIGEN_STRATEGY_USER_UNDERLYING, (user,)),
-    ]
-    if m.price_oracle:
-        calls.append(Call(m.price_oracle, abi.AAVE_ORACLE_GET_ASSET_PRICE, (m.asset.address,)))
-
-    def build(_pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
-        shares, underlying = r[0].one(), r[1].one()
-        if not shares:
-            return None
-        price = scaled(r[2].one(), 8) if m.price_oracle else None
-        return Position(
-            chain_id=chain_id,
-            protocol="eigenlayer",
-            market_key=m.key,
-            address=user,
-            supplied=[
-                TokenAmount(
-                    symbol=m.asset.symbol,
-                    address=m.asset.address,
-                    decimals=m.asset.decimals,
-                    amount=underlying,
-                    price_usd=price,
-                )
-            ],
-            account={"shares": shares, "underlying": underlying},
-        )
-
-    return ReadPlan(f"eigenlayer:{m.key}:{user}", no_prelude(calls), build)
+__all__ = ["ADAPTER", "ONE_SHARE", "EigenLayerAdapter", "market_plan", "position_plan"]
 
 
 class EigenLayerAdapter(ProtocolAdapter):
-    """EigenLayer: one market per strategy; deposits go through the StrategyManager."""
+    """EigenLayer: one market per strategy; deposits go through the StrategyManager. Beacon-chain
+    ETH is restaked through an EigenPod, not a deposit: it is read, never a transaction target."""
 
     slug = "eigenlayer"
     name = "EigenLayer"
@@ -103,7 +37,7 @@ class EigenLayerAdapter(ProtocolAdapter):
 
     def resolve(self, intent: Intent, chain: ChainRegistry) -> TxTarget | None:
         for m in self.markets(chain):
-            if not isinstance(m, EigenLayerMarket):
+            if not isinstance(m, EigenLayerMarket) or m.kind == "beacon":
                 continue
             if intent.market and not same(m.strategy, intent.market):
                 continue
@@ -136,7 +70,7 @@ class EigenLayerAdapter(ProtocolAdapter):
     def allowed_targets(self, chain: ChainRegistry) -> set[str]:
         out: set[str] = set()
         for m in self.markets(chain):
-            if isinstance(m, EigenLayerMarket):
+            if isinstance(m, EigenLayerMarket) and m.kind != "beacon":
                 out.update((m.asset.address.lower(), m.strategy_manager.lower()))
         return out
 

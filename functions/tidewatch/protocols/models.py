@@ -34,6 +34,9 @@ class MarketSnapshot(BaseModel):
     price_usd: Decimal | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # LTV, thresholds, collateral factors...
     raw: dict[str, int] = Field(default_factory=dict)  # protocol-native rate values, for audits
+    # What could not be read or trusted (a reverting feed, a paused market, no USD conversion):
+    # the value concerned is left None, never guessed.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class MarketFailure(BaseModel):
@@ -72,8 +75,11 @@ class Position(BaseModel):
     supplied: list[TokenAmount] = Field(default_factory=list)
     borrowed: list[TokenAmount] = Field(default_factory=list)
     collateral: list[TokenAmount] = Field(default_factory=list)
-    health_factor: Decimal | None = None  # None when there is no debt
+    health_factor: Decimal | None = None  # None when there is no debt (or it cannot be computed)
+    # Amounts on their way out (EigenLayer queued withdrawals), not counted in `supplied`.
+    withdrawing: list[TokenAmount] = Field(default_factory=list)
     account: dict[str, Any] = Field(default_factory=dict)  # protocol-native account data (exact ints)
+    warnings: list[str] = Field(default_factory=list)  # see MarketSnapshot.warnings
 
 
 class PositionsReport(BaseModel):

@@ -31,6 +31,9 @@ class Asset(_Frozen):
     symbol: str
     address: Address
     decimals: int = Field(ge=0, le=36)
+    # The token refuses approve() from a non-zero allowance to another non-zero value (USDT):
+    # an allowance change goes through approve(0) first.
+    approve_reset: bool = False
 
 
 class AaveV3Market(_Frozen):
@@ -46,11 +49,26 @@ class AaveV3Market(_Frozen):
         return self.asset.address
 
 
+Numeraire = Literal["USD", "ETH", "BTC", "wstETH"]
+
+
 class CompoundV3Market(_Frozen):
+    """A Comet proxy (the root); its collaterals, feeds and factors are discovered on chain.
+
+    `numeraire` is the unit `Comet.getPrice` answers in (USD markets; ETH for the WETH markets,
+    whose base feed is a constant 1e8 and collateral feeds X/ETH; wstETH, BTC likewise).
+    `usd_reference` is a Chainlink AggregatorV3 on the same chain pricing one numéraire unit in
+    USD; without it a non-USD market's values are flagged, never shown as USD.
+    """
+
     protocol: Literal["compound-v3"] = "compound-v3"
     comet: Address
-    asset: Asset  # the base asset
-    collaterals: tuple[Asset, ...] = ()
+    asset: Asset  # the base asset (immutable in Comet; checked against baseToken() on read)
+    collaterals: tuple[Asset, ...] = ()  # optional hints for intents; reads use getAssetInfo
+    name: str = ""  # "cUSDCv3"
+    numeraire: Numeraire = "USD"
+    usd_reference: Address | None = None
+    source: str = ""
 
     @property
     def key(self) -> str:
@@ -61,8 +79,13 @@ class EigenLayerMarket(_Frozen):
     protocol: Literal["eigenlayer"] = "eigenlayer"
     strategy_manager: Address
     strategy: Address
-    asset: Asset  # the strategy's underlying token
+    asset: Asset  # the strategy's underlying token (ETH for beacon-chain ETH)
     price_oracle: Address | None = None  # an AaveOracle that prices the underlying, if any
+    price_asset: Address | None = None  # the asset the oracle prices instead (WETH for ETH)
+    # DelegationManager (slashing release): withdrawable shares and queued withdrawals.
+    delegation_manager: Address | None = None
+    # "beacon": the beaconChainETHStrategy pseudo-address of EigenPods (1 share = 1 wei).
+    kind: Literal["strategy", "beacon"] = "strategy"
 
     @property
     def key(self) -> str:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from tidewatch.protocols.registry import Asset
 from tidewatch.transactions.errors import AmountExceedsBalance, UnsupportedIntent
 from tidewatch.transactions.models import Intent
+from tidewatch.transactions.settings import WalletSettings
 
 MAX_UINT256 = 2**256 - 1
 
@@ -62,3 +63,10 @@ def wallet_amount(intent: Intent, token: Asset, wallet_balance: int) -> int:
     if amount > wallet_balance:
         raise exceeds("your wallet balance", amount, wallet_balance, token)
     return amount
+
+
+def repay_max_allowance(debt: int, settings: WalletSettings) -> int:
+    """What a repay-all must approve: today's debt plus a buffer for the interest that accrues
+    until inclusion. Never capped at the wallet balance: an allowance below the debt at
+    inclusion makes repay(max) revert, while an allowance above the balance costs nothing."""
+    return debt + debt * settings.repay_max_buffer_bps // 10_000 + 1

@@ -27,7 +27,7 @@ Status = Literal["prepared", "submitted", "confirmed", "failed", "replaced"]
 # Which actions each protocol supports, and where "max" is meaningful.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "aave-v3": ("supply", "withdraw", "borrow", "repay"),
-    "compound-v3": ("supply", "withdraw"),
+    "compound-v3": ("supply", "withdraw", "repay"),
     "eigenlayer": ("deposit",),
 }
 MAX_UNSUPPORTED: frozenset[tuple[str, str]] = frozenset({("aave-v3", "borrow")})

@@ -4,7 +4,8 @@ The protocol-specific part of every step lives in the protocol's adapter
 (`tidewatch.protocols.adapters`): `resolve` finds the market, token and spender, `reads` lists
 the view calls the plan needs (wallet balance and allowance here, then the adapter's), which the
 preparer batches through Multicall3 for all intents at once; `plan_step` asks the adapter for the
-protocol call and prepends an ERC-20 `approve` only when the allowance is short.
+protocol call and prepends ERC-20 approvals only when the allowance is short (`approvals`:
+approve(0) first for tokens such as USDT that refuse to change a non-zero allowance).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from tidewatch.chain import abi
 from tidewatch.chain.multicall import Call, CallResult
 from tidewatch.protocols.adapter import PlannedCall, StepPlan, TxTarget
 from tidewatch.protocols.adapters import adapter_for, all_adapters
-from tidewatch.protocols.registry import ChainRegistry
-from tidewatch.transactions.amounts import MAX_UINT256, to_base_units, units
+from tidewatch.protocols.registry import Asset, ChainRegistry
+from tidewatch.transactions.amounts import MAX_UINT256, repay_max_allowance, to_base_units, units
 from tidewatch.transactions.errors import ContractNotAllowed, UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
@@ -25,10 +26,13 @@ __all__ = [
     "StepPlan",
     "Target",
     "allowed_targets",
+    "approvals",
     "check_targets",
+    "needs_approve_reset",
     "plan",
     "plan_step",
     "reads",
+    "repay_max_allowance",
     "resolve",
     "to_base_units",
     "units",
@@ -63,6 +67,14 @@ def reads(target: TxTarget) -> list[Call]:
 def _approve(target: TxTarget, amount: int) -> PlannedCall:
     t = target.token
     name = adapter_for(target.market.protocol).name
+    if amount == 0:
+        return PlannedCall(
+            to=t.address,
+            data=abi.ERC20_APPROVE.encode(target.spender, 0),
+            decoded=DecodedCall(function=abi.ERC20_APPROVE.signature, args={"spender": target.spender, "amount": "0"}),
+            summary=f"Reset the {t.symbol} allowance of {name} ({target.spender}) to 0"
+            f" ({t.symbol} refuses to change a non-zero allowance)",
+        )
     return PlannedCall(
         to=t.address,
         data=abi.ERC20_APPROVE.encode(target.spender, amount),
@@ -85,8 +97,29 @@ def plan_step(target: TxTarget, results: list[CallResult], settings: WalletSetti
     step = adapter_for(target.market.protocol).plan_step(target, wallet_balance, results[2:], settings)
     calls = list(step.calls)
     if step.pulls and allowance < step.pulls:
-        calls.insert(0, _approve(target, step.pulls if settings.approve_exact else MAX_UINT256))
+        calls[:0] = approvals(target, allowance, step.pulls if settings.approve_exact else MAX_UINT256)
     return StepPlan(calls, received=step.received, pulls=step.pulls)
+
+
+# Tokens whose approve() reverts when changing one non-zero allowance to another (approve to 0
+# first), by chain: Tether USD on Ethereum (TetherToken.approve's "require(!((_value != 0) &&
+# (allowed[msg.sender][_spender] != 0)))"). A registry asset can also say so (`approve_reset`).
+APPROVE_RESET_TOKENS: frozenset[tuple[int, str]] = frozenset({(1, "0xdac17f958d2ee523a2206206994597c13d831ec7")})
+
+
+def needs_approve_reset(chain_id: int, token: Asset) -> bool:
+    return token.approve_reset or (chain_id, token.address.lower()) in APPROVE_RESET_TOKENS
+
+
+def approvals(target: TxTarget, allowance: int, amount: int) -> list[PlannedCall]:
+    """approve(amount), preceded by approve(0) when a non-zero allowance is left on a token that
+    refuses to change it directly. Tokens that return no bool are fine: the simulation checks
+    the call's status, never a return value."""
+    calls = []
+    if allowance and needs_approve_reset(target.intent.chain_id, target.token):
+        calls.append(_approve(target, 0))
+    calls.append(_approve(target, amount))
+    return calls
 
 
 def allowed_targets(chain: ChainRegistry) -> frozenset[str]:

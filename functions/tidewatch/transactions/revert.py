@@ -39,6 +39,7 @@ AAVE_ERRORS = AAVE_ERROR_CODES
 _CUSTOM_ERRORS = (
     "Absurd()",
     "AlreadyInitialized()",
+    "ApproveFailed()",
     "BadAsset()",
     "BadDecimals()",
     "BadDiscount()",
@@ -53,10 +54,13 @@ _CUSTOM_ERRORS = (
     "NotForSale()",
     "NotLiquidatable()",
     "Paused()",
+    "ReentrantCallBlocked()",
     "SupplyCapExceeded()",
     "TimestampTooLarge()",
     "TooManyAssets()",
     "TooMuchSlippage()",
+    "TransferInFailed(bytes)",  # current Comet; earlier implementations had no argument
+    "TransferOutFailed(bytes)",
     "TransferInFailed()",
     "TransferOutFailed()",
     "Unauthorized()",

@@ -27,6 +27,10 @@ from tidewatch_local.devnet.artifacts import artifact
 
 MAX_UINT = 2**256 - 1
 USER_ETH = 100 * 10**18
+BEACON_CHAIN_ETH_STRATEGY = (
+    "0xbeaC0eeEeeeeEEeEeEEEEeeEEeEeeeEeeEEBEaC0"  # EigenLayer's beacon-chain ETH pseudo-strategy
+)
+NATIVE_ETH = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 
 
 @dataclass
@@ -106,7 +110,8 @@ def deploy_and_seed(
     tokens: dict[str, Contract] = {}
     feeds: dict[str, Contract] = {}
     for sym, t in scenario.TOKENS.items():
-        tokens[sym] = chain.deploy("DevToken", _token_name(sym), sym, t.decimals, sender=deployer)
+        kind = {"tether": "DevTetherToken", "rebasing": "DevRebasingToken"}.get(t.kind, "DevToken")
+        tokens[sym] = chain.deploy(kind, _token_name(sym), sym, t.decimals, sender=deployer)
         feeds[sym] = chain.deploy("DevPriceFeed", f"{sym} / USD", t.price_e8, sender=deployer)
 
     # Aave v3: the published bytecode (@aave/core-v3), configured as governance does.
@@ -129,33 +134,28 @@ def deploy_and_seed(
     )
     c.update(aave_market.addresses)
     # Compound III
-    comets: dict[str, Contract] = {}
-    for m in scenario.COMET_MARKETS:
-        comet = chain.deploy("Comet", tokens[m.base].address, feeds[m.base].address, list(m.rates), sender=deployer)
-        for col in m.collaterals:
-            decimals = scenario.TOKENS[col.symbol].decimals
-            chain.send(
-                comet.functions.addAsset(
-                    tokens[col.symbol].address,
-                    feeds[col.symbol].address,
-                    col.borrow_cf,
-                    col.liquidate_cf,
-                    col.liquidation_factor,
-                    col.supply_cap * 10**decimals,
-                ),
-                deployer,
-            )
-        comets[m.name] = comet
-        c[f"comet_{m.name}"] = comet.address
+    comets, comet_feeds = _deploy_comets(chain, tokens, feeds, deployer)
+    c.update({f"comet_{name}": comet.address for name, comet in comets.items()})
+    c.update(comet_feeds)
 
-    # EigenLayer
+    # EigenLayer (slashing release): StrategyManager, DelegationManager, EigenPodManager.
     manager = chain.deploy("StrategyManager", sender=deployer)
+    pods = chain.deploy("EigenPodManager", sender=deployer)
+    delegation = chain.deploy(
+        "DelegationManager", manager.address, pods.address, scenario.EIGEN_MIN_WITHDRAWAL_DELAY_BLOCKS, sender=deployer
+    )
+    chain.send(manager.functions.setDelegationManager(delegation.address), deployer)
+    chain.send(pods.functions.setDelegationManager(delegation.address), deployer)
+    operator = accounts[4]
+    chain.send(delegation.functions.registerAsOperator(operator, 0, "devnet-operator"), operator)
     strategies = {
         s: chain.deploy("StrategyBase", manager.address, tokens[s].address, sender=deployer)
         for s in scenario.EIGEN_STRATEGIES
     }
     chain.send(manager.functions.addStrategiesToDepositWhitelist([s.address for s in strategies.values()]), deployer)
     c["eigen_strategy_manager"] = manager.address
+    c["eigen_delegation_manager"] = delegation.address
+    c["eigen_pod_manager"] = pods.address
     c.update({f"eigen_strategy_{s}": st.address for s, st in strategies.items()})
 
     def mint(sym: str, to: str, amount: int) -> None:
@@ -165,10 +165,18 @@ def deploy_and_seed(
         return scenario.units(amount, scenario.TOKENS[sym].decimals)
 
     # Operators' liquidity (approvals once, unlimited).
+    aave_symbols = {r.symbol for r in scenario.AAVE_RESERVES}
     for sym, token in tokens.items():
+        spenders = [pool.address] if sym in aave_symbols else []
+        spenders += [manager.address] if sym in scenario.EIGEN_STRATEGIES else []
+        spenders += [
+            comets[m.name].address
+            for m in scenario.COMET_MARKETS
+            if sym == m.base or sym in {col.symbol for col in m.collaterals}
+        ]
         for op in (provider, whale, simulator):
             mint(sym, op, u(sym, 10**9))
-            for spender in (pool.address, manager.address, *(cm.address for cm in comets.values())):
+            for spender in spenders:
                 chain.send(token.functions.approve(spender, MAX_UINT), op)
     for sym, amount in scenario.AAVE_LIQUIDITY.items():
         chain.send(pool.functions.supply(tokens[sym].address, u(sym, amount), provider, 0), provider)
@@ -227,6 +235,10 @@ def deploy_and_seed(
         for market, amount in seed.comet_borrow.items():
             base = next(m.base for m in scenario.COMET_MARKETS if m.name == market)
             chain.send(comets[market].functions.withdraw(tokens[base].address, u(base, amount)), acct.address)
+        if seed.eigen_operator:
+            chain.send(delegation.functions.delegateTo(operator, (b"", 0), b"\x00" * 32), acct.address)
+        if seed.beacon_eth:
+            chain.send(pods.functions.recordBeaconChainETHDeposit(acct.address, seed.beacon_eth * 10**18), deployer)
         for sym, amount in seed.eigen_deposits.items():
             chain.send(tokens[sym].functions.approve(manager.address, u(sym, amount)), acct.address)
             chain.send(
@@ -236,7 +248,11 @@ def deploy_and_seed(
 
     extra_assets = _list_extra_reserves(chain, aave, aave_market, extra_aave_reserves, deployer, provider)
 
-    asset = {s: {"symbol": s, "address": tokens[s].address, "decimals": t.decimals} for s, t in scenario.TOKENS.items()}
+    asset = {
+        s: {"symbol": s, "address": tokens[s].address, "decimals": t.decimals}
+        | ({"approve_reset": True} if t.kind == "tether" else {})
+        for s, t in scenario.TOKENS.items()
+    }
     markets: list[dict[str, Any]] = [
         {
             "protocol": "aave-v3",
@@ -261,8 +277,13 @@ def deploy_and_seed(
         {
             "protocol": "compound-v3",
             "comet": comets[m.name].address,
+            "name": m.name,
             "asset": asset[m.base],
-            "collaterals": [asset[col.symbol] for col in m.collaterals],
+            # Only the hinted collaterals are named (intents resolve them); reads discover all.
+            "collaterals": [asset[sym] for sym in m.hinted],
+            "numeraire": m.numeraire,
+            "usd_reference": feeds["WETH"].address if m.numeraire == "ETH" else None,
+            "source": "devnet",
         }
         for m in scenario.COMET_MARKETS
     ]
@@ -273,9 +294,22 @@ def deploy_and_seed(
             "strategy": strategies[s].address,
             "asset": asset[s],
             "price_oracle": oracle.address,
+            "delegation_manager": delegation.address,
         }
         for s in scenario.EIGEN_STRATEGIES
     ]
+    markets.append(
+        {
+            "protocol": "eigenlayer",
+            "kind": "beacon",
+            "strategy_manager": manager.address,
+            "strategy": BEACON_CHAIN_ETH_STRATEGY,
+            "asset": {"symbol": "ETH", "address": NATIVE_ETH, "decimals": 18},
+            "price_oracle": oracle.address,
+            "price_asset": tokens["WETH"].address,
+            "delegation_manager": delegation.address,
+        }
+    )
     token_addresses = {s: str(t.address) for s, t in tokens.items()}
     feed_addresses = {s: str(f.address) for s, f in feeds.items()}
     registry = {
@@ -341,6 +375,64 @@ def _reserve_config(r: scenario.AaveReserve, token: str, feed: str) -> ReserveCo
     )
 
 
+def _deploy_comets(
+    chain: _Chain, tokens: dict[str, Contract], feeds: dict[str, Contract], deployer: str
+) -> tuple[dict[str, Contract], dict[str, str]]:
+    """One Comet per scenario market, its collaterals listed as governance does. USD markets
+    read the tokens' USD feeds; ETH markets a constant 1e8 base feed and X/ETH ratio feeds."""
+    comets: dict[str, Contract] = {}
+    named: dict[str, str] = {}
+    constant = None
+    ratio: dict[str, Contract] = {}
+    for m in scenario.COMET_MARKETS:
+        base_decimals = scenario.TOKENS[m.base].decimals
+        if m.numeraire == "USD":
+            base_feed = feeds[m.base].address
+        else:
+            if constant is None:
+                constant = chain.deploy("ConstantPriceFeed", 8, 10**8, sender=deployer)
+                named["feed_constant_1e8"] = constant.address
+            base_feed = constant.address
+        config = (
+            tokens[m.base].address,
+            base_feed,
+            deployer,  # pause guardian
+            *m.rates,
+            m.store_front_price_factor,
+            scenario.units(m.base_borrow_min, base_decimals),
+            scenario.units(m.target_reserves, base_decimals),
+        )
+        comet = chain.deploy("Comet", config, sender=deployer)
+        for col in m.collaterals:
+            decimals = scenario.TOKENS[col.symbol].decimals
+            if m.numeraire == "USD":
+                feed = feeds[col.symbol].address
+            else:
+                if col.symbol not in ratio:
+                    ratio[col.symbol] = chain.deploy(
+                        "RatioPriceFeed",
+                        feeds[col.symbol].address,
+                        feeds[m.base].address,
+                        f"{col.symbol} / {m.numeraire}",
+                        sender=deployer,
+                    )
+                    named[f"feed_{col.symbol}_{m.numeraire}"] = ratio[col.symbol].address
+                feed = ratio[col.symbol].address
+            chain.send(
+                comet.functions.addAsset(
+                    tokens[col.symbol].address,
+                    feed,
+                    col.borrow_cf,
+                    col.liquidate_cf,
+                    col.liquidation_factor,
+                    col.supply_cap * 10**decimals,
+                ),
+                deployer,
+            )
+        comets[m.name] = comet
+    return comets, named
+
+
 def _list_extra_reserves(
     chain: _Chain, aave: AaveDeployer, market: AaveMarket, n: int, deployer: str, provider: str
 ) -> list[dict[str, Any]]:
@@ -379,4 +471,14 @@ def _token_name(symbol: str) -> str:
         "rETH": "Rocket Pool ETH",
         "cbETH": "Coinbase Wrapped Staked ETH",
         "stETH": "Liquid staked Ether 2.0",
+        "USDT": "Tether USD",
+        "cbBTC": "Coinbase Wrapped BTC",
+        "tBTC": "tBTC v2",
+        "USDe": "USDe",
+        "weETH": "Wrapped eETH",
+        "ezETH": "Renzo Restaked ETH",
+        "LINK": "ChainLink Token",
+        "UNI": "Uniswap",
+        "COMP": "Compound",
+        "EIGEN": "Eigen",
     }.get(symbol, symbol)

@@ -39,7 +39,7 @@ class Simulator:
         return actions
 
     def _nudge_price(self) -> str:
-        sym = self.rng.choice([s for s in scenario.TOKENS if s not in ("USDC", "DAI")])
+        sym = self.rng.choice([s for s, t in scenario.TOKENS.items() if not t.stable])
         anchor = Decimal(scenario.TOKENS[sym].price)
         current = self._prices[sym]
         drift = (anchor - current) / anchor / 10  # pull back toward the seed price
@@ -99,6 +99,11 @@ class Simulator:
     def _accrue_restaking_rewards(self) -> str:
         sym = self.rng.choice(scenario.EIGEN_STRATEGIES)
         strategy = self.d.contracts[f"eigen_strategy_{sym}"]
+        if scenario.TOKENS[sym].kind == "rebasing":
+            # stETH's rewards arrive as a rebase of every balance, the strategy's included
+            rebasing = self.chain.at("DevRebasingToken", self.d.tokens[sym])
+            self.chain.send(rebasing.functions.rebase(1), self.d.operators["deployer"])
+            return f"eigenlayer {sym}: rebase +0.01 %"
         token = self.chain.at("DevToken", self.d.tokens[sym])
         balance = token.functions.balanceOf(strategy).call()
         reward = balance // 100_000  # ~3.5 %/year if stepped every ~15 minutes

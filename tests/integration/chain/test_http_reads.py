@@ -32,22 +32,25 @@ def test_failover_to_the_second_url_over_http(
     read_markets(client, anvil_devnet.registry.chains[0])
     result = read_markets(client, anvil_devnet.registry.chains[0])
     # Then anvil answered; the dead URL was tried once, then the client stuck to the live one
-    assert len(result.snapshots) == 10
+    assert len(result.snapshots) == len(anvil_devnet.registry.chains[0].markets)
     assert transport.by_url == {DEAD_URL: 1, anvil_devnet.node.url: 4}
 
 
-@pytest.mark.parametrize("copies", [1, 10, 100])
+# Up to ~500 markets: beyond that the batch body (every Comet reads all 24 asset slots and every
+# collateral's feed) passes anvil's 2 MB request limit and the client falls back to one request
+# per call (see docs/protocols.md). The in-process test goes to 1,300 markets.
+@pytest.mark.parametrize("copies", [1, 10, 40])
 def test_http_round_trips_per_tick_are_constant(
     anvil_devnet: AnvilDevnet, http_client: Callable[..., tuple[ChainClient, CountingTransport]], copies: int
 ) -> None:
-    # Given 10, 100 or 1000 markets
+    # Given the devnet's markets, 10 or 100 times over
     base = anvil_devnet.registry.chains[0]
     chain = base.model_copy(update={"markets": base.markets * copies})
     client, transport = http_client()
     # When they are all read
     result = read_markets(client, chain)
     # Then it took 2 HTTP requests, all reads at one block
-    assert len(result.snapshots) == 10 * copies
+    assert len(result.snapshots) == len(base.markets) * copies
     assert transport.requests == 2
     assert {s.block_number for s in result.snapshots} == {result.block.number}
 

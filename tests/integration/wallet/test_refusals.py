@@ -92,8 +92,8 @@ def test_comet_collateral_withdraw_that_undercollateralises_is_refused(
             )
         )
 
-    # Then Comet's NotCollateralized is the reason
-    assert refused.value.extra["reason"] == "NotCollateralized()"
+    # Then Comet's NotCollateralized() custom error is the reason
+    assert refused.value.extra["reason"] == "NotCollateralized"
 
 
 def test_sender_outside_the_users_portfolios_is_forbidden(wallet: WalletService, db: Database, devnet: Devnet) -> None:

@@ -10,6 +10,7 @@ from tidewatch.protocols.rates import aave_ray_apr_to_apy, comet_rate_to_apy
 from tidewatch.protocols.reader import read_markets, read_positions
 from tidewatch.protocols.registry import ChainRegistry
 from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.artifacts import artifact
 from tidewatch_local.devnet.scenario import TOKENS, units
 
 from .conftest import InProcessDevnet
@@ -55,13 +56,14 @@ def aave_rates_by_hand(r: scenario.AaveReserve) -> tuple[int, int]:
     return liquidity, borrow
 
 
-def comet_rates_by_hand(m: scenario.CometMarket) -> tuple[int, int, int]:
-    d = TOKENS[m.base].decimals
-    supply = scenario.COMET_LIQUIDITY[m.name] + sum(
-        u.comet_supply.get(m.name, {}).get(m.base, 0) for u in scenario.USERS
-    )
-    borrow = scenario.COMET_WHALE_BORROWS[m.name] + sum(u.comet_borrow.get(m.name, 0) for u in scenario.USERS)
-    utilization = units(borrow, d) * WAD // units(supply, d)
+def comet_rates_by_hand(devnet: InProcessDevnet, m: scenario.CometMarket) -> tuple[int, int, int]:
+    """Comet's utilization (stored indexes x principal totals, 1e15 index scale) and its kinked
+    per-second rates, recomputed from the contract's raw state."""
+    comet = devnet.w3.eth.contract(address=devnet.deployment.contracts[f"comet_{m.name}"], abi=artifact("Comet")["abi"])
+    supply_index, borrow_index, _, _, supply_base, borrow_base, _, _ = comet.functions.totalsBasic().call()
+    supply = supply_base * supply_index // 10**15
+    borrow = borrow_base * borrow_index // 10**15
+    utilization = borrow * WAD // supply
     s_kink, s_low, s_high, s_base, b_kink, b_low, b_high, b_base = m.rates
     if utilization <= s_kink:
         supply_rate = s_base + s_low * utilization // WAD
@@ -111,7 +113,7 @@ def test_every_market_at_one_block_with_rates_equal_to_the_hand_computed_ones(de
     # Compound III: the protocol's own getSupplyRate/getBorrowRate at getUtilization
     for m in scenario.COMET_MARKETS:
         snap = next(s for s in result.snapshots if s.protocol == "compound-v3" and s.asset_symbol == m.base)
-        utilization, supply_rate, borrow_rate = comet_rates_by_hand(m)
+        utilization, supply_rate, borrow_rate = comet_rates_by_hand(devnet, m)
         assert snap.raw["utilization_e18"] == utilization
         assert snap.raw["supply_rate_per_second_e18"] == supply_rate
         assert snap.raw["borrow_rate_per_second_e18"] == borrow_rate
@@ -147,19 +149,23 @@ def test_seeded_users_health_factors_and_balances_are_exact(devnet: InProcessDev
     assert close(bob.supplied[0].amount, 5 * 10**18)
     assert [t.symbol for t in bob.borrowed] == ["USDC"]
     assert close(bob.borrowed[0].amount, 12_000 * 10**6)
-    # ... and on Compound III: 2 WETH x $3000 x 0.90 liquidate factor / $4,800 = 1.125
+    # ... and on Compound III: 2 WETH x $3000 x 0.90 liquidate factor / debt; the debt is the
+    # 4,800 USDC borrowed plus the interest accrued since (Comet's borrow index grows per second)
     bob_comet = positions[(users["bob-near-liquidation"], "compound-v3")]
-    assert bob_comet.health_factor == Decimal("1.125")
+    debt = bob_comet.account["base_borrowed"]
+    assert 4_800 * 10**6 <= debt < 4_800 * 10**6 * 1_000_01 // 1_000_00
+    assert bob_comet.health_factor == Decimal(5_400) / (Decimal(debt) / 10**6)
+    assert Decimal("1.12498") < bob_comet.health_factor <= Decimal("1.125")
     assert [(t.symbol, t.amount) for t in bob_comet.collateral] == [("WETH", 2 * 10**18)]
-    assert bob_comet.account["base_borrowed"] == 4_800 * 10**6
 
     alice = positions[(users["alice-healthy"], "aave-v3")]
     assert close(alice.health_factor, Decimal("2.49"))
-    assert positions[(users["alice-healthy"], "compound-v3")].account["base_supplied"] == 5_000 * 10**6
+    alice_supplied = positions[(users["alice-healthy"], "compound-v3")].account["base_supplied"]
+    assert 5_000 * 10**6 <= alice_supplied < 5_000 * 10**6 * 1_000_01 // 1_000_00
 
     # EigenLayer: 32 stETH deposited -> 32e18 shares worth exactly 32 stETH
     carol = [p for p in result.positions if p.address == users["carol-staker"] and p.protocol == "eigenlayer"]
-    assert {(p.supplied[0].symbol, p.account["shares"], p.supplied[0].amount) for p in carol} == {
+    assert {(p.supplied[0].symbol, p.account["withdrawable_shares"], p.supplied[0].amount) for p in carol} == {
         ("stETH", 32 * 10**18, 32 * 10**18),
         ("rETH", 10 * 10**18, 10 * 10**18),
     }
