@@ -42,6 +42,9 @@ class BackfillOptions:
     batch_size: int = DEFAULT_BATCH  # eth_calls per HTTP request
     buckets_per_round: int = 24  # blocks read per pair of round trips
     skip_ingested: bool = True  # buckets ingest already filled are not read again
+    # Heal mode: a window reaching before the chain's first block (or past its head) is cut to
+    # the chain's history instead of refused, and a refusal is reported per chain, not raised.
+    clamp_to_history: bool = False
 
 
 @dataclass
@@ -90,6 +93,17 @@ def check_history(index: BlockIndex, window: Window) -> None:
         )
 
 
+def clamp(index: BlockIndex, window: Window) -> Window:
+    step = window.step_seconds
+    genesis = index.timestamp(0)
+    _, head_ts = index.latest()
+    first = -(-genesis // step) * step  # the first bucket start at or after genesis
+    last_end = (head_ts // step) * step + step  # a bucket whose start the head has reached
+    start = max(int(window.start.timestamp()), first)
+    end = max(start, min(int(window.end.timestamp()), last_end))
+    return Window(datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(end, tz=UTC), step)
+
+
 def backfill_chain(
     database: Database,
     chain: ChainRegistry,
@@ -105,6 +119,8 @@ def backfill_chain(
     before = client.round_trips
     result = ChainBackfill(chain.chain_id)
     index = BlockIndex(client, batch_size=min(options.batch_size * 2, 200))
+    if options.clamp_to_history:
+        window = clamp(index, window)
     check_history(index, window)
     buckets = window.buckets()
     result.buckets = len(buckets)
@@ -251,8 +267,10 @@ def backfill_markets(
                     should_stop=should_stop,
                 )
             )
-        except (InvalidInput, NotArchiveNode):
-            raise
+        except (InvalidInput, NotArchiveNode) as exc:
+            if not options.clamp_to_history:
+                raise
+            results.append(ChainBackfill(chain.chain_id, error=exc.detail))
         except DomainError as exc:  # RPC unavailable for this chain: the next run resumes it
             results.append(ChainBackfill(chain.chain_id, error=exc.detail))
     return results

@@ -107,7 +107,12 @@ def _run(
             if is_pruned_state_error(str(exc.detail)):
                 raise NotArchiveNode(client.chain_id, min(b for b, _ in part), _said(exc)) from exc
             raise
-        out.extend(decode_aggregate(calls, raw) for (_, calls), raw in zip(part, raws, strict=True))
+        for (block, calls), raw in zip(part, raws, strict=True):
+            try:
+                out.append(decode_aggregate(calls, raw))
+            except Exception:  # empty answer: Multicall3 had no code yet at that block
+                error = f"no Multicall3 at block {block}"
+                out.append([CallResult(False, error=error) for _ in calls])
     return out
 
 
@@ -137,6 +142,13 @@ def execute_at_blocks(
     main_sizes: list[int] = []
     for n, block in enumerate(blocks):
         parts = results[n * len(prelude_chunks) : (n + 1) * len(prelude_chunks)]
+        if not parts[0][0].ok:  # before Multicall3 existed: nothing is readable at this block
+            refs.append(BlockRef(block, 0))
+            preludes_at.append([[] for _ in plans])
+            mains.append([None for _ in plans])
+            errors.append(dict.fromkeys(range(len(plans)), parts[0][0].error or "unreadable block"))
+            main_sizes.append(0)
+            continue
         refs.append(BlockRef(parts[0][0].one(), parts[0][1].one()))
         flat = [r for part in parts for r in part[2:]]
         per_plan: list[list[CallResult]] = []

@@ -8,6 +8,7 @@ hours must reproduce, value for value.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -298,3 +299,61 @@ def test_a_future_end_is_refused_before_any_read() -> None:
         make_window(now=now, end=now + timedelta(days=1))
     with pytest.raises(InvalidInput, match="366"):
         make_window(now=now, days=400)
+
+
+class _Context:
+    function_name = "tidewatch-ingest"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:tidewatch-ingest"
+    aws_request_id = "heal"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 50_000
+
+
+def test_the_heal_schedule_fills_hours_ingest_missed_and_marks_those_it_cannot(
+    month: Month, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import deps
+    from ingest.handler import lambda_handler
+    from tidewatch import runtime
+    from tidewatch.observability import metrics
+
+    # Given every simulated hour stored except two that ingest missed (the RPC was down)
+    client, _ = _client(month)
+    backfill_markets(db, month.registry, {month.chain_id: client}, month.window)
+    missed = [month.window.start + timedelta(hours=h) for h in (10, 11)]
+    with db.transaction() as conn:
+        for hour in missed:
+            conn.execute("DELETE FROM market_rates WHERE observed_at = %s", (hour,))
+        conn.execute("DELETE FROM backfill_buckets")
+    assert len(_rows(db)) < len(month.ingested)
+    monkeypatch.setenv("TIDEWATCH_RPC_URLS", json.dumps({str(month.chain_id): [month.node.url]}))
+    monkeypatch.setenv("TIDEWATCH_REGISTRY", str(month.registry_path))
+    monkeypatch.setenv("TIDEWATCH_DATABASE_URL", database_url)
+    monkeypatch.setenv("TIDEWATCH_REDIS_URL", "redis://127.0.0.1:1/0")
+    if metrics.namespace is None:
+        monkeypatch.setattr(metrics, "namespace", "TidewatchTest")
+    runtime.reset()
+    deps.reset()
+    try:
+        # When the hourly heal schedule's event reaches the ingest function
+        event = json.loads(
+            (Path(__file__).resolve().parents[3] / "events" / "ingest" / "backfill-heal.json").read_text()
+        )
+        response = lambda_handler(event, _Context())
+    finally:
+        runtime.reset()
+        deps.reset()
+
+    # Then exactly the two missed hours are read from the chain and stored as ingest stored them
+    assert response["ok"] is True, response
+    (chain,) = response["result"]["chains"]
+    assert chain["filled"] == 2
+    assert _rows(db) == month.ingested
+    # ... and the hours before the devnet had markets are marked as gaps that cannot be filled
+    assert chain["unfillable"] >= 1
+    with db.connection() as conn:
+        marked = conn.execute("SELECT detail FROM backfill_buckets WHERE status = 'unfillable'").fetchall()
+    assert marked
+    assert all("no block" in m["detail"] or "no market readable" in m["detail"] for m in marked)
