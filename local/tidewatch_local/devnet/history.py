@@ -1,11 +1,12 @@
 """A month of life on a fresh devnet: hourly blocks from a past genesis up to the present.
 
-`simulate_history(rpc, deployment, start, hours)` walks hour by hour with anvil's automine off:
-the `Simulator` queues its transactions (price walk, utilization moves, restaking rewards), then
-they are mined in one block exactly on the hour (`evm_setNextBlockTimestamp` + `evm_mine`), so
-every hour of the devnet has a block at its start, as mainnet has hundreds. Queuing instead of
-mining per transaction (and a fixed gas limit instead of estimation) keeps a simulated month
-within seconds. One stress episode
+`simulate_history(rpc, deployment, start, hours)` walks hour by hour with anvil's automine off.
+Each hour moves the markets as `Simulator` does (a bounded mean-reverting price walk, the whale
+borrowing or repaying a slice of a reserve or Comet to keep utilization in 40-95 %, restaking
+rewards every few hours): its transactions are queued with explicit nonces and gas, then mined
+together in one block exactly on the hour (`evm_setNextBlockTimestamp` + `evm_mine`), so every
+hour of the devnet has a block at its start, as mainnet has hundreds. Raw JSON-RPC batches
+(about four HTTP requests an hour) keep a simulated month within seconds. One stress episode
 runs at `stress_hour`: WETH drops 8 % in one hour, the seeded near-liquidation borrower
 (bob-near-liquidation, health factor ~1.04) goes under 1 and a liquidator repays half his USDC
 debt through Aave's real `liquidationCall`; prices then revert through the simulator's walk.
@@ -16,19 +17,25 @@ move forward. Tidewatch then backfills the simulated month through the same code
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from web3 import Web3
-
-from tidewatch_local.devnet.aave_v3 import aave_artifact
-from tidewatch_local.devnet.deploy import Deployment, _Chain, connect
-from tidewatch_local.devnet.simulator import Simulator
+from tidewatch.chain import abi
+from tidewatch.chain.rpc import ChainClient
+from tidewatch_local.devnet import scenario
+from tidewatch_local.devnet.deploy import Deployment
 
 HOUR = 3600
-_GAS = 3_000_000
+_GAS = hex(3_000_000)
+_SET_ANSWER = abi.Function("setAnswer(int256)")
+_BORROW = abi.Function("borrow(address,uint256,uint256,uint16,address)")
+_REPAY = abi.Function("repay(address,uint256,uint256,address)")
+_COMET_WITHDRAW = abi.Function("withdraw(address,uint256)")
+_COMET_SUPPLY = abi.Function("supply(address,uint256)")
+_MINT = abi.Function("mint(address,uint256)")
+_BALANCE_OF = abi.Function("balanceOf(address)", (abi.U,))
 STRESS_DROP = Decimal("0.92")  # WETH -8 % in one hour
 
 
@@ -41,28 +48,118 @@ class SimulatedHistory:
     hour_blocks: list[int] = field(default_factory=list)  # block number mined at each hour mark
 
 
-class _QueuedChain(_Chain):
-    """Transactions go to the mempool; the hour's `evm_mine` includes them."""
+def mine_at(client: ChainClient, timestamp: int) -> int:
+    """Mine one block (with whatever is queued) at exactly `timestamp`; returns its number."""
+    client.request("evm_setNextBlockTimestamp", [timestamp])
+    client.request("evm_mine", [])
+    return client.block_number()
 
-    def send(self, fn: Any, sender: str) -> Any:
-        return fn.transact({"from": sender, "gas": _GAS})
 
+class _Walk:
+    """The hourly moves, as raw transactions from the node's unlocked operator accounts."""
 
-def mine_at(w3: Web3, timestamp: int) -> int:
-    """Mine one empty block with exactly `timestamp`; returns its number."""
-    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return int(w3.eth.block_number)
+    def __init__(self, client: ChainClient, d: Deployment, seed: int) -> None:
+        self.client = client
+        self.d = d
+        self.rng = random.Random(seed)
+        self.prices = {sym: Decimal(t.price) for sym, t in scenario.TOKENS.items()}
+        self.nonces: dict[str, int] = {}
+        self.steps = 0
+
+    def _nonce(self, sender: str) -> int:
+        if sender not in self.nonces:
+            self.nonces[sender] = int(self.client.request("eth_getTransactionCount", [sender, "pending"]), 16)
+        n = self.nonces[sender]
+        self.nonces[sender] = n + 1
+        return n
+
+    def tx(self, sender: str, to: str, data: bytes) -> tuple[str, list[object]]:
+        return "eth_sendTransaction", [
+            {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": _GAS, "nonce": hex(self._nonce(sender))}
+        ]
+
+    def call(self, to: str, fn: abi.Function, *args: object) -> tuple[str, list[object]]:
+        return "eth_call", [{"to": to, "data": "0x" + fn.encode(*args).hex()}, "latest"]
+
+    def send(self, txs: Sequence[tuple[str, list[object]]]) -> None:
+        if txs:
+            self.client.batch(list(txs))
+
+    def set_price(self, sym: str, price: Decimal) -> tuple[str, list[object]]:
+        self.prices[sym] = price
+        return self.tx(self.d.operators["deployer"], self.d.feeds[sym], _SET_ANSWER.encode(int(price * 10**8)))
+
+    def hour(self) -> int:
+        """Queue one hour's transactions; returns how many."""
+        txs = [self._price_move()]
+        txs += self._utilization_move()
+        if self.steps % 5 == 0:
+            txs += self._rewards()
+        self.steps += 1
+        self.send(txs)
+        return len(txs)
+
+    def _price_move(self) -> tuple[str, list[object]]:
+        sym = self.rng.choice([s for s in scenario.TOKENS if s not in ("USDC", "DAI")])
+        anchor = Decimal(scenario.TOKENS[sym].price)
+        current = self.prices[sym]
+        drift = (anchor - current) / anchor / 10
+        move = Decimal(str(self.rng.uniform(-0.004, 0.004))) + drift
+        return self.set_price(sym, min(anchor * Decimal("1.12"), max(anchor * Decimal("0.88"), current * (1 + move))))
+
+    def _utilization_move(self) -> list[tuple[str, list[object]]]:
+        whale = self.d.operators["whale"]
+        if self.rng.random() < 0.6:
+            r = self.rng.choice(scenario.AAVE_RESERVES)
+            token = self.d.tokens[r.symbol]
+            (raw,) = self.client.batch(
+                [self.call(self.d.contracts["aave_data_provider"], abi.AAVE_DP_GET_RESERVE_DATA, token)]
+            )
+            reserve = abi.AAVE_DP_GET_RESERVE_DATA.decode(bytes.fromhex(raw[2:]))
+            supplied, borrowed = int(reserve[2]), int(reserve[3]) + int(reserve[4])
+            pool = self.d.contracts["aave_pool"]
+            up, amount = self._direction(supplied, borrowed)
+            if not amount:
+                return []
+            data = _BORROW.encode(token, amount, 2, 0, whale) if up else _REPAY.encode(token, amount, 2, whale)
+            return [self.tx(whale, pool, data)]
+        m = self.rng.choice(scenario.COMET_MARKETS)
+        comet = self.d.contracts[f"comet_{m.name}"]
+        token = self.d.tokens[m.base]
+        raws = self.client.batch([self.call(comet, abi.COMET_TOTAL_SUPPLY), self.call(comet, abi.COMET_TOTAL_BORROW)])
+        supplied, borrowed = (int(r, 16) for r in raws)
+        up, amount = self._direction(supplied, borrowed)
+        if not amount:
+            return []
+        data = _COMET_WITHDRAW.encode(token, amount) if up else _COMET_SUPPLY.encode(token, amount)
+        return [self.tx(whale, comet, data)]
+
+    def _direction(self, supplied: int, borrowed: int) -> tuple[bool, int]:
+        utilization = borrowed / supplied if supplied else 0.0
+        amount = int(supplied * self.rng.uniform(0.002, 0.02))
+        up = self.rng.random() < 0.5
+        if utilization > 0.95 or borrowed < amount:
+            up = borrowed < amount
+        if utilization < 0.40:
+            up = True
+        return up, amount
+
+    def _rewards(self) -> list[tuple[str, list[object]]]:
+        sym = self.rng.choice(scenario.EIGEN_STRATEGIES)
+        strategy = self.d.contracts[f"eigen_strategy_{sym}"]
+        token = self.d.tokens[sym]
+        (raw,) = self.client.batch([self.call(token, _BALANCE_OF, strategy)])
+        reward = int(raw, 16) // 100_000  # ~3.5 %/year at hourly steps
+        return [self.tx(self.d.operators["deployer"], token, _MINT.encode(strategy, reward))] if reward else []
 
 
 def simulate_history(
-    rpc: str | Web3,
+    rpc: str | ChainClient,
     deployment: Deployment,
     *,
     start: int,
     hours: int,
     seed: int = 7,
-    steps_per_hour: int = 1,
     stress_hour: int | None = None,
     on_hour: Callable[[int, int], None] | None = None,
 ) -> SimulatedHistory:
@@ -70,62 +167,65 @@ def simulate_history(
 
     `on_hour(timestamp, block)` runs after each hour's block (the tests ingest there).
     """
-    w3 = connect(rpc)
-    head = w3.eth.get_block("latest")
-    if int(head["timestamp"]) >= start:
-        raise ValueError(f"the devnet head ({head['timestamp']}) is not before the simulation start {start}")
-    sim = Simulator(w3, deployment, seed=seed)
-    sim.chain = _QueuedChain(w3)
+    client = rpc if isinstance(rpc, ChainClient) else ChainClient(deployment.chain_id or 1, [rpc], timeout=60)
+    head = int(client.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    if head >= start:
+        raise ValueError(f"the devnet head ({head}) is not before the simulation start {start}")
+    walk = _Walk(client, deployment, seed)
     out = SimulatedHistory(start=start, hours=hours)
     stress = stress_hour if stress_hour is not None else (hours * 2) // 3
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    client.request("evm_setAutomine", [False])
     try:
         for hour in range(hours):
             t = start + hour * HOUR
             if hour > 0:  # the transactions of the hour before, mined in this hour's block
-                for _ in range(steps_per_hour):
-                    out.transactions += len(sim.step())
+                out.transactions += walk.hour()
                 if hour == stress:
-                    out.liquidation = _stress_episode(w3, sim, deployment, t - HOUR // 2)
+                    out.liquidation = _stress_episode(walk, t - HOUR // 2)
                     out.transactions += 2
-            number = mine_at(w3, t)
+            number = mine_at(client, t)
             out.hour_blocks.append(number)
+            if hour == stress and out.liquidation.get("transaction"):
+                receipt = client.request("eth_getTransactionReceipt", [out.liquidation["transaction"]])
+                out.liquidation["liquidated"] = receipt is not None and receipt["status"] == "0x1"
+                out.liquidation["block"] = number
             if on_hour is not None:
                 on_hour(t, number)
     finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        client.request("evm_setAutomine", [True])
     return out
 
 
-def _stress_episode(w3: Web3, sim: Simulator, d: Deployment, crash_at: int) -> dict[str, object]:
+def _stress_episode(walk: _Walk, crash_at: int) -> dict[str, object]:
     """WETH falls (8 %, or more if the walk had lifted bob's health factor) and bob's Aave
-    position is liquidated: half his USDC debt repaid through the real Pool."""
-    pool = w3.eth.contract(address=Web3.to_checksum_address(d.contracts["aave_pool"]), abi=aave_artifact("Pool")["abi"])
-    bob = Web3.to_checksum_address(d.users["bob-near-liquidation"]["address"])
-    before = Decimal(pool.functions.getUserAccountData(bob).call()[5]) / 10**18
+    position is liquidated: half his USDC debt repaid through the real Pool's liquidationCall."""
+    d, client = walk.d, walk.client
+    pool = d.contracts["aave_pool"]
+    bob = d.users["bob-near-liquidation"]["address"]
+
+    def health() -> Decimal:
+        (raw,) = client.batch([walk.call(pool, abi.AAVE_GET_USER_ACCOUNT_DATA, bob)])
+        return Decimal(abi.AAVE_GET_USER_ACCOUNT_DATA.decode(bytes.fromhex(raw[2:]))[5]) / 10**18
+
+    before = health()
     # His collateral is WETH: the health factor moves in proportion to its price.
     drop = min(STRESS_DROP, Decimal("0.97") / before) if before > 0 else STRESS_DROP
-    weth_price = sim._prices["WETH"] * drop
-    sim._prices["WETH"] = weth_price
-    feed = sim.chain.at("DevPriceFeed", d.feeds["WETH"])
-    sim.chain.send(feed.functions.setAnswer(int(weth_price * 10**8)), d.operators["deployer"])
-    mine_at(w3, crash_at)  # the crash lands mid-hour; the liquidation follows in the hour's block
-    health = Decimal(pool.functions.getUserAccountData(bob).call()[5]) / 10**18
-    if health >= 1:
-        return {"liquidated": False, "health_factor": str(health), "weth_price": str(weth_price)}
-    usdc = Web3.to_checksum_address(d.tokens["USDC"])
-    weth = Web3.to_checksum_address(d.tokens["WETH"])
-    data_provider = w3.eth.contract(
-        address=Web3.to_checksum_address(d.contracts["aave_data_provider"]),
-        abi=aave_artifact("AaveProtocolDataProvider")["abi"],
-    )
-    debt = int(data_provider.functions.getUserReserveData(usdc, bob).call()[2])
-    tx = sim.chain.send(pool.functions.liquidationCall(weth, usdc, bob, debt // 2, False), d.operators["provider"])
+    weth_price = walk.prices["WETH"] * drop
+    walk.send([walk.set_price("WETH", weth_price)])
+    mine_at(client, crash_at)  # the crash lands mid-hour; the liquidation follows in the hour's block
+    after = health()
+    if after >= 1:
+        return {"liquidated": False, "health_factor": str(after), "weth_price": str(weth_price)}
+    usdc, weth = d.tokens["USDC"], d.tokens["WETH"]
+    (raw,) = client.batch([walk.call(d.contracts["aave_data_provider"], abi.AAVE_DP_GET_USER_RESERVE_DATA, usdc, bob)])
+    debt = int(abi.AAVE_DP_GET_USER_RESERVE_DATA.decode(bytes.fromhex(raw[2:]))[2])
+    liquidate = abi.AAVE_LIQUIDATION_CALL.encode(weth, usdc, bob, debt // 2, False)
+    (tx_hash,) = client.batch([walk.tx(d.operators["provider"], pool, liquidate)])
     return {
         "liquidated": True,
+        "transaction": tx_hash,
         "borrower": bob,
-        "health_factor_before": str(health),
+        "health_factor_before": str(after),
         "debt_repaid": debt // 2,
-        "transaction": Web3.to_hex(tx),
         "weth_price": str(weth_price),
     }

@@ -258,11 +258,8 @@ def test_a_node_without_archive_state_is_refused_naming_the_block(month: Month, 
     node = start_anvil(prune_history=True, genesis_timestamp=start - 3600, chain_id=month.chain_id)
     try:
         client = ChainClient(month.chain_id, [node.url], sleep=lambda _s: None)
-        from web3 import Web3
-
-        w3 = Web3(Web3.HTTPProvider(node.url))
         for hour in range(6):
-            mine_at(w3, start + hour * 3600)
+            mine_at(client, start + hour * 3600)
         window = Window(datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(start + 5 * 3600, tz=UTC))
 
         # When a backfill is asked of it
