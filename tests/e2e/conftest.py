@@ -58,6 +58,8 @@ def dev(dev_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "TIDEWATCH_REDIS_URL": redis_url,
         "TIDEWATCH_HOME": str(home),
         "TIDEWATCH_DEVNET_SIMULATE_SECONDS": "3",
+        # The e2e checks assert the seeded positions as deployed (no month of history, no liquidation).
+        "TIDEWATCH_DEVNET_HISTORY_DAYS": "0",
         "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}",
     }
     with log.open("w") as out:
