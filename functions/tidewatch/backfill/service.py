@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidewatch.backfill.markets import BackfillOptions, ChainBackfill, ProgressFn, backfill_markets
+from tidewatch.backfill.positions import run_pending
 from tidewatch.backfill.settings import BackfillSettings
 from tidewatch.backfill.window import HOUR, MAX_DAYS, Window, make_window
 from tidewatch.chain.clients import rpc_url_map
@@ -44,6 +45,8 @@ class BackfillReport(BaseModel):
     step_seconds: int
     complete: bool
     chains: list[dict[str, object]]
+    # Heal runs also read pending address backfills (wallets added to portfolios).
+    addresses: list[dict[str, object]] = Field(default_factory=list)
 
 
 def backfill_clients(
@@ -102,7 +105,12 @@ def run_backfill(
         should_stop=should_stop,
         chain_ids=set(request.chain_ids) if request.chain_ids else None,
     )
+    addresses = []
+    if request.mode == "heal":
+        done = run_pending(database, registry, clients, options=options, discovery=discovery, should_stop=should_stop)
+        addresses = [a.__dict__ for a in done]
     return BackfillReport(
+        addresses=addresses,
         window_start=window.start,
         window_end=window.end,
         step_seconds=window.step_seconds,

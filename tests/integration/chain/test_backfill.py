@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +355,54 @@ def test_the_heal_schedule_fills_hours_ingest_missed_and_marks_those_it_cannot(
         marked = conn.execute("SELECT detail FROM backfill_buckets WHERE status = 'unfillable'").fetchall()
     assert marked
     assert all("no block" in m["detail"] or "no market readable" in m["detail"] for m in marked)
+
+
+def test_a_wallet_added_to_a_portfolio_gets_its_past_positions_and_a_health_factor_curve(
+    month: Month, db: Database
+) -> None:
+    from tidewatch.backfill.positions import run_pending
+    from tidewatch.portfolios.models import WalletIn
+    from tidewatch.portfolios.repository import PortfolioRepository
+
+    # Given bob (the borrower liquidated mid-month) and a fresh address without positions, added
+    # to a portfolio on the devnet's chain
+    bob = next(u for u in month.registry.users if u.label == "bob-near-liquidation").address
+    nobody = "0x000000000000000000000000000000000000dEaD"
+    with db.transaction() as conn:
+        user = conn.execute(
+            "INSERT INTO users (address) VALUES ('0x1111111111111111111111111111111111111111') RETURNING id"
+        ).fetchone()
+    repo = PortfolioRepository(db)
+    portfolio = repo.create(user["id"], "bob", [WalletIn(address=bob), WalletIn(address=nobody)], [month.chain_id])
+    with db.connection() as conn:
+        pending = conn.execute("SELECT scope, status FROM backfill_jobs ORDER BY scope").fetchall()
+    assert {p["status"] for p in pending} == {"running"}
+    assert len(pending) == 2
+
+    # When the heal schedule runs the pending positions backfills
+    client, _ = _client(month)
+    done = {d.address: d for d in run_pending(db, month.registry, {month.chain_id: client})}
+
+    # Then bob has one reading per simulated hour from the start of the simulated month, and
+    # half his Aave debt goes at the liquidation
+    assert done[bob.lower()].status == "done"
+    assert done[bob.lower()].filled >= HOURS
+    points, first, jobs = repo.chart(
+        [w.address for w in portfolio.wallets], [month.chain_id], month.window.start, month.window.end, 3600
+    )
+    assert len(points) == HOURS
+    assert first == month.window.start
+    assert all(p["samples"] == 1 for p in points)
+    factors = [p["min_health_factor"] for p in points]
+    assert factors[0] > 1
+    debts = [p["borrowed_usd"] for p in points]
+    stress = (HOURS * 2) // 3
+    # ... half of his 12,000 USDC Aave debt was repaid by the liquidator (his Comet debt stays)
+    assert Decimal(5_500) < debts[stress - 1] - debts[stress] < Decimal(6_500)
+    # ... the address without positions got a clear answer and nothing stored
+    assert done[nobody.lower()].status == "no-positions"
+    with db.connection() as conn:
+        stored = conn.execute("SELECT DISTINCT address FROM address_history").fetchall()
+    assert stored == [{"address": bob.lower()}]
+    assert [j["address"] for j in jobs] == [bob.lower()]
+    assert jobs[0]["status"] == "done"
