@@ -3,11 +3,11 @@
 `BlockIndex.first_at_or_after(timestamps)` runs one binary search per timestamp, all searches in
 lock-step: each round gathers the header every unresolved search needs next and fetches them in
 JSON-RPC batches (`eth_getBlockByNumber`, no transactions), so resolving 720 hourly timestamps
-costs about as many round trips as resolving one. The first probe of each search interpolates from
-the chain's average block time (a few probes suffice on chains with regular blocks); later probes
-bisect, so the worst case stays logarithmic. Headers are cached by number for the life of the
-index (a past block's timestamp never changes), so overlapping windows and resumed runs re-fetch
-nothing they already read.
+costs about as many round trips as resolving one. Probes alternate between interpolation (from
+the bracket's two timestamps: a few probes suffice on chains with regular blocks) and bisection,
+so an irregular stretch (Ethereum's genesis is dated 1970) still converges in logarithmic rounds.
+Headers are cached by number for the life of the index (a past block's timestamp never changes),
+so overlapping windows and resumed runs re-fetch nothing they already read.
 """
 
 from __future__ import annotations
@@ -63,13 +63,13 @@ class BlockIndex:
                 out[t] = 0
             else:
                 searches[t] = [0, head]
-        first_round = True
+        rounds = 0
         while searches:
             probes: dict[int, int] = {}
             for t, (lo, hi) in searches.items():
                 if hi - lo <= 1:
                     continue
-                probes[t] = self._guess(t, lo, hi) if first_round else (lo + hi) // 2
+                probes[t] = self._guess(t, lo, hi) if rounds % 2 == 0 else (lo + hi) // 2
             self._fetch(list(probes.values()))
             for t, probe in probes.items():
                 bounds = searches[t]
@@ -77,7 +77,7 @@ class BlockIndex:
                     bounds[1] = probe
                 else:
                     bounds[0] = probe
-            first_round = False
+            rounds += 1
             for t in [t for t, (lo, hi) in searches.items() if hi - lo <= 1]:
                 out[t] = searches.pop(t)[1]
         return out

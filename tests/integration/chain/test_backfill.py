@@ -9,6 +9,7 @@ hours must reproduce, value for value.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -372,6 +373,7 @@ def test_a_wallet_added_to_a_portfolio_gets_its_past_positions_and_a_health_fact
         user = conn.execute(
             "INSERT INTO users (address) VALUES ('0x1111111111111111111111111111111111111111') RETURNING id"
         ).fetchone()
+    assert user is not None
     repo = PortfolioRepository(db)
     portfolio = repo.create(user["id"], "bob", [WalletIn(address=bob), WalletIn(address=nobody)], [month.chain_id])
     with db.connection() as conn:
@@ -406,3 +408,53 @@ def test_a_wallet_added_to_a_portfolio_gets_its_past_positions_and_a_health_fact
     assert stored == [{"address": bob.lower()}]
     assert [j["address"] for j in jobs] == [bob.lower()]
     assert jobs[0]["status"] == "done"
+
+
+@pytest.fixture
+def restored_environ() -> Iterator[None]:
+    """The CLI exports the local run's configuration (as `tidewatch dev` does): undo it after."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_the_cli_backfills_with_a_progress_bar_and_refuses_bad_windows_in_one_line(
+    month: Month,
+    db: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restored_environ: None,
+) -> None:
+    from tidewatch_local.cli import main
+
+    # Given the local configuration pointing at the month devnet
+    monkeypatch.setenv("TIDEWATCH_RPC_URLS", json.dumps({str(month.chain_id): [month.node.url]}))
+    monkeypatch.setenv("TIDEWATCH_REGISTRY", str(month.registry_path))
+    monkeypatch.setenv("TIDEWATCH_DATABASE_URL", database_url)
+    monkeypatch.setenv("TIDEWATCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    start, end = month.window.start.isoformat(), month.window.end.isoformat()
+
+    # When `tidewatch backfill` runs over the simulated hours
+    code = main(["backfill", "--start", start, "--end", end])
+
+    # Then it draws its progress and reports the chain complete
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"{HOURS}/{HOURS} h" in err
+    assert f"chain {month.chain_id}: {HOURS} h filled" in out
+    assert "complete" in out
+    assert _rows(db) == month.ingested
+
+    # When the window ends in the future, Then one line says so and exits 2, with nothing stored
+    tomorrow = (datetime.now(tz=UTC) + timedelta(days=1)).isoformat()
+    assert main(["backfill", "--start", start, "--end", tomorrow]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("tidewatch: end ")
+    assert "in the future" in err
+    assert "Traceback" not in err
+    # ... and a window before the chain began names the chain's first moment
+    assert main(["backfill", "--days", "365", "--quiet"]) == 2
+    _, err = capsys.readouterr()
+    assert "history begins" in err
