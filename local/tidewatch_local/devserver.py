@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import warnings
 from datetime import UTC, datetime
@@ -41,12 +42,18 @@ def start_chain(state_dir: Path) -> tuple[dict[str, str], list[str], Any]:
     return chain.environment, chain.notes, chain
 
 
-def backfill_devnet(chain: Any, database_url: str) -> list[str]:
-    """Backfill the devnet's simulated history exactly as `tidewatch backfill` reads mainnet."""
+def backfill_devnet(chain: Any, database_url: str) -> tuple[list[str], threading.Thread | None]:
+    """Backfill the devnet's simulated history exactly as `tidewatch backfill` reads mainnet
+    (chains in parallel); then, in the background, the seeded users' positions, so a portfolio
+    holding them starts with the whole history (the API reports the backfill as running until then).
+    """
     start = getattr(chain, "history_start", None)
     if start is None:
-        return []
-    from tidewatch.backfill.service import BackfillRequest, backfill_clients, run_backfill
+        return [], None
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tidewatch.backfill.positions import request_history, run_pending
+    from tidewatch.backfill.service import BackfillReport, BackfillRequest, backfill_clients, run_backfill
     from tidewatch.backfill.settings import BackfillSettings
     from tidewatch.chain.settings import ChainReadSettings
     from tidewatch.db import Database
@@ -55,26 +62,55 @@ def backfill_devnet(chain: Any, database_url: str) -> list[str]:
 
     began = time.monotonic()
     settings, chain_settings, read = BackfillSettings(), ChainSettings(), ChainReadSettings()
-    database = Database(database_url)
-    try:
-        report = run_backfill(
-            BackfillRequest(action="backfill", mode="window", start=datetime.fromtimestamp(start, tz=UTC)),
+    registry = load_registry(chain_settings.registry)
+    database = Database(database_url, pool_size=4)
+    clients = backfill_clients(chain_settings, read, settings)
+
+    def one(chain_id: int) -> BackfillReport:
+        return run_backfill(
+            BackfillRequest(
+                action="backfill", mode="window", start=datetime.fromtimestamp(start, tz=UTC), chain_ids=[chain_id]
+            ),
             database=database,
-            registry=load_registry(chain_settings.registry),
-            clients=backfill_clients(chain_settings, read, settings),
+            registry=registry,
+            clients=clients,
             settings=settings,
             now=datetime.now(tz=UTC),
             chunk_size=read.multicall_chunk_size,
         )
-    finally:
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(registry.chain_ids))) as pool:
+            reports = list(pool.map(one, registry.chain_ids))
+        now = datetime.now(tz=UTC)
+        days = int(-(-(now.timestamp() - start) // 86400))
+        with database.transaction() as conn:
+            for user in registry.users:
+                request_history(conn, user.address, registry.chain_ids, now, days=days)
+    except Exception:
         database.close()
-    hours = sum(int(str(c["filled"])) + int(str(c["already"])) for c in report.chains)
-    rows = sum(int(str(c["rows_written"])) for c in report.chains)
-    requests = sum(int(str(c["round_trips"])) for c in report.chains)
+        raise
+    chains = [c for r in reports for c in r.chains]
+    hours = sum(int(str(c["filled"])) + int(str(c["already"])) for c in chains)
+    rows = sum(int(str(c["rows_written"])) for c in chains)
+    requests = sum(int(str(c["round_trips"])) for c in chains)
+
+    def positions() -> None:
+        try:
+            done = run_pending(database, registry, backfill_clients(chain_settings, read, settings))
+            print(f"[history] seeded users' positions: {sum(a.filled for a in done)} address-hours backfilled")
+        except Exception as exc:  # the heal schedule retries pending jobs
+            print(f"[history] positions backfill stopped: {type(exc).__name__}: {exc}")
+        finally:
+            database.close()
+
+    thread = threading.Thread(target=positions, name="positions-backfill", daemon=True)
+    thread.start()
     return [
         f"History: {hours} chain-hours backfilled ({rows} new rows, {requests} HTTP requests) in "
-        f"{time.monotonic() - began:.1f} s, after {chain.history_seconds:.1f} s of devnet simulation"
-    ]
+        f"{time.monotonic() - began:.1f} s, after {chain.history_seconds:.1f} s of devnet simulation; "
+        f"the seeded users' positions are backfilling in the background"
+    ], thread
 
 
 def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
@@ -126,7 +162,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         chain_env, chain_notes, chain_handle = start_chain(stack.state_dir)
         for key, value in chain_env.items():
             os.environ.setdefault(key, value)
-        history_notes = backfill_devnet(chain_handle, stack.database_url) if chain_handle is not None else []
+        history_notes, _ = backfill_devnet(chain_handle, stack.database_url) if chain_handle else ([], None)
         gateway, invoker = build_gateway(host, port)
         bus = LocalEventBus(gateway.template, invoker, stack.redis_url)
         bus.start()
