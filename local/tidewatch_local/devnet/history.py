@@ -119,6 +119,9 @@ class _Walk:
             supplied, borrowed = int(reserve[2]), int(reserve[3]) + int(reserve[4])
             pool = self.d.contracts["aave_pool"]
             up, amount = self._direction(supplied, borrowed)
+            cap = r.borrow_cap * 10 ** scenario.TOKENS[r.symbol].decimals
+            if up and cap and borrowed + amount > cap * 0.98:
+                up = False  # stay under the reserve's borrow cap (Aave would revert: error 50)
             if not amount:
                 return []
             data = _BORROW.encode(token, amount, 2, 0, whale) if up else _REPAY.encode(token, amount, 2, whale)
