@@ -24,7 +24,7 @@ touch "$started"
 # checkout (a git worktree with a symlinked venv would otherwise test that checkout's code).
 env -u TIDEWATCH_DATABASE_URL -u TIDEWATCH_REDIS_URL -u TIDEWATCH_RPC_URLS \
   PYTHONPATH="$root/functions:$root/local:$root${PYTHONPATH:+:$PYTHONPATH}" \
-  TIDEWATCH_HOME="$home" TIDEWATCH_DEVNET_SIMULATE_SECONDS=5 \
+  TIDEWATCH_HOME="$home" TIDEWATCH_DEVNET_SIMULATE_SECONDS=5 TIDEWATCH_DEVNET_HISTORY_DAYS=0 \
   .venv/bin/tidewatch dev --port "$port" --tick 5 >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$home"; }

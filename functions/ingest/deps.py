@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from tidewatch.backfill.service import backfill_clients as make_backfill_clients
+from tidewatch.backfill.settings import BackfillSettings
 from tidewatch.chain.clients import build_clients
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.chain.settings import ChainReadSettings
@@ -55,6 +57,26 @@ def discovery_cache() -> DiscoveryCache:
     return DiscoveryCache(ttl_seconds=read_settings().discovery_ttl_seconds)
 
 
+@lru_cache(maxsize=1)
+def backfill_settings() -> BackfillSettings:
+    return BackfillSettings()
+
+
+@lru_cache(maxsize=1)
+def backfill_clients() -> dict[int, ChainClient]:
+    """Clients for history reads: paced to the backfill's requests-per-second budget."""
+    return make_backfill_clients(chain_settings(), read_settings(), backfill_settings())
+
+
 def reset() -> None:
-    for cached in (chain_settings, read_settings, registry, chain_clients, publisher, discovery_cache):
+    for cached in (
+        chain_settings,
+        read_settings,
+        registry,
+        chain_clients,
+        publisher,
+        discovery_cache,
+        backfill_settings,
+        backfill_clients,
+    ):
         cached.cache_clear()

@@ -1,11 +1,14 @@
 """Lambda entry point of the ingest function.
 
-Events: the EventBridge schedule (read and record every market), a positions request (the API's
-portfolio view invokes it, or imports `tidewatch.protocols.positions` directly), and health.
+Events: the EventBridge schedule (read and record every market), the hourly heal schedule
+(`{"action": "backfill"}`: hours a tick missed are read from the chain at past blocks), an
+explicit backfill request (`"mode": "window"`), a positions request (the API's portfolio view
+invokes it, or imports `tidewatch.protocols.positions` directly), and health.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest import deps, logic
 from tidewatch import runtime
+from tidewatch.backfill.service import BackfillRequest, run_backfill
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest, ScheduledEvent
 from tidewatch.health import check_health
@@ -29,10 +33,41 @@ class PositionsRequest(BaseModel):
     chain_ids: list[int] | None = None
 
 
-IngestEvent = Annotated[ScheduledEvent | PositionsRequest | HealthRequest, Field(union_mode="left_to_right")]
+IngestEvent = Annotated[
+    ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest, Field(union_mode="left_to_right")
+]
+# A backfill stops this long before the Lambda timeout; the next heal run resumes it.
+_BACKFILL_MARGIN_MS = 10_000
 
 
-def _dispatch(event: ScheduledEvent | PositionsRequest | HealthRequest) -> Any:
+def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+
+    def out_of_time() -> bool:
+        return remaining is not None and int(remaining()) < _BACKFILL_MARGIN_MS
+
+    report = run_backfill(
+        event,
+        database=runtime.database(),
+        registry=deps.registry(),
+        clients=deps.backfill_clients(),
+        settings=deps.backfill_settings(),
+        now=datetime.now(tz=UTC),
+        chunk_size=deps.read_settings().multicall_chunk_size,
+        discovery=deps.discovery_cache(),
+        should_stop=out_of_time,
+    )
+    metrics.add_metric(
+        name="BackfillBuckets", unit=MetricUnit.Count, value=sum(int(str(c.get("filled", 0))) for c in report.chains)
+    )
+    return report
+
+
+def _dispatch(
+    event: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest, context: LambdaContext | None = None
+) -> Any:
+    if isinstance(event, BackfillRequest):
+        return _backfill(event, context)
     if isinstance(event, HealthRequest):
         return check_health(runtime.database(), runtime.redis_client())
     if isinstance(event, PositionsRequest):
@@ -62,4 +97,7 @@ def _dispatch(event: ScheduledEvent | PositionsRequest | HealthRequest) -> Any:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_typed(event, IngestEvent, _dispatch)
+    def logic(typed: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest) -> Any:
+        return _dispatch(typed, context)
+
+    return run_typed(event, IngestEvent, logic)

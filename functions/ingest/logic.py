@@ -11,7 +11,6 @@ skipped alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,10 +21,11 @@ from pydantic import BaseModel, Field
 from tidewatch.cache import RedisClient
 from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE
 from tidewatch.chain.rpc import ChainClient
-from tidewatch.db import Connection, Database
+from tidewatch.db import Database
 from tidewatch.errors import DomainError
 from tidewatch.events import ScheduledEvent
 from tidewatch.marketfeed import MarketChanged, Publisher, hot_cache, hot_key, latest_market
+from tidewatch.markets.recorder import record_snapshots
 from tidewatch.observability import MetricUnit, logger, metrics
 from tidewatch.protocols.discovery import DiscoveryCache, read_markets_discovered
 from tidewatch.protocols.models import MarketSnapshot
@@ -97,7 +97,7 @@ def run_tick(
             logger.warning("market read failed", extra=failure.model_dump())
         observed_at = datetime.fromtimestamp(read.block.timestamp, tz=UTC)
         with database.transaction() as conn:
-            inserted = _record(conn, read.snapshots, observed_at)
+            inserted = record_snapshots(conn, read.snapshots, observed_at)
         tick.rows_inserted = len(inserted)
         events = _refresh_hot_cache(redis, inserted, observed_at, market_ttl_seconds)
         if events:
@@ -111,60 +111,6 @@ def run_tick(
     if results and all(r.error is None for r in results):
         metrics.add_metric(name="IngestTickSucceeded", unit=MetricUnit.Count, value=1)
     return TickResult(tick=event.id, scheduled_at=event.time, chains=results)
-
-
-def _record(
-    conn: Connection, snapshots: Sequence[MarketSnapshot], observed_at: datetime
-) -> list[tuple[int, MarketSnapshot]]:
-    """Upsert markets and append rates; returns (market id, snapshot) of rows actually inserted."""
-    inserted: list[tuple[int, MarketSnapshot]] = []
-    for s in snapshots:
-        metadata = json.dumps(s.model_dump(mode="json", include={"params"})["params"])
-        row = conn.execute(
-            """
-            INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals, metadata)
-            VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)
-            ON CONFLICT (chain_id, protocol, market_key) DO UPDATE
-               SET asset_symbol = EXCLUDED.asset_symbol, asset_address = EXCLUDED.asset_address,
-                   asset_decimals = EXCLUDED.asset_decimals, metadata = EXCLUDED.metadata
-            RETURNING id
-            """,
-            (s.chain_id, s.protocol, s.market_key, s.asset_symbol, s.asset_address, s.asset_decimals, metadata),
-        ).fetchone()
-        assert row is not None  # RETURNING always yields the row
-        market_id = int(row["id"])
-        written = conn.execute(
-            """
-            INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization,
-                                      total_supplied, total_borrowed, price_usd)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (market_id, block_number) DO NOTHING
-            RETURNING market_id
-            """,
-            (
-                market_id,
-                s.block_number,
-                observed_at,
-                s.supply_apy,
-                s.borrow_apy,
-                s.utilization,
-                s.total_supplied,
-                s.total_borrowed,
-                s.price_usd,
-            ),
-        ).fetchone()
-        if written is None:
-            continue
-        inserted.append((market_id, s))
-        if s.price_usd is not None:
-            conn.execute(
-                """
-                INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd, block_number)
-                VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
-                """,
-                (s.chain_id, s.asset_symbol, observed_at, s.price_usd, s.block_number),
-            )
-    return inserted
 
 
 def _headline(values: Mapping[str, Any]) -> dict[str, Any]:

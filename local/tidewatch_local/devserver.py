@@ -1,15 +1,20 @@
 """`tidewatch dev`: the whole system on one machine with zero cloud accounts.
 
 Order of start-up: stores (configured or embedded) → migrations → devnet (when no RPC URL is
-configured and the devnet tooling is present) → local gateway (HTTP API, WebSocket, management
-API, dashboard) → EventBridge schedules. Ctrl-C stops everything; data stays in .tidewatch/.
+configured and the devnet tooling is present; it first lives a simulated month, see
+`devnet.local`) → backfill of that month through the mainnet code path (`tidewatch.backfill`)
+→ local gateway (HTTP API, WebSocket, management API, dashboard) → EventBridge schedules.
+The start-up time is measured and printed. Ctrl-C stops everything; data stays in .tidewatch/.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,77 @@ def start_mailbox(state_dir: Path, extra: dict[str, str]) -> tuple[str, Any]:
     return f"Alert mail: SMTP 127.0.0.1:{mailbox.port} (aiosmtpd), each mail saved as .eml in {folder}", mailbox
 
 
+def backfill_devnet(chain: Any, database_url: str) -> tuple[list[str], threading.Thread | None]:
+    """Backfill the devnet's simulated history exactly as `tidewatch backfill` reads mainnet
+    (chains in parallel); then, in the background, the seeded users' positions, so a portfolio
+    holding them starts with the whole history (the API reports the backfill as running until then).
+    """
+    start = getattr(chain, "history_start", None)
+    if start is None:
+        return [], None
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tidewatch.backfill.positions import request_history, run_pending
+    from tidewatch.backfill.service import BackfillReport, BackfillRequest, backfill_clients, run_backfill
+    from tidewatch.backfill.settings import BackfillSettings
+    from tidewatch.chain.settings import ChainReadSettings
+    from tidewatch.db import Database
+    from tidewatch.protocols.registry import load_registry
+    from tidewatch.settings import ChainSettings
+
+    began = time.monotonic()
+    settings, chain_settings, read = BackfillSettings(), ChainSettings(), ChainReadSettings()
+    registry = load_registry(chain_settings.registry)
+    database = Database(database_url, pool_size=4)
+    clients = backfill_clients(chain_settings, read, settings)
+
+    def one(chain_id: int) -> BackfillReport:
+        return run_backfill(
+            BackfillRequest(
+                action="backfill", mode="window", start=datetime.fromtimestamp(start, tz=UTC), chain_ids=[chain_id]
+            ),
+            database=database,
+            registry=registry,
+            clients=clients,
+            settings=settings,
+            now=datetime.now(tz=UTC),
+            chunk_size=read.multicall_chunk_size,
+        )
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(registry.chain_ids))) as pool:
+            reports = list(pool.map(one, registry.chain_ids))
+        now = datetime.now(tz=UTC)
+        days = int(-(-(now.timestamp() - start) // 86400))
+        with database.transaction() as conn:
+            for user in registry.users:
+                request_history(conn, user.address, registry.chain_ids, now, days=days)
+    except Exception:
+        database.close()
+        raise
+    chains = [c for r in reports for c in r.chains]
+    hours = sum(int(str(c["filled"])) + int(str(c["already"])) for c in chains)
+    rows = sum(int(str(c["rows_written"])) for c in chains)
+    requests = sum(int(str(c["round_trips"])) for c in chains)
+
+    def positions() -> None:
+        try:
+            done = run_pending(database, registry, backfill_clients(chain_settings, read, settings))
+            print(f"[history] seeded users' positions: {sum(a.filled for a in done)} address-hours backfilled")
+        except Exception as exc:  # the heal schedule retries pending jobs
+            print(f"[history] positions backfill stopped: {type(exc).__name__}: {exc}")
+        finally:
+            database.close()
+
+    thread = threading.Thread(target=positions, name="positions-backfill", daemon=True)
+    thread.start()
+    return [
+        f"History: {hours} chain-hours backfilled ({rows} new rows, {requests} HTTP requests) in "
+        f"{time.monotonic() - began:.1f} s, after {chain.history_seconds:.1f} s of devnet simulation; "
+        f"the seeded users' positions are backfilling in the background"
+    ], thread
+
+
 def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
     template = read_template()
     invoker = LocalInvoker(template)
@@ -80,6 +156,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     warnings.filterwarnings("ignore", module="platformdirs")
 
+    began = time.monotonic()
     stack = resolve_stack()
     chain_handle = None
     runner: ScheduleRunner | None = None
@@ -108,6 +185,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         chain_env, chain_notes, chain_handle = start_chain(stack.state_dir)
         for key, value in chain_env.items():
             os.environ.setdefault(key, value)
+        history_notes, _ = backfill_devnet(chain_handle, stack.database_url) if chain_handle else ([], None)
         gateway, invoker = build_gateway(host, port)
         bus = LocalEventBus(gateway.template, invoker, stack.redis_url)
         bus.start()
@@ -121,7 +199,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         )
         print(f"  WebSocket API   ws://{host}:{port}{WS_PATH}?token=<access token>")
         print(f"  management API  {base}/local/@connections/{{connectionId}}")
-        for note in [*stack.notes, *chain_notes, mail_note]:
+        for note in [*stack.notes, *chain_notes, *history_notes, mail_note]:
             print(f"  {note}")
         for rule in gateway.template.event_rules:
             print(f"  events          {rule.pattern.get('detail-type')} → {rule.function}")
@@ -130,6 +208,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
             for s in gateway.template.schedules:
                 every = f"every {tick:g} s (--tick)" if tick else s.expression
                 print(f"  schedule        {s.function} {every}")
+        print(f"  start-up        {time.monotonic() - began:.1f} s to the first page (history included)")
         print("Press Ctrl-C to stop.", flush=True)
         config = uvicorn.Config(
             gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"

@@ -423,8 +423,9 @@ class ScheduleRunner:
             "detail": {},
         }
 
-    def fire(self, schedule_function: str, name: str) -> Any:
-        result = self.invoker.invoke(schedule_function, self.scheduled_event(name))
+    def fire(self, schedule_function: str, name: str, payload: dict[str, Any] | None = None) -> Any:
+        event = payload if payload is not None else self.scheduled_event(name)
+        result = self.invoker.invoke(schedule_function, event)
         ok = isinstance(result, dict) and result.get("ok", True)
         self.log(f"[schedule] {name}: {'ok' if ok else result}")
         return result
@@ -436,17 +437,21 @@ class ScheduleRunner:
                 self.log(f"[schedule] {schedule.name}: {schedule.expression} is not a rate(); not fired locally")
                 continue
             thread = threading.Thread(
-                target=self._loop, args=(schedule.function, schedule.name, interval, first_delay), daemon=True
+                target=self._loop,
+                args=(schedule.function, schedule.name, interval, first_delay, schedule.input),
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
 
-    def _loop(self, function: str, name: str, interval: float, first_delay: float) -> None:
+    def _loop(
+        self, function: str, name: str, interval: float, first_delay: float, payload: dict[str, Any] | None = None
+    ) -> None:
         if self._stop.wait(first_delay):
             return
         while not self._stop.is_set():
             try:
-                self.fire(function, name)
+                self.fire(function, name, payload)
             except Exception as exc:  # a failed tick is logged and retried next time, as EventBridge would
                 self.log(f"[schedule] {name} failed: {type(exc).__name__}: {exc}")
             if self._stop.wait(interval):

@@ -23,6 +23,7 @@ START, END = "<!-- configuration:start -->", "<!-- configuration:end -->"
 MODULES = [
     ("Stores, chains and function calls", "tidewatch.settings"),
     ("Chain reads", "tidewatch.chain.settings"),
+    ("History backfill", "tidewatch.backfill.settings"),
     ("HTTP API", "api.settings"),
     ("Sign-In with Ethereum and tokens", "tidewatch.identity.settings"),
     ("Billing (Stripe)", "tidewatch.billing.settings"),

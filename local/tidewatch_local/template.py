@@ -4,6 +4,7 @@ schedules. The local gateway, the local invoker and the template tests all use t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ class Schedule:
     function: str
     expression: str  # rate(...) or cron(...)
     name: str
+    input: dict[str, Any] | None = None  # the schedule's `Input`: EventBridge sends it instead of the event
 
     @property
     def interval_seconds(self) -> float | None:
@@ -186,7 +188,9 @@ def parse_template(raw: dict[str, Any]) -> TemplateModel:
                 event_rules.append(EventRule(logical_id, ev_props["Pattern"]))
             elif event.get("Type") == "Schedule":
                 expression = _resolve_scalar(ev_props["Schedule"], parameters)
-                schedules.append(Schedule(logical_id, str(expression), f"{logical_id}-{event_id}"))
+                raw_input = ev_props.get("Input")
+                payload = json.loads(raw_input) if isinstance(raw_input, str) else None
+                schedules.append(Schedule(logical_id, str(expression), f"{logical_id}-{event_id}", payload))
     # WebSocket routes: Route → Integration → function (through the integration's URI).
     integrations = {}
     for logical_id, resource in resources.items():

@@ -71,6 +71,8 @@ def dev(dev_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "TIDEWATCH_ALERTS_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
         "TIDEWATCH_ALERTS_TELEGRAM_API_BASE": providers.url,
         "TIDEWATCH_ALERTS_CHAT_WEBHOOK_HOSTS": json.dumps([providers.host]),
+        # The e2e checks assert the seeded positions as deployed (no month of history, no liquidation).
+        "TIDEWATCH_DEVNET_HISTORY_DAYS": "0",
         "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}",
     }
     with log.open("w") as out:

@@ -6,7 +6,7 @@ the same for everyone, so there is nothing to scope to a user).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -74,6 +74,12 @@ def market_history(
     start: Annotated[Rfc3339 | None, Query(description="Range start (default: end − 7 days).")] = None,
     end: Annotated[Rfc3339 | None, Query(description="Range end (default: now).")] = None,
     points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="At most this many points (downsampled).")] = 200,
+    bucket: Annotated[
+        Literal["hour", "day"] | None,
+        Query(description="One point per UTC hour or day (like DefiLlama's /chart); overrides `points`."),
+    ] = None,
 ) -> MarketHistory:
-    """Rate history averaged into at most `points` equal time buckets, oldest first."""
-    return markets.history(market_id, start=start, end=end, points=points)
+    """Rate history averaged per bucket, oldest first, with the series' first timestamp and its
+    gaps (buckets without a reading: `missing`, or `unfillable` when a backfill found nothing to
+    read). Without `bucket`, the range is cut into at most `points` equal buckets."""
+    return markets.history(market_id, start=start, end=end, points=points, bucket=bucket)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.params import Rfc3339
 from api.security import CurrentUser, ServicesDep, limit_by_ip
-from tidewatch.portfolios.models import Page, Portfolio, PortfolioIn, PortfolioPatch, PortfolioView, Snapshot
+from tidewatch.portfolios.models import (
+    Page,
+    Portfolio,
+    PortfolioChart,
+    PortfolioIn,
+    PortfolioPatch,
+    PortfolioView,
+    Snapshot,
+)
 
 router = APIRouter(
     prefix="/portfolios",
@@ -73,3 +82,18 @@ def portfolio_history(
 ) -> Page[Snapshot]:
     """Snapshots newest first, for charts (net worth and lowest health factor over time)."""
     return svc.portfolios.history(user.user_id, portfolio_id, cursor=cursor, limit=limit, since=since)
+
+
+@router.get("/{portfolio_id}/history/chart", responses=_NOT_FOUND)  # type: ignore[arg-type]
+def portfolio_chart(
+    portfolio_id: PortfolioId,
+    user: CurrentUser,
+    svc: ServicesDep,
+    start: Annotated[datetime | None, Query(description="Range start (default: end − 30 days).")] = None,
+    end: Annotated[datetime | None, Query(description="Range end (default: now).")] = None,
+    bucket: Annotated[Literal["hour", "day"], Query(description="One point per UTC hour or day.")] = "hour",
+) -> PortfolioChart:
+    """Net worth and lowest health factor per hour or day, read from the chain's past for every
+    wallet (a positions backfill starts when a wallet is added), with how far back the history
+    goes (`first_timestamp`), its gaps, and whether a backfill is still running."""
+    return svc.portfolios.chart(user.user_id, portfolio_id, start=start, end=end, bucket=bucket)

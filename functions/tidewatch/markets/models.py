@@ -65,12 +65,32 @@ class RatePoint(BaseModel):
     supply_apy: Decimal | None
     borrow_apy: Decimal | None
     utilization: Decimal | None
+    price_usd: Decimal | None = None
+    tvl_usd: Decimal | None = Field(default=None, description="Average total supplied × price in the bucket (USD).")
     samples: int
+
+
+class HistoryGap(BaseModel):
+    start: datetime = Field(description="First bucket without a reading.")
+    end: datetime = Field(description="End of the last bucket without a reading (exclusive).")
+    buckets: int
+    reason: Literal["missing", "unfillable"] = Field(
+        description="`missing`: not read yet (the heal schedule or a backfill will fill it); "
+        "`unfillable`: the chain had no block or no readable market then (marked by a backfill)."
+    )
 
 
 class MarketHistory(BaseModel):
     market: MarketSummary
     start: datetime
     end: datetime
+    bucket: Literal["hour", "day"] | None = Field(default=None, description="The bucket asked for, if any.")
     bucket_seconds: int = Field(description="Downsampling step: each point averages one bucket.")
+    first_timestamp: datetime | None = Field(
+        default=None, description="The series' first reading ever stored (its history begins there)."
+    )
+    gaps: list[HistoryGap] = Field(
+        default_factory=list,
+        description="Buckets between the series' first reading (or the range start) and the range end with no reading.",
+    )
     points: list[RatePoint]

@@ -41,17 +41,33 @@ def one(conn: Connection, market_id: int) -> dict[str, Any] | None:
 
 
 def history(
-    conn: Connection, market_id: int, start: datetime, end: datetime, bucket_seconds: int
+    conn: Connection, market_id: int, start: datetime, end: datetime, bucket_seconds: int, decimals: int = 0
 ) -> list[dict[str, Any]]:
     """Averages per time bucket (date_bin), oldest first; served by market_rates_time_idx."""
     return conn.execute(
         """
         SELECT date_bin(make_interval(secs => %(step)s), observed_at, %(start)s) AS t,
                avg(supply_apy) AS supply_apy, avg(borrow_apy) AS borrow_apy,
-               avg(utilization) AS utilization, count(*) AS samples
+               avg(utilization) AS utilization, avg(price_usd) AS price_usd,
+               avg(total_supplied * price_usd / power(10::numeric, %(decimals)s)) AS tvl_usd, count(*) AS samples
         FROM market_rates
         WHERE market_id = %(id)s AND observed_at >= %(start)s AND observed_at < %(end)s
         GROUP BY 1 ORDER BY 1
         """,
-        {"id": market_id, "start": start, "end": end, "step": bucket_seconds},
+        {"id": market_id, "start": start, "end": end, "step": bucket_seconds, "decimals": decimals},
     ).fetchall()
+
+
+def first_reading(conn: Connection, market_id: int) -> datetime | None:
+    row = conn.execute("SELECT min(observed_at) AS t FROM market_rates WHERE market_id = %s", (market_id,)).fetchone()
+    return row["t"] if row else None
+
+
+def unfillable_hours(conn: Connection, chain_id: int, start: datetime, end: datetime) -> list[datetime]:
+    """Hours a backfill of the chain's markets marked as impossible to fill."""
+    rows = conn.execute(
+        "SELECT bucket_start FROM backfill_buckets WHERE chain_id = %s AND scope = 'markets'"
+        " AND status = 'unfillable' AND bucket_start >= %s AND bucket_start < %s",
+        (chain_id, start, end),
+    ).fetchall()
+    return [r["bucket_start"] for r in rows]

@@ -6,16 +6,26 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from tidewatch.cache import CacheAside
 from tidewatch.db import Database
 from tidewatch.errors import InvalidInput, NotFound
 from tidewatch.markets import repository
-from tidewatch.markets.models import ApyOutlook, MarketHistory, MarketList, MarketSummary, RatePoint
+from tidewatch.markets.gaps import find_gaps
+from tidewatch.markets.models import (
+    ApyOutlook,
+    HistoryGap,
+    MarketHistory,
+    MarketList,
+    MarketSummary,
+    RatePoint,
+)
 from tidewatch.observability import logger
 
 MAX_POINTS = 500
+BUCKETS = {"hour": 3600, "day": 86400}
+MAX_BUCKETS = 9000  # a year of hours
 MAX_RANGE = timedelta(days=366)
 # Ingest runs every minute; a reading older than this many seconds is flagged stale.
 DEFAULT_STALE_AFTER_SECONDS = 300.0
@@ -105,8 +115,18 @@ class MarketService:
         return self._with_outlooks([_summary(row, self._now(), self._stale_after)])[0]
 
     def history(
-        self, market_id: int, *, start: datetime | None, end: datetime | None, points: int = 200
+        self,
+        market_id: int,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        points: int = 200,
+        bucket: Literal["hour", "day"] | None = None,
     ) -> MarketHistory:
+        """Readings averaged per bucket: `bucket` hour or day (aligned on UTC hours / midnights,
+        like DefiLlama's chart), or else `points` equal buckets over the range. States the series'
+        first reading and the gaps (empty buckets from the later of the range start and the first
+        reading, up to the range end or now)."""
         now = self._now()
         end = end or now
         start = start or end - timedelta(days=7)
@@ -120,17 +140,44 @@ class MarketService:
             raise InvalidInput(
                 f"points must be 1..{MAX_POINTS}", errors=[{"field": "points", "message": "out of range"}]
             )
+        if bucket is not None:
+            step = BUCKETS[bucket]
+            start = _floor(start, step)
+            if (end - start).total_seconds() / step > MAX_BUCKETS:
+                raise InvalidInput(
+                    f"at most {MAX_BUCKETS} {bucket} buckets per request: narrow the range or use bucket=day",
+                    errors=[{"field": "bucket", "message": "too many buckets for the range"}],
+                )
+        else:
+            step = max(60, int((end - start).total_seconds() // points))
         market = self.get(market_id)
-        bucket = max(60, int((end - start).total_seconds() // points))
         with self._db.connection() as conn:
-            rows = repository.history(conn, market_id, start, end, bucket)
+            rows = repository.history(conn, market_id, start, end, step, market.asset_decimals)
+            first = repository.first_reading(conn, market_id)
+            unfillable = repository.unfillable_hours(conn, market.chain_id, start, end)
+        gaps: list[HistoryGap] = []
+        if first is not None:
+            # From the first bucket the series could have filled, to the last complete bucket
+            # (the one holding `now` may still be filling).
+            size = timedelta(seconds=step)
+            begin = start + max(0, (first - start) // size) * size
+            stop = min(end, start + max(0, (now - start) // size) * size)
+            gaps = find_gaps(begin, stop, step, (r["t"] for r in rows), unfillable)
         return MarketHistory(
             market=market,
             start=start,
             end=end,
-            bucket_seconds=bucket,
+            bucket=bucket,
+            bucket_seconds=step,
+            first_timestamp=first,
+            gaps=gaps,
             points=[RatePoint(**row) for row in rows],
         )
+
+
+def _floor(t: datetime, step: int) -> datetime:
+    epoch = int(t.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % step, tz=UTC)
 
 
 _DECIMAL_FIELDS = ("supply_apy", "borrow_apy", "utilization", "total_supplied", "total_borrowed", "price_usd")

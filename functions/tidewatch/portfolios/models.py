@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -156,3 +156,41 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise InvalidInput(
             "cursor is not valid", errors=[{"field": "cursor", "message": "not a cursor from this API", "in": "query"}]
         ) from exc
+
+
+class ChartPoint(BaseModel):
+    t: datetime = Field(description="Start of the bucket.")
+    net_worth_usd: Decimal
+    supplied_usd: Decimal
+    borrowed_usd: Decimal
+    min_health_factor: Decimal | None = Field(description="Lowest health factor in the bucket (None: no debt).")
+    samples: int
+
+
+class HistoryBackfill(BaseModel):
+    """The positions backfill of one address on one chain."""
+
+    address: str
+    chain_id: int
+    status: Literal["running", "done", "failed"]
+    buckets_done: int
+    buckets_total: int
+    window_start: datetime
+    error: str | None = None
+
+
+class PortfolioChart(BaseModel):
+    """Net worth and health factor per hour or day, summed over the portfolio's wallets and chains.
+
+    Hours before the portfolio existed come from the chain (a positions backfill per address);
+    later ones too, as the heal schedule keeps each address's series filled."""
+
+    start: datetime
+    end: datetime
+    bucket: Literal["hour", "day"]
+    bucket_seconds: int
+    first_timestamp: datetime | None = Field(description="How far back the history goes (None: nothing yet).")
+    backfill_running: bool = Field(description="True while a backfill of any wallet is still reading the past.")
+    backfills: list[HistoryBackfill]
+    gaps: list[dict[str, Any]] = Field(default_factory=list, description="Empty buckets since the first one.")
+    points: list[ChartPoint]

@@ -50,6 +50,23 @@ class PortfolioRepository:
         self._admission = admission
 
     @staticmethod
+    def _request_history(conn: Connection, portfolio_id: int) -> None:
+        """A pending 30-day positions backfill per (wallet, chain) of the portfolio, in the same
+        transaction as the wallets (the ingest function's heal schedule runs it; one already
+        requested for that address and chain is kept)."""
+        conn.execute(
+            """
+            INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
+            SELECT c.chain_id, 'positions:' || lower(a.address),
+                   date_trunc('hour', now()) - interval '30 days', date_trunc('hour', now()), 3600, 'running'
+            FROM portfolio_addresses a JOIN portfolios p ON p.id = a.portfolio_id, unnest(p.chains) AS c(chain_id)
+            WHERE a.portfolio_id = %s
+            ON CONFLICT (chain_id, scope) DO NOTHING
+            """,
+            (portfolio_id,),
+        )
+
+    @staticmethod
     def _set_wallets(conn: Connection, portfolio_id: int, wallets: Sequence[WalletIn]) -> None:
         conn.execute("DELETE FROM portfolio_addresses WHERE portfolio_id = %s", (portfolio_id,))
         if wallets:
@@ -69,6 +86,7 @@ class PortfolioRepository:
             ).fetchone()
             assert row is not None
             self._set_wallets(conn, row["id"], wallets)
+            self._request_history(conn, row["id"])
             found = conn.execute(_SELECT + " WHERE p.id = %s", (row["id"],)).fetchone()
         assert found is not None
         return _portfolio(found)
@@ -122,6 +140,7 @@ class PortfolioRepository:
                 return None
             if wallets is not None:
                 self._set_wallets(conn, portfolio_id, wallets)
+            self._request_history(conn, portfolio_id)
             found = conn.execute(_SELECT + " WHERE p.id = %s", (portfolio_id,)).fetchone()
         return _portfolio(found) if found else None
 
@@ -151,6 +170,42 @@ class PortfolioRepository:
                 """,
                 (portfolio_id, taken_at, net_worth_usd, min_health_factor, json.dumps(payload, separators=(",", ":"))),
             )
+
+    def chart(
+        self, addresses: Sequence[str], chains: Sequence[int], start: datetime, end: datetime, step: int
+    ) -> tuple[list[dict[str, Any]], datetime | None, list[dict[str, Any]]]:
+        """(points per bucket summed over the addresses and chains, first stored hour, backfill jobs)."""
+        lowered = [a.lower() for a in addresses]
+        with self._db.connection() as conn:
+            points = conn.execute(
+                """
+                WITH per AS (
+                    SELECT date_bin(make_interval(secs => %(step)s), bucket_start, %(start)s) AS t, chain_id, address,
+                           avg(net_worth_usd) AS nw, avg(supplied_usd) AS s, avg(borrowed_usd) AS b,
+                           min(min_health_factor) AS hf, count(*) AS n
+                    FROM address_history
+                    WHERE address = ANY(%(a)s) AND chain_id = ANY(%(c)s)
+                      AND bucket_start >= %(start)s AND bucket_start < %(end)s
+                    GROUP BY 1, 2, 3)
+                SELECT t, sum(nw) AS net_worth_usd, sum(s) AS supplied_usd, sum(b) AS borrowed_usd,
+                       min(hf) AS min_health_factor, sum(n)::int AS samples
+                FROM per GROUP BY t ORDER BY t
+                """,
+                {"step": step, "start": start, "end": end, "a": lowered, "c": list(chains)},
+            ).fetchall()
+            first = conn.execute(
+                "SELECT min(bucket_start) AS t FROM address_history WHERE address = ANY(%s) AND chain_id = ANY(%s)",
+                (lowered, list(chains)),
+            ).fetchone()
+            jobs = conn.execute(
+                """
+                SELECT chain_id, substr(scope, 11) AS address, status, buckets_done, buckets_total,
+                       window_start, error
+                FROM backfill_jobs WHERE scope = ANY(%s) AND chain_id = ANY(%s) ORDER BY address, chain_id
+                """,
+                ([f"positions:{a}" for a in lowered], list(chains)),
+            ).fetchall()
+        return points, (first["t"] if first else None), jobs
 
     def history(
         self, portfolio_id: int, *, before_id: int | None, limit: int, since: datetime | None

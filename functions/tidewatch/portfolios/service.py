@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from tidewatch.cache import CacheAside
 from tidewatch.errors import InvalidInput, NotFound
+from tidewatch.markets.gaps import find_gaps
 from tidewatch.observability import logger
 from tidewatch.portfolios.models import (
     CacheInfo,
+    ChartPoint,
+    HistoryBackfill,
     Page,
     Portfolio,
+    PortfolioChart,
     PortfolioIn,
     PortfolioPatch,
     PortfolioView,
@@ -137,6 +142,51 @@ class PortfolioService:
             },
         )
         return view
+
+    def chart(
+        self,
+        user_id: int,
+        portfolio_id: int,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        bucket: Literal["hour", "day"] = "hour",
+    ) -> PortfolioChart:
+        """Net worth and health factor per bucket from the chain's past (positions backfill), with
+        how far back it goes, its gaps and whether a wallet's backfill is still running."""
+        portfolio = self._owned(user_id, portfolio_id)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        step = 3600 if bucket == "hour" else 86400
+        end = end or now
+        start = start or end - timedelta(days=30)
+        if start >= end:
+            raise InvalidInput("start must be before end", errors=[{"field": "start", "message": "must be before end"}])
+        if end - start > timedelta(days=366):
+            raise InvalidInput(
+                "the range may span at most 366 days", errors=[{"field": "start", "message": "too long"}]
+            )
+        epoch = int(start.timestamp())
+        start = datetime.fromtimestamp(epoch - epoch % step, tz=UTC)
+        addresses = [w.address for w in portfolio.wallets]
+        rows, first, jobs = self._repo.chart(addresses, portfolio.chains, start, end, step)
+        gaps = []
+        if first is not None:
+            size = timedelta(seconds=step)
+            begin = start + max(0, (first - start) // size) * size
+            stop = min(end, start + max(0, (now - start) // size) * size)
+            gaps = [g.model_dump(mode="json") for g in find_gaps(begin, stop, step, (r["t"] for r in rows))]
+        backfills = [HistoryBackfill(**j) for j in jobs]
+        return PortfolioChart(
+            start=start,
+            end=end,
+            bucket=bucket,
+            bucket_seconds=step,
+            first_timestamp=first,
+            backfill_running=any(b.status == "running" for b in backfills),
+            backfills=backfills,
+            gaps=gaps,
+            points=[ChartPoint(**r) for r in rows],
+        )
 
     def history(
         self, user_id: int, portfolio_id: int, *, cursor: str | None, limit: int, since: datetime | None

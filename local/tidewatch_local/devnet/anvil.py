@@ -68,12 +68,16 @@ def start_anvil(
     block_time: float | None = None,
     state_path: Path | None = None,
     timeout: float = 20.0,
+    genesis_timestamp: int | None = None,
+    prune_history: bool = False,
 ) -> AnvilNode:
     """Start anvil and wait until it answers JSON-RPC.
 
     The devnet poses as Ethereum (chain id 1 by default) so that portfolios' default chains cover
     it; its registry is named "devnet" and its contracts live at devnet addresses. Blocks are mined
-    per transaction (automine) unless `block_time` is given.
+    per transaction (automine) unless `block_time` is given. `genesis_timestamp` dates the chain's
+    first block in the past (the month-of-life simulation then mines forward to the present);
+    `prune_history` keeps only the latest state, as a full (non-archive) node does.
     """
     port = port or free_port()
     args = [
@@ -94,6 +98,10 @@ def start_anvil(
         args += ["--block-time", str(block_time)]
     if state_path:
         args += ["--state", str(state_path)]
+    if genesis_timestamp is not None:
+        args += ["--timestamp", str(genesis_timestamp)]
+    if prune_history:
+        args += ["--prune-history", "1"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

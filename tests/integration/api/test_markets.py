@@ -110,6 +110,70 @@ def test_market_history_is_downsampled_into_buckets(
     assert body["points"] == sorted(body["points"], key=lambda p: p["t"])
 
 
+def test_hourly_history_states_its_first_timestamp_and_its_gaps(
+    db: Database, signed_in: tuple[TestClient, dict[str, str]], clock: ManualClock
+) -> None:
+    # Given a market read hourly for 24 hours, except hours 5-6 (missed by ingest) and hour 9
+    # (a backfill marked it unfillable: no block on the chain then)
+    client, auth = signed_in
+    now = datetime.fromtimestamp(clock(), UTC)
+    top = now.replace(minute=0, second=0, microsecond=0)
+    first = top - timedelta(hours=24)
+    with db.transaction() as conn:
+        market = conn.execute(
+            """INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals)
+               VALUES (1, 'aave-v3', '0xdAC17F958D2ee523a2206206994597C13D831ec7', 'USDT',
+                       '0xdAC17F958D2ee523a2206206994597C13D831ec7', 6) RETURNING id"""
+        ).fetchone()["id"]
+        for h in range(24):
+            if h in (5, 6, 9):
+                continue
+            conn.execute(
+                """INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy,
+                       utilization, total_supplied, total_borrowed, price_usd)
+                   VALUES (%s, %s, %s, 0.04, 0.06, 0.7, 1000000000000, 700000000000, 1.0)""",
+                (market, 100 + h, first + timedelta(hours=h, minutes=3)),
+            )
+        conn.execute(
+            """INSERT INTO backfill_buckets (chain_id, scope, bucket_start, status, detail)
+               VALUES (1, 'markets', %s, 'unfillable', 'no block')""",
+            (first + timedelta(hours=9),),
+        )
+
+    # When the last two days are asked for in hourly buckets
+    response = client.get(
+        f"/markets/{market}/history",
+        params={"start": (top - timedelta(days=2)).isoformat(), "end": now.isoformat(), "bucket": "hour"},
+        headers=auth,
+    )
+
+    # Then there is one point per hour read, the series' first timestamp, and the gaps since it
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["bucket"] == "hour"
+    assert body["bucket_seconds"] == 3600
+    assert len(body["points"]) == 21
+    assert Decimal(body["points"][0]["tvl_usd"]) == Decimal(1_000_000)
+    assert datetime.fromisoformat(body["first_timestamp"]) == first + timedelta(minutes=3)
+    gaps = [(datetime.fromisoformat(g["start"]), g["buckets"], g["reason"]) for g in body["gaps"]]
+    assert gaps == [
+        (first + timedelta(hours=5), 2, "missing"),
+        (first + timedelta(hours=9), 1, "unfillable"),
+    ]
+
+    # And day buckets average the same readings into days
+    daily = client.get(
+        f"/markets/{market}/history",
+        params={"start": (top - timedelta(days=2)).isoformat(), "end": now.isoformat(), "bucket": "day"},
+        headers=auth,
+    ).json()
+    assert daily["bucket_seconds"] == 86400
+    assert sum(p["samples"] for p in daily["points"]) == 21
+    # ... and an unknown bucket is a validation problem
+    bad = client.get(f"/markets/{market}/history", params={"bucket": "week"}, headers=auth)
+    assert bad.status_code == 422
+
+
 def test_market_errors_are_problems(db: Database, signed_in: tuple[TestClient, dict[str, str]]) -> None:
     client, auth = signed_in
     missing = client.get("/markets/999", headers=auth)

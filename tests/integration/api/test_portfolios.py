@@ -1,5 +1,5 @@
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -262,3 +262,44 @@ def test_markets_list_with_latest_rates(app_client: TestClient, clock: ManualClo
     assert empty["block_number"] is None
     assert empty["stale"] is True
     assert app_client.get("/markets/999999", headers=auth).status_code == 404
+
+
+def test_a_new_wallet_starts_a_history_backfill_and_the_chart_says_how_far_back_it_goes(
+    app_client: TestClient, clock: ManualClock, db: Database
+) -> None:
+    # Given a portfolio just created with one wallet on Ethereum
+    auth = signed_in(app_client, 33, clock())
+    pid = app_client.post(
+        "/portfolios", json={"name": "Main", "wallets": [{"address": VITALIK}], "chains": [1]}, headers=auth
+    ).json()["id"]
+
+    # When its chart is asked for before the backfill ran
+    early = app_client.get(f"/portfolios/{pid}/history/chart", headers=auth)
+
+    # Then it says a backfill of the wallet is running and there is no history yet
+    assert early.status_code == 200, early.text
+    body = early.json()
+    assert body["backfill_running"] is True
+    assert body["first_timestamp"] is None
+    assert [(b["address"], b["chain_id"], b["status"]) for b in body["backfills"]] == [(VITALIK.lower(), 1, "running")]
+
+    # When the backfill has stored three hours (one missing between them) and finished
+    now = datetime.fromtimestamp(clock(), UTC).replace(minute=0, second=0, microsecond=0)
+    with db.transaction() as conn:
+        for hours_ago, worth in ((5, 900), (4, 950), (2, 1000)):
+            at = now - timedelta(hours=hours_ago)
+            conn.execute(
+                """INSERT INTO address_history (chain_id, address, bucket_start, block_number, observed_at,
+                       supplied_usd, borrowed_usd, net_worth_usd, min_health_factor, positions)
+                   VALUES (1, %s, %s, %s, %s, %s, 500, %s, 2.5, '[]')""",
+                (VITALIK.lower(), at, 100 - hours_ago, at, worth + 500, worth),
+            )
+        conn.execute("UPDATE backfill_jobs SET status = 'done'")
+    chart = app_client.get(f"/portfolios/{pid}/history/chart", params={"bucket": "hour"}, headers=auth).json()
+
+    # Then the chart starts at the first stored hour, names the gap and no backfill runs
+    assert chart["backfill_running"] is False
+    assert datetime.fromisoformat(chart["first_timestamp"]) == now - timedelta(hours=5)
+    assert [Decimal(p["net_worth_usd"]) for p in chart["points"]] == [900, 950, 1000]
+    gaps = [(datetime.fromisoformat(g["start"]), g["buckets"]) for g in chart["gaps"]]
+    assert gaps == [(now - timedelta(hours=3), 1), (now - timedelta(hours=1), 1)]

@@ -1,0 +1,1 @@
+"""History from archive nodes: past market state read through the same plans as ingest."""

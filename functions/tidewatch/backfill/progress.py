@@ -1,0 +1,103 @@
+"""Backfill bookkeeping in PostgreSQL: which buckets are done, and each (chain, scope)'s job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tidewatch.db import Connection
+
+MARKETS = "markets"
+
+
+def positions_scope(address: str) -> str:
+    return f"positions:{address.lower()}"
+
+
+def done_buckets(conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime) -> set[datetime]:
+    rows = conn.execute(
+        "SELECT bucket_start FROM backfill_buckets WHERE chain_id = %s AND scope = %s"
+        " AND bucket_start >= %s AND bucket_start < %s",
+        (chain_id, scope, start, end),
+    ).fetchall()
+    return {r["bucket_start"] for r in rows}
+
+
+def ingested_buckets(conn: Connection, chain_id: int, start: datetime, end: datetime, step: int) -> set[datetime]:
+    """Buckets in which ingest (or an earlier backfill) already stored a market row of the chain."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT date_bin(make_interval(secs => %(step)s), r.observed_at, %(start)s) AS t
+        FROM market_rates r JOIN markets m ON m.id = r.market_id
+        WHERE m.chain_id = %(chain)s AND r.observed_at >= %(start)s AND r.observed_at < %(end)s
+        """,
+        {"chain": chain_id, "start": start, "end": end, "step": step},
+    ).fetchall()
+    return {r["t"] for r in rows}
+
+
+def mark(
+    conn: Connection,
+    chain_id: int,
+    scope: str,
+    bucket: datetime,
+    *,
+    block: int | None,
+    status: str,
+    rows: int = 0,
+    detail: str | None = None,
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO backfill_buckets (chain_id, scope, bucket_start, block_number, status, detail, rows_written)
+        VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+        """,
+        (chain_id, scope, bucket, block, status, detail, rows),
+    )
+
+
+def start_job(
+    conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime, step: int, total: int, done: int
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status,
+                                   buckets_total, buckets_done)
+        VALUES (%s, %s, %s, %s, %s, 'running', %s, %s)
+        ON CONFLICT (chain_id, scope) DO UPDATE
+           SET window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
+               step_seconds = EXCLUDED.step_seconds, status = 'running', error = NULL,
+               buckets_total = EXCLUDED.buckets_total, buckets_done = EXCLUDED.buckets_done, updated_at = now()
+        """,
+        (chain_id, scope, start, end, step, total, done),
+    )
+
+
+def advance_job(conn: Connection, chain_id: int, scope: str, done: int) -> None:
+    conn.execute(
+        "UPDATE backfill_jobs SET buckets_done = buckets_done + %s, updated_at = now()"
+        " WHERE chain_id = %s AND scope = %s",
+        (done, chain_id, scope),
+    )
+
+
+def finish_job(conn: Connection, chain_id: int, scope: str, *, error: str | None = None) -> None:
+    conn.execute(
+        "UPDATE backfill_jobs SET status = %s, error = %s, updated_at = now() WHERE chain_id = %s AND scope = %s",
+        ("failed" if error else "done", error, chain_id, scope),
+    )
+
+
+def jobs(conn: Connection, scopes: Sequence[str]) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT * FROM backfill_jobs WHERE scope = ANY(%s) ORDER BY chain_id, scope", (list(scopes),)
+    ).fetchall()
+
+
+def unfillable(conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT bucket_start, block_number, detail FROM backfill_buckets WHERE chain_id = %s AND scope = %s"
+        " AND status = 'unfillable' AND bucket_start >= %s AND bucket_start < %s ORDER BY bucket_start",
+        (chain_id, scope, start, end),
+    ).fetchall()
