@@ -445,7 +445,9 @@ export interface paths {
         };
         /**
          * Market History
-         * @description Rate history averaged into at most `points` equal time buckets, oldest first.
+         * @description Rate history averaged per bucket, oldest first, with the series' first timestamp and its
+         *     gaps (buckets without a reading: `missing`, or `unfillable` when a backfill found nothing to
+         *     read). Without `bucket`, the range is cut into at most `points` equal buckets.
          */
         get: operations["market_history_markets__market_id__history_get"];
         put?: never;
@@ -528,6 +530,28 @@ export interface paths {
          * @description Snapshots newest first, for charts (net worth and lowest health factor over time).
          */
         get: operations["portfolio_history_portfolios__portfolio_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portfolios/{portfolio_id}/history/chart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Portfolio Chart
+         * @description Net worth and lowest health factor per hour or day, read from the chain's past for every
+         *     wallet (a positions backfill starts when a wallet is added), with how far back the history
+         *     goes (`first_timestamp`), its gaps, and whether a backfill is still running.
+         */
+        get: operations["portfolio_chart_portfolios__portfolio_id__history_chart_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -922,6 +946,28 @@ export interface components {
              */
             source: string;
         };
+        /** ChartPoint */
+        ChartPoint: {
+            /** Borrowed Usd */
+            borrowed_usd: string;
+            /**
+             * Min Health Factor
+             * @description Lowest health factor in the bucket (None: no debt).
+             */
+            min_health_factor: string | null;
+            /** Net Worth Usd */
+            net_worth_usd: string;
+            /** Samples */
+            samples: number;
+            /** Supplied Usd */
+            supplied_usd: string;
+            /**
+             * T
+             * Format: date-time
+             * @description Start of the bucket.
+             */
+            t: string;
+        };
         /** ChatWebhookDestinationIn */
         ChatWebhookDestinationIn: {
             /**
@@ -1210,6 +1256,55 @@ export interface components {
             type: "health_factor_below";
         };
         /**
+         * HistoryBackfill
+         * @description The positions backfill of one address on one chain.
+         */
+        HistoryBackfill: {
+            /** Address */
+            address: string;
+            /** Buckets Done */
+            buckets_done: number;
+            /** Buckets Total */
+            buckets_total: number;
+            /** Chain Id */
+            chain_id: number;
+            /** Error */
+            error?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "done" | "failed";
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
+        /** HistoryGap */
+        HistoryGap: {
+            /** Buckets */
+            buckets: number;
+            /**
+             * End
+             * Format: date-time
+             * @description End of the last bucket without a reading (exclusive).
+             */
+            end: string;
+            /**
+             * Reason
+             * @description `missing`: not read yet (the heal schedule or a backfill will fill it); `unfillable`: the chain had no block or no readable market then (marked by a backfill).
+             * @enum {string}
+             */
+            reason: "missing" | "unfillable";
+            /**
+             * Start
+             * Format: date-time
+             * @description First bucket without a reading.
+             */
+            start: string;
+        };
+        /**
          * Intent
          * @description What the user wants done, e.g. "supply 1,000 USDC to Aave v3 on Ethereum from 0xabc…".
          */
@@ -1313,6 +1408,11 @@ export interface components {
         /** MarketHistory */
         MarketHistory: {
             /**
+             * Bucket
+             * @description The bucket asked for, if any.
+             */
+            bucket?: ("hour" | "day") | null;
+            /**
              * Bucket Seconds
              * @description Downsampling step: each point averages one bucket.
              */
@@ -1322,6 +1422,16 @@ export interface components {
              * Format: date-time
              */
             end: string;
+            /**
+             * First Timestamp
+             * @description The series' first reading ever stored (its history begins there).
+             */
+            first_timestamp?: string | null;
+            /**
+             * Gaps
+             * @description Buckets between the series' first reading (or the range start) and the range end with no reading.
+             */
+            gaps?: components["schemas"]["HistoryGap"][];
             market: components["schemas"]["MarketSummary"];
             /** Points */
             points: components["schemas"]["RatePoint"][];
@@ -1552,6 +1662,53 @@ export interface components {
             updated_at: string;
             /** Wallets */
             wallets: components["schemas"]["Wallet"][];
+        };
+        /**
+         * PortfolioChart
+         * @description Net worth and health factor per hour or day, summed over the portfolio's wallets and chains.
+         *
+         *     Hours before the portfolio existed come from the chain (a positions backfill per address);
+         *     later ones too, as the heal schedule keeps each address's series filled.
+         */
+        PortfolioChart: {
+            /**
+             * Backfill Running
+             * @description True while a backfill of any wallet is still reading the past.
+             */
+            backfill_running: boolean;
+            /** Backfills */
+            backfills: components["schemas"]["HistoryBackfill"][];
+            /**
+             * Bucket
+             * @enum {string}
+             */
+            bucket: "hour" | "day";
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * First Timestamp
+             * @description How far back the history goes (None: nothing yet).
+             */
+            first_timestamp: string | null;
+            /**
+             * Gaps
+             * @description Empty buckets since the first one.
+             */
+            gaps?: {
+                [key: string]: unknown;
+            }[];
+            /** Points */
+            points: components["schemas"]["ChartPoint"][];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** PortfolioIn */
         PortfolioIn: {
@@ -1858,6 +2015,8 @@ export interface components {
         RatePoint: {
             /** Borrow Apy */
             borrow_apy: string | null;
+            /** Price Usd */
+            price_usd?: string | null;
             /** Samples */
             samples: number;
             /** Supply Apy */
@@ -1868,6 +2027,11 @@ export interface components {
              * @description Start of the bucket.
              */
             t: string;
+            /**
+             * Tvl Usd
+             * @description Average total supplied × price in the bucket (USD).
+             */
+            tvl_usd?: string | null;
             /** Utilization */
             utilization: string | null;
         };
@@ -4318,6 +4482,8 @@ export interface operations {
                 end?: string | null;
                 /** @description At most this many points (downsampled). */
                 points?: number;
+                /** @description One point per UTC hour or day (like DefiLlama's /chart); overrides `points`. */
+                bucket?: ("hour" | "day") | null;
             };
             header?: never;
             path: {
@@ -4911,6 +5077,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Snapshot_"];
+                };
+            };
+            /** @description Missing or invalid access token (problem+json). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such portfolio of yours (problem+json). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed (fields named in `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (problem+json, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (no internals) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, chain RPC, wallet function) is down or too slow: nothing stale could be served (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    portfolio_chart_portfolios__portfolio_id__history_chart_get: {
+        parameters: {
+            query?: {
+                /** @description Range start (default: end − 30 days). */
+                start?: string | null;
+                /** @description Range end (default: now). */
+                end?: string | null;
+                /** @description One point per UTC hour or day. */
+                bucket?: "hour" | "day";
+            };
+            header?: never;
+            path: {
+                /** @description Portfolio id. */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioChart"];
                 };
             };
             /** @description Missing or invalid access token (problem+json). */
