@@ -106,7 +106,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 if status.isdigit() and int(status) >= 400:
                     if status == "422":
                         response["description"] = _COMMON_ERRORS["422"]
+                    # Pages opened from a link (alert mails) also answer their refusals as HTML.
+                    html = (response.get("content") or {}).get("text/html")
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                    if html is not None:
+                        response["content"]["text/html"] = html
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -62,6 +62,17 @@ class PushKey(BaseModel):
     public_key: str | None = Field(description="VAPID public key (applicationServerKey), base64url; null: no push.")
 
 
+# A signed link that does not work answers an HTML page with the refusal's status (problem+json
+# only when the request itself is malformed, e.g. no token at all).
+_LINK_REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": "The link does not work (malformed, expired, used or unknown): an HTML page saying so.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+    for status in (400, 404, 409, 410, 422)
+}
+
+
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
@@ -165,7 +176,7 @@ def create_router(
         bot.reply(str(chat_id), "Linked: Tidewatch alerts for your rules will arrive in this chat.")
         return {"ok": True, "handled": True, "destination_id": destination.id}
 
-    @router.get("/alerts/email/verify", response_class=HTMLResponse)
+    @router.get("/alerts/email/verify", response_class=HTMLResponse, responses=_LINK_REFUSALS)
     def verify_email(token: Token, svc: Service) -> HTMLResponse:
         """The signed link mailed to a new address (no login): the address becomes active."""
         try:
@@ -174,7 +185,7 @@ def create_router(
             return _page("This link does not work", f"<p>{html.escape(exc.detail)}</p>", exc.status)
         return _page("Address confirmed", f"<p>Alerts will now reach {html.escape(destination.target)}.</p>")
 
-    @router.get("/alerts/unsubscribe", response_class=HTMLResponse)
+    @router.get("/alerts/unsubscribe", response_class=HTMLResponse, responses=_LINK_REFUSALS)
     def unsubscribe_page(token: Token) -> HTMLResponse:
         """The link in every alert mail: one button, no login (a GET never unsubscribes, so link
         scanners cannot)."""
@@ -185,7 +196,7 @@ def create_router(
         )
         return _page("Unsubscribe from Tidewatch alerts", form)
 
-    @router.post("/alerts/unsubscribe", response_class=HTMLResponse)
+    @router.post("/alerts/unsubscribe", response_class=HTMLResponse, responses=_LINK_REFUSALS)
     def unsubscribe(token: Token, svc: Service) -> HTMLResponse:
         """One-click unsubscribe (RFC 8058 `List-Unsubscribe-Post`, and the page's button)."""
         try:

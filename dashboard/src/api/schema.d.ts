@@ -3183,6 +3183,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Missing or invalid access token (problem+json). */
             401: {
                 headers: {
@@ -3192,6 +3202,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Validation failed (fields named in `errors`) */
             422: {
                 headers: {
@@ -3199,6 +3239,7 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
                 };
             };
             /** @description Rate limited (see Retry-After, RateLimit-*) */
@@ -3630,6 +3671,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Missing or invalid access token (problem+json). */
             401: {
                 headers: {
@@ -3639,6 +3690,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Validation failed (fields named in `errors`) */
             422: {
                 headers: {
@@ -3646,6 +3727,7 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
                 };
             };
             /** @description Rate limited (see Retry-After, RateLimit-*) */
@@ -3698,6 +3780,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Missing or invalid access token (problem+json). */
             401: {
                 headers: {
@@ -3707,6 +3799,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The link does not work (malformed, expired, used or unknown): an HTML page saying so. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Validation failed (fields named in `errors`) */
             422: {
                 headers: {
@@ -3714,6 +3836,7 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
                 };
             };
             /** @description Rate limited (see Retry-After, RateLimit-*) */

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -89,8 +88,8 @@ def portfolio_chart(
     portfolio_id: PortfolioId,
     user: CurrentUser,
     svc: ServicesDep,
-    start: Annotated[datetime | None, Query(description="Range start (default: end − 30 days).")] = None,
-    end: Annotated[datetime | None, Query(description="Range end (default: now).")] = None,
+    start: Annotated[Rfc3339 | None, Query(description="Range start (default: end − 30 days).")] = None,
+    end: Annotated[Rfc3339 | None, Query(description="Range end (default: now).")] = None,
     bucket: Annotated[Literal["hour", "day"], Query(description="One point per UTC hour or day.")] = "hour",
 ) -> PortfolioChart:
     """Net worth and lowest health factor per hour or day, read from the chain's past for every
