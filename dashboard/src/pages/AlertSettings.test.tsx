@@ -5,7 +5,7 @@ import { App } from "../App";
 import { memorySessionStore, type StoredSession } from "../auth/tokens";
 import type { SocketLike } from "../live/socket";
 
-const CONFIG = { apiBaseUrl: "/api", wsUrl: "ws://test/ws", walletConnectProjectId: "" };
+const CONFIG = { apiBaseUrl: "/api", wsUrl: "ws://test/ws", walletConnectProjectId: "", environment: "", devSignIn: false };
 const SESSION: StoredSession = { accessToken: "a", refreshToken: "r", accessExpiresAt: Date.now() + 3_600_000, address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" };
 const silentSocket = (): SocketLike => ({ readyState: 0, onopen: null, onclose: null, onerror: null, onmessage: null, send: () => undefined, close: () => undefined });
 
