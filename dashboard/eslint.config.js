@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // The alert push service worker runs in a ServiceWorkerGlobalScope (`self`).
+    files: ["public/**/*-sw.js"],
+    languageOptions: { globals: { ...globals.serviceworker } },
+  },
+  {
     files: ["**/*.mjs", "scripts/**/*.mjs"],
     languageOptions: { globals: { ...globals.node } },
   },
