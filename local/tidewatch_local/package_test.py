@@ -204,6 +204,7 @@ class Fleet:
                     "LAMBDA_TASK_ROOT": self._specs[short]["path"][0],
                 }
                 env.update(_plain_environment(self.template, short))
+                env.update(QUEUE_STAND_INS)
                 self._workers[short] = Worker(short, self._specs[short], self._python, env, self._log_dir)
             return self._workers[short]
 
@@ -217,6 +218,12 @@ class Fleet:
     def stop(self) -> None:
         for worker in self._workers.values():
             worker.stop()
+
+
+# The template points alert deliveries at an SQS queue, which has no stand-in on loopback here:
+# they go through the in-process queue of the local run instead (the SQS transport is covered by
+# the alerts tests against moto). Every other call between functions crosses the Lambda endpoint.
+QUEUE_STAND_INS = {"TIDEWATCH_ALERTS_QUEUE_MODE": "local"}
 
 
 def _plain_environment(template: TemplateModel, short: str) -> dict[str, str]:
