@@ -270,6 +270,8 @@ def _lambda_endpoint(fleet: Fleet) -> ThreadingHTTPServer:
 def _succeeded(result: Any) -> bool:
     if isinstance(result, dict) and "statusCode" in result:
         return 200 <= int(result["statusCode"]) < 400
+    if isinstance(result, dict) and "batchItemFailures" in result:  # an SQS batch: nothing to redeliver
+        return result["batchItemFailures"] == []
     return isinstance(result, dict) and result.get("ok") is True
 
 
