@@ -240,7 +240,7 @@ def main() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    database = Database(url)
+    database = Database(url, statement_timeout=None)  # seeding a million rows outlasts the API's bound
     try:
         apply_migrations(database)
         started = time.perf_counter()
