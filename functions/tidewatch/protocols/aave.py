@@ -15,12 +15,11 @@ from tidewatch.protocols.adapter import Discovery, PlannedCall, ProtocolAdapter,
 from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position, TokenAmount
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
 from tidewatch.protocols.registry import AaveV3Market, Asset, ChainRegistry, Market, Root
-from tidewatch.transactions.amounts import exceeds, matches, repay_max_allowance, requested, units, wallet_amount
+from tidewatch.transactions.amounts import MAX_UINT256, exceeds, matches, repay_amounts, requested, units, wallet_amount
 from tidewatch.transactions.errors import AmountExceedsBalance, UnsupportedIntent
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
 
-MAX_UINT256 = 2**256 - 1
 ORACLE_DECIMALS = 8  # AaveOracle BASE_CURRENCY_UNIT = 1e8 (USD) on Ethereum and Base
 
 
@@ -377,19 +376,7 @@ class AaveV3Adapter(ProtocolAdapter):
             debt = reserve[1] + reserve[2]  # stable + variable
             if debt == 0:
                 raise UnsupportedIntent(f"no {token.symbol} debt to repay on {self.name}", field="asset")
-            if want is None:
-                if debt > wallet_balance:
-                    raise exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
-                # Interest accrues until the tx is mined: approve a buffer above today's debt.
-                pulls = repay_max_allowance(debt, settings)
-                amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
-            else:
-                if want > debt:
-                    raise exceeds('your debt (use "max" to repay all of it)', want, debt, token)
-                if want > wallet_balance:
-                    raise exceeds("your wallet balance", want, wallet_balance, token)
-                amount = pulls = want
-                shown = units(amount, token.decimals)
+            amount, pulls, shown = repay_amounts(want, debt, wallet_balance, token, settings)
             call = _call(
                 target,
                 abi.AAVE_REPAY,

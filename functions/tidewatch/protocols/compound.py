@@ -18,7 +18,7 @@ from tidewatch.transactions.amounts import (
     MAX_UINT256,
     exceeds,
     matches,
-    repay_max_allowance,
+    repay_amounts,
     requested,
     same,
     units,
@@ -125,19 +125,7 @@ class CompoundV3Adapter(ProtocolAdapter):
                 raise UnsupportedIntent(
                     f"no {token.symbol} debt to repay on {self.name} {m.asset.symbol} market", field="asset"
                 )
-            if want is None:
-                if debt > wallet_balance:
-                    raise exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
-                # supply(base, max) repays borrowBalanceOf at inclusion, interest included.
-                pulls = repay_max_allowance(debt, settings)
-                amount, shown = MAX_UINT256, f"all ({units(debt, token.decimals)})"
-            else:
-                if want > debt:
-                    raise exceeds('your debt (use "max" to repay all of it)', want, debt, token)
-                if want > wallet_balance:
-                    raise exceeds("your wallet balance", want, wallet_balance, token)
-                amount = pulls = want
-                shown = units(amount, token.decimals)
+            amount, pulls, shown = repay_amounts(want, debt, wallet_balance, token, settings)
             call = _call(
                 target,
                 abi.COMET_SUPPLY,

@@ -70,3 +70,22 @@ def repay_max_allowance(debt: int, settings: WalletSettings) -> int:
     until inclusion. Never capped at the wallet balance: an allowance below the debt at
     inclusion makes repay(max) revert, while an allowance above the balance costs nothing."""
     return debt + debt * settings.repay_max_buffer_bps // 10_000 + 1
+
+
+def repay_amounts(
+    want: int | None, debt: int, wallet_balance: int, token: Asset, settings: WalletSettings
+) -> tuple[int, int, str]:
+    """(amount passed to the protocol, amount to approve, what the user is shown) for a repay.
+
+    `want` None is "repay all": MAX_UINT256 lets the protocol repay the debt at inclusion, interest
+    included, so the approval carries a buffer above today's debt. Refused above the debt or the
+    wallet balance."""
+    if want is None:
+        if debt > wallet_balance:
+            raise exceeds("your wallet balance (needed to repay the whole debt)", debt, wallet_balance, token)
+        return MAX_UINT256, repay_max_allowance(debt, settings), f"all ({units(debt, token.decimals)})"
+    if want > debt:
+        raise exceeds('your debt (use "max" to repay all of it)', want, debt, token)
+    if want > wallet_balance:
+        raise exceeds("your wallet balance", want, wallet_balance, token)
+    return want, want, units(want, token.decimals)
