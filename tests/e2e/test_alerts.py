@@ -21,8 +21,8 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .conftest import TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, DevServer
-from .test_live_updates import sign_in
+from .conftest import TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET
+from .devserver import DevServer, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -49,7 +49,7 @@ def test_an_alert_reaches_every_channel_exactly_once(dev: DevServer, dev_databas
     assert dev.providers is not None
     stub = dev.providers
     # Given a signed-in user on the pro plan
-    user = sign_in(dev, seed=111)
+    user = sign_in(dev.url, dev.port, seed=111)
     with psycopg.connect(dev_database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET plan = 'pro' WHERE address = %s", (user["user"]["address"],))
     auth = {"Authorization": f"Bearer {user['access_token']}"}

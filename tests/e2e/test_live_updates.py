@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,34 +17,10 @@ import psycopg
 import pytest
 import websockets
 import websockets.exceptions
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
-from tidewatch.identity.siwe import SiweMessage
-
-from .conftest import DevServer
+from .devserver import DevServer, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-def sign_in(dev: DevServer, seed: int) -> dict[str, Any]:
-    account = Account.from_key(seed.to_bytes(32, "big"))
-    nonce = httpx.get(f"{dev.url}/api/auth/nonce").json()["nonce"]
-    now = datetime.now(UTC).replace(microsecond=0)
-    text = SiweMessage(
-        domain=f"127.0.0.1:{dev.port}",
-        address=str(account.address),
-        uri=dev.url,
-        version="1",
-        chain_id=1,
-        nonce=nonce,
-        issued_at=now,
-        expiration_time=now + timedelta(minutes=5),
-    ).to_text()
-    signature = "0x" + bytes(account.sign_message(encode_defunct(text=text)).signature).hex()
-    response = httpx.post(f"{dev.url}/api/auth/verify", json={"message": text, "signature": signature})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def ws_url(dev: DevServer, token: str) -> str:
@@ -80,8 +55,8 @@ def test_market_updates_and_rule_notifications_arrive_live_and_only_for_their_ow
     dev: DevServer, dev_database_url: str
 ) -> None:
     # Given a signed-in user watching the seeded borrower near liquidation (pro plan: 1-minute rules)
-    owner = sign_in(dev, seed=101)
-    other = sign_in(dev, seed=102)
+    owner = sign_in(dev.url, dev.port, seed=101)
+    other = sign_in(dev.url, dev.port, seed=102)
     with psycopg.connect(dev_database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET plan = 'pro' WHERE address = %s", (owner["user"]["address"],))
     auth = {"Authorization": f"Bearer {owner['access_token']}"}

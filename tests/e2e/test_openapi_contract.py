@@ -12,21 +12,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from tests.conftest import drop_database, new_database, new_redis_url
-from tidewatch.identity.siwe import SiweMessage
-from tidewatch_local.template import REPO_ROOT
 
-from .conftest import free_port
+from .devserver import free_port, running_dev_server, sign_in, source_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -51,58 +44,17 @@ def contract_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         "TIDEWATCH_RATE_LIMIT_IP": UNLIMITED,
         "TIDEWATCH_RATE_LIMIT_NONCE": UNLIMITED,
         "TIDEWATCH_RATE_LIMIT_PLANS": json.dumps({"free": json.loads(UNLIMITED), "pro": json.loads(UNLIMITED)}),
-        "PYTHONPATH": f"{REPO_ROOT / 'functions'}:{REPO_ROOT / 'local'}",
+        "PYTHONPATH": source_path(),
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tidewatch_local.cli", "dev", "--port", str(port), "--tick", "60"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"tidewatch dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tidewatch dev did not become healthy:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield base, port
+        with running_dev_server(env, port, tick_s=60, log=log) as base:
+            yield base, port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
         drop_database(database_url)
 
 
 def _access_token(base: str, port: int) -> str:
-    account = Account.from_key((0xC0FFEE).to_bytes(32, "big"))
-    nonce = httpx.get(f"{base}/api/auth/nonce").json()["nonce"]
-    now = datetime.now(UTC).replace(microsecond=0)
-    text = SiweMessage(
-        domain=f"127.0.0.1:{port}",
-        address=str(account.address),
-        uri=base,
-        version="1",
-        chain_id=1,
-        nonce=nonce,
-        issued_at=now,
-        expiration_time=now + timedelta(minutes=5),
-    ).to_text()
-    signature = "0x" + bytes(account.sign_message(encode_defunct(text=text)).signature).hex()
-    response = httpx.post(f"{base}/api/auth/verify", json={"message": text, "signature": signature})
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return str(sign_in(base, port, seed=0xC0FFEE)["access_token"])
 
 
 def test_schemathesis_finds_no_failure_against_the_local_run(
