@@ -71,8 +71,8 @@ def main() -> None:
     from tests.integration.billing.conftest import ManualClock, api_deps, billing_settings, build_app, create_user
     from tests.unit.billing.stripe_stub import StripeStub
 
-    from api.billing_deps import billing_deps_from
     from api.deps import ApiDeps
+    from api.deps.billing import billing_deps_from
     from tidewatch.cache import connect_redis
     from tidewatch.db import Database
     from tidewatch.migrate import apply_migrations

@@ -1,9 +1,10 @@
 """The FastAPI application factory: routers, middleware and error mapping, from an `ApiDeps`.
 
-Areas plug in as one router module each (`api.routers.*`); later areas (billing, rules) add their
-module to `routers()` below. Middleware order, outermost first: request id → CORS → unexpected-error
-guard → deadline → body size limit → storable-text check → Idempotency-Key replay → routes (where
-auth and rate limiting are dependencies).
+Areas plug in as one router module each (`api.routers.*`), listed in `routers()` below; routes
+reach their collaborators through the typed aliases of `api.deps`, resolved against the `Services`
+built here from the one `ApiDeps`. Middleware order, outermost first: request id → CORS →
+unexpected-error guard → deadline → body size limit → storable-text check → Idempotency-Key replay
+→ routes (where auth and rate limiting are dependencies).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.deps import ApiDeps
+from api.deps import ApiDeps, build_services
+from api.deps.services import install_services
 from api.idempotency import IdempotencyMiddleware
 from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from api.routers import alerts, auth, billing, health, markets, portfolios, positions, rules, transactions
-from api.services import build_services
 from api.text_input import StorableTextMiddleware
 
 API_TITLE = "Tidewatch API"
@@ -48,8 +49,7 @@ def routers() -> list[APIRouter]:
 
 def create_app(deps: ApiDeps) -> FastAPI:
     app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
-    app.state.deps = deps
-    app.state.services = build_services(deps)
+    install_services(app, build_services(deps))
     for router in routers():
         app.include_router(router)
     install_problem_handlers(app)

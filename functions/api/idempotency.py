@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps.services import services_of
 from api.problems import problem_body, problem_response
 from tidewatch import deadline
 from tidewatch.db import Database
@@ -84,7 +85,7 @@ class IdempotencyMiddleware:
             await self.app(scope, _replay(body, more), send)
             return
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
-        database: Database = scope["app"].state.deps.database
+        database: Database = services_of(scope["app"]).deps.database
         try:
             claimed = await run_in_threadpool(_claim, database, user_id, key, scope["path"], fingerprint)
             if not claimed:
@@ -169,7 +170,7 @@ def _user_id(scope: Scope) -> int | None:
     auth = _header(scope, b"authorization")
     if not auth or not auth.lower().startswith(b"bearer "):
         return None
-    tokens = scope["app"].state.services.tokens
+    tokens = services_of(scope["app"]).tokens
     if tokens is None:
         return None
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -87,39 +88,46 @@ def _on_validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _allowed_methods(request: Request) -> str:
-    """The documented methods of the path (Starlette's 405 names only the first route's).
+class AllowedMethods:
+    """The documented methods of a path (Starlette's 405 names only the first route's).
 
     As in API Gateway, the most specific template wins: `/rules/schema` is not `/rules/{rule_id}`.
+    The table is read from the app's OpenAPI document on the first 405.
     """
-    table = getattr(request.app.state, "allowed_methods", None)
-    if table is None:
-        table = sorted(
-            (
-                (path.count("{"), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), item)
-                for path, item in request.app.openapi().get("paths", {}).items()
-            ),
-            key=lambda entry: entry[0],
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._table: list[tuple[int, re.Pattern[str], dict[str, Any]]] | None = None
+
+    def of(self, request_path: str) -> str:
+        if self._table is None:
+            self._table = sorted(
+                (
+                    (path.count("{"), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), item)
+                    for path, item in self._app.openapi().get("paths", {}).items()
+                ),
+                key=lambda entry: entry[0],
+            )
+        for _params, pattern, item in self._table:
+            if pattern.match(request_path):
+                return ", ".join(sorted(m.upper() for m in item))
+        return ""
+
+
+def _http_error_handler(allowed: AllowedMethods) -> Callable[[Request, Exception], Response]:
+    def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = allowed.of(request.scope.get("path", "")) or headers.get("Allow", "")
+        return problem_response(
+            problem_body(slug, title, exc.status_code, detail) | {"instance": request.url.path},
+            headers=headers or None,
         )
-        request.app.state.allowed_methods = table
-    path = request.scope.get("path", "")
-    for _params, pattern, item in table:
-        if pattern.match(path):
-            return ", ".join(sorted(m.upper() for m in item))
-    return ""
 
-
-def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
-    headers = dict(exc.headers) if exc.headers else {}
-    if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
-    return problem_response(
-        problem_body(slug, title, exc.status_code, detail) | {"instance": request.url.path},
-        headers=headers or None,
-    )
+    return on_http_error
 
 
 def _on_unstorable_value(request: Request, exc: Exception) -> Response:
@@ -151,7 +159,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.DataError, _on_unstorable_value)
     app.add_exception_handler(psycopg.IntegrityError, _on_integrity_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler(AllowedMethods(app)))
 
 
 class UnexpectedErrorMiddleware:

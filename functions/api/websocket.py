@@ -10,6 +10,7 @@ Template handlers: api.websocket.connect_handler / disconnect_handler / default_
 from __future__ import annotations
 
 import json
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -70,11 +71,15 @@ def handle_default(event: dict[str, Any], session: LiveSession) -> dict[str, Any
 
 
 def _production_verifier() -> TokenVerifier:
-    # The API's own token service (same keys, issuer, audience and rotation by kid).
-    from api.deps import production_deps
-    from api.services import build_services
+    # The HTTP API's token service from the same settings (keys, issuer, audience, rotation by kid),
+    # without the API's other collaborators: a WebSocket function only verifies tokens.
+    from tidewatch.identity.errors import AuthNotConfigured
+    from tidewatch.identity.keys import token_service
+    from tidewatch.identity.settings import AuthSettings
 
-    verifier: TokenVerifier = build_services(production_deps()).require_tokens()
+    verifier = token_service(AuthSettings(), time.time)
+    if verifier is None:
+        raise AuthNotConfigured("no JWT signing keys configured (TIDEWATCH_JWT_KEYS or TIDEWATCH_JWT_KEYS_SECRET_ARN)")
     return verifier
 
 

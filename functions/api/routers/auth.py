@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.security import CurrentUser, ServicesDep, limit_by_ip, limit_nonce_by_ip
+from api.deps import CurrentUser, ServicesDep, limit_by_ip, limit_nonce_by_ip
 from tidewatch.identity.signin import Session
 
 router = APIRouter(prefix="/auth", tags=["auth"])

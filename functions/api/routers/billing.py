@@ -14,9 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 
-from api.billing_deps import BillingDeps, billing_deps
-from api.deps import ApiDeps
-from api.security import CurrentUser
+from api.deps import BillingDep, ClockDep, CurrentUser, DatabaseDep
 from tidewatch.billing.account import BillingOverview, PortalLink, billing_overview, open_portal, start_checkout
 from tidewatch.billing.refresh import BillingContext
 from tidewatch.billing.stripe_gateway import CheckoutLink, StripeUnavailable
@@ -26,18 +24,10 @@ from tidewatch.observability import MetricUnit, logger, metrics
 router = APIRouter(tags=["billing"])
 
 
-def api_deps(request: Request) -> ApiDeps:
-    deps: ApiDeps = request.app.state.deps
-    return deps
-
-
 async def raw_body(request: Request) -> bytes:
     # The signature covers the exact bytes Stripe sent: never re-serialise before verifying.
     return await request.body()
 
-
-Api = Annotated[ApiDeps, Depends(api_deps)]
-Billing = Annotated[BillingDeps, Depends(billing_deps)]
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid access token."},
@@ -46,8 +36,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/billing", summary="Your plan, subscription status, renewal date and entitlements", responses=_PROBLEMS)
-def get_billing(user: CurrentUser, deps: Api) -> BillingOverview:
-    return billing_overview(deps.database, user.user_id)
+def get_billing(user: CurrentUser, database: DatabaseDep) -> BillingOverview:
+    return billing_overview(database, user.user_id)
 
 
 @router.post(
@@ -59,14 +49,14 @@ def get_billing(user: CurrentUser, deps: Api) -> BillingOverview:
         409: {"description": "Already subscribed: use the customer portal."},
     },
 )
-def post_checkout(user: CurrentUser, deps: Api, billing: Billing) -> CheckoutLink:
+def post_checkout(user: CurrentUser, database: DatabaseDep, clock: ClockDep, billing: BillingDep) -> CheckoutLink:
     return start_checkout(
-        deps.database,
+        database,
         billing.gateway,
         billing.settings,
         user_id=user.user_id,
         address=user.address,
-        now=datetime.fromtimestamp(deps.clock(), tz=UTC),
+        now=datetime.fromtimestamp(clock(), tz=UTC),
     )
 
 
@@ -75,8 +65,8 @@ def post_checkout(user: CurrentUser, deps: Api, billing: Billing) -> CheckoutLin
     summary="Open the Stripe customer portal (payment method, invoices, cancel)",
     responses={**_PROBLEMS, 404: {"description": "No billing account yet."}},
 )
-def post_portal(user: CurrentUser, deps: Api, billing: Billing) -> PortalLink:
-    return open_portal(deps.database, billing.gateway, billing.settings, user_id=user.user_id)
+def post_portal(user: CurrentUser, database: DatabaseDep, billing: BillingDep) -> PortalLink:
+    return open_portal(database, billing.gateway, billing.settings, user_id=user.user_id)
 
 
 class WebhookAck(BaseModel):
@@ -96,13 +86,14 @@ class WebhookAck(BaseModel):
 )
 def post_stripe_webhook(
     body: Annotated[bytes, Depends(raw_body)],
-    deps: Api,
-    billing: Billing,
+    database: DatabaseDep,
+    clock: ClockDep,
+    billing: BillingDep,
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
 ) -> WebhookAck:
     if not billing.webhook_secret:
         raise StripeUnavailable("the Stripe webhook secret is not configured")
-    now = deps.clock()
+    now = clock()
     event = verify_stripe_webhook(
         body,
         stripe_signature,
@@ -116,7 +107,7 @@ def post_stripe_webhook(
         grace=timedelta(days=billing.settings.billing_grace_days),
         now=datetime.fromtimestamp(now, tz=UTC),
     )
-    result = process_stripe_event(deps.database, event, context)
+    result = process_stripe_event(database, event, context)
     logger.info(
         "stripe webhook",
         extra={

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from api.deps import ApiDeps
+from api.deps import ApiSettingsDep, DatabaseDep, RedisDep
 from tidewatch.health import check_health
 
 router = APIRouter(tags=["health"])
@@ -17,9 +17,8 @@ router = APIRouter(tags=["health"])
     summary="Database and cache reachability",
     responses={503: {"description": "A dependency is unreachable (same body, status degraded)."}},
 )
-def health(request: Request, response: Response) -> dict[str, Any]:
-    deps: ApiDeps = request.app.state.deps
-    report = check_health(deps.database, deps.redis, timeout=deps.api.health_timeout_seconds)
+def health(database: DatabaseDep, redis: RedisDep, settings: ApiSettingsDep, response: Response) -> dict[str, Any]:
+    report = check_health(database, redis, timeout=settings.health_timeout_seconds)
     if report["status"] != "ok":
         response.status_code = 503
     response.headers["Cache-Control"] = "no-store"

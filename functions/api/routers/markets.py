@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
+from api.deps import MarketServiceDep, limit_by_ip
 from api.params import Rfc3339
-from api.security import limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
-from tidewatch.cache import CacheAside
 from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, ProtocolName
-from tidewatch.markets.service import MAX_POINTS, MarketService
+from tidewatch.markets.service import MAX_POINTS
 
 router = APIRouter(
     prefix="/markets",
@@ -24,31 +23,12 @@ router = APIRouter(
     responses={429: {"description": "Rate limited per client IP (problem+json, Retry-After)."}},
 )
 
-# Ingest refreshes every minute; 15 s keeps the list cheap without hiding a fresh tick for long.
-LIST_CACHE_SECONDS = 15.0
 MarketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Market id.")]
-
-
-def market_service(request: Request) -> MarketService:
-    state = request.app.state
-    if getattr(state, "markets", None) is None:
-        deps = state.deps
-        state.markets = MarketService(
-            deps.database,
-            CacheAside(deps.redis, "markets", ttl_seconds=LIST_CACHE_SECONDS),
-            outlooks=deps.apy_outlooks,
-            clock=deps.clock,
-        )
-    service: MarketService = state.markets
-    return service
-
-
-Markets = Annotated[MarketService, Depends(market_service)]
 
 
 @router.get("")
 def list_markets(
-    markets: Markets,
+    markets: MarketServiceDep,
     chain_id: Annotated[
         int | None, Query(ge=1, le=INTEGER_MAX, description="Only this chain (1 Ethereum, 8453 Base).")
     ] = None,
@@ -63,14 +43,14 @@ def list_markets(
 
 
 @router.get("/{market_id}", responses={404: {"description": "No such market (problem+json)."}})
-def get_market(market_id: MarketId, markets: Markets) -> MarketSummary:
+def get_market(market_id: MarketId, markets: MarketServiceDep) -> MarketSummary:
     return markets.get(market_id)
 
 
 @router.get("/{market_id}/history", responses={404: {"description": "No such market (problem+json)."}})
 def market_history(
     market_id: MarketId,
-    markets: Markets,
+    markets: MarketServiceDep,
     start: Annotated[Rfc3339 | None, Query(description="Range start (default: end − 7 days).")] = None,
     end: Annotated[Rfc3339 | None, Query(description="Range end (default: now).")] = None,
     points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="At most this many points (downsampled).")] = 200,

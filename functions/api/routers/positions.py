@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, Field
 
-from api.security import ServicesDep, limit_by_ip
+from api.deps import AuthSettingsDep, PositionSourceDep, limit_by_ip
 from tidewatch.bounds import INTEGER_MAX
 from tidewatch.chain.rpc import ChainUnavailable
 from tidewatch.errors import InvalidInput
@@ -44,21 +44,22 @@ WalletAddress = Annotated[
 @router.get("/{address}", responses={503: {"description": "No chain could be read and nothing is cached."}})
 def address_positions(
     address: WalletAddress,
-    svc: ServicesDep,
+    auth: AuthSettingsDep,
+    positions: PositionSourceDep,
     chain_id: Annotated[
         list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] | None,
         Query(max_length=16, description="Only these chains (default: every supported chain)."),
     ] = None,
 ) -> PositionReading:
     """Read live (cached 30 s); each (chain, protocol) source says how fresh it is, stale when the RPC failed."""
-    supported = svc.deps.auth.supported_chain_ids
+    supported = auth.supported_chain_ids
     chains = [c for c in (chain_id or supported) if c in supported]
     if chain_id and not chains:
         raise InvalidInput(
             f"unsupported chain(s) {chain_id}",
             errors=[{"field": "chain_id", "message": f"supported: {supported}", "in": "query"}],
         )
-    reading = svc.deps.positions.read(chains, [address])
+    reading = positions.read(chains, [address])
     if reading.sources and not reading.positions and all(s.stale and s.error for s in reading.sources):
         # Every source failed with nothing cached: an empty 200 would read as "no positions".
         raise ChainUnavailable(

@@ -12,15 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.security import CurrentUser, limit_by_ip
-from api.wallet_deps import wallet_client
+from api.deps import CurrentUser, DatabaseDep, WalletClientDep, limit_by_ip
 from tidewatch.bounds import BIGINT_MAX
-from tidewatch.db import Database
 from tidewatch.errors import InvalidInput
-from tidewatch.transactions.client import WalletClient
 from tidewatch.transactions.errors import TransactionNotFound
 from tidewatch.transactions.models import (
     BroadcastRequest,
@@ -45,15 +42,6 @@ router = APIRouter(
 )
 
 TransactionId = Annotated[UUID, Path(description="Id returned by POST /transactions/prepare.")]
-Wallet = Annotated[WalletClient, Depends(wallet_client)]
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.deps.database
-    return database
-
-
-Db = Annotated[Database, Depends(_database)]
 
 
 class PrepareBody(BaseModel):
@@ -92,7 +80,7 @@ _PREPARE_PROBLEMS: dict[int | str, dict[str, Any]] = {
 def prepare(
     body: PrepareBody,
     user: CurrentUser,
-    wallet: Wallet,
+    wallet: WalletClientDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(pattern=r"^[\x21-\x7e]{1,128}$")] = None,
 ) -> PreparedTransactions:
@@ -117,7 +105,9 @@ def prepare(
         422: {"description": "The signed transaction is not the prepared one (only gas/fees may differ)."},
     },
 )
-def broadcast(transaction_id: TransactionId, body: BroadcastBody, user: CurrentUser, wallet: Wallet) -> BroadcastResult:
+def broadcast(
+    transaction_id: TransactionId, body: BroadcastBody, user: CurrentUser, wallet: WalletClientDep
+) -> BroadcastResult:
     """Relay one signed transaction of the prepared list (`eth_sendRawTransaction`), or track one the
     wallet sent itself (`tx_hash`); either must match what was prepared (only gas and fees may differ)."""
     if (body.raw_transaction is None) == (body.tx_hash is None):
@@ -138,7 +128,7 @@ def broadcast(transaction_id: TransactionId, body: BroadcastBody, user: CurrentU
 @router.get("")
 def list_transactions(
     user: CurrentUser,
-    db: Db,
+    db: DatabaseDep,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -149,7 +139,7 @@ def list_transactions(
 
 
 @router.get("/{transaction_id}", responses={404: {"description": "No such transaction of yours."}})
-def get_transaction(transaction_id: TransactionId, user: CurrentUser, db: Db) -> PreparedTransactions:
+def get_transaction(transaction_id: TransactionId, user: CurrentUser, db: DatabaseDep) -> PreparedTransactions:
     record = TransactionStore(db).get(user.user_id, transaction_id)
     if record is None:
         raise TransactionNotFound(f"no transaction {transaction_id} of yours")

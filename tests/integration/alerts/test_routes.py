@@ -13,7 +13,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from api.routes_alerts import TelegramBot, create_router
+from api.routers.alerts import TelegramBot, create_router
 from tests.integration.alerts.conftest import DISCORD_PATH, SLACK_PATH, Subscription
 from tidewatch.alerts.channels import SmtpEmail
 from tidewatch.alerts.destinations import DestinationService, DestinationSettings, apply_ses_notification

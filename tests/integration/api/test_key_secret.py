@@ -9,8 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from api.deps import ApiDeps
-from api.services import build_services
+from api.deps import ApiDeps, build_services
 
 from .conftest import auth_settings
 

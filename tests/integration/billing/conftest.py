@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.billing_deps import BillingDeps, billing_deps_from
 from api.deps import ApiDeps
+from api.deps.billing import BillingDeps, billing_deps_from
 from api.routers import billing as billing_routes
 from tests.unit.billing.stripe_stub import API_BASE, StripeStub
 from tidewatch.billing.settings import BillingSettings
@@ -62,10 +63,9 @@ def api_deps(db: Database, redis_client: redis.Redis, clock: ManualClock) -> Api
 
 
 def build_app(deps: ApiDeps, billing: BillingDeps) -> FastAPI:
-    app = create_app(deps)
+    app = create_app(dataclasses.replace(deps, billing=billing))
     if not any(getattr(r, "path", None) == "/webhooks/stripe" for r in app.routes):
         app.include_router(billing_routes.router)  # until the app factory lists it
-    app.state.billing = billing
     return app
 
 

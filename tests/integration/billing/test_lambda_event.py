@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mangum import Mangum
 
-from api.billing_deps import billing_deps_from
+from api.deps.billing import billing_deps_from
 from tests.unit.billing.stripe_stub import StripeStub
 from tidewatch.db import Database
 from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET

@@ -84,6 +84,9 @@ def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pyt
         positions = ChainPositionSource(
             registry, {chain_id: client()}, positions_cache(redis, 1.0), database, clock=time.time
         )
+        wallet = WalletService(
+            database=database, chains={chain_id: client()}, registry=registry, settings=WalletSettings()
+        )
         deps = ApiDeps(
             database=database,
             redis=redis,
@@ -96,12 +99,9 @@ def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pyt
                 jwt_active_kid="k1",
             ),
             positions=positions,
+            wallet=InProcessWalletClient(lambda: wallet),
         )
         app = create_app(deps)
-        wallet = WalletService(
-            database=database, chains={chain_id: client()}, registry=registry, settings=WalletSettings()
-        )
-        app.state.wallet = InProcessWalletClient(lambda: wallet)
         user = next(u for u in registry.users if u.label == "alice-healthy")
         with database.transaction() as conn:
             row = conn.execute("INSERT INTO users (address) VALUES (%s) RETURNING id", (user.address,)).fetchone()

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from api.routes_rules import create_router
+from api.routers.rules import create_router
 from tests.integration.rules.test_live import Claims, seed_users
 from tests.integration.rules.test_tick import FakeMarkets
 from tidewatch.db import Database

@@ -21,7 +21,7 @@ from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
 from tidewatch.identity.settings import AuthSettings
 from tidewatch.portfolios.positions import NoPositionSource
-from tidewatch.transactions.client import InProcessWalletClient, LambdaWalletClient
+from tidewatch.transactions.client import InProcessWalletClient, LambdaWalletClient, WalletClient
 from tidewatch.transactions.models import UnsignedTransaction
 from tidewatch.transactions.service import WalletService
 from wallet import logic
@@ -45,7 +45,7 @@ class HandlerAsLambda:
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result, default=str).encode())}
 
 
-def _app(db: Database, redis_client: redis.Redis, wallet_client: object) -> FastAPI:
+def _app(db: Database, redis_client: redis.Redis, wallet_client: WalletClient) -> FastAPI:
     deps = ApiDeps(
         database=db,
         redis=redis_client,
@@ -58,11 +58,11 @@ def _app(db: Database, redis_client: redis.Redis, wallet_client: object) -> Fast
             jwt_active_kid="k1",
         ),
         positions=NoPositionSource(),
+        wallet=wallet_client,
     )
     app = create_app(deps)
     if transactions.router not in [getattr(r, "router", None) for r in app.routes]:
         app.include_router(transactions.router)  # until the lead adds it to api.app.routers()
-    app.state.wallet = wallet_client
     return app
 
 

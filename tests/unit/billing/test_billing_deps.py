@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from api.billing_deps import billing_deps_from
+from api.deps.billing import billing_deps_from
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.billing.stripe_gateway import StripeGateway, StripeUnavailable
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_importing_the_billing_router_and_domain_does_not_import_stripe() -> None:
     # Given a fresh interpreter
     code = (
-        "import sys; import api.routers.billing, api.billing_deps, tidewatch.billing.plans, "
+        "import sys; import api.routers.billing, api.deps.billing, tidewatch.billing.plans, "
         "tidewatch.billing.webhooks, tidewatch.billing.stripe_gateway, tidewatch.billing.account; "
         "print('stripe' in sys.modules)"
     )

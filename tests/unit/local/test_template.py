@@ -73,7 +73,7 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "urllib3", "s3transfer", "jmespath", "d
 # are on a path the deployed function never takes, each with the reason.
 LOCAL_ONLY_CROSS_IMPORTS = {
     (
-        "api.wallet_deps",
+        "api.deps.wallet",
         "wallet",
     ): "in-process wallet for TIDEWATCH_INVOKE_MODE=local; in AWS the api invokes the wallet function",
     (

@@ -25,7 +25,7 @@ def _modules_after(statement: str) -> set[str]:
 
 
 def test_transactions_router_and_wallet_client_import_no_chain_libraries() -> None:
-    loaded = _modules_after("import api.routers.transactions, api.wallet_deps, tidewatch.transactions.client")
+    loaded = _modules_after("import api.routers.transactions, api.deps.wallet, tidewatch.transactions.client")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 

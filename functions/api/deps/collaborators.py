@@ -1,7 +1,8 @@
 """Collaborators of the HTTP API, built once per container (`production_deps`) or by tests.
 
 `create_app(deps)` takes everything it needs from an `ApiDeps`, so tests pass real Postgres/Redis
-with fake position sources, clocks and on-chain checkers — no patching.
+with fake position sources, clocks, on-chain checkers, wallet clients and Stripe settings — no
+patching. `ApiDeps` is the only place a test overrides a collaborator.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from tidewatch.portfolios.positions import NoPositionSource, PositionReading, Po
 from tidewatch.settings import ChainSettings
 
 if TYPE_CHECKING:
+    from api.deps.billing import BillingDeps
     from tidewatch.invoke import FunctionInvoker
+    from tidewatch.transactions.client import WalletClient
 
 
-@dataclass
+@dataclass(frozen=True)
 class ApiDeps:
     database: Database
     redis: RedisClient
@@ -38,6 +41,10 @@ class ApiDeps:
     contract_signatures: ContractSignatureChecker | None = None
     # Seconds since the epoch; injected so tests can move time (token expiry, rate-limit refill).
     clock: Callable[[], float] = time.time
+    # None: the wallet client of TIDEWATCH_INVOKE_MODE, built on the first transactions request.
+    wallet: WalletClient | None = None
+    # None: Stripe settings and secrets from the environment, fetched on the first billing request.
+    billing: BillingDeps | None = None
 
 
 class ChainPositions:

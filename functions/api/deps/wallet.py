@@ -1,7 +1,7 @@
 """The api's way to the wallet function: a `WalletClient` chosen by TIDEWATCH_INVOKE_MODE.
 
 `lambda` invokes the wallet Lambda (boto3, imported on first use); `local` runs the wallet logic
-in this process (the local run). Tests put their own client on `app.state.wallet`. Nothing here
+in this process (the local run). Tests pass their own client as `ApiDeps.wallet`. Nothing here
 imports web3 or the wallet's chain code until a route actually needs it.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
-
-from fastapi import Request
 
 from tidewatch.settings import FunctionsSettings
 from tidewatch.transactions.client import WalletClient, wallet_client_from_settings
@@ -26,8 +24,3 @@ def _in_process_service() -> Any:
 def production_wallet_client() -> WalletClient:
     settings = FunctionsSettings()
     return wallet_client_from_settings(settings.invoke_mode, settings.wallet_function_name, _in_process_service)
-
-
-def wallet_client(request: Request) -> WalletClient:
-    supplied = getattr(request.app.state, "wallet", None)
-    return supplied if supplied is not None else production_wallet_client()

@@ -1,6 +1,6 @@
 """Route dependencies: who is calling (Bearer JWT) and how often (rate limits).
 
-Routers of every area use these:
+Routers of every area use these (through `api.deps`):
 
     @router.get("/things", dependencies=[Depends(limit_by_ip)])
     def list_things(user: CurrentUser) -> ...
@@ -21,20 +21,12 @@ from anyio import to_thread
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.services import Services
+from api.deps.services import ServicesDep
 from tidewatch.identity.errors import InvalidToken, MissingToken
 from tidewatch.identity.tokens import AccessClaims
 from tidewatch.ratelimit import Decision
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/verify or /auth/refresh.")
-
-
-def _services(request: Request) -> Services:
-    return request.app.state.services
-
-
-async def services(request: Request) -> Services:
-    return _services(request)
 
 
 def client_ip(request: Request) -> str:
@@ -48,15 +40,13 @@ def _set_headers(response: Response, decision: Decision) -> None:
         response.headers.update(decision.headers())
 
 
-async def limit_by_ip(request: Request, response: Response) -> None:
-    svc = _services(request)
+async def limit_by_ip(request: Request, response: Response, svc: ServicesDep) -> None:
     decision = svc.limiter.enforce(f"ip:{client_ip(request)}", svc.ip_bucket(), scope="client address")
     _set_headers(response, decision)
 
 
-async def limit_nonce_by_ip(request: Request, response: Response) -> None:
+async def limit_nonce_by_ip(request: Request, response: Response, svc: ServicesDep) -> None:
     """Nonce issuance fails closed: without Redis there is no limit, so no nonce either."""
-    svc = _services(request)
     decision = svc.limiter.enforce(
         f"nonce-ip:{client_ip(request)}", svc.nonce_bucket(), scope="client address", fail_closed=True
     )
@@ -67,10 +57,10 @@ async def current_claims(
     request: Request,
     response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    svc: ServicesDep,
 ) -> AccessClaims:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise MissingToken()
-    svc = _services(request)
     claims = svc.require_tokens().verify(credentials.credentials)
     # The database is asked at most once per TTL per user, off the event loop.
     if (
@@ -82,7 +72,3 @@ async def current_claims(
     decision = svc.limiter.enforce(f"user:{claims.user_id}", svc.plan_bucket(claims.plan), scope="user")
     _set_headers(response, decision)
     return claims
-
-
-CurrentUser = Annotated[AccessClaims, Depends(current_claims)]
-ServicesDep = Annotated[Services, Depends(services)]

@@ -1,16 +1,14 @@
 """Collaborators of the billing routes: settings, the Stripe gateway and the webhook secret.
 
 Built on the first billing request (not at cold start: every other route would pay for a secret
-fetch it does not need) and cached per container. Tests put their own `BillingDeps` on
-`app.state.billing`; the routes use it when present.
+fetch it does not need) and cached per container. Tests pass their own `BillingDeps` as
+`ApiDeps.billing`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from fastapi import Request
 
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.billing.stripe_gateway import BillingGateway, CheckoutLink, StripeGateway, StripeUnavailable
@@ -74,8 +72,3 @@ def billing_deps_from(settings: BillingSettings) -> BillingDeps:
 @lru_cache(maxsize=1)
 def production_billing_deps() -> BillingDeps:
     return billing_deps_from(BillingSettings())
-
-
-def billing_deps(request: Request) -> BillingDeps:
-    supplied = getattr(request.app.state, "billing", None)
-    return supplied if isinstance(supplied, BillingDeps) else production_billing_deps()
