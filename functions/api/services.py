@@ -11,9 +11,10 @@ from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.keys import token_service
 from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
+from tidewatch.identity.repository import PostgresRefreshTokens, UserRepository
 from tidewatch.identity.signin import SignIn, site_rules
 from tidewatch.identity.tokens import TokenService
-from tidewatch.identity.users import KnownUsers, UserRepository
+from tidewatch.identity.users import KnownUsers
 from tidewatch.observability import logger
 from tidewatch.portfolios.repository import PortfolioRepository
 from tidewatch.portfolios.service import PortfolioService
@@ -72,7 +73,9 @@ def build_services(deps: ApiDeps) -> Services:
             nonces=NonceStore(deps.redis, ttl_seconds=auth.nonce_seconds),
             users=UserRepository(deps.database),
             tokens=tokens,
-            refresh=RefreshTokens(deps.database, lifetime_seconds=auth.refresh_token_seconds, clock=deps.clock),
+            refresh=RefreshTokens(
+                PostgresRefreshTokens(deps.database), lifetime_seconds=auth.refresh_token_seconds, clock=deps.clock
+            ),
             contracts=deps.contract_signatures,
             clock=deps.clock,
         )

@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 
 from api.routes_rules import create_router
 from api.security import current_claims, limit_by_ip
-from tidewatch.billing.limits import ensure_rule_allowed
 from tidewatch.rules.egress import EgressPolicy
+from tidewatch.rules.repository import PostgresRules
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.settings import RulesSettings
 
@@ -30,9 +30,8 @@ def rules_service(request: Request) -> RulesService:
         database = state.deps.database
         settings = RulesSettings()
         state.rules_service = RulesService(
-            database,
+            PostgresRules(database),
             signing_key=signing_key(settings),
-            allowance=ensure_rule_allowed,
             sources=TickSources(PostgresMarketSource(database), SnapshotPositionSource(database), None),
             # The same policy as the rules function's deliveries, so creation refuses what delivery would.
             egress=EgressPolicy(allow_private=settings.webhook_allow_private_targets),
