@@ -136,3 +136,26 @@ def record_snapshots(
                 (s.chain_id, s.asset_symbol, observed_at, s.price_usd, s.block_number),
             )
     return inserted
+
+
+_LATEST_APYS = """
+SELECT m.chain_id, m.protocol, lower(m.asset_address) AS asset, r.supply_apy, r.borrow_apy
+FROM markets m
+JOIN LATERAL (
+    SELECT supply_apy, borrow_apy FROM market_rates mr WHERE mr.market_id = m.id ORDER BY mr.block_number DESC LIMIT 1
+) r ON true
+WHERE m.chain_id = ANY(%s)
+"""
+
+
+def latest_apys(conn: Connection, chain_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Each market's latest supply and borrow APY on the chains: chain_id, protocol, asset (lower), APYs."""
+    return conn.execute(_LATEST_APYS, (list(chain_ids),)).fetchall()
+
+
+def market_metadata(conn: Connection, chain_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The markets of the chains with their stored protocol parameters (`metadata`)."""
+    return conn.execute(
+        "SELECT chain_id, protocol, market_key, asset_symbol, metadata FROM markets WHERE chain_id = ANY(%s)",
+        (list(chain_ids),),
+    ).fetchall()

@@ -223,3 +223,13 @@ class PortfolioRepository:
                 (portfolio_id, before_id, before_id, since, since, limit),
             ).fetchall()
         return [Snapshot(**r) for r in rows]
+
+
+def latest_snapshot_payloads(conn: Connection, portfolio_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Each portfolio's latest stored positions snapshot: portfolio_id, payload."""
+    return conn.execute(
+        """SELECT DISTINCT ON (portfolio_id) portfolio_id, payload
+           FROM position_snapshots WHERE portfolio_id = ANY(%s)
+           ORDER BY portfolio_id, taken_at DESC""",
+        (list(portfolio_ids),),
+    ).fetchall()
