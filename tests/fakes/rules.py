@@ -251,6 +251,19 @@ class FakePusher:
         return 1
 
 
+class FlakyPreparer:
+    """Fails once, then succeeds: the action is retried within the tick."""
+
+    def __init__(self) -> None:
+        self.requests: list[PrepareRequest] = []
+
+    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
+        self.requests.append(request)
+        if len(self.requests) == 1:
+            raise ConnectionError("wallet function timed out")
+        return PreparedTransaction(transaction_id="tx-1", summary="Repay 100 USDC on Aave v3")
+
+
 class DownPreparer:
     def __init__(self) -> None:
         self.up = False

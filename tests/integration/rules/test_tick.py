@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.rules import DownPreparer, FakeMarkets, FakePusher, FakeRisk
+from tests.fakes.rules import DownPreparer, FakeMarkets, FakePusher, FakeRisk, FlakyPreparer
 from tests.integration.rules.seeds import KEY, insert_rule, seed_user
 from tidewatch.db import Database
-from tidewatch.rules.actions import ActionRunner, PreparedTransaction, PrepareRequest
+from tidewatch.rules.actions import ActionRunner
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.engine import window_key
 from tidewatch.rules.tick import TickSources, run_tick
@@ -25,19 +25,6 @@ pytestmark = pytest.mark.integration
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 # Test receivers listen on loopback, which the production policy refuses.
 LOOPBACK_ALLOWED = EgressPolicy(allow_loopback=True)
-
-
-class FlakyPreparer:
-    """Fails once, then succeeds: the action is retried within the tick."""
-
-    def __init__(self) -> None:
-        self.requests: list[PrepareRequest] = []
-
-    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
-        self.requests.append(request)
-        if len(self.requests) == 1:
-            raise ConnectionError("wallet function timed out")
-        return PreparedTransaction(transaction_id="tx-1", summary="Repay 100 USDC on Aave v3")
 
 
 class _Receiver(BaseHTTPRequestHandler):
