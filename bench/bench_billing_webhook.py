@@ -67,9 +67,9 @@ def main() -> None:
     import psycopg
     import responses
     from mangum import Mangum
+    from tests.fakes.stripe import StripeStub
     from tests.integration.api.lambda_events import FakeLambdaContext
     from tests.integration.billing.conftest import ManualClock, api_deps, billing_settings, build_app, create_user
-    from tests.unit.billing.stripe_stub import StripeStub
 
     from api.deps import ApiDeps
     from api.deps.billing import billing_deps_from

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tidewatch.billing.plans import Plan, request_bucket
+
 
 class BucketLimit(BaseModel):
     """A token bucket: `burst` requests at once, refilled at `per_second`."""
@@ -17,7 +19,12 @@ class BucketLimit(BaseModel):
 
 
 def _default_plan_limits() -> dict[str, BucketLimit]:
-    return {"free": BucketLimit(burst=60, per_second=1.0), "pro": BucketLimit(burst=300, per_second=5.0)}
+    """Each plan's bucket from the plan table, the figures `GET /billing` shows."""
+    limits = {}
+    for plan in Plan:
+        burst, per_second = request_bucket(plan)
+        limits[plan.value] = BucketLimit(burst=burst, per_second=per_second)
+    return limits
 
 
 class ApiSettings(BaseSettings):
@@ -30,7 +37,8 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest accepted request body.")
     rate_limit_plans: dict[str, BucketLimit] = Field(
         default_factory=_default_plan_limits,
-        description='Per-user token bucket by plan, JSON {"free": {"burst": 60, "per_second": 1}, ...}.',
+        description='Per-user token bucket by plan, JSON {"free": {"burst": 60, "per_second": 1}, ...}. '
+        "The default is the plan table that GET /billing shows; override it only for load tests.",
     )
     rate_limit_ip: BucketLimit = Field(
         default_factory=lambda: BucketLimit(burst=120, per_second=2.0),

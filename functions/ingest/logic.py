@@ -25,7 +25,7 @@ from tidewatch.db import Database
 from tidewatch.errors import DomainError
 from tidewatch.events import ScheduledEvent
 from tidewatch.marketfeed import MarketChanged, Publisher, hot_cache, hot_key, latest_market
-from tidewatch.markets.recorder import record_snapshots
+from tidewatch.markets.repository import record_snapshots
 from tidewatch.observability import MetricUnit, logger, metrics
 from tidewatch.protocols.discovery import DiscoveryCache, read_markets_discovered
 from tidewatch.protocols.models import MarketSnapshot

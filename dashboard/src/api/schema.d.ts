@@ -1178,7 +1178,7 @@ export interface components {
             rate_limit_tier: components["schemas"]["RateLimitTier"];
             /**
              * Requests Per Minute
-             * @description Sustained API requests per minute for the tier.
+             * @description Sustained API requests per minute; up to a minute's worth may come at once.
              */
             requests_per_minute: number;
             /**

@@ -25,9 +25,10 @@ from tidewatch.identity.errors import AuthNotConfigured
 from tidewatch.identity.keys import token_service
 from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
+from tidewatch.identity.repository import PostgresRefreshTokens, UserRepository
 from tidewatch.identity.signin import SignIn, site_rules
 from tidewatch.identity.tokens import TokenService
-from tidewatch.identity.users import KnownUsers, UserRepository
+from tidewatch.identity.users import KnownUsers
 from tidewatch.observability import logger
 from tidewatch.portfolios.repository import PortfolioRepository
 from tidewatch.portfolios.service import PortfolioService
@@ -99,8 +100,8 @@ class Services:
     def rules(self) -> RulesService:
         """Plan limits come from billing (checked against the plan in the database); dry runs read
         the same Postgres market and position sources as the rules function's tick."""
-        from tidewatch.billing.limits import ensure_rule_allowed
         from tidewatch.rules.egress import EgressPolicy
+        from tidewatch.rules.repository import PostgresRules
         from tidewatch.rules.service import RulesService
         from tidewatch.rules.settings import RulesSettings, signing_key
         from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
@@ -109,9 +110,8 @@ class Services:
         database = self.deps.database
         settings = RulesSettings()
         return RulesService(
-            database,
+            PostgresRules(database),
             signing_key=signing_key(settings),
-            allowance=ensure_rule_allowed,
             sources=TickSources(PostgresMarketSource(database), SnapshotPositionSource(database), None),
             # The same policy as the rules function's deliveries, so creation refuses what delivery would.
             egress=EgressPolicy(allow_private=settings.webhook_allow_private_targets),
@@ -177,7 +177,9 @@ def build_services(deps: ApiDeps) -> Services:
             nonces=NonceStore(deps.redis, ttl_seconds=auth.nonce_seconds),
             users=UserRepository(deps.database),
             tokens=tokens,
-            refresh=RefreshTokens(deps.database, lifetime_seconds=auth.refresh_token_seconds, clock=deps.clock),
+            refresh=RefreshTokens(
+                PostgresRefreshTokens(deps.database), lifetime_seconds=auth.refresh_token_seconds, clock=deps.clock
+            ),
             contracts=deps.contract_signatures,
             clock=deps.clock,
         )

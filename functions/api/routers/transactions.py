@@ -29,7 +29,7 @@ from tidewatch.transactions.models import (
     Status,
     TransactionPage,
 )
-from tidewatch.transactions.store import TransactionStore
+from tidewatch.transactions.repository import TransactionStore
 
 router = APIRouter(
     prefix="/transactions",

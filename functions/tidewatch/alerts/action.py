@@ -12,6 +12,7 @@ from typing import Any
 
 from tidewatch.alerts.messages import compose
 from tidewatch.alerts.outbox import Outbox, QuietHours
+from tidewatch.alerts.repository import firing_context
 from tidewatch.db import Database
 
 
@@ -34,14 +35,7 @@ class AlertDispatcher:
         title: str | None,
     ) -> dict[str, Any]:
         with self._db.connection() as conn:
-            # The rule's trigger, the transaction this firing prepared (the wallet's idempotency
-            # key), and the owner's quiet hours, in one round trip.
-            row = conn.execute(
-                "SELECT r.definition, (SELECT t.id::text FROM transactions t WHERE t.user_id = %s "
-                "AND t.idempotency_key = %s) AS transaction_id, p.timezone, p.quiet_start, p.quiet_end, "
-                "p.quiet_min_severity FROM rules r LEFT JOIN alert_preferences p ON p.user_id = %s WHERE r.id = %s",
-                (user_id, f"rule:{rule_id}:{window_key}", user_id, rule_id),
-            ).fetchone()
+            row = firing_context(conn, rule_id=rule_id, user_id=user_id, transaction_key=f"rule:{rule_id}:{window_key}")
         trigger = (row["definition"] or {}).get("trigger", {}) if row else {}
         quiet = (
             QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))

@@ -26,7 +26,7 @@ from tidewatch.chain.plan import ReadPlan
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
 from tidewatch.errors import DomainError, InvalidInput
-from tidewatch.markets.recorder import record_snapshots
+from tidewatch.markets.repository import record_snapshots
 from tidewatch.protocols.discovery import DiscoveryCache, discover
 from tidewatch.protocols.models import MarketSnapshot
 from tidewatch.protocols.reader import market_plan

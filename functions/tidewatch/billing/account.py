@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from tidewatch.billing import store
+from tidewatch.billing import repository
 from tidewatch.billing.plans import Entitlements, Plan, entitlements_for
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.billing.stripe_gateway import BillingGateway, CheckoutLink, CustomerGone
@@ -32,10 +32,10 @@ class PortalLink(BaseModel):
 
 def billing_overview(database: Database, user_id: int) -> BillingOverview:
     with database.connection() as conn:
-        plan = store.user_plan(conn, user_id)
+        plan = repository.user_plan(conn, user_id)
         if plan is None:
             raise NotFound("no such user")
-        row = store.read_billing(conn, user_id)
+        row = repository.read_billing(conn, user_id)
     live = row is not None and row.status in LIVE_STATUSES
     cancelling = row is not None and (row.cancel_at is not None or row.cancel_at_period_end)
     period_end = row.current_period_end if row is not None and live else None
@@ -57,18 +57,18 @@ _MAX_CUSTOMER_ATTEMPTS = 3
 def _customer_for(database: Database, gateway: BillingGateway, user_id: int, address: str) -> str:
     """The user's Stripe customer, created once per deletion (row lock + idempotency key) and linked."""
     with database.transaction() as conn:
-        if not store.user_exists(conn, user_id):
+        if not repository.user_exists(conn, user_id):
             raise NotFound("no such user")
-        row = store.lock_billing(conn, user_id)
-        if any(s.entitled and s.status in LIVE_STATUSES for s in store.user_subscriptions(conn, user_id)):
+        row = repository.lock_billing(conn, user_id)
+        if any(s.entitled and s.status in LIVE_STATUSES for s in repository.user_subscriptions(conn, user_id)):
             raise Conflict("you already have a subscription; manage it in the customer portal")
         if row.stripe_customer_id is not None:
             return row.stripe_customer_id
-        generation = store.deleted_customer_count(conn, user_id)
+        generation = repository.deleted_customer_count(conn, user_id)
         for attempt in range(_MAX_CUSTOMER_ATTEMPTS):
             customer_id = gateway.create_customer(user_id=user_id, address=address, generation=generation + attempt)
-            if not store.customer_deleted(conn, customer_id):
-                store.link_customer(conn, user_id, customer_id)
+            if not repository.customer_deleted(conn, customer_id):
+                repository.link_customer(conn, user_id, customer_id)
                 return customer_id
         raise Conflict("Stripe keeps answering with a deleted customer; try again later")
 
@@ -77,7 +77,7 @@ def _forget(database: Database, user_id: int, customer_id: str, now: datetime) -
     from tidewatch.billing.refresh import forget_customer
 
     with database.transaction() as conn:
-        store.lock_billing(conn, user_id)
+        repository.lock_billing(conn, user_id)
         forget_customer(conn, user_id, customer_id, deleted_at=now)
 
 
@@ -109,7 +109,7 @@ def start_checkout(
 
 def open_portal(database: Database, gateway: BillingGateway, settings: BillingSettings, *, user_id: int) -> PortalLink:
     with database.connection() as conn:
-        row = store.read_billing(conn, user_id)
+        row = repository.read_billing(conn, user_id)
     if row is None or row.stripe_customer_id is None:
         raise NotFound("no billing account yet: start a checkout first", slug="no-billing-account")
     url = gateway.create_portal_session(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tidewatch.billing import store
+from tidewatch.billing import repository
 from tidewatch.billing.plan_change import PlanChange
 from tidewatch.billing.refresh import BillingContext, refresh_user
 from tidewatch.db import Database
@@ -18,20 +18,13 @@ from tidewatch.db import Database
 
 def expire_grace_periods(database: Database, *, now: datetime) -> list[PlanChange]:
     with database.connection() as conn:
-        due = [
-            int(r["user_id"])
-            for r in conn.execute(
-                "SELECT s.user_id FROM subscriptions s JOIN users u ON u.id = s.user_id "
-                "WHERE s.grace_until <= %s AND u.plan <> 'free' ORDER BY s.user_id",
-                (now,),
-            ).fetchall()
-        ]
+        due = repository.users_past_grace(conn, now)
     # Entitlement and grace ends are stored per subscription: the sweep needs neither prices nor Stripe.
     ctx = BillingContext(reader=None, pro_price_ids=frozenset(), grace=None, now=now)
     changes = []
     for user_id in due:
         with database.transaction() as conn:
-            store.lock_billing(conn, user_id)
+            repository.lock_billing(conn, user_id)
             _, change = refresh_user(conn, ctx, user_id, reason="grace-period-ended")
             if change is not None:
                 changes.append(change)

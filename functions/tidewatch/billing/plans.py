@@ -1,8 +1,9 @@
 """Plans and the entitlements each one grants: the single table the whole product reads.
 
-Pure and import-light on purpose: the api (portfolio and rule limits, rate-limit tier), the rules
-function (cadence, webhook actions) and billing (downgrades) all ask `entitlements_for(plan)`.
-The figures are documented in docs/billing.md; change both together.
+Pure and import-light on purpose: the api (portfolio and rule limits, its per-user rate limit),
+the rules function (cadence, webhook actions) and billing (downgrades, `GET /billing`) all ask
+`entitlements_for(plan)`, so what a user is shown is what is enforced. The figures are documented
+in docs/billing.md; change both together.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class Entitlements(BaseModel):
     max_rules: int = Field(ge=0, description="Enabled automation rules a user may have.")
     min_rule_cadence_seconds: int = Field(ge=60, description="Fastest rule evaluation cadence allowed.")
     rate_limit_tier: RateLimitTier = Field(description="Token-bucket tier the API applies per user.")
-    requests_per_minute: int = Field(ge=1, description="Sustained API requests per minute for the tier.")
+    requests_per_minute: int = Field(
+        ge=1, description="Sustained API requests per minute; up to a minute's worth may come at once."
+    )
     webhook_actions: bool = Field(description="Whether rules may use outbound webhook actions.")
 
 
@@ -55,7 +58,7 @@ _ENTITLEMENTS: dict[Plan, Entitlements] = {
         max_rules=100,
         min_rule_cadence_seconds=60,
         rate_limit_tier=RateLimitTier.PRO,
-        requests_per_minute=600,
+        requests_per_minute=300,
         webhook_actions=True,
     ),
 }
@@ -64,3 +67,12 @@ _ENTITLEMENTS: dict[Plan, Entitlements] = {
 def entitlements_for(plan: Plan | str) -> Entitlements:
     """The entitlements of `plan` ('free' / 'pro'); an unknown plan name raises ValueError."""
     return _ENTITLEMENTS[Plan(plan)]
+
+
+def request_bucket(plan: Plan | str) -> tuple[int, float]:
+    """The per-user token bucket the API enforces for `plan`: (burst, refill per second).
+
+    A minute's worth of requests at once, refilled at `requests_per_minute`.
+    """
+    per_minute = entitlements_for(plan).requests_per_minute
+    return per_minute, per_minute / 60

@@ -1,6 +1,6 @@
 """Re-deriving one user's billing: re-read the customer's subscriptions, then plan, grace, notices.
 
-Called with the user's `subscriptions` row locked (`store.lock_billing`), from webhooks (with a
+Called with the user's `subscriptions` row locked (`repository.lock_billing`), from webhooks (with a
 read from Stripe) and from the grace sweep (without one: the stored set and the clock).
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from tidewatch.billing import store
+from tidewatch.billing import repository
 from tidewatch.billing.plan_change import NOTIFICATION_PAYMENT_FAILED, PlanChange, change_plan, notify
 from tidewatch.billing.stripe_objects import SubscriptionObject
 from tidewatch.billing.subscription_state import (
@@ -42,10 +42,10 @@ class BillingContext:
 
 def forget_customer(conn: Connection, user_id: int, customer_id: str, *, deleted_at: datetime) -> None:
     """Unlink a customer Stripe deleted (and never link it again), so checkout creates a new one."""
-    store.record_deleted_customer(conn, customer_id, user_id, deleted_at)
-    row = store.read_billing(conn, user_id)
+    repository.record_deleted_customer(conn, customer_id, user_id, deleted_at)
+    row = repository.read_billing(conn, user_id)
     if row is not None and row.stripe_customer_id == customer_id:
-        store.link_customer(conn, user_id, None)
+        repository.link_customer(conn, user_id, None)
 
 
 def _comparable(subs: list[StoredSubscription]) -> list[StoredSubscription]:
@@ -88,7 +88,7 @@ def refresh_user(
 ) -> tuple[bool, PlanChange | None]:
     """Re-derive the user's plan; `read`: re-read that customer's subscriptions from Stripe first;
     `gone`: that customer was deleted, its subscriptions are dropped. True when anything changed."""
-    before = store.user_subscriptions(conn, user_id)
+    before = repository.user_subscriptions(conn, user_id)
     stored = {s.subscription_id: s for s in before}
     current = dict(stored)
     if read is not None and ctx.reader is not None:
@@ -96,10 +96,10 @@ def refresh_user(
     if gone is not None:
         # Stripe cancelled them with the customer; the user is back to having no billing account.
         current = {k: s for k, s in current.items() if s.customer_id != gone}
-    store.delete_subscriptions(conn, user_id, sorted(set(stored) - set(current)))
+    repository.delete_subscriptions(conn, user_id, sorted(set(stored) - set(current)))
     grace = ctx.grace
     subs = [
-        s if grace is None else with_grace(s, store.facts_for(conn, k), grace=grace, previous=stored.get(k))
+        s if grace is None else with_grace(s, repository.facts_for(conn, k), grace=grace, previous=stored.get(k))
         for k, s in sorted(current.items())
     ]
     standing = derive(subs, now=ctx.now)
@@ -115,10 +115,10 @@ def refresh_user(
             {"subscription_ids": sorted(to_tell), "pro_until": standing.grace_until.isoformat()},
         )
     for sub in subs:
-        store.save_subscription(conn, user_id, sub)
-    row_before = store.read_billing(conn, user_id)
-    store.save_standing(conn, user_id, standing)
-    row_after = store.read_billing(conn, user_id)
+        repository.save_subscription(conn, user_id, sub)
+    row_before = repository.read_billing(conn, user_id)
+    repository.save_standing(conn, user_id, standing)
+    row_after = repository.read_billing(conn, user_id)
     plan_change = change_plan(conn, user_id, standing.plan, reason=reason)
     changed = _comparable(before) != _comparable(subs) or row_before != row_after or plan_change is not None
     return changed, plan_change

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 
-from tidewatch.billing import store
+from tidewatch.billing import repository
 from tidewatch.billing.plan_change import PlanChange
 from tidewatch.billing.refresh import BillingContext, forget_customer, refresh_user
 from tidewatch.billing.stripe_objects import (
@@ -106,21 +106,21 @@ def _for_customer(
     conn: Connection, event: StripeEvent, ctx: BillingContext, *, customer_id: str, claimed_user_id: int | None
 ) -> _Result:
     """Find the user of `customer_id` (linking it on first sight), then re-read and re-derive."""
-    if store.customer_deleted(conn, customer_id):
+    if repository.customer_deleted(conn, customer_id):
         return Outcome.UNCHANGED, REASON_CUSTOMER_DELETED, None
-    linked = store.user_for_customer(conn, customer_id)
+    linked = repository.user_for_customer(conn, customer_id)
     newly_linked = False
     if linked is not None:
         if claimed_user_id is not None and claimed_user_id != linked:
             return Outcome.IGNORED, REASON_CUSTOMER_OF_ANOTHER_USER, None
         user_id = linked
-        store.lock_billing(conn, user_id)
-    elif claimed_user_id is not None and store.user_exists(conn, claimed_user_id):
+        repository.lock_billing(conn, user_id)
+    elif claimed_user_id is not None and repository.user_exists(conn, claimed_user_id):
         user_id = claimed_user_id
-        row = store.lock_billing(conn, user_id)
+        row = repository.lock_billing(conn, user_id)
         if row.stripe_customer_id is not None and row.stripe_customer_id != customer_id:
             return Outcome.IGNORED, REASON_USER_HAS_ANOTHER_CUSTOMER, None
-        store.link_customer(conn, user_id, customer_id)
+        repository.link_customer(conn, user_id, customer_id)
         newly_linked = True
     else:
         return Outcome.UNMATCHED, None, None
@@ -141,7 +141,7 @@ def _on_subscription(conn: Connection, event: StripeEvent, ctx: BillingContext) 
     sub = SubscriptionObject.model_validate(event.data.object)
     standing = fact_of_status(sub.status)
     if standing is not None:
-        store.record_fact(conn, event.id, sub.id, PaymentFact(standing, event.created_at))
+        repository.record_fact(conn, event.id, sub.id, PaymentFact(standing, event.created_at))
     return _for_customer(conn, event, ctx, customer_id=sub.customer, claimed_user_id=metadata_user_id(sub.metadata))
 
 
@@ -149,7 +149,7 @@ def _on_invoice(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _R
     invoice = InvoiceObject.model_validate(event.data.object)
     if invoice.subscription_id is not None:
         fact = PaymentFact(event.type == "invoice.paid", event.created_at)
-        store.record_fact(conn, event.id, invoice.subscription_id, fact)
+        repository.record_fact(conn, event.id, invoice.subscription_id, fact)
     if invoice.customer is None:
         return Outcome.UNMATCHED, None, None
     return _for_customer(conn, event, ctx, customer_id=invoice.customer, claimed_user_id=invoice.user_id)
@@ -157,12 +157,14 @@ def _on_invoice(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _R
 
 def _on_customer_deleted(conn: Connection, event: StripeEvent, ctx: BillingContext) -> _Result:
     customer = CustomerObject.model_validate(event.data.object)
-    linked = store.user_for_customer(conn, customer.id)
-    named = customer.user_id if customer.user_id is not None and store.user_exists(conn, customer.user_id) else None
-    store.record_deleted_customer(conn, customer.id, linked or named, event.created_at)
+    linked = repository.user_for_customer(conn, customer.id)
+    named = (
+        customer.user_id if customer.user_id is not None and repository.user_exists(conn, customer.user_id) else None
+    )
+    repository.record_deleted_customer(conn, customer.id, linked or named, event.created_at)
     if linked is None:
         return (Outcome.UNMATCHED if named is None else Outcome.APPLIED), None, None
-    store.lock_billing(conn, linked)
+    repository.lock_billing(conn, linked)
     forget_customer(conn, linked, customer.id, deleted_at=event.created_at)
     _, plan_change = refresh_user(conn, ctx, linked, gone=customer.id, reason=event.type)
     return Outcome.APPLIED, None, plan_change
@@ -191,12 +193,7 @@ def process_stripe_event(database: Database, event: StripeEvent, ctx: BillingCon
     included, rolls back, and Stripe's retry gets another chance.
     """
     with database.transaction() as conn:
-        first_time = conn.execute(
-            "INSERT INTO processed_webhook_events (provider, event_id, event_type) VALUES (%s, %s, %s) "
-            "ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id",
-            (PROVIDER, event.id, event.type),
-        ).fetchone()
-        if first_time is None:
+        if not repository.record_event(conn, PROVIDER, event.id, event.type):
             return WebhookResult(event_id=event.id, event_type=event.type, outcome=Outcome.DUPLICATE)
         handler = HANDLERS.get(event.type)
         if handler is None:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from tidewatch.identity.errors import InvalidNonce, InvalidRefreshToken, InvalidSignature, MalformedSiweMessage
 from tidewatch.identity.nonces import NonceStore
 from tidewatch.identity.refresh import RefreshTokens
+from tidewatch.identity.repository import User, UserRepository
 from tidewatch.identity.signatures import ContractSignatureChecker, signature_matches
 from tidewatch.identity.siwe import SiteRules, check_rules, parse_message
 from tidewatch.identity.tokens import TokenService
-from tidewatch.identity.users import User, UserRepository
 from tidewatch.observability import MetricUnit, metrics
 
 

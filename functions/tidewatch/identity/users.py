@@ -1,47 +1,16 @@
-"""Users, keyed by their checksummed address: created on first sign-in."""
+"""Whether the user an access token names still exists, asked of the users repository and cached."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import psycopg
 
 from tidewatch.db import Database
+from tidewatch.identity.repository import UserRepository
 from tidewatch.observability import logger
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    address: str
-    plan: str
-
-
-class UserRepository:
-    def __init__(self, database: Database) -> None:
-        self._db = database
-
-    def sign_in(self, address: str) -> User:
-        """Create the user on first sign-in, or load it; either way record the login time."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                """
-                INSERT INTO users (address, last_login_at) VALUES (%s, now())
-                ON CONFLICT (address) DO UPDATE SET last_login_at = excluded.last_login_at
-                RETURNING id, address, plan
-                """,
-                (address,),
-            ).fetchone()
-        assert row is not None
-        return User(id=row["id"], address=row["address"], plan=row["plan"])
-
-    def get(self, user_id: int) -> User | None:
-        with self._db.connection() as conn:
-            row = conn.execute("SELECT id, address, plan FROM users WHERE id = %s", (user_id,)).fetchone()
-        return User(id=row["id"], address=row["address"], plan=row["plan"]) if row else None
 
 
 class KnownUsers:
@@ -62,7 +31,7 @@ class KnownUsers:
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._db = database
+        self._users = UserRepository(database)
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
@@ -74,12 +43,11 @@ class KnownUsers:
 
     def exists(self, user_id: int) -> bool | None:
         try:
-            with self._db.connection() as conn:
-                row = conn.execute("SELECT 1 AS one FROM users WHERE id = %s", (user_id,)).fetchone()
+            found = self._users.exists(user_id)
         except psycopg.Error as exc:  # unavailable: unknown, not "deleted"
             logger.warning("could not check the token's user", extra={"user_id": user_id, "error": str(exc)})
             return None
-        if row is None:
+        if not found:
             self._seen.pop(user_id, None)
             return False
         self._seen[user_id] = self._clock()

@@ -17,6 +17,7 @@ from decimal import Decimal
 from tidewatch.cache import CacheAside
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
+from tidewatch.markets import repository as markets_repository
 from tidewatch.portfolios.positions import Position, PositionReading, SourceStatus
 from tidewatch.portfolios.positions import Protocol_ as ProtocolName
 from tidewatch.protocols.discovery import DiscoveryCache
@@ -29,19 +30,10 @@ PROTOCOLS: tuple[ProtocolName, ...] = ("aave-v3", "compound-v3", "eigenlayer")
 # (chain id, protocol, asset address lower-cased) → (supply APY, borrow APY)
 ApyTable = dict[tuple[int, str, str], tuple[Decimal | None, Decimal | None]]
 
-_LATEST_APYS = """
-SELECT m.chain_id, m.protocol, lower(m.asset_address) AS asset, r.supply_apy, r.borrow_apy
-FROM markets m
-JOIN LATERAL (
-    SELECT supply_apy, borrow_apy FROM market_rates mr WHERE mr.market_id = m.id ORDER BY mr.block_number DESC LIMIT 1
-) r ON true
-WHERE m.chain_id = ANY(%s)
-"""
-
 
 def latest_apys(database: Database, chain_ids: Sequence[int]) -> ApyTable:
     with database.connection() as conn:
-        rows = conn.execute(_LATEST_APYS, (list(chain_ids),)).fetchall()
+        rows = markets_repository.latest_apys(conn, chain_ids)
     return {(r["chain_id"], r["protocol"], r["asset"]): (r["supply_apy"], r["borrow_apy"]) for r in rows}
 
 

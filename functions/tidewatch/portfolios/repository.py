@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tidewatch.billing.limits import PlanUsage
+from tidewatch.billing.repository import PlanUsageRecords
 from tidewatch.db import Connection, Database
 from tidewatch.portfolios.models import Portfolio, Snapshot, Wallet, WalletIn
 
@@ -35,12 +37,12 @@ def _portfolio(row: dict[str, Any]) -> Portfolio:
 class PortfolioAdmission(Protocol):
     """The plan check (tidewatch.billing.limits.ensure_portfolio_allowed): raises 402 when refused."""
 
-    def __call__(self, conn: Connection, user_id: int, *, addresses: int, new: bool) -> object: ...
+    def __call__(self, usage: PlanUsage, user_id: int, *, addresses: int, new: bool) -> object: ...
 
 
 class PortfolioRepository:
     def __init__(self, database: Database, *, admission: PortfolioAdmission | None = None) -> None:
-        """`admission(conn, user_id, addresses=, new=)` runs inside the create transaction, and
+        """`admission(usage, user_id, addresses=, new=)` runs inside the create transaction, and
         inside an update that replaces the wallets, and may refuse (plan limits).
 
         Checking there, against the plan in the database, closes the race between two concurrent
@@ -79,7 +81,7 @@ class PortfolioRepository:
     def create(self, user_id: int, name: str, wallets: Sequence[WalletIn], chains: Sequence[int]) -> Portfolio:
         with self._db.transaction() as conn:
             if self._admission is not None:
-                self._admission(conn, user_id, addresses=len(wallets), new=True)
+                self._admission(PlanUsageRecords(conn), user_id, addresses=len(wallets), new=True)
             row = conn.execute(
                 "INSERT INTO portfolios (user_id, name, chains) VALUES (%s, %s, %s) RETURNING id",
                 (user_id, name, list(chains)),
@@ -128,7 +130,7 @@ class PortfolioRepository:
             if owned is None:
                 return None
             if wallets is not None and self._admission is not None:
-                self._admission(conn, user_id, addresses=len(wallets), new=False)
+                self._admission(PlanUsageRecords(conn), user_id, addresses=len(wallets), new=False)
             row = conn.execute(
                 """
                 UPDATE portfolios SET name = COALESCE(%s, name), chains = COALESCE(%s, chains), updated_at = now()
@@ -221,3 +223,13 @@ class PortfolioRepository:
                 (portfolio_id, before_id, before_id, since, since, limit),
             ).fetchall()
         return [Snapshot(**r) for r in rows]
+
+
+def latest_snapshot_payloads(conn: Connection, portfolio_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Each portfolio's latest stored positions snapshot: portfolio_id, payload."""
+    return conn.execute(
+        """SELECT DISTINCT ON (portfolio_id) portfolio_id, payload
+           FROM position_snapshots WHERE portfolio_id = ANY(%s)
+           ORDER BY portfolio_id, taken_at DESC""",
+        (list(portfolio_ids),),
+    ).fetchall()

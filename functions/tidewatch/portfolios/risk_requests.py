@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from tidewatch.db import Database
+from tidewatch.markets import repository as markets_repository
 from tidewatch.portfolios.positions import Position
+from tidewatch.portfolios.repository import latest_snapshot_payloads
 from tidewatch.protocols.adapters import adapter_for
 
 # (chain id, protocol, market key lower, asset symbol upper) → liquidation threshold (fraction)
@@ -26,10 +28,7 @@ AccountKey = tuple[int, str, str, str]  # chain, protocol, wallet, market
 
 def load_thresholds(database: Database, chain_ids: Sequence[int]) -> Thresholds:
     with database.connection() as conn:
-        rows = conn.execute(
-            "SELECT chain_id, protocol, market_key, asset_symbol, metadata FROM markets WHERE chain_id = ANY(%s)",
-            (list(chain_ids),),
-        ).fetchall()
+        rows = markets_repository.market_metadata(conn, chain_ids)
     table: Thresholds = {}
     for row in rows:
         meta: dict[str, Any] = row["metadata"] if isinstance(row["metadata"], dict) else json.loads(row["metadata"])
@@ -100,12 +99,7 @@ def snapshot_risk_payloads(database: Database, portfolio_ids: Sequence[int]) -> 
     if not portfolio_ids:
         return {}
     with database.connection() as conn:
-        rows = conn.execute(
-            """SELECT DISTINCT ON (portfolio_id) portfolio_id, payload
-               FROM position_snapshots WHERE portfolio_id = ANY(%s)
-               ORDER BY portfolio_id, taken_at DESC""",
-            (list(portfolio_ids),),
-        ).fetchall()
+        rows = latest_snapshot_payloads(conn, portfolio_ids)
     positions_by_portfolio = {
         row["portfolio_id"]: [Position.model_validate(p) for p in row["payload"].get("positions", [])] for row in rows
     }

@@ -1,41 +1,30 @@
 """Rules as the API sees them: CRUD scoped to the owner, plan limits, dry runs, history, notifications.
 
 Another user's rule answers 404 (never 403 with data). Validation failures are 422 naming the
-field; plan limits are 402 `plan-limit` from the injected entitlement check, run in the same
-transaction as the write after locking the user row so concurrent creations cannot both slip in.
+field; plan limits are 402 `plan-limit` from billing's entitlement check, run in the same unit of
+work as the write after locking the user row so concurrent creations cannot both slip in. The data
+lives behind a `RulesRepository` (tidewatch.rules.repository): this module holds no SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tidewatch.billing.limits import ensure_rule_allowed
 from tidewatch.bounds import BIGINT_MAX, parse_id
-from tidewatch.db import Connection, Database
 from tidewatch.entrypoint import validation_problem
 from tidewatch.errors import InvalidInput, NotFound
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.model import Action, ConditionGroup, RuleDefinition, RulePatch, RuleSpec, Trigger
-from tidewatch.rules.webhooks import cancel_pending_deliveries, webhook_secret
+from tidewatch.rules.repository import RuleRecords, RulesRepository, RuleValues
+from tidewatch.rules.webhooks import webhook_secret
 
 if TYPE_CHECKING:
     from tidewatch.rules.tick import TickSources
-
-
-class RuleAllowance(Protocol):
-    """The billing entitlement check (tidewatch.billing.limits.ensure_rule_allowed): raises 402."""
-
-    def __call__(
-        self, conn: Connection, user_id: int, *, cadence_seconds: int, uses_webhook: bool, enabling_new: bool = True
-    ) -> object: ...
-
-
-# The plan limits live in one table (tidewatch.billing.plans); this is its check for rules.
-plan_allowance: RuleAllowance = ensure_rule_allowed
 
 
 class RuleOut(BaseModel):
@@ -109,12 +98,6 @@ class DryRun(BaseModel):
     actions: list[str]  # what would happen, in words; nothing is executed
 
 
-_COLUMNS = (
-    "id, name, portfolio_id, definition, cadence_seconds, cooldown_seconds, enabled, disabled_reason, armed, "
-    "last_fired_at, created_at, updated_at, user_id"
-)
-
-
 def _cursor(value: str | None) -> int:
     if value is None:
         return BIGINT_MAX
@@ -135,21 +118,30 @@ def _describe(action: Action) -> str:
     return f"POST signed webhook to {action.url}"
 
 
+def _values(spec: RuleSpec) -> RuleValues:
+    return RuleValues(
+        name=spec.name,
+        portfolio_id=spec.portfolio_id,
+        definition=spec.definition().model_dump_json(),
+        cadence_seconds=spec.cadence_seconds,
+        cooldown_seconds=spec.cooldown_seconds,
+        enabled=spec.enabled,
+    )
+
+
 class RulesService:
     def __init__(
         self,
-        database: Database,
+        repository: RulesRepository,
         *,
         signing_key: bytes,
-        allowance: RuleAllowance = plan_allowance,
         sources: TickSources | None = None,
         egress: EgressPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._egress = egress if egress is not None else EgressPolicy()
-        self._db = database
+        self._rules = repository
         self._key = signing_key
-        self._allowance = allowance
         self._sources = sources
         self._clock = clock
 
@@ -172,11 +164,11 @@ class RulesService:
             webhook_secret=webhook_secret(self._key, int(row["id"])) if uses_webhook else None,
         )
 
-    def _check_portfolio(self, conn: Connection, user_id: int, portfolio_id: int | None) -> None:
+    @staticmethod
+    def _check_portfolio(records: RuleRecords, user_id: int, portfolio_id: int | None) -> None:
         if portfolio_id is None:
             return
-        owner = conn.execute("SELECT user_id FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()
-        if owner is None or int(owner["user_id"]) != user_id:
+        if records.portfolio_owner(portfolio_id) != user_id:
             raise InvalidInput(
                 "portfolio_id: no such portfolio of yours",
                 errors=[{"field": "portfolio_id", "message": "no such portfolio of yours"}],
@@ -195,19 +187,14 @@ class RulesService:
         if errors:
             raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
 
-    def _check_destinations(self, conn: Connection, user_id: int, actions: list[Action]) -> None:
+    @staticmethod
+    def _check_destinations(records: RuleRecords, user_id: int, actions: list[Action]) -> None:
         """A deliver action names only destinations of the rule's owner: 422 naming the action."""
         errors = []
         for i, action in enumerate(actions):
             if action.type != "deliver" or not action.destinations:
                 continue
-            owned = {
-                int(r["id"])
-                for r in conn.execute(
-                    "SELECT id FROM alert_destinations WHERE user_id = %s AND id = ANY(%s)",
-                    (user_id, list(action.destinations)),
-                ).fetchall()
-            }
+            owned = records.owned_destinations(user_id, action.destinations)
             missing = [d for d in action.destinations if d not in owned]
             if missing:
                 errors.append(
@@ -218,58 +205,40 @@ class RulesService:
 
     def create(self, user_id: int, spec: RuleSpec) -> RuleOut:
         uses_webhook = any(a.type == "webhook" for a in spec.actions)
-        with self._db.transaction() as conn:
-            self._check_portfolio(conn, user_id, spec.portfolio_id)
-            self._allowance(
-                conn,
+        with self._rules.transaction() as records:
+            self._check_portfolio(records, user_id, spec.portfolio_id)
+            ensure_rule_allowed(
+                records,
                 user_id,
                 cadence_seconds=spec.cadence_seconds,
                 uses_webhook=uses_webhook,
                 enabling_new=spec.enabled,
             )
             self._check_webhooks(spec.actions)
-            self._check_destinations(conn, user_id, spec.actions)
-            row = conn.execute(
-                f"INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds, "
-                f"enabled) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s) RETURNING {_COLUMNS}",
-                (
-                    user_id,
-                    spec.portfolio_id,
-                    spec.name,
-                    spec.definition().model_dump_json(),
-                    spec.cadence_seconds,
-                    spec.cooldown_seconds,
-                    spec.enabled,
-                ),
-            ).fetchone()
-        assert row is not None
+            self._check_destinations(records, user_id, spec.actions)
+            row = records.insert(user_id, _values(spec))
         return self._out(row)
 
-    def _row(self, conn: Connection, user_id: int, rule_id: int, *, lock: bool = False) -> dict[str, Any]:
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM rules WHERE id = %s AND user_id = %s" + (" FOR UPDATE" if lock else ""),
-            (rule_id, user_id),
-        ).fetchone()
+    @staticmethod
+    def _row(records: RuleRecords, user_id: int, rule_id: int, *, lock: bool = False) -> dict[str, Any]:
+        row = records.find(user_id, rule_id, lock=lock)
         if row is None:
             raise NotFound(f"no rule {rule_id} of yours")
         return row
 
     def get(self, user_id: int, rule_id: int) -> RuleOut:
-        with self._db.connection() as conn:
-            return self._out(self._row(conn, user_id, rule_id))
+        with self._rules.reading() as records:
+            return self._out(self._row(records, user_id, rule_id))
 
     def list(self, user_id: int, *, cursor: str | None = None, limit: int = 50) -> RulePage:
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM rules WHERE user_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
-                (user_id, _cursor(cursor), limit + 1),
-            ).fetchall()
+        with self._rules.reading() as records:
+            rows = records.page(user_id, before=_cursor(cursor), limit=limit + 1)
         items = [self._out(r) for r in rows[:limit]]
         return RulePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
     def update(self, user_id: int, rule_id: int, patch: RulePatch) -> RuleOut:
-        with self._db.transaction() as conn:
-            row = self._row(conn, user_id, rule_id, lock=True)
+        with self._rules.transaction() as records:
+            row = self._row(records, user_id, rule_id, lock=True)
             current = self._out(row)
             merged = current.model_dump(
                 include={
@@ -292,11 +261,11 @@ class RulesService:
                 spec = RuleSpec.model_validate(merged)
             except ValidationError as exc:
                 raise validation_problem(exc) from exc
-            self._check_portfolio(conn, user_id, spec.portfolio_id)
+            self._check_portfolio(records, user_id, spec.portfolio_id)
             uses_webhook = any(a.type == "webhook" for a in spec.actions)
             if spec.enabled:
-                self._allowance(
-                    conn,
+                ensure_rule_allowed(
+                    records,
                     user_id,
                     cadence_seconds=spec.cadence_seconds,
                     uses_webhook=uses_webhook,
@@ -305,55 +274,32 @@ class RulesService:
             self._check_webhooks(
                 spec.actions, accepted=frozenset(str(a.url) for a in current.actions if a.type == "webhook")
             )
-            self._check_destinations(conn, user_id, spec.actions)
-            definition = spec.definition().model_dump_json()
-            changed = definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
-            updated = conn.execute(
-                f"UPDATE rules SET name = %s, portfolio_id = %s, definition = %s::jsonb, cadence_seconds = %s, "
-                f"cooldown_seconds = %s, enabled = %s, disabled_reason = CASE WHEN %s THEN NULL "
-                f"ELSE disabled_reason END, armed = armed OR %s, updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
-                (
-                    spec.name,
-                    spec.portfolio_id,
-                    definition,
-                    spec.cadence_seconds,
-                    spec.cooldown_seconds,
-                    spec.enabled,
-                    spec.enabled,
-                    changed,  # a new trigger starts armed
-                    rule_id,
-                ),
-            ).fetchone()
+            self._check_destinations(records, user_id, spec.actions)
+            values = _values(spec)
+            # A new trigger starts armed.
+            changed = values.definition != current.model_dump_json(include={"trigger", "conditions", "actions"})
+            updated = records.update(user_id, rule_id, values, rearm=changed)
         assert updated is not None
         return self._out(updated)
 
     def delete(self, user_id: int, rule_id: int) -> None:
         """Delete the rule and cancel its pending webhook retries (one transaction)."""
-        with self._db.transaction() as conn:
-            self._row(conn, user_id, rule_id, lock=True)
-            cancel_pending_deliveries(conn, rule_id)
-            conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
+        with self._rules.transaction() as records:
+            self._row(records, user_id, rule_id, lock=True)
+            records.delete(user_id, rule_id)
 
     def executions(self, user_id: int, rule_id: int, *, cursor: str | None = None, limit: int = 50) -> ExecutionPage:
-        with self._db.connection() as conn:
-            self._row(conn, user_id, rule_id)
-            rows = conn.execute(
-                "SELECT id, window_key, evaluated_at, fired, observed, actions, error FROM rule_executions "
-                "WHERE rule_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
-                (rule_id, _cursor(cursor), limit + 1),
-            ).fetchall()
+        with self._rules.reading() as records:
+            self._row(records, user_id, rule_id)
+            rows = records.executions(rule_id, before=_cursor(cursor), limit=limit + 1)
         items = [Execution.model_validate(r) for r in rows[:limit]]
         return ExecutionPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
     def notifications(
         self, user_id: int, *, cursor: str | None = None, limit: int = 50, unread_only: bool = False
     ) -> NotificationPage:
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT id, kind, title, body, rule_id, created_at, read_at FROM notifications "
-                "WHERE user_id = %s AND id < %s AND (NOT %s OR read_at IS NULL) ORDER BY id DESC LIMIT %s",
-                (user_id, _cursor(cursor), unread_only, limit + 1),
-            ).fetchall()
+        with self._rules.reading() as records:
+            rows = records.notifications(user_id, before=_cursor(cursor), limit=limit + 1, unread_only=unread_only)
         items = [Notification.model_validate(r) for r in rows[:limit]]
         return NotificationPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
@@ -364,8 +310,8 @@ class RulesService:
         from tidewatch.rules.ruleset import RuleRecord, RuleSet
         from tidewatch.rules.snapshot import take_snapshot
 
-        with self._db.connection() as conn:
-            row = self._row(conn, user_id, rule_id)
+        with self._rules.reading() as records:
+            row = self._row(records, user_id, rule_id)
         if self._sources is None:
             raise InvalidInput("dry runs are not configured on this deployment")
         record = RuleRecord(

@@ -41,10 +41,10 @@ from tidewatch.transactions.models import (
     TransactionPage,
     UnsignedTransaction,
 )
+from tidewatch.transactions.repository import TransactionStore
 from tidewatch.transactions.rpc_batch import batch_outcomes
 from tidewatch.transactions.settings import WalletSettings
 from tidewatch.transactions.signed import SignedTransaction, decode_signed
-from tidewatch.transactions.store import TransactionStore
 
 
 class StatusListener(Protocol):

@@ -16,9 +16,9 @@ from alerts.deps import AlertsDeps
 from alerts.events import SnsEvent, SqsEvent
 from rules import logic as rules_logic
 from rules.deps import build_deps
+from tests.fakes.rules import RecordingPoster
 from tests.integration.alerts.conftest import BOT_TOKEN, DISCORD_PATH, SLACK_PATH, Clock, Subscription, seed
-from tests.integration.rules.test_function import seed_market_rates
-from tests.integration.rules.test_live import RecordingPoster
+from tests.integration.rules.seeds import seed_market_rates
 from tidewatch.alerts.action import AlertDispatcher
 from tidewatch.alerts.channels import Destination, SendContext, SesEmail
 from tidewatch.alerts.messages import compose

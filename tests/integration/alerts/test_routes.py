@@ -22,6 +22,7 @@ from tidewatch.db import Database
 from tidewatch.errors import DomainError, Unauthorized
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.model import RuleSpec
+from tidewatch.rules.repository import PostgresRules
 from tidewatch.rules.service import RulesService
 from tidewatch_local.alert_providers import Mailbox, ProviderStub
 
@@ -216,7 +217,7 @@ def test_destinations_belong_to_one_user(db: Database, api: Api, stub: ProviderS
         assert answer.status_code == 404, (method, path, answer.text)
     assert api.client.get("/alerts/destinations", headers=as_user(api.bob)).json() == []
     # ... nor name it in a rule of his
-    rules = RulesService(db, signing_key=b"x" * 32)
+    rules = RulesService(PostgresRules(db), signing_key=b"x" * 32)
     spec = RuleSpec.model_validate(
         {
             "name": "steal",

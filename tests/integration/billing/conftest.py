@@ -18,7 +18,7 @@ from api.app import create_app
 from api.deps import ApiDeps
 from api.deps.billing import BillingDeps, billing_deps_from
 from api.routers import billing as billing_routes
-from tests.unit.billing.stripe_stub import API_BASE, StripeStub
+from tests.fakes.stripe import API_BASE, StripeStub
 from tidewatch.billing.settings import BillingSettings
 from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import responses
 
-from tests.unit.billing.stripe_stub import API_BASE, StripeStub, form
+from tests.fakes.stripe import API_BASE, StripeStub, form
 from tidewatch_local.stripe_events import subscription
 
 from .conftest import T0, Harness, billing_settings

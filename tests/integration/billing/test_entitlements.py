@@ -6,6 +6,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tidewatch.billing.limits import ensure_can_add_portfolio, ensure_rule_allowed
+from tidewatch.billing.repository import PlanUsageRecords
 from tidewatch.errors import PaymentRequired
 from tidewatch_local.stripe_events import subscription
 
@@ -16,13 +17,13 @@ pytestmark = pytest.mark.integration
 
 def add_portfolio(h: Harness) -> None:
     with h.db.transaction() as conn:
-        ensure_can_add_portfolio(conn, h.user.id)
+        ensure_can_add_portfolio(PlanUsageRecords(conn), h.user.id)
         conn.execute("INSERT INTO portfolios (user_id, name) VALUES (%s, 'p')", (h.user.id,))
 
 
 def add_rule(h: Harness, *, cadence: int = 300, webhook: bool = False) -> None:
     with h.db.transaction() as conn:
-        ensure_rule_allowed(conn, h.user.id, cadence_seconds=cadence, uses_webhook=webhook)
+        ensure_rule_allowed(PlanUsageRecords(conn), h.user.id, cadence_seconds=cadence, uses_webhook=webhook)
         actions = [{"type": "webhook"}] if webhook else [{"type": "notify"}]
         conn.execute(
             "INSERT INTO rules (user_id, name, definition, cadence_seconds) VALUES (%s, 'r', %s, %s)",

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.billing.stripe_stub import API_BASE, StripeStub
+from tests.fakes.stripe import API_BASE, StripeStub
 from tidewatch.billing.refresh import BillingContext
 from tidewatch.billing.stripe_gateway import StripeGateway
 from tidewatch.billing.stripe_objects import StripeEvent

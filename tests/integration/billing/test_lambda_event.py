@@ -13,7 +13,7 @@ import pytest
 from mangum import Mangum
 
 from api.deps.billing import billing_deps_from
-from tests.unit.billing.stripe_stub import StripeStub
+from tests.fakes.stripe import StripeStub
 from tidewatch.db import Database
 from tidewatch_local.stripe_events import LOCAL_WEBHOOK_SECRET
 

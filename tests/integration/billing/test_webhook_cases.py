@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import responses
 
-from tests.unit.billing.stripe_stub import API_BASE, form
+from tests.fakes.stripe import API_BASE, form
 from tidewatch.billing.grace import expire_grace_periods
 from tidewatch_local.stripe_events import checkout_session, invoice, subscription
 

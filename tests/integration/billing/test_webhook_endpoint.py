@@ -153,7 +153,7 @@ def test_concurrent_duplicate_deliveries_apply_once(harness: Harness) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
-    from tests.unit.billing.stripe_stub import API_BASE
+    from tests.fakes.stripe import API_BASE
     from tidewatch.billing.refresh import BillingContext
     from tidewatch.billing.stripe_gateway import StripeGateway
     from tidewatch.billing.stripe_objects import StripeEvent

@@ -11,8 +11,8 @@ import pytest
 from rules import logic
 from rules.deps import build_deps
 from rules.handler import RulesEvent
-from tests.integration.rules.test_live import RecordingPoster, seed_users
-from tests.integration.rules.test_tick import insert_rule
+from tests.fakes.rules import RecordingPoster
+from tests.integration.rules.seeds import insert_rule, seed_market_rates, seed_users
 from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import ScheduledEvent
@@ -24,20 +24,6 @@ from tidewatch.rules.settings import RulesSettings
 pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "rules"
-
-
-def seed_market_rates(db: Database, apy: float) -> None:
-    with db.connection() as conn:
-        conn.execute(
-            "INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals) "
-            "VALUES (1, 'compound-v3', '0xc3d688B66703497DAA19211EEdff47f25384cdc3', 'USDC', "
-            "'0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 6)"
-        )
-        conn.execute(
-            "INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy) "
-            "VALUES (1, 21250000, '2026-11-24T12:00:00Z', %s, 0.07)",
-            (apy,),
-        )
 
 
 def invoke(event: dict[str, Any], db: Database, poster: RecordingPoster) -> dict[str, Any]:

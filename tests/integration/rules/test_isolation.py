@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rules.test_tick import FakeMarkets, FakePusher, insert_rule
+from tests.fakes.rules import FakeMarkets, FakePusher
+from tests.integration.rules.seeds import insert_rule
 from tidewatch.db import Database
 from tidewatch.rules.actions import ActionRunner
 from tidewatch.rules.store import RuleCache
@@ -139,13 +140,14 @@ def test_a_poisoned_rule_is_disabled_and_every_other_rule_fires(db: Database, po
 
 def test_a_rule_disabled_by_the_tick_can_be_repaired_and_re_enabled(db: Database) -> None:
     from tidewatch.rules.model import RulePatch
+    from tidewatch.rules.repository import PostgresRules
     from tidewatch.rules.service import RulesService
 
     # Given Bob's rule disabled by the tick for an out-of-range market id
     _, bob = seed_two_users(db)
     bad = insert_raw(db, bob, POISONS["market id past bigint"])
     _tick(db, changed=None)
-    service = RulesService(db, signing_key=b"k" * 32)
+    service = RulesService(PostgresRules(db), signing_key=b"k" * 32)
     shown = service.get(bob, bad)
     assert shown.enabled is False
     assert shown.disabled_reason is not None
@@ -172,7 +174,7 @@ def test_a_rule_disabled_by_the_tick_can_be_repaired_and_re_enabled(db: Database
 def test_a_rule_corrupted_after_a_failed_firing_does_not_break_the_retry_sweep(db: Database) -> None:
     from datetime import timedelta
 
-    from tests.integration.rules.test_tick import DownPreparer
+    from tests.fakes.rules import DownPreparer
 
     # Given Bob's rule that fired with a failed action (wallet down), and Alice's ordinary rule
     alice, bob = seed_two_users(db)

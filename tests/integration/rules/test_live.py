@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +12,11 @@ import jwt
 import pytest
 
 from api.websocket import handle_connect, handle_default, handle_disconnect
-from tests.integration.rules.test_tick import FakeMarkets, insert_rule
+from tests.fakes.rules import Claims, FakeMarkets, RecordingPoster
+from tests.integration.rules.seeds import insert_rule, seed_users
 from tidewatch.db import Database
 from tidewatch.errors import Unauthorized
-from tidewatch.live.broadcaster import Broadcaster, ConnectionGone
+from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore, PostgresPortfolioOwnership
 from tidewatch.live.session import LiveSession
 from tidewatch.rules.actions import ActionRunner
@@ -27,11 +26,6 @@ pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "websocket"
 SECRET = "test-jwt-secret-0123456789abcdef"
-
-
-@dataclass(frozen=True)
-class Claims:
-    user_id: int
 
 
 class JwtVerifier:
@@ -50,23 +44,6 @@ def token_for(user_id: int, secret: str = SECRET) -> str:
     return jwt.encode({"sub": str(user_id), "aud": "tidewatch-api", "iat": now, "exp": now + 600}, secret, "HS256")
 
 
-class RecordingPoster:
-    """post_to_connection that records what each connection got; some connections are Gone."""
-
-    def __init__(self, gone: set[str] | None = None) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-        self.endpoints: set[str] = set()
-        self.gone = gone or set()
-        self._lock = threading.Lock()
-
-    def __call__(self, endpoint: str, connection_id: str, data: bytes) -> None:
-        if connection_id in self.gone:
-            raise ConnectionGone(connection_id)
-        with self._lock:
-            self.endpoints.add(endpoint)
-            self.sent.setdefault(connection_id, []).append(json.loads(data))
-
-
 def ws_event(name: str, connection_id: str, **changes: Any) -> dict[str, Any]:
     event = json.loads((EVENTS / name).read_text())
     event["requestContext"]["connectionId"] = connection_id
@@ -80,22 +57,6 @@ def connect(session: LiveSession, connection_id: str, token: str | None) -> dict
 
 def send(session: LiveSession, connection_id: str, message: dict[str, Any]) -> dict[str, Any]:
     return handle_default(ws_event("ws-default-subscribe.json", connection_id, body=json.dumps(message)), session)
-
-
-def seed_users(db: Database) -> tuple[int, int, int, int]:
-    with db.connection() as conn:
-        ids = []
-        for suffix in ("aa", "bb"):
-            user = conn.execute(
-                "INSERT INTO users (address) VALUES (%s) RETURNING id", ("0x" + "0" * 38 + suffix,)
-            ).fetchone()
-            assert user
-            portfolio = conn.execute(
-                "INSERT INTO portfolios (user_id, name) VALUES (%s, 'main') RETURNING id", (user["id"],)
-            ).fetchone()
-            assert portfolio
-            ids += [int(user["id"]), int(portfolio["id"])]
-    return ids[0], ids[1], ids[2], ids[3]
 
 
 @pytest.fixture

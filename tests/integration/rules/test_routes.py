@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from api.routers.rules import create_router
-from tests.integration.rules.test_live import Claims, seed_users
-from tests.integration.rules.test_tick import FakeMarkets
+from tests.fakes.rules import Claims, FakeMarkets
+from tests.integration.rules.seeds import seed_users
 from tidewatch.db import Database
 from tidewatch.errors import DomainError, Unauthorized
 from tidewatch.rules.egress import EgressPolicy
+from tidewatch.rules.repository import PostgresRules
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.tick import TickSources
 from tidewatch.rules.webhooks import webhook_secret
@@ -43,7 +44,7 @@ def rules_service(request: Request) -> RulesService:
 def client(db: Database) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.rules = RulesService(
-        db,
+        PostgresRules(db),
         signing_key=KEY,
         sources=TickSources(FakeMarkets({1: 0.06, 2: 0.04})),
         # No DNS here: every name resolves to one public address (example.com's).

@@ -4,104 +4,27 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
+from tests.fakes.rules import DownPreparer, FakeMarkets, FakePusher, FakeRisk, FlakyPreparer
+from tests.integration.rules.seeds import KEY, insert_rule, seed_user
 from tidewatch.db import Database
-from tidewatch.rules.actions import ActionRunner, PreparedTransaction, PrepareRequest
+from tidewatch.rules.actions import ActionRunner
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch.rules.engine import window_key
-from tidewatch.rules.model import RuleSpec
-from tidewatch.rules.snapshot import MarketState, PriceWindow
 from tidewatch.rules.tick import TickSources, run_tick
 from tidewatch.rules.webhooks import SIGNATURE_HEADER, WebhookSender, verify, webhook_secret
 
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-KEY = b"test-signing-key-0123456789"
 # Test receivers listen on loopback, which the production policy refuses.
 LOOPBACK_ALLOWED = EgressPolicy(allow_loopback=True)
-
-
-class FakeMarkets:
-    def __init__(self, apy: dict[int, float]) -> None:
-        self.apy = apy
-        self.calls = 0
-
-    def latest_markets(self) -> Sequence[MarketState]:
-        self.calls += 1
-        return [MarketState(m, v, v + 0.01) for m, v in self.apy.items()]
-
-    def price_changes(self, windows: Sequence[PriceWindow], at: datetime) -> Mapping[PriceWindow, float]:
-        return {}
-
-
-class FakeRisk:
-    def __init__(self) -> None:
-        self.calls: list[list[tuple[int, int]]] = []
-
-    def liquidation_probabilities(self, requests: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], float]:
-        self.calls.append(list(requests))
-        return {r: 0.4 for r in requests}
-
-
-class FakePusher:
-    def __init__(self) -> None:
-        self.messages: list[tuple[int, Mapping[str, Any]]] = []
-
-    def push_to_user(self, user_id: int, message: Mapping[str, Any]) -> int:
-        self.messages.append((user_id, message))
-        return 1
-
-
-class FlakyPreparer:
-    """Fails once, then succeeds: the action is retried within the tick."""
-
-    def __init__(self) -> None:
-        self.requests: list[PrepareRequest] = []
-
-    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
-        self.requests.append(request)
-        if len(self.requests) == 1:
-            raise ConnectionError("wallet function timed out")
-        return PreparedTransaction(transaction_id="tx-1", summary="Repay 100 USDC on Aave v3")
-
-
-def seed_user(db: Database) -> tuple[int, int]:
-    with db.connection() as conn:
-        user = conn.execute(
-            "INSERT INTO users (address) VALUES ('0x00000000000000000000000000000000000000aa') RETURNING id"
-        ).fetchone()
-        assert user
-        portfolio = conn.execute(
-            "INSERT INTO portfolios (user_id, name) VALUES (%s, 'main') RETURNING id", (user["id"],)
-        ).fetchone()
-        assert portfolio
-    return int(user["id"]), int(portfolio["id"])
-
-
-def insert_rule(db: Database, user_id: int, spec: dict[str, Any]) -> int:
-    rule = RuleSpec.model_validate(spec)
-    with db.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO rules (user_id, portfolio_id, name, definition, cadence_seconds, cooldown_seconds) "
-            "VALUES (%s, %s, %s, %s::jsonb, %s, %s) RETURNING id",
-            (
-                user_id,
-                rule.portfolio_id,
-                rule.name,
-                rule.definition().model_dump_json(),
-                rule.cadence_seconds,
-                rule.cooldown_seconds,
-            ),
-        ).fetchone()
-    assert row
-    return int(row["id"])
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -305,18 +228,6 @@ def test_webhooks_to_private_addresses_are_refused_without_retry(db: Database, r
     assert outcome.error is not None
     assert "loopback" in outcome.error
     assert _Receiver.received == []
-
-
-class DownPreparer:
-    def __init__(self) -> None:
-        self.up = False
-        self.calls = 0
-
-    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
-        self.calls += 1
-        if not self.up:
-            raise ConnectionError("wallet function unavailable")
-        return PreparedTransaction(transaction_id="tx-9", summary="Move supply")
 
 
 def test_failed_actions_are_retried_by_later_ticks_and_lost_ones_run(db: Database) -> None:

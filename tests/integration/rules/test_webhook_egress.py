@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.integration.rules.test_tick import KEY, insert_rule, seed_user
+from tests.integration.rules.seeds import KEY, insert_rule, seed_user
 from tidewatch.db import Database
 from tidewatch.rules.egress import EgressPolicy, pinned_post
 from tidewatch.rules.model import RuleSpec
+from tidewatch.rules.repository import PostgresRules
 from tidewatch.rules.service import RulesService
 from tidewatch.rules.webhooks import SIGNATURE_HEADER, WebhookSender
 
@@ -148,7 +149,7 @@ def test_deleting_a_rule_cancels_its_pending_retries(db: Database, hooks: int) -
     with db.connection() as conn:
         owner = conn.execute("SELECT user_id FROM rules WHERE id = %s", (rule_id,)).fetchone()
     assert owner
-    RulesService(db, signing_key=KEY).delete(int(owner["user_id"]), rule_id)
+    RulesService(PostgresRules(db), signing_key=KEY).delete(int(owner["user_id"]), rule_id)
     # Then no retry is made, however long we wait, and the delivery says it was cancelled
     _Hooks.status = 200
     now[0] += 3600
@@ -209,7 +210,9 @@ def test_rule_creation_refuses_targets_delivery_would_refuse(db: Database, url: 
 
     # Given a Pro user and a policy whose DNS sends internal names to a private address
     user_id = _pro_user(db)
-    service = RulesService(db, signing_key=KEY, egress=EgressPolicy(resolve=lambda host, port: ["10.20.30.40"]))
+    service = RulesService(
+        PostgresRules(db), signing_key=KEY, egress=EgressPolicy(resolve=lambda host, port: ["10.20.30.40"])
+    )
     # When a rule posting to a non-public target is created
     with pytest.raises(InvalidInput) as refused:
         service.create(user_id, _spec(url))
@@ -223,7 +226,9 @@ def test_rule_creation_refuses_targets_delivery_would_refuse(db: Database, url: 
 
 def test_rule_creation_and_patch_accept_public_targets(db: Database) -> None:
     user_id = _pro_user(db)
-    service = RulesService(db, signing_key=KEY, egress=EgressPolicy(resolve=lambda host, port: ["93.184.215.14"]))
+    service = RulesService(
+        PostgresRules(db), signing_key=KEY, egress=EgressPolicy(resolve=lambda host, port: ["93.184.215.14"])
+    )
     rule = service.create(user_id, _spec("https://hooks.example.com/in"))
     assert rule.webhook_secret is not None
     from tidewatch.errors import InvalidInput

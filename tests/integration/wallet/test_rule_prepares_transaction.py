@@ -19,8 +19,8 @@ from tidewatch.rules.model import RuleSpec
 from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
 from tidewatch.rules.tick import TickSources, run_tick
 from tidewatch.transactions.client import InProcessWalletClient, RulesTransactionPreparer
+from tidewatch.transactions.repository import TransactionStore
 from tidewatch.transactions.service import WalletService
-from tidewatch.transactions.store import TransactionStore
 
 from .conftest import Devnet, add_user, sign_and_send_all
 from .test_rule_intents import _health, add_markets

@@ -6,10 +6,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
+from tests.fakes.stripe import API_BASE, StripeStub, error_body, form
 from tidewatch.billing.stripe_gateway import CustomerGone, StripeGateway, StripeUnavailable
 from tidewatch_local.stripe_events import subscription
-
-from .stripe_stub import API_BASE, StripeStub, error_body, form
 
 T0 = 1_795_960_800
 

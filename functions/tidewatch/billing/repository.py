@@ -5,6 +5,9 @@
 * `stripe_subscriptions`: every subscription of the user's customers as last read from Stripe.
 * `stripe_payment_facts`: good-standing / delinquent facts by subscription, at Stripe's time.
 * `stripe_deleted_customers`: customers deleted in Stripe, never linked again.
+* `processed_webhook_events`: each Stripe event id applied once.
+* `users.plan` and what it governs: the user's rules (disabled and re-enabled on plan changes),
+  the counts the plan limits are checked against (`PlanUsageRecords`), billing notifications.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
+
+from psycopg.types.json import Jsonb
 
 from tidewatch.billing.subscription_state import PaymentFact, Standing, StoredSubscription
 from tidewatch.db import Connection
@@ -166,6 +171,121 @@ def user_exists(conn: Connection, user_id: int) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is not None
 
 
-def user_plan(conn: Connection, user_id: int) -> str | None:
-    row = conn.execute("SELECT plan FROM users WHERE id = %s", (user_id,)).fetchone()
+def user_plan(conn: Connection, user_id: int, *, lock: bool = False) -> str | None:
+    """The user's plan; `lock` holds their row until the transaction ends (plan checks, changes)."""
+    row = conn.execute("SELECT plan FROM users WHERE id = %s" + (" FOR UPDATE" if lock else ""), (user_id,)).fetchone()
     return None if row is None else str(row["plan"])
+
+
+def set_user_plan(conn: Connection, user_id: int, plan: str) -> None:
+    conn.execute("UPDATE users SET plan = %s WHERE id = %s", (plan, user_id))
+
+
+def users_past_grace(conn: Connection, now: datetime) -> list[int]:
+    """Users still on a paid plan whose grace period ended by `now`, ascending."""
+    rows = conn.execute(
+        "SELECT s.user_id FROM subscriptions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.grace_until <= %s AND u.plan <> 'free' ORDER BY s.user_id",
+        (now,),
+    ).fetchall()
+    return [int(r["user_id"]) for r in rows]
+
+
+def record_event(conn: Connection, provider: str, event_id: str, event_type: str) -> bool:
+    """Record a webhook event id; False when it was recorded before (a duplicate delivery)."""
+    first_time = conn.execute(
+        "INSERT INTO processed_webhook_events (provider, event_id, event_type) VALUES (%s, %s, %s) "
+        "ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id",
+        (provider, event_id, event_type),
+    ).fetchone()
+    return first_time is not None
+
+
+def insert_notification(conn: Connection, user_id: int, kind: str, title: str, body: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO notifications (user_id, kind, title, body) VALUES (%s, %s, %s, %s)",
+        (user_id, kind, title, Jsonb(body)),
+    )
+
+
+class PlanUsageRecords:
+    """What the plan limits are checked against, read in the caller's transaction
+    (`tidewatch.billing.limits.PlanUsage` over Postgres)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def user_plan(self, user_id: int, *, lock: bool = False) -> str | None:
+        return user_plan(self.conn, user_id, lock=lock)
+
+    def portfolio_count(self, user_id: int) -> int:
+        row = self.conn.execute("SELECT count(*) AS n FROM portfolios WHERE user_id = %s", (user_id,)).fetchone()
+        return 0 if row is None else int(row["n"])
+
+    def enabled_rule_count(self, user_id: int) -> int:
+        return enabled_rule_count(self.conn, user_id)
+
+
+# Rules as plan changes see them. A rule uses a webhook action when any entry of
+# definition.actions has type "webhook".
+_USES_WEBHOOK = "jsonb_path_exists(definition, '$.actions[*] ? (@.type == \"webhook\")')"
+
+
+def enabled_rule_count(conn: Connection, user_id: int) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
+    return 0 if row is None else int(row["n"])
+
+
+def _disable(conn: Connection, user_id: int, where: str, params: tuple[Any, ...], reason: str) -> list[int]:
+    rows = conn.execute(
+        f"UPDATE rules SET enabled = false, disabled_reason = %s, updated_at = now() "
+        f"WHERE user_id = %s AND enabled AND ({where}) RETURNING id",
+        (reason, user_id, *params),
+    ).fetchall()
+    return sorted(int(r["id"]) for r in rows)
+
+
+def disable_rules_faster_than(conn: Connection, user_id: int, min_cadence_seconds: int, reason: str) -> list[int]:
+    """Disable the user's enabled rules evaluated more often than `min_cadence_seconds`; their ids."""
+    return _disable(conn, user_id, "cadence_seconds < %s", (min_cadence_seconds,), reason)
+
+
+def disable_rules_with_webhooks(conn: Connection, user_id: int, reason: str) -> list[int]:
+    """Disable the user's enabled rules that have a webhook action; their ids."""
+    return _disable(conn, user_id, _USES_WEBHOOK, (), reason)
+
+
+def disable_rules_beyond(conn: Connection, user_id: int, keep: int, reason: str) -> list[int]:
+    """Keep the oldest `keep` enabled rules; disable the newer ones; their ids."""
+    return _disable(
+        conn,
+        user_id,
+        "id IN (SELECT id FROM rules WHERE user_id = %s AND enabled ORDER BY created_at, id OFFSET %s)",
+        (user_id, keep),
+        reason,
+    )
+
+
+def reenable_rules(
+    conn: Connection,
+    user_id: int,
+    *,
+    reasons: tuple[str, ...],
+    min_cadence_seconds: int,
+    webhooks_allowed: bool,
+    limit: int,
+) -> list[int]:
+    """Re-enable, oldest first and at most `limit`, rules disabled for one of `reasons` that meet
+    the cadence (and have no webhook action unless allowed); their ids, ascending."""
+    webhook_filter = "" if webhooks_allowed else f"AND NOT {_USES_WEBHOOK}"
+    rows = conn.execute(
+        f"""UPDATE rules SET enabled = true, disabled_reason = NULL, updated_at = now()
+            WHERE id IN (
+                SELECT id FROM rules
+                WHERE user_id = %s AND NOT enabled AND disabled_reason = ANY(%s)
+                  AND cadence_seconds >= %s {webhook_filter}
+                ORDER BY created_at, id LIMIT %s)
+            RETURNING id""",
+        (user_id, list(reasons), min_cadence_seconds, limit),
+    ).fetchall()
+    return sorted(int(r["id"]) for r in rows)

@@ -1,0 +1,298 @@
+"""Fakes of the rules area's ports.
+
+`InMemoryRules` is a `RulesRepository` (tidewatch.rules.repository) with the plan usage it counts:
+rows look as the Postgres adapter returns them (the definition as parsed JSON), and a unit of work
+that raises is rolled back, as a transaction would be. The others stand in for the tick's market,
+risk, push and wallet collaborators and for API Gateway's post_to_connection.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tidewatch.live.broadcaster import ConnectionGone
+from tidewatch.rules.actions import PreparedTransaction, PrepareRequest
+from tidewatch.rules.repository import RuleRecords, RuleValues
+from tidewatch.rules.snapshot import MarketState, PriceWindow
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _State:
+    plans: dict[int, str] = field(default_factory=dict)
+    portfolios: dict[int, int] = field(default_factory=dict)  # portfolio id -> owner
+    destinations: dict[int, int] = field(default_factory=dict)  # destination id -> owner
+    rules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    cancelled_deliveries: list[int] = field(default_factory=list)  # rule ids whose retries were cancelled
+    next_id: int = 1
+
+
+class InMemoryRules:
+    """Users with plans, their portfolios, destinations, rules, executions and notifications."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self._tick = 0
+
+    # Seeding, as other areas (identity, portfolios, alerts, the tick) would have written it.
+    def _id(self) -> int:
+        self.state.next_id += 1
+        return self.state.next_id - 1
+
+    def _now(self) -> datetime:
+        self._tick += 1
+        return T0 + timedelta(seconds=self._tick)
+
+    def add_user(self, plan: str = "free") -> int:
+        user_id = self._id()
+        self.state.plans[user_id] = plan
+        return user_id
+
+    def add_portfolio(self, user_id: int) -> int:
+        portfolio_id = self._id()
+        self.state.portfolios[portfolio_id] = user_id
+        return portfolio_id
+
+    def add_destination(self, user_id: int) -> int:
+        destination_id = self._id()
+        self.state.destinations[destination_id] = user_id
+        return destination_id
+
+    def add_execution(self, rule_id: int, *, fired: bool = False) -> int:
+        execution_id = self._id()
+        self.state.executions.append(
+            {
+                "id": execution_id,
+                "rule_id": rule_id,
+                "window_key": f"w{execution_id}",
+                "evaluated_at": self._now(),
+                "fired": fired,
+                "observed": {},
+                "actions": [],
+                "error": None,
+            }
+        )
+        return execution_id
+
+    def add_notification(self, user_id: int, *, read: bool = False) -> int:
+        notification_id = self._id()
+        now = self._now()
+        self.state.notifications.append(
+            {
+                "id": notification_id,
+                "user_id": user_id,
+                "kind": "rule.fired",
+                "title": f"n{notification_id}",
+                "body": {},
+                "rule_id": None,
+                "created_at": now,
+                "read_at": now if read else None,
+            }
+        )
+        return notification_id
+
+    def store_definition(self, rule_id: int, definition: Any) -> None:
+        """Overwrite a stored definition as a writer past the API could."""
+        self.state.rules[rule_id]["definition"] = definition
+
+    # RulesRepository
+    @contextmanager
+    def transaction(self) -> Iterator[RuleRecords]:
+        saved = copy.deepcopy(self.state)
+        try:
+            yield _Records(self)
+        except BaseException:
+            self.state = saved
+            raise
+
+    @contextmanager
+    def reading(self) -> Iterator[RuleRecords]:
+        yield _Records(self)
+
+
+class _Records:
+    def __init__(self, store: InMemoryRules) -> None:
+        self._store = store
+
+    @property
+    def _state(self) -> _State:
+        return self._store.state
+
+    # PlanUsage
+    def user_plan(self, user_id: int, *, lock: bool = False) -> str | None:
+        return self._state.plans.get(user_id)
+
+    def portfolio_count(self, user_id: int) -> int:
+        return sum(1 for owner in self._state.portfolios.values() if owner == user_id)
+
+    def enabled_rule_count(self, user_id: int) -> int:
+        return sum(1 for r in self._state.rules.values() if r["user_id"] == user_id and r["enabled"])
+
+    # RuleRecords
+    def portfolio_owner(self, portfolio_id: int) -> int | None:
+        return self._state.portfolios.get(portfolio_id)
+
+    def owned_destinations(self, user_id: int, destination_ids: Sequence[int]) -> set[int]:
+        return {d for d in destination_ids if self._state.destinations.get(d) == user_id}
+
+    def find(self, user_id: int, rule_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+        row = self._state.rules.get(rule_id)
+        return dict(row) if row is not None and row["user_id"] == user_id else None
+
+    def page(self, user_id: int, *, before: int, limit: int) -> list[dict[str, Any]]:
+        rows = sorted(self._state.rules.values(), key=lambda r: int(r["id"]), reverse=True)
+        return [dict(r) for r in rows if r["user_id"] == user_id and r["id"] < before][:limit]
+
+    def insert(self, user_id: int, values: RuleValues) -> dict[str, Any]:
+        rule_id = self._store._id()
+        now = self._store._now()
+        self._state.rules[rule_id] = {
+            "id": rule_id,
+            "user_id": user_id,
+            "name": values.name,
+            "portfolio_id": values.portfolio_id,
+            "definition": json.loads(values.definition),
+            "cadence_seconds": values.cadence_seconds,
+            "cooldown_seconds": values.cooldown_seconds,
+            "enabled": values.enabled,
+            "disabled_reason": None,
+            "armed": True,
+            "last_fired_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return dict(self._state.rules[rule_id])
+
+    def update(self, user_id: int, rule_id: int, values: RuleValues, *, rearm: bool) -> dict[str, Any] | None:
+        row = self._state.rules.get(rule_id)
+        if row is None or row["user_id"] != user_id:
+            return None
+        row.update(
+            name=values.name,
+            portfolio_id=values.portfolio_id,
+            definition=json.loads(values.definition),
+            cadence_seconds=values.cadence_seconds,
+            cooldown_seconds=values.cooldown_seconds,
+            enabled=values.enabled,
+            disabled_reason=None if values.enabled else row["disabled_reason"],
+            armed=row["armed"] or rearm,
+            updated_at=self._store._now(),
+        )
+        return dict(row)
+
+    def delete(self, user_id: int, rule_id: int) -> None:
+        row = self._state.rules.get(rule_id)
+        if row is not None and row["user_id"] == user_id:
+            self._state.cancelled_deliveries.append(rule_id)
+            del self._state.rules[rule_id]
+
+    def executions(self, rule_id: int, *, before: int, limit: int) -> list[dict[str, Any]]:
+        rows = sorted(
+            (e for e in self._state.executions if e["rule_id"] == rule_id and e["id"] < before),
+            key=lambda e: e["id"],
+            reverse=True,
+        )
+        return [{k: v for k, v in e.items() if k != "rule_id"} for e in rows[:limit]]
+
+    def notifications(self, user_id: int, *, before: int, limit: int, unread_only: bool) -> list[dict[str, Any]]:
+        rows = sorted(
+            (
+                n
+                for n in self._state.notifications
+                if n["user_id"] == user_id and n["id"] < before and (not unread_only or n["read_at"] is None)
+            ),
+            key=lambda n: n["id"],
+            reverse=True,
+        )
+        return [{k: v for k, v in n.items() if k != "user_id"} for n in rows[:limit]]
+
+
+# Collaborators of the rules tick and the live fan-out.
+
+
+class FakeMarkets:
+    def __init__(self, apy: dict[int, float]) -> None:
+        self.apy = apy
+        self.calls = 0
+
+    def latest_markets(self) -> Sequence[MarketState]:
+        self.calls += 1
+        return [MarketState(m, v, v + 0.01) for m, v in self.apy.items()]
+
+    def price_changes(self, windows: Sequence[PriceWindow], at: datetime) -> Mapping[PriceWindow, float]:
+        return {}
+
+
+class FakeRisk:
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[int, int]]] = []
+
+    def liquidation_probabilities(self, requests: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], float]:
+        self.calls.append(list(requests))
+        return {r: 0.4 for r in requests}
+
+
+class FakePusher:
+    def __init__(self) -> None:
+        self.messages: list[tuple[int, Mapping[str, Any]]] = []
+
+    def push_to_user(self, user_id: int, message: Mapping[str, Any]) -> int:
+        self.messages.append((user_id, message))
+        return 1
+
+
+class FlakyPreparer:
+    """Fails once, then succeeds: the action is retried within the tick."""
+
+    def __init__(self) -> None:
+        self.requests: list[PrepareRequest] = []
+
+    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
+        self.requests.append(request)
+        if len(self.requests) == 1:
+            raise ConnectionError("wallet function timed out")
+        return PreparedTransaction(transaction_id="tx-1", summary="Repay 100 USDC on Aave v3")
+
+
+class DownPreparer:
+    def __init__(self) -> None:
+        self.up = False
+        self.calls = 0
+
+    def prepare(self, request: PrepareRequest) -> PreparedTransaction:
+        self.calls += 1
+        if not self.up:
+            raise ConnectionError("wallet function unavailable")
+        return PreparedTransaction(transaction_id="tx-9", summary="Move supply")
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: int
+
+
+class RecordingPoster:
+    """post_to_connection that records what each connection got; some connections are Gone."""
+
+    def __init__(self, gone: set[str] | None = None) -> None:
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+        self.endpoints: set[str] = set()
+        self.gone = gone or set()
+        self._lock = threading.Lock()
+
+    def __call__(self, endpoint: str, connection_id: str, data: bytes) -> None:
+        if connection_id in self.gone:
+            raise ConnectionGone(connection_id)
+        with self._lock:
+            self.endpoints.add(endpoint)
+            self.sent.setdefault(connection_id, []).append(json.loads(data))
