@@ -47,9 +47,14 @@ install: $(STAMP) $(DEVNET_STAMP) $(DASHBOARD_STAMP)
 run: install dashboard/dist/index.html
 	$(BIN)/tidewatch dev
 
+# Besides ruff: the import boundaries (import-linter, contracts in pyproject.toml: no function
+# package imports another, the core imports none of them) and no comment that tells how the code
+# came to be written (scripts/check_history_comments.py).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=functions:local $(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_history_comments.py
 
 typecheck: install
 	$(BIN)/mypy
