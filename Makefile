@@ -128,4 +128,4 @@ package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
 	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
 
 clean:
-	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam $(SCAN_VENV)
+	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .aws-sam $(SCAN_VENV)

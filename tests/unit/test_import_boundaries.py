@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
@@ -47,29 +45,31 @@ def test_the_copied_tree_passes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("module", "planted", "reported"),
-    [
-        # an import inside a function counts as much as one at module level
-        (
-            "ingest/logic.py",
-            "\n\ndef _planted() -> None:\n    from alerts import logic  # noqa\n",
-            "ingest.logic -> alerts.logic",
-        ),
-        ("wallet/handler.py", "\nimport migrations.logic  # noqa\n", "wallet.handler -> migrations.logic"),
-        ("tidewatch/markets/service.py", "\nimport risk.logic  # noqa\n", "tidewatch.markets.service -> risk.logic"),
-        ("tidewatch/billing/plans.py", "\nimport boto3  # noqa\n", "tidewatch.billing.plans -> boto3"),
-        ("tidewatch/errors.py", "\nimport fastapi  # noqa\n", "tidewatch.errors -> fastapi"),
-    ],
-)
-def test_a_planted_import_across_a_boundary_fails_the_check(
-    tmp_path: Path, module: str, planted: str, reported: str
-) -> None:
-    # Given a copy of the sources with one forbidden import planted
+# (module, planted code, the import the check must report)
+PLANTED = [
+    # an import inside a function counts as much as one at module level
+    (
+        "ingest/logic.py",
+        "\n\ndef _planted() -> None:\n    from alerts import logic  # noqa\n",
+        "ingest.logic -> alerts.logic",
+    ),
+    ("wallet/handler.py", "\nimport migrations.logic  # noqa\n", "wallet.handler -> migrations.logic"),
+    ("tidewatch/markets/service.py", "\nimport risk.logic  # noqa\n", "tidewatch.markets.service -> risk.logic"),
+    ("tidewatch/billing/plans.py", "\nimport boto3  # noqa\n", "tidewatch.billing.plans -> boto3"),
+    ("tidewatch/errors.py", "\nimport fastapi  # noqa\n", "tidewatch.errors -> fastapi"),
+]
+
+
+def test_each_planted_import_across_a_boundary_fails_the_check(tmp_path: Path) -> None:
+    # Given a copy of the sources with forbidden imports planted: between function packages
+    # (at module level and inside a function), from the core into a function package, and from
+    # domain code into boto3 and FastAPI
     functions = _copy_tree(tmp_path)
-    _plant(functions / module, planted)
+    for module, planted, _ in PLANTED:
+        _plant(functions / module, planted)
     # When the contracts are checked
     result = _lint_imports(tmp_path)
-    # Then the check fails and names the planted import
+    # Then the check fails and names every planted import
     assert result.returncode == 1, result.stdout + result.stderr
-    assert reported in result.stdout, result.stdout
+    for _, _, reported in PLANTED:
+        assert reported in result.stdout, (reported, result.stdout)
