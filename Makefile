@@ -47,9 +47,14 @@ install: $(STAMP) $(DEVNET_STAMP) $(DASHBOARD_STAMP)
 run: install dashboard/dist/index.html
 	$(BIN)/tidewatch dev
 
+# Besides ruff: the import boundaries (import-linter, contracts in pyproject.toml: no function
+# package imports another, the core imports none of them) and no comment that tells how the code
+# came to be written (scripts/check_history_comments.py).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=functions:local $(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_history_comments.py
 
 typecheck: install
 	$(BIN)/mypy
@@ -123,4 +128,4 @@ package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
 	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
 
 clean:
-	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .aws-sam $(SCAN_VENV)
+	rm -rf $(VENV) .tidewatch .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .aws-sam $(SCAN_VENV)

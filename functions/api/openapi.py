@@ -1,23 +1,18 @@
-"""The OpenAPI document, made accurate about errors, and its committed copy `docs/openapi.json`.
+"""The OpenAPI document, made accurate about errors.
 
 FastAPI documents 422 as its own `HTTPValidationError` shape; this API answers every error as an
 RFC 9457 problem, so each 4xx/5xx response is rewritten to `application/problem+json` with one
-`Problem` schema. Regenerate the committed copy with `python -m api.openapi` (a test checks it).
+`Problem` schema. The committed copy `docs/openapi.json` is written by `tidewatch_local.openapi_doc`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.problems import PROBLEM_MEDIA_TYPE
-
-DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -125,34 +120,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def render(app: FastAPI) -> str:
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
-
-
-def documentation_app() -> FastAPI:
-    """An app for generating documents only: collaborators are never contacted."""
-    import redis
-
-    from api.app import create_app
-    from api.deps import ApiDeps
-    from tidewatch.db import Database
-    from tidewatch.identity.settings import AuthSettings
-
-    return create_app(
-        ApiDeps(
-            database=Database("postgresql://docs.invalid/docs"),
-            redis=redis.Redis(host="docs.invalid"),
-            auth=AuthSettings(jwt_keys={"docs": "d" * 32}),
-        )
-    )
-
-
-def main() -> None:
-    DOCS_PATH.write_text(render(documentation_app()))
-    print(f"wrote {DOCS_PATH}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()

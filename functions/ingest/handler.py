@@ -2,18 +2,17 @@
 
 Events: the EventBridge schedule (read and record every market), the hourly heal schedule
 (`{"action": "backfill"}`: hours a tick missed are read from the chain at past blocks), an
-explicit backfill request (`"mode": "window"`), a positions request (the API's portfolio view
-invokes it, or imports `tidewatch.protocols.positions` directly), and health.
+explicit backfill request (`"mode": "window"`), and health.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ingest import deps, logic
 from tidewatch import runtime
@@ -22,20 +21,8 @@ from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest, ScheduledEvent
 from tidewatch.health import check_health
 from tidewatch.observability import MetricUnit, logger, metrics, tracer
-from tidewatch.protocols.positions import get_positions, positions_cache
 
-
-class PositionsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    action: Literal["positions"]
-    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    chain_ids: list[int] | None = None
-
-
-IngestEvent = Annotated[
-    ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest, Field(union_mode="left_to_right")
-]
+IngestEvent = Annotated[ScheduledEvent | BackfillRequest | HealthRequest, Field(union_mode="left_to_right")]
 # A backfill stops this long before the Lambda timeout; the next heal run resumes it.
 _BACKFILL_MARGIN_MS = 10_000
 
@@ -63,23 +50,11 @@ def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
     return report
 
 
-def _dispatch(
-    event: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest, context: LambdaContext | None = None
-) -> Any:
+def _dispatch(event: ScheduledEvent | BackfillRequest | HealthRequest, context: LambdaContext | None = None) -> Any:
     if isinstance(event, BackfillRequest):
         return _backfill(event, context)
     if isinstance(event, HealthRequest):
         return check_health(runtime.database(), runtime.redis_client())
-    if isinstance(event, PositionsRequest):
-        metrics.add_metric(name="PositionsRead", unit=MetricUnit.Count, value=1)
-        return get_positions(
-            event.address,
-            registry=deps.registry(),
-            clients=deps.chain_clients(),
-            cache=positions_cache(runtime.redis_client(), deps.read_settings().position_cache_ttl_seconds),
-            chain_ids=event.chain_ids,
-            discovery=deps.discovery_cache(),
-        )
     return logic.run_tick(
         event,
         database=runtime.database(),
@@ -97,7 +72,7 @@ def _dispatch(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    def logic(typed: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest) -> Any:
+    def logic(typed: ScheduledEvent | BackfillRequest | HealthRequest) -> Any:
         return _dispatch(typed, context)
 
     return run_typed(event, IngestEvent, logic)

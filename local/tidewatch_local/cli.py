@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tidewatch_local import commands
+from tidewatch_local.migrate import migrate_database
 
 
 class CliError(Exception):
@@ -62,7 +63,7 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     stack = resolve_stack()
     try:
         apply_environment(stack)
-        _migrate(stack.database_url, quiet=True)
+        migrate_database(stack.database_url, quiet=True)
         results: dict[str, Any] = {}
         all_returned = True
         # As with `sam local invoke`: the function's logs go to stderr, its result to stdout.
@@ -77,26 +78,12 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         stack.close()
 
 
-def _migrate(database_url: str, *, quiet: bool = False) -> list[str]:
-    from tidewatch.db import Database
-    from tidewatch.migrate import apply_migrations
-
-    database = Database(database_url)
-    try:
-        applied = apply_migrations(database)
-    finally:
-        database.close()
-    if not quiet:
-        print("applied: " + ", ".join(applied) if applied else "database is up to date")
-    return applied
-
-
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from tidewatch_local.stack import resolve_stack
 
     stack = resolve_stack()
     try:
-        _migrate(stack.database_url)
+        migrate_database(stack.database_url)
     finally:
         stack.close()
     return 0

@@ -20,11 +20,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from tidewatch_local.cli import _migrate
 from tidewatch_local.dev_signin import DevAccounts
 from tidewatch_local.eventbus import LocalEventBus
 from tidewatch_local.gateway import API_PREFIX, WS_PATH, LocalGateway, ScheduleRunner
 from tidewatch_local.invoker import LocalInvoker
+from tidewatch_local.migrate import migrate_database
 from tidewatch_local.stack import apply_environment, resolve_stack
 from tidewatch_local.template import REPO_ROOT, read_template
 
@@ -181,7 +181,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         }
         mail_note, mailbox = start_mailbox(stack.state_dir, extra)
         apply_environment(stack, extra)
-        applied = _migrate(stack.database_url, quiet=True)
+        applied = migrate_database(stack.database_url, quiet=True)
         chain_env, chain_notes, chain_handle = start_chain(stack.state_dir)
         for key, value in chain_env.items():
             os.environ.setdefault(key, value)

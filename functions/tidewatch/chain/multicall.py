@@ -15,7 +15,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
-from tidewatch.chain.abi import MULTICALL3_AGGREGATE3, MULTICALL3_BLOCK_NUMBER, MULTICALL3_BLOCK_TIMESTAMP, Function
+from tidewatch.chain.abi import MULTICALL3_AGGREGATE3, Function
 from tidewatch.chain.rpc import ChainClient
 
 # Ethereum mainnet, Base and most EVM chains: the same deterministic deployment address.
@@ -107,19 +107,3 @@ def aggregate(
 class BlockRef:
     number: int
     timestamp: int
-
-
-def aggregate_with_block(
-    client: ChainClient, multicall: str, calls: Sequence[Call], *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> tuple[BlockRef, list[CallResult]]:
-    """Like `aggregate` at "latest", also returning the block the calls ran at (via Multicall3 getters).
-
-    Only the first chunk carries the block getters; further chunks are pinned to that block in a
-    second round trip. Use it for a small first phase whose block then pins the rest of a tick.
-    """
-    head = [Call(multicall, MULTICALL3_BLOCK_NUMBER), Call(multicall, MULTICALL3_BLOCK_TIMESTAMP)]
-    first = list(calls[: max(0, chunk_size - len(head))])
-    results = aggregate(client, multicall, head + first, block="latest", chunk_size=chunk_size)
-    block = BlockRef(number=results[0].one(), timestamp=results[1].one())
-    rest = list(calls[len(first) :])
-    return block, results[2:] + aggregate(client, multicall, rest, block=block.number, chunk_size=chunk_size)

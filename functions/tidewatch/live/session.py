@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from tidewatch.entrypoint import validation_problem
-from tidewatch.errors import DomainError, Unauthorized
+from tidewatch.errors import Unauthorized
 from tidewatch.live.connections import ConnectionStore
 from tidewatch.live.messages import SubscriptionRequest, ack
 from tidewatch.live.topics import PortfolioOwnership, authorize, parse_topic
@@ -56,7 +56,3 @@ class LiveSession:
         else:
             topics = self.store.unsubscribe(connection_id, topic.name)
         return ack(request.action, topic.name, topics)
-
-
-def problem_of(exc: DomainError) -> dict[str, Any]:
-    return exc.to_problem()

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -432,18 +431,3 @@ def _health(
         assert price is not None
         limit += Decimal(amount) / Decimal(a.scale) * Decimal(price) / PRICE_SCALE * a.liquidate_cf
     return limit / debt, limit, debt
-
-
-def cached_symbols() -> dict[tuple[int, str], str]:
-    """The per-process symbol cache (tests clear it)."""
-    return _SYMBOLS
-
-
-def describe(state: CometState) -> dict[str, Any]:
-    """A JSON view of discovered state (for CLI/debugging)."""
-    return {
-        "base_feed": state.base_feed,
-        "utilization": state.utilization,
-        "paused": state.paused,
-        "assets": [a.__dict__ for a in state.assets],
-    }

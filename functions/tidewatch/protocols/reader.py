@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE, BlockRef
 from tidewatch.chain.plan import ReadPlan, execute
@@ -71,8 +70,3 @@ def read_positions(
     positions = [o.value for o in outcomes if o.value is not None]
     failures = [f"{o.key}: {o.error}" for o in outcomes if o.error is not None]
     return ChainPositions(chain.chain_id, block, positions, failures)
-
-
-def jsonable(value: Any) -> Any:
-    """Pydantic dump for caches and events (Decimals as strings, ints exact)."""
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

@@ -69,6 +69,9 @@ def test_positions_are_cached_for_30_seconds_and_served_stale_when_the_rpc_fails
     # When read for the first time: from the chain
     first = get_positions(bob, registry=anvil_devnet.registry, clients=clients, cache=cache)
     assert first.chains[0].source == "origin"
+    # bob's Aave and Compound positions, each with a health factor
+    assert {p.protocol for p in first.chains[0].positions} == {"aave-v3", "compound-v3"}
+    assert all(p.health_factor is not None for p in first.chains[0].positions)
     aave = next(p for p in first.chains[0].positions if p.protocol == "aave-v3")
     assert aave.health_factor is not None
     assert aave.health_factor < Decimal("1.1")

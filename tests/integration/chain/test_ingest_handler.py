@@ -64,19 +64,3 @@ def test_scheduled_event_ingests_the_devnet(configured: None, anvil_devnet: Anvi
     assert again["discovered"] == []
     assert again["round_trips"] == 2
     assert again["markets_read"] == chain["markets_read"]
-
-
-def test_positions_event_returns_the_seeded_users_positions(configured: None, anvil_devnet: AnvilDevnet) -> None:
-    from ingest.handler import lambda_handler
-
-    # Given the sample positions request (bob's devnet address)
-    event = json.loads((EVENTS / "positions.json").read_text())
-    bob = next(u.address for u in anvil_devnet.registry.users if u.label == "bob-near-liquidation")
-    assert event["address"] == bob
-    # When the handler runs
-    response = lambda_handler(event, _Context())  # type: ignore[arg-type]
-    # Then bob's Aave and Compound positions come back with health factors
-    assert response["ok"] is True
-    positions = response["result"]["chains"][0]["positions"]
-    assert {p["protocol"] for p in positions} == {"aave-v3", "compound-v3"}
-    assert all(p["health_factor"] is not None for p in positions)

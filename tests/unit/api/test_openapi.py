@@ -3,13 +3,13 @@
 import json
 from pathlib import Path
 
-from api.openapi import DOCS_PATH, documentation_app, render
+from tidewatch_local.openapi_doc import DOCS_PATH, documentation_app, render
 
 API_MD = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 def test_committed_openapi_is_current() -> None:
-    # If this fails: PYTHONPATH=functions python -m api.openapi
+    # If this fails: PYTHONPATH=functions:local python -m tidewatch_local.openapi_doc
     assert DOCS_PATH.read_text() == render(documentation_app())
 
 
