@@ -15,7 +15,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest import deps, logic
+from ingest import logic
+from ingest.deps import IngestDeps, production_deps
 from tidewatch import runtime
 from tidewatch.backfill.service import BackfillRequest, run_backfill
 from tidewatch.entrypoint import run_typed
@@ -40,7 +41,7 @@ IngestEvent = Annotated[
 _BACKFILL_MARGIN_MS = 10_000
 
 
-def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
+def _backfill(event: BackfillRequest, context: LambdaContext | None, deps: IngestDeps) -> Any:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
 
     def out_of_time() -> bool:
@@ -48,13 +49,13 @@ def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
 
     report = run_backfill(
         event,
-        database=runtime.database(),
-        registry=deps.registry(),
-        clients=deps.backfill_clients(),
-        settings=deps.backfill_settings(),
+        database=deps.database,
+        registry=deps.registry,
+        clients=deps.backfill_clients,
+        settings=deps.backfill,
         now=datetime.now(tz=UTC),
-        chunk_size=deps.read_settings().multicall_chunk_size,
-        discovery=deps.discovery_cache(),
+        chunk_size=deps.read.multicall_chunk_size,
+        discovery=deps.discovery,
         should_stop=out_of_time,
     )
     metrics.add_metric(
@@ -64,32 +65,30 @@ def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
 
 
 def _dispatch(
-    event: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest, context: LambdaContext | None = None
+    event: ScheduledEvent | BackfillRequest | PositionsRequest, context: LambdaContext | None, deps: IngestDeps
 ) -> Any:
     if isinstance(event, BackfillRequest):
-        return _backfill(event, context)
-    if isinstance(event, HealthRequest):
-        return check_health(runtime.database(), runtime.redis_client())
+        return _backfill(event, context, deps)
     if isinstance(event, PositionsRequest):
         metrics.add_metric(name="PositionsRead", unit=MetricUnit.Count, value=1)
         return get_positions(
             event.address,
-            registry=deps.registry(),
-            clients=deps.chain_clients(),
-            cache=positions_cache(runtime.redis_client(), deps.read_settings().position_cache_ttl_seconds),
+            registry=deps.registry,
+            clients=deps.clients,
+            cache=positions_cache(deps.redis, deps.read.position_cache_ttl_seconds),
             chain_ids=event.chain_ids,
-            discovery=deps.discovery_cache(),
+            discovery=deps.discovery,
         )
     return logic.run_tick(
         event,
-        database=runtime.database(),
-        redis=runtime.redis_client(),
-        registry=deps.registry(),
-        clients=deps.chain_clients(),
-        publisher=deps.publisher(),
-        market_ttl_seconds=deps.read_settings().market_cache_ttl_seconds,
-        chunk_size=deps.read_settings().multicall_chunk_size,
-        discovery=deps.discovery_cache(),
+        database=deps.database,
+        redis=deps.redis,
+        registry=deps.registry,
+        clients=deps.clients,
+        publisher=deps.publisher,
+        market_ttl_seconds=deps.read.market_cache_ttl_seconds,
+        chunk_size=deps.read.multicall_chunk_size,
+        discovery=deps.discovery,
     )
 
 
@@ -98,6 +97,8 @@ def _dispatch(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def logic(typed: ScheduledEvent | BackfillRequest | PositionsRequest | HealthRequest) -> Any:
-        return _dispatch(typed, context)
+        if isinstance(typed, HealthRequest):  # the stores only: a probe builds no chain clients
+            return check_health(runtime.database(), runtime.redis_client())
+        return _dispatch(typed, context, production_deps())
 
     return run_typed(event, IngestEvent, logic)
