@@ -94,7 +94,7 @@ def main() -> None:
 
     import json
 
-    from risk.deps import Models
+    from risk.deps import Models, RiskDeps
     from risk.handler import RiskEvent, dispatch, handle
     from tidewatch.entrypoint import run_typed
 
@@ -102,10 +102,10 @@ def main() -> None:
     line(
         "risk: typed handler path, 20k (parse+score+dump)",
         None,
-        throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, loaded)), len(many), 3),
+        throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, RiskDeps(loaded, None))), len(many), 3),
     )
     text = json.dumps(raw)
-    fast = throughput(lambda: json.dumps(handle(json.loads(text), loaded)), len(many), 5)
+    fast = throughput(lambda: json.dumps(handle(json.loads(text), RiskDeps(loaded, None))), len(many), 5)
     line("risk: handler batch, 20k JSON in → JSON out", None, fast)
     print(f"{'':<46} {'':33}   {fast / TARGET_HANDLER_BATCH_PER_S:5.2f}x the 100k/s handler target")
 

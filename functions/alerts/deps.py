@@ -18,8 +18,10 @@ class AlertsDeps:
     queue: DeliveryQueue | None
 
 
+def build_deps(database: Database, settings: AlertsSettings) -> AlertsDeps:
+    return AlertsDeps(database, delivery_worker(database, settings), delivery_queue(database, settings))
+
+
 @lru_cache(maxsize=1)
 def production_deps() -> AlertsDeps:
-    database = runtime.database()
-    settings = AlertsSettings()
-    return AlertsDeps(database, delivery_worker(database, settings), delivery_queue(database, settings))
+    return build_deps(runtime.database(), AlertsSettings())

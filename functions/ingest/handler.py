@@ -14,7 +14,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from ingest import deps, logic
+from ingest import logic
+from ingest.deps import IngestDeps, production_deps
 from tidewatch import runtime
 from tidewatch.backfill.service import BackfillRequest, run_backfill
 from tidewatch.entrypoint import run_typed
@@ -27,7 +28,7 @@ IngestEvent = Annotated[ScheduledEvent | BackfillRequest | HealthRequest, Field(
 _BACKFILL_MARGIN_MS = 10_000
 
 
-def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
+def _backfill(event: BackfillRequest, context: LambdaContext | None, deps: IngestDeps) -> Any:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
 
     def out_of_time() -> bool:
@@ -35,13 +36,13 @@ def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
 
     report = run_backfill(
         event,
-        database=runtime.database(),
-        registry=deps.registry(),
-        clients=deps.backfill_clients(),
-        settings=deps.backfill_settings(),
+        database=deps.database,
+        registry=deps.registry,
+        clients=deps.backfill_clients,
+        settings=deps.backfill,
         now=datetime.now(tz=UTC),
-        chunk_size=deps.read_settings().multicall_chunk_size,
-        discovery=deps.discovery_cache(),
+        chunk_size=deps.read.multicall_chunk_size,
+        discovery=deps.discovery,
         should_stop=out_of_time,
     )
     metrics.add_metric(
@@ -50,21 +51,19 @@ def _backfill(event: BackfillRequest, context: LambdaContext | None) -> Any:
     return report
 
 
-def _dispatch(event: ScheduledEvent | BackfillRequest | HealthRequest, context: LambdaContext | None = None) -> Any:
+def _dispatch(event: ScheduledEvent | BackfillRequest, context: LambdaContext | None, deps: IngestDeps) -> Any:
     if isinstance(event, BackfillRequest):
-        return _backfill(event, context)
-    if isinstance(event, HealthRequest):
-        return check_health(runtime.database(), runtime.redis_client())
+        return _backfill(event, context, deps)
     return logic.run_tick(
         event,
-        database=runtime.database(),
-        redis=runtime.redis_client(),
-        registry=deps.registry(),
-        clients=deps.chain_clients(),
-        publisher=deps.publisher(),
-        market_ttl_seconds=deps.read_settings().market_cache_ttl_seconds,
-        chunk_size=deps.read_settings().multicall_chunk_size,
-        discovery=deps.discovery_cache(),
+        database=deps.database,
+        redis=deps.redis,
+        registry=deps.registry,
+        clients=deps.clients,
+        publisher=deps.publisher,
+        market_ttl_seconds=deps.read.market_cache_ttl_seconds,
+        chunk_size=deps.read.multicall_chunk_size,
+        discovery=deps.discovery,
     )
 
 
@@ -73,6 +72,8 @@ def _dispatch(event: ScheduledEvent | BackfillRequest | HealthRequest, context: 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def logic(typed: ScheduledEvent | BackfillRequest | HealthRequest) -> Any:
-        return _dispatch(typed, context)
+        if isinstance(typed, HealthRequest):  # the stores only: a probe builds no chain clients
+            return check_health(runtime.database(), runtime.redis_client())
+        return _dispatch(typed, context, production_deps())
 
     return run_typed(event, IngestEvent, logic)

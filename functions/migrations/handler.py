@@ -12,16 +12,11 @@ import psycopg
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from migrations import logic
-from migrations.cfn import CustomResourceEvent, put_response
-from tidewatch import runtime
+from migrations.cfn import CustomResourceEvent
+from migrations.deps import MigrationsDeps, production_deps
 from tidewatch.db import DatabaseUnavailable
 from tidewatch.entrypoint import run_typed
-from tidewatch.migrate import apply_migrations
 from tidewatch.observability import logger, metrics, tracer
-
-
-def _migrate() -> list[str]:
-    return apply_migrations(runtime.database())
 
 
 def _unreachable(exc: Exception) -> bool:
@@ -30,10 +25,7 @@ def _unreachable(exc: Exception) -> bool:
     return isinstance(exc, psycopg.OperationalError | DatabaseUnavailable)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: LambdaContext, deps: MigrationsDeps) -> dict[str, Any]:
     if isinstance(event, dict) and "ResponseURL" in event:
         try:
             request = CustomResourceEvent.model_validate(event)
@@ -43,11 +35,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             return {"status": "FAILED", "applied": []}
         seconds_left = context.get_remaining_time_in_millis() / 1000
         # Leave a minute for the migrations themselves before the watchdog answers FAILED.
-        migrate = logic.retrying(_migrate, is_transient=_unreachable, give_up_after_seconds=seconds_left - 70)
-        return logic.handle_custom_resource(request, migrate=migrate, send=put_response, seconds_left=seconds_left)
-    migrate = logic.retrying(_migrate, is_transient=_unreachable, give_up_after_seconds=60)
+        migrate = logic.retrying(deps.migrate, is_transient=_unreachable, give_up_after_seconds=seconds_left - 70)
+        return logic.handle_custom_resource(request, migrate=migrate, send=deps.send, seconds_left=seconds_left)
+    migrate = logic.retrying(deps.migrate, is_transient=_unreachable, give_up_after_seconds=60)
 
     def direct(request: logic.MigrateRequest) -> dict[str, Any]:
         return logic.handle_direct(request, migrate=migrate)
 
     return run_typed(event, logic.MigrateRequest, direct)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context, production_deps())

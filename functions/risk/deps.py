@@ -1,4 +1,4 @@
-"""Process-wide collaborators of the risk function: the models, loaded once per container."""
+"""Collaborators of the risk function: the models (loaded once per container) and the database."""
 
 from __future__ import annotations
 
@@ -71,18 +71,25 @@ def load_models(database: Database | None, s3_client: Any | None = None) -> Mode
     return Models(risk=risk, apy=apy_model_from(load_artifact("apy", database, s3_client)))
 
 
-@lru_cache(maxsize=1)
-def models() -> Models:
-    settings = ForecastSettings()
-    database = None
-    if settings.model_registry:
-        from tidewatch import runtime
+@dataclass(frozen=True)
+class RiskDeps:
+    models: Models
+    database: Database | None  # stored rate history for APY forecasts, and health
 
-        database = runtime.database()
-    return load_models(database)
+
+def build_deps(settings: ForecastSettings, database: Database | None, *, s3_client: Any | None = None) -> RiskDeps:
+    """The models from the registry when one is configured (else the shipped ones), over `database`."""
+    return RiskDeps(models=load_models(database if settings.model_registry else None, s3_client), database=database)
+
+
+@lru_cache(maxsize=1)
+def production_deps() -> RiskDeps:
+    from tidewatch import runtime
+
+    return build_deps(ForecastSettings(), runtime.database())
 
 
 # The volatilities are estimated from the last 30 days of prices when the models load: clock-derived
 # state that a SnapStart snapshot would serve for as long as the version lives. A restored
 # container loads them again on its first request.
-snapstart.after_restore(models.cache_clear)
+snapstart.after_restore(production_deps.cache_clear)

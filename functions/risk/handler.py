@@ -11,9 +11,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from risk import deps, logic
+from risk import logic
 from risk.batch import score_batch_event
-from tidewatch import runtime
+from risk.deps import RiskDeps, production_deps
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import HealthRequest
 from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastCall, RiskBatchRequest, RiskScoreRequest
@@ -28,32 +28,30 @@ RiskEvent = Annotated[
 
 def dispatch(
     event: RiskScoreRequest | RiskBatchRequest | ApyForecastCall | ApyBatchRequest | HealthRequest,
-    models: deps.Models | None = None,
+    deps: RiskDeps,
 ) -> Any:
+    models = deps.models
     if isinstance(event, HealthRequest):
-        result = check_health(runtime.database(), None)
-        loaded = models or deps.models()
-        result["models"] = {"risk": loaded.risk.version, "apy": loaded.apy.version}
+        result = check_health(deps.database, None)
+        result["models"] = {"risk": models.risk.version, "apy": models.apy.version}
         return result
-    loaded = models or deps.models()
     if isinstance(event, RiskScoreRequest):
-        return logic.score_one(event, loaded.risk)
+        return logic.score_one(event, models.risk)
     if isinstance(event, RiskBatchRequest):
-        return logic.score_batch(event, loaded.risk)
-    database = runtime.database()
+        return logic.score_batch(event, models.risk)
     if isinstance(event, ApyForecastCall):
-        return logic.forecast_one(event, loaded, database)
-    return logic.forecast_batch(event, loaded, database)
+        return logic.forecast_one(event, models, deps.database)
+    return logic.forecast_batch(event, models, deps.database)
 
 
-def handle(event: Any, models: deps.Models | None = None) -> dict[str, Any]:
+def handle(event: Any, deps: RiskDeps) -> dict[str, Any]:
     """The envelope for one event. Batches of positions take the columnar fast path
     (`risk.batch`: no pydantic model per position); everything else is parsed as `RiskEvent`."""
     if isinstance(event, dict) and event.get("action") == "score_risk_batch":
-        return score_batch_event(event, (models or deps.models()).risk)
+        return score_batch_event(event, deps.models.risk)
 
     def run(parsed: Any) -> Any:
-        return dispatch(parsed, models)
+        return dispatch(parsed, deps)
 
     return run_typed(event, RiskEvent, run)
 
@@ -62,4 +60,4 @@ def handle(event: Any, models: deps.Models | None = None) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event)
+    return handle(event, production_deps())

@@ -1,7 +1,8 @@
 """Collaborators of the rules function, built once per container.
 
 Risk triggers are scored by the risk function and prepare-transaction actions go to the wallet
-function; without them (tests) those triggers see no data and those actions report "not
+function, each through its client in the core (`tidewatch.forecast.client`,
+`tidewatch.transactions.client`); without them (tests) those triggers see no data and those actions report "not
 configured". Shards of a tick go to the SQS shard queue when one is configured (AWS), else run
 concurrently in this process through the shard handler.
 """
@@ -170,31 +171,19 @@ def through_shard_handler(message: ShardMessage) -> dict[str, Any]:
 
 
 def transaction_preparer() -> TransactionPreparer:
-    """Prepare-transaction actions go to the wallet function (in-process locally, Lambda in AWS)."""
+    """Prepare-transaction actions go to the wallet function (its handler locally, Lambda in AWS)."""
     from tidewatch.rules.actions import PreparedTransaction
-    from tidewatch.settings import FunctionsSettings
-    from tidewatch.transactions.client import RulesTransactionPreparer, wallet_client_from_settings
+    from tidewatch.transactions.client import RulesTransactionPreparer, production_wallet_client
 
-    functions = FunctionsSettings()
-
-    def in_process() -> Any:
-        from wallet.deps import wallet_service
-
-        return wallet_service()
-
-    client = wallet_client_from_settings(functions.invoke_mode, functions.wallet_function_name, in_process)
-    return RulesTransactionPreparer(client, PreparedTransaction)
+    return RulesTransactionPreparer(production_wallet_client(), PreparedTransaction)
 
 
 def risk_scorer(database: Database) -> RiskScorer:
     """Risk triggers score every watched portfolio in batched calls to the risk function."""
-    from tidewatch.invoke import invoker_from_settings
+    from tidewatch.forecast.client import production_risk_client
     from tidewatch.portfolios.risk_requests import snapshot_risk_payloads
     from tidewatch.rules.risk_scoring import BatchRiskScorer
-    from tidewatch.settings import FunctionsSettings
 
-    invoker = invoker_from_settings(FunctionsSettings())
     return BatchRiskScorer(
-        lambda portfolio_ids: snapshot_risk_payloads(database, portfolio_ids),
-        lambda payload: invoker.invoke("risk", dict(payload)),
+        lambda portfolio_ids: snapshot_risk_payloads(database, portfolio_ids), production_risk_client()
     )

@@ -1,27 +1,27 @@
-"""Collaborators of the wallet function, built once per container (and by the api's in-process mode)."""
+"""Collaborators of the wallet function, built once per container."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from tidewatch import runtime
 from tidewatch.chain.clients import rpc_url_map
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
-from tidewatch.protocols.registry import Registry, load_registry
+from tidewatch.protocols.registry import load_registry
 from tidewatch.settings import ChainSettings
 from tidewatch.transactions.service import StatusListener, WalletService
 from tidewatch.transactions.settings import WalletSettings
 
 
-@lru_cache(maxsize=1)
-def chain_settings() -> ChainSettings:
-    return ChainSettings()
+@dataclass(frozen=True)
+class WalletDeps:
+    database: Database
+    service: WalletService
 
 
-@lru_cache(maxsize=1)
-def chain_clients() -> dict[int, ChainClient]:
-    settings = chain_settings()
+def chain_clients(settings: ChainSettings) -> dict[int, ChainClient]:
     return {
         chain_id: ChainClient(chain_id, urls, timeout=settings.rpc_timeout_seconds)
         for chain_id, urls in rpc_url_map(settings).items()
@@ -29,20 +29,29 @@ def chain_clients() -> dict[int, ChainClient]:
     }
 
 
-def registry() -> Registry:
-    return load_registry(chain_settings().registry)  # cached by path and mtime
+def build_deps(
+    database: Database,
+    *,
+    chain: ChainSettings,
+    wallet: WalletSettings,
+    chains: dict[int, ChainClient] | None = None,
+    listener: StatusListener | None = None,
+) -> WalletDeps:
+    """The wallet service over these settings; `chains` replaces the configured RPC clients."""
+    service = WalletService(
+        database=database,
+        chains=chain_clients(chain) if chains is None else chains,
+        registry=load_registry(chain.registry),  # cached by path and mtime
+        settings=wallet,
+        listener=listener,
+    )
+    return WalletDeps(database, service)
 
 
 @lru_cache(maxsize=1)
-def wallet_service() -> WalletService:
+def production_deps() -> WalletDeps:
     database = runtime.database()
-    return WalletService(
-        database=database,
-        chains=chain_clients(),
-        registry=registry(),
-        settings=WalletSettings(),
-        listener=status_pusher(database),
-    )
+    return build_deps(database, chain=ChainSettings(), wallet=WalletSettings(), listener=status_pusher(database))
 
 
 def status_pusher(database: Database) -> StatusListener:
@@ -56,7 +65,5 @@ def status_pusher(database: Database) -> StatusListener:
 
 
 def reset() -> None:
-    """Forget cached collaborators (the local run and tests switch configurations)."""
-    chain_settings.cache_clear()
-    chain_clients.cache_clear()
-    wallet_service.cache_clear()
+    """Forget the cached collaborators (the local run and tests switch configurations)."""
+    production_deps.cache_clear()

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tidewatch.entrypoint import error_envelope, run_typed
 from tidewatch.errors import UpstreamUnavailable
-from tidewatch.invoke import LambdaInvoker, RemoteProblem, call
+from tidewatch.forecast.client import RiskFunctionClient
+from tidewatch.forecast.payloads import RiskBatchRequest, RiskBatchResult
+from tidewatch.invoke import HANDLERS, InProcessInvoker, LambdaInvoker, RemoteProblem, call
+from tidewatch.transactions.client import WalletFunctionClient
+from tidewatch.transactions.errors import WouldRevert
+from tidewatch.transactions.models import PollRequest, PollResult
+from tidewatch_local.template import read_template
 
 
 class Recorder:
@@ -74,3 +82,92 @@ def test_a_crashed_callee_is_an_upstream_failure_not_a_result() -> None:
     client = FakeLambdaClient({"errorMessage": "boom", "errorType": "RuntimeError"}, function_error="Unhandled")
     with pytest.raises(UpstreamUnavailable, match="boom"):
         LambdaInvoker({"risk": "r"}, client=client).invoke("risk", {})
+
+
+# --- local mode: the callee's handler, through JSON, with the typed clients on top ---
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_the_in_process_invoker_runs_the_handlers_the_template_names() -> None:
+    # Given the template's handlers of the functions other functions call
+    handlers = {spec.logical_id: spec.handler for spec in read_template().functions.values()}
+    # Then the invoker resolves each short name to the same handler
+    expected = {
+        "risk": handlers["RiskFunction"],
+        "wallet": handlers["WalletFunction"],
+        "websocket": handlers["WebSocketFunction"],
+    }
+    assert expected == HANDLERS
+
+
+def test_the_in_process_invoker_sends_json_both_ways_with_a_lambda_context() -> None:
+    # Given a handler that keeps what it got and answers with Python values JSON does not keep
+    seen: list[tuple[dict[str, Any], Any]] = []
+    sent = {"action": "poll", "limit": 5}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append((event, context))
+        return {"ok": True, "result": {"pair": (1, 2)}}
+
+    # When the wallet is invoked in process
+    answer = InProcessInvoker({"wallet": handler}).invoke("wallet", sent)
+    # Then the handler got a copy of the payload as JSON carries it, with a Lambda-shaped context
+    event, context = seen[0]
+    assert event == sent
+    assert event is not sent
+    assert context.function_name == "wallet"
+    assert context.get_remaining_time_in_millis() > 0
+    # And the answer came back as JSON would bring it
+    assert answer == {"ok": True, "result": {"pair": [1, 2]}}
+
+
+def test_the_risk_client_scores_through_the_risk_handler_named_in_the_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the risk function serving its shipped models (no registry), resolved from its handler path
+    from risk import deps
+    from tidewatch.observability import metrics
+
+    monkeypatch.setenv("TIDEWATCH_MODEL_REGISTRY", "false")
+    monkeypatch.setattr(metrics.provider, "namespace", "TidewatchTest")
+    deps.production_deps.cache_clear()
+    request = RiskBatchRequest.model_validate(json.loads((EVENTS / "risk" / "score_risk_batch.json").read_text()))
+    try:
+        # When the api's risk client asks for a batch in local mode
+        result = RiskFunctionClient(InProcessInvoker()).score_batch(request)
+    finally:
+        deps.production_deps.cache_clear()
+    # Then the typed answer carries one forecast per position, in order, worst first here
+    assert isinstance(result, RiskBatchResult)
+    assert [f.position_id for f in result.forecasts] == ["hf-1.05", "hf-1.2", "hf-1.6"]
+    assert result.forecasts[0].probability >= result.forecasts[-1].probability
+    assert result.errors == []
+
+
+def test_the_wallet_client_round_trips_its_typed_request_and_answer() -> None:
+    # Given a wallet handler that answers a poll with the wallet's envelope
+    received: list[dict[str, Any]] = []
+    answer = {"checked": 2, "confirmed": 1, "failed": 0, "replaced": 0, "still_pending": 1, "round_trips": 1}
+
+    def wallet(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        received.append(event)
+        return run_typed(event, PollRequest, lambda poll: PollResult(**answer))
+
+    # When the client polls
+    result = WalletFunctionClient(InProcessInvoker({"wallet": wallet})).poll(PollRequest(limit=7))
+    # Then the handler read the request the model writes, and the client the model it answers
+    assert received == [{"action": "poll", "limit": 7}]
+    assert result == PollResult(**answer)
+
+
+def test_a_refusal_through_a_client_is_the_callee_s_domain_error() -> None:
+    # Given a wallet handler that refuses with a would-revert problem (its envelope)
+    refusal = WouldRevert("Borrow would revert", reason="COLLATERAL_CANNOT_COVER_NEW_BORROW")
+
+    def wallet(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return error_envelope(refusal)
+
+    # When the client polls, then the caller gets the same problem as a domain error
+    with pytest.raises(RemoteProblem) as caught:
+        WalletFunctionClient(InProcessInvoker({"wallet": wallet})).poll(PollRequest())
+    assert caught.value.status == refusal.status
+    assert caught.value.to_problem() == refusal.to_problem()

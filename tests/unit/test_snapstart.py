@@ -125,9 +125,9 @@ def test_the_risk_models_derived_from_recent_prices_are_reloaded_after_restore()
     # Given the risk function's models loaded at init (volatility estimated from that day's prices)
     from risk import deps
 
-    deps.models()
-    assert deps.models.cache_info().currsize == 1
+    deps.production_deps()
+    assert deps.production_deps.cache_info().currsize == 1
     # When a container is restored from the snapshot
     run_runtime_hooks()
     # Then its first request loads them afresh
-    assert deps.models.cache_info().currsize == 0
+    assert deps.production_deps.cache_info().currsize == 0

@@ -24,7 +24,7 @@ from tidewatch.settings import ChainSettings
 
 if TYPE_CHECKING:
     from api.deps.billing import BillingDeps
-    from tidewatch.invoke import FunctionInvoker
+    from tidewatch.forecast.client import RiskClient
     from tidewatch.transactions.client import WalletClient
 
 
@@ -103,39 +103,35 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
     return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
 
 
-def risk_forecaster(database: Database, invoker: FunctionInvoker) -> RiskForecaster:
+def risk_forecaster(database: Database, risk: RiskClient) -> RiskForecaster:
     """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
     from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
 
-    return RiskFunctionForecaster(database, invoker)
+    return RiskFunctionForecaster(database, risk)
 
 
-def apy_outlooks(redis: RedisClient, invoker: FunctionInvoker) -> Callable[[Sequence[int]], Mapping[int, Any]]:
+def apy_outlooks(redis: RedisClient, risk: RiskClient) -> Callable[[Sequence[int]], Mapping[int, Any]]:
     """Market APY outlooks from the risk function, cached 5 minutes (the model moves slowly)."""
     from tidewatch.cache import CacheAside
-    from tidewatch.invoke import call
     from tidewatch.markets.service import RiskFunctionOutlooks
 
-    return RiskFunctionOutlooks(
-        lambda payload: call(invoker, "risk", payload), CacheAside(redis, "apy-outlooks", ttl_seconds=300)
-    )
+    return RiskFunctionOutlooks(risk, CacheAside(redis, "apy-outlooks", ttl_seconds=300))
 
 
 @lru_cache(maxsize=1)
 def production_deps() -> ApiDeps:
     """Settings are validated here, at cold start, so a misconfiguration names its variable at once."""
-    from tidewatch.invoke import invoker_from_settings
-    from tidewatch.settings import FunctionsSettings
+    from tidewatch.forecast.client import production_risk_client
 
     database, redis = runtime.database(), runtime.redis_client()
-    invoker = invoker_from_settings(FunctionsSettings())
+    risk = production_risk_client()
     return ApiDeps(
         database=database,
         redis=redis,
         api=ApiSettings(),
         auth=AuthSettings(),
         positions=ChainPositions(database, redis, time.time),
-        risk=risk_forecaster(database, invoker),
-        apy_outlooks=apy_outlooks(redis, invoker),
+        risk=risk_forecaster(database, risk),
+        apy_outlooks=apy_outlooks(redis, risk),
         contract_signatures=contract_wallets_from_settings(),
     )

@@ -63,7 +63,7 @@ def fan_out_from_settings(settings: LiveSettings) -> ChunkFanOut | None:
     from tidewatch.invoke import InProcessInvoker
     from tidewatch.live.fanout import ThreadChunkFanOut
 
-    invoker = InProcessInvoker()
+    invoker = InProcessInvoker()  # the push handler, with its JSON round trip
     return ThreadChunkFanOut(lambda payload: invoker.invoke("websocket", payload))
 
 

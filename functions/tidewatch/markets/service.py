@@ -11,6 +11,8 @@ from typing import Any, Literal
 from tidewatch.cache import CacheAside
 from tidewatch.db import Database
 from tidewatch.errors import InvalidInput, NotFound
+from tidewatch.forecast.client import RiskClient
+from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastRequest
 from tidewatch.markets import repository
 from tidewatch.markets.gaps import find_gaps
 from tidewatch.markets.models import (
@@ -197,34 +199,31 @@ def _revive(row: dict[str, Any]) -> dict[str, Any]:
 class RiskFunctionOutlooks:
     """24 h supply-APY outlooks from the risk function (one batched call), cached for 5 minutes."""
 
-    def __init__(self, invoke: Callable[[dict[str, Any]], Any], cache: CacheAside) -> None:
-        self._invoke = invoke
+    def __init__(self, risk: RiskClient, cache: CacheAside) -> None:
+        self._risk = risk
         self._cache = cache
 
     def __call__(self, market_ids: Sequence[int]) -> Mapping[int, ApyOutlook]:
         ids = sorted(set(market_ids))
 
         def load() -> dict[str, Any]:
-            result = self._invoke(
-                {
-                    "action": "forecast_apy_batch",
-                    "requests": [{"market_id": i, "side": "supply", "horizon_hours": 24} for i in ids],
-                }
+            request = ApyBatchRequest(
+                requests=[ApyForecastRequest(market_id=i, side="supply", horizon_hours=24) for i in ids]
             )
             return {
-                str(f["market_id"]): {
-                    "horizon_hours": f["horizon_hours"],
-                    "predicted_apy": f["predicted_apy"],
-                    "lower": f["lower"],
-                    "upper": f["upper"],
-                    "interval_level": f["interval_level"],
-                    "label": f["label"],
-                    "fall_probability": f["fall_probability"],
-                    "method": f.get("method", "model"),
-                    "method_reason": f.get("method_reason"),
-                    "model_version": f["model_version"],
+                str(f.market_id): {
+                    "horizon_hours": f.horizon_hours,
+                    "predicted_apy": f.predicted_apy,
+                    "lower": f.lower,
+                    "upper": f.upper,
+                    "interval_level": f.interval_level,
+                    "label": f.label,
+                    "fall_probability": f.fall_probability,
+                    "method": f.method,
+                    "method_reason": f.method_reason,
+                    "model_version": f.model_version,
                 }
-                for f in result["forecasts"]
+                for f in self._risk.forecast_apy_batch(request).forecasts
             }
 
         cached = self._cache.get_or_load(",".join(map(str, ids)), load)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tidewatch.db import Database
-from tidewatch.invoke import FunctionInvoker, call
+from tidewatch.forecast.client import RiskClient
+from tidewatch.forecast.payloads import RiskBatchRequest
 from tidewatch.portfolios.positions import Position
 from tidewatch.portfolios.risk_requests import account_requests, load_thresholds
 
@@ -19,9 +20,9 @@ HORIZONS = (24, 168)
 
 
 class RiskFunctionForecaster:
-    def __init__(self, database: Database, invoker: FunctionInvoker) -> None:
+    def __init__(self, database: Database, risk: RiskClient) -> None:
         self._db = database
-        self._invoker = invoker
+        self._risk = risk
 
     def forecast(self, positions: Sequence[Position]) -> dict[str, object]:
         thresholds = load_thresholds(self._db, sorted({p.chain_id for p in positions}))
@@ -34,9 +35,10 @@ class RiskFunctionForecaster:
                 items.append(request)
         if not items:
             return {"accounts": [], "horizons_hours": list(HORIZONS)}
-        result = call(self._invoker, "risk", {"action": "score_risk_batch", "positions": items})
+        result = self._risk.score_batch(RiskBatchRequest.model_validate({"positions": items}))
         accounts: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for forecast in result["forecasts"]:
+        for scored in result.forecasts:
+            forecast = scored.model_dump(mode="json")
             chain_id, protocol, address, market = keys[forecast["position_id"]]
             entry = accounts.setdefault(
                 (chain_id, protocol, address, market),
@@ -56,8 +58,8 @@ class RiskFunctionForecaster:
                     health_factor=forecast["health_factor"],
                 )
         return {
-            "model_version": result["model_version"],
+            "model_version": result.model_version,
             "horizons_hours": list(HORIZONS),
             "accounts": list(accounts.values()),
-            "errors": result.get("errors", []),
+            "errors": [error.model_dump(mode="json") for error in result.errors],
         }

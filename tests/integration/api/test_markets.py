@@ -210,10 +210,11 @@ def test_markets_carry_a_24h_apy_outlook_and_thin_history_gets_persistence(
     make_deps: Callable[..., ApiDeps], db: Database, redis_client, clock: ManualClock
 ) -> None:
     # Given one market with two days of hourly history and one with a single reading
-    from risk.deps import load_models
-    from risk.logic import forecast_batch
+    from risk.deps import RiskDeps, load_models
+    from risk.handler import handle
     from tidewatch.cache import CacheAside
-    from tidewatch.forecast.payloads import ApyBatchRequest
+    from tidewatch.forecast.client import RiskFunctionClient
+    from tidewatch.invoke import InProcessInvoker
     from tidewatch.markets.service import RiskFunctionOutlooks
 
     now = datetime.fromtimestamp(clock(), UTC)
@@ -226,11 +227,9 @@ def test_markets_carry_a_24h_apy_outlook_and_thin_history_gets_persistence(
                 (usdc, 100 + hour, now - timedelta(hours=hour)),
             )
     models = load_models(None)
-    outlooks = RiskFunctionOutlooks(
-        # The risk function's own batch logic on this database (what an invocation runs).
-        lambda payload: forecast_batch(ApyBatchRequest.model_validate(payload), models, db).model_dump(mode="json"),
-        CacheAside(redis_client, "apy-outlooks", ttl_seconds=300),
-    )
+    # The risk function's handler over this database, reached through the invoker
+    risk = RiskFunctionClient(InProcessInvoker({"risk": lambda event, context: handle(event, RiskDeps(models, db))}))
+    outlooks = RiskFunctionOutlooks(risk, CacheAside(redis_client, "apy-outlooks", ttl_seconds=300))
     client = TestClient(create_app(make_deps(clock=clock, apy_outlooks=outlooks)), raise_server_exceptions=False)
     auth = {"Authorization": f"Bearer {Wallet(seed=22).sign_in(client, now=clock())['access_token']}"}
     # When the market list is requested

@@ -79,6 +79,7 @@ def test_risk_forecast_per_account_through_the_risk_function(
 
     from ingest.logic import run_tick
     from tidewatch.events import ScheduledEvent
+    from tidewatch.forecast.client import RiskFunctionClient
     from tidewatch.invoke import InProcessInvoker
     from tidewatch.marketfeed import InMemoryPublisher
     from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
@@ -100,7 +101,7 @@ def test_risk_forecast_per_account_through_the_risk_function(
         anvil_devnet.registry, {chain: client}, positions_cache(redis_client), db, clock=time.time
     )
     users = {u.label: u.address for u in anvil_devnet.registry.users}
-    forecaster = RiskFunctionForecaster(db, InProcessInvoker())
+    forecaster = RiskFunctionForecaster(db, RiskFunctionClient(InProcessInvoker()))
     # When each user's positions are scored by the risk function
     risky = forecaster.forecast(source.read([chain], [users["bob-near-liquidation"]]).positions)
     healthy = forecaster.forecast(source.read([chain], [users["alice-healthy"]]).positions)

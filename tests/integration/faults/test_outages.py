@@ -31,14 +31,17 @@ from tidewatch.cache import connect_redis
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database, DatabaseUnavailable
 from tidewatch.identity.settings import AuthSettings
+from tidewatch.invoke import InProcessInvoker
 from tidewatch.migrate import apply_migrations
 from tidewatch.portfolios.chain_source import ChainPositionSource
 from tidewatch.protocols.positions import positions_cache
 from tidewatch.protocols.registry import load_registry
-from tidewatch.transactions.client import InProcessWalletClient
+from tidewatch.transactions.client import WalletFunctionClient
 from tidewatch.transactions.service import WalletService
 from tidewatch.transactions.settings import WalletSettings
 from tidewatch_local.devnet import deploy_and_seed, start_anvil
+from wallet.deps import WalletDeps
+from wallet.handler import handle
 
 from .conftest import Server, free_port
 
@@ -99,7 +102,11 @@ def stack(private_postgres: Server, private_redis: Server, tmp_path_factory: pyt
                 jwt_active_kid="k1",
             ),
             positions=positions,
-            wallet=InProcessWalletClient(lambda: wallet),
+            wallet=WalletFunctionClient(
+                InProcessInvoker(
+                    {"wallet": lambda event, context: handle(event, context, WalletDeps(database, wallet))}
+                )
+            ),
         )
         app = create_app(deps)
         user = next(u for u in registry.users if u.label == "alice-healthy")

@@ -36,9 +36,9 @@ def container(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) 
     # imported (via tidewatch.cache), so the shared Metrics has no namespace: give it one here.
     monkeypatch.setattr(metrics.provider, "namespace", "TidewatchTest")
     runtime.reset()
-    deps.models.cache_clear()
+    deps.production_deps.cache_clear()
     yield
-    deps.models.cache_clear()
+    deps.production_deps.cache_clear()
     runtime.reset()
 
 
@@ -46,7 +46,7 @@ def test_health_reports_the_database_and_the_loaded_models(container: None) -> N
     response = lambda_handler(json.loads((EVENTS / "health.json").read_text()), FakeContext())
     assert response["ok"] is True
     assert response["result"]["status"] == "ok"
-    assert response["result"]["models"]["risk"] == deps.models().risk.version
+    assert response["result"]["models"]["risk"] == deps.production_deps().models.risk.version
 
 
 def test_scoring_through_the_handler_uses_the_shipped_model_without_a_registry_entry(container: None) -> None:

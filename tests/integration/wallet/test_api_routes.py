@@ -1,5 +1,6 @@
-"""The transactions routes on the devnet: prepare → sign → broadcast → list, through both wallet
-clients (in-process, and the Lambda client with the wallet handler's envelope in between)."""
+"""The transactions routes on the devnet: prepare → sign → broadcast → list, through the wallet
+client over both invokers (the wallet handler in-process, and a Lambda invoke with the wallet's
+envelope in between)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from api.settings import ApiSettings
 from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
 from tidewatch.identity.settings import AuthSettings
+from tidewatch.invoke import InProcessInvoker, LambdaInvoker
 from tidewatch.portfolios.positions import NoPositionSource
-from tidewatch.transactions.client import InProcessWalletClient, LambdaWalletClient, WalletClient
+from tidewatch.transactions.client import WalletClient, WalletFunctionClient
 from tidewatch.transactions.models import UnsignedTransaction
 from tidewatch.transactions.service import WalletService
-from wallet import logic
+from wallet import handler, logic
+from wallet.deps import WalletDeps
 
 from .conftest import Devnet, add_user, sign
 
@@ -75,11 +78,12 @@ def _bearer(app: FastAPI, user_id: int, address: str) -> dict[str, str]:
 def api(
     request: pytest.FixtureRequest, db: Database, redis_client: redis.Redis, wallet: WalletService
 ) -> Iterator[tuple[TestClient, FastAPI]]:
-    client = (
-        InProcessWalletClient(lambda: wallet)
+    invoker = (
+        InProcessInvoker({"wallet": lambda event, context: handler.handle(event, context, WalletDeps(db, wallet))})
         if request.param == "in-process"
-        else LambdaWalletClient("tidewatch-wallet", lambda_client=HandlerAsLambda(wallet))
+        else LambdaInvoker({"wallet": "tidewatch-wallet"}, client=HandlerAsLambda(wallet))
     )
+    client = WalletFunctionClient(invoker)
     app = _app(db, redis_client, client)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, app

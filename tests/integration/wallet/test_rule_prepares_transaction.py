@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 
 from tidewatch.db import Database
+from tidewatch.invoke import InProcessInvoker
 from tidewatch.rules.actions import ActionRunner, PreparedTransaction
 from tidewatch.rules.model import RuleSpec
 from tidewatch.rules.sources import PostgresMarketSource, SnapshotPositionSource
 from tidewatch.rules.tick import TickSources, run_tick
-from tidewatch.transactions.client import InProcessWalletClient, RulesTransactionPreparer
+from tidewatch.transactions.client import RulesTransactionPreparer, WalletFunctionClient
 from tidewatch.transactions.repository import TransactionStore
 from tidewatch.transactions.service import WalletService
+from wallet.deps import WalletDeps
+from wallet.handler import handle
 
 from .conftest import Devnet, add_user, sign_and_send_all
 from .test_rule_intents import _health, add_markets
@@ -73,7 +76,9 @@ def test_a_firing_rule_prepares_a_repay_that_succeeds_when_signed(
             ],
         },
     )
-    preparer = RulesTransactionPreparer(InProcessWalletClient(lambda: wallet), PreparedTransaction)
+    # The wallet function's handler with this test's wallet service, reached through the invoker
+    invoker = InProcessInvoker({"wallet": lambda event, context: handle(event, context, WalletDeps(db, wallet))})
+    preparer = RulesTransactionPreparer(WalletFunctionClient(invoker), PreparedTransaction)
     runner = ActionRunner(db, pusher=None, preparer=preparer, webhooks=None, backoff_seconds=0.0)
     # When the rules tick runs
     report = run_tick(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from risk.deps import Models
+from risk.deps import Models, RiskDeps
 from risk.handler import RiskEvent, dispatch, handle
 from tests.unit.forecast.positions import eth_position
 from tidewatch.entrypoint import run_typed
@@ -18,7 +18,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "events" / "risk"
 
 
 def call(event: dict[str, Any], models: Models) -> dict[str, Any]:
-    return handle(event, models)
+    return handle(event, RiskDeps(models, None))
 
 
 def test_single_position_is_scored(models: Models) -> None:
@@ -134,7 +134,7 @@ def test_the_batch_fast_path_matches_the_typed_path(models: Models) -> None:
     event = {"action": "score_risk_batch", "positions": positions}
     # When scored through the handler (fast path) and through the typed models
     fast = call(event, models)["result"]
-    typed = run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, models))["result"]
+    typed = run_typed(event, RiskEvent, lambda parsed: dispatch(parsed, RiskDeps(models, None)))["result"]
     # Then the results agree field for field (to float summation order)
     assert fast["errors"] == typed["errors"]
     assert len(fast["forecasts"]) == len(typed["forecasts"]) == len(positions) - 1

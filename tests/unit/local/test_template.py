@@ -69,18 +69,9 @@ def _module_path(module: str) -> Path | None:
 # What Lambda's python3.13 runtime itself puts on the path (/var/runtime): boto3 and its own
 # dependencies, and the SnapStart hooks module.
 RUNTIME_PROVIDED = {"boto3", "botocore", "urllib3", "s3transfer", "jmespath", "dateutil", "six", "snapshot_restore_py"}
-# A function package imports only the core, never another function package; these imports of one
-# are on a path the deployed function never takes, each with the reason.
-LOCAL_ONLY_CROSS_IMPORTS = {
-    (
-        "api.deps.wallet",
-        "wallet",
-    ): "in-process wallet for TIDEWATCH_INVOKE_MODE=local; in AWS the api invokes the wallet function",
-    (
-        "rules.deps",
-        "wallet",
-    ): "in-process wallet for TIDEWATCH_INVOKE_MODE=local; in AWS rules invokes the wallet function",
-}
+# A function package imports only the core, never another function package (functions reach each
+# other through the invoker: `tidewatch.invoke` names their handlers as strings).
+LOCAL_ONLY_CROSS_IMPORTS: dict[tuple[str, str], str] = {}
 
 
 def _imports(tree: ast.AST) -> list[str]:

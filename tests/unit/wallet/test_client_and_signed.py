@@ -1,4 +1,5 @@
-"""The Lambda wallet client's envelope handling and signed-transaction decoding (no AWS, no chain)."""
+"""The wallet client's envelope handling over a Lambda invoke, and signed-transaction decoding
+(no AWS, no chain)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from eth_account import Account
 
 from tidewatch.errors import DomainError, UpstreamUnavailable
-from tidewatch.transactions.client import InProcessWalletClient, LambdaWalletClient, wallet_client_from_settings
+from tidewatch.invoke import InProcessInvoker, LambdaInvoker, invoker_from_settings
+from tidewatch.settings import FunctionsSettings
+from tidewatch.transactions.client import WalletFunctionClient
 from tidewatch.transactions.errors import SignedTransactionMismatch
 from tidewatch.transactions.models import BroadcastRequest, PollRequest, PollResult
 from tidewatch.transactions.signed import decode_signed
@@ -31,10 +34,14 @@ class FakeLambda:
         return response
 
 
+def lambda_wallet(name: str, fake: FakeLambda) -> WalletFunctionClient:
+    return WalletFunctionClient(LambdaInvoker({"wallet": name}, client=fake))
+
+
 def test_lambda_client_sends_the_typed_payload_and_parses_the_result() -> None:
     result = {"checked": 1, "confirmed": 1, "failed": 0, "replaced": 0, "still_pending": 0, "round_trips": 1}
     fake = FakeLambda({"ok": True, "result": result})
-    client = LambdaWalletClient("tidewatch-dev-wallet", lambda_client=fake)
+    client = lambda_wallet("tidewatch-dev-wallet", fake)
     assert client.poll(PollRequest()) == PollResult(**result)
     assert fake.calls[0]["FunctionName"] == "tidewatch-dev-wallet"
     assert fake.calls[0]["InvocationType"] == "RequestResponse"
@@ -50,7 +57,7 @@ def test_lambda_refusal_becomes_the_same_domain_error() -> None:
         "detail": "Borrow 5000 USDC would revert: COLLATERAL_CANNOT_COVER_NEW_BORROW",
         "reason": "COLLATERAL_CANNOT_COVER_NEW_BORROW (Aave error 36)",
     }
-    client = LambdaWalletClient("w", lambda_client=FakeLambda({"ok": False, "error": problem}))
+    client = lambda_wallet("w", FakeLambda({"ok": False, "error": problem}))
     # When the api calls it, then the same problem comes out (status, type, title, detail, extras)
     with pytest.raises(DomainError) as refused:
         client.poll(PollRequest())
@@ -60,14 +67,14 @@ def test_lambda_refusal_becomes_the_same_domain_error() -> None:
 def test_a_crashed_wallet_function_is_a_503() -> None:
     crashed = FakeLambda({"errorMessage": "Task timed out after 30.00 seconds"}, function_error="Unhandled")
     with pytest.raises(UpstreamUnavailable, match="timed out"):
-        LambdaWalletClient("w", lambda_client=crashed).poll(PollRequest())
+        lambda_wallet("w", crashed).poll(PollRequest())
     with pytest.raises(UpstreamUnavailable, match="unexpected payload"):
-        LambdaWalletClient("w", lambda_client=FakeLambda(["not", "an", "envelope"])).poll(PollRequest())
+        lambda_wallet("w", FakeLambda(["not", "an", "envelope"])).poll(PollRequest())
 
 
-def test_invoke_mode_selects_the_client() -> None:
-    assert isinstance(wallet_client_from_settings("lambda", "fn", lambda: None), LambdaWalletClient)  # type: ignore[arg-type,return-value]
-    assert isinstance(wallet_client_from_settings("local", "fn", lambda: None), InProcessWalletClient)  # type: ignore[arg-type,return-value]
+def test_invoke_mode_selects_the_invoker() -> None:
+    assert isinstance(invoker_from_settings(FunctionsSettings(invoke_mode="lambda")), LambdaInvoker)
+    assert isinstance(invoker_from_settings(FunctionsSettings(invoke_mode="local")), InProcessInvoker)
 
 
 def test_signed_transactions_are_decoded_with_their_sender() -> None:
