@@ -15,10 +15,9 @@ from tests.integration.rules.test_live import RecordingPoster, seed_users
 from tests.integration.rules.test_tick import insert_rule
 from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
-from tidewatch.events import ScheduledEvent
+from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
-from tidewatch.rules.events import MarketChangedEvent
 from tidewatch.rules.settings import RulesSettings
 
 pytestmark = pytest.mark.integration
