@@ -31,7 +31,7 @@ from tests.unit.forecast.positions import eth_position  # noqa: E402
 from risk.store import shipped  # noqa: E402
 from tidewatch.forecast.apy_model import apy_feature_matrix, forecast_apy  # noqa: E402
 from tidewatch.forecast.artifact import apy_model_from, risk_model_from  # noqa: E402
-from tidewatch.forecast.payloads import ApyForecastRequest, RatePoint, RiskBatchRequest  # noqa: E402
+from tidewatch.forecast.payloads import ApyForecastRequest, RateObservation, RiskBatchRequest  # noqa: E402
 from tidewatch.forecast.risk_model import score_positions  # noqa: E402
 
 TARGET_SINGLE_MS = 1.0
@@ -116,7 +116,8 @@ def main() -> None:
     line("apy core: head.predict(features) ×20k", None, throughput(lambda: head.predict(feats), len(feats)))
     start = datetime(2024, 5, 1, tzinfo=UTC)
     history = [
-        RatePoint(observed_at=start + timedelta(hours=i), supply_apy=float(y[i]), utilization=0.8) for i in range(169)
+        RateObservation(observed_at=start + timedelta(hours=i), supply_apy=float(y[i]), utilization=0.8)
+        for i in range(169)
     ]
     req = [ApyForecastRequest(side="supply", horizon_hours=24, history=history)]
     line("apy: forecast_apy(1 market, 169 h history)", per_call_ms(lambda: forecast_apy(req, apy), 300), None)

@@ -7,13 +7,14 @@ backoff (`DelaySeconds` ≤ 900 s, longer waits are picked up by the scheduled s
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from pydantic import ValidationError
 
 from alerts.deps import AlertsDeps
 from alerts.events import SnsEvent, SqsEvent
 from tidewatch.alerts.destinations import apply_ses_notification
-from tidewatch.events import ScheduledEvent
+from tidewatch.events import AlertDeliveryMessage, ScheduledEvent
 from tidewatch.observability import logger
 
 
@@ -29,8 +30,8 @@ def handle_queue(event: SqsEvent, *, deps: AlertsDeps) -> dict[str, Any]:
     outcomes: dict[str, int] = {}
     for record in event.records:
         try:
-            delivery_id = int(json.loads(record.body)["delivery_id"])
-        except (ValueError, KeyError, TypeError):
+            delivery_id = AlertDeliveryMessage.model_validate_json(record.body).delivery_id
+        except ValidationError:
             logger.warning("alert queue message is not a delivery", extra={"message_id": record.message_id})
             continue  # malformed: retrying cannot help
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tidewatch.marketfeed import EVENT_SOURCE, MARKET_CHANGED, MarketChanged
+from tidewatch.events import MARKET_CHANGED_DETAIL_TYPE, MARKET_CHANGED_SOURCE, MarketChanged
 
 _MAX_ENTRIES = 10  # PutEvents accepts at most 10 entries per call
 
@@ -25,8 +25,8 @@ class EventBridgePublisher:
     def publish(self, events: Sequence[MarketChanged]) -> None:
         entries = [
             {
-                "Source": EVENT_SOURCE,
-                "DetailType": MARKET_CHANGED,
+                "Source": MARKET_CHANGED_SOURCE,
+                "DetailType": MARKET_CHANGED_DETAIL_TYPE,
                 "Detail": event.model_dump_json(),
                 "EventBusName": self._bus,
                 "Resources": [],

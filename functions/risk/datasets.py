@@ -33,7 +33,7 @@ from tidewatch.forecast.apy_model import (
     market_key_from_name,
 )
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
-from tidewatch.forecast.history import HourlySeries, MarketHistory, align
+from tidewatch.forecast.history import HourlyHistory, HourlySeries, align
 from tidewatch.forecast.market import MarketParams, trailing_volatility
 
 RISK_HORIZONS = (24, 168)
@@ -74,7 +74,7 @@ def _volatility_path(symbol: str, series_values: NDArray[np.float64], start: int
 
 
 def risk_samples(
-    history: MarketHistory,
+    history: HourlyHistory,
     market: MarketParams,
     *,
     stride_hours: int = 6,
@@ -203,7 +203,7 @@ def estimate_kink(utilization: NDArray[np.float64], borrow: NDArray[np.float64])
     return best
 
 
-def market_kinks(history: MarketHistory) -> dict[str, float]:
+def market_kinks(history: HourlyHistory) -> dict[str, float]:
     """Kink per market key, from each market's utilisation and borrow APY history."""
     out: dict[str, float] = {}
     for rates in history.rates:
@@ -212,7 +212,7 @@ def market_kinks(history: MarketHistory) -> dict[str, float]:
     return out
 
 
-def apy_samples(history: MarketHistory, side: str, horizon: int, kinks: dict[str, float] | None = None) -> ApySamples:
+def apy_samples(history: HourlyHistory, side: str, horizon: int, kinks: dict[str, float] | None = None) -> ApySamples:
     hours: list[NDArray[np.int64]] = []
     markets: list[NDArray[np.str_]] = []
     features: list[NDArray[np.float64]] = []

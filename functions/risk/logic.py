@@ -17,7 +17,7 @@ from tidewatch.forecast.payloads import (
     ApyForecastCall,
     ApyForecastRequest,
     BatchItemError,
-    RatePoint,
+    RateObservation,
     RiskBatchRequest,
     RiskBatchResult,
     RiskForecast,
@@ -54,7 +54,7 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
 
 def stored_rate_history(
     database: Database, market_ids: Sequence[int], *, now: datetime | None = None
-) -> tuple[dict[int, list[RatePoint]], dict[int, str]]:
+) -> tuple[dict[int, list[RateObservation]], dict[int, str]]:
     """The last LOOKBACK_HOURS + 1 hours of each market's stored rates (oldest first), and each
     market's key (`protocol:chain:ASSET`) for its kink and its persistence decision."""
     if not market_ids:
@@ -73,13 +73,13 @@ def stored_rate_history(
         key_rows = conn.execute(
             "SELECT id, protocol, chain_id, asset_symbol FROM markets WHERE id = ANY(%s)", (list(market_ids),)
         ).fetchall()
-    out: dict[int, list[RatePoint]] = {}
+    out: dict[int, list[RateObservation]] = {}
     for row in rows:
         deposits = None
         if row["total_supplied"] is not None and row["price_usd"] is not None:
             deposits = float(row["total_supplied"]) / 10.0 ** int(row["asset_decimals"]) * float(row["price_usd"])
         out.setdefault(int(row["market_id"]), []).append(
-            RatePoint(
+            RateObservation(
                 observed_at=row["observed_at"],
                 supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
                 borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
@@ -95,7 +95,7 @@ def forecast_many(
     requests: Sequence[ApyForecastRequest], models: Models, database: Database | None
 ) -> list[ApyForecast]:
     needed = [r.market_id for r in requests if not r.history and r.market_id is not None]
-    histories: dict[int, list[RatePoint]] = {}
+    histories: dict[int, list[RateObservation]] = {}
     keys: dict[int, str] = {}
     if needed:
         if database is None:

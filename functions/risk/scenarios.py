@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tidewatch.forecast.assets import HOURS_PER_YEAR
-from tidewatch.forecast.history import HourlySeries, MarketHistory, RateHistory
+from tidewatch.forecast.history import HourlyHistory, HourlySeries, RateHistory
 
 GENERATED_SOURCE = "generated scenarios (risk.scenarios)"
 START_HOUR = 473_000  # 2023-12-16
@@ -25,7 +25,7 @@ def generated_history(
     seed: int = 3,
     volatility: dict[str, float] | None = None,
     markets: tuple[str, ...] = ("gen-USDC", "gen-WETH"),
-) -> MarketHistory:
+) -> HourlyHistory:
     rng = np.random.default_rng(seed)
     vols = volatility or {"WETH": 0.6, "WBTC": 0.5, "LINK": 0.9}
     symbols = list(vols)
@@ -55,10 +55,10 @@ def generated_history(
                 utilization=HourlySeries(START_HOUR, util),
             )
         )
-    return MarketHistory(prices=prices, rates=rates, source=GENERATED_SOURCE)
+    return HourlyHistory(prices=prices, rates=rates, source=GENERATED_SOURCE)
 
 
-def write_csv_folder(history: MarketHistory, folder: str | Path) -> Path:
+def write_csv_folder(history: HourlyHistory, folder: str | Path) -> Path:
     """Write `history` in the shared-data CSV format (rates in percent, deposits 10 M USD)."""
     root = Path(folder)
     (root / "rates").mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,10 @@ import numpy as np
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import market_key
 from tidewatch.forecast.assets import canonical
-from tidewatch.forecast.history import HourlySeries, MarketHistory, prices_in_usd, rate_history_from_rows, to_hourly
+from tidewatch.forecast.history import HourlyHistory, HourlySeries, prices_in_usd, rate_history_from_rows, to_hourly
 
 
-def history_from_database(database: Database, *, since: datetime) -> MarketHistory:
+def history_from_database(database: Database, *, since: datetime) -> HourlyHistory:
     """Rates per market and prices per symbol since `since` (chains merged by symbol)."""
     with database.connection() as conn:
         rate_rows = conn.execute(
@@ -53,7 +53,7 @@ def history_from_database(database: Database, *, since: datetime) -> MarketHisto
             )
         )
     prices = history_from_database_prices(database, since=since)
-    return MarketHistory(prices=prices, rates=rates, source="postgres:market_rates+asset_prices")
+    return HourlyHistory(prices=prices, rates=rates, source="postgres:market_rates+asset_prices")
 
 
 def recent_prices(database: Database, *, hours: int, now: datetime) -> dict[str, HourlySeries]:

@@ -46,7 +46,7 @@ from tidewatch.forecast.apy_model import (
     normalised,
 )
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
-from tidewatch.forecast.history import HistoryUnavailable, MarketHistory
+from tidewatch.forecast.history import HistoryUnavailable, HourlyHistory
 from tidewatch.forecast.market import MarketParams, estimate_market_params
 from tidewatch.forecast.risk_model import (
     LOGIT_CLIP,
@@ -491,7 +491,7 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
 
 
 def train_and_evaluate(
-    history: MarketHistory,
+    history: HourlyHistory,
     *,
     created: datetime | None = None,
     generated_data: bool = False,
@@ -662,7 +662,7 @@ def approve(artifact: Artifact) -> bool:
 
 
 def run_training(
-    history: MarketHistory,
+    history: HourlyHistory,
     store: Any,
     database: Any | None = None,
     *,

@@ -14,10 +14,9 @@ from rules import logic
 from rules.deps import production_deps
 from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
-from tidewatch.events import HealthRequest, ScheduledEvent
+from tidewatch.events import HealthRequest, MarketChangedEvent, ScheduledEvent
 from tidewatch.health import check_health
 from tidewatch.observability import logger, metrics, tracer
-from tidewatch.rules.events import MarketChangedEvent
 from tidewatch.rules.sharding import ShardMessage
 
 RulesEvent = Annotated[ScheduledEvent | MarketChangedEvent | HealthRequest, Field(union_mode="left_to_right")]

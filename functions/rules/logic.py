@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from rules.deps import RulesDeps
-from tidewatch.events import ScheduledEvent
+from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.observability import logger
 from tidewatch.rules.coordinator import coordinate_tick
-from tidewatch.rules.events import MarketChangedEvent
 from tidewatch.rules.shard_tick import run_shard
 from tidewatch.rules.sharding import ShardMessage
 

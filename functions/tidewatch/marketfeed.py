@@ -9,47 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import redis
-from pydantic import BaseModel, ConfigDict
 
 from tidewatch.cache import CacheAside, Cached, RedisClient
+from tidewatch.events import MARKET_CHANGED_CHANNEL, MarketChanged
 from tidewatch.observability import logger
 
-MARKET_CHANGED = "market.changed"
-EVENT_SOURCE = "tidewatch.ingest"
-REDIS_CHANNEL = "tw:events:market-changed"
 HOT_NAMESPACE = "market"
-
-
-class MarketChanged(BaseModel):
-    """A market's state at a new block differs from the previous one Tidewatch saw."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: Literal["market.changed"] = "market.changed"
-    market_id: int
-    chain_id: int
-    protocol: str
-    market_key: str
-    asset_symbol: str
-    block_number: int
-    observed_at: datetime
-    supply_apy: Decimal | None = None
-    borrow_apy: Decimal | None = None
-    utilization: Decimal | None = None
-    price_usd: Decimal | None = None
-    total_supplied: int | None = None
-    total_borrowed: int | None = None
-    previous: dict[str, Any] | None = None  # the previous snapshot's headline values, if known
-
-    @property
-    def topic(self) -> str:
-        """WebSocket topic: one per market."""
-        return f"market:{self.chain_id}:{self.protocol}:{self.market_key.lower()}"
 
 
 class Publisher(Protocol):
@@ -76,7 +44,7 @@ class InMemoryPublisher:
 class RedisPublisher:
     """Publishes each event as JSON on a Redis pub/sub channel (local run: other processes listen)."""
 
-    def __init__(self, client: RedisClient, channel: str = REDIS_CHANNEL) -> None:
+    def __init__(self, client: RedisClient, channel: str = MARKET_CHANGED_CHANNEL) -> None:
         self._redis = client
         self._channel = channel
 
@@ -112,7 +80,6 @@ def latest_market(client: RedisClient | None, chain_id: int, protocol: str, mark
 
 
 __all__ = [
-    "MARKET_CHANGED",
     "Cached",
     "InMemoryPublisher",
     "MarketChanged",

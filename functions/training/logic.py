@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from risk.store import ArtifactStore
 from tidewatch.db import Database
 from tidewatch.events import ScheduledEvent
-from tidewatch.forecast.history import MarketHistory
+from tidewatch.forecast.history import HourlyHistory
 
-HistoryLoader = Callable[[Database, datetime], MarketHistory]
+HistoryLoader = Callable[[Database, datetime], HourlyHistory]
 
 
 class TrainRequest(BaseModel):
@@ -29,7 +29,7 @@ class TrainRequest(BaseModel):
     lookback_days: int | None = None
 
 
-def _history_from_database(database: Database, since: datetime) -> MarketHistory:
+def _history_from_database(database: Database, since: datetime) -> HourlyHistory:
     from risk.sources import history_from_database
 
     return history_from_database(database, since=since)

@@ -18,11 +18,9 @@ from typing import Any
 
 import redis
 
+from tidewatch.events import MARKET_CHANGED_CHANNEL, MARKET_CHANGED_DETAIL_TYPE, MARKET_CHANGED_SOURCE
 from tidewatch_local.invoker import LocalInvoker
 from tidewatch_local.template import TemplateModel
-
-MARKET_CHANNEL = "tw:events:market-changed"
-MARKET_SOURCE, MARKET_DETAIL_TYPE = "tidewatch.ingest", "market.changed"
 
 
 def envelope(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +66,7 @@ class LocalEventBus:
     def _listen(self) -> None:
         client = redis.Redis.from_url(self.redis_url)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(MARKET_CHANNEL)
+        pubsub.subscribe(MARKET_CHANGED_CHANNEL)
         while not self._stop.is_set():
             message = pubsub.get_message(timeout=1.0)
             if not message or message.get("type") != "message":
@@ -77,7 +75,7 @@ class LocalEventBus:
                 detail = json.loads(message["data"])
             except (TypeError, ValueError):
                 continue
-            self.deliver(envelope(MARKET_SOURCE, MARKET_DETAIL_TYPE, detail))
+            self.deliver(envelope(MARKET_CHANGED_SOURCE, MARKET_CHANGED_DETAIL_TYPE, detail))
         pubsub.close()
         client.close()
 

@@ -56,7 +56,9 @@ class PackageTestError(Exception):
 
 
 @dataclass
-class Outcome:
+class EventOutcome:
+    """Whether one sample event gave the expected answer from the packaged function."""
+
     event: str
     passed: bool
     detail: str = ""
@@ -67,7 +69,7 @@ class FunctionReport:
     name: str
     init_ms: float | None = None
     snapstart: dict[str, int] | None = None
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[EventOutcome] = field(default_factory=list)
     init_error: str | None = None
 
     @property
@@ -306,25 +308,25 @@ def run_function(fleet: Fleet, name: str, events: list[Path], root: Path = REPO_
             logged = worker.logged_exception(since)
             said = str(exc).split(" {", 1)[0]  # the problem+json body adds nothing to the logged error
             report.outcomes.append(
-                Outcome(label, False, f"{type(exc).__name__}: {said}" + (f"; logged {logged}" if logged else ""))
+                EventOutcome(label, False, f"{type(exc).__name__}: {said}" + (f"; logged {logged}" if logged else ""))
             )
             continue
         if not answer["returned"]:
             error = answer["error"]
             report.outcomes.append(
-                Outcome(label, False, f"raised {error['type']}: {error['message']} ({error['where']})")
+                EventOutcome(label, False, f"raised {error['type']}: {error['message']} ({error['where']})")
             )
             continue
         result = answer["result"]
         if _succeeded(result) is not refusal:
-            report.outcomes.append(Outcome(label, True))
+            report.outcomes.append(EventOutcome(label, True))
             continue
         logged = worker.logged_exception(since)
         expected = "a refusal" if refusal else "success"
         got = (
             f"HTTP {result['statusCode']}, logged {logged}" if logged and "statusCode" in result else _describe(result)
         )
-        report.outcomes.append(Outcome(label, False, f"expected {expected}, got {got}"))
+        report.outcomes.append(EventOutcome(label, False, f"expected {expected}, got {got}"))
     return report
 
 

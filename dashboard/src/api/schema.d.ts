@@ -1523,8 +1523,12 @@ export interface components {
             /** Utilization */
             utilization?: string | null;
         };
-        /** MoveSupply */
-        "MoveSupply-Input": {
+        /**
+         * MoveSupply
+         * @description Withdraw a fraction of the supplied balance from one market and supply it to another market
+         *     of the same token on the same chain ("move supply to the better market").
+         */
+        MoveSupply: {
             /**
              * Fraction
              * @default 1
@@ -1540,6 +1544,12 @@ export interface components {
              * @enum {string}
              */
             kind: "move_supply";
+            /**
+             * Speed
+             * @default normal
+             * @enum {string}
+             */
+            speed: "slow" | "normal" | "fast";
             /**
              * To Market Id
              * @description Id of a market (GET /markets).
@@ -1863,22 +1873,9 @@ export interface components {
          * PrepareTransactionAction
          * @description Prepare unsigned transactions through the wallet function for the user to sign.
          */
-        "PrepareTransactionAction-Input": {
+        PrepareTransactionAction: {
             /** Intent */
-            intent: components["schemas"]["RepayToHealthFactor-Input"] | components["schemas"]["MoveSupply-Input"];
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "prepare_transaction";
-        };
-        /**
-         * PrepareTransactionAction
-         * @description Prepare unsigned transactions through the wallet function for the user to sign.
-         */
-        "PrepareTransactionAction-Output": {
-            /** Intent */
-            intent: components["schemas"]["tidewatch__rules__model__RepayToHealthFactor"] | components["schemas"]["tidewatch__rules__model__MoveSupply"];
+            intent: components["schemas"]["RepayToHealthFactor"] | components["schemas"]["MoveSupply"];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1905,7 +1902,7 @@ export interface components {
              */
             id: string;
             /** Intent */
-            intent: components["schemas"]["Intent"] | (components["schemas"]["tidewatch__transactions__models__RepayToHealthFactor"] | components["schemas"]["tidewatch__transactions__models__MoveSupply"]);
+            intent: components["schemas"]["Intent"] | (components["schemas"]["RepayToHealthFactor"] | components["schemas"]["MoveSupply"]);
             /**
              * Status
              * @enum {string}
@@ -2040,8 +2037,14 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
-        /** RepayToHealthFactor */
-        "RepayToHealthFactor-Input": {
+        /**
+         * RepayToHealthFactor
+         * @description Repay Aave debt in one market until the account's health factor reaches the target.
+         *
+         *     The sender is the portfolio address with the lowest health factor that owes this asset; the
+         *     amount is computed from its account data and the oracle price, capped by its debt and wallet.
+         */
+        RepayToHealthFactor: {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -2049,9 +2052,15 @@ export interface components {
             kind: "repay_to_health_factor";
             /**
              * Market Id
-             * @description Id of a market (GET /markets).
+             * @description Id of an aave-v3 market (GET /markets).
              */
             market_id: number;
+            /**
+             * Speed
+             * @default normal
+             * @enum {string}
+             */
+            speed: "slow" | "normal" | "fast";
             /**
              * Target Health Factor
              * @default 1.5
@@ -2089,7 +2098,7 @@ export interface components {
         /** RuleOut */
         RuleOut: {
             /** Actions */
-            actions: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction-Output"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[];
+            actions: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[];
             /** Armed */
             armed: boolean;
             /** Cadence Seconds */
@@ -2140,7 +2149,7 @@ export interface components {
          */
         RulePatch: {
             /** Actions */
-            actions?: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction-Input"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[] | null;
+            actions?: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[] | null;
             /** Cadence Seconds */
             cadence_seconds?: number | null;
             conditions?: components["schemas"]["ConditionGroup"] | null;
@@ -2161,7 +2170,7 @@ export interface components {
          */
         RuleSpec: {
             /** Actions */
-            actions: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction-Input"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[];
+            actions: (components["schemas"]["NotifyAction"] | components["schemas"]["PrepareTransactionAction"] | components["schemas"]["WebhookAction"] | components["schemas"]["DeliverAction"])[];
             /**
              * Cadence Seconds
              * @description How often the rule is evaluated (whole minutes).
@@ -2429,104 +2438,6 @@ export interface components {
              * Format: uri
              */
             url: string;
-        };
-        /** MoveSupply */
-        tidewatch__rules__model__MoveSupply: {
-            /**
-             * Fraction
-             * @default 1
-             */
-            fraction: number;
-            /**
-             * From Market Id
-             * @description Id of a market (GET /markets).
-             */
-            from_market_id: number;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            kind: "move_supply";
-            /**
-             * To Market Id
-             * @description Id of a market (GET /markets).
-             */
-            to_market_id: number;
-        };
-        /** RepayToHealthFactor */
-        tidewatch__rules__model__RepayToHealthFactor: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            kind: "repay_to_health_factor";
-            /**
-             * Market Id
-             * @description Id of a market (GET /markets).
-             */
-            market_id: number;
-            /**
-             * Target Health Factor
-             * @default 1.5
-             */
-            target_health_factor: number;
-        };
-        /**
-         * MoveSupply
-         * @description Withdraw a fraction of the supplied balance from one market and supply it to another market
-         *     of the same token on the same chain (rules: "move supply to the better market").
-         */
-        tidewatch__transactions__models__MoveSupply: {
-            /**
-             * Fraction
-             * @default 1
-             */
-            fraction: string;
-            /** From Market Id */
-            from_market_id: number;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            kind: "move_supply";
-            /**
-             * Speed
-             * @default normal
-             * @enum {string}
-             */
-            speed: "slow" | "normal" | "fast";
-            /** To Market Id */
-            to_market_id: number;
-        };
-        /**
-         * RepayToHealthFactor
-         * @description Repay Aave debt in one market until the account's health factor reaches the target (rules).
-         *
-         *     The sender is the portfolio address with the lowest health factor that owes this asset; the
-         *     amount is computed from its account data and the oracle price, capped by its debt and wallet.
-         */
-        tidewatch__transactions__models__RepayToHealthFactor: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            kind: "repay_to_health_factor";
-            /**
-             * Market Id
-             * @description Id of an aave-v3 market (GET /markets).
-             */
-            market_id: number;
-            /**
-             * Speed
-             * @default normal
-             * @enum {string}
-             */
-            speed: "slow" | "normal" | "fast";
-            /**
-             * Target Health Factor
-             * @default 1.5
-             */
-            target_health_factor: string;
         };
     };
     responses: never;

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import MarketServiceDep, limit_by_ip
 from api.params import Rfc3339
 from tidewatch.bounds import INTEGER_MAX
-from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary, ProtocolName
+from tidewatch.markets.models import MarketHistory, MarketList, MarketSummary
 from tidewatch.markets.service import MAX_POINTS
+from tidewatch.protocols.slugs import ProtocolSlug
 
 router = APIRouter(
     prefix="/markets",
@@ -32,7 +33,7 @@ def list_markets(
     chain_id: Annotated[
         int | None, Query(ge=1, le=INTEGER_MAX, description="Only this chain (1 Ethereum, 8453 Base).")
     ] = None,
-    protocol: Annotated[ProtocolName | None, Query(description="Only this protocol.")] = None,
+    protocol: Annotated[ProtocolSlug | None, Query(description="Only this protocol.")] = None,
     asset: Annotated[str | None, Query(max_length=20, description="Only this asset symbol.")] = None,
 ) -> MarketList:
     """Every market with its latest supply/borrow APY, utilization, totals and staleness.

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tidewatch.alerts.channels import Channel, Destination, SendContext, SendResult
 from tidewatch.alerts.messages import AlertMessage, severity_rank
 from tidewatch.db import Connection, Database
+from tidewatch.events import AlertDeliveryMessage
 from tidewatch.observability import MetricUnit, logger, metrics
 
 
@@ -371,7 +372,7 @@ class ThreadDeliveryQueue:
 
 
 class SqsDeliveryQueue:
-    """SQS between the rules function and the alerts function; a message is `{"delivery_id": n}`.
+    """SQS between the rules function and the alerts function; a message is an `AlertDeliveryMessage`.
 
     SQS delays at most 900 s; a longer backoff is left to the alerts function's scheduled sweep.
     """
@@ -385,7 +386,11 @@ class SqsDeliveryQueue:
         ids = list(delivery_ids)
         for start in range(0, len(ids), 10):
             entries = [
-                {"Id": str(i), "MessageBody": json.dumps({"delivery_id": i}), "DelaySeconds": int(delay_seconds)}
+                {
+                    "Id": str(i),
+                    "MessageBody": AlertDeliveryMessage(delivery_id=i).model_dump_json(),
+                    "DelaySeconds": int(delay_seconds),
+                }
                 for i in ids[start : start + 10]
             ]
             answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)

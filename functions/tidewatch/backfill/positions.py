@@ -29,7 +29,7 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Connection, Database
 from tidewatch.errors import DomainError
 from tidewatch.protocols.discovery import DiscoveryCache, discover
-from tidewatch.protocols.models import Position
+from tidewatch.protocols.models import ChainPosition
 from tidewatch.protocols.reader import position_plans
 from tidewatch.protocols.registry import Registry
 
@@ -61,7 +61,7 @@ def request_history(
         )
 
 
-def _totals(positions: Sequence[Position]) -> tuple[Decimal, Decimal, Decimal | None]:
+def _totals(positions: Sequence[ChainPosition]) -> tuple[Decimal, Decimal, Decimal | None]:
     supplied = Decimal(0)
     borrowed = Decimal(0)
     for p in positions:

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.history import align, to_hourly
-from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RatePoint
+from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RateObservation
 from tidewatch.forecast.trees import TreeEnsemble
 
 APY_FEATURES: tuple[str, ...] = (
@@ -265,7 +265,7 @@ class MarketSeries:
     deposits: NDArray[np.float64]
 
 
-def series_from_points(points: Sequence[RatePoint], side: str) -> MarketSeries:
+def series_from_points(points: Sequence[RateObservation], side: str) -> MarketSeries:
     """Hourly APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
     seconds = [p.observed_at.timestamp() for p in points]
@@ -295,7 +295,7 @@ def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
 def forecast_apy(
     requests: Sequence[ApyForecastRequest],
     model: ApyModel,
-    histories: Mapping[int, Sequence[RatePoint]] | None = None,
+    histories: Mapping[int, Sequence[RateObservation]] | None = None,
     markets: Mapping[int, str] | None = None,
 ) -> list[ApyForecast]:
     """Forecast each request; `histories` supplies stored history for requests by `market_id`,

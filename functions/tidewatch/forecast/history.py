@@ -59,7 +59,10 @@ class RateHistory:
 
 
 @dataclass
-class MarketHistory:
+class HourlyHistory:
+    """Hourly price and rate series of many markets, the training and scenario input (the API's
+    history of one market is `tidewatch.markets.models.MarketHistory`)."""
+
     prices: dict[str, HourlySeries] = field(default_factory=dict)
     rates: list[RateHistory] = field(default_factory=list)
     source: str = ""
@@ -193,7 +196,7 @@ def prices_in_usd(prices: dict[str, HourlySeries]) -> dict[str, HourlySeries]:
     return out
 
 
-def load_csv_folder(folder: str | Path) -> MarketHistory:
+def load_csv_folder(folder: str | Path) -> HourlyHistory:
     """Read `rates/*.csv` and `prices/*.csv` under `folder` (either may be absent, not both)."""
     root = Path(folder)
     if not root.is_dir():
@@ -204,4 +207,4 @@ def load_csv_folder(folder: str | Path) -> MarketHistory:
         raise HistoryUnavailable(f"{root} has no rates/*.csv or prices/*.csv files")
     prices = dict(_prices_from_csv(p) for p in price_files)
     rates = [_rates_from_csv(p) for p in rate_files]
-    return MarketHistory(prices=prices_in_usd(prices), rates=rates, source=str(root))
+    return HourlyHistory(prices=prices_in_usd(prices), rates=rates, source=str(root))

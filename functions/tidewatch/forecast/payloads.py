@@ -86,7 +86,10 @@ class RiskScoreRequest(_Strict):
     position: RiskRequest
 
 
-class RatePoint(_Strict):
+class RateObservation(_Strict):
+    """One reading of a market's rates given to the APY forecaster (the API's hourly buckets of a
+    market are `tidewatch.markets.models.RatePoint`)."""
+
     observed_at: datetime
     supply_apy: Annotated[float, Field(ge=0, le=100)] | None = None  # fraction per year
     borrow_apy: Annotated[float, Field(ge=0, le=100)] | None = None
@@ -106,7 +109,7 @@ class ApyForecastRequest(_Strict):
     market: Annotated[str, Field(max_length=96)] | None = None
     side: Literal["supply", "borrow"] = "supply"
     horizon_hours: ApyHorizon = 24
-    history: Annotated[list[RatePoint], Field(max_length=5_000)] | None = None
+    history: Annotated[list[RateObservation], Field(max_length=5_000)] | None = None
 
     @model_validator(mode="after")
     def _needs_source(self) -> ApyForecastRequest:

@@ -17,8 +17,8 @@ from tidewatch.observability import logger
 EthCall = Callable[[int, str, bytes], bytes]
 
 
-class RpcError(Exception):
-    pass
+class EthCallFailed(Exception):
+    """`json_rpc_eth_call` got no answer or an error (the chain layer's failures are `chain.rpc.RpcError`)."""
 
 
 def encode_is_valid_signature(message_hash: bytes, signature: bytes) -> bytes:
@@ -36,7 +36,7 @@ class ContractWallets:
     def is_valid_signature(self, chain_id: int, address: str, message_hash: bytes, signature: bytes) -> bool:
         try:
             result = self._eth_call(chain_id, address, encode_is_valid_signature(message_hash, signature))
-        except RpcError as exc:
+        except EthCallFailed as exc:
             logger.info("EIP-1271 call refused", extra={"address": address, "chain_id": chain_id, "error": str(exc)})
             return False
         # The return value is a bytes4 left-aligned in a 32-byte word.
@@ -49,7 +49,7 @@ def json_rpc_eth_call(rpc_urls: Mapping[int, Sequence[str]], *, timeout: float =
     def call(chain_id: int, to: str, data: bytes) -> bytes:
         urls = rpc_urls.get(chain_id) or []
         if not urls:
-            raise RpcError(f"no RPC URL configured for chain {chain_id}")
+            raise EthCallFailed(f"no RPC URL configured for chain {chain_id}")
         payload = json.dumps(
             {
                 "jsonrpc": "2.0",
@@ -61,7 +61,7 @@ def json_rpc_eth_call(rpc_urls: Mapping[int, Sequence[str]], *, timeout: float =
         last_error: Exception | None = None
         for url in urls:
             if not url.startswith(("http://", "https://")):
-                raise RpcError(f"unsupported RPC URL scheme: {url[:16]}")
+                raise EthCallFailed(f"unsupported RPC URL scheme: {url[:16]}")
             request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"})  # noqa: S310
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
@@ -70,9 +70,9 @@ def json_rpc_eth_call(rpc_urls: Mapping[int, Sequence[str]], *, timeout: float =
                 last_error = exc
                 continue
             if "error" in body:  # the node answered: a revert is a verdict, not an outage
-                raise RpcError(str(body["error"].get("message", body["error"]))[:200])
+                raise EthCallFailed(str(body["error"].get("message", body["error"]))[:200])
             result = body.get("result") or "0x"
             return bytes.fromhex(result[2:])
-        raise RpcError(f"every RPC URL of chain {chain_id} failed: {last_error}")
+        raise EthCallFailed(f"every RPC URL of chain {chain_id} failed: {last_error}")
 
     return call

@@ -15,6 +15,7 @@ from typing import Any
 
 from tidewatch.live.connections import ConnectionStore, Recipient
 from tidewatch.live.fanout import DEFAULT_CHUNK, ChunkFanOut, PushChunk, chunked
+from tidewatch.live.pushes import MarketPush, PortfolioPush, push
 from tidewatch.live.topics import MARKETS, NOTIFICATIONS, market_topic, portfolio_topic
 from tidewatch.observability import logger
 
@@ -60,7 +61,7 @@ class Broadcaster:
 
     def publish_market(self, market_id: int, data: Mapping[str, Any]) -> DeliveryReport:
         recipients = self._required_store().subscribers([MARKETS, market_topic(market_id)])
-        return self.deliver(recipients, {"type": "market", "market_id": market_id, "data": dict(data)})
+        return self.deliver(recipients, push(MarketPush(market_id=market_id, data=dict(data))))
 
     def push_to_user(self, user_id: int, message: Mapping[str, Any]) -> int:
         """A notification for one user: only that user's connections subscribed to `notifications`."""
@@ -69,7 +70,7 @@ class Broadcaster:
 
     def publish_portfolio(self, portfolio_id: int, owner_id: int, data: Mapping[str, Any]) -> DeliveryReport:
         recipients = self._required_store().user_subscribers(owner_id, portfolio_topic(portfolio_id))
-        message = {"type": "portfolio", "portfolio_id": portfolio_id, "data": dict(data)}
+        message = push(PortfolioPush(portfolio_id=portfolio_id, data=dict(data)))
         return self.deliver(recipients, message, only_user=owner_id)
 
     def deliver(

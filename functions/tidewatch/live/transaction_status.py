@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tidewatch.live.broadcaster import Broadcaster
+from tidewatch.live.pushes import TransactionStatusPush, push
 
 
 class TransactionStatusPusher:
@@ -12,14 +13,11 @@ class TransactionStatusPusher:
         self._broadcaster = broadcaster
 
     def transaction_changed(self, user_id: int, record: Any) -> None:
-        self._broadcaster.push_to_user(
-            user_id,
-            {
-                "type": "transaction_status",
-                "transaction_id": str(record.id),
-                "status": record.status,
-                "chain_id": record.chain_id,
-                "summary": record.summary,
-                "tx_hash": record.tx_hash,
-            },
+        message = TransactionStatusPush(
+            transaction_id=str(record.id),
+            status=record.status,
+            chain_id=record.chain_id,
+            summary=record.summary,
+            tx_hash=record.tx_hash,
         )
+        self._broadcaster.push_to_user(user_id, push(message))

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ProtocolName = Literal["aave-v3", "compound-v3", "eigenlayer"]
+from tidewatch.protocols.slugs import ProtocolSlug
 
 
 class ApyOutlook(BaseModel):
@@ -32,7 +32,7 @@ class ApyOutlook(BaseModel):
 class MarketSummary(BaseModel):
     id: int
     chain_id: int
-    protocol: ProtocolName
+    protocol: ProtocolSlug
     market_key: str = Field(description="Reserve / Comet / strategy address.")
     asset_symbol: str
     asset_address: str

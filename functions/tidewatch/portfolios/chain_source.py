@@ -19,14 +19,12 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database
 from tidewatch.markets import repository as markets_repository
 from tidewatch.portfolios.positions import Position, PositionReading, SourceStatus
-from tidewatch.portfolios.positions import Protocol_ as ProtocolName
 from tidewatch.protocols.discovery import DiscoveryCache
-from tidewatch.protocols.models import Position as ProtocolPosition
-from tidewatch.protocols.models import TokenAmount
+from tidewatch.protocols.models import ChainPosition, TokenAmount
 from tidewatch.protocols.positions import get_positions
 from tidewatch.protocols.registry import Registry
+from tidewatch.protocols.slugs import PROTOCOL_SLUGS
 
-PROTOCOLS: tuple[ProtocolName, ...] = ("aave-v3", "compound-v3", "eigenlayer")
 # (chain id, protocol, asset address lower-cased) → (supply APY, borrow APY)
 ApyTable = dict[tuple[int, str, str], tuple[Decimal | None, Decimal | None]]
 
@@ -55,7 +53,7 @@ class _AssetRow:
     unpriced: bool = False
 
 
-def _rows(position: ProtocolPosition, apys: ApyTable) -> list[Position]:
+def _rows(position: ChainPosition, apys: ApyTable) -> list[Position]:
     """One row per asset: what is supplied (earning or collateral) and what is borrowed."""
     by_asset: dict[str, _AssetRow] = {}
 
@@ -138,7 +136,7 @@ class ChainPositionSource:
                 for position in view.positions:
                     positions.extend(_rows(position, apys))
                 failed = {f.split(":", 1)[0] for f in view.failures}
-                for protocol in PROTOCOLS:
+                for protocol in PROTOCOL_SLUGS:
                     key = (view.chain_id, protocol)
                     previous = status.get(key)
                     if previous is not None and previous.stale >= view.stale:
@@ -152,7 +150,7 @@ class ChainPositionSource:
                         error=f"some {protocol} reads failed" if protocol in failed else None,
                     )
             for chain_id, error in found.errors.items():
-                for protocol in PROTOCOLS:
+                for protocol in PROTOCOL_SLUGS:
                     status[(chain_id, protocol)] = SourceStatus(
                         chain_id=chain_id,
                         protocol=protocol,

@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Protocol_ = Literal["aave-v3", "compound-v3", "eigenlayer"]
+from tidewatch.protocols.slugs import ProtocolSlug
 
 
+# What the API serves (its docstring is published in docs/openapi.json): built from the adapters'
+# `tidewatch.protocols.models.ChainPosition` (token lists per account), one row per asset, with
+# USD values, APYs and the account's health factor beside the amounts.
 class Position(BaseModel):
     """One wallet's holding in one market (supply and/or borrow of one asset)."""
 
     model_config = ConfigDict(frozen=True)
 
     chain_id: int
-    protocol: Protocol_
+    protocol: ProtocolSlug
     address: str = Field(description="The wallet (checksummed).")
     market: str = Field(description="Market key: reserve / comet / strategy address.")
     asset_symbol: str
@@ -56,7 +59,7 @@ class SourceStatus(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     chain_id: int
-    protocol: Protocol_
+    protocol: ProtocolSlug
     as_of: datetime
     block_number: int | None = None
     stale: bool = False

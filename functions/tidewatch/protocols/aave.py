@@ -12,7 +12,7 @@ from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan, no_prelude
 from tidewatch.protocols.adapter import Discovery, PlannedCall, ProtocolAdapter, StepPlan, TxTarget
-from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position, TokenAmount
+from tidewatch.protocols.models import ChainPosition, MarketFailure, MarketSnapshot, TokenAmount
 from tidewatch.protocols.rates import aave_ray_apr_to_apy, aave_ray_to_apr, scaled
 from tidewatch.protocols.registry import AaveV3Market, Asset, ChainRegistry, Market, Root
 from tidewatch.transactions.amounts import MAX_UINT256, exceeds, matches, repay_amounts, requested, units, wallet_amount
@@ -191,7 +191,9 @@ def config_emode_category(config: int) -> int:
     return (config >> 168) & 0xFF
 
 
-def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], user: str) -> ReadPlan[Position | None]:
+def position_plan(
+    chain_id: int, pool: str, reserves: Sequence[AaveV3Market], user: str
+) -> ReadPlan[ChainPosition | None]:
     """The account data of `user` in one Aave pool, with per-reserve balances, prices and the
     liquidation threshold that applies to each collateral for this user (eMode-aware)."""
     prelude = [Call(pool, abi.AAVE_GET_USER_EMODE, (user,))]
@@ -207,7 +209,7 @@ def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], us
             calls.append(Call(pool, abi.AAVE_GET_EMODE_CATEGORY_DATA, (category,)))
         return calls
 
-    def build(pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
+    def build(pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> ChainPosition | None:
         collateral_base, debt_base, available, threshold, ltv, hf = r[0].all()
         category = pre[0].one()
         emode_threshold = r[1 + 3 * len(reserves)].one()[1] if category else 0
@@ -245,7 +247,7 @@ def position_plan(chain_id: int, pool: str, reserves: Sequence[AaveV3Market], us
                     t.model_copy(update={"liquidation_threshold": average}) if t.liquidation_threshold else t
                     for t in supplied
                 ]
-        return Position(
+        return ChainPosition(
             chain_id=chain_id,
             protocol="aave-v3",
             market_key=pool,
@@ -295,7 +297,9 @@ class AaveV3Adapter(ProtocolAdapter):
     def market_plans(self, chain_id: int, markets: Sequence[Market]) -> list[ReadPlan[MarketSnapshot]]:
         return [market_plan(chain_id, m) for m in markets if isinstance(m, AaveV3Market)]
 
-    def position_plans(self, chain_id: int, markets: Sequence[Market], user: str) -> list[ReadPlan[Position | None]]:
+    def position_plans(
+        self, chain_id: int, markets: Sequence[Market], user: str
+    ) -> list[ReadPlan[ChainPosition | None]]:
         pools: dict[str, list[AaveV3Market]] = {}
         for m in markets:
             if isinstance(m, AaveV3Market):

@@ -6,7 +6,7 @@ An adapter turns a protocol into four things the shared code runs without knowin
    PoolAddressesProvider, a Comet proxy, an EigenLayer StrategyManager) to the markets it holds
    (`discovery_plan` → `Discovery`), so the registry never lists markets by hand;
 2. a **market read plan** per market (`market_plans` → `MarketSnapshot`s);
-3. a **position read plan** per user (`position_plans` → `Position | None`);
+3. a **position read plan** per user (`position_plans` → `ChainPosition | None`);
 4. **transaction steps**: `resolve` an intent to a `TxTarget`, the view calls the step needs
    (`step_reads`), the ordered calls (`plan_step` → `StepPlan`) and the contracts a transaction
    may be sent to (`allowed_targets`).
@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from tidewatch.chain.multicall import Call, CallResult
 from tidewatch.chain.plan import ReadPlan
-from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position
+from tidewatch.protocols.models import ChainPosition, MarketFailure, MarketSnapshot
 from tidewatch.protocols.registry import Asset, ChainRegistry, Market, Root
 from tidewatch.transactions.models import DecodedCall, Intent
 from tidewatch.transactions.settings import WalletSettings
@@ -125,7 +125,9 @@ class ProtocolAdapter(ABC):
         """One plan per market; each builds a `MarketSnapshot` with `protocol == slug`."""
 
     @abstractmethod
-    def position_plans(self, chain_id: int, markets: Sequence[Market], user: str) -> list[ReadPlan[Position | None]]:
+    def position_plans(
+        self, chain_id: int, markets: Sequence[Market], user: str
+    ) -> list[ReadPlan[ChainPosition | None]]:
         """The plans that read `user`'s positions in `markets` (None: no position there)."""
 
     def liquidation_thresholds(

@@ -12,7 +12,7 @@ from tidewatch.chain.multicall import Call, CallResult
 from tidewatch.chain.plan import ReadPlan
 from tidewatch.protocols.adapter import PlannedCall, ProtocolAdapter, StepPlan, TxTarget
 from tidewatch.protocols.compound_comet import FACTOR_DECIMALS, PRICE_DECIMALS, market_plan, position_plan
-from tidewatch.protocols.models import MarketSnapshot, Position
+from tidewatch.protocols.models import ChainPosition, MarketSnapshot
 from tidewatch.protocols.registry import ChainRegistry, CompoundV3Market, Market
 from tidewatch.transactions.amounts import (
     MAX_UINT256,
@@ -42,7 +42,9 @@ class CompoundV3Adapter(ProtocolAdapter):
     def market_plans(self, chain_id: int, markets: Sequence[Market]) -> list[ReadPlan[MarketSnapshot]]:
         return [market_plan(chain_id, m) for m in markets if isinstance(m, CompoundV3Market)]
 
-    def position_plans(self, chain_id: int, markets: Sequence[Market], user: str) -> list[ReadPlan[Position | None]]:
+    def position_plans(
+        self, chain_id: int, markets: Sequence[Market], user: str
+    ) -> list[ReadPlan[ChainPosition | None]]:
         return [position_plan(chain_id, m, user) for m in markets if isinstance(m, CompoundV3Market)]
 
     def liquidation_thresholds(

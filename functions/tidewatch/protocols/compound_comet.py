@@ -29,7 +29,7 @@ from eth_utils import to_checksum_address
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan
-from tidewatch.protocols.models import MarketSnapshot, Position, TokenAmount
+from tidewatch.protocols.models import ChainPosition, MarketSnapshot, TokenAmount
 from tidewatch.protocols.rates import WAD, comet_rate_to_apr, comet_rate_to_apy, scaled
 from tidewatch.protocols.registry import CompoundV3Market
 
@@ -324,7 +324,7 @@ def _json_decimal(value: Decimal | None) -> str | None:
 # --------------------------------------------------------------------------------- positions
 
 
-def position_plan(chain_id: int, m: CompoundV3Market, user: str) -> ReadPlan[Position | None]:
+def position_plan(chain_id: int, m: CompoundV3Market, user: str) -> ReadPlan[ChainPosition | None]:
     queried: list[str] = []  # tokens whose symbol() main() asked for (the cache may fill meanwhile)
 
     def main(pre: list[CallResult]) -> list[Call]:
@@ -341,7 +341,7 @@ def position_plan(chain_id: int, m: CompoundV3Market, user: str) -> ReadPlan[Pos
         queried[:] = [c.target for c in symbols]
         return calls + symbols + _usd_reference_calls(m)
 
-    def build(pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
+    def build(pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> ChainPosition | None:
         state = parse_discovery(pre)
         n = len(state.assets)
         supplied_base, borrowed_base = r[0].one(), r[1].one()
@@ -390,7 +390,7 @@ def position_plan(chain_id: int, m: CompoundV3Market, user: str) -> ReadPlan[Pos
             warnings.append("health factor unknown: a price it needs is missing")
         if health is not None and is_liquidatable is not None and (health < 1) != is_liquidatable:
             warnings.append(f"health factor {health:.4f} disagrees with isLiquidatable = {is_liquidatable}")
-        return Position(
+        return ChainPosition(
             chain_id=chain_id,
             protocol="compound-v3",
             market_key=m.key,

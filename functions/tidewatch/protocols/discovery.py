@@ -23,7 +23,7 @@ from tidewatch.chain.rpc import ChainClient
 from tidewatch.protocols.adapter import Discovery
 from tidewatch.protocols.adapters import adapter_for
 from tidewatch.protocols.models import MarketFailure, MarketSnapshot
-from tidewatch.protocols.reader import ChainMarkets, ChainPositions, market_plan, position_plans, read_positions
+from tidewatch.protocols.reader import ChainMarkets, PositionsAtBlock, market_plan, position_plans, read_positions
 from tidewatch.protocols.registry import ChainRegistry, Market, Root
 
 RootKey = tuple[int, str, str]  # chain id, protocol, instance
@@ -180,7 +180,7 @@ def read_positions_discovered(
     addresses: Sequence[str],
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-) -> ChainPositions:
+) -> PositionsAtBlock:
     """Positions of `addresses` in every market of every root, with the same fingerprint check
     as `read_markets_discovered`: a reserve listed since the cached discovery is read at once."""
     found = discover(client, chain, cache, chunk_size=chunk_size)
@@ -195,7 +195,7 @@ def read_positions_discovered(
     positions = [o.value for o in outcomes[:n] if o.value is not None]
     # Odd reserve metadata found by discovery is the ingest tick's to report, not a position failure.
     failures = [f"{o.key}: {o.error}" for o in outcomes[:n] if o.error is not None]
-    return ChainPositions(chain.chain_id, block, positions, failures)
+    return PositionsAtBlock(chain.chain_id, block, positions, failures)
 
 
 @dataclass(frozen=True)

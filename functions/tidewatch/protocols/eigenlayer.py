@@ -10,7 +10,7 @@ from tidewatch.chain.multicall import Call, CallResult
 from tidewatch.chain.plan import ReadPlan
 from tidewatch.protocols.adapter import PlannedCall, ProtocolAdapter, StepPlan, TxTarget
 from tidewatch.protocols.eigenlayer_reads import ONE_SHARE, market_plan, position_plan
-from tidewatch.protocols.models import MarketSnapshot, Position
+from tidewatch.protocols.models import ChainPosition, MarketSnapshot
 from tidewatch.protocols.registry import ChainRegistry, EigenLayerMarket, Market
 from tidewatch.transactions.amounts import matches, same, units, wallet_amount
 from tidewatch.transactions.errors import UnsupportedIntent
@@ -32,7 +32,9 @@ class EigenLayerAdapter(ProtocolAdapter):
     def market_plans(self, chain_id: int, markets: Sequence[Market]) -> list[ReadPlan[MarketSnapshot]]:
         return [market_plan(chain_id, m) for m in markets if isinstance(m, EigenLayerMarket)]
 
-    def position_plans(self, chain_id: int, markets: Sequence[Market], user: str) -> list[ReadPlan[Position | None]]:
+    def position_plans(
+        self, chain_id: int, markets: Sequence[Market], user: str
+    ) -> list[ReadPlan[ChainPosition | None]]:
         return [position_plan(chain_id, m, user) for m in markets if isinstance(m, EigenLayerMarket)]
 
     def resolve(self, intent: Intent, chain: ChainRegistry) -> TxTarget | None:

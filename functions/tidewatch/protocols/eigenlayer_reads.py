@@ -21,7 +21,7 @@ from typing import Any
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan, no_prelude
-from tidewatch.protocols.models import MarketSnapshot, Position, TokenAmount
+from tidewatch.protocols.models import ChainPosition, MarketSnapshot, TokenAmount
 from tidewatch.protocols.rates import scaled
 from tidewatch.protocols.registry import EigenLayerMarket
 
@@ -106,7 +106,7 @@ def _queued_for(m: EigenLayerMarket, pre: list[CallResult]) -> list[tuple[int, i
     return out
 
 
-def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Position | None]:
+def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[ChainPosition | None]:
     if not m.delegation_manager:
         return _deposit_shares_plan(chain_id, m, user)
     dm = m.delegation_manager
@@ -128,7 +128,7 @@ def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Pos
             calls += to_underlying(shares)
         return calls + _price_call(m)
 
-    def build(pre: list[CallResult], r: list[CallResult], block: BlockRef) -> Position | None:
+    def build(pre: list[CallResult], r: list[CallResult], block: BlockRef) -> ChainPosition | None:
         withdrawable_list, deposit_list = pre[0].all()
         withdrawable, deposit = int(withdrawable_list[0]), int(deposit_list[0])
         queued = _queued_for(m, pre)
@@ -158,7 +158,7 @@ def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Pos
                     "completable_at_estimate": block.timestamp + left * ETHEREUM_SECONDS_PER_BLOCK,
                 }
             )
-        return Position(
+        return ChainPosition(
             chain_id=chain_id,
             protocol="eigenlayer",
             market_key=m.key,
@@ -178,21 +178,21 @@ def position_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Pos
     return ReadPlan(f"eigenlayer:{m.key}:{user}", main, build, prelude)
 
 
-def _deposit_shares_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[Position | None]:
+def _deposit_shares_plan(chain_id: int, m: EigenLayerMarket, user: str) -> ReadPlan[ChainPosition | None]:
     calls = [
         Call(m.strategy, abi.EIGEN_STRATEGY_SHARES, (user,)),
         Call(m.strategy, abi.EIGEN_STRATEGY_USER_UNDERLYING, (user,)),
         *_price_call(m),
     ]
 
-    def build(_pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> Position | None:
+    def build(_pre: list[CallResult], r: list[CallResult], _block: BlockRef) -> ChainPosition | None:
         shares, underlying = r[0].one(), r[1].one()
         if not shares:
             return None
         warnings = ["no DelegationManager in the registry: deposit shares, slashing not reflected"]
         price = _price(m, r[2:], warnings)
         token = {"symbol": m.asset.symbol, "address": m.asset.address, "decimals": m.asset.decimals}
-        return Position(
+        return ChainPosition(
             chain_id=chain_id,
             protocol="eigenlayer",
             market_key=m.key,

@@ -6,18 +6,18 @@ Amounts are exact integers in base units; rates and prices are Decimals (seriali
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Protocol = Literal["aave-v3", "compound-v3", "eigenlayer"]
+from tidewatch.protocols.slugs import ProtocolSlug
 
 
 class MarketSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     chain_id: int
-    protocol: Protocol
+    protocol: ProtocolSlug
     market_key: str
     asset_symbol: str
     asset_address: str
@@ -43,7 +43,7 @@ class MarketFailure(BaseModel):
     """A market whose reads failed this tick (the other markets of the batch are unaffected)."""
 
     chain_id: int
-    protocol: Protocol
+    protocol: ProtocolSlug
     market_key: str
     error: str
 
@@ -65,11 +65,16 @@ class TokenAmount(BaseModel):
         return Decimal(self.amount) / Decimal(10) ** self.decimals * self.price_usd
 
 
-class Position(BaseModel):
-    """One address's position in one market (or, for Aave, the account across the pool)."""
+class ChainPosition(BaseModel):
+    """What an adapter reads for one address in one market (or, for Aave, the account across the pool).
+
+    Token lists with exact amounts and protocol-native account data, as the chain holds them; the
+    portfolios layer turns each into one `tidewatch.portfolios.positions.Position` row per asset
+    (what the API serves, priced and with APYs).
+    """
 
     chain_id: int
-    protocol: Protocol
+    protocol: ProtocolSlug
     market_key: str
     address: str
     supplied: list[TokenAmount] = Field(default_factory=list)
@@ -85,5 +90,5 @@ class Position(BaseModel):
 class PositionsReport(BaseModel):
     address: str
     block_numbers: dict[int, int]  # chain id -> block read at
-    positions: list[Position]
+    positions: list[ChainPosition]
     failures: list[str] = Field(default_factory=list)

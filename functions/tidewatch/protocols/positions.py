@@ -17,7 +17,7 @@ from tidewatch.cache import CacheAside, RedisClient
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.errors import DomainError
 from tidewatch.protocols.discovery import DiscoveryCache, read_positions_discovered
-from tidewatch.protocols.models import Position
+from tidewatch.protocols.models import ChainPosition
 from tidewatch.protocols.reader import read_positions
 from tidewatch.protocols.registry import Registry
 
@@ -28,7 +28,7 @@ DEFAULT_TTL_SECONDS = 30.0
 class ChainPositionsView(BaseModel):
     chain_id: int
     block_number: int | None = None
-    positions: list[Position] = Field(default_factory=list)
+    positions: list[ChainPosition] = Field(default_factory=list)
     stale: bool = False
     age_seconds: float = 0.0
     source: str = "origin"  # cache | origin | stale
@@ -83,7 +83,7 @@ def get_positions(
             ChainPositionsView(
                 chain_id=chain.chain_id,
                 block_number=value["block_number"],
-                positions=[Position.model_validate(p) for p in value["positions"]],
+                positions=[ChainPosition.model_validate(p) for p in value["positions"]],
                 failures=value["failures"],
                 stale=cached.stale,
                 age_seconds=round(cached.age_seconds, 3),

@@ -9,7 +9,7 @@ from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE, BlockRef
 from tidewatch.chain.plan import ReadPlan, execute
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.protocols.adapters import adapter_for, all_adapters
-from tidewatch.protocols.models import MarketFailure, MarketSnapshot, Position
+from tidewatch.protocols.models import ChainPosition, MarketFailure, MarketSnapshot
 from tidewatch.protocols.registry import ChainRegistry, Market
 
 
@@ -44,15 +44,18 @@ def read_markets(client: ChainClient, chain: ChainRegistry, *, chunk_size: int =
 
 
 @dataclass(frozen=True)
-class ChainPositions:
+class PositionsAtBlock:
+    """The positions of some addresses on one chain, read at one block (the API's lazily built
+    `PositionSource` over these readers is `api.deps.ChainPositions`)."""
+
     chain_id: int
     block: BlockRef
-    positions: list[Position]
+    positions: list[ChainPosition]
     failures: list[str]
 
 
-def position_plans(chain: ChainRegistry, addresses: Sequence[str]) -> list[ReadPlan[Position | None]]:
-    plans: list[ReadPlan[Position | None]] = []
+def position_plans(chain: ChainRegistry, addresses: Sequence[str]) -> list[ReadPlan[ChainPosition | None]]:
+    plans: list[ReadPlan[ChainPosition | None]] = []
     by_adapter = [(a, a.markets(chain)) for a in all_adapters()]
     for user in addresses:
         for adapter, markets in by_adapter:
@@ -63,10 +66,10 @@ def position_plans(chain: ChainRegistry, addresses: Sequence[str]) -> list[ReadP
 
 def read_positions(
     client: ChainClient, chain: ChainRegistry, addresses: Sequence[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> ChainPositions:
+) -> PositionsAtBlock:
     """Every non-empty position of `addresses` on `chain`, at one block, in 2 round trips."""
     plans = position_plans(chain, addresses)
     block, outcomes = execute(client, chain.multicall3, plans, chunk_size=chunk_size)
     positions = [o.value for o in outcomes if o.value is not None]
     failures = [f"{o.key}: {o.error}" for o in outcomes if o.error is not None]
-    return ChainPositions(chain.chain_id, block, positions, failures)
+    return PositionsAtBlock(chain.chain_id, block, positions, failures)

@@ -23,6 +23,8 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidewatch.db import Database
+from tidewatch.intents import RuleIntent
+from tidewatch.live.pushes import NotificationPush, TransactionPreparedPush, push
 from tidewatch.observability import logger
 from tidewatch.rules.model import (
     Action,
@@ -30,7 +32,6 @@ from tidewatch.rules.model import (
     NotifyAction,
     PrepareTransactionAction,
     RuleDefinition,
-    TransactionIntent,
     WebhookAction,
 )
 from tidewatch.rules.webhooks import WebhookSender
@@ -46,7 +47,7 @@ class PrepareRequest(BaseModel):
     user_id: int
     portfolio_id: int
     rule_id: int
-    intent: TransactionIntent
+    intent: RuleIntent
     idempotency_key: str  # rule + window: a retried action must not prepare twice
 
 
@@ -285,7 +286,7 @@ class ActionRunner:
         if notification_id is None:
             permanent = bool(error and error.startswith("permanent:"))
             return ActionResult("notify", False, attempts, error=error, permanent=permanent)
-        message = {"type": "notification", "id": notification_id, "title": title, "body": body}
+        message = push(NotificationPush(id=notification_id, title=title, body=body))
         pushed, _, push_error = self._retry(lambda: self._push(firing.user_id, message))
         # Stored is what counts (GET /notifications shows it); a failed push is only logged.
         return ActionResult(
@@ -328,12 +329,11 @@ class ActionRunner:
         prepared, attempts, error = self._retry(lambda: preparer.prepare(request))
         if prepared is None:
             return ActionResult("prepare_transaction", False, attempts, error=error)
-        message = {
-            "type": "transaction_prepared",
-            "rule_id": firing.rule_id,
-            "transaction_id": prepared.transaction_id,
-            "summary": prepared.summary,
-        }
+        message = push(
+            TransactionPreparedPush(
+                rule_id=firing.rule_id, transaction_id=prepared.transaction_id, summary=prepared.summary
+            )
+        )
         self._retry(lambda: self._push(firing.user_id, message))
         detail = {"transaction_id": prepared.transaction_id, "summary": prepared.summary}
         return ActionResult("prepare_transaction", True, attempts, detail)

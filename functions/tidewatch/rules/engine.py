@@ -24,7 +24,7 @@ from tidewatch.rules.ruleset import (
     SIDE_SUPPLY,
     RuleSet,
 )
-from tidewatch.rules.snapshot import FloatArray, Snapshot
+from tidewatch.rules.snapshot import FloatArray, TickSnapshot
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -45,7 +45,7 @@ def due_mask(rules: RuleSet, epoch_seconds: float, tick_seconds: int = 60) -> Bo
     return (start % rules.cadence) < tick_seconds
 
 
-def predicate_values(rules: RuleSet, snap: Snapshot) -> FloatArray:
+def predicate_values(rules: RuleSet, snap: TickSnapshot) -> FloatArray:
     """The observed value of every predicate (NaN where the data is missing), kind by kind."""
     values = np.full(rules.kind.shape, np.nan)
 
@@ -91,7 +91,7 @@ class Evaluation:
         return self.trigger_active & self.conditions_ok
 
 
-def evaluate(rules: RuleSet, snap: Snapshot, now_epoch: float, due: BoolArray | None = None) -> Evaluation:
+def evaluate(rules: RuleSet, snap: TickSnapshot, now_epoch: float, due: BoolArray | None = None) -> Evaluation:
     n = len(rules)
     values = predicate_values(rules, snap)
     observed = np.where(rules.use_abs, np.abs(values), values)

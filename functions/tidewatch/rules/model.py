@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
 from tidewatch.bounds import BIGINT_MAX
+from tidewatch.intents import RuleIntent
 
 MarketId = Annotated[int, Field(gt=0, le=BIGINT_MAX, description="Id of a market (GET /markets).")]
 PortfolioId = Annotated[int, Field(gt=0, le=BIGINT_MAX, description="Id of one of your portfolios.")]
@@ -113,27 +114,11 @@ class NotifyAction(_Strict):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
-class RepayToHealthFactor(_Strict):
-    kind: Literal["repay_to_health_factor"]
-    market_id: MarketId
-    target_health_factor: Annotated[float, Field(gt=1.0, le=10.0)] = 1.5
-
-
-class MoveSupply(_Strict):
-    kind: Literal["move_supply"]
-    from_market_id: MarketId
-    to_market_id: MarketId
-    fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-
-
-TransactionIntent = Annotated[RepayToHealthFactor | MoveSupply, Field(discriminator="kind")]
-
-
 class PrepareTransactionAction(_Strict):
     """Prepare unsigned transactions through the wallet function for the user to sign."""
 
     type: Literal["prepare_transaction"]
-    intent: TransactionIntent
+    intent: RuleIntent
 
 
 class WebhookAction(_Strict):

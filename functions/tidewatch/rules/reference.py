@@ -19,7 +19,7 @@ from tidewatch.rules.model import (
     RiskForecastTrigger,
 )
 from tidewatch.rules.ruleset import RuleRecord
-from tidewatch.rules.snapshot import PriceWindow, Snapshot
+from tidewatch.rules.snapshot import PriceWindow, TickSnapshot
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class SnapshotView:
     prices: dict[PriceWindow, float]
 
     @classmethod
-    def of(cls, snap: Snapshot) -> SnapshotView:
+    def of(cls, snap: TickSnapshot) -> SnapshotView:
         return cls(
             supply=dict(snap.supply_apy.items()),
             borrow=dict(snap.borrow_apy.items()),

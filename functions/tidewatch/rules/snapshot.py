@@ -1,6 +1,6 @@
 """One consistent view of the world per tick: market APYs, health factors, risk, price changes.
 
-Every rule of a tick is evaluated against the same `Snapshot`, taken with one batched call per
+Every rule of a tick is evaluated against the same `TickSnapshot`, taken with one batched call per
 source (never one per rule). The sources are small interfaces; the data layer, the position
 reader and the risk function provide the real ones.
 """
@@ -50,7 +50,10 @@ class MarketSnapshotSource(Protocol):
         ...
 
 
-class PositionSource(Protocol):
+class HealthFactorSource(Protocol):
+    """Health factors per portfolio for a tick (the API's `tidewatch.portfolios.positions.PositionSource`
+    reads whole positions of addresses instead)."""
+
     def health_factors(self, portfolio_ids: Sequence[int]) -> Mapping[int, float]:
         """Lowest health factor across each portfolio's borrowing positions (absent: no debt / unknown)."""
         ...
@@ -108,7 +111,7 @@ def lookup(keys: IntArray, values: FloatArray, query: IntArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class TickSnapshot:
     """Everything the rules of one tick look at, as id-indexed tables for vectorised lookups."""
 
     taken_at: datetime
@@ -127,7 +130,7 @@ class Snapshot:
         health_factors: Mapping[int, float] | None = None,
         risk: Mapping[RiskRequest, float] | None = None,
         price_changes: Mapping[PriceWindow, float] | None = None,
-    ) -> Snapshot:
+    ) -> TickSnapshot:
         rows = tuple(sorted(markets, key=lambda m: m.market_id))
         by_horizon: dict[int, dict[int, float]] = {}
         for (portfolio, horizon), probability in (risk or {}).items():
@@ -171,9 +174,9 @@ def take_snapshot(
     *,
     at: datetime,
     markets: MarketSnapshotSource,
-    positions: PositionSource | None,
+    positions: HealthFactorSource | None,
     risk: RiskScorer | None,
-) -> Snapshot:
+) -> TickSnapshot:
     """One call per source: markets, health factors, risk (batched) and price windows.
 
     Markets are required (their failure fails the tick, so it is retried). Positions, risk and
@@ -193,7 +196,7 @@ def take_snapshot(
         if (needs.price_windows)
         else {}
     )
-    return Snapshot.build(at, markets.latest_markets(), hfs, probabilities, changes)
+    return TickSnapshot.build(at, markets.latest_markets(), hfs, probabilities, changes)
 
 
 def _degrade(source: str, read: Callable[[], Mapping[K, float]]) -> Mapping[K, float]:

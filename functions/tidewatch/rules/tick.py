@@ -22,11 +22,12 @@ from datetime import datetime
 import numpy as np
 
 from tidewatch.db import Database
+from tidewatch.live.pushes import NotificationPush, push
 from tidewatch.observability import MetricUnit, logger, metrics
 from tidewatch.rules.actions import ActionRunner, Firing
 from tidewatch.rules.engine import due_mask, evaluate, window_key
 from tidewatch.rules.ruleset import RuleSet
-from tidewatch.rules.snapshot import MarketSnapshotSource, PositionSource, RiskScorer, take_snapshot
+from tidewatch.rules.snapshot import HealthFactorSource, MarketSnapshotSource, RiskScorer, take_snapshot
 from tidewatch.rules.store import Claim, RuleCache, claim_firings, disable_rules, reason_text
 from tidewatch.rules.webhooks import WebhookSender
 
@@ -34,7 +35,7 @@ from tidewatch.rules.webhooks import WebhookSender
 @dataclass(frozen=True)
 class TickSources:
     markets: MarketSnapshotSource
-    positions: PositionSource | None = None
+    positions: HealthFactorSource | None = None
     risk: RiskScorer | None = None
 
 
@@ -154,15 +155,12 @@ def _disable(database: Database, runner: ActionRunner, rejected: dict[int, str])
     disabled = disable_rules(database, rejected)
     for rule in disabled:
         logger.warning("rule disabled", extra={"rule_id": rule.rule_id, "reason": rule.reason})
-        runner.push(
-            rule.user_id,
-            {
-                "type": "notification",
-                "id": rule.notification_id,
-                "title": f"Rule '{rule.name}' was disabled",
-                "body": {"event": "rule.disabled", "rule_id": rule.rule_id, "reason": rule.reason},
-            },
+        message = NotificationPush(
+            id=rule.notification_id,
+            title=f"Rule '{rule.name}' was disabled",
+            body={"event": "rule.disabled", "rule_id": rule.rule_id, "reason": rule.reason},
         )
+        runner.push(rule.user_id, push(message))
     if disabled:
         metrics.add_metric(name="RuleDisabled", unit=MetricUnit.Count, value=len(disabled))
     return len(disabled)

@@ -14,18 +14,18 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-from tidewatch.bounds import BIGINT_MAX, INTEGER_MAX
+from tidewatch.bounds import INTEGER_MAX
+from tidewatch.intents import RuleIntent, Speed
+from tidewatch.protocols.slugs import ProtocolSlug
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 HexData = Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})*$")]
 HexQuantity = Annotated[str, Field(pattern=r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")]
-Protocol = Literal["aave-v3", "compound-v3", "eigenlayer"]
 Action = Literal["supply", "withdraw", "borrow", "repay", "deposit"]
-Speed = Literal["slow", "normal", "fast"]
 Status = Literal["prepared", "submitted", "confirmed", "failed", "replaced"]
 
 # Which actions each protocol supports, and where "max" is meaningful.
-ACTIONS: dict[str, tuple[str, ...]] = {
+ACTIONS: dict[ProtocolSlug, tuple[str, ...]] = {
     "aave-v3": ("supply", "withdraw", "borrow", "repay"),
     "compound-v3": ("supply", "withdraw", "repay"),
     "eigenlayer": ("deposit",),
@@ -41,7 +41,7 @@ class Intent(_Strict):
     """What the user wants done, e.g. "supply 1,000 USDC to Aave v3 on Ethereum from 0xabc…"."""
 
     chain_id: int = Field(gt=0, le=INTEGER_MAX, description="1 = Ethereum, 8453 = Base (must match the node).")
-    protocol: Protocol
+    protocol: ProtocolSlug
     action: Action
     from_address: Address = Field(alias="from", description="The signer: one of your portfolio addresses.")
     asset: str = Field(min_length=1, max_length=42, description="Token symbol (USDC) or address.")
@@ -82,31 +82,6 @@ class Intent(_Strict):
         return self.amount == "max"
 
 
-class RepayToHealthFactor(_Strict):
-    """Repay Aave debt in one market until the account's health factor reaches the target (rules).
-
-    The sender is the portfolio address with the lowest health factor that owes this asset; the
-    amount is computed from its account data and the oracle price, capped by its debt and wallet.
-    """
-
-    kind: Literal["repay_to_health_factor"]
-    market_id: int = Field(gt=0, le=BIGINT_MAX, description="Id of an aave-v3 market (GET /markets).")
-    target_health_factor: Decimal = Field(default=Decimal("1.5"), gt=1, le=10)
-    speed: Speed = "normal"
-
-
-class MoveSupply(_Strict):
-    """Withdraw a fraction of the supplied balance from one market and supply it to another market
-    of the same token on the same chain (rules: "move supply to the better market")."""
-
-    kind: Literal["move_supply"]
-    from_market_id: int = Field(gt=0, le=BIGINT_MAX)
-    to_market_id: int = Field(gt=0, le=BIGINT_MAX)
-    fraction: Decimal = Field(default=Decimal(1), gt=0, le=1)
-    speed: Speed = "normal"
-
-
-RuleIntent = Annotated[RepayToHealthFactor | MoveSupply, Field(discriminator="kind")]
 AnyIntent = Intent | RuleIntent
 
 

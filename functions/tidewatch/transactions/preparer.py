@@ -33,7 +33,7 @@ from tidewatch.transactions.errors import ChainMismatch, WouldRevert
 from tidewatch.transactions.fees import fee_history_params, quote_from_history
 from tidewatch.transactions.models import FeeQuote, Intent, UnsignedTransaction
 from tidewatch.transactions.revert import decode_revert, revert_data_from_error
-from tidewatch.transactions.rpc_batch import Outcome, batch_outcomes
+from tidewatch.transactions.rpc_batch import RpcOutcome, batch_outcomes
 from tidewatch.transactions.settings import WalletSettings
 
 MULTICALL_CHUNK = 400
@@ -232,7 +232,7 @@ def prepare_bundles(
 
 
 def _simulate(
-    calls: list[plans.PlannedCall], outcomes: list[Outcome], settings: WalletSettings
+    calls: list[plans.PlannedCall], outcomes: list[RpcOutcome], settings: WalletSettings
 ) -> list[tuple[int, int]]:
     """(gas limit, simulated gas used) per call, or raise the refusal with its decoded reason."""
     call_outcome, estimate_outcome = outcomes[0], outcomes[1]

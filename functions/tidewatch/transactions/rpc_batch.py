@@ -16,7 +16,7 @@ from tidewatch.chain.rpc import ChainClient, RpcError
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RpcOutcome:
     result: Any = None
     error: RpcError | None = None
 
@@ -30,7 +30,7 @@ class Outcome:
         return self.result
 
 
-def batch_outcomes(client: ChainClient, calls: Sequence[tuple[str, list[Any]]]) -> list[Outcome]:
+def batch_outcomes(client: ChainClient, calls: Sequence[tuple[str, list[Any]]]) -> list[RpcOutcome]:
     """Several JSON-RPC calls in one round trip; each result or error in call order."""
     if not calls:
         return []
@@ -44,16 +44,16 @@ def batch_outcomes(client: ChainClient, calls: Sequence[tuple[str, list[Any]]]) 
         return [batch_outcomes(client, [call])[0] for call in calls]
     responses = raw if isinstance(raw, list) else [raw]
     by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
-    out: list[Outcome] = []
+    out: list[RpcOutcome] = []
     for i, (method, _) in zip(ids, calls, strict=True):
         response = by_id.get(i)
         if response is None:
-            out.append(Outcome(error=RpcError(f"chain {client.chain_id}: no response for {method}")))
+            out.append(RpcOutcome(error=RpcError(f"chain {client.chain_id}: no response for {method}")))
             continue
         error = response.get("error")
         if error is not None:
             out.append(
-                Outcome(
+                RpcOutcome(
                     error=RpcError(
                         f"chain {client.chain_id}: {method} failed: {error.get('message')}",
                         code=error.get("code"),
@@ -63,5 +63,5 @@ def batch_outcomes(client: ChainClient, calls: Sequence[tuple[str, list[Any]]]) 
                 )
             )
             continue
-        out.append(Outcome(result=response.get("result")))
+        out.append(RpcOutcome(result=response.get("result")))
     return out

@@ -17,6 +17,7 @@ from eth_utils import keccak, to_checksum_address
 from tidewatch.chain.rpc import ChainClient, RpcError
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
+from tidewatch.intents import RepayToHealthFactor
 from tidewatch.observability import logger
 from tidewatch.protocols.registry import Registry
 from tidewatch.transactions import preparer, strategies
@@ -37,7 +38,6 @@ from tidewatch.transactions.models import (
     PollResult,
     PreparedTransactions,
     PrepareRequest,
-    RepayToHealthFactor,
     TransactionPage,
     UnsignedTransaction,
 )

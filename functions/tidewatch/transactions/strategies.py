@@ -16,10 +16,11 @@ from decimal import ROUND_FLOOR, Decimal
 
 from tidewatch.chain.multicall import aggregate
 from tidewatch.chain.rpc import ChainClient
+from tidewatch.intents import MoveSupply, RepayToHealthFactor
 from tidewatch.protocols.adapters import adapter_for
 from tidewatch.protocols.registry import ChainRegistry, Market
 from tidewatch.transactions.errors import UnsupportedIntent
-from tidewatch.transactions.models import Intent, MarketRow, MoveSupply, RepayToHealthFactor
+from tidewatch.transactions.models import Intent, MarketRow
 
 
 def _market(chain: ChainRegistry, row: MarketRow, field: str) -> Market:

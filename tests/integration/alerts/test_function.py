@@ -24,10 +24,9 @@ from tidewatch.alerts.channels import Destination, SendContext, SesEmail
 from tidewatch.alerts.messages import compose
 from tidewatch.alerts.outbox import DeliveryWorker, Outbox, SqsDeliveryQueue, ThreadDeliveryQueue
 from tidewatch.db import Database
-from tidewatch.events import ScheduledEvent
+from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
-from tidewatch.rules.events import MarketChangedEvent
 from tidewatch.rules.settings import RulesSettings
 from tidewatch_local.alert_providers import Mailbox, ProviderStub, Scripted
 

@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from tidewatch.chain.rpc import ChainClient, RpcError
-from tidewatch.protocols.models import Position
+from tidewatch.protocols.models import ChainPosition
 from tidewatch.protocols.reader import read_markets, read_positions
 from tidewatch.protocols.registry import CompoundV3Market
 from tidewatch_local.devnet import scenario
@@ -62,12 +62,12 @@ def comet_of(d: AnvilDevnet, name: str) -> CompoundV3Market:
     return next(m for m in d.registry.chains[0].markets if isinstance(m, CompoundV3Market) and m.name == name)
 
 
-def positions_of(d: AnvilDevnet, label: str) -> list[Position]:
+def positions_of(d: AnvilDevnet, label: str) -> list[ChainPosition]:
     result = read_positions(client(d), d.registry.chains[0], [d.deployment.users[label]["address"]])
     return result.positions
 
 
-def comet_position(d: AnvilDevnet, label: str, market: str) -> Position | None:
+def comet_position(d: AnvilDevnet, label: str, market: str) -> ChainPosition | None:
     key = comet_of(d, market).comet.lower()
     return next((p for p in positions_of(d, label) if p.market_key.lower() == key), None)
 

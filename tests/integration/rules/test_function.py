@@ -15,10 +15,9 @@ from tests.fakes.rules import RecordingPoster
 from tests.integration.rules.seeds import insert_rule, seed_market_rates, seed_users
 from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
-from tidewatch.events import ScheduledEvent
+from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.connections import ConnectionStore
-from tidewatch.rules.events import MarketChangedEvent
 from tidewatch.rules.settings import RulesSettings
 
 pytestmark = pytest.mark.integration

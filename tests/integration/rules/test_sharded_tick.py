@@ -187,13 +187,16 @@ def test_market_event_reaches_only_the_shards_whose_rules_watch_that_market(db: 
         "detail": {
             "market_id": 2,
             "chain_id": 1,
+            "protocol": "aave-v3",
+            "market_key": "0x" + "2" * 40,
+            "asset_symbol": "USDC",
             "block_number": 1,
             "observed_at": AT.isoformat(),
             "supply_apy": 0.06,
             "borrow_apy": 0.07,
         },
     }
-    from tidewatch.rules.events import MarketChangedEvent
+    from tidewatch.events import MarketChangedEvent
 
     report = logic.evaluate_market_changed(MarketChangedEvent.model_validate(event), deps=deps)
     # Then only the 120 rules of market 2 were counted and fired, in fewer shards than the whole tick

@@ -11,7 +11,7 @@ from risk.scenarios import generated_history
 from risk.store import LocalArtifactStore
 from tidewatch.db import Database
 from tidewatch.events import ScheduledEvent
-from tidewatch.forecast.history import MarketHistory
+from tidewatch.forecast.history import HourlyHistory
 from training import handler, logic
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def test_a_scheduled_run_publishes_both_models_and_records_them(db: Database, tm
     # Given the weekly schedule's event and a history source
     asked: list[datetime] = []
 
-    def load_history(database: Database, since: datetime) -> MarketHistory:
+    def load_history(database: Database, since: datetime) -> HourlyHistory:
         asked.append(since)
         return generated_history()
 
@@ -59,7 +59,7 @@ def test_a_scheduled_run_publishes_both_models_and_records_them(db: Database, tm
 def test_a_manual_run_can_override_the_lookback(db: Database, tmp_path: Path) -> None:
     asked: list[datetime] = []
 
-    def load_history(database: Database, since: datetime) -> MarketHistory:
+    def load_history(database: Database, since: datetime) -> HourlyHistory:
         asked.append(since)
         return generated_history()
 

@@ -22,7 +22,7 @@ from tidewatch.forecast.payloads import RiskRequest
 from tidewatch.forecast.risk_model import score_positions
 from tidewatch.portfolios.chain_source import _rows
 from tidewatch.portfolios.risk_requests import account_requests
-from tidewatch.protocols.models import Position
+from tidewatch.protocols.models import ChainPosition
 from tidewatch.protocols.rates import SECONDS_PER_YEAR
 from tidewatch.protocols.reader import read_markets, read_positions
 from tidewatch.rules.actions import ActionRunner
@@ -40,7 +40,7 @@ DAY = 86_400
 ONE_BP = Decimal("0.0001")
 
 
-def _aave(devnet: Devnet, client: ChainClient, address: str) -> Position:
+def _aave(devnet: Devnet, client: ChainClient, address: str) -> ChainPosition:
     chain = devnet.registry.chains[0]
     positions = read_positions(client, chain, [address]).positions
     return next(p for p in positions if p.protocol == "aave-v3")

@@ -8,8 +8,9 @@ import pytest
 
 from tidewatch.chain import abi
 from tidewatch.db import Database
+from tidewatch.intents import MoveSupply, RepayToHealthFactor
 from tidewatch.transactions.errors import UnsupportedIntent
-from tidewatch.transactions.models import MoveSupply, PrepareRequest, RepayToHealthFactor
+from tidewatch.transactions.models import PrepareRequest
 from tidewatch.transactions.service import WalletService
 
 from .conftest import Devnet, add_user, sign_and_send_all

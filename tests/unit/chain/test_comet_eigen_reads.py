@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from tidewatch.protocols.models import Position
+from tidewatch.protocols.models import ChainPosition
 from tidewatch.protocols.reader import read_markets, read_positions
 from tidewatch.protocols.registry import ChainRegistry, CompoundV3Market
 from tidewatch_local.devnet import scenario
@@ -40,7 +40,7 @@ def comet_market(chain: ChainRegistry, name: str) -> CompoundV3Market:
 
 def position(
     devnet: InProcessDevnet, label: str, protocol: str, key: str, chain: ChainRegistry | None = None
-) -> Position:
+) -> ChainPosition:
     client, _ = devnet.client()
     address = devnet.deployment.users[label]["address"]
     result = read_positions(client, chain or devnet.registry.chains[0], [address])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tidewatch.portfolios.chain_source import _rows
-from tidewatch.protocols.models import Position, TokenAmount
+from tidewatch.protocols.models import ChainPosition, TokenAmount
 
 WSTETH = "0x7f39C581F595B53c5cb19bD0b3f8dA6c935E2Ca0"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -14,7 +14,7 @@ STETH = "0xae7ab96520DE3A18E5e111B5EaAb095312D7fE84"
 
 def test_a_collateral_without_a_usd_price_is_flagged_not_silently_zero() -> None:
     # Given a Comet position whose wstETH feed reverted (price unknown)
-    position = Position(
+    position = ChainPosition(
         chain_id=1,
         protocol="compound-v3",
         market_key="0xc3d688B66703497DAA19211EEdff47f25384cdc3",
@@ -32,7 +32,7 @@ def test_a_collateral_without_a_usd_price_is_flagged_not_silently_zero() -> None
 
 def test_an_eigenlayer_queued_withdrawal_is_carried_as_withdrawing() -> None:
     token = {"symbol": "stETH", "address": STETH, "decimals": 18, "price_usd": Decimal(3000)}
-    position = Position(
+    position = ChainPosition(
         chain_id=1,
         protocol="eigenlayer",
         market_key="0x93c4b944D05dfe6df7645A86cd2206016c51564D",

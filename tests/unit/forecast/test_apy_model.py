@@ -10,15 +10,17 @@ import pytest
 from risk.deps import Models
 from tidewatch.forecast.apy_model import APY_FEATURES, apy_feature_matrix, forecast_apy, market_key_from_name
 from tidewatch.forecast.errors import UnknownMarket
-from tidewatch.forecast.payloads import ApyForecastRequest, RatePoint
+from tidewatch.forecast.payloads import ApyForecastRequest, RateObservation
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def history(values: list[float], utilization: float = 0.8) -> list[RatePoint]:
+def history(values: list[float], utilization: float = 0.8) -> list[RateObservation]:
     start = NOW - timedelta(hours=len(values) - 1)
     return [
-        RatePoint(observed_at=start + timedelta(hours=i), supply_apy=v, borrow_apy=v * 1.3, utilization=utilization)
+        RateObservation(
+            observed_at=start + timedelta(hours=i), supply_apy=v, borrow_apy=v * 1.3, utilization=utilization
+        )
         for i, v in enumerate(values)
     ]
 
@@ -104,7 +106,7 @@ def test_too_short_history_gets_persistence_with_its_reason(models: Models) -> N
 
 
 def test_a_market_without_any_rate_is_refused(models: Models) -> None:
-    points = [RatePoint(observed_at=NOW, supply_apy=None, borrow_apy=0.03)]
+    points = [RateObservation(observed_at=NOW, supply_apy=None, borrow_apy=0.03)]
     with pytest.raises(UnknownMarket, match="no supply APY history"):
         forecast_apy([ApyForecastRequest(side="supply", history=points)], models.apy)
 

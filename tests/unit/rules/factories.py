@@ -8,7 +8,7 @@ from typing import Any
 
 from tidewatch.rules.model import RuleDefinition
 from tidewatch.rules.ruleset import RuleRecord
-from tidewatch.rules.snapshot import MarketState, Snapshot
+from tidewatch.rules.snapshot import MarketState, TickSnapshot
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -48,12 +48,12 @@ def snapshot(
     hf: dict[int, float] | None = None,
     risk: dict[tuple[int, int], float] | None = None,
     prices: dict[tuple[int, str, int], float] | None = None,
-) -> Snapshot:
+) -> TickSnapshot:
     supply = supply or {}
     borrow = borrow or {}
     ids = sorted(set(supply) | set(borrow))
     markets = [MarketState(i, supply.get(i), borrow.get(i)) for i in ids]
-    return Snapshot.build(NOW, markets, hf or {}, risk or {}, prices or {})
+    return TickSnapshot.build(NOW, markets, hf or {}, risk or {}, prices or {})
 
 
 ASSETS = ["WETH", "USDC", "WBTC", "cbETH", "wstETH"]
@@ -125,7 +125,7 @@ def random_records(
     return out
 
 
-def random_snapshot(*, seed: int = 2, n_markets: int = 50, n_portfolios: int = 2000) -> Snapshot:
+def random_snapshot(*, seed: int = 2, n_markets: int = 50, n_portfolios: int = 2000) -> TickSnapshot:
     rng = random.Random(seed)
     supply = {i: rng.uniform(0, 0.1) for i in range(1, n_markets + 1) if rng.random() < 0.95}
     borrow = {i: rng.uniform(0.01, 0.15) for i in range(1, n_markets + 1)}

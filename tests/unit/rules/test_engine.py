@@ -12,12 +12,12 @@ from tests.unit.rules.factories import NOW, random_records, random_snapshot, rec
 from tidewatch.rules.engine import due_mask, evaluate, window_key
 from tidewatch.rules.reference import SnapshotView, evaluate_one
 from tidewatch.rules.ruleset import RuleRecord, RuleSet
-from tidewatch.rules.snapshot import Snapshot
+from tidewatch.rules.snapshot import TickSnapshot
 
 T = NOW.timestamp()
 
 
-def fires(rule: RuleRecord, snap: Snapshot) -> bool:
+def fires(rule: RuleRecord, snap: TickSnapshot) -> bool:
     """Fire decision of the engine, cross-checked against the reference evaluator."""
     engine = bool(evaluate(RuleSet.from_records([rule]), snap, T).fire[0])
     reference = evaluate_one(rule, SnapshotView.of(snap), T).fire

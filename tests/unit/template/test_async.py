@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from tidewatch.marketfeed import EVENT_SOURCE, MARKET_CHANGED
-from tidewatch.rules.events import MARKET_CHANGED_DETAIL_TYPE, MARKET_CHANGED_SOURCE
+from tidewatch.events import MARKET_CHANGED_DETAIL_TYPE, MARKET_CHANGED_SOURCE, MarketChangedEvent
 
 ASYNC_EVENT_TYPES = {"Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "S3", "SNS"}
 FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
@@ -101,9 +100,14 @@ def test_every_eventbridge_target_has_a_retry_policy_and_dead_letter_queue(resou
 def test_market_changed_events_from_ingest_reach_rules(resources: dict[str, Any]) -> None:
     event = resources["RulesFunction"]["Properties"]["Events"]["MarketChanged"]
     assert event["Type"] == "EventBridgeRule"
-    # What ingest publishes, and what tidewatch.rules.events.MarketChangedEvent accepts
-    assert event["Properties"]["Pattern"] == {"source": [EVENT_SOURCE], "detail-type": [MARKET_CHANGED]}
-    assert (MARKET_CHANGED_SOURCE, MARKET_CHANGED_DETAIL_TYPE) == (EVENT_SOURCE, MARKET_CHANGED)
+    # What ingest publishes, and what tidewatch.events.MarketChangedEvent accepts
+    assert event["Properties"]["Pattern"] == {
+        "source": [MARKET_CHANGED_SOURCE],
+        "detail-type": [MARKET_CHANGED_DETAIL_TYPE],
+    }
+    fields = MarketChangedEvent.model_fields
+    accepted = (get_args(fields["source"].annotation), get_args(fields["detail_type"].annotation))
+    assert accepted == ((MARKET_CHANGED_SOURCE,), (MARKET_CHANGED_DETAIL_TYPE,))
     assert event["Properties"]["EventBusName"] == {"Ref": "EventBus"}
     statements = resources["IngestFunction"]["Properties"]["Policies"][0]["Statement"]
     assert any(s["Action"] == "events:PutEvents" for s in statements)

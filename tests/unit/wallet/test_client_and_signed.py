@@ -123,8 +123,9 @@ def test_rules_preparer_maps_the_rules_request_and_result() -> None:
 
     from pydantic import BaseModel, ConfigDict
 
+    from tidewatch.intents import RepayToHealthFactor
     from tidewatch.transactions.client import RulesTransactionPreparer
-    from tidewatch.transactions.models import PrepareRequest, RepayToHealthFactor
+    from tidewatch.transactions.models import PrepareRequest
 
     class RulesPrepareRequest(BaseModel):
         user_id: int

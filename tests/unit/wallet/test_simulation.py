@@ -9,7 +9,7 @@ from tidewatch.chain.rpc import RpcError
 from tidewatch.transactions.models import DecodedCall
 from tidewatch.transactions.plans import PlannedCall
 from tidewatch.transactions.preparer import SimulationUnavailable, _simulate
-from tidewatch.transactions.rpc_batch import Outcome
+from tidewatch.transactions.rpc_batch import RpcOutcome
 from tidewatch.transactions.settings import WalletSettings
 
 APPROVE = PlannedCall(
@@ -22,27 +22,27 @@ REVERT_36 = "0x08c379a0" + encode(["string"], ["36"]).hex()
 
 
 def test_single_transaction_gets_estimate_plus_margin() -> None:
-    gas = _simulate([SUPPLY], [Outcome("0x"), Outcome(hex(100_000))], WalletSettings(gas_margin_percent=20))
+    gas = _simulate([SUPPLY], [RpcOutcome("0x"), RpcOutcome(hex(100_000))], WalletSettings(gas_margin_percent=20))
     assert gas == [(120_000, 100_000)]
 
 
 def test_dependent_transaction_gets_simulated_gas_plus_its_margin() -> None:
-    simulated = Outcome(
+    simulated = RpcOutcome(
         [{"calls": [{"status": "0x1", "gasUsed": hex(46_000)}, {"status": "0x1", "gasUsed": hex(80_000)}]}]
     )
-    gas = _simulate([APPROVE, SUPPLY], [Outcome("0x"), Outcome(hex(46_000)), simulated], WalletSettings())
+    gas = _simulate([APPROVE, SUPPLY], [RpcOutcome("0x"), RpcOutcome(hex(46_000)), simulated], WalletSettings())
     assert gas == [(55_200, 46_000), (112_000, 80_000)]
 
 
 def test_a_revert_in_eth_call_is_refused_with_its_reason() -> None:
     error = RpcError("chain 1: eth_call failed: execution reverted", code=3, data=REVERT_36)
     with pytest.raises(Exception, match="would revert: COLLATERAL_CANNOT_COVER_NEW_BORROW") as refused:
-        _simulate([SUPPLY], [Outcome(error=error), Outcome(error=error)], WalletSettings())
+        _simulate([SUPPLY], [RpcOutcome(error=error), RpcOutcome(error=error)], WalletSettings())
     assert refused.value.status == 422  # type: ignore[attr-defined]
 
 
 def test_a_revert_later_in_the_bundle_names_that_transaction() -> None:
-    simulated = Outcome(
+    simulated = RpcOutcome(
         [
             {
                 "calls": [
@@ -53,22 +53,22 @@ def test_a_revert_later_in_the_bundle_names_that_transaction() -> None:
         ]
     )
     with pytest.raises(Exception, match="Supply 1 USDC would revert") as refused:
-        _simulate([APPROVE, SUPPLY], [Outcome("0x"), Outcome("0xb3b0"), simulated], WalletSettings())
+        _simulate([APPROVE, SUPPLY], [RpcOutcome("0x"), RpcOutcome("0xb3b0"), simulated], WalletSettings())
     assert refused.value.extra["index"] == 1  # type: ignore[attr-defined]
 
 
 def test_node_errors_that_are_not_reverts_are_not_disguised() -> None:
     error = RpcError("chain 1: eth_estimateGas failed: header not found", code=-32000)
     with pytest.raises(RpcError):
-        _simulate([SUPPLY], [Outcome("0x"), Outcome(error=error)], WalletSettings())
+        _simulate([SUPPLY], [RpcOutcome("0x"), RpcOutcome(error=error)], WalletSettings())
 
 
 def test_a_node_without_eth_simulate_v1_is_a_clear_503() -> None:
-    missing = Outcome(
+    missing = RpcOutcome(
         error=RpcError("chain 1: eth_simulateV1 failed: the method eth_simulateV1 does not exist", code=-32601)
     )
     with pytest.raises(SimulationUnavailable, match="eth_simulateV1") as refused:
-        _simulate([APPROVE, SUPPLY], [Outcome("0x"), Outcome("0xb3b0"), missing], WalletSettings())
+        _simulate([APPROVE, SUPPLY], [RpcOutcome("0x"), RpcOutcome("0xb3b0"), missing], WalletSettings())
     assert refused.value.status == 503
 
 
