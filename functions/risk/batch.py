@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
@@ -77,90 +76,60 @@ def score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         problem = validation_problem(exc)
         return error_envelope(problem)
     positions = batch["positions"]
-    kept, errors = _known_positions(positions, model)
-    legs, overrides = _leg_table(kept)
+    market = model.market
+    legs = LegTable([], [], [], [], [])
+    index_of: dict[str, int] = {}
+    known: dict[str, bool] = {}
+    kept: list[_Position] = []
+    overrides: dict[int, dict[str, float]] = {}
+    errors: list[dict[str, Any]] = []
+    for index, position in enumerate(positions):
+        collateral = position["collateral"]
+        debt = position.get("debt", ())
+        symbols = [_canonical(leg["symbol"]) for leg in collateral] + [_canonical(leg["symbol"]) for leg in debt]
+        for s in symbols:
+            if s not in known:
+                known[s] = market.knows(s)
+        unknown = sorted({s for s in symbols if not known[s]})
+        if unknown:
+            problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
+            errors.append({"index": index, "id": position.get("position_id"), "problem": problem.to_problem()})
+            continue
+        row = len(kept)
+        for j, leg in enumerate(collateral):
+            legs.position.append(row)
+            legs.asset.append(index_of.setdefault(symbols[j], len(index_of)))
+            legs.value.append(
+                float(leg["amount"]) / 10.0 ** leg["decimals"] * leg["price_usd"] * leg["liquidation_threshold"]
+            )
+            legs.collateral.append(True)
+        for j, owed in enumerate(debt, start=len(collateral)):
+            legs.position.append(row)
+            legs.asset.append(index_of.setdefault(symbols[j], len(index_of)))
+            legs.value.append(float(owed["amount"]) / 10.0 ** owed["decimals"] * owed["price_usd"])
+            legs.collateral.append(False)
+        volatility = position.get("volatility")
+        if volatility:
+            overrides[row] = {_canonical(k): v for k, v in volatility.items()}
+        kept.append(position)
+    legs.symbols = list(index_of)
     horizons = [p.get("horizon_hours", 24) for p in kept]
     columns = score_legs(legs, len(kept), horizons, overrides, model)
     version = model.version
-    # One dict per forecast from columns already converted to Python values (`.tolist()`).
     forecasts = [
         {
-            "position_id": pid,
-            "horizon_hours": horizon,
-            "health_factor": hf,
-            "probability": probability,
-            "reference_probability": reference,
-            "distance_to_liquidation": distance,
-            "band": band,
+            "position_id": position.get("position_id"),
+            "horizon_hours": horizons[i],
+            "health_factor": columns.health_factor[i],
+            "probability": columns.probability[i],
+            "reference_probability": columns.reference[i],
+            "distance_to_liquidation": columns.distance[i],
+            "band": columns.band[i],
             "model_version": version,
         }
-        for pid, horizon, hf, probability, reference, distance, band in zip(
-            [p.get("position_id") for p in kept],
-            horizons,
-            columns.health_factor,
-            columns.probability,
-            columns.reference,
-            columns.distance,
-            columns.band,
-            strict=True,
-        )
+        for i, position in enumerate(kept)
     ]
     metrics.add_metric(name="RiskPositionsScored", unit=MetricUnit.Count, value=len(forecasts))
     if errors:
         metrics.add_metric(name="RiskPositionsRefused", unit=MetricUnit.Count, value=len(errors))
     return {"ok": True, "result": {"model_version": version, "forecasts": forecasts, "errors": errors}}
-
-
-def _known_positions(positions: list[_Position], model: RiskModel) -> tuple[list[_Position], list[dict[str, Any]]]:
-    """The positions whose every asset the model knows, and an error entry for each other one."""
-    symbols = {leg["symbol"] for p in positions for leg in p["collateral"]}
-    symbols.update(leg["symbol"] for p in positions for leg in p.get("debt", ()))
-    market = model.market
-    unknown_raw = {s for s in symbols if not market.knows(_canonical(s))}
-    if not unknown_raw:
-        return positions, []
-    kept: list[_Position] = []
-    errors: list[dict[str, Any]] = []
-    for index, position in enumerate(positions):
-        legs = [*position["collateral"], *position.get("debt", ())]
-        unknown = sorted({_canonical(leg["symbol"]) for leg in legs if leg["symbol"] in unknown_raw})
-        if unknown:
-            problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
-            errors.append({"index": index, "id": position.get("position_id"), "problem": problem.to_problem()})
-        else:
-            kept.append(position)
-    return kept, errors
-
-
-def _leg_table(kept: list[_Position]) -> tuple[LegTable, dict[int, dict[str, float]]]:
-    """All legs as flat columns (collateral legs first, then debt legs) and the per-position
-    volatility overrides; USD values are computed in numpy for the whole batch."""
-    collateral = [leg for p in kept for leg in p["collateral"]]
-    debt = [leg for p in kept for leg in p.get("debt", ())]
-    n_coll = np.fromiter((len(p["collateral"]) for p in kept), dtype=np.int64, count=len(kept))
-    n_debt = np.fromiter((len(p.get("debt", ())) for p in kept), dtype=np.int64, count=len(kept))
-    index_of: dict[str, int] = {}
-    asset = [index_of.setdefault(_canonical(leg["symbol"]), len(index_of)) for leg in (*collateral, *debt)]
-    both = (*collateral, *debt)
-    # float(amount): base-unit amounts can exceed 64 bits.
-    amount = np.fromiter((float(leg["amount"]) for leg in both), dtype=np.float64, count=len(both))
-    decimals = np.fromiter((leg["decimals"] for leg in both), dtype=np.float64, count=len(both))
-    price = np.fromiter((leg["price_usd"] for leg in both), dtype=np.float64, count=len(both))
-    threshold = np.ones(len(both))
-    threshold[: len(collateral)] = np.fromiter(
-        (leg["liquidation_threshold"] for leg in collateral), dtype=np.float64, count=len(collateral)
-    )
-    rows = np.arange(len(kept))
-    legs = LegTable(
-        position=np.concatenate([np.repeat(rows, n_coll), np.repeat(rows, n_debt)]),
-        asset=np.asarray(asset, dtype=np.int64),
-        value=amount / 10.0**decimals * price * threshold,
-        collateral=np.arange(len(both)) < len(collateral),
-        symbols=list(index_of),
-    )
-    overrides = {
-        row: {_canonical(k): v for k, v in volatility.items()}
-        for row, p in enumerate(kept)
-        if (volatility := p.get("volatility"))
-    }
-    return legs, overrides

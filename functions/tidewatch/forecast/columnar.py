@@ -26,10 +26,10 @@ from tidewatch.forecast.risk_model import RiskModel, ScoreColumns
 class LegTable:
     """Legs of a batch; `symbols[asset[i]]` is leg i's canonical symbol."""
 
-    position: Sequence[int] | NDArray[np.int64]
-    asset: Sequence[int] | NDArray[np.int64]
-    value: Sequence[float] | NDArray[np.float64]
-    collateral: Sequence[bool] | NDArray[np.bool_]
+    position: list[int]
+    asset: list[int]
+    value: list[float]
+    collateral: list[bool]
     symbols: list[str]
 
 
