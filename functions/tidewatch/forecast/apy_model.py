@@ -75,6 +75,10 @@ RECENT_WINDOW_HOURS = 336
 APY_LONGEST_HORIZON_HOURS = 168
 RECENT_STRIDE_HOURS = 3
 MIN_RECENT_RESIDUALS = 40
+#: The window's residuals overlap (consecutive horizons share hours), so they count as fewer
+#: independent draws than they are and the order statistic at the nominal level under-covers by
+#: ≈3 points walk-forward; the quantiles are taken at the nominal level plus this margin.
+RECENT_LEVEL_MARGIN = 0.03
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
 
@@ -260,7 +264,7 @@ class ApyHead:
     def recent_bounds(self, scores: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per row of recent scaled residuals (NaN = missing): the conformal quantiles, or the
         pooled ones where a row has fewer than MIN_RECENT_RESIDUALS."""
-        low, high, n = conformal_bounds(scores, self.interval_level)
+        low, high, n = conformal_bounds(scores, min(self.interval_level + RECENT_LEVEL_MARGIN, 0.99))
         enough = n >= MIN_RECENT_RESIDUALS
         return np.where(enough, low, self.residual_low), np.where(enough, high, self.residual_high)
 
