@@ -395,7 +395,7 @@ def recent_scores(
     the same window `forecast_apy` reads from a market's history when serving."""
     offsets = recent_offsets(horizon)
     out = np.full((rows.size, offsets.size), np.nan)
-    if rows.size == 0:
+    if rows.size == 0 or offsets.size == 0:
         return out
     earliest = int(data.hour[rows].min()) - int(offsets.max())
     markets = data.market[rows]

@@ -72,13 +72,15 @@ LARGE_MOVE_FLOOR = 0.001
 #: within the last RECENT_WINDOW_HOURS (the outcome is known by now); fewer than
 #: MIN_RECENT_RESIDUALS of them → the head's pooled quantiles.
 RECENT_WINDOW_HOURS = 336
-APY_LONGEST_HORIZON_HOURS = 168
 RECENT_STRIDE_HOURS = 3
 MIN_RECENT_RESIDUALS = 40
 #: The window's residuals overlap (consecutive horizons share hours), so they count as fewer
 #: independent draws than they are and the order statistic at the nominal level under-covers by
 #: ≈3 points walk-forward; the quantiles are taken at the nominal level plus this margin.
 RECENT_LEVEL_MARGIN = 0.03
+#: Longer heads keep the pooled quantiles: two weeks hold only two non-overlapping 7-day
+#: outcomes, and walk-forward their recent-window intervals covered less than the pooled ones.
+RECENT_MAX_HORIZON_HOURS = 24
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
 
@@ -189,13 +191,21 @@ def conformal_bounds(
 
 
 def recent_offsets(horizon_hours: int) -> NDArray[np.int64]:
-    """Hours back from now of the origins whose residuals calibrate the interval."""
+    """Hours back from now of the origins whose residuals calibrate the interval (none for
+    heads longer than RECENT_MAX_HORIZON_HOURS)."""
+    if horizon_hours > RECENT_MAX_HORIZON_HOURS:
+        return np.empty(0, dtype=np.int64)
     return horizon_hours + np.arange(0, RECENT_WINDOW_HOURS + 1, RECENT_STRIDE_HOURS, dtype=np.int64)
 
 
 def history_hours(horizon_hours: int) -> int:
     """Hours of history a forecast uses: the features' lookback behind the oldest recent origin."""
-    return LOOKBACK_HOURS + horizon_hours + RECENT_WINDOW_HOURS + 1
+    offsets = recent_offsets(horizon_hours)
+    return LOOKBACK_HOURS + 1 + (int(offsets.max()) if offsets.size else 0)
+
+
+#: Hours of stored history the forecasts of every head need.
+APY_HISTORY_HOURS = max(history_hours(h) for h in (24, 168))
 
 
 def future_means(y: NDArray[np.float64], horizon_hours: int) -> NDArray[np.float64]:
@@ -264,6 +274,8 @@ class ApyHead:
     def recent_bounds(self, scores: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per row of recent scaled residuals (NaN = missing): the conformal quantiles, or the
         pooled ones where a row has fewer than MIN_RECENT_RESIDUALS."""
+        if scores.shape[1] == 0:
+            return np.full(scores.shape[0], self.residual_low), np.full(scores.shape[0], self.residual_high)
         low, high, n = conformal_bounds(scores, min(self.interval_level + RECENT_LEVEL_MARGIN, 0.99))
         enough = n >= MIN_RECENT_RESIDUALS
         return np.where(enough, low, self.residual_low), np.where(enough, high, self.residual_high)
