@@ -8,13 +8,13 @@ from functools import lru_cache
 from typing import Any
 
 from risk.settings import ForecastSettings
-from risk.sources import recent_prices
-from risk.store import newest_approved_uri, read_uri, shipped
+from risk.store import read_uri, shipped
 from tidewatch import snapstart
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import ApyModel
 from tidewatch.forecast.artifact import Artifact, apy_model_from, parse_artifact, risk_model_from
 from tidewatch.forecast.market import DEFAULT_WINDOW_HOURS, estimate_market_params
+from tidewatch.forecast.repository import newest_approved_uri, recent_prices
 from tidewatch.forecast.risk_model import RiskModel
 from tidewatch.observability import logger
 

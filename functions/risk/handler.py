@@ -1,7 +1,7 @@
 """Lambda entry point of the risk function (invoked synchronously by the api and rules functions).
 
 Serving imports numpy and pydantic only: the models are exported coefficients evaluated with
-numpy (see docs/models.md). Training lives in `risk.training` (scikit-learn), not imported here.
+numpy (see docs/models.md). Training lives in the `training` function (scikit-learn), never imported here.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
-from tidewatch.forecast.apy_model import LOOKBACK_HOURS, forecast_apy, market_key
+from tidewatch.forecast.apy_model import APY_HISTORY_HOURS, forecast_apy, market_key
 from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
@@ -55,11 +55,12 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
 def stored_rate_history(
     database: Database, market_ids: Sequence[int], *, now: datetime | None = None
 ) -> tuple[dict[int, list[RateObservation]], dict[int, str]]:
-    """The last LOOKBACK_HOURS + 1 hours of each market's stored rates (oldest first), and each
-    market's key (`protocol:chain:ASSET`) for its kink and its persistence decision."""
+    """The stored rates a forecast uses (`APY_HISTORY_HOURS`, oldest first) of
+    each market, and each market's key (`protocol:chain:ASSET`) for its kink and its persistence
+    decision."""
     if not market_ids:
         return {}, {}
-    since = (now or datetime.now(UTC)) - timedelta(hours=LOOKBACK_HOURS + 2)
+    since = (now or datetime.now(UTC)) - timedelta(hours=APY_HISTORY_HOURS + 1)
     with database.connection() as conn:
         rows = conn.execute(
             """

@@ -12,20 +12,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from risk.settings import ForecastSettings
-from risk.store import S3ArtifactStore
 from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
 from tidewatch.errors import InvalidInput
 from tidewatch.events import ScheduledEvent
 from tidewatch.observability import logger, metrics, tracer
 from training import logic
+from training.settings import TrainingSettings
+from training.store import S3ArtifactStore
 
 TrainingEvent = Annotated[ScheduledEvent | logic.TrainRequest, Field(union_mode="left_to_right")]
 
 
 def _dispatch(event: ScheduledEvent | logic.TrainRequest) -> Any:
-    settings = ForecastSettings()
+    settings = TrainingSettings()
     if not settings.model_bucket:
         raise InvalidInput("TIDEWATCH_MODEL_BUCKET is not set: training has nowhere to publish")
     store = S3ArtifactStore(settings.model_bucket, settings.model_prefix)

@@ -1,7 +1,7 @@
 """Weekly model training in AWS: history from Postgres, artifacts to S3, records in `model_artifacts`.
 
 The same steps as `tidewatch train --database-url ... --bucket ...`; scikit-learn is imported only
-inside `risk.training`, which only the training container image ships.
+inside `training.pipeline`, which only the training container image ships.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from risk.store import ArtifactStore
 from tidewatch.db import Database
 from tidewatch.events import ScheduledEvent
 from tidewatch.forecast.history import HourlyHistory
+from training.store import ArtifactStore
 
 HistoryLoader = Callable[[Database, datetime], HourlyHistory]
 
@@ -30,7 +30,7 @@ class TrainRequest(BaseModel):
 
 
 def _history_from_database(database: Database, since: datetime) -> HourlyHistory:
-    from risk.sources import history_from_database
+    from tidewatch.forecast.repository import history_from_database
 
     return history_from_database(database, since=since)
 
@@ -44,7 +44,7 @@ def train(
     load_history: HistoryLoader = _history_from_database,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    from risk.training import run_training
+    from training.pipeline import run_training
 
     if isinstance(event, TrainRequest) and event.lookback_days:
         lookback_days = event.lookback_days

@@ -32,6 +32,7 @@ MODULES = [
     ("Live updates (WebSocket)", "tidewatch.live.settings"),
     ("Wallet (transactions)", "tidewatch.transactions.settings"),
     ("Models (risk function)", "risk.settings"),
+    ("Model training (training function)", "training.settings"),
 ]
 
 

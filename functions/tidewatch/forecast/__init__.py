@@ -2,5 +2,5 @@
 
 Everything here needs numpy only (plus pydantic for payloads): the serving path evaluates
 exported model parameters without importing scikit-learn or scipy. Training lives in
-`functions/risk/training.py`, which is the only place that imports scikit-learn.
+the `training` function package (`functions/training/`), the only place that imports scikit-learn.
 """

@@ -16,9 +16,12 @@ zero is persistence, the natural fallback: for the markets where the walk-forwar
 found that the model does not beat persistence, the head lists the market in
 `persistence_markets` and serves the current value, saying so in the response.
 
-Interval: point + split-conformal quantiles of residual / w, w = s · (0.05 + the 24 h standard
-deviation of y / s), fitted on the most recent weeks before the training cut (never on the test
-weeks). "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below the current
+Interval: point + split-conformal quantiles of residual / w, w = 0.05 · s + the 24 h standard
+deviation of y, taken from the market's own recent residuals: the served forecasts the head
+would have made every `RECENT_STRIDE_HOURS` whose horizon ended in the last
+`RECENT_WINDOW_HOURS` (their outcome is in the history), so the interval follows a market whose
+rates turn calm or volatile. With too few of them (a short history) the head's pooled quantiles,
+fitted on the weeks before the training cut, apply. "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below the current
 APY; its probability is a boosted-tree classifier (log-loss) on the same features.
 """
 
@@ -65,6 +68,19 @@ SCALE_FLOOR = 0.0025  # 0.25 % APY: intervals never collapse on a near-zero seri
 DEFAULT_KINK = 0.80  # optimal utilisation assumed for a market the artifact does not know
 LARGE_MOVE_SHARE = 0.10
 LARGE_MOVE_FLOOR = 0.001
+#: The interval's recent-residual window: origins every RECENT_STRIDE_HOURS whose horizon ended
+#: within the last RECENT_WINDOW_HOURS (the outcome is known by now); fewer than
+#: MIN_RECENT_RESIDUALS of them → the head's pooled quantiles.
+RECENT_WINDOW_HOURS = 336
+RECENT_STRIDE_HOURS = 3
+MIN_RECENT_RESIDUALS = 40
+#: The window's residuals overlap (consecutive horizons share hours), so they count as fewer
+#: independent draws than they are and the order statistic at the nominal level under-covers by
+#: ≈3 points walk-forward; the quantiles are taken at the nominal level plus this margin.
+RECENT_LEVEL_MARGIN = 0.03
+#: Longer heads keep the pooled quantiles: two weeks hold only two non-overlapping 7-day
+#: outcomes, and walk-forward their recent-window intervals covered less than the pooled ones.
+RECENT_MAX_HORIZON_HOURS = 24
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
 
@@ -159,6 +175,49 @@ def normalised(features: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
     return out, s
 
 
+def conformal_bounds(
+    scores: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Per row of `scores` (NaN = missing): the finite-sample split-conformal lower and upper
+    order statistics for a central `level` interval, and how many scores the row has."""
+    ordered = np.sort(scores, axis=1)  # NaN sort last
+    n = np.isfinite(scores).sum(axis=1)
+    alpha = (1.0 - level) / 2.0
+    top = np.maximum(n - 1, 0)
+    k_lo = np.clip(np.floor(alpha * (n + 1)).astype(np.int64) - 1, 0, top)
+    k_hi = np.clip(np.ceil((1.0 - alpha) * (n + 1)).astype(np.int64) - 1, 0, top)
+    rows = np.arange(scores.shape[0])
+    return ordered[rows, k_lo], ordered[rows, k_hi], n
+
+
+def recent_offsets(horizon_hours: int) -> NDArray[np.int64]:
+    """Hours back from now of the origins whose residuals calibrate the interval (none for
+    heads longer than RECENT_MAX_HORIZON_HOURS)."""
+    if horizon_hours > RECENT_MAX_HORIZON_HOURS:
+        return np.empty(0, dtype=np.int64)
+    return horizon_hours + np.arange(0, RECENT_WINDOW_HOURS + 1, RECENT_STRIDE_HOURS, dtype=np.int64)
+
+
+def history_hours(horizon_hours: int) -> int:
+    """Hours of history a forecast uses: the features' lookback behind the oldest recent origin."""
+    offsets = recent_offsets(horizon_hours)
+    return LOOKBACK_HOURS + 1 + (int(offsets.max()) if offsets.size else 0)
+
+
+#: Hours of stored history the forecasts of every head need.
+APY_HISTORY_HOURS = max(history_hours(h) for h in (24, 168))
+
+
+def future_means(y: NDArray[np.float64], horizon_hours: int) -> NDArray[np.float64]:
+    """mean(y[i+1 .. i+H]) at every index (NaN where the window runs past the end)."""
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    out = np.full(y.size, np.nan)
+    if y.size > horizon_hours:
+        i = np.arange(y.size - horizon_hours)
+        out[: i.size] = (c[i + 1 + horizon_hours] - c[i + 1]) / horizon_hours
+    return out
+
+
 def sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -179,11 +238,26 @@ class ApyHead:
         scaled, s = normalised(features)
         return s * self.point.predict(scaled)
 
-    def predict(
+    def served_point(
         self, features: NDArray[np.float64], persistence: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.float64]:
+        """The point forecast (fraction per year); rows with `persistence` set get the current value."""
+        scaled, s = normalised(features)
+        change = s * self.point.predict(scaled)
+        if persistence is not None:
+            change = np.where(persistence, 0.0, change)
+        return np.maximum(features[:, 0] + change, 0.0)
+
+    def predict(
+        self,
+        features: NDArray[np.float64],
+        persistence: NDArray[np.bool_] | None = None,
+        residual_bounds: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> tuple[NDArray[np.float64], ...]:
         """Point, lower, upper (fractions per year) and fall probability for each row; rows with
-        `persistence` set get the current value as the point (the interval stays conformal)."""
+        `persistence` set get the current value as the point (the interval stays conformal).
+        `residual_bounds` are per-row conformal quantiles of residual / w (default: the head's
+        pooled ones)."""
         scaled, s = normalised(features)
         last = features[:, 0]
         change = s * self.point.predict(scaled)
@@ -191,10 +265,20 @@ class ApyHead:
             change = np.where(persistence, 0.0, change)
         point = np.maximum(last + change, 0.0)
         w = interval_width_unit(features)
-        lower = np.maximum(point + self.residual_low * w, 0.0)
-        upper = np.maximum(point + self.residual_high * w, lower)
+        low, high = residual_bounds if residual_bounds is not None else (self.residual_low, self.residual_high)
+        lower = np.maximum(point + low * w, 0.0)
+        upper = np.maximum(point + high * w, lower)
         fall = sigmoid(self.fall.predict(scaled))
         return point, lower, upper, fall
+
+    def recent_bounds(self, scores: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per row of recent scaled residuals (NaN = missing): the conformal quantiles, or the
+        pooled ones where a row has fewer than MIN_RECENT_RESIDUALS."""
+        if scores.shape[1] == 0:
+            return np.full(scores.shape[0], self.residual_low), np.full(scores.shape[0], self.residual_high)
+        low, high, n = conformal_bounds(scores, min(self.interval_level + RECENT_LEVEL_MARGIN, 0.99))
+        enough = n >= MIN_RECENT_RESIDUALS
+        return np.where(enough, low, self.residual_low), np.where(enough, high, self.residual_high)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -258,15 +342,15 @@ class ApyModel:
 
 @dataclass(frozen=True)
 class MarketSeries:
-    """The last `LOOKBACK_HOURS + 1` hours of one side of a market on an hourly grid."""
+    """The last hours of one side of a market on an hourly grid."""
 
     apy: NDArray[np.float64]
     utilization: NDArray[np.float64]
     deposits: NDArray[np.float64]
 
 
-def series_from_points(points: Sequence[RateObservation], side: str) -> MarketSeries:
-    """Hourly APY, utilisation and deposits from rate points; gaps are carried forward
+def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
+    """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
     seconds = [p.observed_at.timestamp() for p in points]
     values = [np.nan if (v := getattr(p, f"{side}_apy")) is None else v for p in points]
@@ -281,8 +365,29 @@ def series_from_points(points: Sequence[RateObservation], side: str) -> MarketSe
 
     u = side_series([np.nan if p.utilization is None else p.utilization for p in points], 0.0)
     v = side_series([np.nan if p.deposits_usd is None else p.deposits_usd for p in points], np.nan)
-    keep = LOOKBACK_HOURS + 1
-    return MarketSeries(y[-keep:], u[-keep:], v[-keep:])
+    return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
+
+
+def _recent_scores(
+    head: ApyHead,
+    origin_rows: Sequence[NDArray[np.float64]],
+    origin_truth: Sequence[NDArray[np.float64]],
+    persistence: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """Scaled residuals (truth − served point) / w of each request's recent origins, one row per
+    request, NaN-padded; one tree walk for all of them."""
+    counts = [r.shape[0] for r in origin_rows]
+    width = max(counts, default=0)
+    scores = np.full((len(origin_rows), max(width, 1)), np.nan)
+    if width == 0:
+        return scores
+    stacked = np.vstack([r for r in origin_rows if r.shape[0]])
+    flags = np.repeat(persistence, counts)
+    residual = (np.concatenate(origin_truth) - head.served_point(stacked, flags)) / interval_width_unit(stacked)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    for j, count in enumerate(counts):
+        scores[j, :count] = residual[offsets[j] : offsets[j + 1]]
+    return scores
 
 
 def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -306,21 +411,30 @@ def forecast_apy(
     """
     grouped: dict[str, list[int]] = {}
     rows: list[NDArray[np.float64]] = []
+    origin_rows: list[NDArray[np.float64]] = []
+    origin_truth: list[NDArray[np.float64]] = []
     reasons: list[str | None] = []
     keys: list[str | None] = []
     for i, request in enumerate(requests):
         points = request.history or (histories or {}).get(request.market_id or -1, [])
         key = request.market or (markets or {}).get(request.market_id or -1)
-        series = series_from_points(points, request.side)
-        rows.append(apy_feature_matrix(series.apy, series.utilization, series.deposits, model.kink(key))[-1])
-        hours = int(series.apy.size)
+        horizon = request.horizon_hours
+        series = series_from_points(points, request.side, history_hours(horizon))
+        matrix = apy_feature_matrix(series.apy, series.utilization, series.deposits, model.kink(key))
+        rows.append(matrix[-1])
+        # Recent origins with a full lookback whose horizon has ended: their residuals set the interval.
+        past = series.apy.size - 1 - recent_offsets(horizon)
+        past = past[past >= LOOKBACK_HOURS]
+        origin_rows.append(matrix[past])
+        origin_truth.append(future_means(series.apy, horizon)[past])
+        hours = min(int(series.apy.size), LOOKBACK_HOURS + 1)
         reasons.append(
             f"only {hours} h of history (the model needs {MIN_HISTORY_HOURS} h): persistence served"
             if hours < MIN_HISTORY_HOURS
             else None
         )
         keys.append(key)
-        grouped.setdefault(head_key(request.side, request.horizon_hours), []).append(i)
+        grouped.setdefault(head_key(request.side, horizon), []).append(i)
     features = np.vstack(rows)
     out: list[ApyForecast | None] = [None] * len(requests)
     for hkey, indices in grouped.items():
@@ -329,7 +443,8 @@ def forecast_apy(
             if reasons[i] is None and keys[i] in head.persistence_markets:
                 reasons[i] = head.persistence_markets[keys[i] or ""]
         fallback = np.array([reasons[i] is not None for i in indices])
-        point, lower, upper, fall = head.predict(features[indices], fallback)
+        scores = _recent_scores(head, [origin_rows[i] for i in indices], [origin_truth[i] for i in indices], fallback)
+        point, lower, upper, fall = head.predict(features[indices], fallback, head.recent_bounds(scores))
         for j, i in enumerate(indices):
             request = requests[i]
             values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]

@@ -30,11 +30,11 @@ def evaluate(
 ) -> int:
     """Score both models walk-forward on `data` (a folder of CSVs) or on the ingest history in
     `database_url` and print the tables; `plots` writes the reliability diagrams (PNG) there."""
-    from risk.report import format_markdown, format_report
-    from risk.sources import history_from_database
-    from risk.training import train_and_evaluate
     from tidewatch.db import Database
     from tidewatch.forecast.history import load_csv_folder
+    from tidewatch.forecast.repository import history_from_database
+    from training.pipeline import train_and_evaluate
+    from training.report import format_markdown, format_report
 
     out = out or sys.stdout
     if (data is None) == (database_url is None):
@@ -59,8 +59,8 @@ def evaluate(
     else:
         out.write(format_markdown(result.report) if markdown else format_report(result.report))
     if plots is not None and forecasts is not None:
-        from risk.plots import reliability_pngs
-        from risk.training import RELIABILITY_EDGES
+        from training.pipeline import RELIABILITY_EDGES
+        from training.plots import reliability_pngs
 
         for path in reliability_pngs(forecasts, plots, RELIABILITY_EDGES):
             out.write(f"wrote {path}\n")
@@ -82,12 +82,12 @@ def train(
     source_label: str | None = None,
 ) -> int:
     """Train from a CSV folder or Postgres, write artifacts to a folder or S3, record them."""
-    from risk.report import format_report
-    from risk.sources import history_from_database
-    from risk.store import ArtifactStore, LocalArtifactStore, S3ArtifactStore
-    from risk.training import run_training
     from tidewatch.db import Database
     from tidewatch.forecast.history import load_csv_folder
+    from tidewatch.forecast.repository import history_from_database
+    from training.pipeline import run_training
+    from training.report import format_report
+    from training.store import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 
     out = out or sys.stdout
     if (data is None) == (database_url is None):

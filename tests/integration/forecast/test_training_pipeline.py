@@ -12,14 +12,15 @@ from moto import mock_aws
 
 from risk import logic
 from risk.deps import load_models
-from risk.scenarios import generated_history
-from risk.sources import history_from_database
-from risk.store import S3ArtifactStore, newest_approved_uri, shipped
-from risk.training import run_training
+from risk.store import shipped
 from tests.unit.forecast.positions import eth_position
 from tidewatch.db import Database
 from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastRequest
+from tidewatch.forecast.repository import history_from_database, newest_approved_uri
 from tidewatch.forecast.risk_model import score_positions
+from training.pipeline import run_training
+from training.scenarios import generated_history
+from training.store import S3ArtifactStore
 
 pytestmark = pytest.mark.integration
 
@@ -149,20 +150,14 @@ def test_training_history_reads_the_ingest_tables(db: Database) -> None:
 def test_weekly_training_entry_point_reads_postgres_and_publishes(db: Database, s3: Any) -> None:
     # Given 1,200 hours of ingested rates and prices
     _store_market_history(db, hours=1_200)
-    from risk.settings import ForecastSettings
-    from risk.train_handler import train_from_database
     from tidewatch.events import ScheduledEvent
+    from training.logic import train
 
     event = ScheduledEvent.model_validate(
         {"id": "e1", "detail-type": "Scheduled Event", "source": "aws.events", "time": datetime.now(UTC).isoformat()}
     )
     # When the scheduled training runs
-    result = train_from_database(
-        event,
-        database=db,
-        store=S3ArtifactStore(BUCKET, "models/", client=s3),
-        settings=ForecastSettings(model_bucket=BUCKET),
-    )
+    result = train(event, database=db, store=S3ArtifactStore(BUCKET, "models/", client=s3), lookback_days=365)
     # Then both kinds are published and recorded
     assert sorted(p["kind"] for p in result["published"]) == ["apy", "risk"]
     with db.connection() as conn:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from risk.scenarios import generated_history
-from risk.store import LocalArtifactStore
 from tidewatch.db import Database
 from tidewatch.events import ScheduledEvent
 from tidewatch.forecast.history import HourlyHistory
 from training import handler, logic
+from training.scenarios import generated_history
+from training.store import LocalArtifactStore
 
 pytestmark = pytest.mark.integration
 

@@ -135,3 +135,32 @@ def test_markets_the_model_does_not_beat_get_persistence(models: Models) -> None
     assert modelled.method == "model"
     assert modelled.method_reason is None
     assert fallback.market == market
+
+
+def test_the_interval_follows_the_markets_recent_residuals(models: Models) -> None:
+    # Given two markets at the same level now: one whose last weeks were calm, one that swung
+    hours = 168 + 24 + 336 + 1
+    calm = [0.04] * hours
+    rng = np.random.default_rng(3)
+    swinging = list(0.04 + 0.01 * np.sin(np.arange(hours) / 9.0) * rng.uniform(0.5, 1.5, hours))
+    swinging[-30:] = [0.04] * 30
+    requests = [ApyForecastRequest(side="supply", horizon_hours=24, history=history(v)) for v in (calm, swinging)]
+    # When both are forecast
+    quiet, moving = forecast_apy(requests, models.apy)
+    # Then the market that moved gets the wider interval, both around their point
+    assert moving.upper - moving.lower > quiet.upper - quiet.lower
+    for f in (quiet, moving):
+        assert f.lower <= f.predicted_apy <= f.upper
+
+
+def test_a_short_history_uses_the_pooled_interval(models: Models) -> None:
+    # Given 169 hours of history: no origin with a full lookback and a known outcome
+    request = ApyForecastRequest(side="supply", horizon_hours=24, history=history([0.04] * 169))
+    # When forecast
+    (forecast,) = forecast_apy([request], models.apy)
+    head = models.apy.head("supply", 24)
+    # Then the interval is the head's pooled conformal one
+    point = forecast.predicted_apy
+    w = 0.05 * np.sqrt(0.04)
+    assert forecast.lower == pytest.approx(max(point + head.residual_low * w, 0.0))
+    assert forecast.upper == pytest.approx(point + head.residual_high * w)

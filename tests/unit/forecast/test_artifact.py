@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from risk.store import LocalArtifactStore, publish, read_uri, shipped
+from risk.store import read_uri, shipped
 from tidewatch.forecast.artifact import apy_model_from, parse_artifact, risk_model_from
 from tidewatch.forecast.errors import ArtifactInvalid
+from training.store import LocalArtifactStore, publish
 
 
 def test_shipped_defaults_are_small_and_carry_their_data_window() -> None:

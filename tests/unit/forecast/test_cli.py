@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from risk.scenarios import generated_history, write_csv_folder
 from tidewatch_local.commands import forecast
+from training.scenarios import generated_history, write_csv_folder
 
 
 @pytest.fixture(scope="module")

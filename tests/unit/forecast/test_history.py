@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from risk.scenarios import generated_history
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
 from tidewatch.forecast.errors import UnknownAsset
 from tidewatch.forecast.history import HourlySeries, load_csv_folder, rate_history_from_rows, to_hourly
 from tidewatch.forecast.market import FALLBACK_PARAMS, estimate_market_params
+from training.scenarios import generated_history
 
 H = 3600
 

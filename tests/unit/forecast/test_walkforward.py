@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from risk import walkforward as wf
-from risk.scenarios import generated_history
-from risk.training import approval_failures, export_trees, train_and_evaluate
 from tidewatch.forecast.trees import TreeEnsemble
+from training import walkforward as wf
+from training.pipeline import approval_failures, export_trees, train_and_evaluate
+from training.scenarios import generated_history
 
 
 def test_folds_roll_forward_and_purge_the_horizon() -> None:

@@ -150,7 +150,9 @@ def format_markdown(report: dict[str, Any]) -> str:
             "",
             f"80 % interval coverage {_f(block['interval_coverage'], 3)} ({_f(cov[0], 3)}–{_f(cov[1], 3)}); per fold "
             + ", ".join(_f(r["coverage"], 2) for r in block["folds"])
-            + f". Fall label: base rate {_f(f['base_rate'], 3)}, Brier {_md_ci(f, 'brier', 4)} vs base rate "
+            + " (with the head's pooled quantiles only: "
+            + ", ".join(_f(r.get("coverage_pooled_quantiles"), 2) for r in block["folds"])
+            + f"). Fall label: base rate {_f(f['base_rate'], 3)}, Brier {_md_ci(f, 'brier', 4)} vs base rate "
             f"{_f(f['brier_base_rate'])}, **Brier skill {_f(f['brier_skill'], 3)}**, AUC {_f(f['auc'], 3)}.",
             "",
         ]

@@ -3,7 +3,7 @@ imports scikit-learn).
 
 Run weekly in a container-image function (or `tidewatch train` locally): build samples from
 history (Postgres or a folder of CSVs), score both models walk-forward (rolling-origin folds,
-see `risk.walkforward`), fit the served models on all the history, and write each as a
+see `training.walkforward`), fit the served models on all the history, and write each as a
 versioned JSON artifact plus a model card to an artifact store and `model_artifacts`.
 
 Approval gates (docs/models.md), all on the walk-forward results:
@@ -24,17 +24,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from risk import walkforward as wf
-from risk.datasets import (
-    APY_HORIZONS,
-    APY_SIDES,
-    RISK_HORIZONS,
-    ApySamples,
-    RiskSamples,
-    apy_samples,
-    market_kinks,
-    risk_samples,
-)
 from tidewatch.forecast import metrics
 from tidewatch.forecast.apy_model import (
     APY_FEATURES,
@@ -44,6 +33,7 @@ from tidewatch.forecast.apy_model import (
     head_key,
     interval_width_unit,
     normalised,
+    recent_offsets,
 )
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
 from tidewatch.forecast.history import HistoryUnavailable, HourlyHistory
@@ -57,6 +47,17 @@ from tidewatch.forecast.risk_model import (
     reference_probability,
 )
 from tidewatch.forecast.trees import TreeEnsemble
+from training import walkforward as wf
+from training.datasets import (
+    APY_HORIZONS,
+    APY_SIDES,
+    RISK_HORIZONS,
+    ApySamples,
+    RiskSamples,
+    apy_samples,
+    market_kinks,
+    risk_samples,
+)
 
 HF_RULE_THRESHOLD = 1.10
 INTERVAL_LEVEL = 0.80
@@ -386,13 +387,42 @@ def _apy_scores(
     return summary
 
 
+def recent_scores(
+    data: ApySamples, head: ApyHead, horizon: int, rows: NDArray[np.int64], *, persistence: bool
+) -> NDArray[np.float64]:
+    """For each sample in `rows`: the scaled residuals (truth − point) / w of its market's recent
+    origins (`recent_offsets`: outcomes known at the sample's hour), NaN where there is no sample;
+    the same window `forecast_apy` reads from a market's history when serving."""
+    offsets = recent_offsets(horizon)
+    out = np.full((rows.size, offsets.size), np.nan)
+    if rows.size == 0 or offsets.size == 0:
+        return out
+    earliest = int(data.hour[rows].min()) - int(offsets.max())
+    markets = data.market[rows]
+    for market in np.unique(markets):
+        subset = data.take((data.market == market) & (data.hour >= earliest))
+        point = subset.features[:, 0] if persistence else head.served_point(subset.features)
+        scores = (subset.target - point) / interval_width_unit(subset.features)
+        start = int(subset.hour.min())
+        dense = np.full(int(subset.hour.max()) - start + 1, np.nan)
+        dense[subset.hour - start] = scores
+        targets = np.flatnonzero(markets == market)
+        index = data.hour[rows[targets]][:, None] - offsets[None, :] - start
+        valid = (index >= 0) & (index < dense.size)
+        block = np.full(index.shape, np.nan)
+        block[valid] = dense[index[valid]]
+        out[targets] = block
+    return out
+
+
 def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS) -> dict[str, Any]:
     """Rolling-origin folds for one head: the raw model, the served forecast (persistence for
     the markets where the model loses), persistence and the rolling mean, per market and pooled,
     MAE and RMSE with block-bootstrap intervals; interval coverage and the fall label per fold."""
     fold_rows: list[dict[str, Any]] = []
+    names = ("fold", "hour", "market", "truth", "model", "last", "roll", "fall", "falls", "base")
     collected: dict[str, list[NDArray[Any]]] = {
-        k: [] for k in ("hour", "market", "truth", "model", "last", "roll", "lower", "upper", "fall", "falls", "base")
+        k: [] for k in (*names, "lower", "upper", "lower_p", "upper_p", "lower_pooled", "upper_pooled")
     }
     for fold in wf.rolling_origin_folds(data.hour, folds=folds):
         head = fit_apy_head(data, horizon, fold.cut)
@@ -400,11 +430,19 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         if head is None or not test_mask.any():
             continue
         test = data.take(test_mask)
-        point, lower, upper, fall = head.predict(test.features)
+        test_index = np.flatnonzero(test_mask)
+        # The interval as served: quantiles of the market's recent residuals (of the model's
+        # point, or of persistence for a market served persistence), else the pooled ones.
+        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False))
+        point, lower, upper, fall = head.predict(test.features, None, bounds)
+        flags = np.ones(len(test), dtype=bool)
+        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True))
+        _, lower_p, upper_p, _ = head.predict(test.features, flags, bounds_p)
+        _, lower_pooled, upper_pooled, _ = head.predict(test.features)
         truth = test.target
         train_falls = _falls(data.take(data.hour + horizon < fold.cut))
-        covered = (truth >= lower) & (truth <= upper)
         for k, v in (
+            ("fold", np.full(len(test), fold.index)),
             ("hour", test.hour),
             ("market", test.market),
             ("truth", truth),
@@ -413,6 +451,10 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
             ("roll", test.rolling_mean),
             ("lower", lower),
             ("upper", upper),
+            ("lower_p", lower_p),
+            ("upper_p", upper_p),
+            ("lower_pooled", lower_pooled),
+            ("upper_pooled", upper_pooled),
             ("fall", fall),
             ("falls", _falls(test)),
             ("base", np.full(len(test), train_falls.mean())),
@@ -426,8 +468,6 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
                 "test_samples": len(test),
                 "model_mae_pp": 100 * metrics.mae(point, truth),
                 "persistence_mae_pp": 100 * metrics.mae(test.features[:, 0], truth),
-                "coverage": float(covered.mean()),
-                "mean_width_pp": 100 * float(np.mean(upper - lower)),
             }
         )
     if not fold_rows:
@@ -444,6 +484,16 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
                 f"the model did not beat persistence walk-forward (MAE {100 * mae_m:.3f} vs {100 * mae_p:.3f} pp, "
                 f"RMSE {100 * rmse_m:.3f} vs {100 * rmse_p:.3f} pp): the current value is served"
             )
+    served_by_persistence = np.isin(c["market"], list(persistence_markets))
+    lower = np.where(served_by_persistence, c["lower_p"], c["lower"])
+    upper = np.where(served_by_persistence, c["upper_p"], c["upper"])
+    covered = (c["truth"] >= lower) & (c["truth"] <= upper)
+    covered_pooled = (c["truth"] >= c["lower_pooled"]) & (c["truth"] <= c["upper_pooled"])
+    for row in fold_rows:
+        f = c["fold"] == row["fold"]
+        row["coverage"] = float(covered[f].mean())
+        row["coverage_pooled_quantiles"] = float(covered_pooled[f].mean())
+        row["mean_width_pp"] = 100 * float(np.mean(upper[f] - lower[f]))
     served = np.where(np.isin(c["market"], list(persistence_markets)), c["last"], c["model"])
     forecasts = {"model": c["model"], "served": served, "persistence": c["last"], f"rolling_mean_{horizon}h": c["roll"]}
     pooled = _apy_scores(c["truth"], forecasts, c["hour"], c["market"])
@@ -454,7 +504,6 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
             c["truth"][m], {k: v[m] for k, v in forecasts.items()}, c["hour"][m], c["market"][m]
         )
         per_market[market]["served_method"] = "persistence" if market in persistence_markets else "model"
-    covered = (c["truth"] >= c["lower"]) & (c["truth"] <= c["upper"])
     blocks = wf.block_ids(c["hour"], c["market"])
     cov_ci = wf.interval(wf.bootstrap_means(covered.astype(np.float64)[:, None], blocks)[:, 0])
     fall_scores = wf.brier_summary({"model": c["fall"], "base_rate": c["base"]}, c["falls"], blocks)
@@ -603,7 +652,8 @@ def train_and_evaluate(
         notes=[
             "Target: mean APY over the next H hours; forecast = current value + median-boosted-tree change.",
             f"'fall' = mean APY over the horizon more than {int(FALL_FRACTION * 100)} % below the current APY.",
-            "Interval: split-conformal on the last 28 days before the cut.",
+            "Interval: split-conformal on the market's own residuals of the last 14 days (as served), "
+            "else on the last 28 days before the cut, pooled.",
             *(fallback_notes or ["The model beats persistence walk-forward on every market and head."]),
         ],
     )
@@ -673,7 +723,8 @@ def run_training(
     folds: int = FOLDS,
 ) -> TrainingResult:
     """Train, evaluate, publish both artifacts to `store` and record them in `model_artifacts`."""
-    from risk.store import publish, record
+    from tidewatch.forecast.repository import record_artifact
+    from training.store import publish
 
     result = train_and_evaluate(
         history,
@@ -696,5 +747,5 @@ def run_training(
             }
         )
         if database is not None:
-            record(database, artifact, uri, approved=approved)
+            record_artifact(database, artifact, uri, approved=approved)
     return result

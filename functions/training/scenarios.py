@@ -15,7 +15,7 @@ import numpy as np
 from tidewatch.forecast.assets import HOURS_PER_YEAR
 from tidewatch.forecast.history import HourlyHistory, HourlySeries, RateHistory
 
-GENERATED_SOURCE = "generated scenarios (risk.scenarios)"
+GENERATED_SOURCE = "generated scenarios (training.scenarios)"
 START_HOUR = 473_000  # 2023-12-16
 
 

@@ -1,13 +1,17 @@
-"""History for training from the project's own ingest tables (market_rates, asset_prices)."""
+"""The forecast models' data access: rate and price history (market_rates, asset_prices) and the
+model registry (model_artifacts). Training reads history and records artifacts; serving reads the
+newest approved artifact and recent prices."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from tidewatch.db import Database
 from tidewatch.forecast.apy_model import market_key
+from tidewatch.forecast.artifact import Artifact
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.history import HourlyHistory, HourlySeries, prices_in_usd, rate_history_from_rows, to_hourly
 
@@ -76,3 +80,24 @@ def history_from_database_prices(database: Database, *, since: datetime) -> dict
         ts.append(float(row["ts"]))
         px.append(float(row["price_usd"]))
     return prices_in_usd({sym: to_hourly(ts, px) for sym, (ts, px) in grouped.items()})
+
+
+def record_artifact(database: Database, artifact: Artifact, uri: str, *, approved: bool) -> None:
+    with database.connection() as conn:
+        conn.execute(
+            """
+            INSERT INTO model_artifacts (kind, version, uri, approved, card)
+            VALUES (%s, %s, %s, %s, %s::jsonb)
+            ON CONFLICT (kind, version) DO UPDATE SET uri = EXCLUDED.uri, approved = EXCLUDED.approved, card = EXCLUDED.card
+            """,
+            (artifact.kind, artifact.card.version, uri, approved, json.dumps(artifact.card.model_dump(mode="json"))),
+        )
+
+
+def newest_approved_uri(database: Database, kind: str) -> str | None:
+    with database.connection() as conn:
+        row = conn.execute(
+            "SELECT uri FROM model_artifacts WHERE kind = %s AND approved ORDER BY created_at DESC, id DESC LIMIT 1",
+            (kind,),
+        ).fetchone()
+    return None if row is None else str(row["uri"])
