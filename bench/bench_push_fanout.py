@@ -82,7 +82,10 @@ def _clients(url: str, n: int, ready: Any, done: Any, index: int) -> None:
 
         sockets: list[Any] = []
         for start in range(0, n, 200):
-            batch = [connect(url, compression=None, max_queue=None) for _ in range(start, min(n, start + 200))]
+            batch = [
+                connect(url, compression=None, max_queue=None, open_timeout=300)
+                for _ in range(start, min(n, start + 200))
+            ]
             sockets.extend(await asyncio.gather(*batch))
         complete: dict[int, int] = {}
 

@@ -209,6 +209,9 @@ class RuleCache:
         rejected: dict[int, str] = {}
         with database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # The planner guesses 100 conditions a rule (jsonb_array_elements), so the predicate
+            # query looks costly enough to JIT-compile; compiling takes longer than running it.
+            conn.execute("SET LOCAL jit = off")
             with conn.cursor(row_factory=tuple_row) as cur:
                 rows = cur.execute(_RULES_SQL, self._filter).fetchall()
             cached = self._predicates
