@@ -203,7 +203,7 @@ def main() -> None:
             children.append(client)
             children[-1].start()
         for _ in per_client:
-            ready.get(timeout=300)
+            ready.get(timeout=900)
         ids_here.send("ids")
         connection_ids: list[str] = ids_here.recv()
         print(
