@@ -1,34 +1,42 @@
-"""Pushing one market update to 10,000 WebSocket connections (prints figures; no assertions).
+"""Pushing one market update to 10,000 WebSocket connections through the local gateway (prints figures).
 
-    python bench/bench_push_fanout.py [--connections 10000] [--chunk 1000]
+    python bench/bench_push_fanout.py [--connections 10000] [--chunk 1000] [--clients 2]
 
-The connections are rows of `websocket_connections` in a real PostgreSQL database, subscribed to
-the market; post_to_connection goes over HTTP to a local server shaped like the API Gateway
-management API (POST /@connections/{id}, keep-alive; several processes so that the stand-in is not
-the bottleneck). Three ways, in one run:
-- one invocation: every post from one process with bounded parallelism (no fan-out);
-- fan-out, threads: chunks handed to threads of the same process (what the local run does);
+What runs, each part in processes of its own:
+- the local gateway (`tidewatch_local.gateway.LocalGateway` under uvicorn, configured as
+  `tidewatch dev` runs it) holding every server-side socket and answering the management API
+  (`POST /local/@connections/{id}`);
+- WebSocket clients: `--clients` processes holding the 10,000 client sockets, each counting what
+  arrives on every one of its sockets; a broadcast has finished when every socket has its message;
+- the broadcasters: `websocket_connections` rows in a real PostgreSQL database, subscribed to the
+  market, read by `Broadcaster.publish_market`; every `post_to_connection` is one HTTP request to
+  the gateway, and 1 % more rows name connections that no longer exist (410 Gone: deleted).
+The $connect route is left out (the rows are written with the ids the gateway assigned), since it
+is not what a broadcast runs. Two ways, in one run:
+- fan-out, threads: chunks handed to threads of the same process (`ThreadChunkFanOut`);
 - fan-out, processes: chunks handed to worker processes, as asynchronous invokes hand them to
   Lambda containers of their own.
-Target: 10,000 connections in ≤ 1 s.
+Target: 10,000 connections in ≤ 1 s. The figures include the gateway's and the clients' work,
+which in AWS is API Gateway's; on a shared two-core machine the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import multiprocessing
 import os
 import secrets
 import socket
 import sys
+import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "local"), str(ROOT)]
 
 import psycopg  # noqa: E402
 
@@ -36,45 +44,64 @@ from tidewatch.db import Database  # noqa: E402
 from tidewatch.migrate import apply_migrations  # noqa: E402
 
 ADMIN_URL = os.environ.get("TIDEWATCH_TEST_ADMIN_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
+STAGE = "local"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _ReusePortServer(ThreadingMixIn, HTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def server_bind(self) -> None:
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
-
-
-def _serve(port: int) -> None:
-    _ReusePortServer(("127.0.0.1", port), _Handler).serve_forever()
-
-
-def start_management_api(processes: int) -> tuple[list[Any], str]:
+def _free_port() -> int:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
+    port = int(probe.getsockname()[1])
     probe.close()
-    context = multiprocessing.get_context("fork")
-    servers = [context.Process(target=_serve, args=(port,), daemon=True) for _ in range(processes)]
-    for s in servers:
-        s.start()
-    time.sleep(0.5)
-    return servers, f"http://127.0.0.1:{port}"
+    return port
+
+
+# ---------------------------------------------------------------- the local gateway (own process)
+def _serve_gateway(port: int, ids: Any) -> None:
+    import uvicorn
+
+    from tidewatch_local.gateway import SERVER_OPTIONS, LocalGateway
+    from tidewatch_local.invoker import LocalInvoker
+    from tidewatch_local.template import read_template
+
+    template = dataclasses.replace(read_template(), websocket_routes={})
+    gateway = LocalGateway(template, LocalInvoker(template), stage=STAGE)
+
+    def answer() -> None:  # the connection ids the gateway assigned, or its CPU time so far
+        while True:
+            question = ids.recv()
+            ids.send(list(gateway.connections) if question == "ids" else time.process_time())
+
+    threading.Thread(target=answer, daemon=True).start()
+    uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, **SERVER_OPTIONS)).run()
+
+
+# ---------------------------------------------------------------- WebSocket clients (own process)
+def _clients(url: str, n: int, ready: Any, done: Any, index: int) -> None:
+    async def main() -> None:
+        from websockets.asyncio.client import connect
+
+        sockets: list[Any] = []
+        for start in range(0, n, 200):
+            batch = [
+                connect(url, compression=None, max_queue=None, open_timeout=300)
+                for _ in range(start, min(n, start + 200))
+            ]
+            sockets.extend(await asyncio.gather(*batch))
+        complete: dict[int, int] = {}
+
+        async def count(ws: Any) -> None:
+            received = 0
+            async for _ in ws:
+                received += 1
+                complete[received] = complete.get(received, 0) + 1
+                if complete[received] == n:  # every socket of this process has broadcast `received`
+                    done.put((index, received, time.monotonic(), time.process_time()))
+
+        tasks = [asyncio.create_task(count(ws)) for ws in sockets]
+        ready.put(n)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
 
 
 # ---------------------------------------------------------------- chunk worker (own process)
@@ -90,80 +117,184 @@ def _init_pusher(database_url: str) -> None:
     _pusher = Broadcaster(ConnectionStore(Database(database_url)), HttpConnectionPoster(), max_workers=32)
 
 
-def _push(payload: dict[str, Any]) -> int:
+def _push(payload: dict[str, Any]) -> tuple[int, int, float]:
     from tidewatch.live.fanout import PushChunk
 
-    return int(_pusher.deliver_chunk(PushChunk.model_validate(payload)).delivered)
+    cpu = time.process_time()
+    report = _pusher.deliver_chunk(PushChunk.model_validate(payload))
+    return int(report.delivered), int(report.gone), time.process_time() - cpu
 
 
 class ProcessFanOut:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self.delivered = self.gone = 0
+        self.cpu = 0.0
 
     def hand_off(self, chunks: Any) -> None:
-        self.delivered = sum(self._pool.map(_push, [c.model_dump(mode="json") for c in chunks], chunksize=1))
+        outcomes = list(self._pool.map(_push, [c.model_dump(mode="json") for c in chunks], chunksize=1))
+        self.delivered, self.gone = sum(o[0] for o in outcomes), sum(o[1] for o in outcomes)
+        self.cpu = sum(o[2] for o in outcomes)
+
+
+class CountingThreads:
+    """ThreadChunkFanOut over the broadcaster a chunk's invocation runs, counting what it delivered."""
+
+    def __init__(self, pusher: Any) -> None:
+        from tidewatch.live.fanout import PushChunk, ThreadChunkFanOut
+
+        self.delivered = self.gone = 0
+        self.cpu = 0.0  # counted in this process's own CPU time
+        self._lock = threading.Lock()
+
+        def run(payload: dict[str, Any]) -> None:
+            report = pusher.deliver_chunk(PushChunk.model_validate(payload))
+            with self._lock:
+                self.delivered += report.delivered
+                self.gone += report.gone
+
+        self._threads = ThreadChunkFanOut(run)
+
+    def hand_off(self, chunks: Any) -> None:
+        self.delivered = self.gone = 0
+        self._threads.hand_off(chunks)
 
 
 def main() -> None:
     from tidewatch.live.broadcaster import Broadcaster
     from tidewatch.live.connections import ConnectionStore
-    from tidewatch.live.fanout import PushChunk, ThreadChunkFanOut
     from tidewatch.live.http_push import HttpConnectionPoster
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=1_000)
-    parser.add_argument("--server-processes", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="timed broadcasts per way (the best is printed too)")
     args = parser.parse_args()
+    n = args.connections
     name = f"tw_bench_push_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     database = Database(url, pool_size=4)
-    servers, endpoint = start_management_api(args.server_processes)
+    context = multiprocessing.get_context("spawn")
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}/{STAGE}"
+    ids_here, ids_there = context.Pipe()
+    children = [context.Process(target=_serve_gateway, args=(port, ids_there), daemon=True)]
+    ready, done = context.Queue(), context.Queue()
+    per_client = [n // args.clients + (1 if i < n % args.clients else 0) for i in range(args.clients)]
     try:
+        children[0].start()
         apply_migrations(database)
+        for _ in range(600):  # the gateway process imports the template's code first
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if not children[0].is_alive():
+                    raise SystemExit("the local gateway did not start") from None
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the local gateway did not start in 60 s")
+        started = time.perf_counter()
+        for index, count in enumerate(per_client):
+            client = context.Process(target=_clients, args=(f"ws://127.0.0.1:{port}/ws", count, ready, done, index))
+            children.append(client)
+            children[-1].start()
+        for _ in per_client:
+            ready.get(timeout=900)
+        ids_here.send("ids")
+        connection_ids: list[str] = ids_here.recv()
+        print(
+            f"{len(connection_ids):,} WebSocket connections open to the local gateway in "
+            f"{time.perf_counter() - started:.1f} s ({args.clients} client processes)"
+        )
         with database.connection() as conn:
             conn.execute("INSERT INTO users (address) VALUES ('0x00000000000000000000000000000000000000aa')")
-            conn.execute(
-                "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
-                "SELECT 'conn-' || g, 1, %s, ARRAY['markets'] FROM generate_series(1, %s) g",
-                (endpoint, args.connections),
-            )
-        poster = HttpConnectionPoster()
+            with conn.cursor().copy(
+                "COPY websocket_connections (connection_id, user_id, endpoint, topics) FROM STDIN"
+            ) as copy:
+                for cid in connection_ids:
+                    copy.write_row((cid, 1, endpoint, ["markets"]))
         store = ConnectionStore(database)
+        poster = HttpConnectionPoster()
         message = {"supply_apy": 0.0412, "borrow_apy": 0.0533}
+        broadcasts = 0
 
-        def timed(label: str, broadcaster: Broadcaster) -> None:
-            broadcaster.publish_market(1, message)  # warm: pools, keep-alive connections, the query plan
-            started = time.perf_counter()
+        def add_gone() -> None:
+            with database.connection() as conn:
+                conn.execute(
+                    "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
+                    "SELECT 'gone-' || md5(random()::text), 1, %s, ARRAY['markets'] FROM generate_series(1, %s)",
+                    (endpoint, max(1, n // 100)),
+                )
+
+        client_cpu = [0.0] * len(per_client)
+
+        def gateway_cpu() -> float:
+            ids_here.send("cpu")
+            return float(ids_here.recv())
+
+        def broadcast(broadcaster: Broadcaster, fan_out: Any) -> tuple[float, float, int, int, tuple[float, ...]]:
+            nonlocal broadcasts
+            add_gone()
+            gateway_before = gateway_cpu()
+            cpu = time.process_time()
+            began = time.monotonic()
             report = broadcaster.publish_market(1, message)
-            elapsed = time.perf_counter() - started
-            # Chunks handed to threads report through the shared counters below; processes count their own.
-            handed = (
-                broadcaster._fan_out.delivered if isinstance(broadcaster._fan_out, ProcessFanOut) else report.handed_off
-            )
-            delivered = report.delivered + handed
+            returned = time.monotonic()
+            cpu = time.process_time() - cpu + fan_out.cpu
+            broadcasts += 1
+            finished: list[float] = []
+            clients = 0.0
+            while len(finished) < len(per_client):
+                index, number, at, used = done.get(timeout=60)
+                if number == broadcasts:
+                    finished.append(at)
+                    clients += used - client_cpu[index]
+                    client_cpu[index] = used
+            delivered = report.delivered + fan_out.delivered
+            gone = report.gone + fan_out.gone
+            cpus = (gateway_cpu() - gateway_before, clients, cpu)
+            return max(finished) - began, returned - began, delivered, gone, cpus
+
+        def timed(label: str, broadcaster: Broadcaster, fan_out: Any) -> None:
+            broadcast(broadcaster, fan_out)  # warm: pools, keep-alive connections, the query plan
+            runs = [broadcast(broadcaster, fan_out) for _ in range(args.rounds)]
+            walls = sorted(r[0] for r in runs)
+            _, returned, delivered, gone, _ = runs[-1]
+            gateway, clients, broadcasters = (min(r[4][k] for r in runs) for k in range(3))
             print(
-                f"{label:<26} {args.connections:,} connections in {elapsed:.3f} s "
-                f"({args.connections / elapsed:,.0f} posts/s), delivered {delivered:,}"
+                f"{label:<24} {n:,} sockets received in {walls[len(walls) // 2]:.3f} s median, "
+                f"{walls[0]:.3f} s best of {len(runs)} ({n / walls[len(walls) // 2]:,.0f} posts/s); "
+                f"publish returned after {returned:.3f} s; delivered {delivered:,}, gone {gone:,} deleted; "
+                f"load average {os.getloadavg()[0]:.2f}"
+            )
+            print(
+                f"{'':<24} CPU time (least of the runs): gateway {gateway:.3f} s, clients {clients:.3f} s, "
+                f"broadcasters {broadcasters:.3f} s ({1e6 * gateway / n:.0f} + {1e6 * clients / n:.0f} + "
+                f"{1e6 * broadcasters / n:.0f} µs a post)"
             )
 
-        timed("one invocation (64 wide)", Broadcaster(store, poster, max_workers=64))
         pusher = Broadcaster(store, poster, max_workers=32)
-        threads = ThreadChunkFanOut(lambda payload: pusher.deliver_chunk(PushChunk.model_validate(payload)))
-        timed("fan-out, threads", Broadcaster(store, poster, max_workers=32, fan_out=threads, chunk_size=args.chunk))
-        context = multiprocessing.get_context("spawn")
-        workers = max(1, args.connections // args.chunk - 1)
+        threads = CountingThreads(pusher)
+        timed(
+            "fan-out, threads",
+            Broadcaster(store, poster, max_workers=32, fan_out=threads, chunk_size=args.chunk),
+            threads,
+        )
+        workers = max(1, -(-n // args.chunk) - 1)
         with context.Pool(workers, initializer=_init_pusher, initargs=(url,)) as pool:
-            fan_out = ProcessFanOut(pool)
+            processes = ProcessFanOut(pool)
             timed(
                 f"fan-out, {workers} processes",
-                Broadcaster(store, poster, max_workers=32, fan_out=fan_out, chunk_size=args.chunk),
+                Broadcaster(store, poster, max_workers=32, fan_out=processes, chunk_size=args.chunk),
+                processes,
             )
     finally:
-        for s in servers:
-            s.terminate()
+        for child in children:
+            child.terminate()
         database.close()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

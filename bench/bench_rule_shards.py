@@ -193,12 +193,17 @@ def tick(database: Database, pool: Any, at: datetime, max_rules: int) -> tuple[A
 
 def summary(label: str, concurrency: int, report: Any, shards: list[dict[str, Any]], wall: float) -> None:
     shard_s = [r["shard_s"] for r in shards]
-    work_s = [(r["load_ms"] + r["evaluate_ms"] + r["claim_ms"]) / 1000 for r in shards]
+    work_s = sorted((r["load_ms"] + r["evaluate_ms"] + r["claim_ms"]) / 1000 for r in shards)
+    load_s = sorted(r["load_ms"] / 1000 for r in shards)
     print(
         f"N={concurrency} {label}: {report.shards} shards, {report.counted_rules:,} rules, "
         f"fired {report.totals['fired']:,}; coordinator {report.plan_ms / 1000:.3f} s; wall {wall:.2f} s; "
-        f"Lambda time {sum(shard_s) + report.plan_ms / 1000:.1f} s; per shard load+evaluate+claim "
-        f"max {max(work_s):.2f} s, whole shard max {max(shard_s):.2f} s"
+        f"Lambda time {sum(shard_s) + report.plan_ms / 1000:.1f} s; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"    per shard load+evaluate+claim min {work_s[0]:.2f} / median {work_s[len(work_s) // 2]:.2f} / "
+        f"max {work_s[-1]:.2f} s (load alone median {load_s[len(load_s) // 2]:.2f}, max {load_s[-1]:.2f} s); "
+        f"whole shard max {max(shard_s):.2f} s"
     )
 
 

@@ -22,11 +22,13 @@ from starlette.requests import Request
 
 from tidewatch_local.dev_signin import DevAccounts
 from tidewatch_local.eventbus import LocalEventBus
-from tidewatch_local.gateway import API_PREFIX, WS_PATH, LocalGateway, ScheduleRunner
+from tidewatch_local.gateway import API_PREFIX, SERVER_OPTIONS, LocalGateway
 from tidewatch_local.invoker import LocalInvoker
 from tidewatch_local.migrate import migrate_database
+from tidewatch_local.schedules import ScheduleRunner
 from tidewatch_local.stack import apply_environment, resolve_stack
 from tidewatch_local.template import REPO_ROOT, read_template
+from tidewatch_local.websocket_bridge import WS_PATH
 
 DASHBOARD_DIST = REPO_ROOT / "dashboard" / "dist"
 
@@ -210,9 +212,7 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
                 print(f"  schedule        {s.function} {every}")
         print(f"  start-up        {time.monotonic() - began:.1f} s to the first page (history included)")
         print("Press Ctrl-C to stop.", flush=True)
-        config = uvicorn.Config(
-            gateway, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
-        )
+        config = uvicorn.Config(gateway, host=host, port=port, **SERVER_OPTIONS)
         server = uvicorn.Server(config)
         signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
         server.run()

@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tidewatch_local.gateway import build_http_event
+from tidewatch_local.http_events import build_http_event
 from tidewatch_local.invoker import InvokeError, LocalInvoker
 
 ACCESS = "REPLACE_WITH_ACCESS_TOKEN"

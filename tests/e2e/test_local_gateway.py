@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from tidewatch_local.gateway import ScheduleRunner
 from tidewatch_local.invoker import LocalInvoker
+from tidewatch_local.schedules import ScheduleRunner
 from tidewatch_local.template import read_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -43,7 +43,7 @@ WHERE enabled AND shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BE
 ORDER BY id
 """
 
-_PREDICATES_SQL = """
+_PREDICATES_OF = """
 SELECT r.id, p.ord = 0,
        CASE p.t WHEN 'market_apy' THEN 0 WHEN 'apy_spread' THEN 1 WHEN 'health_factor_below' THEN 2
                 WHEN 'risk_forecast_above' THEN 3 WHEN 'price_change' THEN 4 ELSE %(unknown)s END,
@@ -69,9 +69,17 @@ CROSS JOIN LATERAL (
              THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
     ) WITH ORDINALITY AS c(item, ord)
 ) p
-WHERE r.enabled AND r.id = ANY(%(ids)s)
+WHERE {where}
 ORDER BY r.id, p.ord
 """
+# Predicates of listed rules (those new or changed since a warm container's last load) ...
+_PREDICATES_SQL = _PREDICATES_OF.replace("{where}", "r.enabled AND r.id = ANY(%(ids)s)")
+# ... or of every rule of the shard (a cold load): the range scan of `_RULES_SQL`, no id list.
+_SHARD_PREDICATES_SQL = _PREDICATES_OF.replace(
+    "{where}",
+    "r.enabled AND r.shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND r.id BETWEEN %(id_lo)s AND %(id_hi)s"
+    " AND (%(markets)s::bigint[] IS NULL OR r.watched_markets && %(markets)s::bigint[] OR r.watches_prices)",
+)
 
 # Code the predicate query gives a trigger type, side or operator it does not know.
 _UNKNOWN = 99
@@ -121,13 +129,25 @@ class LoadedRules:
     rejected: dict[int, str] = field(default_factory=dict)
 
 
-def _fetch_predicates(conn: Connection, ids: Sequence[int], rejected: dict[int, str]) -> dict[int, list[PredicateRow]]:
+def _fetch_predicates(
+    conn: Connection, ids: Sequence[int], rejected: dict[int, str], shard_filter: dict[str, Any] | None = None
+) -> dict[int, list[PredicateRow]]:
     """Predicates of `ids`; rules whose definitions the query cannot convert go to `rejected`.
 
-    One query for all ids; on a data error, halves are retried (each in a savepoint) until the
-    failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
+    One query for all ids (or, given `shard_filter` when `ids` are all the shard's rules, one
+    range scan of the shard); on a data error, halves of `ids` are retried (each in a savepoint)
+    until the failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
     fresh: dict[int, list[PredicateRow]] = {}
     pending: list[Sequence[int]] = [ids] if ids else []
+    if pending and shard_filter is not None:
+        try:
+            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+                rows = cur.execute(_SHARD_PREDICATES_SQL, {**shard_filter, "unknown": _UNKNOWN}).fetchall()
+            pending = []
+            for p in rows:
+                fresh.setdefault(p[0], []).append(p)
+        except psycopg.DataError:
+            pass  # some definition cannot be converted: find it by bisection over the ids
     while pending:
         part = pending.pop()
         try:
@@ -189,11 +209,15 @@ class RuleCache:
         rejected: dict[int, str] = {}
         with database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # The planner guesses 100 conditions a rule (jsonb_array_elements), so the predicate
+            # query looks costly enough to JIT-compile; compiling takes longer than running it.
+            conn.execute("SET LOCAL jit = off")
             with conn.cursor(row_factory=tuple_row) as cur:
                 rows = cur.execute(_RULES_SQL, self._filter).fetchall()
             cached = self._predicates
             stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
-            fresh = _fetch_predicates(conn, stale, rejected)
+            whole_shard = self._filter if len(stale) == len(rows) else None
+            fresh = _fetch_predicates(conn, stale, rejected, whole_shard)
         if rejected:
             rows = [r for r in rows if r[0] not in rejected]
         updated = {r[0]: r[8] for r in rows}

@@ -1,0 +1,126 @@
+"""The plain-HTTP post_to_connection: one request per post over keep-alive, answers read whole."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from tidewatch.live.broadcaster import ConnectionGone
+from tidewatch.live.http_push import HttpConnectionPoster
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class ScriptedServer:
+    """A loopback server that answers each request with the next scripted answer (bytes)."""
+
+    answers: list[bytes]
+    close_after_each: bool = False
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+
+    def serve(self, listener: socket.socket) -> None:
+        while self.answers:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                buffer = b""
+                while self.answers:
+                    while b"\r\n\r\n" not in buffer:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        buffer += data
+                    if b"\r\n\r\n" not in buffer:
+                        break
+                    head, _, rest = buffer.partition(b"\r\n\r\n")
+                    length = next(
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    )
+                    while len(rest) < length:
+                        rest += conn.recv(65536)
+                    self.requests.append(head + b"\r\n\r\n" + rest[:length])
+                    buffer = rest[length:]
+                    conn.sendall(self.answers.pop(0))
+                    if self.close_after_each:
+                        break
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+def start(server: ScriptedServer, listener: socket.socket) -> str:
+    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/local"
+
+
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+GONE = b'HTTP/1.1 410 Gone\r\ncontent-type: application/json\r\ncontent-length: 19\r\n\r\n{"message": "Gone"}'
+CHUNKED = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+
+
+def test_posts_share_one_keep_alive_connection_and_each_is_one_request(listener: socket.socket) -> None:
+    # Given a management API that answers 200, then a chunked 200, then 410
+    server = ScriptedServer([OK, CHUNKED, GONE])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster()
+    # When three posts go out from one thread
+    poster(endpoint, "a/b", b'{"n":1}')
+    poster(endpoint, "c", b'{"n":2}')
+    # Then the third, answered 410, is Gone
+    with pytest.raises(ConnectionGone):
+        poster(endpoint, "d", b'{"n":3}')
+    # And all three went over one connection, each a POST to its connection's URL with its body
+    assert server.connections == 1
+    assert [r.split(b"\r\n", 1)[0] for r in server.requests] == [
+        b"POST /local/@connections/a%2Fb HTTP/1.1",
+        b"POST /local/@connections/c HTTP/1.1",
+        b"POST /local/@connections/d HTTP/1.1",
+    ]
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+
+
+def test_a_keep_alive_socket_the_server_closed_is_reopened_once(listener: socket.socket) -> None:
+    # Given a server that closes every connection after one answer
+    server = ScriptedServer([OK, OK], close_after_each=True)
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster()
+    # When two posts go out one after the other
+    poster(endpoint, "a", b"{}")
+    poster(endpoint, "b", b"{}")
+    # Then the second went over a new connection, and each post was sent exactly once
+    assert server.connections == 2
+    assert len(server.requests) == 2
+
+
+def test_an_error_status_is_an_error_not_gone(listener: socket.socket) -> None:
+    server = ScriptedServer([b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\nno"])
+    endpoint = start(server, listener)
+    with pytest.raises(OSError, match="HTTP 500"):
+        HttpConnectionPoster()(endpoint, "a", b"{}")
+
+
+def test_a_server_that_answers_nothing_is_an_error(listener: socket.socket) -> None:
+    server = ScriptedServer([b""], close_after_each=True)
+    endpoint = start(server, listener)
+    with pytest.raises(OSError, match="without answering"):
+        HttpConnectionPoster()(endpoint, "a", b"{}")
+
+
+def test_an_endpoint_that_is_not_http_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        HttpConnectionPoster()("wss://example.com/prod", "a", b"{}")
