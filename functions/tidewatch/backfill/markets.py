@@ -1,8 +1,9 @@
 """Backfill market history: every discovered market of every chain, one reading per bucket.
 
-For each chain: the markets are discovered at the head (the same discovery as ingest), the
-window's buckets where any of them lacks a row (per market: other markets of the chain may have
-theirs) and that no earlier backfill read are listed, each
+For each chain: the window's buckets that no earlier backfill read and where a market lacks its
+row (per market: a bucket where the chain's other markets have theirs is still read for the
+ones it lacks) are listed, the markets are discovered at the head (the same discovery as
+ingest), each
 bucket's block is resolved (`BlockIndex`: the first block at or after the bucket's start), the
 archive probe reads the oldest of them, then groups of `buckets_per_round` blocks are read with
 the adapters' market plans (`execute_at_blocks`: two JSON-RPC round trips per group) and stored
@@ -134,14 +135,11 @@ def backfill_chain(
             else {}
         )
     candidates = [b for b in buckets if b not in done]
-    # The markets discovered at the head (as ingest discovers them) are what each bucket should hold.
-    found = (
-        discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size) if candidates else None
-    )
-    markets = found.chain.markets if found else []
-    expected = {(m.protocol, m.key.lower()) for m in markets}
-    # A bucket is read when any market lacks its row there, whatever the chain's other markets
-    # stored; only the markets missing from it are written.
+    # Every market the chain stored in the window should be in each bucket: a bucket is read when
+    # any of them lacks its row there, whatever the chain's other markets stored (and only the
+    # markets it lacks are written). Deciding this needs no RPC, so a heal with nothing to fill
+    # reads nothing.
+    expected = set().union(*stored.values()) if stored else set()
     missing: dict[datetime, set[progress.MarketKey] | None] = {}
     for b in candidates:
         have = stored.get(b)
@@ -171,7 +169,8 @@ def backfill_chain(
         ]
         if readable:
             probe_archive(client, chain.multicall3, blocks[int(readable[0].timestamp())])
-        plans = [(m, market_plan(chain.chain_id, m)) for m in markets]
+        found = discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size) if todo else None
+        plans = [(m, market_plan(chain.chain_id, m)) for m in found.chain.markets] if found else []
         n_done = 0
         for i in range(0, len(todo), options.buckets_per_round):
             if should_stop():

@@ -17,7 +17,6 @@ from typing import Any
 
 from tidewatch.db import Database
 from tidewatch.portfolios.positions import Position
-from tidewatch.protocols.adapters import adapter_for
 
 # (chain id, protocol, market key lower, asset symbol upper) → liquidation threshold (fraction)
 Thresholds = dict[tuple[int, str, str, str], Decimal]
@@ -25,6 +24,9 @@ AccountKey = tuple[int, str, str, str]  # chain, protocol, wallet, market
 
 
 def load_thresholds(database: Database, chain_ids: Sequence[int]) -> Thresholds:
+    # The protocol adapters bring eth_abi and keccak (a fifth of the api's cold start): on first use.
+    from tidewatch.protocols.adapters import adapter_for
+
     with database.connection() as conn:
         rows = conn.execute(
             "SELECT chain_id, protocol, market_key, asset_symbol, metadata FROM markets WHERE chain_id = ANY(%s)",
