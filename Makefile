@@ -101,9 +101,11 @@ $(SAM):
 	$(SAM_VENV)/bin/pip install -q "aws-sam-cli==1.170.0"
 
 # Docker-free: sam build resolves arm64 wheels with the local python3.13 (put first on PATH), no container.
+# Then the bytecode of each function's cold-start modules (scripts/compile-cold-path.py) and the sizes.
 sam-build: $(SAM)
 	$(SAM) validate --lint
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir .aws-sam/build
+	$(BIN)/python scripts/compile-cold-path.py .aws-sam/build
 	$(BIN)/python scripts/package-sizes.py .aws-sam/build
 
 # The package users deploy, run as Lambda runs it (tidewatch_local.package_test): the template
@@ -125,6 +127,7 @@ package-test: $(STAMP) $(SAM) $(LAMBDA_RUNTIME_STAMP)
 	mkdir -p .aws-sam
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --build-dir $(PACKAGE_BUILD) --cache-dir .aws-sam/cache-$(PACKAGE_ARCH) \
 	  --parameter-overrides Architecture=$(PACKAGE_ARCH) >$(PACKAGE_BUILD).log 2>&1 || { tail -30 $(PACKAGE_BUILD).log; exit 1; }
+	$(BIN)/python scripts/compile-cold-path.py $(PACKAGE_BUILD)
 	$(BIN)/python -m tidewatch_local.package_test --build-dir $(PACKAGE_BUILD) --runtime-dir $(LAMBDA_RUNTIME) --python $(PYTHON)
 
 clean:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+# Before any route is declared: FastAPI's pydantic.v1 check without importing pydantic.v1.
+import api.pydantic_v1_check  # noqa: F401
 from api.deps import ApiDeps, build_services
 from api.deps.services import install_services
 from api.idempotency import IdempotencyMiddleware

@@ -1,13 +1,16 @@
 """Backfill market history: every discovered market of every chain, one reading per bucket.
 
-For each chain: the markets are discovered at the head (the same discovery as ingest), the
-window's buckets that neither ingest nor an earlier backfill already filled are listed, each
+For each chain: the window's buckets that no earlier backfill read and where a market lacks its
+row (per market: a bucket where the chain's other markets have theirs is still read for the
+ones it lacks) are listed, the markets are discovered at the head (the same discovery as
+ingest), each
 bucket's block is resolved (`BlockIndex`: the first block at or after the bucket's start), the
 archive probe reads the oldest of them, then groups of `buckets_per_round` blocks are read with
 the adapters' market plans (`execute_at_blocks`: two JSON-RPC round trips per group) and stored
-by the ingest writer (`record_snapshots`, same unique keys), each bucket committed together with
-its progress row. A killed run therefore resumes at the first unrecorded bucket, a re-run writes
-nothing twice, and a bucket with no block (or no readable market) is marked `unfillable`.
+by the ingest writer (`record_snapshots`, same unique keys) for the markets the bucket lacks
+only, each bucket committed together with its progress row. A killed run therefore resumes at
+the first unrecorded bucket, a re-run writes nothing twice, and a bucket with no block, or with a
+market it lacks that cannot be read there, is marked `unfillable` (the detail names the markets).
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from tidewatch.chain.history import DEFAULT_BATCH, NotArchiveNode, execute_at_bl
 from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE
 from tidewatch.chain.plan import ReadPlan
 from tidewatch.chain.rpc import ChainClient
-from tidewatch.db import Database
+from tidewatch.db import Connection, Database
 from tidewatch.errors import DomainError, InvalidInput
 from tidewatch.markets.repository import record_snapshots
 from tidewatch.protocols.discovery import DiscoveryCache, discover
 from tidewatch.protocols.models import MarketSnapshot
 from tidewatch.protocols.reader import market_plan
-from tidewatch.protocols.registry import ChainRegistry, Registry
+from tidewatch.protocols.registry import ChainRegistry, Market, Registry
 
 # (chain id, buckets done so far, buckets to do): the CLI draws its progress bar from it.
 ProgressFn = Callable[[int, int, int], None]
@@ -126,9 +129,25 @@ def backfill_chain(
     result.buckets = len(buckets)
     with database.connection() as conn:
         done = progress.done_buckets(conn, chain.chain_id, progress.MARKETS, window.start, window.end)
-        if options.skip_ingested:
-            done |= progress.ingested_buckets(conn, chain.chain_id, window.start, window.end, window.step_seconds)
-    todo = [b for b in buckets if b not in done]
+        stored = (
+            progress.stored_markets(conn, chain.chain_id, window.start, window.end, window.step_seconds)
+            if options.skip_ingested
+            else {}
+        )
+    candidates = [b for b in buckets if b not in done]
+    # Every market the chain stored in the window should be in each bucket: a bucket is read when
+    # any of them lacks its row there, whatever the chain's other markets stored (and only the
+    # markets it lacks are written). Deciding this needs no RPC, so a heal with nothing to fill
+    # reads nothing.
+    expected = set().union(*stored.values()) if stored else set()
+    missing: dict[datetime, set[progress.MarketKey] | None] = {}
+    for b in candidates:
+        have = stored.get(b)
+        if have is None:
+            missing[b] = None  # nothing stored: every market is written
+        elif not expected <= have:
+            missing[b] = expected - have
+    todo = [b for b in candidates if b in missing]
     result.already = len(buckets) - len(todo)
     with database.transaction() as conn:
         progress.start_job(
@@ -151,13 +170,13 @@ def backfill_chain(
         if readable:
             probe_archive(client, chain.multicall3, blocks[int(readable[0].timestamp())])
         found = discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size) if todo else None
-        plans = [market_plan(chain.chain_id, m) for m in found.chain.markets] if found else []
+        plans = [(m, market_plan(chain.chain_id, m)) for m in found.chain.markets] if found else []
         n_done = 0
         for i in range(0, len(todo), options.buckets_per_round):
             if should_stop():
                 break
             group = todo[i : i + options.buckets_per_round]
-            _read_group(database, chain, client, plans, group, blocks, index, window, options, result)
+            _read_group(database, chain, client, plans, group, blocks, index, window, options, result, missing)
             n_done += len(group)
             if on_progress:
                 on_progress(chain.chain_id, n_done, len(todo))
@@ -181,13 +200,14 @@ def _read_group(
     database: Database,
     chain: ChainRegistry,
     client: ChainClient,
-    plans: Sequence[ReadPlan[MarketSnapshot]],
+    plans: Sequence[tuple[Market, ReadPlan[MarketSnapshot]]],
     group: list[datetime],
     blocks: Mapping[int, int],
     index: BlockIndex,
     window: Window,
     options: BackfillOptions,
     result: ChainBackfill,
+    missing: Mapping[datetime, set[progress.MarketKey] | None],
 ) -> None:
     step = window.step_seconds
     targets: dict[datetime, int | None] = {}
@@ -198,7 +218,12 @@ def _read_group(
     wanted = sorted({n for n in targets.values() if n is not None})
     read = (
         execute_at_blocks(
-            client, chain.multicall3, plans, wanted, chunk_size=options.chunk_size, batch_size=options.batch_size
+            client,
+            chain.multicall3,
+            [p for _, p in plans],
+            wanted,
+            chunk_size=options.chunk_size,
+            batch_size=options.batch_size,
         )
         if wanted
         else []
@@ -208,28 +233,51 @@ def _read_group(
         for b, number in targets.items():
             if number is None:
                 detail = f"no block between {b.isoformat()} and +{step} s"
-                progress.mark(conn, chain.chain_id, progress.MARKETS, b, block=None, status="unfillable", detail=detail)
-                result.unfillable += 1
-                result.unfillable_detail.append(detail)
+                _unfillable(conn, chain.chain_id, b, None, detail, result)
                 continue
             ref, outcomes = by_block[number]
-            snapshots: list[MarketSnapshot] = [o.value for o in outcomes if o.value is not None]
+            lacking = missing.get(b)
+            snapshots: list[MarketSnapshot] = []
+            failures: list[tuple[str, str]] = []  # (market, error) of the markets the bucket lacks
+            for (market, _), outcome in zip(plans, outcomes, strict=True):
+                if outcome.value is not None:
+                    key = (outcome.value.protocol, outcome.value.market_key.lower())
+                    if lacking is None or key in lacking:
+                        snapshots.append(outcome.value)
+                elif lacking is None or (market.protocol, market.key.lower()) in lacking:
+                    failures.append((f"{market.protocol}:{market.key}", outcome.error or "failed"))
+            names = ", ".join(f"{label} ({error})" for label, error in failures) or "no market"
             if not snapshots:
-                first_error = next((o.error for o in outcomes if o.error), "no market")
-                detail = f"no market readable at block {number}: {first_error}"[:500]
-                progress.mark(
-                    conn, chain.chain_id, progress.MARKETS, b, block=number, status="unfillable", detail=detail
-                )
-                result.unfillable += 1
-                result.unfillable_detail.append(detail)
+                detail = f"no market readable at block {number}: {names}"[:500]
+                _unfillable(conn, chain.chain_id, b, number, detail, result)
                 continue
             inserted = record_snapshots(conn, snapshots, datetime.fromtimestamp(ref.timestamp, tz=UTC))
-            progress.mark(conn, chain.chain_id, progress.MARKETS, b, block=number, status="filled", rows=len(inserted))
-            result.filled += 1
             result.rows_written += len(inserted)
             result.first_block = min(number, result.first_block if result.first_block is not None else number)
             result.last_block = max(number, result.last_block if result.last_block is not None else number)
+            if failures:
+                # The markets that stay empty in this bucket: a gap that cannot be filled.
+                detail = f"{len(failures)} market(s) not readable at block {number}: {names}"[:500]
+                _unfillable(conn, chain.chain_id, b, number, detail, result, rows=len(inserted))
+                continue
+            progress.mark(conn, chain.chain_id, progress.MARKETS, b, block=number, status="filled", rows=len(inserted))
+            result.filled += 1
         progress.advance_job(conn, chain.chain_id, progress.MARKETS, len(group))
+
+
+def _unfillable(
+    conn: Connection,
+    chain_id: int,
+    bucket: datetime,
+    block: int | None,
+    detail: str,
+    result: ChainBackfill,
+    *,
+    rows: int = 0,
+) -> None:
+    progress.mark(conn, chain_id, progress.MARKETS, bucket, block=block, status="unfillable", detail=detail, rows=rows)
+    result.unfillable += 1
+    result.unfillable_detail.append(detail)
 
 
 def backfill_markets(

@@ -24,17 +24,26 @@ def done_buckets(conn: Connection, chain_id: int, scope: str, start: datetime, e
     return {r["bucket_start"] for r in rows}
 
 
-def ingested_buckets(conn: Connection, chain_id: int, start: datetime, end: datetime, step: int) -> set[datetime]:
-    """Buckets in which ingest (or an earlier backfill) already stored a market row of the chain."""
+MarketKey = tuple[str, str]  # (protocol, market key lower-cased): a market of one chain
+
+
+def stored_markets(
+    conn: Connection, chain_id: int, start: datetime, end: datetime, step: int
+) -> dict[datetime, set[MarketKey]]:
+    """Per bucket, the markets of the chain that ingest (or an earlier backfill) stored a row for."""
     rows = conn.execute(
         """
-        SELECT DISTINCT date_bin(make_interval(secs => %(step)s), r.observed_at, %(start)s) AS t
+        SELECT DISTINCT date_bin(make_interval(secs => %(step)s), r.observed_at, %(start)s) AS t,
+               m.protocol, lower(m.market_key) AS market_key
         FROM market_rates r JOIN markets m ON m.id = r.market_id
         WHERE m.chain_id = %(chain)s AND r.observed_at >= %(start)s AND r.observed_at < %(end)s
         """,
         {"chain": chain_id, "start": start, "end": end, "step": step},
     ).fetchall()
-    return {r["t"] for r in rows}
+    out: dict[datetime, set[MarketKey]] = {}
+    for r in rows:
+        out.setdefault(r["t"], set()).add((r["protocol"], r["market_key"]))
+    return out
 
 
 def mark(

@@ -19,7 +19,6 @@ from tidewatch.db import Database
 from tidewatch.markets import repository as markets_repository
 from tidewatch.portfolios.positions import Position
 from tidewatch.portfolios.repository import latest_snapshot_payloads
-from tidewatch.protocols.adapters import adapter_for
 
 # (chain id, protocol, market key lower, asset symbol upper) → liquidation threshold (fraction)
 Thresholds = dict[tuple[int, str, str, str], Decimal]
@@ -27,6 +26,9 @@ AccountKey = tuple[int, str, str, str]  # chain, protocol, wallet, market
 
 
 def load_thresholds(database: Database, chain_ids: Sequence[int]) -> Thresholds:
+    # The protocol adapters bring eth_abi and keccak (a fifth of the api's cold start): on first use.
+    from tidewatch.protocols.adapters import adapter_for
+
     with database.connection() as conn:
         rows = markets_repository.market_metadata(conn, chain_ids)
     table: Thresholds = {}

@@ -32,7 +32,7 @@ from tidewatch.errors import InvalidInput
 from tidewatch.events import ScheduledEvent
 from tidewatch.marketfeed import InMemoryPublisher
 from tidewatch.protocols.discovery import DiscoveryCache
-from tidewatch.protocols.registry import Registry, load_registry
+from tidewatch.protocols.registry import Asset, CompoundV3Market, Registry, load_registry
 from tidewatch_local.devnet import AnvilNode, deploy_and_seed, start_anvil
 from tidewatch_local.devnet.history import SimulatedHistory, mine_at, simulate_history
 
@@ -356,6 +356,103 @@ def test_the_heal_schedule_fills_hours_ingest_missed_and_marks_those_it_cannot(
         marked = conn.execute("SELECT detail FROM backfill_buckets WHERE status = 'unfillable'").fetchall()
     assert marked
     assert all("no block" in m["detail"] or "no market readable" in m["detail"] for m in marked)
+
+
+def test_the_heal_fills_a_market_missing_an_hour_that_other_markets_of_the_chain_stored(
+    month: Month, db: Database
+) -> None:
+    # Given every simulated hour stored by ingest (no backfill bookkeeping), except one market's
+    # row in hour 10: the other markets of the chain have theirs
+    client, _ = _client(month)
+    backfill_markets(db, month.registry, {month.chain_id: client}, month.window)
+    hour = month.window.start + timedelta(hours=10)
+    with db.transaction() as conn:
+        victim = conn.execute(
+            "SELECT market_id FROM market_rates WHERE observed_at = %s ORDER BY market_id LIMIT 1", (hour,)
+        ).fetchone()
+        assert victim is not None
+        conn.execute("DELETE FROM market_rates WHERE market_id = %s AND observed_at = %s", (victim["market_id"], hour))
+        others = conn.execute("SELECT count(*) AS n FROM market_rates WHERE observed_at = %s", (hour,)).fetchone()
+        conn.execute("DELETE FROM backfill_buckets")
+    assert others is not None
+    assert others["n"] > 0
+    assert len(_rows(db)) == len(month.ingested) - 1
+
+    # When the heal runs over the window
+    again, _ = _client(month)
+    (result,) = backfill_markets(
+        db, month.registry, {month.chain_id: again}, month.window, options=BackfillOptions(clamp_to_history=True)
+    )
+
+    # Then that hour is read and only the missing market's row is written: the series equal ingest's
+    assert result.already == HOURS - 1
+    assert result.filled == 1
+    assert result.rows_written == 1
+    assert _rows(db) == month.ingested
+    # ... and a second heal finds nothing left to read
+    (after,) = backfill_markets(db, month.registry, {month.chain_id: again}, month.window)
+    assert after.already == HOURS
+    assert after.rows_written == 0
+
+
+def test_a_market_that_cannot_be_read_in_an_hour_is_marked_while_the_others_are_filled(
+    month: Month, db: Database
+) -> None:
+    # Given the hours stored except one market's row in hour 10, and one more market the registry
+    # lists and ingest stored once (hour 3) but whose contract cannot be read at any other block
+    client, _ = _client(month)
+    backfill_markets(db, month.registry, {month.chain_id: client}, month.window)
+    hour, once = (month.window.start + timedelta(hours=h) for h in (10, 3))
+    ghost = CompoundV3Market(
+        comet="0x00000000000000000000000000000000000dead1",
+        asset=Asset(symbol="GHOST", address="0x00000000000000000000000000000000000dead2", decimals=6),
+        name="cGHOSTv3",
+    )
+    with db.transaction() as conn:
+        victim = conn.execute(
+            "SELECT market_id FROM market_rates WHERE observed_at = %s ORDER BY market_id LIMIT 1", (hour,)
+        ).fetchone()
+        assert victim is not None
+        conn.execute("DELETE FROM market_rates WHERE market_id = %s AND observed_at = %s", (victim["market_id"], hour))
+        conn.execute("DELETE FROM backfill_buckets")
+        row = conn.execute(
+            "INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals)"
+            " VALUES (%s, 'compound-v3', %s, 'GHOST', %s, 6) RETURNING id",
+            (month.chain_id, ghost.comet, ghost.asset.address),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "INSERT INTO market_rates (market_id, block_number, observed_at) VALUES (%s, 0, %s)", (row["id"], once)
+        )
+    chain = month.registry.chains[0]
+    registry = month.registry.model_copy(
+        update={"chains": (chain.model_copy(update={"markets": (*chain.markets, ghost)}),)}
+    )
+
+    # When the heal runs over the window
+    again, _ = _client(month)
+    (result,) = backfill_markets(
+        db, registry, {month.chain_id: again}, month.window, options=BackfillOptions(clamp_to_history=True)
+    )
+
+    # Then the real market's missing row is written, and every other hour is marked for the ghost
+    assert result.rows_written == 1
+    assert result.unfillable == HOURS - 1
+    with db.connection() as conn:
+        marked = conn.execute(
+            "SELECT bucket_start, detail, rows_written FROM backfill_buckets WHERE status = 'unfillable'"
+            " ORDER BY bucket_start"
+        ).fetchall()
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM markets WHERE id = %s", (row["id"],))
+    assert len(marked) == HOURS - 1
+    assert all(ghost.comet.lower() in m["detail"].lower() for m in marked)
+    assert [m["rows_written"] for m in marked if m["bucket_start"] == hour] == [1]
+    assert _rows(db) == month.ingested
+    # ... and the next heal does not read those hours again
+    (after,) = backfill_markets(db, registry, {month.chain_id: again}, month.window)
+    assert after.already == HOURS
+    assert after.rows_written == 0
 
 
 def test_a_wallet_added_to_a_portfolio_gets_its_past_positions_and_a_health_factor_curve(
