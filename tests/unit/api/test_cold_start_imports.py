@@ -34,9 +34,7 @@ def _modules_after(statement: str, **env: str) -> set[str]:
 def test_the_api_handler_imports_no_xray_sdk_no_pydantic_v1_and_no_protocol_adapters() -> None:
     # Given tracing disabled, as the local run and the benchmark configure it
     # When the api's handler module is imported in a fresh interpreter
-    loaded = _modules_after(
-        "import api.handler", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Test"
-    )
+    loaded = _modules_after("import api.handler", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Test")
     # Then the X-Ray recorder, pydantic.v1 and the chain's ABI stack were not loaded
     assert "api.app" in loaded
     assert not loaded & {"aws_xray_sdk.core", "pydantic.v1", "tidewatch.protocols.adapters", "eth_abi"}
