@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
-from tidewatch.forecast.apy_model import APY_HISTORY_HOURS, forecast_apy, market_key
+from tidewatch.forecast.apy_model import APY_HISTORY_HOURS, forecast_apy
 from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
@@ -23,6 +23,7 @@ from tidewatch.forecast.payloads import (
     RiskForecast,
     RiskScoreRequest,
 )
+from tidewatch.forecast.repository import stored_rate_history
 from tidewatch.forecast.risk_model import RiskModel, score_positions
 from tidewatch.observability import MetricUnit, metrics
 
@@ -52,46 +53,6 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
     return RiskBatchResult(model_version=model.version, forecasts=forecasts, errors=errors)
 
 
-def stored_rate_history(
-    database: Database, market_ids: Sequence[int], *, now: datetime | None = None
-) -> tuple[dict[int, list[RateObservation]], dict[int, str]]:
-    """The stored rates a forecast uses (`APY_HISTORY_HOURS`, oldest first) of
-    each market, and each market's key (`protocol:chain:ASSET`) for its kink and its persistence
-    decision."""
-    if not market_ids:
-        return {}, {}
-    since = (now or datetime.now(UTC)) - timedelta(hours=APY_HISTORY_HOURS + 1)
-    with database.connection() as conn:
-        rows = conn.execute(
-            """
-            SELECT r.market_id, r.observed_at, r.supply_apy, r.borrow_apy, r.utilization,
-                   r.total_supplied, r.price_usd, m.asset_decimals
-            FROM market_rates r JOIN markets m ON m.id = r.market_id
-            WHERE r.market_id = ANY(%s) AND r.observed_at >= %s ORDER BY r.market_id, r.observed_at
-            """,
-            (list(market_ids), since),
-        ).fetchall()
-        key_rows = conn.execute(
-            "SELECT id, protocol, chain_id, asset_symbol FROM markets WHERE id = ANY(%s)", (list(market_ids),)
-        ).fetchall()
-    out: dict[int, list[RateObservation]] = {}
-    for row in rows:
-        deposits = None
-        if row["total_supplied"] is not None and row["price_usd"] is not None:
-            deposits = float(row["total_supplied"]) / 10.0 ** int(row["asset_decimals"]) * float(row["price_usd"])
-        out.setdefault(int(row["market_id"]), []).append(
-            RateObservation(
-                observed_at=row["observed_at"],
-                supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
-                borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
-                utilization=None if row["utilization"] is None else min(1.5, float(row["utilization"])),
-                deposits_usd=None if deposits is None or deposits < 0 else deposits,
-            )
-        )
-    keys = {int(r["id"]): market_key(str(r["protocol"]), int(r["chain_id"]), str(r["asset_symbol"])) for r in key_rows}
-    return out, keys
-
-
 def forecast_many(
     requests: Sequence[ApyForecastRequest], models: Models, database: Database | None
 ) -> list[ApyForecast]:
@@ -101,7 +62,8 @@ def forecast_many(
     if needed:
         if database is None:
             raise UnknownMarket("stored history is unavailable; pass the market's history in the request")
-        histories, keys = stored_rate_history(database, needed)
+        since = datetime.now(UTC) - timedelta(hours=APY_HISTORY_HOURS + 1)
+        histories, keys = stored_rate_history(database, needed, since=since)
     return forecast_apy(requests, models.apy, histories, keys)
 
 

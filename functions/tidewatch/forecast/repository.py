@@ -5,6 +5,7 @@ newest approved artifact and recent prices."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -14,6 +15,7 @@ from tidewatch.forecast.apy_model import market_key
 from tidewatch.forecast.artifact import Artifact
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.history import HourlyHistory, HourlySeries, prices_in_usd, rate_history_from_rows, to_hourly
+from tidewatch.forecast.payloads import RateObservation
 
 
 def history_from_database(database: Database, *, since: datetime) -> HourlyHistory:
@@ -101,3 +103,41 @@ def newest_approved_uri(database: Database, kind: str) -> str | None:
             (kind,),
         ).fetchone()
     return None if row is None else str(row["uri"])
+
+
+def stored_rate_history(
+    database: Database, market_ids: Sequence[int], *, since: datetime
+) -> tuple[dict[int, list[RateObservation]], dict[int, str]]:
+    """Each market's stored rates since `since` (oldest first), as a forecast reads them, and each
+    market's key (`protocol:chain:ASSET`) for its kink and its persistence decision."""
+    if not market_ids:
+        return {}, {}
+    with database.connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT r.market_id, r.observed_at, r.supply_apy, r.borrow_apy, r.utilization,
+                   r.total_supplied, r.price_usd, m.asset_decimals
+            FROM market_rates r JOIN markets m ON m.id = r.market_id
+            WHERE r.market_id = ANY(%s) AND r.observed_at >= %s ORDER BY r.market_id, r.observed_at
+            """,
+            (list(market_ids), since),
+        ).fetchall()
+        key_rows = conn.execute(
+            "SELECT id, protocol, chain_id, asset_symbol FROM markets WHERE id = ANY(%s)", (list(market_ids),)
+        ).fetchall()
+    out: dict[int, list[RateObservation]] = {}
+    for row in rows:
+        deposits = None
+        if row["total_supplied"] is not None and row["price_usd"] is not None:
+            deposits = float(row["total_supplied"]) / 10.0 ** int(row["asset_decimals"]) * float(row["price_usd"])
+        out.setdefault(int(row["market_id"]), []).append(
+            RateObservation(
+                observed_at=row["observed_at"],
+                supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
+                borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
+                utilization=None if row["utilization"] is None else min(1.5, float(row["utilization"])),
+                deposits_usd=None if deposits is None or deposits < 0 else deposits,
+            )
+        )
+    keys = {int(r["id"]): market_key(str(r["protocol"]), int(r["chain_id"]), str(r["asset_symbol"])) for r in key_rows}
+    return out, keys
