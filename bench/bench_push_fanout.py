@@ -111,8 +111,8 @@ _pusher: Any = None
 def _init_pusher(database_url: str) -> None:
     global _pusher
     from tidewatch.live.broadcaster import Broadcaster
-    from tidewatch.live.connections import ConnectionStore
     from tidewatch.live.http_push import HttpConnectionPoster
+    from tidewatch.live.repository import ConnectionStore
 
     _pusher = Broadcaster(ConnectionStore(Database(database_url)), HttpConnectionPoster(), max_workers=32)
 
@@ -162,8 +162,8 @@ class CountingThreads:
 
 def main() -> None:
     from tidewatch.live.broadcaster import Broadcaster
-    from tidewatch.live.connections import ConnectionStore
     from tidewatch.live.http_push import HttpConnectionPoster
+    from tidewatch.live.repository import ConnectionStore
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10_000)

@@ -120,8 +120,8 @@ def bench_broadcast_from_postgres(database: object, n_connections: int = 1000) -
     """publish_market end to end: subscriber lookup in websocket_connections + parallel posts."""
     from tidewatch.db import Database
     from tidewatch.live.broadcaster import Broadcaster
-    from tidewatch.live.connections import ConnectionStore
     from tidewatch.live.http_push import HttpConnectionPoster
+    from tidewatch.live.repository import ConnectionStore
 
     assert isinstance(database, Database)
     server, endpoint = _start_management_api()

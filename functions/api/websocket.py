@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidewatch import runtime
 from tidewatch.errors import DomainError
-from tidewatch.live.connections import ConnectionStore, PostgresPortfolioOwnership
 from tidewatch.live.messages import error
+from tidewatch.live.repository import ConnectionStore, PostgresPortfolioOwnership
 from tidewatch.live.session import LiveSession, TokenVerifier
 from tidewatch.live.settings import LiveSettings
 from tidewatch.observability import logger

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tidewatch.backfill import progress
+from tidewatch.backfill import repository
 from tidewatch.backfill.window import Window
 from tidewatch.chain.blocks import BlockIndex
 from tidewatch.chain.history import DEFAULT_BATCH, NotArchiveNode, execute_at_blocks, probe_archive
@@ -128,9 +128,9 @@ def backfill_chain(
     buckets = window.buckets()
     result.buckets = len(buckets)
     with database.connection() as conn:
-        done = progress.done_buckets(conn, chain.chain_id, progress.MARKETS, window.start, window.end)
+        done = repository.done_buckets(conn, chain.chain_id, repository.MARKETS, window.start, window.end)
         stored = (
-            progress.stored_markets(conn, chain.chain_id, window.start, window.end, window.step_seconds)
+            repository.stored_markets(conn, chain.chain_id, window.start, window.end, window.step_seconds)
             if options.skip_ingested
             else {}
         )
@@ -140,7 +140,7 @@ def backfill_chain(
     # markets it lacks are written). Deciding this needs no RPC, so a heal with nothing to fill
     # reads nothing.
     expected = set().union(*stored.values()) if stored else set()
-    missing: dict[datetime, set[progress.MarketKey] | None] = {}
+    missing: dict[datetime, set[repository.MarketKey] | None] = {}
     for b in candidates:
         have = stored.get(b)
         if have is None:
@@ -150,10 +150,10 @@ def backfill_chain(
     todo = [b for b in candidates if b in missing]
     result.already = len(buckets) - len(todo)
     with database.transaction() as conn:
-        progress.start_job(
+        repository.start_job(
             conn,
             chain.chain_id,
-            progress.MARKETS,
+            repository.MARKETS,
             window.start,
             window.end,
             window.step_seconds,
@@ -185,14 +185,14 @@ def backfill_chain(
     except DomainError as exc:
         result.error = exc.detail
         with database.transaction() as conn:
-            progress.finish_job(conn, chain.chain_id, progress.MARKETS, error=exc.detail)
+            repository.finish_job(conn, chain.chain_id, repository.MARKETS, error=exc.detail)
         raise
     finally:
         result.round_trips = client.round_trips - before
         result.seconds = round(time.monotonic() - began, 3)
     if result.complete:
         with database.transaction() as conn:
-            progress.finish_job(conn, chain.chain_id, progress.MARKETS)
+            repository.finish_job(conn, chain.chain_id, repository.MARKETS)
     return result
 
 
@@ -207,7 +207,7 @@ def _read_group(
     window: Window,
     options: BackfillOptions,
     result: ChainBackfill,
-    missing: Mapping[datetime, set[progress.MarketKey] | None],
+    missing: Mapping[datetime, set[repository.MarketKey] | None],
 ) -> None:
     step = window.step_seconds
     targets: dict[datetime, int | None] = {}
@@ -260,9 +260,11 @@ def _read_group(
                 detail = f"{len(failures)} market(s) not readable at block {number}: {names}"[:500]
                 _unfillable(conn, chain.chain_id, b, number, detail, result, rows=len(inserted))
                 continue
-            progress.mark(conn, chain.chain_id, progress.MARKETS, b, block=number, status="filled", rows=len(inserted))
+            repository.mark(
+                conn, chain.chain_id, repository.MARKETS, b, block=number, status="filled", rows=len(inserted)
+            )
             result.filled += 1
-        progress.advance_job(conn, chain.chain_id, progress.MARKETS, len(group))
+        repository.advance_job(conn, chain.chain_id, repository.MARKETS, len(group))
 
 
 def _unfillable(
@@ -275,7 +277,9 @@ def _unfillable(
     *,
     rows: int = 0,
 ) -> None:
-    progress.mark(conn, chain_id, progress.MARKETS, bucket, block=block, status="unfillable", detail=detail, rows=rows)
+    repository.mark(
+        conn, chain_id, repository.MARKETS, bucket, block=block, status="unfillable", detail=detail, rows=rows
+    )
     result.unfillable += 1
     result.unfillable_detail.append(detail)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tidewatch.backfill import progress
+from tidewatch.backfill import repository
 from tidewatch.backfill.markets import BackfillOptions, check_history, clamp
 from tidewatch.backfill.window import HOUR, Window, align
 from tidewatch.chain.blocks import BlockIndex
@@ -57,7 +57,7 @@ def request_history(
             INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
             VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
             """,
-            (chain_id, progress.positions_scope(address), end - timedelta(days=days), end, HOUR),
+            (chain_id, repository.positions_scope(address), end - timedelta(days=days), end, HOUR),
         )
 
 
@@ -85,7 +85,7 @@ def backfill_address(
     options = options or BackfillOptions()
     chain = registry.chain(client.chain_id)
     address = address.lower()
-    scope = progress.positions_scope(address)
+    scope = repository.positions_scope(address)
     found = discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size)
     plans = position_plans(found.chain, [address])
     _, now = execute(client, chain.multicall3, plans, chunk_size=options.chunk_size)
@@ -100,11 +100,11 @@ def backfill_address(
     check_history(index, window)
     buckets = window.buckets()
     with database.connection() as conn:
-        done = progress.done_buckets(conn, chain.chain_id, scope, window.start, window.end)
+        done = repository.done_buckets(conn, chain.chain_id, scope, window.start, window.end)
     todo = [b for b in buckets if b not in done]
     result = AddressBackfill(chain.chain_id, address, "running", hours=len(buckets))
     with database.transaction() as conn:
-        progress.start_job(
+        repository.start_job(
             conn,
             chain.chain_id,
             scope,
@@ -117,7 +117,7 @@ def backfill_address(
     if not todo:
         result.status = "done"
         with database.transaction() as conn:
-            progress.finish_job(conn, chain.chain_id, scope)
+            repository.finish_job(conn, chain.chain_id, scope)
         return result
     with database.connection() as conn:
         seen = (
@@ -157,7 +157,7 @@ def backfill_address(
             for b in group:
                 number = readable.get(b)
                 if number is None:
-                    progress.mark(
+                    repository.mark(
                         conn, chain.chain_id, scope, b, block=None, status="unfillable", detail="no block in this hour"
                     )
                     continue
@@ -165,7 +165,7 @@ def backfill_address(
                 positions = [o.value for o in outcomes if o.value is not None]
                 if not positions and not seen:
                     # Before the address's first position: not history of it, and not a gap.
-                    progress.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=0)
+                    repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=0)
                     continue
                 seen = True
                 supplied, borrowed, health = _totals(positions)
@@ -188,12 +188,12 @@ def backfill_address(
                         json.dumps([p.model_dump(mode="json") for p in positions]),
                     ),
                 )
-                progress.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=1)
+                repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=1)
                 result.filled += 1
-            progress.advance_job(conn, chain.chain_id, scope, len(group))
+            repository.advance_job(conn, chain.chain_id, scope, len(group))
     result.status = "done"
     with database.transaction() as conn:
-        progress.finish_job(conn, chain.chain_id, scope)
+        repository.finish_job(conn, chain.chain_id, scope)
     return result
 
 
@@ -234,6 +234,6 @@ def run_pending(
             )
         except DomainError as exc:
             with database.transaction() as conn:
-                progress.finish_job(conn, job["chain_id"], job["scope"], error=exc.detail)
+                repository.finish_job(conn, job["chain_id"], job["scope"], error=exc.detail)
             out.append(AddressBackfill(job["chain_id"], address, "failed", detail=exc.detail))
     return out

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tidewatch.live.connections import ConnectionStore, Recipient
 from tidewatch.live.fanout import DEFAULT_CHUNK, ChunkFanOut, PushChunk, chunked
 from tidewatch.live.pushes import MarketPush, PortfolioPush, push
+from tidewatch.live.repository import ConnectionStore, Recipient
 from tidewatch.live.topics import MARKETS, NOTIFICATIONS, market_topic, portfolio_topic
 from tidewatch.observability import logger
 

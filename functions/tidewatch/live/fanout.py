@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidewatch.live.connections import Recipient
+from tidewatch.live.repository import Recipient
 from tidewatch.observability import logger
 
 DEFAULT_CHUNK = 1000

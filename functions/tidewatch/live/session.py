@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from tidewatch.entrypoint import validation_problem
 from tidewatch.errors import Unauthorized
-from tidewatch.live.connections import ConnectionStore
 from tidewatch.live.messages import SubscriptionRequest, ack
+from tidewatch.live.repository import ConnectionStore
 from tidewatch.live.topics import PortfolioOwnership, authorize, parse_topic
 
 

@@ -69,7 +69,7 @@ def fan_out_from_settings(settings: LiveSettings) -> ChunkFanOut | None:
 
 def broadcaster_from_settings(database: Database, settings: LiveSettings) -> Broadcaster:
     """The broadcaster of a function that pushes: its connection store, its poster, fan-out past a chunk."""
-    from tidewatch.live.connections import ConnectionStore
+    from tidewatch.live.repository import ConnectionStore
 
     return Broadcaster(
         ConnectionStore(database),

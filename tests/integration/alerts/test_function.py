@@ -26,7 +26,7 @@ from tidewatch.alerts.outbox import DeliveryWorker, Outbox, SqsDeliveryQueue, Th
 from tidewatch.db import Database
 from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.live.broadcaster import Broadcaster
-from tidewatch.live.connections import ConnectionStore
+from tidewatch.live.repository import ConnectionStore
 from tidewatch.rules.settings import RulesSettings
 from tidewatch_local.alert_providers import Mailbox, ProviderStub, Scripted
 

@@ -17,7 +17,7 @@ from tidewatch.db import Database
 from tidewatch.entrypoint import run_typed
 from tidewatch.events import MarketChangedEvent, ScheduledEvent
 from tidewatch.live.broadcaster import Broadcaster
-from tidewatch.live.connections import ConnectionStore
+from tidewatch.live.repository import ConnectionStore
 from tidewatch.rules.settings import RulesSettings
 
 pytestmark = pytest.mark.integration

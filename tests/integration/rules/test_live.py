@@ -17,7 +17,7 @@ from tests.integration.rules.seeds import insert_rule, seed_users
 from tidewatch.db import Database
 from tidewatch.errors import Unauthorized
 from tidewatch.live.broadcaster import Broadcaster
-from tidewatch.live.connections import ConnectionStore, PostgresPortfolioOwnership
+from tidewatch.live.repository import ConnectionStore, PostgresPortfolioOwnership
 from tidewatch.live.session import LiveSession
 from tidewatch.rules.actions import ActionRunner
 from tidewatch.rules.tick import TickSources, run_tick

@@ -13,9 +13,9 @@ from tidewatch import runtime
 from tidewatch.db import Database
 from tidewatch.invoke import InProcessInvoker
 from tidewatch.live.broadcaster import Broadcaster
-from tidewatch.live.connections import ConnectionStore
 from tidewatch.live.fanout import PushChunk, ThreadChunkFanOut
 from tidewatch.live.http_push import HttpConnectionPoster
+from tidewatch.live.repository import ConnectionStore
 
 pytestmark = pytest.mark.integration
 

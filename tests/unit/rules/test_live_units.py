@@ -8,7 +8,7 @@ from botocore.stub import Stubber
 from tidewatch.errors import Forbidden, InvalidInput
 from tidewatch.live.aws_push import ApiGatewayPoster
 from tidewatch.live.broadcaster import Broadcaster, ConnectionGone
-from tidewatch.live.connections import Recipient
+from tidewatch.live.repository import Recipient
 from tidewatch.live.topics import authorize, parse_topic
 from tidewatch.rules.webhooks import sign, verify
 
