@@ -23,7 +23,9 @@ from tidewatch.identity.siwe import SiweMessage
 from tidewatch_local.alert_providers import ProviderStub
 from tidewatch_local.template import REPO_ROOT
 
-START_TIMEOUT_S = 120
+# A fresh devnet deploys, simulates and backfills before the first page; on a loaded two-core
+# machine that has taken over two minutes.
+START_TIMEOUT_S = 300
 
 
 def free_port() -> int:

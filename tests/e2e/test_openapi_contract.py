@@ -44,6 +44,9 @@ def contract_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         "TIDEWATCH_RATE_LIMIT_IP": UNLIMITED,
         "TIDEWATCH_RATE_LIMIT_NONCE": UNLIMITED,
         "TIDEWATCH_RATE_LIMIT_PLANS": json.dumps({"free": json.loads(UNLIMITED), "pro": json.loads(UNLIMITED)}),
+        # Two simulated days give every history, chart and forecast route stored rows to serve
+        # (the month a newcomer's run lives has its own test, test_month_of_life.py).
+        "TIDEWATCH_DEVNET_HISTORY_DAYS": "2",
         "PYTHONPATH": source_path(),
     }
     try:
