@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "local"), str(ROOT / "bench")]
 
-from bench_ingest import Counting  # noqa: E402
+from bench_ingest import Counting, open_stores, timed_tick  # noqa: E402
 from tidewatch.chain.rpc import ChainClient  # noqa: E402
 from tidewatch.protocols.discovery import DiscoveryCache, discover, read_markets_discovered  # noqa: E402
 from tidewatch.protocols.registry import load_registry  # noqa: E402
@@ -90,42 +89,14 @@ def main() -> int:
 
 
 def _full_tick(args: argparse.Namespace, url: str, chain: Any) -> None:
-    from ingest.logic import run_tick
-    from tidewatch.cache import connect_redis
-    from tidewatch.db import Database
-    from tidewatch.events import ScheduledEvent
-    from tidewatch.marketfeed import InMemoryPublisher
-    from tidewatch.migrate import apply_migrations
-    from tidewatch.protocols.registry import Registry
-
-    database = Database(args.database_url)
-    apply_migrations(database)
-    redis = connect_redis(args.redis_url) if args.redis_url else None
+    database, redis = open_stores(args)
     cache = DiscoveryCache()
     for label in ("cold", "warm"):
-        counter = Counting()
-        event = ScheduledEvent.model_validate(
-            {
-                "id": f"bench-{label}",
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "time": datetime.now(UTC).isoformat(),
-            }
-        )
-        start = time.perf_counter()
-        result = run_tick(
-            event,
-            database=database,
-            redis=redis,
-            registry=Registry(name="bench", chains=(chain,)),
-            clients={chain.chain_id: ChainClient(chain.chain_id, [url], transport=counter)},
-            publisher=InMemoryPublisher(),
-            discovery=cache,
-        )
+        result, counter, wall = timed_tick(database, redis, url, chain, label=f"bench-{label}", discovery=cache)
         c = result.chains[0]
         print(
             f"full ingest tick ({label} discovery cache): {counter.requests} round trips, {c.markets_read} markets, "
-            f"{c.rows_inserted} rows, {(time.perf_counter() - start) * 1000:.1f} ms"
+            f"{c.rows_inserted} rows, {wall * 1000:.1f} ms"
         )
     database.close()
 

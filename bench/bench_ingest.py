@@ -130,22 +130,19 @@ def main() -> int:
     return 0
 
 
-def _full_tick(args: argparse.Namespace, url: str, chain: ChainRegistry) -> None:
+def timed_tick(
+    database: Any, redis: Any, url: str, chain: ChainRegistry, *, label: str = "bench", discovery: Any = None
+) -> tuple[Any, Counting, float]:
+    """One full ingest tick (read + Postgres + Redis + events) of `chain`: its result, the RPC
+    traffic it made and its wall time in seconds."""
     from ingest.logic import run_tick
-    from tidewatch.cache import connect_redis
-    from tidewatch.db import Database
     from tidewatch.events import ScheduledEvent
     from tidewatch.marketfeed import InMemoryPublisher
-    from tidewatch.migrate import apply_migrations
     from tidewatch.protocols.registry import Registry
 
-    database = Database(args.database_url)
-    apply_migrations(database)
-    redis = connect_redis(args.redis_url) if args.redis_url else None
     counter = Counting()
-    client = ChainClient(chain.chain_id, [url], transport=counter)
     event = ScheduledEvent.model_validate(
-        {"id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "time": datetime.now(UTC).isoformat()}
+        {"id": label, "detail-type": "Scheduled Event", "source": "aws.events", "time": datetime.now(UTC).isoformat()}
     )
     start = time.perf_counter()
     result = run_tick(
@@ -153,10 +150,27 @@ def _full_tick(args: argparse.Namespace, url: str, chain: ChainRegistry) -> None
         database=database,
         redis=redis,
         registry=Registry(name="bench", chains=(chain,)),
-        clients={chain.chain_id: client},
+        clients={chain.chain_id: ChainClient(chain.chain_id, [url], transport=counter)},
         publisher=InMemoryPublisher(),
+        discovery=discovery,
     )
-    wall = time.perf_counter() - start
+    return result, counter, time.perf_counter() - start
+
+
+def open_stores(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The migrated database and (if given) the Redis client of --database-url / --redis-url."""
+    from tidewatch.cache import connect_redis
+    from tidewatch.db import Database
+    from tidewatch.migrate import apply_migrations
+
+    database = Database(args.database_url)
+    apply_migrations(database)
+    return database, connect_redis(args.redis_url) if args.redis_url else None
+
+
+def _full_tick(args: argparse.Namespace, url: str, chain: ChainRegistry) -> None:
+    database, redis = open_stores(args)
+    result, counter, wall = timed_tick(database, redis, url, chain)
     c = result.chains[0]
     print(
         f"{'':>6}   full tick: {counter.requests} round trips, {c.rows_inserted} rows, {c.events_published} events, {wall * 1000:.1f} ms"
