@@ -23,7 +23,6 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidewatch.db import Database
-from tidewatch.intents import RuleIntent
 from tidewatch.live.pushes import NotificationPush, TransactionPreparedPush, push
 from tidewatch.observability import logger
 from tidewatch.rules.model import (
@@ -35,20 +34,9 @@ from tidewatch.rules.model import (
     WebhookAction,
 )
 from tidewatch.rules.webhooks import WebhookSender
+from tidewatch.transactions.models import PrepareRequest
 
 T = TypeVar("T")
-
-
-class PrepareRequest(BaseModel):
-    """What the rules function asks of the wallet function (payload of the invoke)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    user_id: int
-    portfolio_id: int
-    rule_id: int
-    intent: RuleIntent
-    idempotency_key: str  # rule + window: a retried action must not prepare twice
 
 
 class PreparedTransaction(BaseModel):

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel
-
 from tidewatch.invoke import FunctionInvoker, call, invoker_from_settings
 from tidewatch.settings import FunctionsSettings
 from tidewatch.transactions.models import (
@@ -65,15 +63,15 @@ T = TypeVar("T")
 class RulesTransactionPreparer(Generic[T]):
     """The rules function's `TransactionPreparer` over a `WalletClient`.
 
-    Wire it in rules/deps.py as `RulesTransactionPreparer(client, PreparedTransaction)`: the rules'
-    request (user, portfolio, rule, intent, idempotency key) is re-read as the wallet's
-    `PrepareRequest`, and the result built with `make(transaction_id=..., summary=...)`.
+    Wire it in rules/deps.py as `RulesTransactionPreparer(client, PreparedTransaction)`: the rules
+    send the wallet's own `PrepareRequest` (user, portfolio, rule, intent, idempotency key), and the
+    result is built with `make(transaction_id=..., summary=...)`.
     """
 
     def __init__(self, client: WalletClient, make: Callable[..., T]) -> None:
         self._client = client
         self._make = make
 
-    def prepare(self, request: BaseModel) -> T:
-        record = self._client.prepare(PrepareRequest.model_validate(request.model_dump(mode="json")))
+    def prepare(self, request: PrepareRequest) -> T:
+        record = self._client.prepare(request)
         return self._make(transaction_id=str(record.id), summary=record.summary)

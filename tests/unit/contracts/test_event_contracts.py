@@ -40,7 +40,6 @@ from tidewatch.live.fanout import LambdaChunkFanOut, PushChunk
 from tidewatch.live.pushes import LivePush, MarketPush, PortfolioPush, TransactionStatusPush
 from tidewatch.live.transaction_status import TransactionStatusPusher
 from tidewatch.marketfeed import RedisPublisher
-from tidewatch.rules import actions
 from tidewatch.rules.shard_dispatch import SqsShardDispatcher
 from tidewatch.rules.sharding import ALL_RULES, ShardMessage
 from tidewatch.transactions import models as wallet
@@ -310,7 +309,7 @@ def test_alert_deliveries_on_sqs_parse_as_what_the_alerts_function_reads() -> No
 )
 def test_the_rules_prepare_request_parses_as_the_wallet_prepare_request(intent: BaseModel) -> None:
     # Given a rule's prepare-transaction action as the rules function sends it (JSON, like the invoke)
-    sent = actions.PrepareRequest(
+    sent = wallet.PrepareRequest(
         user_id=1,
         portfolio_id=2,
         rule_id=3,
