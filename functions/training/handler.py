@@ -12,28 +12,24 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from tidewatch import runtime
 from tidewatch.entrypoint import run_typed
-from tidewatch.errors import InvalidInput
 from tidewatch.events import ScheduledEvent
 from tidewatch.observability import logger, metrics, tracer
 from training import logic
-from training.settings import TrainingSettings
-from training.store import S3ArtifactStore
+from training.deps import TrainingDeps, production_deps
 
 TrainingEvent = Annotated[ScheduledEvent | logic.TrainRequest, Field(union_mode="left_to_right")]
 
 
-def _dispatch(event: ScheduledEvent | logic.TrainRequest) -> Any:
-    settings = TrainingSettings()
-    if not settings.model_bucket:
-        raise InvalidInput("TIDEWATCH_MODEL_BUCKET is not set: training has nowhere to publish")
-    store = S3ArtifactStore(settings.model_bucket, settings.model_prefix)
-    return logic.train(event, database=runtime.database(), store=store, lookback_days=settings.training_lookback_days)
+def handle(event: ScheduledEvent | logic.TrainRequest, deps: TrainingDeps) -> Any:
+    return logic.train(event, database=deps.database, store=deps.store, lookback_days=deps.lookback_days)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_typed(event, TrainingEvent, _dispatch)
+    def run(typed: ScheduledEvent | logic.TrainRequest) -> Any:
+        return handle(typed, production_deps())
+
+    return run_typed(event, TrainingEvent, run)
