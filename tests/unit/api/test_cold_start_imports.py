@@ -3,8 +3,6 @@ still refuses pydantic.v1 models once pydantic.v1 is imported."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -13,22 +11,13 @@ from fastapi import FastAPI
 from fastapi.exceptions import PydanticV1NotSupportedError
 
 import api.pydantic_v1_check  # noqa: F401  # installs the check, as api.app does
+from tests.import_probe import modules_after
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _modules_after(statement: str, **env: str) -> set[str]:
-    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "functions"), "PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", **env},
-        timeout=120,
-    )
-    return set(done.stdout.split())
+    return modules_after(statement, timeout=120, AWS_DEFAULT_REGION="us-east-1", **env)
 
 
 def test_the_api_handler_imports_no_xray_sdk_no_pydantic_v1_and_no_protocol_adapters() -> None:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from tests.import_probe import modules_after
 
-ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("web3", "eth_abi", "eth_account", "eth_utils", "boto3")
 
 
 def _modules_after(statement: str) -> set[str]:
-    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT / 'local'}", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-    )
-    return {m.split(".")[0] for m in done.stdout.split()}
+    return {m.split(".")[0] for m in modules_after(statement, paths=("functions", "local"))}
 
 
 def test_transactions_router_and_wallet_client_import_no_chain_libraries() -> None:
