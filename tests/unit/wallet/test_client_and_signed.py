@@ -117,50 +117,49 @@ def test_garbage_is_not_a_signed_transaction() -> None:
         BroadcastRequest(user_id=1, transaction_id=uuid4(), raw_transaction="0xzz")
 
 
-def test_rules_preparer_maps_the_rules_request_and_result() -> None:
-    # Given the rules function's request/result shapes (as in tidewatch.rules.actions)
+def test_rules_preparer_sends_the_wallet_request_and_builds_the_rules_result() -> None:
+    # Given the rules function's result shape and a wallet client that records what it gets
     from decimal import Decimal
 
-    from pydantic import BaseModel, ConfigDict
+    from pydantic import BaseModel
 
     from tidewatch.intents import RepayToHealthFactor
     from tidewatch.transactions.client import RulesTransactionPreparer
     from tidewatch.transactions.models import PrepareRequest
 
-    class RulesPrepareRequest(BaseModel):
-        user_id: int
-        portfolio_id: int
-        rule_id: int
-        intent: dict[str, Any]
-        idempotency_key: str
-
     class RulesPrepared(BaseModel):
-        model_config = ConfigDict(extra="allow")
         transaction_id: str
         summary: str
 
     seen: list[PrepareRequest] = []
+    transaction_id = uuid4()
 
     class FakeWallet:
         def prepare(self, request: PrepareRequest) -> Any:
             seen.append(request)
-            return type("Record", (), {"id": uuid4(), "summary": "Repay 1 USDC"})()
+            return type("Record", (), {"id": transaction_id, "summary": "Repay 1 USDC"})()
 
     preparer = RulesTransactionPreparer(FakeWallet(), RulesPrepared)  # type: ignore[arg-type]
-    # When a rule's repay action is prepared
-    result = preparer.prepare(
-        RulesPrepareRequest(
-            user_id=3,
-            portfolio_id=4,
-            rule_id=5,
-            idempotency_key="rule:5:w",
-            intent={"kind": "repay_to_health_factor", "market_id": 9, "target_health_factor": 1.5},
-        )
+    request = PrepareRequest.model_validate(
+        {
+            "user_id": 3,
+            "portfolio_id": 4,
+            "rule_id": 5,
+            "idempotency_key": "rule:5:w",
+            "intent": {
+                "kind": "repay_to_health_factor",
+                "market_id": 9,
+                "target_health_factor": "1.5",
+            },
+        }
     )
-    # Then the wallet got its typed request and the rules got their result type back
+    # When a rule's repay action is prepared
+    result = preparer.prepare(request)
+    # Then the wallet got the typed request unchanged and the rules got their result type back
+    assert seen == [request]
     assert seen[0].intent == RepayToHealthFactor(
         kind="repay_to_health_factor", market_id=9, target_health_factor=Decimal("1.5")
     )
-    assert (seen[0].user_id, seen[0].portfolio_id, seen[0].rule_id) == (3, 4, 5)
     assert isinstance(result, RulesPrepared)
+    assert result.transaction_id == str(transaction_id)
     assert result.summary == "Repay 1 USDC"
