@@ -58,6 +58,7 @@ from training.datasets import (
     market_kinks,
     risk_samples,
 )
+from training.weighted_bins import bin_features, to_raw_thresholds
 
 HF_RULE_THRESHOLD = 1.10
 INTERVAL_LEVEL = 0.80
@@ -324,9 +325,10 @@ def _fit_point(x: NDArray[np.float64], target: NDArray[np.float64], weight: NDAr
         early_stopping=False,
         random_state=0,
     )
+    binned = bin_features(x, weight)
     with _one_thread():
-        model.fit(x, target, sample_weight=weight)
-    return export_trees(model)
+        model.fit(binned.codes, target, sample_weight=weight)
+    return to_raw_thresholds(export_trees(model), binned)
 
 
 def _fit_fall(x: NDArray[np.float64], falls: NDArray[np.bool_]) -> TreeEnsemble:
