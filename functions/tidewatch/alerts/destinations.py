@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, b64url_decode
 from tidewatch.alerts.messages import AlertMessage
 from tidewatch.alerts.outbox import Outbox
@@ -250,21 +251,14 @@ class DestinationService:
             created_at=row["created_at"],
         )
 
-    _SELECT = (
-        "SELECT d.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE d.kind = 'email' "
-        "AND s.address = lower(d.target)) AS suppressed FROM alert_destinations d "
-    )
-
     def list_for(self, user_id: int) -> list[DestinationOut]:
         with self._db.connection() as conn:
-            rows = conn.execute(self._SELECT + "WHERE d.user_id = %s ORDER BY d.id", (user_id,)).fetchall()
+            rows = repository.user_destinations(conn, user_id)
         return [self._out(r) for r in rows]
 
     def get(self, user_id: int, destination_id: int) -> DestinationOut:
         with self._db.connection() as conn:
-            row = conn.execute(
-                self._SELECT + "WHERE d.id = %s AND d.user_id = %s", (destination_id, user_id)
-            ).fetchone()
+            row = repository.user_destination(conn, user_id, destination_id)
         if row is None:
             raise NotFound(f"no destination {destination_id} of yours")
         return self._out(row)
@@ -286,21 +280,22 @@ class DestinationService:
 
         try:
             with self._db.transaction() as conn:
-                count = conn.execute(
-                    "SELECT count(*) AS n FROM alert_destinations WHERE user_id = %s", (user_id,)
-                ).fetchone()
-                if count is not None and int(count["n"]) >= MAX_DESTINATIONS:
+                if repository.destination_count(conn, user_id) >= MAX_DESTINATIONS:
                     raise Conflict(f"at most {MAX_DESTINATIONS} destinations per user")
-                row = conn.execute(
-                    "INSERT INTO alert_destinations (user_id, kind, label, target, secret, is_default, verified_at) "
-                    "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING *",
-                    (user_id, kind, label, target, json.dumps(dict(secret or {})), is_default, verified),
-                ).fetchone()
+                row = repository.insert_destination(
+                    conn,
+                    user_id=user_id,
+                    kind=kind,
+                    label=label,
+                    target=target,
+                    secret=json.dumps(dict(secret or {})),
+                    is_default=is_default,
+                    verified=verified,
+                )
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict(f"this {kind} destination is already linked") from exc
         except psycopg.errors.ForeignKeyViolation as exc:
             raise NotFound("no such user") from exc
-        assert row is not None
         return self._out({**row, "suppressed": False})
 
     def create(self, user_id: int, spec: DestinationIn) -> DestinationOut:
@@ -346,7 +341,7 @@ class DestinationService:
         if result.outcome != "delivered":
             # Nothing half-stored: the address is only kept when its confirmation mail went out.
             with self._db.connection() as conn:
-                conn.execute("DELETE FROM alert_destinations WHERE id = %s", (out.id,))
+                repository.drop_destination(conn, out.id)
             if result.outcome == "failed":  # the address itself was refused (a hard bounce, SES rejection)
                 raise _invalid("address", f"this address does not accept mail: {result.response}"[:300])
             raise UpstreamUnavailable(
@@ -385,21 +380,17 @@ class DestinationService:
 
     def update(self, user_id: int, destination_id: int, patch: DestinationPatch) -> DestinationOut:
         with self._db.connection() as conn:
-            row = conn.execute(
-                "UPDATE alert_destinations SET label = coalesce(%s, label), is_default = coalesce(%s, is_default) "
-                "WHERE id = %s AND user_id = %s RETURNING id",
-                (patch.label, patch.is_default, destination_id, user_id),
-            ).fetchone()
-        if row is None:
+            updated = repository.update_destination(
+                conn, user_id, destination_id, label=patch.label, is_default=patch.is_default
+            )
+        if not updated:
             raise NotFound(f"no destination {destination_id} of yours")
         return self.get(user_id, destination_id)
 
     def delete(self, user_id: int, destination_id: int) -> None:
         with self._db.connection() as conn:
-            cur = conn.execute(
-                "DELETE FROM alert_destinations WHERE id = %s AND user_id = %s", (destination_id, user_id)
-            )
-        if cur.rowcount == 0:
+            deleted = repository.delete_user_destination(conn, user_id, destination_id)
+        if not deleted:
             raise NotFound(f"no destination {destination_id} of yours")
 
     # ------------------------------------------------------------ verification
@@ -410,16 +401,10 @@ class DestinationService:
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
         with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT user_id, target FROM alert_destinations WHERE id = %s AND kind = 'email'",
-                (claims.destination_id,),
-            ).fetchone()
+            row = repository.email_destination(conn, claims.destination_id)
             if row is None or address_digest(str(row["target"])) != claims.address_digest:
                 raise NotFound("this address is no longer on any account")
-            conn.execute(
-                "UPDATE alert_destinations SET verified_at = coalesce(verified_at, now()) WHERE id = %s",
-                (claims.destination_id,),
-            )
+            repository.mark_verified(conn, claims.destination_id)
         return self.get(int(row["user_id"]), claims.destination_id)
 
     def unsubscribe(self, token: str) -> str:
@@ -429,22 +414,14 @@ class DestinationService:
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
         with self._db.connection() as conn:
-            row = conn.execute(
-                "UPDATE alert_destinations SET unsubscribed_at = coalesce(unsubscribed_at, now()) "
-                "WHERE id = %s AND kind = 'email' RETURNING target",
-                (claims.destination_id,),
-            ).fetchone()
-        if row is None or address_digest(str(row["target"])) != claims.address_digest:
+            target = repository.unsubscribe_email(conn, claims.destination_id)
+        if target is None or address_digest(target) != claims.address_digest:
             raise NotFound("this address is no longer on any account")
-        return str(row["target"])
+        return target
 
     def resubscribe(self, user_id: int, destination_id: int) -> DestinationOut:
         with self._db.connection() as conn:
-            conn.execute(
-                "UPDATE alert_destinations SET unsubscribed_at = NULL, disabled_reason = NULL "
-                "WHERE id = %s AND user_id = %s",
-                (destination_id, user_id),
-            )
+            repository.resubscribe(conn, user_id, destination_id)
         return self.get(user_id, destination_id)
 
     # ------------------------------------------------------------ Telegram
@@ -459,10 +436,7 @@ class DestinationService:
         code = "".join(secrets.choice(alphabet) for _ in range(10))
         expires = self._clock() + timedelta(seconds=TELEGRAM_CODE_TTL_SECONDS)
         with self._db.connection() as conn:
-            conn.execute(
-                "INSERT INTO telegram_link_codes (code_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
-                (self._code_hash(code), user_id, label or "Telegram", expires),
-            )
+            repository.insert_telegram_code(conn, self._code_hash(code), user_id, label or "Telegram", expires)
         bot = self._settings.telegram_bot_username
         return TelegramCode(code=code, link=f"https://t.me/{bot}?start={code}" if bot else None, expires_at=expires)
 
@@ -473,37 +447,25 @@ class DestinationService:
         now = self._clock()
         try:
             with self._db.transaction() as conn:
-                row = conn.execute(
-                    "SELECT user_id, label, expires_at, used_at FROM telegram_link_codes WHERE code_hash = %s "
-                    "FOR UPDATE",
-                    (self._code_hash(code),),
-                ).fetchone()
+                row = repository.lock_telegram_code(conn, self._code_hash(code))
                 if row is None:
                     raise NotFound("unknown code")
                 if row["used_at"] is not None:
                     raise Gone("this code was already used; ask for a new one in Tidewatch")
                 if row["expires_at"] <= now:
                     raise Gone("this code has expired; ask for a new one in Tidewatch")
-                conn.execute(
-                    "UPDATE telegram_link_codes SET used_at = %s WHERE code_hash = %s", (now, self._code_hash(code))
-                )
+                repository.use_telegram_code(conn, self._code_hash(code), now)
                 # A chat linked to another user moves to the new owner (only they hold the chat).
-                conn.execute("DELETE FROM alert_destinations WHERE kind = 'telegram' AND target = %s", (chat_id,))
-                created = conn.execute(
-                    "INSERT INTO alert_destinations (user_id, kind, label, target, verified_at) "
-                    "VALUES (%s, 'telegram', %s, %s, now()) RETURNING *",
-                    (row["user_id"], row["label"], chat_id),
-                ).fetchone()
+                created = repository.link_telegram_chat(conn, row["user_id"], row["label"], chat_id)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict("this chat is already linked") from exc
-        assert created is not None
         return self._out({**created, "suppressed": False})
 
     # ------------------------------------------------------------ preferences, log, test send
 
     def preferences(self, user_id: int) -> Preferences:
         with self._db.connection() as conn:
-            row = conn.execute("SELECT * FROM alert_preferences WHERE user_id = %s", (user_id,)).fetchone()
+            row = repository.preferences_row(conn, user_id)
         if row is None:
             return Preferences()
         return Preferences(
@@ -523,28 +485,19 @@ class DestinationService:
         if (prefs.quiet_start is None) != (prefs.quiet_end is None):
             raise _invalid("quiet_end", "quiet hours need both a start and an end")
         with self._db.connection() as conn:
-            conn.execute(
-                "INSERT INTO alert_preferences (user_id, timezone, quiet_start, quiet_end, quiet_min_severity) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
-                "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
-                "quiet_min_severity = excluded.quiet_min_severity, updated_at = now()",
-                (user_id, prefs.timezone, prefs.quiet_start, prefs.quiet_end, prefs.quiet_min_severity),
+            repository.save_preferences(
+                conn,
+                user_id,
+                timezone=prefs.timezone,
+                quiet_start=prefs.quiet_start,
+                quiet_end=prefs.quiet_end,
+                quiet_min_severity=prefs.quiet_min_severity,
             )
         return self.preferences(user_id)
 
     def deliveries(self, user_id: int, *, destination_id: int | None = None, limit: int = 50) -> list[DeliveryOut]:
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT id, destination_id, rule_id, severity, message->>'subject' AS subject, status, last_error, "
-                "created_at FROM alert_deliveries WHERE user_id = %s AND (%s::bigint IS NULL OR destination_id = %s) "
-                "ORDER BY id DESC LIMIT %s",
-                (user_id, destination_id, destination_id, limit),
-            ).fetchall()
-            attempts = conn.execute(
-                "SELECT delivery_id, attempt, outcome, response_code, response, latency_ms, created_at AS at "
-                "FROM alert_delivery_attempts WHERE delivery_id = ANY(%s) ORDER BY id",
-                ([int(r["id"]) for r in rows],),
-            ).fetchall()
+            rows, attempts = repository.user_deliveries(conn, user_id, destination_id=destination_id, limit=limit)
         by_delivery: dict[int, list[AttemptOut]] = {}
         for a in attempts:
             by_delivery.setdefault(int(a["delivery_id"]), []).append(
@@ -605,10 +558,6 @@ def apply_ses_notification(database: Database, notification: Mapping[str, Any]) 
     if not found:
         return []
     detail = json.dumps({"type": kind, "message_id": (notification.get("mail") or {}).get("messageId")})
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO email_suppressions (address, reason, detail) VALUES (%s, %s, %s::jsonb) "
-            "ON CONFLICT (address) DO NOTHING",
-            [(a, reason, detail) for a in found],
-        )
+    with database.connection() as conn:
+        repository.suppress_addresses(conn, found, reason, detail)
     return found

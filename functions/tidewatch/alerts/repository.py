@@ -1,8 +1,11 @@
-"""Alert data in PostgreSQL that the alerts area reads across tables (rules, transactions,
-`alert_preferences`)."""
+"""Alert data in PostgreSQL: the delivery outbox (`alert_deliveries`, `alert_delivery_attempts`,
+`email_suppressions`), the users' destinations (`alert_destinations`) and preferences
+(`alert_preferences`), and what a firing's alert reads across tables (rules, transactions)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from tidewatch.db import Connection
@@ -18,3 +21,317 @@ def firing_context(conn: Connection, *, rule_id: int, user_id: int, transaction_
         (user_id, transaction_key, user_id, rule_id),
     ).fetchone()
     return row
+
+
+# ---- The delivery outbox ----------------------------------------------------------------------
+
+
+def quiet_hours_row(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = conn.execute(
+        "SELECT timezone, quiet_start, quiet_end, quiet_min_severity FROM alert_preferences WHERE user_id = %s",
+        (user_id,),
+    ).fetchone()
+    return row
+
+
+def enqueue_deliveries(
+    conn: Connection,
+    *,
+    user_id: int,
+    destination_ids: Sequence[int] | None,
+    execution_id: int | None,
+    idempotency_key: str,
+    rule_id: int | None,
+    severity: str,
+    message: str,
+    next_attempt_at: datetime,
+    note: str | None,
+) -> list[dict[str, Any]]:
+    """Rows (id, next_attempt_at) for the user's usable destinations (named, or the default set):
+    the new ones and those of an earlier try of the same key still pending."""
+    # One statement (atomic on its own): the user's usable destinations, the new rows, and
+    # the rows of an earlier try of the same firing that are still to send. The outer
+    # SELECT sees the table before the INSERT, so a row is never listed twice.
+    return conn.execute(
+        "WITH dest AS (SELECT id FROM alert_destinations WHERE user_id = %s AND verified_at IS NOT NULL "
+        "AND unsubscribed_at IS NULL AND disabled_reason IS NULL "
+        "AND (CASE WHEN %s::bigint[] IS NULL THEN is_default ELSE id = ANY(%s::bigint[]) END)), "
+        "ins AS (INSERT INTO alert_deliveries (execution_id, idempotency_key, destination_id, user_id, "
+        "rule_id, severity, message, next_attempt_at, last_error) "
+        "SELECT %s, %s, dest.id, %s, %s, %s, %s::jsonb, %s, %s FROM dest ORDER BY dest.id "
+        "ON CONFLICT (idempotency_key, destination_id) DO NOTHING RETURNING id, next_attempt_at) "
+        "SELECT id, next_attempt_at FROM ins UNION ALL "
+        "SELECT a.id, a.next_attempt_at FROM alert_deliveries a JOIN dest ON dest.id = a.destination_id "
+        "WHERE a.idempotency_key = %s AND a.status = 'pending' ORDER BY id",
+        (
+            user_id,
+            destination_ids,
+            destination_ids,
+            execution_id,
+            idempotency_key,
+            user_id,
+            rule_id,
+            severity,
+            message,
+            next_attempt_at,
+            note,
+            idempotency_key,
+        ),
+    ).fetchall()
+
+
+def claim_delivery(
+    conn: Connection, delivery_id: int, *, now: datetime, lease_until: datetime
+) -> dict[str, Any] | None:
+    """Lease the delivery when due (pending and due, or sending with an expired lease), one attempt
+    more; the row with its destination and whether the address is suppressed, else None."""
+    row: dict[str, Any] | None = conn.execute(
+        "UPDATE alert_deliveries a SET status = 'sending', attempt = a.attempt + 1, "
+        "lease_until = %s, updated_at = now() FROM alert_destinations d "
+        "WHERE a.id = %s AND d.id = a.destination_id AND ((a.status = 'pending' AND a.next_attempt_at <= %s) "
+        "OR (a.status = 'sending' AND a.lease_until < %s)) "
+        "RETURNING a.id, a.attempt, a.message, a.severity, d.id AS destination_id, d.user_id, d.kind, "
+        "d.label, d.target, d.secret, d.unsubscribed_at, d.disabled_reason, d.verified_at, "
+        "EXISTS (SELECT 1 FROM email_suppressions s WHERE d.kind = 'email' AND s.address = lower(d.target)) "
+        "AS suppressed",
+        (lease_until, delivery_id, now, now),
+    ).fetchone()
+    return row
+
+
+def record_delivery_attempt(
+    conn: Connection,
+    delivery_id: int,
+    *,
+    attempt: int,
+    outcome: str,
+    response_code: int | None,
+    response: str,
+    latency_ms: float,
+) -> None:
+    conn.execute(
+        "INSERT INTO alert_delivery_attempts (delivery_id, attempt, outcome, response_code, response, "
+        "latency_ms) VALUES (%s, %s, %s, %s, %s, %s)",
+        (delivery_id, attempt, outcome, response_code, response, latency_ms),
+    )
+
+
+def set_delivery_state(
+    conn: Connection, delivery_id: int, *, status: str, next_attempt_at: datetime, error: str | None
+) -> None:
+    conn.execute(
+        "UPDATE alert_deliveries SET status = %s, next_attempt_at = %s, lease_until = NULL, "
+        "last_error = %s, updated_at = now() WHERE id = %s",
+        (status, next_attempt_at, error, delivery_id),
+    )
+
+
+def disable_destination(conn: Connection, destination_id: int, reason: str) -> None:
+    conn.execute("UPDATE alert_destinations SET disabled_reason = %s WHERE id = %s", (reason, destination_id))
+
+
+def suppress_address(conn: Connection, address: str, reason: str, detail: str) -> None:
+    """Never email `address` again (kept lower-case); an address already suppressed stays as it is."""
+    conn.execute(
+        "INSERT INTO email_suppressions (address, reason, detail) VALUES (lower(%s), %s, %s::jsonb) "
+        "ON CONFLICT (address) DO NOTHING",
+        (address, reason, detail),
+    )
+
+
+def due_deliveries(conn: Connection, *, now: datetime, limit: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM alert_deliveries WHERE (status = 'pending' AND next_attempt_at <= %s) "
+        "OR (status = 'sending' AND lease_until < %s) ORDER BY next_attempt_at LIMIT %s",
+        (now, now, limit),
+    ).fetchall()
+    return [int(r["id"]) for r in rows]
+
+
+# ---- Destinations, Telegram link codes, preferences, the delivery log -------------------------
+
+# Every destination column, and whether its address is suppressed (email only).
+_DESTINATION = (
+    "SELECT d.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE d.kind = 'email' "
+    "AND s.address = lower(d.target)) AS suppressed FROM alert_destinations d "
+)
+
+
+def user_destinations(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    return conn.execute(_DESTINATION + "WHERE d.user_id = %s ORDER BY d.id", (user_id,)).fetchall()
+
+
+def user_destination(conn: Connection, user_id: int, destination_id: int) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = conn.execute(
+        _DESTINATION + "WHERE d.id = %s AND d.user_id = %s", (destination_id, user_id)
+    ).fetchone()
+    return row
+
+
+def destination_count(conn: Connection, user_id: int) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM alert_destinations WHERE user_id = %s", (user_id,)).fetchone()
+    return 0 if row is None else int(row["n"])
+
+
+def insert_destination(
+    conn: Connection,
+    *,
+    user_id: int,
+    kind: str,
+    label: str,
+    target: str,
+    secret: str,
+    is_default: bool,
+    verified: bool,
+) -> dict[str, Any]:
+    """The new row (verified now when `verified`); raises psycopg's UniqueViolation for a target
+    already linked and ForeignKeyViolation for an unknown user."""
+    row: dict[str, Any] | None = conn.execute(
+        "INSERT INTO alert_destinations (user_id, kind, label, target, secret, is_default, verified_at) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING *",
+        (user_id, kind, label, target, secret, is_default, verified),
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+def drop_destination(conn: Connection, destination_id: int) -> None:
+    conn.execute("DELETE FROM alert_destinations WHERE id = %s", (destination_id,))
+
+
+def update_destination(
+    conn: Connection, user_id: int, destination_id: int, *, label: str | None, is_default: bool | None
+) -> bool:
+    """Change what is given (None keeps the value); False when the user has no such destination."""
+    row = conn.execute(
+        "UPDATE alert_destinations SET label = coalesce(%s, label), is_default = coalesce(%s, is_default) "
+        "WHERE id = %s AND user_id = %s RETURNING id",
+        (label, is_default, destination_id, user_id),
+    ).fetchone()
+    return row is not None
+
+
+def delete_user_destination(conn: Connection, user_id: int, destination_id: int) -> bool:
+    cur = conn.execute("DELETE FROM alert_destinations WHERE id = %s AND user_id = %s", (destination_id, user_id))
+    return cur.rowcount != 0
+
+
+def email_destination(conn: Connection, destination_id: int) -> dict[str, Any] | None:
+    """The owner and address of an email destination."""
+    row: dict[str, Any] | None = conn.execute(
+        "SELECT user_id, target FROM alert_destinations WHERE id = %s AND kind = 'email'",
+        (destination_id,),
+    ).fetchone()
+    return row
+
+
+def mark_verified(conn: Connection, destination_id: int) -> None:
+    """Verified now, or when it first was."""
+    conn.execute(
+        "UPDATE alert_destinations SET verified_at = coalesce(verified_at, now()) WHERE id = %s",
+        (destination_id,),
+    )
+
+
+def unsubscribe_email(conn: Connection, destination_id: int) -> str | None:
+    """Stop an email destination (kept as first unsubscribed); its address, None without it."""
+    row = conn.execute(
+        "UPDATE alert_destinations SET unsubscribed_at = coalesce(unsubscribed_at, now()) "
+        "WHERE id = %s AND kind = 'email' RETURNING target",
+        (destination_id,),
+    ).fetchone()
+    return None if row is None else str(row["target"])
+
+
+def resubscribe(conn: Connection, user_id: int, destination_id: int) -> None:
+    conn.execute(
+        "UPDATE alert_destinations SET unsubscribed_at = NULL, disabled_reason = NULL WHERE id = %s AND user_id = %s",
+        (destination_id, user_id),
+    )
+
+
+def insert_telegram_code(conn: Connection, code_hash: str, user_id: int, label: str, expires_at: datetime) -> None:
+    conn.execute(
+        "INSERT INTO telegram_link_codes (code_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
+        (code_hash, user_id, label, expires_at),
+    )
+
+
+def lock_telegram_code(conn: Connection, code_hash: str) -> dict[str, Any] | None:
+    """The code's owner, label, expiry and use, locked until the transaction ends."""
+    row: dict[str, Any] | None = conn.execute(
+        "SELECT user_id, label, expires_at, used_at FROM telegram_link_codes WHERE code_hash = %s FOR UPDATE",
+        (code_hash,),
+    ).fetchone()
+    return row
+
+
+def use_telegram_code(conn: Connection, code_hash: str, at: datetime) -> None:
+    conn.execute("UPDATE telegram_link_codes SET used_at = %s WHERE code_hash = %s", (at, code_hash))
+
+
+def link_telegram_chat(conn: Connection, user_id: int, label: str, chat_id: str) -> dict[str, Any]:
+    """The chat as the user's verified Telegram destination; a link of the chat to anyone else
+    is dropped first (only the new owner holds the chat)."""
+    conn.execute("DELETE FROM alert_destinations WHERE kind = 'telegram' AND target = %s", (chat_id,))
+    row: dict[str, Any] | None = conn.execute(
+        "INSERT INTO alert_destinations (user_id, kind, label, target, verified_at) "
+        "VALUES (%s, 'telegram', %s, %s, now()) RETURNING *",
+        (user_id, label, chat_id),
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+def preferences_row(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = conn.execute(
+        "SELECT * FROM alert_preferences WHERE user_id = %s", (user_id,)
+    ).fetchone()
+    return row
+
+
+def save_preferences(
+    conn: Connection,
+    user_id: int,
+    *,
+    timezone: str,
+    quiet_start: str | None,
+    quiet_end: str | None,
+    quiet_min_severity: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO alert_preferences (user_id, timezone, quiet_start, quiet_end, quiet_min_severity) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
+        "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
+        "quiet_min_severity = excluded.quiet_min_severity, updated_at = now()",
+        (user_id, timezone, quiet_start, quiet_end, quiet_min_severity),
+    )
+
+
+def user_deliveries(
+    conn: Connection, user_id: int, *, destination_id: int | None, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The user's latest deliveries (of one destination when given), newest first, and their
+    attempts in order."""
+    rows = conn.execute(
+        "SELECT id, destination_id, rule_id, severity, message->>'subject' AS subject, status, last_error, "
+        "created_at FROM alert_deliveries WHERE user_id = %s AND (%s::bigint IS NULL OR destination_id = %s) "
+        "ORDER BY id DESC LIMIT %s",
+        (user_id, destination_id, destination_id, limit),
+    ).fetchall()
+    attempts = conn.execute(
+        "SELECT delivery_id, attempt, outcome, response_code, response, latency_ms, created_at AS at "
+        "FROM alert_delivery_attempts WHERE delivery_id = ANY(%s) ORDER BY id",
+        ([int(r["id"]) for r in rows],),
+    ).fetchall()
+    return rows, attempts
+
+
+def suppress_addresses(conn: Connection, addresses: Sequence[str], reason: str, detail: str) -> None:
+    """Suppress each (already lower-case) address; addresses already suppressed stay as they are."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO email_suppressions (address, reason, detail) VALUES (%s, %s, %s::jsonb) "
+            "ON CONFLICT (address) DO NOTHING",
+            [(a, reason, detail) for a in addresses],
+        )
