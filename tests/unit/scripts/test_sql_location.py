@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scripts.check_sql_location import ALLOWED, ROOT, main, sql_literals
+from scripts.check_sql_location import ALLOWED, DEFAULT_PATHS, ROOT, check, main, sql_literals
 
 PY = Path("service.py")
 
@@ -69,3 +69,8 @@ def test_every_allowed_module_exists_and_says_why() -> None:
     for module, reason in ALLOWED.items():
         assert (ROOT / module).is_file(), module
         assert len(reason) > 20, module
+
+
+def test_the_tree_has_sql_only_in_repositories() -> None:
+    # Given the code folders make lint checks, When checked, Then no SQL sits outside them
+    assert [str(f) for f in check(ROOT / p for p in DEFAULT_PATHS)] == []
