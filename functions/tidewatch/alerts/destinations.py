@@ -32,6 +32,7 @@ from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, b64url_decode
 from tidewatch.alerts.messages import AlertMessage
 from tidewatch.alerts.outbox import Outbox
+from tidewatch.alerts.repository import DestinationsRepository
 from tidewatch.alerts.tokens import BadToken, address_digest, make_token, read_token
 from tidewatch.db import Database
 from tidewatch.errors import Conflict, DomainError, InvalidInput, NotFound, UpstreamUnavailable
@@ -194,9 +195,11 @@ class DestinationSettings:
 
 
 class DestinationService:
+    """Destinations as their owners manage them, over a `DestinationsRepository` (no SQL here)."""
+
     def __init__(
         self,
-        database: Database,
+        destinations: DestinationsRepository,
         settings: DestinationSettings,
         *,
         egress: EgressPolicy,
@@ -204,7 +207,7 @@ class DestinationService:
         outbox: Outbox | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = database
+        self._records = destinations
         self._settings = settings
         self._egress = egress
         self._email = email
@@ -252,13 +255,13 @@ class DestinationService:
         )
 
     def list_for(self, user_id: int) -> list[DestinationOut]:
-        with self._db.connection() as conn:
-            rows = repository.user_destinations(conn, user_id)
+        with self._records.session() as records:
+            rows = records.user_destinations(user_id)
         return [self._out(r) for r in rows]
 
     def get(self, user_id: int, destination_id: int) -> DestinationOut:
-        with self._db.connection() as conn:
-            row = repository.user_destination(conn, user_id, destination_id)
+        with self._records.session() as records:
+            row = records.user_destination(user_id, destination_id)
         if row is None:
             raise NotFound(f"no destination {destination_id} of yours")
         return self._out(row)
@@ -279,11 +282,10 @@ class DestinationService:
         import json
 
         try:
-            with self._db.transaction() as conn:
-                if repository.destination_count(conn, user_id) >= MAX_DESTINATIONS:
+            with self._records.transaction() as records:
+                if records.destination_count(user_id) >= MAX_DESTINATIONS:
                     raise Conflict(f"at most {MAX_DESTINATIONS} destinations per user")
-                row = repository.insert_destination(
-                    conn,
+                row = records.insert_destination(
                     user_id=user_id,
                     kind=kind,
                     label=label,
@@ -340,8 +342,8 @@ class DestinationService:
         )
         if result.outcome != "delivered":
             # Nothing half-stored: the address is only kept when its confirmation mail went out.
-            with self._db.connection() as conn:
-                repository.drop_destination(conn, out.id)
+            with self._records.session() as records:
+                records.drop_destination(out.id)
             if result.outcome == "failed":  # the address itself was refused (a hard bounce, SES rejection)
                 raise _invalid("address", f"this address does not accept mail: {result.response}"[:300])
             raise UpstreamUnavailable(
@@ -379,17 +381,17 @@ class DestinationService:
         )
 
     def update(self, user_id: int, destination_id: int, patch: DestinationPatch) -> DestinationOut:
-        with self._db.connection() as conn:
-            updated = repository.update_destination(
-                conn, user_id, destination_id, label=patch.label, is_default=patch.is_default
+        with self._records.session() as records:
+            updated = records.update_destination(
+                user_id, destination_id, label=patch.label, is_default=patch.is_default
             )
         if not updated:
             raise NotFound(f"no destination {destination_id} of yours")
         return self.get(user_id, destination_id)
 
     def delete(self, user_id: int, destination_id: int) -> None:
-        with self._db.connection() as conn:
-            deleted = repository.delete_user_destination(conn, user_id, destination_id)
+        with self._records.session() as records:
+            deleted = records.delete_user_destination(user_id, destination_id)
         if not deleted:
             raise NotFound(f"no destination {destination_id} of yours")
 
@@ -400,11 +402,11 @@ class DestinationService:
             claims = read_token(self._settings.link_key, VERIFY_PURPOSE, token, now=self._clock().timestamp())
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
-        with self._db.connection() as conn:
-            row = repository.email_destination(conn, claims.destination_id)
+        with self._records.session() as records:
+            row = records.email_destination(claims.destination_id)
             if row is None or address_digest(str(row["target"])) != claims.address_digest:
                 raise NotFound("this address is no longer on any account")
-            repository.mark_verified(conn, claims.destination_id)
+            records.mark_verified(claims.destination_id)
         return self.get(int(row["user_id"]), claims.destination_id)
 
     def unsubscribe(self, token: str) -> str:
@@ -413,15 +415,15 @@ class DestinationService:
             claims = read_token(self._settings.link_key, UNSUBSCRIBE_PURPOSE, token, now=self._clock().timestamp())
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
-        with self._db.connection() as conn:
-            target = repository.unsubscribe_email(conn, claims.destination_id)
+        with self._records.session() as records:
+            target = records.unsubscribe_email(claims.destination_id)
         if target is None or address_digest(target) != claims.address_digest:
             raise NotFound("this address is no longer on any account")
         return target
 
     def resubscribe(self, user_id: int, destination_id: int) -> DestinationOut:
-        with self._db.connection() as conn:
-            repository.resubscribe(conn, user_id, destination_id)
+        with self._records.session() as records:
+            records.resubscribe(user_id, destination_id)
         return self.get(user_id, destination_id)
 
     # ------------------------------------------------------------ Telegram
@@ -435,8 +437,8 @@ class DestinationService:
         alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
         code = "".join(secrets.choice(alphabet) for _ in range(10))
         expires = self._clock() + timedelta(seconds=TELEGRAM_CODE_TTL_SECONDS)
-        with self._db.connection() as conn:
-            repository.insert_telegram_code(conn, self._code_hash(code), user_id, label or "Telegram", expires)
+        with self._records.session() as records:
+            records.insert_telegram_code(self._code_hash(code), user_id, label or "Telegram", expires)
         bot = self._settings.telegram_bot_username
         return TelegramCode(code=code, link=f"https://t.me/{bot}?start={code}" if bot else None, expires_at=expires)
 
@@ -446,17 +448,17 @@ class DestinationService:
             raise NotFound("unknown code")
         now = self._clock()
         try:
-            with self._db.transaction() as conn:
-                row = repository.lock_telegram_code(conn, self._code_hash(code))
+            with self._records.transaction() as records:
+                row = records.lock_telegram_code(self._code_hash(code))
                 if row is None:
                     raise NotFound("unknown code")
                 if row["used_at"] is not None:
                     raise Gone("this code was already used; ask for a new one in Tidewatch")
                 if row["expires_at"] <= now:
                     raise Gone("this code has expired; ask for a new one in Tidewatch")
-                repository.use_telegram_code(conn, self._code_hash(code), now)
+                records.use_telegram_code(self._code_hash(code), now)
                 # A chat linked to another user moves to the new owner (only they hold the chat).
-                created = repository.link_telegram_chat(conn, row["user_id"], row["label"], chat_id)
+                created = records.link_telegram_chat(row["user_id"], row["label"], chat_id)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict("this chat is already linked") from exc
         return self._out({**created, "suppressed": False})
@@ -464,8 +466,8 @@ class DestinationService:
     # ------------------------------------------------------------ preferences, log, test send
 
     def preferences(self, user_id: int) -> Preferences:
-        with self._db.connection() as conn:
-            row = repository.preferences_row(conn, user_id)
+        with self._records.session() as records:
+            row = records.preferences_row(user_id)
         if row is None:
             return Preferences()
         return Preferences(
@@ -484,9 +486,8 @@ class DestinationService:
             raise _invalid("timezone", "not an IANA time zone (e.g. Europe/Berlin)") from exc
         if (prefs.quiet_start is None) != (prefs.quiet_end is None):
             raise _invalid("quiet_end", "quiet hours need both a start and an end")
-        with self._db.connection() as conn:
-            repository.save_preferences(
-                conn,
+        with self._records.session() as records:
+            records.save_preferences(
                 user_id,
                 timezone=prefs.timezone,
                 quiet_start=prefs.quiet_start,
@@ -496,8 +497,8 @@ class DestinationService:
         return self.preferences(user_id)
 
     def deliveries(self, user_id: int, *, destination_id: int | None = None, limit: int = 50) -> list[DeliveryOut]:
-        with self._db.connection() as conn:
-            rows, attempts = repository.user_deliveries(conn, user_id, destination_id=destination_id, limit=limit)
+        with self._records.session() as records:
+            rows, attempts = records.user_deliveries(user_id, destination_id=destination_id, limit=limit)
         by_delivery: dict[int, list[AttemptOut]] = {}
         for a in attempts:
             by_delivery.setdefault(int(a["delivery_id"]), []).append(

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from tidewatch.db import Connection
+from tidewatch.db import Connection, Database
 
 
 def firing_context(conn: Connection, *, rule_id: int, user_id: int, transaction_key: str) -> dict[str, Any] | None:
@@ -157,174 +158,274 @@ _DESTINATION = (
 )
 
 
-def user_destinations(conn: Connection, user_id: int) -> list[dict[str, Any]]:
-    return conn.execute(_DESTINATION + "WHERE d.user_id = %s ORDER BY d.id", (user_id,)).fetchall()
+class DestinationRecords(Protocol):
+    """A user's destinations, Telegram link codes, preferences and delivery log, in one unit of
+    work. Rows are dicts with the table's columns; a destination row also says `suppressed`."""
+
+    def user_destinations(self, user_id: int) -> list[dict[str, Any]]: ...
+
+    def user_destination(self, user_id: int, destination_id: int) -> dict[str, Any] | None: ...
+
+    def destination_count(self, user_id: int) -> int: ...
+
+    def insert_destination(
+        self,
+        *,
+        user_id: int,
+        kind: str,
+        label: str,
+        target: str,
+        secret: str,
+        is_default: bool,
+        verified: bool,
+    ) -> dict[str, Any]:
+        """The new row (verified now when `verified`); raises psycopg's UniqueViolation for a target
+        already linked and ForeignKeyViolation for an unknown user."""
+        ...
+
+    def drop_destination(self, destination_id: int) -> None: ...
+
+    def update_destination(
+        self, user_id: int, destination_id: int, *, label: str | None, is_default: bool | None
+    ) -> bool:
+        """Change what is given (None keeps the value); False when the user has no such destination."""
+        ...
+
+    def delete_user_destination(self, user_id: int, destination_id: int) -> bool: ...
+
+    def email_destination(self, destination_id: int) -> dict[str, Any] | None:
+        """The owner and address of an email destination."""
+        ...
+
+    def mark_verified(self, destination_id: int) -> None:
+        """Verified now, or when it first was."""
+        ...
+
+    def unsubscribe_email(self, destination_id: int) -> str | None:
+        """Stop an email destination (kept as first unsubscribed); its address, None without it."""
+        ...
+
+    def resubscribe(self, user_id: int, destination_id: int) -> None: ...
+
+    def insert_telegram_code(self, code_hash: str, user_id: int, label: str, expires_at: datetime) -> None: ...
+
+    def lock_telegram_code(self, code_hash: str) -> dict[str, Any] | None:
+        """The code's owner, label, expiry and use, locked until the transaction ends."""
+        ...
+
+    def use_telegram_code(self, code_hash: str, at: datetime) -> None: ...
+
+    def link_telegram_chat(self, user_id: int, label: str, chat_id: str) -> dict[str, Any]:
+        """The chat as the user's verified Telegram destination; a link of the chat to anyone else
+        is dropped first (only the new owner holds the chat)."""
+        ...
+
+    def preferences_row(self, user_id: int) -> dict[str, Any] | None: ...
+
+    def save_preferences(
+        self,
+        user_id: int,
+        *,
+        timezone: str,
+        quiet_start: str | None,
+        quiet_end: str | None,
+        quiet_min_severity: str,
+    ) -> None: ...
+
+    def user_deliveries(
+        self, user_id: int, *, destination_id: int | None, limit: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The user's latest deliveries (of one destination when given), newest first, and their
+        attempts in order."""
+        ...
 
 
-def user_destination(conn: Connection, user_id: int, destination_id: int) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = conn.execute(
-        _DESTINATION + "WHERE d.id = %s AND d.user_id = %s", (destination_id, user_id)
-    ).fetchone()
-    return row
+class DestinationsRepository(Protocol):
+    """`transaction()`: all or nothing; `session()`: one connection, each statement on its own."""
+
+    def transaction(self) -> AbstractContextManager[DestinationRecords]: ...
+
+    def session(self) -> AbstractContextManager[DestinationRecords]: ...
 
 
-def destination_count(conn: Connection, user_id: int) -> int:
-    row = conn.execute("SELECT count(*) AS n FROM alert_destinations WHERE user_id = %s", (user_id,)).fetchone()
-    return 0 if row is None else int(row["n"])
+class PostgresDestinationRecords:
+    """`DestinationRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def user_destinations(self, user_id: int) -> list[dict[str, Any]]:
+        return self.conn.execute(_DESTINATION + "WHERE d.user_id = %s ORDER BY d.id", (user_id,)).fetchall()
+
+    def user_destination(self, user_id: int, destination_id: int) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = self.conn.execute(
+            _DESTINATION + "WHERE d.id = %s AND d.user_id = %s", (destination_id, user_id)
+        ).fetchone()
+        return row
+
+    def destination_count(self, user_id: int) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) AS n FROM alert_destinations WHERE user_id = %s", (user_id,)
+        ).fetchone()
+        return 0 if row is None else int(row["n"])
+
+    def insert_destination(
+        self,
+        *,
+        user_id: int,
+        kind: str,
+        label: str,
+        target: str,
+        secret: str,
+        is_default: bool,
+        verified: bool,
+    ) -> dict[str, Any]:
+        """The new row (verified now when `verified`); raises psycopg's UniqueViolation for a target
+        already linked and ForeignKeyViolation for an unknown user."""
+        row: dict[str, Any] | None = self.conn.execute(
+            "INSERT INTO alert_destinations (user_id, kind, label, target, secret, is_default, verified_at) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING *",
+            (user_id, kind, label, target, secret, is_default, verified),
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def drop_destination(self, destination_id: int) -> None:
+        self.conn.execute("DELETE FROM alert_destinations WHERE id = %s", (destination_id,))
+
+    def update_destination(
+        self, user_id: int, destination_id: int, *, label: str | None, is_default: bool | None
+    ) -> bool:
+        """Change what is given (None keeps the value); False when the user has no such destination."""
+        row = self.conn.execute(
+            "UPDATE alert_destinations SET label = coalesce(%s, label), is_default = coalesce(%s, is_default) "
+            "WHERE id = %s AND user_id = %s RETURNING id",
+            (label, is_default, destination_id, user_id),
+        ).fetchone()
+        return row is not None
+
+    def delete_user_destination(self, user_id: int, destination_id: int) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM alert_destinations WHERE id = %s AND user_id = %s", (destination_id, user_id)
+        )
+        return cur.rowcount != 0
+
+    def email_destination(self, destination_id: int) -> dict[str, Any] | None:
+        """The owner and address of an email destination."""
+        row: dict[str, Any] | None = self.conn.execute(
+            "SELECT user_id, target FROM alert_destinations WHERE id = %s AND kind = 'email'",
+            (destination_id,),
+        ).fetchone()
+        return row
+
+    def mark_verified(self, destination_id: int) -> None:
+        """Verified now, or when it first was."""
+        self.conn.execute(
+            "UPDATE alert_destinations SET verified_at = coalesce(verified_at, now()) WHERE id = %s",
+            (destination_id,),
+        )
+
+    def unsubscribe_email(self, destination_id: int) -> str | None:
+        """Stop an email destination (kept as first unsubscribed); its address, None without it."""
+        row = self.conn.execute(
+            "UPDATE alert_destinations SET unsubscribed_at = coalesce(unsubscribed_at, now()) "
+            "WHERE id = %s AND kind = 'email' RETURNING target",
+            (destination_id,),
+        ).fetchone()
+        return None if row is None else str(row["target"])
+
+    def resubscribe(self, user_id: int, destination_id: int) -> None:
+        self.conn.execute(
+            "UPDATE alert_destinations SET unsubscribed_at = NULL, disabled_reason = NULL WHERE id = %s AND user_id = %s",
+            (destination_id, user_id),
+        )
+
+    def insert_telegram_code(self, code_hash: str, user_id: int, label: str, expires_at: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO telegram_link_codes (code_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
+            (code_hash, user_id, label, expires_at),
+        )
+
+    def lock_telegram_code(self, code_hash: str) -> dict[str, Any] | None:
+        """The code's owner, label, expiry and use, locked until the transaction ends."""
+        row: dict[str, Any] | None = self.conn.execute(
+            "SELECT user_id, label, expires_at, used_at FROM telegram_link_codes WHERE code_hash = %s FOR UPDATE",
+            (code_hash,),
+        ).fetchone()
+        return row
+
+    def use_telegram_code(self, code_hash: str, at: datetime) -> None:
+        self.conn.execute("UPDATE telegram_link_codes SET used_at = %s WHERE code_hash = %s", (at, code_hash))
+
+    def link_telegram_chat(self, user_id: int, label: str, chat_id: str) -> dict[str, Any]:
+        """The chat as the user's verified Telegram destination; a link of the chat to anyone else
+        is dropped first (only the new owner holds the chat)."""
+        self.conn.execute("DELETE FROM alert_destinations WHERE kind = 'telegram' AND target = %s", (chat_id,))
+        row: dict[str, Any] | None = self.conn.execute(
+            "INSERT INTO alert_destinations (user_id, kind, label, target, verified_at) "
+            "VALUES (%s, 'telegram', %s, %s, now()) RETURNING *",
+            (user_id, label, chat_id),
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def preferences_row(self, user_id: int) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = self.conn.execute(
+            "SELECT * FROM alert_preferences WHERE user_id = %s", (user_id,)
+        ).fetchone()
+        return row
+
+    def save_preferences(
+        self,
+        user_id: int,
+        *,
+        timezone: str,
+        quiet_start: str | None,
+        quiet_end: str | None,
+        quiet_min_severity: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO alert_preferences (user_id, timezone, quiet_start, quiet_end, quiet_min_severity) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
+            "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
+            "quiet_min_severity = excluded.quiet_min_severity, updated_at = now()",
+            (user_id, timezone, quiet_start, quiet_end, quiet_min_severity),
+        )
+
+    def user_deliveries(
+        self, user_id: int, *, destination_id: int | None, limit: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The user's latest deliveries (of one destination when given), newest first, and their
+        attempts in order."""
+        rows = self.conn.execute(
+            "SELECT id, destination_id, rule_id, severity, message->>'subject' AS subject, status, last_error, "
+            "created_at FROM alert_deliveries WHERE user_id = %s AND (%s::bigint IS NULL OR destination_id = %s) "
+            "ORDER BY id DESC LIMIT %s",
+            (user_id, destination_id, destination_id, limit),
+        ).fetchall()
+        attempts = self.conn.execute(
+            "SELECT delivery_id, attempt, outcome, response_code, response, latency_ms, created_at AS at "
+            "FROM alert_delivery_attempts WHERE delivery_id = ANY(%s) ORDER BY id",
+            ([int(r["id"]) for r in rows],),
+        ).fetchall()
+        return rows, attempts
 
 
-def insert_destination(
-    conn: Connection,
-    *,
-    user_id: int,
-    kind: str,
-    label: str,
-    target: str,
-    secret: str,
-    is_default: bool,
-    verified: bool,
-) -> dict[str, Any]:
-    """The new row (verified now when `verified`); raises psycopg's UniqueViolation for a target
-    already linked and ForeignKeyViolation for an unknown user."""
-    row: dict[str, Any] | None = conn.execute(
-        "INSERT INTO alert_destinations (user_id, kind, label, target, secret, is_default, verified_at) "
-        "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING *",
-        (user_id, kind, label, target, secret, is_default, verified),
-    ).fetchone()
-    assert row is not None
-    return row
+class PostgresDestinations:
+    """`DestinationsRepository` over a database."""
 
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
-def drop_destination(conn: Connection, destination_id: int) -> None:
-    conn.execute("DELETE FROM alert_destinations WHERE id = %s", (destination_id,))
+    @contextmanager
+    def transaction(self) -> Iterator[DestinationRecords]:
+        with self._db.transaction() as conn:
+            yield PostgresDestinationRecords(conn)
 
-
-def update_destination(
-    conn: Connection, user_id: int, destination_id: int, *, label: str | None, is_default: bool | None
-) -> bool:
-    """Change what is given (None keeps the value); False when the user has no such destination."""
-    row = conn.execute(
-        "UPDATE alert_destinations SET label = coalesce(%s, label), is_default = coalesce(%s, is_default) "
-        "WHERE id = %s AND user_id = %s RETURNING id",
-        (label, is_default, destination_id, user_id),
-    ).fetchone()
-    return row is not None
-
-
-def delete_user_destination(conn: Connection, user_id: int, destination_id: int) -> bool:
-    cur = conn.execute("DELETE FROM alert_destinations WHERE id = %s AND user_id = %s", (destination_id, user_id))
-    return cur.rowcount != 0
-
-
-def email_destination(conn: Connection, destination_id: int) -> dict[str, Any] | None:
-    """The owner and address of an email destination."""
-    row: dict[str, Any] | None = conn.execute(
-        "SELECT user_id, target FROM alert_destinations WHERE id = %s AND kind = 'email'",
-        (destination_id,),
-    ).fetchone()
-    return row
-
-
-def mark_verified(conn: Connection, destination_id: int) -> None:
-    """Verified now, or when it first was."""
-    conn.execute(
-        "UPDATE alert_destinations SET verified_at = coalesce(verified_at, now()) WHERE id = %s",
-        (destination_id,),
-    )
-
-
-def unsubscribe_email(conn: Connection, destination_id: int) -> str | None:
-    """Stop an email destination (kept as first unsubscribed); its address, None without it."""
-    row = conn.execute(
-        "UPDATE alert_destinations SET unsubscribed_at = coalesce(unsubscribed_at, now()) "
-        "WHERE id = %s AND kind = 'email' RETURNING target",
-        (destination_id,),
-    ).fetchone()
-    return None if row is None else str(row["target"])
-
-
-def resubscribe(conn: Connection, user_id: int, destination_id: int) -> None:
-    conn.execute(
-        "UPDATE alert_destinations SET unsubscribed_at = NULL, disabled_reason = NULL WHERE id = %s AND user_id = %s",
-        (destination_id, user_id),
-    )
-
-
-def insert_telegram_code(conn: Connection, code_hash: str, user_id: int, label: str, expires_at: datetime) -> None:
-    conn.execute(
-        "INSERT INTO telegram_link_codes (code_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
-        (code_hash, user_id, label, expires_at),
-    )
-
-
-def lock_telegram_code(conn: Connection, code_hash: str) -> dict[str, Any] | None:
-    """The code's owner, label, expiry and use, locked until the transaction ends."""
-    row: dict[str, Any] | None = conn.execute(
-        "SELECT user_id, label, expires_at, used_at FROM telegram_link_codes WHERE code_hash = %s FOR UPDATE",
-        (code_hash,),
-    ).fetchone()
-    return row
-
-
-def use_telegram_code(conn: Connection, code_hash: str, at: datetime) -> None:
-    conn.execute("UPDATE telegram_link_codes SET used_at = %s WHERE code_hash = %s", (at, code_hash))
-
-
-def link_telegram_chat(conn: Connection, user_id: int, label: str, chat_id: str) -> dict[str, Any]:
-    """The chat as the user's verified Telegram destination; a link of the chat to anyone else
-    is dropped first (only the new owner holds the chat)."""
-    conn.execute("DELETE FROM alert_destinations WHERE kind = 'telegram' AND target = %s", (chat_id,))
-    row: dict[str, Any] | None = conn.execute(
-        "INSERT INTO alert_destinations (user_id, kind, label, target, verified_at) "
-        "VALUES (%s, 'telegram', %s, %s, now()) RETURNING *",
-        (user_id, label, chat_id),
-    ).fetchone()
-    assert row is not None
-    return row
-
-
-def preferences_row(conn: Connection, user_id: int) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = conn.execute(
-        "SELECT * FROM alert_preferences WHERE user_id = %s", (user_id,)
-    ).fetchone()
-    return row
-
-
-def save_preferences(
-    conn: Connection,
-    user_id: int,
-    *,
-    timezone: str,
-    quiet_start: str | None,
-    quiet_end: str | None,
-    quiet_min_severity: str,
-) -> None:
-    conn.execute(
-        "INSERT INTO alert_preferences (user_id, timezone, quiet_start, quiet_end, quiet_min_severity) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
-        "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
-        "quiet_min_severity = excluded.quiet_min_severity, updated_at = now()",
-        (user_id, timezone, quiet_start, quiet_end, quiet_min_severity),
-    )
-
-
-def user_deliveries(
-    conn: Connection, user_id: int, *, destination_id: int | None, limit: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The user's latest deliveries (of one destination when given), newest first, and their
-    attempts in order."""
-    rows = conn.execute(
-        "SELECT id, destination_id, rule_id, severity, message->>'subject' AS subject, status, last_error, "
-        "created_at FROM alert_deliveries WHERE user_id = %s AND (%s::bigint IS NULL OR destination_id = %s) "
-        "ORDER BY id DESC LIMIT %s",
-        (user_id, destination_id, destination_id, limit),
-    ).fetchall()
-    attempts = conn.execute(
-        "SELECT delivery_id, attempt, outcome, response_code, response, latency_ms, created_at AS at "
-        "FROM alert_delivery_attempts WHERE delivery_id = ANY(%s) ORDER BY id",
-        ([int(r["id"]) for r in rows],),
-    ).fetchall()
-    return rows, attempts
+    @contextmanager
+    def session(self) -> Iterator[DestinationRecords]:
+        with self._db.connection() as conn:
+            yield PostgresDestinationRecords(conn)
 
 
 def suppress_addresses(conn: Connection, addresses: Sequence[str], reason: str, detail: str) -> None:

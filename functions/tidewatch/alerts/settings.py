@@ -119,8 +119,9 @@ def channels(settings: AlertsSettings, *, ses_client: Any = None) -> dict[str, C
 
 def delivery_worker(database: Database, settings: AlertsSettings, *, ses_client: Any = None) -> DeliveryWorker:
     from tidewatch.alerts.destinations import DestinationService
+    from tidewatch.alerts.repository import PostgresDestinations
 
-    links = DestinationService(database, destination_settings(settings), egress=settings.egress())
+    links = DestinationService(PostgresDestinations(database), destination_settings(settings), egress=settings.egress())
     return DeliveryWorker(
         database,
         channels(settings, ses_client=ses_client),
