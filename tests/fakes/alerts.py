@@ -205,3 +205,123 @@ class InMemoryDestinations:
     @contextmanager
     def session(self) -> Iterator[InMemoryDestinationRecords]:
         yield InMemoryDestinationRecords(self.state, self.now)
+
+
+class InMemoryDeliveryRecords:
+    def __init__(self, owner: InMemoryDeliveries) -> None:
+        self._owner = owner
+
+    def claim_delivery(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
+        row = self._owner.rows.get(delivery_id)
+        if row is None:
+            return None
+        due = row["status"] == "pending" and row["next_attempt_at"] <= now
+        expired = row["status"] == "sending" and row["lease_until"] is not None and row["lease_until"] < now
+        if not (due or expired):
+            return None
+        row.update(status="sending", attempt=row["attempt"] + 1, lease_until=lease_until)
+        d = self._owner.destinations[row["destination_id"]]
+        return {
+            "id": delivery_id,
+            "attempt": row["attempt"],
+            "message": row["message"],
+            "severity": row["severity"],
+            "destination_id": d["id"],
+            "user_id": d["user_id"],
+            "kind": d["kind"],
+            "label": d["label"],
+            "target": d["target"],
+            "secret": d.get("secret"),
+            "unsubscribed_at": d.get("unsubscribed_at"),
+            "disabled_reason": d.get("disabled_reason"),
+            "verified_at": d.get("verified_at", T0),
+            "suppressed": d["kind"] == "email" and d["target"].lower() in self._owner.suppressed,
+        }
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        outcome: str,
+        response_code: int | None,
+        response: str,
+        latency_ms: float,
+    ) -> None:
+        self._owner.attempts.append(
+            {"delivery_id": delivery_id, "attempt": attempt, "outcome": outcome, "response_code": response_code}
+        )
+
+    def set_delivery_state(
+        self, delivery_id: int, *, status: str, next_attempt_at: datetime, error: str | None
+    ) -> None:
+        self._owner.rows[delivery_id].update(
+            status=status, next_attempt_at=next_attempt_at, lease_until=None, last_error=error
+        )
+
+    def disable_destination(self, destination_id: int, reason: str) -> None:
+        self._owner.destinations[destination_id]["disabled_reason"] = reason
+
+    def suppress_address(self, address: str, reason: str, detail: str) -> None:
+        self._owner.suppressed.add(address.lower())
+
+    def due_deliveries(self, *, now: datetime, limit: int) -> list[int]:
+        due = [
+            (r["next_attempt_at"], i)
+            for i, r in self._owner.rows.items()
+            if (r["status"] == "pending" and r["next_attempt_at"] <= now)
+            or (r["status"] == "sending" and r["lease_until"] is not None and r["lease_until"] < now)
+        ]
+        return [i for _, i in sorted(due)[:limit]]
+
+
+class InMemoryDeliveries:
+    """A `DeliveriesRepository`: outbox rows, their destinations, attempts and suppressed addresses."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.destinations: dict[int, dict[str, Any]] = {}
+        self.attempts: list[dict[str, Any]] = []
+        self.suppressed: set[str] = set()
+        self._next = 1
+
+    def add_destination(self, kind: str, target: str, *, user_id: int = 1, **columns: Any) -> int:
+        destination_id = self._next
+        self._next += 1
+        self.destinations[destination_id] = {
+            "id": destination_id,
+            "user_id": user_id,
+            "kind": kind,
+            "label": kind,
+            "target": target,
+            **columns,
+        }
+        return destination_id
+
+    def add_delivery(self, destination_id: int, message: dict[str, Any], *, due: datetime = T0) -> int:
+        delivery_id = self._next
+        self._next += 1
+        self.rows[delivery_id] = {
+            "destination_id": destination_id,
+            "status": "pending",
+            "attempt": 0,
+            "next_attempt_at": due,
+            "lease_until": None,
+            "last_error": None,
+            "message": message,
+            "severity": message.get("severity", "info"),
+        }
+        return delivery_id
+
+    @contextmanager
+    def transaction(self) -> Iterator[InMemoryDeliveryRecords]:
+        saved = copy.deepcopy((self.rows, self.destinations, self.attempts, self.suppressed))
+        try:
+            yield InMemoryDeliveryRecords(self)
+        except BaseException:
+            self.rows, self.destinations, self.attempts, self.suppressed = saved
+            raise
+
+    @contextmanager
+    def session(self) -> Iterator[InMemoryDeliveryRecords]:
+        yield InMemoryDeliveryRecords(self)

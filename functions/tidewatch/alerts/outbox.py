@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, SendResult
 from tidewatch.alerts.messages import AlertMessage, severity_rank
+from tidewatch.alerts.repository import DeliveriesRepository
 from tidewatch.db import Connection, Database
 from tidewatch.events import AlertDeliveryMessage
 from tidewatch.observability import MetricUnit, logger, metrics
@@ -146,9 +147,11 @@ UnsubscribeLink = Callable[[Destination], str | None]
 
 
 class DeliveryWorker:
+    """Sends claimed outbox rows on their channels and records each attempt (over a `DeliveriesRepository`)."""
+
     def __init__(
         self,
-        database: Database,
+        deliveries: DeliveriesRepository,
         channels: Mapping[str, Channel],
         *,
         unsubscribe_link: UnsubscribeLink = lambda destination: None,
@@ -158,7 +161,7 @@ class DeliveryWorker:
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._db = database
+        self._deliveries = deliveries
         self._channels = dict(channels)
         self._unsubscribe = unsubscribe_link
         self._max_attempts = max_attempts
@@ -174,10 +177,8 @@ class DeliveryWorker:
 
     def _claim(self, delivery_id: int) -> dict[str, Any] | None:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        with self._db.connection() as conn:
-            return repository.claim_delivery(
-                conn, delivery_id, now=now, lease_until=now + timedelta(seconds=self._lease)
-            )
+        with self._deliveries.session() as records:
+            return records.claim_delivery(delivery_id, now=now, lease_until=now + timedelta(seconds=self._lease))
 
     def process(self, delivery_id: int) -> ProcessResult:
         row = self._claim(delivery_id)
@@ -237,9 +238,8 @@ class DeliveryWorker:
         now = datetime.fromtimestamp(self._clock(), UTC)
         next_at = now + timedelta(seconds=retry_in) if retry_in is not None else now
         error = None if status == "delivered" else result.response[:500] or result.outcome
-        with self._db.transaction() as conn:
-            repository.record_delivery_attempt(
-                conn,
+        with self._deliveries.transaction() as records:
+            records.record_delivery_attempt(
                 delivery_id,
                 attempt=attempt,
                 outcome=outcome,
@@ -247,12 +247,12 @@ class DeliveryWorker:
                 response=result.response[:2000],
                 latency_ms=latency_ms,
             )
-            repository.set_delivery_state(conn, delivery_id, status=status, next_attempt_at=next_at, error=error)
+            records.set_delivery_state(delivery_id, status=status, next_attempt_at=next_at, error=error)
             if result.disable:
-                repository.disable_destination(conn, destination.id, result.disable[:300])
+                records.disable_destination(destination.id, result.disable[:300])
             if result.suppress and destination.kind == "email":
-                repository.suppress_address(
-                    conn, destination.target, result.suppress, json.dumps({"response": result.response[:500]})
+                records.suppress_address(
+                    destination.target, result.suppress, json.dumps({"response": result.response[:500]})
                 )
         if status == "dead":
             metrics.add_metric(name="AlertDeliveryDead", unit=MetricUnit.Count, value=1)
@@ -265,8 +265,8 @@ class DeliveryWorker:
     def due(self, *, limit: int = 500) -> list[int]:
         """Deliveries due now (retries whose backoff elapsed, quiet hours over, expired leases)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        with self._db.connection() as conn:
-            return repository.due_deliveries(conn, now=now, limit=limit)
+        with self._deliveries.session() as records:
+            return records.due_deliveries(now=now, limit=limit)
 
 
 class ThreadDeliveryQueue:

@@ -149,6 +149,104 @@ def due_deliveries(conn: Connection, *, now: datetime, limit: int) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+class DeliveryRecords(Protocol):
+    """The outbox rows a delivery worker claims and records, within one unit of work."""
+
+    def claim_delivery(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
+        """As `claim_delivery`: the leased row with its destination, None when not due."""
+        ...
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        outcome: str,
+        response_code: int | None,
+        response: str,
+        latency_ms: float,
+    ) -> None: ...
+
+    def set_delivery_state(
+        self, delivery_id: int, *, status: str, next_attempt_at: datetime, error: str | None
+    ) -> None: ...
+
+    def disable_destination(self, destination_id: int, reason: str) -> None: ...
+
+    def suppress_address(self, address: str, reason: str, detail: str) -> None: ...
+
+    def due_deliveries(self, *, now: datetime, limit: int) -> list[int]: ...
+
+
+class DeliveriesRepository(Protocol):
+    """`transaction()`: all or nothing; `session()`: one connection, each statement on its own."""
+
+    def transaction(self) -> AbstractContextManager[DeliveryRecords]: ...
+
+    def session(self) -> AbstractContextManager[DeliveryRecords]: ...
+
+
+class PostgresDeliveryRecords:
+    """`DeliveryRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim_delivery(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
+        return claim_delivery(self.conn, delivery_id, now=now, lease_until=lease_until)
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        outcome: str,
+        response_code: int | None,
+        response: str,
+        latency_ms: float,
+    ) -> None:
+        record_delivery_attempt(
+            self.conn,
+            delivery_id,
+            attempt=attempt,
+            outcome=outcome,
+            response_code=response_code,
+            response=response,
+            latency_ms=latency_ms,
+        )
+
+    def set_delivery_state(
+        self, delivery_id: int, *, status: str, next_attempt_at: datetime, error: str | None
+    ) -> None:
+        set_delivery_state(self.conn, delivery_id, status=status, next_attempt_at=next_attempt_at, error=error)
+
+    def disable_destination(self, destination_id: int, reason: str) -> None:
+        disable_destination(self.conn, destination_id, reason)
+
+    def suppress_address(self, address: str, reason: str, detail: str) -> None:
+        suppress_address(self.conn, address, reason, detail)
+
+    def due_deliveries(self, *, now: datetime, limit: int) -> list[int]:
+        return due_deliveries(self.conn, now=now, limit=limit)
+
+
+class PostgresDeliveries:
+    """`DeliveriesRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def transaction(self) -> Iterator[DeliveryRecords]:
+        with self._db.transaction() as conn:
+            yield PostgresDeliveryRecords(conn)
+
+    @contextmanager
+    def session(self) -> Iterator[DeliveryRecords]:
+        with self._db.connection() as conn:
+            yield PostgresDeliveryRecords(conn)
+
+
 # ---- Destinations, Telegram link codes, preferences, the delivery log -------------------------
 
 # Every destination column, and whether its address is suppressed (email only).
