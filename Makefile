@@ -50,13 +50,15 @@ run: install dashboard/dist/index.html
 	$(BIN)/tidewatch dev
 
 # Besides ruff: the import boundaries (import-linter, contracts in pyproject.toml: no function
-# package imports another, the core imports none of them) and no comment that tells how the code
-# came to be written (scripts/check_history_comments.py).
+# package imports another, the core imports none of them), no comment that tells how the code
+# came to be written (scripts/check_history_comments.py) and no SQL outside the repository modules
+# (scripts/check_sql_location.py; its allow-list says why the migrations runner and db.py may).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=functions:local $(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/check_history_comments.py
+	$(BIN)/python scripts/check_sql_location.py
 
 typecheck: install
 	$(BIN)/mypy

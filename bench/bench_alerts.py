@@ -34,6 +34,7 @@ from tests.conftest import drop_database, new_database  # noqa: E402
 from tidewatch.alerts.action import AlertDispatcher  # noqa: E402
 from tidewatch.alerts.channels import ChatWebhook, Telegram  # noqa: E402
 from tidewatch.alerts.outbox import DeliveryWorker, Outbox, ThreadDeliveryQueue  # noqa: E402
+from tidewatch.alerts.repository import PostgresDeliveries  # noqa: E402
 from tidewatch.db import Database  # noqa: E402
 from tidewatch.rules.actions import ActionRunner, Firing  # noqa: E402
 from tidewatch.rules.egress import EgressPolicy  # noqa: E402
@@ -120,7 +121,9 @@ def main() -> None:
     try:
         firings = seed(db, firings_n, users, stub)
         loopback = EgressPolicy(allow_loopback=True)
-        worker = DeliveryWorker(db, {"telegram": Telegram(TOKEN, api_base=stub.url), "discord": ChatWebhook(loopback)})
+        worker = DeliveryWorker(
+            PostgresDeliveries(db), {"telegram": Telegram(TOKEN, api_base=stub.url), "discord": ChatWebhook(loopback)}
+        )
         handed_over = CollectingQueue()
         runner = ActionRunner(
             db,

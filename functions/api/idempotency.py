@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import repository
 from api.deps.services import services_of
 from api.problems import problem_body, problem_response
 from tidewatch import deadline
@@ -33,15 +33,6 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 KEEP_HOURS = 24
 FINISH_SECONDS = 2.0
 _REPLAYED_HEADERS = {b"content-type", b"location"}
-
-_CLAIM = """
-WITH expired AS (
-    DELETE FROM idempotency_keys WHERE user_id = %(user)s AND created_at < now() - make_interval(hours => %(keep)s)
-)
-INSERT INTO idempotency_keys (user_id, key, route, request_hash) VALUES (%(user)s, %(key)s, %(route)s, %(hash)s)
-ON CONFLICT (user_id, key) DO NOTHING
-RETURNING user_id
-"""
 
 
 class IdempotencyMiddleware:
@@ -224,19 +215,14 @@ async def _problem(
 
 def _claim(database: Database, user_id: int, key: str, route: str, fingerprint: str) -> bool:
     with database.connection() as conn:
-        row = conn.execute(
-            _CLAIM, {"user": user_id, "key": key, "route": route, "hash": fingerprint, "keep": KEEP_HOURS}
-        ).fetchone()
-    return row is not None
+        return repository.claim_idempotency_key(
+            conn, user_id=user_id, key=key, route=route, fingerprint=fingerprint, keep_hours=KEEP_HOURS
+        )
 
 
 def _load(database: Database, user_id: int, key: str) -> dict[str, Any] | None:
     with database.connection() as conn:
-        row = conn.execute(
-            "SELECT route, request_hash, status, headers, body FROM idempotency_keys WHERE user_id = %s AND key = %s",
-            (user_id, key),
-        ).fetchone()
-    return dict(row) if row is not None else None
+        return repository.load_idempotency_key(conn, user_id=user_id, key=key)
 
 
 def _finish(
@@ -246,10 +232,6 @@ def _finish(
     with deadline.bounded(request=FINISH_SECONDS, replace=True), database.connection() as conn:
         if status >= 500:
             # Nothing was created: the next attempt with this key runs the route again.
-            conn.execute("DELETE FROM idempotency_keys WHERE user_id = %s AND key = %s", (user_id, key))
+            repository.release_idempotency_key(conn, user_id=user_id, key=key)
             return
-        conn.execute(
-            """UPDATE idempotency_keys SET status = %s, headers = %s, body = %s, completed_at = now()
-               WHERE user_id = %s AND key = %s""",
-            (status, json.dumps(headers), body, user_id, key),
-        )
+        repository.complete_idempotency_key(conn, user_id=user_id, key=key, status=status, headers=headers, body=body)

@@ -127,11 +127,12 @@ class Services:
     def destinations(self) -> DestinationService:
         from tidewatch.alerts.destinations import DestinationService
         from tidewatch.alerts.outbox import Outbox
+        from tidewatch.alerts.repository import PostgresDestinations
         from tidewatch.alerts.settings import delivery_queue, destination_settings, email_channel
 
         settings, database = self.alerts_settings, self.deps.database
         return DestinationService(
-            database,
+            PostgresDestinations(database),
             destination_settings(settings),
             egress=settings.egress(),
             email=email_channel(settings),

@@ -28,9 +28,11 @@ from urllib.parse import urlsplit
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, b64url_decode
 from tidewatch.alerts.messages import AlertMessage
 from tidewatch.alerts.outbox import Outbox
+from tidewatch.alerts.repository import DestinationsRepository
 from tidewatch.alerts.tokens import BadToken, address_digest, make_token, read_token
 from tidewatch.db import Database
 from tidewatch.errors import Conflict, DomainError, InvalidInput, NotFound, UpstreamUnavailable
@@ -193,9 +195,11 @@ class DestinationSettings:
 
 
 class DestinationService:
+    """Destinations as their owners manage them, over a `DestinationsRepository` (no SQL here)."""
+
     def __init__(
         self,
-        database: Database,
+        destinations: DestinationsRepository,
         settings: DestinationSettings,
         *,
         egress: EgressPolicy,
@@ -203,7 +207,7 @@ class DestinationService:
         outbox: Outbox | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = database
+        self._records = destinations
         self._settings = settings
         self._egress = egress
         self._email = email
@@ -250,21 +254,14 @@ class DestinationService:
             created_at=row["created_at"],
         )
 
-    _SELECT = (
-        "SELECT d.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE d.kind = 'email' "
-        "AND s.address = lower(d.target)) AS suppressed FROM alert_destinations d "
-    )
-
     def list_for(self, user_id: int) -> list[DestinationOut]:
-        with self._db.connection() as conn:
-            rows = conn.execute(self._SELECT + "WHERE d.user_id = %s ORDER BY d.id", (user_id,)).fetchall()
+        with self._records.session() as records:
+            rows = records.user_destinations(user_id)
         return [self._out(r) for r in rows]
 
     def get(self, user_id: int, destination_id: int) -> DestinationOut:
-        with self._db.connection() as conn:
-            row = conn.execute(
-                self._SELECT + "WHERE d.id = %s AND d.user_id = %s", (destination_id, user_id)
-            ).fetchone()
+        with self._records.session() as records:
+            row = records.user_destination(user_id, destination_id)
         if row is None:
             raise NotFound(f"no destination {destination_id} of yours")
         return self._out(row)
@@ -285,22 +282,22 @@ class DestinationService:
         import json
 
         try:
-            with self._db.transaction() as conn:
-                count = conn.execute(
-                    "SELECT count(*) AS n FROM alert_destinations WHERE user_id = %s", (user_id,)
-                ).fetchone()
-                if count is not None and int(count["n"]) >= MAX_DESTINATIONS:
+            with self._records.transaction() as records:
+                if records.destination_count(user_id) >= MAX_DESTINATIONS:
                     raise Conflict(f"at most {MAX_DESTINATIONS} destinations per user")
-                row = conn.execute(
-                    "INSERT INTO alert_destinations (user_id, kind, label, target, secret, is_default, verified_at) "
-                    "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING *",
-                    (user_id, kind, label, target, json.dumps(dict(secret or {})), is_default, verified),
-                ).fetchone()
+                row = records.insert_destination(
+                    user_id=user_id,
+                    kind=kind,
+                    label=label,
+                    target=target,
+                    secret=json.dumps(dict(secret or {})),
+                    is_default=is_default,
+                    verified=verified,
+                )
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict(f"this {kind} destination is already linked") from exc
         except psycopg.errors.ForeignKeyViolation as exc:
             raise NotFound("no such user") from exc
-        assert row is not None
         return self._out({**row, "suppressed": False})
 
     def create(self, user_id: int, spec: DestinationIn) -> DestinationOut:
@@ -345,8 +342,8 @@ class DestinationService:
         )
         if result.outcome != "delivered":
             # Nothing half-stored: the address is only kept when its confirmation mail went out.
-            with self._db.connection() as conn:
-                conn.execute("DELETE FROM alert_destinations WHERE id = %s", (out.id,))
+            with self._records.session() as records:
+                records.drop_destination(out.id)
             if result.outcome == "failed":  # the address itself was refused (a hard bounce, SES rejection)
                 raise _invalid("address", f"this address does not accept mail: {result.response}"[:300])
             raise UpstreamUnavailable(
@@ -384,22 +381,18 @@ class DestinationService:
         )
 
     def update(self, user_id: int, destination_id: int, patch: DestinationPatch) -> DestinationOut:
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "UPDATE alert_destinations SET label = coalesce(%s, label), is_default = coalesce(%s, is_default) "
-                "WHERE id = %s AND user_id = %s RETURNING id",
-                (patch.label, patch.is_default, destination_id, user_id),
-            ).fetchone()
-        if row is None:
+        with self._records.session() as records:
+            updated = records.update_destination(
+                user_id, destination_id, label=patch.label, is_default=patch.is_default
+            )
+        if not updated:
             raise NotFound(f"no destination {destination_id} of yours")
         return self.get(user_id, destination_id)
 
     def delete(self, user_id: int, destination_id: int) -> None:
-        with self._db.connection() as conn:
-            cur = conn.execute(
-                "DELETE FROM alert_destinations WHERE id = %s AND user_id = %s", (destination_id, user_id)
-            )
-        if cur.rowcount == 0:
+        with self._records.session() as records:
+            deleted = records.delete_user_destination(user_id, destination_id)
+        if not deleted:
             raise NotFound(f"no destination {destination_id} of yours")
 
     # ------------------------------------------------------------ verification
@@ -409,17 +402,11 @@ class DestinationService:
             claims = read_token(self._settings.link_key, VERIFY_PURPOSE, token, now=self._clock().timestamp())
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT user_id, target FROM alert_destinations WHERE id = %s AND kind = 'email'",
-                (claims.destination_id,),
-            ).fetchone()
+        with self._records.session() as records:
+            row = records.email_destination(claims.destination_id)
             if row is None or address_digest(str(row["target"])) != claims.address_digest:
                 raise NotFound("this address is no longer on any account")
-            conn.execute(
-                "UPDATE alert_destinations SET verified_at = coalesce(verified_at, now()) WHERE id = %s",
-                (claims.destination_id,),
-            )
+            records.mark_verified(claims.destination_id)
         return self.get(int(row["user_id"]), claims.destination_id)
 
     def unsubscribe(self, token: str) -> str:
@@ -428,23 +415,15 @@ class DestinationService:
             claims = read_token(self._settings.link_key, UNSUBSCRIBE_PURPOSE, token, now=self._clock().timestamp())
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "UPDATE alert_destinations SET unsubscribed_at = coalesce(unsubscribed_at, now()) "
-                "WHERE id = %s AND kind = 'email' RETURNING target",
-                (claims.destination_id,),
-            ).fetchone()
-        if row is None or address_digest(str(row["target"])) != claims.address_digest:
+        with self._records.session() as records:
+            target = records.unsubscribe_email(claims.destination_id)
+        if target is None or address_digest(target) != claims.address_digest:
             raise NotFound("this address is no longer on any account")
-        return str(row["target"])
+        return target
 
     def resubscribe(self, user_id: int, destination_id: int) -> DestinationOut:
-        with self._db.connection() as conn:
-            conn.execute(
-                "UPDATE alert_destinations SET unsubscribed_at = NULL, disabled_reason = NULL "
-                "WHERE id = %s AND user_id = %s",
-                (destination_id, user_id),
-            )
+        with self._records.session() as records:
+            records.resubscribe(user_id, destination_id)
         return self.get(user_id, destination_id)
 
     # ------------------------------------------------------------ Telegram
@@ -458,11 +437,8 @@ class DestinationService:
         alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
         code = "".join(secrets.choice(alphabet) for _ in range(10))
         expires = self._clock() + timedelta(seconds=TELEGRAM_CODE_TTL_SECONDS)
-        with self._db.connection() as conn:
-            conn.execute(
-                "INSERT INTO telegram_link_codes (code_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
-                (self._code_hash(code), user_id, label or "Telegram", expires),
-            )
+        with self._records.session() as records:
+            records.insert_telegram_code(self._code_hash(code), user_id, label or "Telegram", expires)
         bot = self._settings.telegram_bot_username
         return TelegramCode(code=code, link=f"https://t.me/{bot}?start={code}" if bot else None, expires_at=expires)
 
@@ -472,38 +448,26 @@ class DestinationService:
             raise NotFound("unknown code")
         now = self._clock()
         try:
-            with self._db.transaction() as conn:
-                row = conn.execute(
-                    "SELECT user_id, label, expires_at, used_at FROM telegram_link_codes WHERE code_hash = %s "
-                    "FOR UPDATE",
-                    (self._code_hash(code),),
-                ).fetchone()
+            with self._records.transaction() as records:
+                row = records.lock_telegram_code(self._code_hash(code))
                 if row is None:
                     raise NotFound("unknown code")
                 if row["used_at"] is not None:
                     raise Gone("this code was already used; ask for a new one in Tidewatch")
                 if row["expires_at"] <= now:
                     raise Gone("this code has expired; ask for a new one in Tidewatch")
-                conn.execute(
-                    "UPDATE telegram_link_codes SET used_at = %s WHERE code_hash = %s", (now, self._code_hash(code))
-                )
+                records.use_telegram_code(self._code_hash(code), now)
                 # A chat linked to another user moves to the new owner (only they hold the chat).
-                conn.execute("DELETE FROM alert_destinations WHERE kind = 'telegram' AND target = %s", (chat_id,))
-                created = conn.execute(
-                    "INSERT INTO alert_destinations (user_id, kind, label, target, verified_at) "
-                    "VALUES (%s, 'telegram', %s, %s, now()) RETURNING *",
-                    (row["user_id"], row["label"], chat_id),
-                ).fetchone()
+                created = records.link_telegram_chat(row["user_id"], row["label"], chat_id)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict("this chat is already linked") from exc
-        assert created is not None
         return self._out({**created, "suppressed": False})
 
     # ------------------------------------------------------------ preferences, log, test send
 
     def preferences(self, user_id: int) -> Preferences:
-        with self._db.connection() as conn:
-            row = conn.execute("SELECT * FROM alert_preferences WHERE user_id = %s", (user_id,)).fetchone()
+        with self._records.session() as records:
+            row = records.preferences_row(user_id)
         if row is None:
             return Preferences()
         return Preferences(
@@ -522,29 +486,19 @@ class DestinationService:
             raise _invalid("timezone", "not an IANA time zone (e.g. Europe/Berlin)") from exc
         if (prefs.quiet_start is None) != (prefs.quiet_end is None):
             raise _invalid("quiet_end", "quiet hours need both a start and an end")
-        with self._db.connection() as conn:
-            conn.execute(
-                "INSERT INTO alert_preferences (user_id, timezone, quiet_start, quiet_end, quiet_min_severity) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
-                "quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
-                "quiet_min_severity = excluded.quiet_min_severity, updated_at = now()",
-                (user_id, prefs.timezone, prefs.quiet_start, prefs.quiet_end, prefs.quiet_min_severity),
+        with self._records.session() as records:
+            records.save_preferences(
+                user_id,
+                timezone=prefs.timezone,
+                quiet_start=prefs.quiet_start,
+                quiet_end=prefs.quiet_end,
+                quiet_min_severity=prefs.quiet_min_severity,
             )
         return self.preferences(user_id)
 
     def deliveries(self, user_id: int, *, destination_id: int | None = None, limit: int = 50) -> list[DeliveryOut]:
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT id, destination_id, rule_id, severity, message->>'subject' AS subject, status, last_error, "
-                "created_at FROM alert_deliveries WHERE user_id = %s AND (%s::bigint IS NULL OR destination_id = %s) "
-                "ORDER BY id DESC LIMIT %s",
-                (user_id, destination_id, destination_id, limit),
-            ).fetchall()
-            attempts = conn.execute(
-                "SELECT delivery_id, attempt, outcome, response_code, response, latency_ms, created_at AS at "
-                "FROM alert_delivery_attempts WHERE delivery_id = ANY(%s) ORDER BY id",
-                ([int(r["id"]) for r in rows],),
-            ).fetchall()
+        with self._records.session() as records:
+            rows, attempts = records.user_deliveries(user_id, destination_id=destination_id, limit=limit)
         by_delivery: dict[int, list[AttemptOut]] = {}
         for a in attempts:
             by_delivery.setdefault(int(a["delivery_id"]), []).append(
@@ -605,10 +559,6 @@ def apply_ses_notification(database: Database, notification: Mapping[str, Any]) 
     if not found:
         return []
     detail = json.dumps({"type": kind, "message_id": (notification.get("mail") or {}).get("messageId")})
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO email_suppressions (address, reason, detail) VALUES (%s, %s, %s::jsonb) "
-            "ON CONFLICT (address) DO NOTHING",
-            [(a, reason, detail) for a in found],
-        )
+    with database.connection() as conn:
+        repository.suppress_addresses(conn, found, reason, detail)
     return found

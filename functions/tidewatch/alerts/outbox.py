@@ -34,8 +34,10 @@ from datetime import time as clock_time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, SendResult
 from tidewatch.alerts.messages import AlertMessage, severity_rank
+from tidewatch.alerts.repository import DeliveriesRepository
 from tidewatch.db import Connection, Database
 from tidewatch.events import AlertDeliveryMessage
 from tidewatch.observability import MetricUnit, logger, metrics
@@ -74,10 +76,7 @@ class QuietHours:
 
 
 def quiet_hours(conn: Connection, user_id: int) -> QuietHours:
-    row = conn.execute(
-        "SELECT timezone, quiet_start, quiet_end, quiet_min_severity FROM alert_preferences WHERE user_id = %s",
-        (user_id,),
-    ).fetchone()
+    row = repository.quiet_hours_row(conn, user_id)
     if row is None:
         return QuietHours("UTC", None, None)
     return QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))
@@ -117,35 +116,18 @@ class Outbox:
                 quiet = quiet_hours(conn, user_id)
             held = quiet.holds_until(message.severity, now) if respect_quiet_hours and quiet else None
             note = f"held for quiet hours until {held.isoformat()}" if held else None
-            # One statement (atomic on its own): the user's usable destinations, the new rows, and
-            # the rows of an earlier try of the same firing that are still to send. The outer
-            # SELECT sees the table before the INSERT, so a row is never listed twice.
-            rows = conn.execute(
-                "WITH dest AS (SELECT id FROM alert_destinations WHERE user_id = %s AND verified_at IS NOT NULL "
-                "AND unsubscribed_at IS NULL AND disabled_reason IS NULL "
-                "AND (CASE WHEN %s::bigint[] IS NULL THEN is_default ELSE id = ANY(%s::bigint[]) END)), "
-                "ins AS (INSERT INTO alert_deliveries (execution_id, idempotency_key, destination_id, user_id, "
-                "rule_id, severity, message, next_attempt_at, last_error) "
-                "SELECT %s, %s, dest.id, %s, %s, %s, %s::jsonb, %s, %s FROM dest ORDER BY dest.id "
-                "ON CONFLICT (idempotency_key, destination_id) DO NOTHING RETURNING id, next_attempt_at) "
-                "SELECT id, next_attempt_at FROM ins UNION ALL "
-                "SELECT a.id, a.next_attempt_at FROM alert_deliveries a JOIN dest ON dest.id = a.destination_id "
-                "WHERE a.idempotency_key = %s AND a.status = 'pending' ORDER BY id",
-                (
-                    user_id,
-                    destination_ids,
-                    destination_ids,
-                    execution_id,
-                    idempotency_key,
-                    user_id,
-                    rule_id,
-                    message.severity,
-                    json.dumps(message.to_json()),
-                    held or now,
-                    note,
-                    idempotency_key,
-                ),
-            ).fetchall()
+            rows = repository.enqueue_deliveries(
+                conn,
+                user_id=user_id,
+                destination_ids=destination_ids,
+                execution_id=execution_id,
+                idempotency_key=idempotency_key,
+                rule_id=rule_id,
+                severity=message.severity,
+                message=json.dumps(message.to_json()),
+                next_attempt_at=held or now,
+                note=note,
+            )
         waiting = [int(r["id"]) for r in rows]
         due = [int(r["id"]) for r in rows if r["next_attempt_at"] <= now]
         if due and self._queue is not None:
@@ -165,9 +147,11 @@ UnsubscribeLink = Callable[[Destination], str | None]
 
 
 class DeliveryWorker:
+    """Sends claimed outbox rows on their channels and records each attempt (over a `DeliveriesRepository`)."""
+
     def __init__(
         self,
-        database: Database,
+        deliveries: DeliveriesRepository,
         channels: Mapping[str, Channel],
         *,
         unsubscribe_link: UnsubscribeLink = lambda destination: None,
@@ -177,7 +161,7 @@ class DeliveryWorker:
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._db = database
+        self._deliveries = deliveries
         self._channels = dict(channels)
         self._unsubscribe = unsubscribe_link
         self._max_attempts = max_attempts
@@ -193,18 +177,8 @@ class DeliveryWorker:
 
     def _claim(self, delivery_id: int) -> dict[str, Any] | None:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        with self._db.connection() as conn:
-            return conn.execute(
-                "UPDATE alert_deliveries a SET status = 'sending', attempt = a.attempt + 1, "
-                "lease_until = %s, updated_at = now() FROM alert_destinations d "
-                "WHERE a.id = %s AND d.id = a.destination_id AND ((a.status = 'pending' AND a.next_attempt_at <= %s) "
-                "OR (a.status = 'sending' AND a.lease_until < %s)) "
-                "RETURNING a.id, a.attempt, a.message, a.severity, d.id AS destination_id, d.user_id, d.kind, "
-                "d.label, d.target, d.secret, d.unsubscribed_at, d.disabled_reason, d.verified_at, "
-                "EXISTS (SELECT 1 FROM email_suppressions s WHERE d.kind = 'email' AND s.address = lower(d.target)) "
-                "AS suppressed",
-                (now + timedelta(seconds=self._lease), delivery_id, now, now),
-            ).fetchone()
+        with self._deliveries.session() as records:
+            return records.claim_delivery(delivery_id, now=now, lease_until=now + timedelta(seconds=self._lease))
 
     def process(self, delivery_id: int) -> ProcessResult:
         row = self._claim(delivery_id)
@@ -264,27 +238,21 @@ class DeliveryWorker:
         now = datetime.fromtimestamp(self._clock(), UTC)
         next_at = now + timedelta(seconds=retry_in) if retry_in is not None else now
         error = None if status == "delivered" else result.response[:500] or result.outcome
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO alert_delivery_attempts (delivery_id, attempt, outcome, response_code, response, "
-                "latency_ms) VALUES (%s, %s, %s, %s, %s, %s)",
-                (delivery_id, attempt, outcome, result.response_code, result.response[:2000], latency_ms),
+        with self._deliveries.transaction() as records:
+            records.record_delivery_attempt(
+                delivery_id,
+                attempt=attempt,
+                outcome=outcome,
+                response_code=result.response_code,
+                response=result.response[:2000],
+                latency_ms=latency_ms,
             )
-            conn.execute(
-                "UPDATE alert_deliveries SET status = %s, next_attempt_at = %s, lease_until = NULL, "
-                "last_error = %s, updated_at = now() WHERE id = %s",
-                (status, next_at, error, delivery_id),
-            )
+            records.set_delivery_state(delivery_id, status=status, next_attempt_at=next_at, error=error)
             if result.disable:
-                conn.execute(
-                    "UPDATE alert_destinations SET disabled_reason = %s WHERE id = %s",
-                    (result.disable[:300], destination.id),
-                )
+                records.disable_destination(destination.id, result.disable[:300])
             if result.suppress and destination.kind == "email":
-                conn.execute(
-                    "INSERT INTO email_suppressions (address, reason, detail) VALUES (lower(%s), %s, %s::jsonb) "
-                    "ON CONFLICT (address) DO NOTHING",
-                    (destination.target, result.suppress, json.dumps({"response": result.response[:500]})),
+                records.suppress_address(
+                    destination.target, result.suppress, json.dumps({"response": result.response[:500]})
                 )
         if status == "dead":
             metrics.add_metric(name="AlertDeliveryDead", unit=MetricUnit.Count, value=1)
@@ -297,13 +265,8 @@ class DeliveryWorker:
     def due(self, *, limit: int = 500) -> list[int]:
         """Deliveries due now (retries whose backoff elapsed, quiet hours over, expired leases)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT id FROM alert_deliveries WHERE (status = 'pending' AND next_attempt_at <= %s) "
-                "OR (status = 'sending' AND lease_until < %s) ORDER BY next_attempt_at LIMIT %s",
-                (now, now, limit),
-            ).fetchall()
-        return [int(r["id"]) for r in rows]
+        with self._deliveries.session() as records:
+            return records.due_deliveries(now=now, limit=limit)
 
 
 class ThreadDeliveryQueue:

@@ -119,10 +119,11 @@ def channels(settings: AlertsSettings, *, ses_client: Any = None) -> dict[str, C
 
 def delivery_worker(database: Database, settings: AlertsSettings, *, ses_client: Any = None) -> DeliveryWorker:
     from tidewatch.alerts.destinations import DestinationService
+    from tidewatch.alerts.repository import PostgresDeliveries, PostgresDestinations
 
-    links = DestinationService(database, destination_settings(settings), egress=settings.egress())
+    links = DestinationService(PostgresDestinations(database), destination_settings(settings), egress=settings.egress())
     return DeliveryWorker(
-        database,
+        PostgresDeliveries(database),
         channels(settings, ses_client=ses_client),
         unsubscribe_link=links.unsubscribe_link,
         max_attempts=settings.max_attempts,

@@ -52,12 +52,8 @@ def request_history(
     """Record a pending positions backfill of `address` on each chain (a re-request is a no-op)."""
     end = align(now, HOUR)
     for chain_id in chain_ids:
-        conn.execute(
-            """
-            INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
-            VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
-            """,
-            (chain_id, repository.positions_scope(address), end - timedelta(days=days), end, HOUR),
+        repository.request_positions_job(
+            conn, chain_id, repository.positions_scope(address), end - timedelta(days=days), end, HOUR
         )
 
 
@@ -91,7 +87,7 @@ def backfill_address(
     _, now = execute(client, chain.multicall3, plans, chunk_size=options.chunk_size)
     if not any(o.value is not None for o in now):
         with database.transaction() as conn:
-            conn.execute("DELETE FROM backfill_jobs WHERE chain_id = %s AND scope = %s", (chain.chain_id, scope))
+            repository.drop_job(conn, chain.chain_id, scope)
         return AddressBackfill(
             chain.chain_id, address, "no-positions", detail=f"{address} has no position on chain {chain.chain_id}"
         )
@@ -120,12 +116,7 @@ def backfill_address(
             repository.finish_job(conn, chain.chain_id, scope)
         return result
     with database.connection() as conn:
-        seen = (
-            conn.execute(
-                "SELECT 1 FROM address_history WHERE chain_id = %s AND address = %s LIMIT 1", (chain.chain_id, address)
-            ).fetchone()
-            is not None
-        )
+        seen = repository.has_address_history(conn, chain.chain_id, address)
     blocks = index.first_at_or_after([int(b.timestamp()) for b in todo])
     probe_archive(client, chain.multicall3, blocks[int(todo[0].timestamp())])
     for i in range(0, len(todo), options.buckets_per_round):
@@ -169,24 +160,17 @@ def backfill_address(
                     continue
                 seen = True
                 supplied, borrowed, health = _totals(positions)
-                conn.execute(
-                    """
-                    INSERT INTO address_history (chain_id, address, bucket_start, block_number, observed_at, supplied_usd,
-                                                 borrowed_usd, net_worth_usd, min_health_factor, positions)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING
-                    """,
-                    (
-                        chain.chain_id,
-                        address,
-                        b,
-                        number,
-                        datetime.fromtimestamp(ref.timestamp, tz=UTC),
-                        supplied,
-                        borrowed,
-                        supplied - borrowed,
-                        health,
-                        json.dumps([p.model_dump(mode="json") for p in positions]),
-                    ),
+                repository.save_address_hour(
+                    conn,
+                    chain.chain_id,
+                    address,
+                    b,
+                    block=number,
+                    observed_at=datetime.fromtimestamp(ref.timestamp, tz=UTC),
+                    supplied=supplied,
+                    borrowed=borrowed,
+                    health=health,
+                    positions_json=json.dumps([p.model_dump(mode="json") for p in positions]),
                 )
                 repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=1)
                 result.filled += 1
@@ -208,10 +192,7 @@ def run_pending(
 ) -> list[AddressBackfill]:
     """Every pending positions job (oldest first) until the time budget runs out."""
     with database.connection() as conn:
-        jobs = conn.execute(
-            "SELECT chain_id, scope, window_start, window_end FROM backfill_jobs"
-            " WHERE scope LIKE 'positions:%%' AND status = 'running' ORDER BY started_at"
-        ).fetchall()
+        jobs = repository.pending_positions_jobs(conn)
     out = []
     for job in jobs:
         client = clients.get(job["chain_id"])

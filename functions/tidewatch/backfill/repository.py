@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from tidewatch.db import Connection
@@ -110,3 +111,72 @@ def unfillable(conn: Connection, chain_id: int, scope: str, start: datetime, end
         " AND status = 'unfillable' AND bucket_start >= %s AND bucket_start < %s ORDER BY bucket_start",
         (chain_id, scope, start, end),
     ).fetchall()
+
+
+def request_positions_job(
+    conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime, step: int
+) -> None:
+    """A pending positions job for the scope's address; a re-request leaves the existing job alone."""
+    conn.execute(
+        """
+        INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
+        VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
+        """,
+        (chain_id, scope, start, end, step),
+    )
+
+
+def drop_job(conn: Connection, chain_id: int, scope: str) -> None:
+    conn.execute("DELETE FROM backfill_jobs WHERE chain_id = %s AND scope = %s", (chain_id, scope))
+
+
+def pending_positions_jobs(conn: Connection) -> list[dict[str, Any]]:
+    """The running positions jobs, oldest first."""
+    return conn.execute(
+        "SELECT chain_id, scope, window_start, window_end FROM backfill_jobs"
+        " WHERE scope LIKE 'positions:%%' AND status = 'running' ORDER BY started_at"
+    ).fetchall()
+
+
+def has_address_history(conn: Connection, chain_id: int, address: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM address_history WHERE chain_id = %s AND address = %s LIMIT 1", (chain_id, address)
+        ).fetchone()
+        is not None
+    )
+
+
+def save_address_hour(
+    conn: Connection,
+    chain_id: int,
+    address: str,
+    bucket: datetime,
+    *,
+    block: int,
+    observed_at: datetime,
+    supplied: Decimal,
+    borrowed: Decimal,
+    health: Decimal | None,
+    positions_json: str,
+) -> None:
+    """One hour of an address's totals; an hour already stored is kept."""
+    conn.execute(
+        """
+        INSERT INTO address_history (chain_id, address, bucket_start, block_number, observed_at, supplied_usd,
+                                     borrowed_usd, net_worth_usd, min_health_factor, positions)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING
+        """,
+        (
+            chain_id,
+            address,
+            bucket,
+            block,
+            observed_at,
+            supplied,
+            borrowed,
+            supplied - borrowed,
+            health,
+            positions_json,
+        ),
+    )

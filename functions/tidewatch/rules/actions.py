@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tidewatch.db import Database
 from tidewatch.live.pushes import NotificationPush, TransactionPreparedPush, push
 from tidewatch.observability import logger
+from tidewatch.rules import repository
 from tidewatch.rules.model import (
     Action,
     DeliverAction,
@@ -180,16 +181,9 @@ class ActionRunner:
         actions never ran (the function died after claiming them). Webhooks retry in their own queue.
         Only firings of earlier ticks are considered. Returns the number of actions re-run."""
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT e.id, e.rule_id, e.window_key, e.evaluated_at, e.observed, e.actions, e.action_rounds, "
-                "r.user_id, r.portfolio_id, r.name, r.definition FROM rule_executions e "
-                "JOIN rules r ON r.id = e.rule_id "
-                "WHERE e.fired AND (e.error IS NOT NULL OR e.actions = '[]'::jsonb) AND e.action_rounds < %s "
-                "AND e.evaluated_at > %s - interval '1 hour' AND e.evaluated_at < %s "
-                "AND (e.actions <> '[]'::jsonb OR e.evaluated_at < %s - make_interval(secs => %s)) "
-                "ORDER BY e.evaluated_at LIMIT %s",
-                (max_rounds, now, now, now, stale_seconds, limit),
-            ).fetchall()
+            rows = repository.unfinished_firings(
+                conn, now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit
+            )
         jobs: list[tuple[Firing, Action]] = []
         plan: list[tuple[int, list[ActionResult], list[int], int]] = []
         for row in rows:
@@ -284,15 +278,11 @@ class ActionRunner:
     def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
         try:
             with self._db.connection() as conn:
-                row = conn.execute(
-                    "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
-                    "VALUES (%s, 'rule_fired', %s, %s::jsonb, %s) RETURNING id",
-                    (firing.user_id, title, json.dumps(body), firing.rule_id),
-                ).fetchone()
+                return repository.insert_rule_fired_notification(
+                    conn, firing.user_id, title, json.dumps(body), firing.rule_id
+                )
         except psycopg.DataError as exc:  # the title or body is a value PostgreSQL refuses
             raise PermanentActionError(f"notification cannot be stored: {exc}") from exc
-        assert row is not None
-        return int(row["id"])
 
     def _push(self, user_id: int, message: Mapping[str, Any]) -> int:
         return self._pusher.push_to_user(user_id, message) if self._pusher else 0
@@ -351,10 +341,7 @@ class ActionRunner:
         if not params:
             return
         try:
-            with self._db.connection() as conn, conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE rule_executions SET actions = %s::jsonb, error = %s, action_rounds = %s WHERE id = %s",
-                    params,
-                )
+            with self._db.connection() as conn:
+                repository.record_action_results(conn, params)
         except Exception as exc:  # the actions happened; losing their log must not fail the tick
             logger.exception("could not record action results", extra={"error": str(exc)})

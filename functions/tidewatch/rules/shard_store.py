@@ -1,7 +1,7 @@
-"""PostgreSQL reads of the coordinator: enabled rules per bucket, and cut points inside a bucket.
+"""The coordinator's view of the rules: enabled rules per bucket, and cut points inside a bucket.
 
 Both are index scans over `rules_shard_idx` / `rules_watched_markets_idx` (migration 0780), so
-counting a million rules costs one aggregate query, not a load.
+counting a million rules costs one aggregate query, not a load. The SQL is in `tidewatch.rules.repository`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from tidewatch.db import Database
+from tidewatch.rules import repository
 from tidewatch.rules.sharding import ShardRange
 from tidewatch.rules.store import RuleCache
-
-_WATCHING = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
 
 
 def _markets(changed_markets: Sequence[int] | None) -> list[int] | None:
@@ -22,14 +21,8 @@ def _markets(changed_markets: Sequence[int] | None) -> list[int] | None:
 
 def bucket_counts(database: Database, changed_markets: Sequence[int] | None = None) -> dict[int, int]:
     """Enabled rules per bucket; for a market event only the rules that watch those markets or prices."""
-    markets = _markets(changed_markets)
-    where = "enabled" if markets is None else f"enabled AND {_WATCHING}"
     with database.connection() as conn:
-        rows = conn.execute(
-            f"SELECT shard_bucket, count(*) AS n FROM rules WHERE {where} GROUP BY shard_bucket",
-            {"markets": markets},
-        ).fetchall()
-    return {int(r["shard_bucket"]): int(r["n"]) for r in rows}
+        return repository.bucket_counts(conn, _markets(changed_markets))
 
 
 def split_points(
@@ -38,16 +31,10 @@ def split_points(
     """Rule ids that cut one bucket's enabled rules into `parts` ranges of about equal size."""
     if parts < 2:
         return []
-    markets = _markets(changed_markets)
-    where = "enabled AND shard_bucket = %(bucket)s" + ("" if markets is None else f" AND {_WATCHING}")
     fractions = [k / parts for k in range(1, parts)]
     with database.connection() as conn:
-        row = conn.execute(
-            f"SELECT percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY id) AS cuts "
-            f"FROM rules WHERE {where}",
-            {"bucket": bucket, "fractions": fractions, "markets": markets},
-        ).fetchone()
-    return sorted({int(c) for c in (row["cuts"] if row and row["cuts"] else [])})
+        cuts = repository.bucket_cuts(conn, bucket, fractions, _markets(changed_markets))
+    return sorted(set(cuts))
 
 
 class ShardRuleCaches:

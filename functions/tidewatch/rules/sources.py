@@ -1,6 +1,6 @@
 """Postgres-backed snapshot sources (the ingest time series and stored position snapshots).
 
-Each answers for all rules in one query. The lead may swap the market source for the ingest Redis
+Each answers for all rules in one query (`tidewatch.rules.repository`). The lead may swap the market source for the ingest Redis
 hot cache and the position source for live chain reads; the interfaces stay the same.
 """
 
@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from tidewatch.db import Database
+from tidewatch.rules import repository
 from tidewatch.rules.snapshot import MarketState, PriceWindow
 
 
@@ -19,12 +20,7 @@ class PostgresMarketSource:
 
     def latest_markets(self) -> Sequence[MarketState]:
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT ON (r.market_id) r.market_id, r.supply_apy::float8 AS supply_apy, "
-                "r.borrow_apy::float8 AS borrow_apy, r.price_usd::float8 AS price_usd, r.observed_at, "
-                "m.chain_id, m.asset_symbol FROM market_rates r JOIN markets m ON m.id = r.market_id "
-                "ORDER BY r.market_id, r.block_number DESC"
-            ).fetchall()
+            rows = repository.latest_market_rows(conn)
         return [
             MarketState(
                 market_id=r["market_id"],
@@ -42,23 +38,9 @@ class PostgresMarketSource:
         if not windows:
             return {}
         with self._db.connection() as conn:
-            rows = conn.execute(
-                """
-                SELECT w.chain_id, w.asset, w.window_seconds, now_p.price_usd::float8 AS now_price,
-                       then_p.price_usd::float8 AS then_price
-                FROM unnest(%s::int[], %s::text[], %s::int[]) AS w(chain_id, asset, window_seconds)
-                CROSS JOIN LATERAL (
-                    SELECT price_usd FROM asset_prices
-                    WHERE chain_id = w.chain_id AND asset_symbol = w.asset AND observed_at <= %s
-                    ORDER BY observed_at DESC LIMIT 1) now_p
-                CROSS JOIN LATERAL (
-                    SELECT price_usd FROM asset_prices
-                    WHERE chain_id = w.chain_id AND asset_symbol = w.asset
-                      AND observed_at <= %s - make_interval(secs => w.window_seconds)
-                    ORDER BY observed_at DESC LIMIT 1) then_p
-                """,
-                ([w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], at, at),
-            ).fetchall()
+            rows = repository.price_window_rows(
+                conn, [w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], at
+            )
         return {
             (r["chain_id"], r["asset"], r["window_seconds"]): r["now_price"] / r["then_price"] - 1.0
             for r in rows
@@ -74,9 +56,5 @@ class SnapshotPositionSource:
 
     def health_factors(self, portfolio_ids: Sequence[int]) -> Mapping[int, float]:
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT ON (portfolio_id) portfolio_id, min_health_factor::float8 AS hf "
-                "FROM position_snapshots WHERE portfolio_id = ANY(%s) ORDER BY portfolio_id, taken_at DESC",
-                (list(portfolio_ids),),
-            ).fetchall()
+            rows = repository.latest_health_factor_rows(conn, portfolio_ids)
         return {r["portfolio_id"]: r["hf"] for r in rows if r["hf"] is not None}

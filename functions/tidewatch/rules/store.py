@@ -1,4 +1,4 @@
-"""Postgres access for evaluation: batched rule loading, claiming firings, rule state.
+"""Rules for evaluation: batched rule loading, claiming firings, rule state (SQL in rules.repository).
 
 Rules are loaded in two set-returning queries inside one REPEATABLE READ transaction (a consistent
 view), with the JSON definitions flattened to predicate columns by SQL itself, so no per-rule
@@ -24,62 +24,13 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
 from pydantic import ValidationError
 
 from tidewatch.db import Connection, Database
+from tidewatch.rules import repository
 from tidewatch.rules.model import RuleDefinition
 from tidewatch.rules.ruleset import PredicateRow, RuleRow, RuleSet
 from tidewatch.rules.sharding import ALL_RULES, ShardRange
-
-_RULES_SQL = """
-SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed,
-       COALESCE(EXTRACT(EPOCH FROM last_fired_at)::float8, 'NaN'::float8),
-       CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END,
-       EXTRACT(EPOCH FROM updated_at)::float8
-FROM rules
-WHERE enabled AND shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s
-  AND (%(markets)s::bigint[] IS NULL OR watched_markets && %(markets)s::bigint[] OR watches_prices)
-ORDER BY id
-"""
-
-_PREDICATES_OF = """
-SELECT r.id, p.ord = 0,
-       CASE p.t WHEN 'market_apy' THEN 0 WHEN 'apy_spread' THEN 1 WHEN 'health_factor_below' THEN 2
-                WHEN 'risk_forecast_above' THEN 3 WHEN 'price_change' THEN 4 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'market_id')::bigint, 0),
-       COALESCE((p.pred->>'other_market_id')::bigint, 0),
-       CASE COALESCE(p.pred->>'side', 'supply') WHEN 'supply' THEN 0 WHEN 'borrow' THEN 1 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'horizon_hours')::bigint, CASE WHEN p.t = 'risk_forecast_above' THEN 24 ELSE 0 END),
-       COALESCE((p.pred->>'chain_id')::bigint, CASE WHEN p.t = 'price_change' THEN 1 ELSE 0 END),
-       COALESCE(p.pred->>'asset', ''),
-       COALESCE((p.pred->>'window_seconds')::bigint, CASE WHEN p.t = 'price_change' THEN 3600 ELSE 0 END),
-       CASE WHEN p.t = 'health_factor_below' THEN 1 WHEN p.t = 'risk_forecast_above' THEN 0
-            ELSE CASE p.pred->>'op' WHEN 'above' THEN 0 WHEN 'below' THEN 1 WHEN 'rises' THEN 2
-                                    WHEN 'falls' THEN 3 WHEN 'moves' THEN 4 ELSE %(unknown)s END END,
-       (p.pred->>'threshold')::float8,
-       COALESCE((p.pred->>'hysteresis')::float8, 0)
-FROM rules r
-CROSS JOIN LATERAL (
-    SELECT 0::bigint AS ord, r.definition->'trigger' AS pred, r.definition->'trigger'->>'type' AS t
-    UNION ALL
-    SELECT c.ord, c.item, c.item->>'type'
-    FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(r.definition->'conditions') = 'object'
-             THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS c(item, ord)
-) p
-WHERE {where}
-ORDER BY r.id, p.ord
-"""
-# Predicates of listed rules (those new or changed since a warm container's last load) ...
-_PREDICATES_SQL = _PREDICATES_OF.replace("{where}", "r.enabled AND r.id = ANY(%(ids)s)")
-# ... or of every rule of the shard (a cold load): the range scan of `_RULES_SQL`, no id list.
-_SHARD_PREDICATES_SQL = _PREDICATES_OF.replace(
-    "{where}",
-    "r.enabled AND r.shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND r.id BETWEEN %(id_lo)s AND %(id_hi)s"
-    " AND (%(markets)s::bigint[] IS NULL OR r.watched_markets && %(markets)s::bigint[] OR r.watches_prices)",
-)
 
 # Code the predicate query gives a trigger type, side or operator it does not know.
 _UNKNOWN = 99
@@ -141,8 +92,8 @@ def _fetch_predicates(
     pending: list[Sequence[int]] = [ids] if ids else []
     if pending and shard_filter is not None:
         try:
-            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_SHARD_PREDICATES_SQL, {**shard_filter, "unknown": _UNKNOWN}).fetchall()
+            with conn.transaction():
+                rows = repository.shard_predicate_rows(conn, shard_filter, unknown=_UNKNOWN)
             pending = []
             for p in rows:
                 fresh.setdefault(p[0], []).append(p)
@@ -151,8 +102,8 @@ def _fetch_predicates(
     while pending:
         part = pending.pop()
         try:
-            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_PREDICATES_SQL, {"ids": list(part), "unknown": _UNKNOWN}).fetchall()
+            with conn.transaction():
+                rows = repository.predicate_rows(conn, part, unknown=_UNKNOWN)
         except psycopg.DataError as exc:
             if len(part) == 1:
                 rejected[int(part[0])] = reason_text(f"definition cannot be evaluated: {exc}")
@@ -208,12 +159,8 @@ class RuleCache:
     def _load(self, database: Database) -> LoadedRules:
         rejected: dict[int, str] = {}
         with database.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            # The planner guesses 100 conditions a rule (jsonb_array_elements), so the predicate
-            # query looks costly enough to JIT-compile; compiling takes longer than running it.
-            conn.execute("SET LOCAL jit = off")
-            with conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_RULES_SQL, self._filter).fetchall()
+            repository.begin_rule_snapshot(conn)
+            rows = repository.enabled_rule_rows(conn, self._filter)
             cached = self._predicates
             stale = [r[0] for r in rows if (hit := cached.get(r[0])) is None or hit[0] != r[8]]
             whole_shard = self._filter if len(stale) == len(rows) else None
@@ -271,10 +218,7 @@ def claim_firings(
     with database.transaction() as conn:
         if claims:
             stored: dict[int, tuple[dict[str, Any], RuleDefinition]] = {}
-            for rule in conn.execute(
-                "SELECT id, user_id, portfolio_id, name, definition FROM rules WHERE id = ANY(%s) ORDER BY id",
-                ([c.rule_id for c in claims],),
-            ).fetchall():
+            for rule in repository.rules_to_claim(conn, [c.rule_id for c in claims]):
                 try:
                     stored[int(rule["id"])] = (rule, RuleDefinition.model_validate(rule["definition"]))
                 except ValidationError as exc:
@@ -282,24 +226,19 @@ def claim_firings(
                         rejected[int(rule["id"])] = reason_text(f"definition is invalid: {_first_error(exc)}")
             valid = [c for c in claims if c.rule_id in stored]
             rows = (
-                conn.execute(
-                    "INSERT INTO rule_executions (rule_id, window_key, evaluated_at, fired, observed) "
-                    "SELECT c.rule_id, c.window_key, %s, true, c.observed::jsonb "
-                    "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c(rule_id, window_key, observed) "
-                    "ON CONFLICT (rule_id, window_key) DO NOTHING RETURNING id, rule_id, window_key, observed",
-                    (
-                        now,
-                        [c.rule_id for c in valid],
-                        [c.window_key for c in valid],
-                        [json.dumps(c.observed) for c in valid],
-                    ),
-                ).fetchall()
+                repository.insert_firings(
+                    conn,
+                    now,
+                    [c.rule_id for c in valid],
+                    [c.window_key for c in valid],
+                    [json.dumps(c.observed) for c in valid],
+                )
                 if valid
                 else []
             )
             won = {int(r["rule_id"]): r for r in rows}
             if won:
-                conn.execute("UPDATE rules SET armed = false, last_fired_at = %s WHERE id = ANY(%s)", (now, list(won)))
+                repository.disarm_fired(conn, list(won), now)
             for rule_id in sorted(won):
                 execution = won[rule_id]
                 rule, definition = stored[rule_id]
@@ -316,7 +255,7 @@ def claim_firings(
                     )
                 )
         if rearm_ids:
-            conn.execute("UPDATE rules SET armed = true WHERE id = ANY(%s) AND NOT armed", (list(rearm_ids),))
+            repository.rearm(conn, rearm_ids)
     return claimed
 
 
@@ -343,12 +282,7 @@ def disable_rules(database: Database, reasons: Mapping[int, str]) -> list[Disabl
         return []
     ids = list(reasons)
     with database.transaction() as conn:
-        rows = conn.execute(
-            "UPDATE rules SET enabled = false, disabled_reason = r.reason, updated_at = now() "
-            "FROM unnest(%s::bigint[], %s::text[]) AS r(id, reason) WHERE rules.id = r.id AND rules.enabled "
-            "RETURNING rules.id, rules.user_id, rules.name, rules.disabled_reason",
-            (ids, [reasons[i] for i in ids]),
-        ).fetchall()
+        rows = repository.disable_with_reasons(conn, ids, [reasons[i] for i in ids])
         disabled: list[DisabledRule] = []
         for row in sorted(rows, key=lambda r: int(r["id"])):
             body = {
@@ -357,15 +291,12 @@ def disable_rules(database: Database, reasons: Mapping[int, str]) -> list[Disabl
                 "rule_name": str(row["name"]),
                 "reason": str(row["disabled_reason"]),
             }
-            note = conn.execute(
-                "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
-                "VALUES (%s, 'rule_disabled', %s, %s::jsonb, %s) RETURNING id",
-                (row["user_id"], f"Rule '{row['name']}' was disabled", json.dumps(body), row["id"]),
-            ).fetchone()
-            assert note is not None
+            note_id = repository.insert_rule_disabled_notification(
+                conn, row["user_id"], f"Rule '{row['name']}' was disabled", json.dumps(body), row["id"]
+            )
             disabled.append(
                 DisabledRule(
-                    int(row["id"]), int(row["user_id"]), str(row["name"]), str(row["disabled_reason"]), int(note["id"])
+                    int(row["id"]), int(row["user_id"]), str(row["name"]), str(row["disabled_reason"]), note_id
                 )
             )
     return disabled

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Database
 from tidewatch.observability import logger
+from tidewatch.rules import repository
 from tidewatch.rules.egress import BlockedTarget, EgressPolicy, HttpPost, pinned_post
 
 SIGNATURE_HEADER = "Tidewatch-Signature"
@@ -92,13 +93,9 @@ class WebhookSender:
 
     def enqueue(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> int:
         with self._db.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO webhook_deliveries (rule_id, url, payload, next_attempt_at) "
-                "VALUES (%s, %s, %s::jsonb, now()) RETURNING id",
-                (rule_id, url, json.dumps(payload, separators=(",", ":"), sort_keys=True)),
-            ).fetchone()
-        assert row is not None
-        return int(row["id"])
+            return repository.enqueue_delivery(
+                conn, rule_id, url, json.dumps(payload, separators=(",", ":"), sort_keys=True)
+            )
 
     def send(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> DeliveryOutcome:
         return self.attempt(self.enqueue(rule_id, url, payload))
@@ -109,10 +106,7 @@ class WebhookSender:
 
     def attempt(self, delivery_id: int) -> DeliveryOutcome:
         with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT id, rule_id, url, payload::text AS body, attempt FROM webhook_deliveries WHERE id = %s",
-                (delivery_id,),
-            ).fetchone()
+            row = repository.delivery(conn, delivery_id)
         assert row is not None
         body = str(row["body"]).encode()
         attempt = int(row["attempt"]) + 1
@@ -150,10 +144,14 @@ class WebhookSender:
             status = "pending"
             next_at = datetime.fromtimestamp(now, UTC) + timedelta(seconds=self.backoff_seconds(attempt))
         with self._db.connection() as conn:
-            conn.execute(
-                "UPDATE webhook_deliveries SET attempt = %s, status = %s, response_code = %s, last_error = %s, "
-                "next_attempt_at = %s, updated_at = now() WHERE id = %s",
-                (attempt, status, code, error, next_at, delivery_id),
+            repository.record_delivery_attempt(
+                conn,
+                delivery_id,
+                attempt=attempt,
+                status=status,
+                response_code=code,
+                error=error,
+                next_attempt_at=next_at,
             )
         if error:
             logger.warning(
@@ -165,21 +163,5 @@ class WebhookSender:
         """Attempt every pending delivery whose backoff has elapsed (called each tick)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND attempt > 0 "
-                "AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s",
-                (now, limit),
-            ).fetchall()
-        return [self.attempt(int(r["id"])) for r in rows]
-
-
-def cancel_pending_deliveries(conn: Connection, rule_id: int) -> int:
-    """Mark a rule's pending deliveries failed ("cancelled") in the caller's transaction, so no
-    retry goes out once the rule is deleted."""
-    cur = conn.execute(
-        "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, "
-        "last_error = 'cancelled: the rule was deleted', updated_at = now() "
-        "WHERE rule_id = %s AND status = 'pending'",
-        (rule_id,),
-    )
-    return int(cur.rowcount)
+            due = repository.due_deliveries(conn, now, limit)
+        return [self.attempt(delivery_id) for delivery_id in due]

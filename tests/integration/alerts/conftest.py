@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tidewatch.alerts.channels import ChatWebhook, SmtpEmail, Telegram, VapidKeys, WebPush
 from tidewatch.alerts.outbox import DeliveryWorker
+from tidewatch.alerts.repository import PostgresDeliveries
 from tidewatch.db import Database
 from tidewatch.rules.egress import EgressPolicy
 from tidewatch_local.alert_providers import Mailbox, ProviderStub
@@ -109,7 +110,7 @@ def channels(stub: ProviderStub, mailbox: Mailbox, vapid: VapidKeys, clock: Cloc
 @pytest.fixture
 def worker(db: Database, stub: ProviderStub, mailbox: Mailbox, vapid: VapidKeys, clock: Clock) -> DeliveryWorker:
     return DeliveryWorker(
-        db,
+        PostgresDeliveries(db),
         channels(stub, mailbox, vapid, clock),  # type: ignore[arg-type]
         unsubscribe_link=lambda d: f"http://127.0.0.1/alerts/unsubscribe?token=t{d.id}" if d.kind == "email" else None,
         max_attempts=4,

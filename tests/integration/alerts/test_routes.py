@@ -18,6 +18,7 @@ from tests.integration.alerts.conftest import DISCORD_PATH, SLACK_PATH, Subscrip
 from tidewatch.alerts.channels import SmtpEmail
 from tidewatch.alerts.destinations import DestinationService, DestinationSettings, apply_ses_notification
 from tidewatch.alerts.outbox import Outbox
+from tidewatch.alerts.repository import PostgresDestinations
 from tidewatch.db import Database
 from tidewatch.errors import DomainError, Unauthorized
 from tidewatch.rules.egress import EgressPolicy
@@ -74,7 +75,7 @@ def api(db: Database, mailbox: Mailbox, stub: ProviderStub) -> Iterator[Api]:
     clock = MovableClock()
     replies: list[tuple[str, str]] = []
     service = DestinationService(
-        db,
+        PostgresDestinations(db),
         DestinationSettings(
             link_key=b"k" * 32, api_url="http://testserver", chat_webhook_extra_hosts=frozenset({stub.host})
         ),
@@ -185,7 +186,7 @@ def test_bad_destinations_are_a_422_naming_the_field_and_nothing_is_stored(
 def test_a_discord_url_inside_the_network_is_refused_by_the_egress_policy(db: Database, mailbox: Mailbox) -> None:
     # Given the real policy: discord.com resolving to a private address (DNS rebinding, split horizon)
     service = DestinationService(
-        db,
+        PostgresDestinations(db),
         DestinationSettings(link_key=b"k" * 32, api_url="http://testserver"),
         egress=EgressPolicy(resolve=lambda host, port: ["10.0.0.7"]),
     )

@@ -1,0 +1,327 @@
+"""An in-memory `DestinationsRepository` (tidewatch.alerts.repository).
+
+Rows look as the Postgres adapter returns them: every column of `alert_destinations` plus
+`suppressed`; the table's unique keys raise psycopg's UniqueViolation, and a unit of work that
+raises is rolled back, as a transaction would be.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _State:
+    users: set[int] = field(default_factory=set)
+    destinations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # code hash -> row
+    preferences: dict[int, dict[str, Any]] = field(default_factory=dict)
+    suppressed: set[str] = field(default_factory=set)
+    next_id: int = 1
+
+
+class InMemoryDestinationRecords:
+    def __init__(self, state: _State, now: datetime) -> None:
+        self.state = state
+        self._now = now
+
+    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
+        suppressed = row["kind"] == "email" and row["target"].lower() in self.state.suppressed
+        return {**row, "suppressed": suppressed}
+
+    def user_destinations(self, user_id: int) -> list[dict[str, Any]]:
+        return [self._row(r) for _, r in sorted(self.state.destinations.items()) if r["user_id"] == user_id]
+
+    def user_destination(self, user_id: int, destination_id: int) -> dict[str, Any] | None:
+        row = self.state.destinations.get(destination_id)
+        return self._row(row) if row is not None and row["user_id"] == user_id else None
+
+    def destination_count(self, user_id: int) -> int:
+        return sum(1 for r in self.state.destinations.values() if r["user_id"] == user_id)
+
+    def _add(
+        self, user_id: int, kind: str, label: str, target: str, secret: Any, is_default: bool, verified: bool
+    ) -> dict[str, Any]:
+        if user_id not in self.state.users:
+            raise psycopg.errors.ForeignKeyViolation("no such user")
+        for r in self.state.destinations.values():
+            if (r["user_id"], r["kind"], r["target"]) == (user_id, kind, target) or (
+                kind == "telegram" and r["kind"] == "telegram" and r["target"] == target
+            ):
+                raise psycopg.errors.UniqueViolation("duplicate destination")
+        destination_id = self.state.next_id
+        self.state.next_id += 1
+        row = {
+            "id": destination_id,
+            "user_id": user_id,
+            "kind": kind,
+            "label": label,
+            "target": target,
+            "secret": secret,
+            "is_default": is_default,
+            "verified_at": self._now if verified else None,
+            "unsubscribed_at": None,
+            "disabled_reason": None,
+            "created_at": self._now,
+        }
+        self.state.destinations[destination_id] = row
+        return dict(row)
+
+    def insert_destination(
+        self,
+        *,
+        user_id: int,
+        kind: str,
+        label: str,
+        target: str,
+        secret: str,
+        is_default: bool,
+        verified: bool,
+    ) -> dict[str, Any]:
+        return self._add(user_id, kind, label, target, secret, is_default, verified)
+
+    def drop_destination(self, destination_id: int) -> None:
+        self.state.destinations.pop(destination_id, None)
+
+    def update_destination(
+        self, user_id: int, destination_id: int, *, label: str | None, is_default: bool | None
+    ) -> bool:
+        row = self.state.destinations.get(destination_id)
+        if row is None or row["user_id"] != user_id:
+            return False
+        row["label"] = row["label"] if label is None else label
+        row["is_default"] = row["is_default"] if is_default is None else is_default
+        return True
+
+    def delete_user_destination(self, user_id: int, destination_id: int) -> bool:
+        row = self.state.destinations.get(destination_id)
+        if row is None or row["user_id"] != user_id:
+            return False
+        del self.state.destinations[destination_id]
+        return True
+
+    def email_destination(self, destination_id: int) -> dict[str, Any] | None:
+        row = self.state.destinations.get(destination_id)
+        return {"user_id": row["user_id"], "target": row["target"]} if row and row["kind"] == "email" else None
+
+    def mark_verified(self, destination_id: int) -> None:
+        row = self.state.destinations[destination_id]
+        row["verified_at"] = row["verified_at"] or self._now
+
+    def unsubscribe_email(self, destination_id: int) -> str | None:
+        row = self.state.destinations.get(destination_id)
+        if row is None or row["kind"] != "email":
+            return None
+        row["unsubscribed_at"] = row["unsubscribed_at"] or self._now
+        return str(row["target"])
+
+    def resubscribe(self, user_id: int, destination_id: int) -> None:
+        row = self.state.destinations.get(destination_id)
+        if row is not None and row["user_id"] == user_id:
+            row["unsubscribed_at"] = row["disabled_reason"] = None
+
+    def insert_telegram_code(self, code_hash: str, user_id: int, label: str, expires_at: datetime) -> None:
+        if code_hash in self.state.codes:
+            raise psycopg.errors.UniqueViolation("duplicate code")
+        self.state.codes[code_hash] = {"user_id": user_id, "label": label, "expires_at": expires_at, "used_at": None}
+
+    def lock_telegram_code(self, code_hash: str) -> dict[str, Any] | None:
+        row = self.state.codes.get(code_hash)
+        return dict(row) if row is not None else None
+
+    def use_telegram_code(self, code_hash: str, at: datetime) -> None:
+        self.state.codes[code_hash]["used_at"] = at
+
+    def link_telegram_chat(self, user_id: int, label: str, chat_id: str) -> dict[str, Any]:
+        for destination_id, row in list(self.state.destinations.items()):
+            if row["kind"] == "telegram" and row["target"] == chat_id:
+                del self.state.destinations[destination_id]
+        return self._add(user_id, "telegram", label, chat_id, None, False, True)
+
+    def preferences_row(self, user_id: int) -> dict[str, Any] | None:
+        row = self.state.preferences.get(user_id)
+        return dict(row) if row is not None else None
+
+    def save_preferences(
+        self,
+        user_id: int,
+        *,
+        timezone: str,
+        quiet_start: str | None,
+        quiet_end: str | None,
+        quiet_min_severity: str,
+    ) -> None:
+        def at(text: str | None) -> Any:
+            return datetime.strptime(text, "%H:%M").time() if text else None
+
+        self.state.preferences[user_id] = {
+            "user_id": user_id,
+            "timezone": timezone,
+            "quiet_start": at(quiet_start),
+            "quiet_end": at(quiet_end),
+            "quiet_min_severity": quiet_min_severity,
+        }
+
+    def user_deliveries(
+        self, user_id: int, *, destination_id: int | None, limit: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return [], []
+
+
+class InMemoryDestinations:
+    """Users, their destinations, Telegram link codes, preferences and suppressed addresses."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.state = _State()
+        self.now = now
+
+    def add_user(self) -> int:
+        user_id = self.state.next_id
+        self.state.next_id += 1
+        self.state.users.add(user_id)
+        return user_id
+
+    def suppress(self, addresses: Sequence[str]) -> None:
+        self.state.suppressed.update(a.lower() for a in addresses)
+
+    @contextmanager
+    def transaction(self) -> Iterator[InMemoryDestinationRecords]:
+        saved = copy.deepcopy(self.state)
+        try:
+            yield InMemoryDestinationRecords(self.state, self.now)
+        except BaseException:
+            self.state = saved
+            raise
+
+    @contextmanager
+    def session(self) -> Iterator[InMemoryDestinationRecords]:
+        yield InMemoryDestinationRecords(self.state, self.now)
+
+
+class InMemoryDeliveryRecords:
+    def __init__(self, owner: InMemoryDeliveries) -> None:
+        self._owner = owner
+
+    def claim_delivery(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
+        row = self._owner.rows.get(delivery_id)
+        if row is None:
+            return None
+        due = row["status"] == "pending" and row["next_attempt_at"] <= now
+        expired = row["status"] == "sending" and row["lease_until"] is not None and row["lease_until"] < now
+        if not (due or expired):
+            return None
+        row.update(status="sending", attempt=row["attempt"] + 1, lease_until=lease_until)
+        d = self._owner.destinations[row["destination_id"]]
+        return {
+            "id": delivery_id,
+            "attempt": row["attempt"],
+            "message": row["message"],
+            "severity": row["severity"],
+            "destination_id": d["id"],
+            "user_id": d["user_id"],
+            "kind": d["kind"],
+            "label": d["label"],
+            "target": d["target"],
+            "secret": d.get("secret"),
+            "unsubscribed_at": d.get("unsubscribed_at"),
+            "disabled_reason": d.get("disabled_reason"),
+            "verified_at": d.get("verified_at", T0),
+            "suppressed": d["kind"] == "email" and d["target"].lower() in self._owner.suppressed,
+        }
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        outcome: str,
+        response_code: int | None,
+        response: str,
+        latency_ms: float,
+    ) -> None:
+        self._owner.attempts.append(
+            {"delivery_id": delivery_id, "attempt": attempt, "outcome": outcome, "response_code": response_code}
+        )
+
+    def set_delivery_state(
+        self, delivery_id: int, *, status: str, next_attempt_at: datetime, error: str | None
+    ) -> None:
+        self._owner.rows[delivery_id].update(
+            status=status, next_attempt_at=next_attempt_at, lease_until=None, last_error=error
+        )
+
+    def disable_destination(self, destination_id: int, reason: str) -> None:
+        self._owner.destinations[destination_id]["disabled_reason"] = reason
+
+    def suppress_address(self, address: str, reason: str, detail: str) -> None:
+        self._owner.suppressed.add(address.lower())
+
+    def due_deliveries(self, *, now: datetime, limit: int) -> list[int]:
+        due = [
+            (r["next_attempt_at"], i)
+            for i, r in self._owner.rows.items()
+            if (r["status"] == "pending" and r["next_attempt_at"] <= now)
+            or (r["status"] == "sending" and r["lease_until"] is not None and r["lease_until"] < now)
+        ]
+        return [i for _, i in sorted(due)[:limit]]
+
+
+class InMemoryDeliveries:
+    """A `DeliveriesRepository`: outbox rows, their destinations, attempts and suppressed addresses."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.destinations: dict[int, dict[str, Any]] = {}
+        self.attempts: list[dict[str, Any]] = []
+        self.suppressed: set[str] = set()
+        self._next = 1
+
+    def add_destination(self, kind: str, target: str, *, user_id: int = 1, **columns: Any) -> int:
+        destination_id = self._next
+        self._next += 1
+        self.destinations[destination_id] = {
+            "id": destination_id,
+            "user_id": user_id,
+            "kind": kind,
+            "label": kind,
+            "target": target,
+            **columns,
+        }
+        return destination_id
+
+    def add_delivery(self, destination_id: int, message: dict[str, Any], *, due: datetime = T0) -> int:
+        delivery_id = self._next
+        self._next += 1
+        self.rows[delivery_id] = {
+            "destination_id": destination_id,
+            "status": "pending",
+            "attempt": 0,
+            "next_attempt_at": due,
+            "lease_until": None,
+            "last_error": None,
+            "message": message,
+            "severity": message.get("severity", "info"),
+        }
+        return delivery_id
+
+    @contextmanager
+    def transaction(self) -> Iterator[InMemoryDeliveryRecords]:
+        saved = copy.deepcopy((self.rows, self.destinations, self.attempts, self.suppressed))
+        try:
+            yield InMemoryDeliveryRecords(self)
+        except BaseException:
+            self.rows, self.destinations, self.attempts, self.suppressed = saved
+            raise
+
+    @contextmanager
+    def session(self) -> Iterator[InMemoryDeliveryRecords]:
+        yield InMemoryDeliveryRecords(self)
