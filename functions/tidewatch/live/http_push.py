@@ -28,9 +28,10 @@ from urllib.parse import quote, urlsplit
 from tidewatch.live.broadcaster import ConnectionGone
 
 _MAX_HEAD = 64 * 1024
-# Pipelined requests written before their answers are read (bounded, so a slow server's unread
-# answers cannot pile up without limit in either side's buffers).
-PIPELINE_WINDOW = 64
+# Pipelined requests written before their answers are read. Bounded: a single-process server
+# parses every request it has received before answering the first, so hundreds of sockets with
+# deep windows would each wait past the timeout for their first answer.
+PIPELINE_WINDOW = 16
 
 
 class _Closed(Exception):
