@@ -165,3 +165,16 @@ def test_requests_a_broken_connection_may_have_read_are_unanswered_not_sent_twic
     # Then the first is answered and the two the server may have read are reported unanswered (0)
     assert statuses == [200, 0, 0]
     assert server.connections == 1
+
+
+def test_an_endpoint_override_sends_every_post_there(listener: socket.socket) -> None:
+    # Given a poster configured with the local gateway's endpoint (as `tidewatch dev` sets it)
+    server = ScriptedServer([OK, OK])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster(endpoint_override=endpoint)
+    # When posts name the endpoint a connection recorded elsewhere, singly and batched
+    poster("https://abc.execute-api.eu-west-1.amazonaws.com/prod", "a", b"{}")
+    statuses = poster.post_many("https://abc.execute-api.eu-west-1.amazonaws.com/prod", [("b", b"{}")])
+    # Then both went to the override
+    assert statuses == [200]
+    assert len(server.requests) == 2
