@@ -3,6 +3,10 @@
 Public topics (markets) go to every subscriber; private data (notifications, a portfolio) is
 only ever looked up by the owner's user id, and each recipient is checked against that user id
 again before sending. Connections that answer Gone (410) are deleted.
+
+A poster that can pipeline (`PipelinedPost`, the plain-HTTP poster of the local run) gets the
+recipients of each endpoint in at most `max_workers` batches, one a thread, instead of one call
+a connection; the AWS poster (one signed request a post) keeps the per-connection path.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from tidewatch.live.fanout import DEFAULT_CHUNK, ChunkFanOut, PushChunk, chunked
 from tidewatch.live.pushes import MarketPush, PortfolioPush, push
@@ -28,6 +32,15 @@ class ConnectionGone(Exception):
 
 # (management endpoint, connection id, data) -> None; raises ConnectionGone for a stale connection.
 PostToConnection = Callable[[str, str, bytes], None]
+
+
+@runtime_checkable
+class PipelinedPost(Protocol):
+    """A poster that also takes a batch for one endpoint and answers each post's HTTP status."""
+
+    def __call__(self, endpoint: str, connection_id: str, data: bytes) -> None: ...
+
+    def post_many(self, endpoint: str, posts: Sequence[tuple[str, bytes]]) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Broadcaster:
         self._store = store
         self._post = post_to_connection
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ws-push")
+        self._max_workers = max_workers
         self._fan_out = fan_out
         self._chunk_size = chunk_size
 
@@ -101,7 +115,10 @@ class Broadcaster:
         """Post `data` to every recipient in parallel (bounded), deleting connections that are Gone."""
         if not recipients:
             return DeliveryReport()
-        outcomes = list(self._pool.map(lambda r: self._send(r, data), recipients))
+        if isinstance(self._post, PipelinedPost):
+            outcomes = self._send_batches(self._post, recipients, data)
+        else:
+            outcomes = list(self._pool.map(lambda r: self._send(r, data), recipients))
         gone = [r.connection_id for r, outcome in zip(recipients, outcomes, strict=True) if outcome == "gone"]
         if gone and self._store is not None:
             self._store.remove(gone)
@@ -118,6 +135,39 @@ class Broadcaster:
             )
             return "failed"
         return "ok"
+
+    def _send_batches(self, poster: PipelinedPost, recipients: Sequence[Recipient], data: bytes) -> list[str]:
+        """Outcomes in recipient order: each endpoint's recipients cut into batches, one a thread."""
+        by_endpoint: dict[str, list[int]] = {}
+        for i, r in enumerate(recipients):
+            by_endpoint.setdefault(r.endpoint, []).append(i)
+        per_batch = -(-len(recipients) // self._max_workers)
+        batches = [
+            (endpoint, indexes[start : start + per_batch])
+            for endpoint, indexes in by_endpoint.items()
+            for start in range(0, len(indexes), per_batch)
+        ]
+        outcomes = ["failed"] * len(recipients)
+
+        def run(batch: tuple[str, list[int]]) -> None:
+            endpoint, indexes = batch
+            try:
+                statuses = poster.post_many(endpoint, [(recipients[i].connection_id, data) for i in indexes])
+            except Exception as exc:  # one batch's failure must not stop the others
+                logger.warning(
+                    "post_to_connection batch failed", extra={"connections": len(indexes), "error": str(exc)}
+                )
+                return
+            for i, status in zip(indexes, statuses, strict=True):
+                outcomes[i] = "gone" if status == 410 else "ok" if 0 < status < 300 else "failed"
+                if outcomes[i] == "failed":
+                    logger.warning(
+                        "post_to_connection failed",
+                        extra={"connection_id": recipients[i].connection_id, "status": status},
+                    )
+
+        list(self._pool.map(run, batches))
+        return outcomes
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

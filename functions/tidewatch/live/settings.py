@@ -41,9 +41,7 @@ def poster_from_settings(settings: LiveSettings) -> PostToConnection:
     if settings.websocket_push_mode == "http":
         from tidewatch.live.http_push import HttpConnectionPoster
 
-        http = HttpConnectionPoster()
-        override = settings.websocket_management_endpoint
-        return lambda endpoint, connection_id, data: http(override or endpoint, connection_id, data)
+        return HttpConnectionPoster(endpoint_override=settings.websocket_management_endpoint)
     from tidewatch.live.aws_push import ApiGatewayPoster
 
     return ApiGatewayPoster(endpoint_override=settings.websocket_management_endpoint)

@@ -124,3 +124,57 @@ def test_a_server_that_answers_nothing_is_an_error(listener: socket.socket) -> N
 def test_an_endpoint_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="not an http"):
         HttpConnectionPoster()("wss://example.com/prod", "a", b"{}")
+
+
+def test_a_batch_is_pipelined_on_one_connection_and_answers_each_status_in_order(listener: socket.socket) -> None:
+    # Given a management API that answers 200, 410, a chunked 200 and 500
+    server = ScriptedServer([OK, GONE, CHUNKED, b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"])
+    endpoint = start(server, listener)
+    # When four posts go out as one batch
+    statuses = HttpConnectionPoster().post_many(endpoint, [("a", b"1"), ("b", b"2"), ("c", b"3"), ("d", b"4")])
+    # Then each post has its own status, in order, and all went over one connection once each
+    assert statuses == [200, 410, 200, 500]
+    assert server.connections == 1
+    assert [r.split(b"\r\n", 1)[0].split(b" ")[1] for r in server.requests] == [
+        b"/local/@connections/a",
+        b"/local/@connections/b",
+        b"/local/@connections/c",
+        b"/local/@connections/d",
+    ]
+
+
+def test_requests_after_connection_close_go_out_again_on_a_new_connection(listener: socket.socket) -> None:
+    # Given a server that answers once per connection and says so (Connection: close)
+    close = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    server = ScriptedServer([close, close, close], close_after_each=True)
+    endpoint = start(server, listener)
+    # When three posts go out pipelined
+    statuses = HttpConnectionPoster().post_many(endpoint, [("a", b"1"), ("b", b"2"), ("c", b"3")])
+    # Then every post was answered, each on a connection of its own, and none was handled twice
+    assert statuses == [200, 200, 200]
+    assert server.connections == 3
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b"1", b"2", b"3"]
+
+
+def test_requests_a_broken_connection_may_have_read_are_unanswered_not_sent_twice(listener: socket.socket) -> None:
+    # Given a server that answers the first request and then drops the connection without a word
+    server = ScriptedServer([OK], close_after_each=True)
+    endpoint = start(server, listener)
+    # When three posts go out pipelined
+    statuses = HttpConnectionPoster().post_many(endpoint, [("a", b"1"), ("b", b"2"), ("c", b"3")])
+    # Then the first is answered and the two the server may have read are reported unanswered (0)
+    assert statuses == [200, 0, 0]
+    assert server.connections == 1
+
+
+def test_an_endpoint_override_sends_every_post_there(listener: socket.socket) -> None:
+    # Given a poster configured with the local gateway's endpoint (as `tidewatch dev` sets it)
+    server = ScriptedServer([OK, OK])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster(endpoint_override=endpoint)
+    # When posts name the endpoint a connection recorded elsewhere, singly and batched
+    poster("https://abc.execute-api.eu-west-1.amazonaws.com/prod", "a", b"{}")
+    statuses = poster.post_many("https://abc.execute-api.eu-west-1.amazonaws.com/prod", [("b", b"{}")])
+    # Then both went to the override
+    assert statuses == [200]
+    assert len(server.requests) == 2

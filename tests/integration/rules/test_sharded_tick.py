@@ -168,6 +168,33 @@ def test_a_failing_shard_is_retried_and_never_blocks_the_others(db: Database) ->
     assert report["fired"] == 360 - lost
 
 
+def test_an_oversized_bucket_is_split_into_shards_within_budget_and_each_rule_fires_once(db: Database) -> None:
+    # Given one user (one bucket) with 130 firing rules and a budget of 50 rules per shard
+    seed_rules(db, users=1, per_user=130)
+    seen: list[ShardMessage] = []
+    deps = deps_for(db)
+
+    def recording(message: ShardMessage) -> dict[str, Any]:
+        seen.append(message)
+        return logic.evaluate_shard(message, deps=deps)
+
+    split = with_dispatcher(deps, InlineShardDispatcher(recording, max_workers=4))
+    # When the scheduled tick runs, and runs again
+    first = logic.evaluate_scheduled(scheduled(), deps=split)
+    again = logic.evaluate_scheduled(scheduled(), deps=split)
+    # Then the bucket went out as id ranges of one bucket, none evaluating more than its budget
+    ranges = {m.shard for m in seen}
+    assert len(ranges) == 3
+    assert all(r.bucket_lo == r.bucket_hi for r in ranges)
+    sizes = [len(deps.shard_caches.for_shard(r).load(db)) for r in sorted(ranges, key=lambda r: r.id_lo)]
+    assert sum(sizes) == 130
+    assert max(sizes) <= 50
+    # And every rule fired exactly once, the second tick firing nothing
+    assert (first["shards"], first["fired"], first["failed_shards"]) == (3, 130, [])
+    assert again["fired"] == 0
+    assert len(fired_rule_ids(db)) == 130
+
+
 def test_market_event_reaches_only_the_shards_whose_rules_watch_that_market(db: Database) -> None:
     # Given rules on markets 1, 2 and 3 (one user in three per market)
     seed_rules(db)
