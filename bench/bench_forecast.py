@@ -56,10 +56,17 @@ def throughput(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
     return n / best
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def _timed(fn: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
+
+
+def cpu_throughput(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
+    """Items per second of this process's CPU time: on a machine shared with other work, wall
+    time also counts the time other processes held the core."""
+    fn()
+    return n / min(_timed(fn, time.process_time) for _ in range(rounds))
 
 
 def line(name: str, single_ms: float | None, per_s: float | None) -> None:
@@ -105,9 +112,16 @@ def main() -> None:
         throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, RiskDeps(loaded, None))), len(many), 3),
     )
     text = json.dumps(raw)
-    fast = throughput(lambda: json.dumps(handle(json.loads(text), RiskDeps(loaded, None))), len(many), 5)
+
+    def round_trip() -> object:
+        return json.dumps(handle(json.loads(text), RiskDeps(loaded, None)))
+
+    fast = throughput(round_trip, len(many), 5)
     line("risk: handler batch, 20k JSON in → JSON out", None, fast)
-    print(f"{'':<46} {'':33}   {fast / TARGET_HANDLER_BATCH_PER_S:5.2f}x the 100k/s handler target")
+    print(f"{'':<46} {'':33}   {fast / TARGET_HANDLER_BATCH_PER_S:5.2f}x the 100k/s handler target (wall)")
+    cpu = cpu_throughput(round_trip, len(many), 5)
+    line("risk: handler batch, same, per CPU second", None, cpu)
+    print(f"{'':<46} {'':33}   {cpu / TARGET_HANDLER_BATCH_PER_S:5.2f}x the 100k/s handler target (CPU time)")
 
     head = apy.head("supply", 24)
     y = 0.03 + 0.005 * np.sin(np.arange(20_000) / 50)

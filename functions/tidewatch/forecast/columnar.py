@@ -26,10 +26,10 @@ from tidewatch.forecast.risk_model import RiskModel, ScoreColumns
 class LegTable:
     """Legs of a batch; `symbols[asset[i]]` is leg i's canonical symbol."""
 
-    position: list[int]
-    asset: list[int]
-    value: list[float]
-    collateral: list[bool]
+    position: Sequence[int] | NDArray[np.int64]
+    asset: Sequence[int] | NDArray[np.int64]
+    value: Sequence[float] | NDArray[np.float64]
+    collateral: Sequence[bool] | NDArray[np.bool_]
     symbols: list[str]
 
 
@@ -75,13 +75,17 @@ def score_legs(
         )
 
     # σ of each (position, asset) entry, with the position's overrides where given.
+    # Entries are sorted by position, so a position's entries are one contiguous range.
     sigma_e = base_vol[e_asset]
-    for p, table in overrides.items():
-        rows = np.flatnonzero(e_pos == p)
-        for r in rows.tolist():
-            sym = legs.symbols[int(e_asset[r])]
-            if sym in table:
-                sigma_e[r] = table[sym]
+    if overrides:
+        where = np.fromiter(overrides, dtype=np.int64, count=len(overrides))
+        first_entry = np.searchsorted(e_pos, where, side="left").tolist()
+        end_entry = np.searchsorted(e_pos, where, side="right").tolist()
+        for table, lo, hi in zip(overrides.values(), first_entry, end_entry, strict=True):
+            for r in range(lo, hi):
+                sym = legs.symbols[int(e_asset[r])]
+                if sym in table:
+                    sigma_e[r] = table[sym]
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(
             debt_total[e_pos] > 0,
@@ -103,12 +107,13 @@ def score_legs(
         b = starts[e_pos[a]] + offsets
         off_diagonal = a < b
         a, b = a[off_diagonal], b[off_diagonal]
-        corr = np.array(
-            [
-                market.corr(legs.symbols[int(x)], legs.symbols[int(y)])
-                for x, y in zip(e_asset[a], e_asset[b], strict=True)
-            ]
-        )
+        # One correlation per pair of the batch's distinct symbols, gathered per entry pair.
+        used = np.unique(np.concatenate([e_asset[a], e_asset[b]]))
+        slot = np.zeros(len(legs.symbols), dtype=np.int64)
+        slot[used] = np.arange(used.size)
+        names = [legs.symbols[int(i)] for i in used.tolist()]
+        pair_corr = np.array([[market.corr(x, y) for y in names] for x in names])
+        corr = pair_corr[slot[e_asset[a]], slot[e_asset[b]]]
         variance += 2.0 * np.bincount(e_pos[a], weights=ws[a] * ws[b] * corr, minlength=n)
     sigma = np.sqrt(np.maximum(variance, 0.0))
     sigma = np.where(debt_total > 0, sigma, 0.0)
