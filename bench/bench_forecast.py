@@ -109,7 +109,7 @@ def main() -> None:
     line(
         "risk: typed handler path, 20k (parse+score+dump)",
         None,
-        throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, RiskDeps(loaded, None))), len(many), 3),
+        throughput(lambda: run_typed(raw, RiskEvent, lambda e: dispatch(e, RiskDeps(loaded, None))), len(many), 3),  # type: ignore[arg-type]
     )
     text = json.dumps(raw)
 
