@@ -85,7 +85,7 @@ unit: install
 
 test: install lint typecheck template-check
 	scripts/ensure-services.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 	$(MAKE) dashboard-test
 
 # The dashboard: type-check and build (with its bundle budget), ESLint, unit/component tests,
