@@ -23,11 +23,10 @@ WAD = 10**18
 
 @pytest.fixture
 def restore(devnet: InProcessDevnet) -> Iterator[None]:
-    """Tests that change chain state put it back afterwards (eth-tester snapshot)."""
-    tester = devnet.w3.provider.ethereum_tester  # type: ignore[attr-defined]
-    snapshot = tester.take_snapshot()
+    """Tests that change chain state put it back afterwards (a node snapshot)."""
+    snapshot = devnet.snapshot()
     yield
-    tester.revert_to_snapshot(snapshot)
+    devnet.revert(snapshot)
 
 
 def contract(devnet: InProcessDevnet, name: str, address: str) -> Any:

@@ -68,7 +68,7 @@ def test_a_warm_tick_costs_two_round_trips_and_a_new_reserve_is_picked_up(devnet
     assert len(read.snapshots) == len(scenario.AAVE_RESERVES)
 
     # When governance lists a new reserve
-    snapshot = devnet.w3.provider.ethereum_tester.take_snapshot()  # type: ignore[attr-defined]
+    snapshot = devnet.snapshot()
     try:
         deployer = devnet.deployment.operators["deployer"]
         lister = AaveDeployer(devnet.w3, deployer)
@@ -117,7 +117,7 @@ def test_a_warm_tick_costs_two_round_trips_and_a_new_reserve_is_picked_up(devnet
         assert [f.market_key for f in read.failures] == [odd]
         assert "symbol() unreadable" in read.failures[0].error
     finally:
-        devnet.w3.provider.ethereum_tester.revert_to_snapshot(snapshot)  # type: ignore[attr-defined]
+        devnet.revert(snapshot)
 
 
 def _deploy(devnet: InProcessDevnet, name: str, *args: object) -> str:
