@@ -22,6 +22,7 @@ from tidewatch.chain.multicall import (
     BlockRef,
     Call,
     CallResult,
+    aggregate_data,
     aggregate_payload,
     decode_aggregate,
 )
@@ -99,10 +100,17 @@ def _run(
 ) -> list[list[CallResult]]:
     """Each job is (block, one aggregate3 chunk); batched `batch_size` per HTTP request."""
     out: list[list[CallResult]] = []
+    # The prelude chunks are the same list at every block: their calldata is encoded once.
+    encoded: dict[int, str] = {}
+    for _block, calls in jobs:
+        if id(calls) not in encoded:
+            encoded[id(calls)] = aggregate_data(calls)
     for i in range(0, len(jobs), batch_size):
         part = jobs[i : i + batch_size]
         try:
-            raws = client.batch([aggregate_payload(multicall, calls, block) for block, calls in part])
+            raws = client.batch(
+                [aggregate_payload(multicall, calls, block, data=encoded[id(calls)]) for block, calls in part]
+            )
         except RpcError as exc:
             if is_pruned_state_error(str(exc.detail)):
                 raise NotArchiveNode(client.chain_id, min(b for b, _ in part), _said(exc)) from exc
@@ -129,9 +137,10 @@ def execute_at_blocks(
     prelude = [c for p in plans for c in p.prelude]
     per_chunk = max(1, chunk_size - 2)
     prelude_chunks = _chunks(prelude, per_chunk) or [[]]
+    prelude_calls = [_head(multicall) + chunk for chunk in prelude_chunks]
     jobs: list[tuple[int, list[Call]]] = []
     for block in blocks:
-        jobs.extend((block, _head(multicall) + chunk) for chunk in prelude_chunks)
+        jobs.extend((block, calls) for calls in prelude_calls)
     results = _run(client, multicall, jobs, batch_size)
 
     refs: list[BlockRef] = []
