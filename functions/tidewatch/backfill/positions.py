@@ -81,7 +81,9 @@ def backfill_address(
     options: BackfillOptions | None = None,
     discovery: DiscoveryCache | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    index: BlockIndex | None = None,
 ) -> AddressBackfill:
+    """`index`: the chain's block index, shared by the jobs of one run (headers are read once)."""
     options = options or BackfillOptions()
     chain = registry.chain(client.chain_id)
     address = address.lower()
@@ -95,7 +97,7 @@ def backfill_address(
         return AddressBackfill(
             chain.chain_id, address, "no-positions", detail=f"{address} has no position on chain {chain.chain_id}"
         )
-    index = BlockIndex(client)
+    index = index or BlockIndex(client)
     window = clamp(index, window)
     check_history(index, window)
     buckets = window.buckets()
@@ -213,6 +215,10 @@ def run_pending(
             " WHERE scope LIKE 'positions:%%' AND status = 'running' ORDER BY started_at"
         ).fetchall()
     out = []
+    # One discovery and one block index per chain for all the run's jobs: each address of a
+    # chain is read at the same hourly blocks.
+    discovery = discovery or DiscoveryCache()
+    indexes: dict[int, BlockIndex] = {}
     for job in jobs:
         client = clients.get(job["chain_id"])
         if client is None or should_stop():
@@ -230,6 +236,7 @@ def run_pending(
                     options=options,
                     discovery=discovery,
                     should_stop=should_stop,
+                    index=indexes.setdefault(client.chain_id, BlockIndex(client)),
                 )
             )
         except DomainError as exc:

@@ -28,6 +28,7 @@ from tidewatch.chain import abi
 from tidewatch.chain.rpc import ChainClient, TransportError
 from tidewatch_local.devnet import scenario
 from tidewatch_local.devnet.deploy import Deployment
+from tidewatch_local.devnet.simulator import utilization_move
 
 HOUR = 3600
 _GAS = hex(3_000_000)
@@ -163,10 +164,8 @@ class _Walk:
             reserve = abi.AAVE_DP_GET_RESERVE_DATA.decode(bytes.fromhex(raw[2:]))
             supplied, borrowed = int(reserve[2]), int(reserve[3]) + int(reserve[4])
             pool = self.d.contracts["aave_pool"]
-            up, amount = self._direction(supplied, borrowed)
             cap = r.borrow_cap * 10 ** scenario.TOKENS[r.symbol].decimals
-            if up and cap and borrowed + amount > cap * 0.98:
-                up = False  # stay under the reserve's borrow cap (Aave would revert: error 50)
+            up, amount = utilization_move(self.rng, supplied, borrowed, cap)
             if not amount:
                 return []
             data = _BORROW.encode(token, amount, 2, 0, whale) if up else _REPAY.encode(token, amount, 2, whale)
@@ -176,21 +175,11 @@ class _Walk:
         token = self.d.tokens[m.base]
         raws = self.client.batch([self.call(comet, abi.COMET_TOTAL_SUPPLY), self.call(comet, abi.COMET_TOTAL_BORROW)])
         supplied, borrowed = (int(r, 16) for r in raws)
-        up, amount = self._direction(supplied, borrowed)
+        up, amount = utilization_move(self.rng, supplied, borrowed)
         if not amount:
             return []
         data = _COMET_WITHDRAW.encode(token, amount) if up else _COMET_SUPPLY.encode(token, amount)
         return [self.tx(whale, comet, data)]
-
-    def _direction(self, supplied: int, borrowed: int) -> tuple[bool, int]:
-        utilization = borrowed / supplied if supplied else 0.0
-        amount = int(supplied * self.rng.uniform(0.002, 0.02))
-        up = self.rng.random() < 0.5
-        if utilization > 0.95 or borrowed < amount:
-            up = borrowed < amount
-        if utilization < 0.40:
-            up = True
-        return up, amount
 
     def _rewards(self) -> list[tuple[str, list[object]]]:
         sym = self.rng.choice(scenario.EIGEN_STRATEGIES)
