@@ -33,6 +33,7 @@ from tidewatch.errors import DomainError
 T = TypeVar("T")
 
 DEFAULT_BATCH = 50  # eth_calls per HTTP request (each one aggregate3 of up to `chunk_size` calls)
+MAX_REQUEST_BYTES = 1_000_000  # hex calldata per HTTP request: far below providers' body limits
 
 # What nodes say when they no longer hold a block's state (geth, erigon, nethermind, reth,
 # anvil --prune-history and hosted providers' wording).
@@ -105,8 +106,7 @@ def _run(
     for _block, calls in jobs:
         if id(calls) not in encoded:
             encoded[id(calls)] = aggregate_data(calls)
-    for i in range(0, len(jobs), batch_size):
-        part = jobs[i : i + batch_size]
+    for part in _requests(jobs, encoded, batch_size):
         try:
             raws = client.batch(
                 [aggregate_payload(multicall, calls, block, data=encoded[id(calls)]) for block, calls in part]
@@ -122,6 +122,26 @@ def _run(
                 error = f"no Multicall3 at block {block}"
                 out.append([CallResult(False, error=error) for _ in calls])
     return out
+
+
+def _requests(
+    jobs: list[tuple[int, list[Call]]], encoded: dict[int, str], batch_size: int
+) -> list[list[tuple[int, list[Call]]]]:
+    """Consecutive jobs, at most `batch_size` per HTTP request and at most `MAX_REQUEST_BYTES` of
+    calldata (at least one job each): nodes refuse larger bodies (anvil drops the connection)."""
+    parts: list[list[tuple[int, list[Call]]]] = []
+    current: list[tuple[int, list[Call]]] = []
+    size = 0
+    for job in jobs:
+        length = len(encoded[id(job[1])])
+        if current and (len(current) >= batch_size or size + length > MAX_REQUEST_BYTES):
+            parts.append(current)
+            current, size = [], 0
+        current.append(job)
+        size += length
+    if current:
+        parts.append(current)
+    return parts
 
 
 def execute_at_blocks(
