@@ -6,13 +6,18 @@ is measured by the start-up line the same run prints (docs/operations.md quotes 
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -20,6 +25,7 @@ from tests.conftest import drop_database, new_database, new_redis_url
 from tidewatch_local.template import REPO_ROOT
 
 from .conftest import free_port
+from .devserver import sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +78,47 @@ def test_a_fresh_devnet_starts_with_its_simulated_days_backfilled(tmp_path: Path
         assert [c for c, _, _ in per_chain] == [1, 8453]
         assert all(h >= DAYS * 24 for _, h, _ in per_chain)
         assert sum(n for _, _, n in per_chain) >= rows
+
+        # When a user adds the seeded borrower who was liquidated to a portfolio
+        base = re.search(r"dashboard\s+(http://\S+)/", text).group(1)  # type: ignore[union-attr]
+        port = int(base.rsplit(":", 1)[1])
+        registry = json.loads((tmp_path / "home" / "devnet" / "registry.json").read_text())
+        bob = next(u["address"] for u in registry["users"] if u["label"] == "bob-near-liquidation")
+        auth = {"Authorization": f"Bearer {sign_in(base, port, seed=301)['access_token']}"}
+        portfolio = httpx.post(
+            f"{base}/api/portfolios", json={"name": "bob", "wallets": [{"address": bob}], "chains": [1]}, headers=auth
+        ).json()
+        chart_url = f"{base}/api/portfolios/{portfolio['id']}/history/chart"
+        # Then the chart says whether the positions backfill still runs, and once it is done ...
+        chart = httpx.get(chart_url, headers=auth, timeout=30).json()
+        assert isinstance(chart["backfill_running"], bool)
+        deadline = time.monotonic() + 240
+        while chart["backfill_running"]:
+            assert time.monotonic() < deadline, chart["backfills"]
+            time.sleep(2)
+            chart = httpx.get(chart_url, headers=auth, timeout=30).json()
+        assert [b["status"] for b in chart["backfills"]] == ["done"]
+        # ... it starts at the first simulated hour and has every hour since, with a health factor
+        first = datetime.fromisoformat(chart["first_timestamp"])
+        start = datetime.fromtimestamp((int(time.time()) // 3600 - DAYS * 24) * 3600, tz=UTC)
+        assert abs(first - start) <= timedelta(hours=1), (first, start)
+        points = chart["points"]
+        assert len(points) >= DAYS * 24
+        assert chart["gaps"] == []
+        assert all(p["min_health_factor"] is not None for p in points)
+        # ... and it shows the stress episode: in one hour his debt falls by over a quarter (the
+        # liquidator repaid half his Aave USDC debt, 6,000 of 16,800 USD across Aave and Comet)
+        # and his collateral shrinks (WETH fell 8 %, and some was seized with the liquidation bonus)
+        drops = [
+            (a, b)
+            for a, b in itertools.pairwise(points)
+            if Decimal(b["borrowed_usd"]) < Decimal(a["borrowed_usd"]) * Decimal("0.75")
+        ]
+        assert len(drops) == 1, [(p["t"], p["borrowed_usd"]) for p in points]
+        before, after = drops[0]
+        assert Decimal(after["supplied_usd"]) < Decimal(before["supplied_usd"]) * Decimal("0.9")
+        stress = start + timedelta(hours=(DAYS * 24 + 1) * 2 // 3)
+        assert abs(datetime.fromisoformat(after["t"]) - stress) <= timedelta(hours=1), (after["t"], stress)
     finally:
         process.terminate()
         try:

@@ -27,9 +27,9 @@ from tidewatch.chain.history import DEFAULT_BATCH, NotArchiveNode, execute_at_bl
 from tidewatch.chain.multicall import DEFAULT_CHUNK_SIZE
 from tidewatch.chain.plan import ReadPlan
 from tidewatch.chain.rpc import ChainClient
-from tidewatch.db import Connection, Database
+from tidewatch.db import Database
 from tidewatch.errors import DomainError, InvalidInput
-from tidewatch.markets.repository import record_snapshots
+from tidewatch.markets.repository import record_snapshot_rows
 from tidewatch.protocols.discovery import DiscoveryCache, discover
 from tidewatch.protocols.models import MarketSnapshot
 from tidewatch.protocols.reader import market_plan
@@ -229,46 +229,58 @@ def _read_group(
         else []
     )
     by_block = dict(zip(wanted, read, strict=True))
+    # Each bucket's snapshots (of the markets it lacks) and unreadable markets, then one write
+    # for the whole group in one transaction with the buckets' progress rows.
+    readings: list[tuple[datetime, int, list[MarketSnapshot], list[tuple[str, str]]]] = []
+    marks: list[repository.Mark] = []
+    for b, number in targets.items():
+        if number is None:
+            detail = f"no block between {b.isoformat()} and +{step} s"
+            marks.append(_unfillable(chain.chain_id, b, None, detail, result))
+            continue
+        _, outcomes = by_block[number]
+        lacking = missing.get(b)
+        snapshots: list[MarketSnapshot] = []
+        failures: list[tuple[str, str]] = []  # (market, error) of the markets the bucket lacks
+        for (market, _), outcome in zip(plans, outcomes, strict=True):
+            if outcome.value is not None:
+                key = (outcome.value.protocol, outcome.value.market_key.lower())
+                if lacking is None or key in lacking:
+                    snapshots.append(outcome.value)
+            elif lacking is None or (market.protocol, market.key.lower()) in lacking:
+                failures.append((f"{market.protocol}:{market.key}", outcome.error or "failed"))
+        readings.append((b, number, snapshots, failures))
     with database.transaction() as conn:
-        for b, number in targets.items():
-            if number is None:
-                detail = f"no block between {b.isoformat()} and +{step} s"
-                _unfillable(conn, chain.chain_id, b, None, detail, result)
-                continue
-            ref, outcomes = by_block[number]
-            lacking = missing.get(b)
-            snapshots: list[MarketSnapshot] = []
-            failures: list[tuple[str, str]] = []  # (market, error) of the markets the bucket lacks
-            for (market, _), outcome in zip(plans, outcomes, strict=True):
-                if outcome.value is not None:
-                    key = (outcome.value.protocol, outcome.value.market_key.lower())
-                    if lacking is None or key in lacking:
-                        snapshots.append(outcome.value)
-                elif lacking is None or (market.protocol, market.key.lower()) in lacking:
-                    failures.append((f"{market.protocol}:{market.key}", outcome.error or "failed"))
+        rows = [
+            (s, datetime.fromtimestamp(by_block[number][0].timestamp, tz=UTC))
+            for _, number, snapshots, _ in readings
+            for s in snapshots
+        ]
+        written: dict[int, int] = {}  # block -> rows inserted there
+        for _, s in record_snapshot_rows(conn, rows):
+            written[s.block_number] = written.get(s.block_number, 0) + 1
+        for b, number, snapshots, failures in readings:
             names = ", ".join(f"{label} ({error})" for label, error in failures) or "no market"
             if not snapshots:
                 detail = f"no market readable at block {number}: {names}"[:500]
-                _unfillable(conn, chain.chain_id, b, number, detail, result)
+                marks.append(_unfillable(chain.chain_id, b, number, detail, result))
                 continue
-            inserted = record_snapshots(conn, snapshots, datetime.fromtimestamp(ref.timestamp, tz=UTC))
-            result.rows_written += len(inserted)
+            inserted = written.get(number, 0)
+            result.rows_written += inserted
             result.first_block = min(number, result.first_block if result.first_block is not None else number)
             result.last_block = max(number, result.last_block if result.last_block is not None else number)
             if failures:
                 # The markets that stay empty in this bucket: a gap that cannot be filled.
                 detail = f"{len(failures)} market(s) not readable at block {number}: {names}"[:500]
-                _unfillable(conn, chain.chain_id, b, number, detail, result, rows=len(inserted))
+                marks.append(_unfillable(chain.chain_id, b, number, detail, result, rows=inserted))
                 continue
-            repository.mark(
-                conn, chain.chain_id, repository.MARKETS, b, block=number, status="filled", rows=len(inserted)
-            )
+            marks.append(repository.Mark(b, number, "filled", inserted))
             result.filled += 1
+        repository.mark_many(conn, chain.chain_id, repository.MARKETS, marks)
         repository.advance_job(conn, chain.chain_id, repository.MARKETS, len(group))
 
 
 def _unfillable(
-    conn: Connection,
     chain_id: int,
     bucket: datetime,
     block: int | None,
@@ -276,12 +288,10 @@ def _unfillable(
     result: ChainBackfill,
     *,
     rows: int = 0,
-) -> None:
-    repository.mark(
-        conn, chain_id, repository.MARKETS, bucket, block=block, status="unfillable", detail=detail, rows=rows
-    )
+) -> repository.Mark:
     result.unfillable += 1
     result.unfillable_detail.append(detail)
+    return repository.Mark(bucket, block, "unfillable", rows, detail)
 
 
 def backfill_markets(

@@ -3,9 +3,10 @@
 When an address joins a portfolio, the API records a pending `positions:<address>` job per chain
 (`request_history`); the ingest function's heal schedule runs pending jobs (`run_pending`). A job
 reads the adapters' position plans (the same plans the positions view uses) at each hour's block
-with `execute_at_blocks`, sums the address's positions per chain and hour (supplied, borrowed,
-net worth in USD at that hour's oracle prices, lowest health factor) into `address_history`, and
-records each hour in `backfill_buckets`, so it is resumable and idempotent like the market backfill.
+with `execute_at_blocks` (a chain's pending addresses together: each block is read once for all
+of them), sums the address's positions per chain and hour (supplied, borrowed, net worth in USD
+at that hour's oracle prices, lowest health factor) into `address_history`, and records each
+hour in `backfill_buckets`, so it is resumable and idempotent like the market backfill.
 
 An address with no position on the chain now is answered "no positions" and nothing is stored;
 hours before an address's first position are not stored either (its history begins there).
@@ -24,7 +25,7 @@ from tidewatch.backfill.markets import BackfillOptions, check_history, clamp
 from tidewatch.backfill.window import HOUR, Window, align
 from tidewatch.chain.blocks import BlockIndex
 from tidewatch.chain.history import execute_at_blocks, probe_archive
-from tidewatch.chain.plan import execute
+from tidewatch.chain.plan import ReadPlan, execute
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Connection, Database
 from tidewatch.errors import DomainError
@@ -77,93 +78,178 @@ def backfill_address(
     options: BackfillOptions | None = None,
     discovery: DiscoveryCache | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    index: BlockIndex | None = None,
 ) -> AddressBackfill:
+    """One address's positions history on `client`'s chain over `window`."""
+    (result,) = backfill_addresses(
+        database,
+        registry,
+        client,
+        [address],
+        window,
+        options=options,
+        discovery=discovery,
+        should_stop=should_stop,
+        index=index,
+    )
+    return result
+
+
+@dataclass
+class _Job:
+    """One address of a multi-address run: its plans' place in the read, and its progress."""
+
+    address: str
+    scope: str
+    first: int  # index of its first plan among the run's plans
+    count: int
+    result: AddressBackfill
+    todo: set[datetime]
+    seen: bool = False
+
+
+def backfill_addresses(
+    database: Database,
+    registry: Registry,
+    client: ChainClient,
+    addresses: Sequence[str],
+    window: Window,
+    *,
+    options: BackfillOptions | None = None,
+    discovery: DiscoveryCache | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    index: BlockIndex | None = None,
+) -> list[AddressBackfill]:
+    """Several addresses' positions histories on one chain over the same `window`, read together:
+    every address's position plans run at each hour's block in the same Multicall3 batches, so a
+    run with N addresses reads each block once, not N times. Each address keeps its own job,
+    progress rows and answer (results in the order of `addresses`). `index`: the chain's block
+    index, shared by the jobs of one run (headers are read once)."""
     options = options or BackfillOptions()
     chain = registry.chain(client.chain_id)
-    address = address.lower()
-    scope = repository.positions_scope(address)
     found = discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size)
-    plans = position_plans(found.chain, [address])
+    plans: list[ReadPlan[ChainPosition | None]] = []
+    jobs: list[_Job] = []
+    for address in dict.fromkeys(a.lower() for a in addresses):
+        own = position_plans(found.chain, [address])
+        result = AddressBackfill(chain.chain_id, address, "running")
+        jobs.append(_Job(address, repository.positions_scope(address), len(plans), len(own), result, set()))
+        plans.extend(own)
     _, now = execute(client, chain.multicall3, plans, chunk_size=options.chunk_size)
-    if not any(o.value is not None for o in now):
+    active: list[_Job] = []
+    for job in jobs:
+        if any(o.value is not None for o in now[job.first : job.first + job.count]):
+            active.append(job)
+            continue
         with database.transaction() as conn:
-            repository.drop_job(conn, chain.chain_id, scope)
-        return AddressBackfill(
-            chain.chain_id, address, "no-positions", detail=f"{address} has no position on chain {chain.chain_id}"
-        )
-    index = BlockIndex(client)
+            repository.drop_job(conn, chain.chain_id, job.scope)
+        job.result.status = "no-positions"
+        job.result.detail = f"{job.address} has no position on chain {chain.chain_id}"
+    results = {job.address: job.result for job in jobs}
+    ordered = [results[a.lower()] for a in addresses]
+    if not active:
+        return ordered
+    index = index or BlockIndex(client)
     window = clamp(index, window)
     check_history(index, window)
     buckets = window.buckets()
-    with database.connection() as conn:
-        done = repository.done_buckets(conn, chain.chain_id, scope, window.start, window.end)
-    todo = [b for b in buckets if b not in done]
-    result = AddressBackfill(chain.chain_id, address, "running", hours=len(buckets))
-    with database.transaction() as conn:
-        repository.start_job(
-            conn,
-            chain.chain_id,
-            scope,
-            window.start,
-            window.end,
-            window.step_seconds,
-            len(buckets),
-            len(buckets) - len(todo),
-        )
-    if not todo:
-        result.status = "done"
+    for job in active:
+        with database.connection() as conn:
+            done = repository.done_buckets(conn, chain.chain_id, job.scope, window.start, window.end)
+            job.seen = repository.has_address_history(conn, chain.chain_id, job.address)
+        job.todo = {b for b in buckets if b not in done}
+        job.result.hours = len(buckets)
         with database.transaction() as conn:
-            repository.finish_job(conn, chain.chain_id, scope)
-        return result
-    with database.connection() as conn:
-        seen = repository.has_address_history(conn, chain.chain_id, address)
-    blocks = index.first_at_or_after([int(b.timestamp()) for b in todo])
-    probe_archive(client, chain.multicall3, blocks[int(todo[0].timestamp())])
-    for i in range(0, len(todo), options.buckets_per_round):
-        if should_stop():
-            return result
-        group = todo[i : i + options.buckets_per_round]
-        targets = {b: blocks[int(b.timestamp())] for b in group}
-        readable = {b: n for b, n in targets.items() if index.headers[n] < int(b.timestamp()) + window.step_seconds}
-        wanted = sorted(set(readable.values()))
-        read = (
-            dict(
-                zip(
-                    wanted,
-                    execute_at_blocks(
-                        client,
-                        chain.multicall3,
-                        plans,
-                        wanted,
-                        chunk_size=options.chunk_size,
-                        batch_size=options.batch_size,
-                    ),
-                    strict=True,
-                )
+            repository.start_job(
+                conn,
+                chain.chain_id,
+                job.scope,
+                window.start,
+                window.end,
+                window.step_seconds,
+                len(buckets),
+                len(buckets) - len(job.todo),
             )
-            if wanted
-            else {}
-        )
+    todo = [b for b in buckets if any(b in job.todo for job in active)]
+    if todo:
+        blocks = index.first_at_or_after([int(b.timestamp()) for b in todo])
+        probe_archive(client, chain.multicall3, blocks[int(todo[0].timestamp())])
+        reading = [job for job in active if job.todo]
+        for i in range(0, len(todo), options.buckets_per_round):
+            if should_stop():
+                return ordered
+            group = todo[i : i + options.buckets_per_round]
+            _read_positions_group(
+                database,
+                chain.chain_id,
+                client,
+                chain.multicall3,
+                plans,
+                reading,
+                group,
+                blocks,
+                index,
+                window,
+                options,
+            )
+    for job in active:
+        job.result.status = "done"
         with database.transaction() as conn:
-            for b in group:
+            repository.finish_job(conn, chain.chain_id, job.scope)
+    return ordered
+
+
+def _read_positions_group(
+    database: Database,
+    chain_id: int,
+    client: ChainClient,
+    multicall: str,
+    plans: Sequence[ReadPlan[ChainPosition | None]],
+    jobs: Sequence[_Job],
+    group: Sequence[datetime],
+    blocks: Mapping[int, int],
+    index: BlockIndex,
+    window: Window,
+    options: BackfillOptions,
+) -> None:
+    targets = {b: blocks[int(b.timestamp())] for b in group}
+    readable = {b: n for b, n in targets.items() if index.headers[n] < int(b.timestamp()) + window.step_seconds}
+    wanted = sorted(set(readable.values()))
+    read = (
+        dict(
+            zip(
+                wanted,
+                execute_at_blocks(
+                    client, multicall, plans, wanted, chunk_size=options.chunk_size, batch_size=options.batch_size
+                ),
+                strict=True,
+            )
+        )
+        if wanted
+        else {}
+    )
+    with database.transaction() as conn:
+        for job in jobs:
+            mine = [b for b in group if b in job.todo]
+            for b in mine:
                 number = readable.get(b)
                 if number is None:
                     repository.mark(
-                        conn, chain.chain_id, scope, b, block=None, status="unfillable", detail="no block in this hour"
+                        conn, chain_id, job.scope, b, block=None, status="unfillable", detail="no block in this hour"
                     )
                     continue
                 ref, outcomes = read[number]
-                positions = [o.value for o in outcomes if o.value is not None]
-                if not positions and not seen:
+                positions = [o.value for o in outcomes[job.first : job.first + job.count] if o.value is not None]
+                if not positions and not job.seen:
                     # Before the address's first position: not history of it, and not a gap.
-                    repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=0)
+                    repository.mark(conn, chain_id, job.scope, b, block=number, status="filled", rows=0)
                     continue
-                seen = True
+                job.seen = True
                 supplied, borrowed, health = _totals(positions)
                 repository.save_address_hour(
                     conn,
-                    chain.chain_id,
-                    address,
+                    chain_id,
+                    job.address,
                     b,
                     block=number,
                     observed_at=datetime.fromtimestamp(ref.timestamp, tz=UTC),
@@ -172,13 +258,10 @@ def backfill_address(
                     health=health,
                     positions_json=json.dumps([p.model_dump(mode="json") for p in positions]),
                 )
-                repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=1)
-                result.filled += 1
-            repository.advance_job(conn, chain.chain_id, scope, len(group))
-    result.status = "done"
-    with database.transaction() as conn:
-        repository.finish_job(conn, chain.chain_id, scope)
-    return result
+                repository.mark(conn, chain_id, job.scope, b, block=number, status="filled", rows=1)
+                job.result.filled += 1
+            if mine:
+                repository.advance_job(conn, chain_id, job.scope, len(mine))
 
 
 def run_pending(
@@ -193,28 +276,36 @@ def run_pending(
     """Every pending positions job (oldest first) until the time budget runs out."""
     with database.connection() as conn:
         jobs = repository.pending_positions_jobs(conn)
-    out = []
+    out: list[AddressBackfill] = []
+    # The jobs of one chain and window are read together (each block once for all their
+    # addresses), with one discovery and one block index per chain.
+    discovery = discovery or DiscoveryCache()
+    indexes: dict[int, BlockIndex] = {}
+    groups: dict[tuple[int, datetime, datetime], list[str]] = {}
     for job in jobs:
-        client = clients.get(job["chain_id"])
+        key = (int(job["chain_id"]), job["window_start"], job["window_end"])
+        groups.setdefault(key, []).append(str(job["scope"]).removeprefix("positions:"))
+    for (chain_id, start, end), addresses in groups.items():
+        client = clients.get(chain_id)
         if client is None or should_stop():
             continue
-        address = str(job["scope"]).removeprefix("positions:")
-        window = Window(job["window_start"], job["window_end"], HOUR)
         try:
-            out.append(
-                backfill_address(
+            out.extend(
+                backfill_addresses(
                     database,
                     registry,
                     client,
-                    address,
-                    window,
+                    addresses,
+                    Window(start, end, HOUR),
                     options=options,
                     discovery=discovery,
                     should_stop=should_stop,
+                    index=indexes.setdefault(chain_id, BlockIndex(client)),
                 )
             )
         except DomainError as exc:
             with database.transaction() as conn:
-                repository.finish_job(conn, job["chain_id"], job["scope"], error=exc.detail)
-            out.append(AddressBackfill(job["chain_id"], address, "failed", detail=exc.detail))
+                for address in addresses:
+                    repository.finish_job(conn, chain_id, repository.positions_scope(address), error=exc.detail)
+            out.extend(AddressBackfill(chain_id, address, "failed", detail=exc.detail) for address in addresses)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tidewatch.db import Connection
 
@@ -65,6 +65,30 @@ def mark(
         """,
         (chain_id, scope, bucket, block, status, detail, rows),
     )
+
+
+class Mark(NamedTuple):
+    """One bucket's progress row."""
+
+    bucket: datetime
+    block: int | None
+    status: str
+    rows: int = 0
+    detail: str | None = None
+
+
+def mark_many(conn: Connection, chain_id: int, scope: str, marks: Sequence[Mark]) -> None:
+    """`mark` for several buckets in one round trip (a pipelined executemany)."""
+    if not marks:
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            """
+            INSERT INTO backfill_buckets (chain_id, scope, bucket_start, block_number, status, detail, rows_written)
+            VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+            """,
+            [(chain_id, scope, m.bucket, m.block, m.status, m.detail, m.rows) for m in marks],
+        )
 
 
 def start_job(

@@ -6,12 +6,20 @@ are those of the deployed mainnet contracts; the devnet contracts return the sam
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
+
+
+@functools.lru_cache(maxsize=8192)
+def checksum(address: str) -> str:
+    """EIP-55 form of `address`; cached, since the same contracts come back at every block read."""
+    return str(to_checksum_address(address))
 
 
 def split_types(spec: str) -> tuple[str, ...]:
@@ -50,10 +58,97 @@ class Function:
         return self.selector + abi_encode(list(self.inputs), list(args))
 
     def decode(self, data: bytes) -> tuple[Any, ...]:
+        # Outputs of fixed-size words only (uint, address, bool, bytes32, static tuples): each value
+        # is read from its own 32-byte slot, as eth_abi would read it; anything unusual in those
+        # words (short data, non-zero padding, a bool other than 0/1) goes to eth_abi, which
+        # decides (and raises) exactly as before.
+        words = _STATIC_LAYOUTS.get(self.outputs)
+        if words is None:
+            words = _STATIC_LAYOUTS[self.outputs] = _static_layout(self.outputs)
+        if words is not False:
+            fast = _decode_static(words, data)
+            if fast is not None:
+                return fast
         return tuple(abi_decode(list(self.outputs), data))
 
     def decode_one(self, data: bytes) -> Any:
         return self.decode(data)[0]
+
+
+# Per output tuple: its layout of 32-byte words (see `_static_layout`), or False when a type is
+# dynamic or not a plain word (strings, arrays, signed integers narrower than 256 bits, ...).
+_STATIC_LAYOUTS: dict[tuple[str, ...], Any] = {}
+_UINT = re.compile(r"uint(\d+)$")
+
+
+def _static_layout(types: tuple[str, ...]) -> Any:
+    """Each type as ("u", bits) | ("i", 256) | ("a",) | ("b",) | ("w",) (bytes32) | ("t", [layout])."""
+    out: list[Any] = []
+    for t in types:
+        t = t.strip()
+        if t.startswith("(") and t.endswith(")"):
+            inner = _static_layout(split_types(t[1:-1]))
+            if inner is False:
+                return False
+            out.append(("t", inner))
+        elif m := _UINT.match(t):
+            out.append(("u", int(m.group(1))))
+        elif t == "int256":
+            out.append(("i", 256))
+        elif t == "address":
+            out.append(("a",))
+        elif t == "bool":
+            out.append(("b",))
+        elif t == "bytes32":
+            out.append(("w",))
+        else:
+            return False
+    return out
+
+
+def _count_words(layout: list[Any]) -> int:
+    return sum(_count_words(item[1]) if item[0] == "t" else 1 for item in layout)
+
+
+def _decode_static(layout: list[Any], data: bytes) -> tuple[Any, ...] | None:
+    """The values of a static layout, or None when a word is not what eth_abi accepts plainly."""
+    if len(data) < 32 * _count_words(layout):
+        return None
+    values, _ = _read_words(layout, data, 0)
+    return values
+
+
+def _read_words(layout: list[Any], data: bytes, at: int) -> tuple[Any, int]:
+    out: list[Any] = []
+    for item in layout:
+        kind = item[0]
+        if kind == "t":
+            inner, at = _read_words(item[1], data, at)
+            if inner is None:
+                return None, at
+            out.append(inner)
+            continue
+        word = data[at : at + 32]
+        at += 32
+        if kind == "u":
+            value = int.from_bytes(word, "big")
+            if value >> item[1]:
+                return None, at  # non-zero padding above the type's width
+            out.append(value)
+        elif kind == "i":
+            out.append(int.from_bytes(word, "big", signed=True))
+        elif kind == "a":
+            if any(word[:12]):
+                return None, at
+            out.append("0x" + word[12:].hex())
+        elif kind == "b":
+            value = int.from_bytes(word, "big")
+            if value > 1:
+                return None, at
+            out.append(value == 1)
+        else:
+            out.append(bytes(word))
+    return tuple(out), at
 
 
 U = "uint256"

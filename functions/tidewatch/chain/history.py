@@ -22,6 +22,7 @@ from tidewatch.chain.multicall import (
     BlockRef,
     Call,
     CallResult,
+    aggregate_data,
     aggregate_payload,
     decode_aggregate,
 )
@@ -32,6 +33,7 @@ from tidewatch.errors import DomainError
 T = TypeVar("T")
 
 DEFAULT_BATCH = 50  # eth_calls per HTTP request (each one aggregate3 of up to `chunk_size` calls)
+MAX_REQUEST_BYTES = 1_000_000  # hex calldata per HTTP request: far below providers' body limits
 
 # What nodes say when they no longer hold a block's state (geth, erigon, nethermind, reth,
 # anvil --prune-history and hosted providers' wording).
@@ -99,10 +101,16 @@ def _run(
 ) -> list[list[CallResult]]:
     """Each job is (block, one aggregate3 chunk); batched `batch_size` per HTTP request."""
     out: list[list[CallResult]] = []
-    for i in range(0, len(jobs), batch_size):
-        part = jobs[i : i + batch_size]
+    # The prelude chunks are the same list at every block: their calldata is encoded once.
+    encoded: dict[int, str] = {}
+    for _block, calls in jobs:
+        if id(calls) not in encoded:
+            encoded[id(calls)] = aggregate_data(calls)
+    for part in _requests(jobs, encoded, batch_size):
         try:
-            raws = client.batch([aggregate_payload(multicall, calls, block) for block, calls in part])
+            raws = client.batch(
+                [aggregate_payload(multicall, calls, block, data=encoded[id(calls)]) for block, calls in part]
+            )
         except RpcError as exc:
             if is_pruned_state_error(str(exc.detail)):
                 raise NotArchiveNode(client.chain_id, min(b for b, _ in part), _said(exc)) from exc
@@ -114,6 +122,26 @@ def _run(
                 error = f"no Multicall3 at block {block}"
                 out.append([CallResult(False, error=error) for _ in calls])
     return out
+
+
+def _requests(
+    jobs: list[tuple[int, list[Call]]], encoded: dict[int, str], batch_size: int
+) -> list[list[tuple[int, list[Call]]]]:
+    """Consecutive jobs, at most `batch_size` per HTTP request and at most `MAX_REQUEST_BYTES` of
+    calldata (at least one job each): nodes refuse larger bodies (anvil drops the connection)."""
+    parts: list[list[tuple[int, list[Call]]]] = []
+    current: list[tuple[int, list[Call]]] = []
+    size = 0
+    for job in jobs:
+        length = len(encoded[id(job[1])])
+        if current and (len(current) >= batch_size or size + length > MAX_REQUEST_BYTES):
+            parts.append(current)
+            current, size = [], 0
+        current.append(job)
+        size += length
+    if current:
+        parts.append(current)
+    return parts
 
 
 def execute_at_blocks(
@@ -129,9 +157,10 @@ def execute_at_blocks(
     prelude = [c for p in plans for c in p.prelude]
     per_chunk = max(1, chunk_size - 2)
     prelude_chunks = _chunks(prelude, per_chunk) or [[]]
+    prelude_calls = [_head(multicall) + chunk for chunk in prelude_chunks]
     jobs: list[tuple[int, list[Call]]] = []
     for block in blocks:
-        jobs.extend((block, _head(multicall) + chunk) for chunk in prelude_chunks)
+        jobs.extend((block, calls) for calls in prelude_calls)
     results = _run(client, multicall, jobs, batch_size)
 
     refs: list[BlockRef] = []

@@ -8,6 +8,7 @@ of calls.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,16 @@ class Call:
     args: tuple[Any, ...] = ()
 
     def calldata(self) -> bytes:
-        return self.function.encode(*self.args)
+        try:
+            return _calldata(self.function, self.args)
+        except TypeError:  # an unhashable argument (a list): encoded each time
+            return self.function.encode(*self.args)
+
+
+@functools.lru_cache(maxsize=65536)
+def _calldata(function: Function, args: tuple[Any, ...]) -> bytes:
+    """The same call is read at every block of a backfill and every tick of ingest: encode once."""
+    return function.encode(*args)
 
 
 @dataclass(frozen=True)
@@ -72,15 +82,91 @@ def _revert_reason(data: bytes) -> str:
     return ""
 
 
-def aggregate_payload(multicall: str, calls: Sequence[Call], block: int | str) -> tuple[str, list[Any]]:
-    encoded = abi_encode(list(MULTICALL3_AGGREGATE3.inputs), [[(c.target, True, c.calldata()) for c in calls]])
-    data = "0x" + (MULTICALL3_AGGREGATE3.selector + encoded).hex()
+def aggregate_data(calls: Sequence[Call]) -> str:
+    """The hex calldata of `aggregate3(calls)` with allowFailure=true on every call."""
+    items = [(c.target, c.calldata()) for c in calls]
+    encoded = _encode_aggregate3(items)
+    if encoded is None:
+        encoded = abi_encode(list(MULTICALL3_AGGREGATE3.inputs), [[(t, True, d) for t, d in items]])
+    return "0x" + (MULTICALL3_AGGREGATE3.selector + encoded).hex()
+
+
+def aggregate_payload(
+    multicall: str, calls: Sequence[Call], block: int | str, *, data: str | None = None
+) -> tuple[str, list[Any]]:
+    """The eth_call of `aggregate3(calls)` at `block` (`data`: the calldata, if already encoded)."""
     tag = hex(block) if isinstance(block, int) else block
-    return "eth_call", [{"to": multicall, "data": data}, tag]
+    return "eth_call", [{"to": multicall, "data": data or aggregate_data(calls)}, tag]
+
+
+_WORD = 32
+_TRUE = (1).to_bytes(32, "big")
+_THREE_WORDS = (3 * _WORD).to_bytes(32, "big")
+
+
+def _encode_aggregate3(items: Sequence[tuple[str, bytes]]) -> bytes | None:
+    """ABI encoding of `(address,bool,bytes)[]` (allowFailure true), as eth_abi writes it; None
+    for a target that is not a 0x-prefixed 20-byte hex address (eth_abi then decides)."""
+    heads: list[bytes] = []
+    tails: list[bytes] = []
+    offset = _WORD * len(items)
+    for target, data in items:
+        if len(target) != 42 or target[:2] not in ("0x", "0X"):
+            return None
+        try:
+            address = bytes.fromhex(target[2:])
+        except ValueError:
+            return None
+        padded = data + bytes(-len(data) % _WORD)
+        element = b"".join((bytes(12), address, _TRUE, _THREE_WORDS, len(data).to_bytes(32, "big"), padded))
+        heads.append(offset.to_bytes(32, "big"))
+        tails.append(element)
+        offset += len(element)
+    return b"".join(((_WORD).to_bytes(32, "big"), len(items).to_bytes(32, "big"), *heads, *tails))
+
+
+def _decode_aggregate3(raw: bytes) -> list[tuple[bool, bytes]] | None:
+    """`(bool,bytes)[]` read word by word when `raw` is laid out exactly as an ABI encoder writes
+    it (what nodes return); None for anything else (eth_abi then decides, and raises as before)."""
+    size = len(raw)
+
+    def word(at: int) -> int:
+        if at + _WORD > size:
+            raise IndexError(at)
+        return int.from_bytes(raw[at : at + _WORD], "big")
+
+    try:
+        if word(0) != _WORD:
+            return None
+        count = word(_WORD)
+        start = 2 * _WORD
+        expected = _WORD * count  # where the next element must begin, relative to `start`
+        out: list[tuple[bool, bytes]] = []
+        for i in range(count):
+            if word(start + i * _WORD) != expected:
+                return None
+            element = start + expected
+            flag = word(element)
+            if flag > 1 or word(element + _WORD) != 2 * _WORD:
+                return None
+            length = word(element + 2 * _WORD)
+            data_at = element + 3 * _WORD
+            end = data_at + length
+            padded_end = end + (-length % _WORD)
+            if padded_end > size or any(raw[end:padded_end]):
+                return None
+            out.append((flag == 1, bytes(raw[data_at:end])))
+            expected = padded_end - start
+        return out if start + expected == size else None
+    except IndexError:
+        return None
 
 
 def decode_aggregate(calls: Sequence[Call], raw_hex: str) -> list[CallResult]:
-    (results,) = MULTICALL3_AGGREGATE3.decode(bytes.fromhex(raw_hex[2:]))
+    raw = bytes.fromhex(raw_hex[2:])
+    results = _decode_aggregate3(raw)
+    if results is None:
+        (results,) = MULTICALL3_AGGREGATE3.decode(raw)
     return [_decode_result(call, ok, data) for call, (ok, data) in zip(calls, results, strict=True)]
 
 

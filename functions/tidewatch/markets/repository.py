@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tidewatch.db import Connection
@@ -88,53 +89,104 @@ def record_snapshots(
     conn: Connection, snapshots: Sequence[MarketSnapshot], observed_at: datetime
 ) -> list[tuple[int, MarketSnapshot]]:
     """Upsert markets and append rates; returns (market id, snapshot) of rows actually inserted."""
-    inserted: list[tuple[int, MarketSnapshot]] = []
-    for s in snapshots:
-        metadata = json.dumps(s.model_dump(mode="json", include={"params"})["params"])
-        row = conn.execute(
-            """
-            INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals, metadata)
-            VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)
-            ON CONFLICT (chain_id, protocol, market_key) DO UPDATE
-               SET asset_symbol = EXCLUDED.asset_symbol, asset_address = EXCLUDED.asset_address,
-                   asset_decimals = EXCLUDED.asset_decimals, metadata = EXCLUDED.metadata
-            RETURNING id
-            """,
-            (s.chain_id, s.protocol, s.market_key, s.asset_symbol, s.asset_address, s.asset_decimals, metadata),
-        ).fetchone()
-        assert row is not None  # RETURNING always yields the row
-        market_id = int(row["id"])
-        written = conn.execute(
-            """
-            INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization,
-                                      total_supplied, total_borrowed, price_usd)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (market_id, block_number) DO NOTHING
-            RETURNING market_id
-            """,
+    return record_snapshot_rows(conn, [(s, observed_at) for s in snapshots])
+
+
+_UPSERT_MARKETS = """
+INSERT INTO markets (chain_id, protocol, market_key, asset_symbol, asset_address, asset_decimals, metadata)
+SELECT * FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::jsonb[])
+ON CONFLICT (chain_id, protocol, market_key) DO UPDATE
+   SET asset_symbol = EXCLUDED.asset_symbol, asset_address = EXCLUDED.asset_address,
+       asset_decimals = EXCLUDED.asset_decimals, metadata = EXCLUDED.metadata
+RETURNING id, chain_id, protocol, market_key
+"""
+
+_INSERT_RATES = """
+INSERT INTO market_rates (market_id, block_number, observed_at, supply_apy, borrow_apy, utilization,
+                          total_supplied, total_borrowed, price_usd)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::numeric[], %s::numeric[],
+                     %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[])
+ON CONFLICT (market_id, block_number) DO NOTHING
+RETURNING market_id, block_number
+"""
+
+_INSERT_PRICES = """
+INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd, block_number)
+SELECT * FROM unnest(%s::integer[], %s::text[], %s::timestamptz[], %s::numeric[], %s::bigint[])
+ON CONFLICT DO NOTHING
+"""
+
+
+def _numeric(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def record_snapshot_rows(
+    conn: Connection, rows: Sequence[tuple[MarketSnapshot, datetime]]
+) -> list[tuple[int, MarketSnapshot]]:
+    """`record_snapshots` for snapshots observed at different times (a backfill's group of
+    hours): three statements whatever the number of rows. Each market is upserted once, with its
+    last snapshot's fields, as one upsert per snapshot in order would leave it. Returns
+    (market id, snapshot) of the rate rows actually inserted, in input order."""
+    if not rows:
+        return []
+    latest: dict[tuple[int, str, str], MarketSnapshot] = {}
+    for s, _ in rows:
+        latest[(s.chain_id, s.protocol, s.market_key)] = s
+    markets = list(latest.values())
+    ids = {
+        (r["chain_id"], r["protocol"], r["market_key"]): int(r["id"])
+        for r in conn.execute(
+            _UPSERT_MARKETS,
             (
-                market_id,
-                s.block_number,
-                observed_at,
-                s.supply_apy,
-                s.borrow_apy,
-                s.utilization,
-                s.total_supplied,
-                s.total_borrowed,
-                s.price_usd,
+                [s.chain_id for s in markets],
+                [s.protocol for s in markets],
+                [s.market_key for s in markets],
+                [s.asset_symbol for s in markets],
+                [s.asset_address for s in markets],
+                [s.asset_decimals for s in markets],
+                [json.dumps(s.model_dump(mode="json", include={"params"})["params"]) for s in markets],
             ),
-        ).fetchone()
-        if written is None:
+        ).fetchall()
+    }
+    keyed = [(ids[(s.chain_id, s.protocol, s.market_key)], s, at) for s, at in rows]
+    written = {
+        (int(r["market_id"]), int(r["block_number"]))
+        for r in conn.execute(
+            _INSERT_RATES,
+            (
+                [m for m, _, _ in keyed],
+                [s.block_number for _, s, _ in keyed],
+                [at for _, _, at in keyed],
+                [s.supply_apy for _, s, _ in keyed],
+                [s.borrow_apy for _, s, _ in keyed],
+                [s.utilization for _, s, _ in keyed],
+                [_numeric(s.total_supplied) for _, s, _ in keyed],
+                [_numeric(s.total_borrowed) for _, s, _ in keyed],
+                [s.price_usd for _, s, _ in keyed],
+            ),
+        ).fetchall()
+    }
+    inserted: list[tuple[int, MarketSnapshot]] = []
+    priced: list[tuple[MarketSnapshot, datetime]] = []
+    for market_id, s, at in keyed:
+        if (market_id, s.block_number) not in written:
             continue
+        written.discard((market_id, s.block_number))  # a repeated row counts once, as it is stored once
         inserted.append((market_id, s))
         if s.price_usd is not None:
-            conn.execute(
-                """
-                INSERT INTO asset_prices (chain_id, asset_symbol, observed_at, price_usd, block_number)
-                VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
-                """,
-                (s.chain_id, s.asset_symbol, observed_at, s.price_usd, s.block_number),
-            )
+            priced.append((s, at))
+    if priced:
+        conn.execute(
+            _INSERT_PRICES,
+            (
+                [s.chain_id for s, _ in priced],
+                [s.asset_symbol for s, _ in priced],
+                [at for _, at in priced],
+                [s.price_usd for s, _ in priced],
+                [s.block_number for s, _ in priced],
+            ),
+        )
     return inserted
 
 

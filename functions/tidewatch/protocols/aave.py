@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from eth_utils import to_checksum_address as to_checksum
-
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan, no_prelude
@@ -129,7 +127,7 @@ def discovery_plan(chain_id: int, root: Root) -> ReadPlan[Discovery]:
         return calls
 
     def build(pre: list[CallResult], r: list[CallResult], block: BlockRef) -> Discovery:
-        assets = [to_checksum(str(a)) for a in pre[0].one()]
+        assets = [abi.checksum(str(a)) for a in pre[0].one()]
         markets: list[Market] = []
         failures: list[MarketFailure] = []
         reserves: dict[str, dict[str, Any]] = {}
@@ -149,7 +147,7 @@ def discovery_plan(chain_id: int, root: Root) -> ReadPlan[Discovery]:
                     pool=pool,
                     data_provider=data_provider,
                     oracle=oracle,
-                    asset=Asset(symbol=symbol[:32], address=to_checksum(asset), decimals=fields["decimals"]),
+                    asset=Asset(symbol=symbol[:32], address=abi.checksum(asset), decimals=fields["decimals"]),
                     instance=root.instance,
                 )
             )

@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from eth_utils import to_checksum_address
-
 from tidewatch.chain import abi
 from tidewatch.chain.multicall import BlockRef, Call, CallResult
 from tidewatch.chain.plan import ReadPlan
@@ -92,7 +90,7 @@ def parse_discovery(pre: list[CallResult]) -> CometState:
     """The Comet's collateral list and state; raises (failing only this market) when the
     contract does not answer as a Comet."""
     count = pre[0].one()
-    base_feed = to_checksum_address(pre[1].one())
+    base_feed = abi.checksum(pre[1].one())
     utilization = pre[2].one()
     paused = {}
     for name, result in zip(_PAUSES, pre[3:7], strict=True):
@@ -108,8 +106,8 @@ def parse_discovery(pre: list[CallResult]) -> CometState:
         assets.append(
             CometAsset(
                 offset=offset,
-                address=to_checksum_address(asset),
-                price_feed=to_checksum_address(feed),
+                address=abi.checksum(asset),
+                price_feed=abi.checksum(feed),
                 scale=scale,
                 borrow_cf=scaled(bcf, FACTOR_DECIMALS),
                 liquidate_cf=scaled(lcf, FACTOR_DECIMALS),

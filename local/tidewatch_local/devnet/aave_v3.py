@@ -163,6 +163,8 @@ class AaveDeployer:
         self.w3 = w3
         self.admin = admin
         self.gas = gas
+        # Given gas and price: web3 neither estimates nor reads blocks for fees (see deploy.tx_defaults).
+        self.defaults: dict[str, Any] = {"gas": gas, "gasPrice": 2 * int(w3.eth.gas_price)}
         self.libraries: dict[str, str] = {}
 
     def _wait(self, tx: Any, what: str) -> Any:
@@ -174,14 +176,14 @@ class AaveDeployer:
     def deploy(self, name: str, *args: Any) -> Contract:
         art = aave_artifact(name)
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=link(art, self.libraries))
-        receipt = self._wait(factory.constructor(*args).transact({"from": self.admin, "gas": self.gas}), name)
+        receipt = self._wait(factory.constructor(*args).transact({"from": self.admin, **self.defaults}), name)
         return self.at(name, str(receipt["contractAddress"]))
 
     def at(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=aave_artifact(name)["abi"])
 
     def send(self, fn: Any) -> Any:
-        return self._wait(fn.transact({"from": self.admin, "gas": self.gas}), fn.fn_name)
+        return self._wait(fn.transact({"from": self.admin, **self.defaults}), fn.fn_name)
 
     def deploy_market(self, treasury: str) -> AaveMarket:
         provider = self.deploy("PoolAddressesProvider", MARKET_ID, self.admin)

@@ -19,7 +19,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.middleware import SignAndSendRawMiddlewareBuilder
-from web3.types import Wei
+from web3.types import RPCEndpoint, Wei
 
 from tidewatch_local.devnet import scenario
 from tidewatch_local.devnet.aave_v3 import AaveDeployer, AaveMarket, EModeCategory, RateStrategy, ReserveConfig
@@ -51,7 +51,25 @@ class Deployment:
 def connect(rpc: str | Web3) -> Web3:
     if isinstance(rpc, Web3):
         return rpc
-    return Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 60}))
+    # web3 checks the chain id before every transaction; a node's chain id never changes.
+    provider = Web3.HTTPProvider(
+        rpc,
+        request_kwargs={"timeout": 60},
+        cache_allowed_requests=True,
+        cacheable_requests={RPCEndpoint("eth_chainId")},
+    )
+    return Web3(provider)
+
+
+TX_GAS = 15_000_000  # above every devnet deployment and seeding transaction (Aave's Pool included)
+
+
+def tx_defaults(w3: Web3) -> dict[str, Any]:
+    """Gas and price of the devnet's set-up transactions, given so web3 neither estimates gas nor
+    reads blocks for fees before each one (the set-up is a few hundred transactions). The price is
+    twice the node's at the start: the devnet's blocks stay far below their gas target, so the base
+    fee only falls from there."""
+    return {"gas": TX_GAS, "gasPrice": 2 * int(w3.eth.gas_price)}
 
 
 def user_account(label: str) -> LocalAccount:
@@ -65,11 +83,12 @@ class _Chain:
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
+        self.defaults = tx_defaults(w3)
 
     def deploy(self, name: str, *args: Any, sender: str) -> Contract:
         art = artifact(name)
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        tx = factory.constructor(*args).transact({"from": sender})
+        tx = factory.constructor(*args).transact({"from": sender, **self.defaults})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx)
         if receipt["status"] != 1:
             raise RuntimeError(f"deploying {name} failed")
@@ -79,7 +98,7 @@ class _Chain:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
 
     def send(self, fn: Any, sender: str) -> Any:
-        tx = fn.transact({"from": sender})
+        tx = fn.transact({"from": sender, **self.defaults})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx)
         if receipt["status"] != 1:
             raise RuntimeError(f"transaction {fn.fn_name} from {sender} reverted")

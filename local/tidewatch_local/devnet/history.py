@@ -4,9 +4,9 @@
 Each hour moves the markets as `Simulator` does (a bounded mean-reverting price walk, the whale
 borrowing or repaying a slice of a reserve or Comet to keep utilization in 40-95 %, restaking
 rewards every few hours): its transactions are queued with explicit nonces and gas, then mined
-together in one block exactly on the hour (`evm_setNextBlockTimestamp` + `evm_mine`), so every
+together in one block exactly on the hour (`evm_mine` with the hour's timestamp), so every
 hour of the devnet has a block at its start, as mainnet has hundreds. Raw JSON-RPC batches
-(about four HTTP requests an hour) keep a simulated month within seconds. One stress episode
+(about three HTTP requests an hour over one kept-alive connection) keep a simulated month within seconds. One stress episode
 runs at `stress_hour`: WETH drops 8 % in one hour, the seeded near-liquidation borrower
 (bob-near-liquidation, health factor ~1.04) goes under 1 and a liquidator repays half his USDC
 debt through Aave's real `liquidationCall`; prices then revert through the simulator's walk.
@@ -17,15 +17,18 @@ move forward. Tidewatch then backfills the simulated month through the same code
 
 from __future__ import annotations
 
+import http.client
 import random
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tidewatch.chain import abi
-from tidewatch.chain.rpc import ChainClient
+from tidewatch.chain.rpc import ChainClient, TransportError
 from tidewatch_local.devnet import scenario
 from tidewatch_local.devnet.deploy import Deployment
+from tidewatch_local.devnet.simulator import utilization_move
 
 HOUR = 3600
 _GAS = hex(3_000_000)
@@ -48,11 +51,54 @@ class SimulatedHistory:
     hour_blocks: list[int] = field(default_factory=list)  # block number mined at each hour mark
 
 
-def mine_at(client: ChainClient, timestamp: int) -> int:
-    """Mine one block (with whatever is queued) at exactly `timestamp`; returns its number."""
-    client.request("evm_setNextBlockTimestamp", [timestamp])
-    client.request("evm_mine", [])
-    return client.block_number()
+def mine_at(client: ChainClient, timestamp: int) -> None:
+    """Mine one block (with whatever is queued) at exactly `timestamp`: one request, anvil's
+    `evm_mine` with a timestamp (later blocks carry later times)."""
+    client.request("evm_mine", [timestamp])
+
+
+class KeepAliveTransport:
+    """`tidewatch.chain.rpc.Transport` over one persistent HTTP/1.1 connection to a local node:
+    a month of simulation is a few thousand small requests, each otherwise a new TCP connection."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, http.client.HTTPConnection] = {}
+
+    def __call__(self, url: str, body: bytes, timeout: float) -> bytes:
+        for attempt in range(2):  # a connection the node closed meanwhile is opened again once
+            connection = self._connection(url, timeout)
+            try:
+                connection.request("POST", "/", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                answer = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                self._connections.pop(url, None)
+                if attempt:
+                    raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+                continue
+            if response.status != 200:
+                raise TransportError(f"HTTP {response.status}", status=response.status)
+            return answer
+        raise AssertionError("unreachable")
+
+    def _connection(self, url: str, timeout: float) -> http.client.HTTPConnection:
+        if url not in self._connections:
+            parts = urllib.parse.urlsplit(url)
+            self._connections[url] = http.client.HTTPConnection(
+                parts.hostname or "127.0.0.1", parts.port, timeout=timeout
+            )
+        return self._connections[url]
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+def simulation_client(chain_id: int, url: str) -> ChainClient:
+    """The client the simulation drives a devnet node with (one kept-alive connection)."""
+    return ChainClient(chain_id, [url], timeout=60, transport=KeepAliveTransport())
 
 
 class _Walk:
@@ -118,10 +164,8 @@ class _Walk:
             reserve = abi.AAVE_DP_GET_RESERVE_DATA.decode(bytes.fromhex(raw[2:]))
             supplied, borrowed = int(reserve[2]), int(reserve[3]) + int(reserve[4])
             pool = self.d.contracts["aave_pool"]
-            up, amount = self._direction(supplied, borrowed)
             cap = r.borrow_cap * 10 ** scenario.TOKENS[r.symbol].decimals
-            if up and cap and borrowed + amount > cap * 0.98:
-                up = False  # stay under the reserve's borrow cap (Aave would revert: error 50)
+            up, amount = utilization_move(self.rng, supplied, borrowed, cap)
             if not amount:
                 return []
             data = _BORROW.encode(token, amount, 2, 0, whale) if up else _REPAY.encode(token, amount, 2, whale)
@@ -131,21 +175,11 @@ class _Walk:
         token = self.d.tokens[m.base]
         raws = self.client.batch([self.call(comet, abi.COMET_TOTAL_SUPPLY), self.call(comet, abi.COMET_TOTAL_BORROW)])
         supplied, borrowed = (int(r, 16) for r in raws)
-        up, amount = self._direction(supplied, borrowed)
+        up, amount = utilization_move(self.rng, supplied, borrowed)
         if not amount:
             return []
         data = _COMET_WITHDRAW.encode(token, amount) if up else _COMET_SUPPLY.encode(token, amount)
         return [self.tx(whale, comet, data)]
-
-    def _direction(self, supplied: int, borrowed: int) -> tuple[bool, int]:
-        utilization = borrowed / supplied if supplied else 0.0
-        amount = int(supplied * self.rng.uniform(0.002, 0.02))
-        up = self.rng.random() < 0.5
-        if utilization > 0.95 or borrowed < amount:
-            up = borrowed < amount
-        if utilization < 0.40:
-            up = True
-        return up, amount
 
     def _rewards(self) -> list[tuple[str, list[object]]]:
         sym = self.rng.choice(scenario.EIGEN_STRATEGIES)
@@ -170,8 +204,9 @@ def simulate_history(
 
     `on_hour(timestamp, block)` runs after each hour's block (the tests ingest there).
     """
-    client = rpc if isinstance(rpc, ChainClient) else ChainClient(deployment.chain_id or 1, [rpc], timeout=60)
-    head = int(client.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    client = rpc if isinstance(rpc, ChainClient) else simulation_client(deployment.chain_id or 1, rpc)
+    latest = client.request("eth_getBlockByNumber", ["latest", False])
+    head, number = int(latest["timestamp"], 16), int(latest["number"], 16)
     if head >= start:
         raise ValueError(f"the devnet head ({head}) is not before the simulation start {start}")
     walk = _Walk(client, deployment, seed)
@@ -186,7 +221,10 @@ def simulate_history(
                 if hour == stress:
                     out.liquidation = _stress_episode(walk, t - HOUR // 2)
                     out.transactions += 2
-            number = mine_at(client, t)
+                    number += 1  # the crash's own block
+            # Nothing else mines while automine is off: the block numbers are counted, not asked.
+            mine_at(client, t)
+            number += 1
             out.hour_blocks.append(number)
             if hour == stress and out.liquidation.get("transaction"):
                 receipt = client.request("eth_getTransactionReceipt", [out.liquidation["transaction"]])
@@ -194,6 +232,10 @@ def simulate_history(
                 out.liquidation["block"] = number
             if on_hour is not None:
                 on_hour(t, number)
+        if hours and client.block_number() != number:
+            raise RuntimeError(
+                f"the devnet mined blocks besides the simulation's (head {client.block_number()}, {number} counted)"
+            )
     finally:
         client.request("evm_setAutomine", [True])
     return out

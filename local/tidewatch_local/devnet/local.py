@@ -20,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tidewatch.chain.rpc import ChainClient
 from tidewatch_local.devnet.anvil import AnvilNode, start_anvil
 from tidewatch_local.devnet.deploy import Deployment, deploy_and_seed
-from tidewatch_local.devnet.history import HOUR, SimulatedHistory, mine_at, simulate_history
+from tidewatch_local.devnet.history import HOUR, SimulatedHistory, mine_at, simulate_history, simulation_client
 from tidewatch_local.devnet.simulator import Simulator
 
 
@@ -146,7 +145,7 @@ def _start_one(folder: Path, chain_id: int, port: int | None, simulate_every: fl
         deployment = deploy_and_seed(node.url, registry_path=path)
         history = None
         if history_days:
-            client = ChainClient(chain_id, [node.url], timeout=60)
+            client = simulation_client(chain_id, node.url)
             hours = (now // HOUR * HOUR - start) // HOUR + 1
             history = simulate_history(client, deployment, start=start, hours=hours, seed=chain_id)
             # Back to wall-clock time: blocks mined from here on carry the present's timestamps.

@@ -3,7 +3,7 @@
 - prices: a bounded, mean-reverting random walk per asset (±0.4 % per step around the seed price,
   never beyond ±12 %), written to the Chainlink-style feeds that Aave's oracle and Comet read;
 - utilization: the whale borrows or repays a slice of an Aave reserve or a Comet market, keeping
-  utilization between 40 % and 95 %;
+  utilization between 40 % and 95 % and Aave debt under the reserve's borrow cap;
 - EigenLayer: LST rewards accrue (underlying tokens sent to a strategy raise its share price).
 Health factors follow prices, APYs follow utilization, exactly as on mainnet.
 """
@@ -69,6 +69,7 @@ class Simulator:
                 borrowed,
                 borrow=lambda amt: pool.functions.borrow(token, amt, 2, 0, whale),
                 repay=lambda amt: pool.functions.repay(token, amt, 2, whale),
+                cap=r.borrow_cap * 10 ** scenario.TOKENS[r.symbol].decimals,
             )
         m = self.rng.choice(scenario.COMET_MARKETS)
         comet = self.chain.at("Comet", self.d.contracts[f"comet_{m.name}"])
@@ -82,15 +83,9 @@ class Simulator:
             repay=lambda amt: comet.functions.supply(token, amt),
         )
 
-    def _move(self, name: str, supplied: int, borrowed: int, *, borrow: Any, repay: Any) -> str:
+    def _move(self, name: str, supplied: int, borrowed: int, *, borrow: Any, repay: Any, cap: int = 0) -> str:
         whale = self.d.operators["whale"]
-        utilization = borrowed / supplied if supplied else 0.0
-        slice_ = int(supplied * self.rng.uniform(0.002, 0.02))
-        go_up = self.rng.random() < 0.5
-        if utilization > 0.95 or borrowed < slice_:
-            go_up = borrowed < slice_
-        if utilization < 0.40:
-            go_up = True
+        go_up, slice_ = utilization_move(self.rng, supplied, borrowed, cap)
         if slice_ == 0:
             return f"{name}: idle"
         self.chain.send(borrow(slice_) if go_up else repay(slice_), whale)
@@ -109,6 +104,22 @@ class Simulator:
         reward = balance // 100_000  # ~3.5 %/year if stepped every ~15 minutes
         self.chain.send(token.functions.mint(strategy, reward), self.d.operators["deployer"])
         return f"eigenlayer {sym}: +{reward} rewards"
+
+
+def utilization_move(rng: random.Random, supplied: int, borrowed: int, borrow_cap: int = 0) -> tuple[bool, int]:
+    """(borrow more?, amount): a slice of 0.2-2 % of the supply, borrowed or repaid at random,
+    keeping utilization in 40-95 % and the debt under 98 % of `borrow_cap` (base units; 0: none),
+    since Aave refuses a borrow past its reserve's cap (error 50, BORROW_CAP_EXCEEDED)."""
+    utilization = borrowed / supplied if supplied else 0.0
+    amount = int(supplied * rng.uniform(0.002, 0.02))
+    up = rng.random() < 0.5
+    if utilization > 0.95 or borrowed < amount:
+        up = borrowed < amount
+    if utilization < 0.40:
+        up = True
+    if up and borrow_cap and borrowed + amount > borrow_cap * 0.98:
+        up = False
+    return up, amount
 
 
 def _aave_totals(data_provider: Any, token: str) -> tuple[int, int]:
