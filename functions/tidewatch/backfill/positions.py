@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from tidewatch.backfill import repository
 from tidewatch.backfill.markets import BackfillOptions, check_history, clamp
+from tidewatch.backfill.repository import PositionHistoryRepository, PostgresPositionHistory
 from tidewatch.backfill.window import HOUR, Window, align
 from tidewatch.chain.blocks import BlockIndex
 from tidewatch.chain.history import execute_at_blocks, probe_archive
@@ -67,8 +68,12 @@ def _totals(positions: Sequence[ChainPosition]) -> tuple[Decimal, Decimal, Decim
     return supplied, borrowed, (min(factors) if factors else None)
 
 
+def _history(database: PositionHistoryRepository | Database) -> PositionHistoryRepository:
+    return PostgresPositionHistory(database) if isinstance(database, Database) else database
+
+
 def backfill_address(
-    database: Database,
+    database: PositionHistoryRepository | Database,
     registry: Registry,
     client: ChainClient,
     address: str,
@@ -78,6 +83,7 @@ def backfill_address(
     discovery: DiscoveryCache | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> AddressBackfill:
+    history = _history(database)
     options = options or BackfillOptions()
     chain = registry.chain(client.chain_id)
     address = address.lower()
@@ -86,8 +92,8 @@ def backfill_address(
     plans = position_plans(found.chain, [address])
     _, now = execute(client, chain.multicall3, plans, chunk_size=options.chunk_size)
     if not any(o.value is not None for o in now):
-        with database.transaction() as conn:
-            repository.drop_job(conn, chain.chain_id, scope)
+        with history.transaction() as records:
+            records.drop_job(chain.chain_id, scope)
         return AddressBackfill(
             chain.chain_id, address, "no-positions", detail=f"{address} has no position on chain {chain.chain_id}"
         )
@@ -95,13 +101,12 @@ def backfill_address(
     window = clamp(index, window)
     check_history(index, window)
     buckets = window.buckets()
-    with database.connection() as conn:
-        done = repository.done_buckets(conn, chain.chain_id, scope, window.start, window.end)
+    with history.session() as records:
+        done = records.done_buckets(chain.chain_id, scope, window.start, window.end)
     todo = [b for b in buckets if b not in done]
     result = AddressBackfill(chain.chain_id, address, "running", hours=len(buckets))
-    with database.transaction() as conn:
-        repository.start_job(
-            conn,
+    with history.transaction() as records:
+        records.start_job(
             chain.chain_id,
             scope,
             window.start,
@@ -112,11 +117,11 @@ def backfill_address(
         )
     if not todo:
         result.status = "done"
-        with database.transaction() as conn:
-            repository.finish_job(conn, chain.chain_id, scope)
+        with history.transaction() as records:
+            records.finish_job(chain.chain_id, scope)
         return result
-    with database.connection() as conn:
-        seen = repository.has_address_history(conn, chain.chain_id, address)
+    with history.session() as records:
+        seen = records.has_address_history(chain.chain_id, address)
     blocks = index.first_at_or_after([int(b.timestamp()) for b in todo])
     probe_archive(client, chain.multicall3, blocks[int(todo[0].timestamp())])
     for i in range(0, len(todo), options.buckets_per_round):
@@ -144,24 +149,23 @@ def backfill_address(
             if wanted
             else {}
         )
-        with database.transaction() as conn:
+        with history.transaction() as records:
             for b in group:
                 number = readable.get(b)
                 if number is None:
-                    repository.mark(
-                        conn, chain.chain_id, scope, b, block=None, status="unfillable", detail="no block in this hour"
+                    records.mark(
+                        chain.chain_id, scope, b, block=None, status="unfillable", detail="no block in this hour"
                     )
                     continue
                 ref, outcomes = read[number]
                 positions = [o.value for o in outcomes if o.value is not None]
                 if not positions and not seen:
                     # Before the address's first position: not history of it, and not a gap.
-                    repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=0)
+                    records.mark(chain.chain_id, scope, b, block=number, status="filled", rows=0)
                     continue
                 seen = True
                 supplied, borrowed, health = _totals(positions)
-                repository.save_address_hour(
-                    conn,
+                records.save_address_hour(
                     chain.chain_id,
                     address,
                     b,
@@ -172,17 +176,17 @@ def backfill_address(
                     health=health,
                     positions_json=json.dumps([p.model_dump(mode="json") for p in positions]),
                 )
-                repository.mark(conn, chain.chain_id, scope, b, block=number, status="filled", rows=1)
+                records.mark(chain.chain_id, scope, b, block=number, status="filled", rows=1)
                 result.filled += 1
-            repository.advance_job(conn, chain.chain_id, scope, len(group))
+            records.advance_job(chain.chain_id, scope, len(group))
     result.status = "done"
-    with database.transaction() as conn:
-        repository.finish_job(conn, chain.chain_id, scope)
+    with history.transaction() as records:
+        records.finish_job(chain.chain_id, scope)
     return result
 
 
 def run_pending(
-    database: Database,
+    database: PositionHistoryRepository | Database,
     registry: Registry,
     clients: Mapping[int, ChainClient],
     *,
@@ -191,8 +195,9 @@ def run_pending(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[AddressBackfill]:
     """Every pending positions job (oldest first) until the time budget runs out."""
-    with database.connection() as conn:
-        jobs = repository.pending_positions_jobs(conn)
+    history = _history(database)
+    with history.session() as records:
+        jobs = records.pending_positions_jobs()
     out = []
     for job in jobs:
         client = clients.get(job["chain_id"])
@@ -203,7 +208,7 @@ def run_pending(
         try:
             out.append(
                 backfill_address(
-                    database,
+                    history,
                     registry,
                     client,
                     address,
@@ -214,7 +219,7 @@ def run_pending(
                 )
             )
         except DomainError as exc:
-            with database.transaction() as conn:
-                repository.finish_job(conn, job["chain_id"], job["scope"], error=exc.detail)
+            with history.transaction() as records:
+                records.finish_job(job["chain_id"], job["scope"], error=exc.detail)
             out.append(AddressBackfill(job["chain_id"], address, "failed", detail=exc.detail))
     return out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from tidewatch.db import Connection
+from tidewatch.db import Connection, Database
 
 MARKETS = "markets"
 
@@ -180,3 +181,144 @@ def save_address_hour(
             positions_json,
         ),
     )
+
+
+class PositionHistoryRecords(Protocol):
+    """What the positions backfill reads and writes (its jobs, buckets and `address_history`),
+    within one unit of work; each method is the module function of the same name."""
+
+    def pending_positions_jobs(self) -> list[dict[str, Any]]: ...
+
+    def drop_job(self, chain_id: int, scope: str) -> None: ...
+
+    def done_buckets(self, chain_id: int, scope: str, start: datetime, end: datetime) -> set[datetime]: ...
+
+    def start_job(
+        self, chain_id: int, scope: str, start: datetime, end: datetime, step: int, total: int, done: int
+    ) -> None: ...
+
+    def advance_job(self, chain_id: int, scope: str, done: int) -> None: ...
+
+    def finish_job(self, chain_id: int, scope: str, *, error: str | None = None) -> None: ...
+
+    def mark(
+        self,
+        chain_id: int,
+        scope: str,
+        bucket: datetime,
+        *,
+        block: int | None,
+        status: str,
+        rows: int = 0,
+        detail: str | None = None,
+    ) -> None: ...
+
+    def has_address_history(self, chain_id: int, address: str) -> bool: ...
+
+    def save_address_hour(
+        self,
+        chain_id: int,
+        address: str,
+        bucket: datetime,
+        *,
+        block: int,
+        observed_at: datetime,
+        supplied: Decimal,
+        borrowed: Decimal,
+        health: Decimal | None,
+        positions_json: str,
+    ) -> None: ...
+
+
+class PositionHistoryRepository(Protocol):
+    """`transaction()`: all or nothing; `session()`: one connection, each statement on its own."""
+
+    def transaction(self) -> AbstractContextManager[PositionHistoryRecords]: ...
+
+    def session(self) -> AbstractContextManager[PositionHistoryRecords]: ...
+
+
+class PostgresPositionHistoryRecords:
+    """`PositionHistoryRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def pending_positions_jobs(self) -> list[dict[str, Any]]:
+        return pending_positions_jobs(self.conn)
+
+    def drop_job(self, chain_id: int, scope: str) -> None:
+        drop_job(self.conn, chain_id, scope)
+
+    def done_buckets(self, chain_id: int, scope: str, start: datetime, end: datetime) -> set[datetime]:
+        return done_buckets(self.conn, chain_id, scope, start, end)
+
+    def start_job(
+        self, chain_id: int, scope: str, start: datetime, end: datetime, step: int, total: int, done: int
+    ) -> None:
+        start_job(self.conn, chain_id, scope, start, end, step, total, done)
+
+    def advance_job(self, chain_id: int, scope: str, done: int) -> None:
+        advance_job(self.conn, chain_id, scope, done)
+
+    def finish_job(self, chain_id: int, scope: str, *, error: str | None = None) -> None:
+        finish_job(self.conn, chain_id, scope, error=error)
+
+    def mark(
+        self,
+        chain_id: int,
+        scope: str,
+        bucket: datetime,
+        *,
+        block: int | None,
+        status: str,
+        rows: int = 0,
+        detail: str | None = None,
+    ) -> None:
+        mark(self.conn, chain_id, scope, bucket, block=block, status=status, rows=rows, detail=detail)
+
+    def has_address_history(self, chain_id: int, address: str) -> bool:
+        return has_address_history(self.conn, chain_id, address)
+
+    def save_address_hour(
+        self,
+        chain_id: int,
+        address: str,
+        bucket: datetime,
+        *,
+        block: int,
+        observed_at: datetime,
+        supplied: Decimal,
+        borrowed: Decimal,
+        health: Decimal | None,
+        positions_json: str,
+    ) -> None:
+        save_address_hour(
+            self.conn,
+            chain_id,
+            address,
+            bucket,
+            block=block,
+            observed_at=observed_at,
+            supplied=supplied,
+            borrowed=borrowed,
+            health=health,
+            positions_json=positions_json,
+        )
+
+
+class PostgresPositionHistory:
+    """`PositionHistoryRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def transaction(self) -> Iterator[PositionHistoryRecords]:
+        with self._db.transaction() as conn:
+            yield PostgresPositionHistoryRecords(conn)
+
+    @contextmanager
+    def session(self) -> Iterator[PositionHistoryRecords]:
+        with self._db.connection() as conn:
+            yield PostgresPositionHistoryRecords(conn)
