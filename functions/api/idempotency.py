@@ -4,7 +4,8 @@ A client that lost a response (timeout, dropped connection) retries with the sam
 key and the same body replay the stored response (status, body, Location) without running the
 route again, so no second row is created; the same key with another body is a 422 problem
 (`idempotency-key-reused`); a retry while the first is still running is a 409 problem with
-Retry-After. Records are per user (the bearer token's subject) in PostgreSQL, kept 24 hours.
+Retry-After. Records are per user (the bearer token's subject), kept 24 hours, behind an
+`IdempotencyRepository` (api.repository): PostgreSQL over the app's database unless one is given.
 Responses of 5xx are not stored: the create did not happen, so a retry runs it again.
 """
 
@@ -20,11 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import repository
 from api.deps.services import services_of
 from api.problems import problem_body, problem_response
+from api.repository import IdempotencyRepository, PostgresIdempotencyKeys
 from tidewatch import deadline
-from tidewatch.db import Database
 from tidewatch.errors import DomainError
 
 HEADER = b"idempotency-key"
@@ -36,11 +36,14 @@ _REPLAYED_HEADERS = {b"content-type", b"location"}
 
 
 class IdempotencyMiddleware:
-    """Wraps the POST routes in `paths` (exact paths); other requests pass through untouched."""
+    """Wraps the POST routes in `paths` (exact paths); other requests pass through untouched.
 
-    def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
+    `keys` holds the records; without it, PostgreSQL over the app's database."""
+
+    def __init__(self, app: ASGIApp, paths: Iterable[str], keys: IdempotencyRepository | None = None) -> None:
         self.app = app
         self.paths = frozenset(paths)
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.paths:
@@ -76,23 +79,30 @@ class IdempotencyMiddleware:
             await self.app(scope, _replay(body, more), send)
             return
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
-        database: Database = services_of(scope["app"]).deps.database
+        keys = self.keys if self.keys is not None else PostgresIdempotencyKeys(services_of(scope["app"]).deps.database)
         try:
-            claimed = await run_in_threadpool(_claim, database, user_id, key, scope["path"], fingerprint)
+            claimed = await run_in_threadpool(_claim, keys, user_id, key, scope["path"], fingerprint)
             if not claimed:
-                await self._answer_existing(database, scope, receive, send, user_id, key, fingerprint)
+                await self._answer_existing(keys, scope, receive, send, user_id, key, fingerprint)
                 return
         except DomainError as exc:  # the database is down or too slow: a clean problem
             await problem_response(exc.to_problem() | {"instance": scope["path"]}, getattr(exc, "headers", None))(
                 scope, receive, send
             )
             return
-        await self._run_and_store(database, scope, body, send, user_id, key)
+        await self._run_and_store(keys, scope, body, send, user_id, key)
 
     async def _answer_existing(
-        self, database: Database, scope: Scope, receive: Receive, send: Send, user_id: int, key: str, fingerprint: str
+        self,
+        keys: IdempotencyRepository,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        user_id: int,
+        key: str,
+        fingerprint: str,
     ) -> None:
-        row = await run_in_threadpool(_load, database, user_id, key)
+        row = await run_in_threadpool(_load, keys, user_id, key)
         if row is None or row["request_hash"] != fingerprint or row["route"] != scope["path"]:
             await _problem(
                 scope,
@@ -122,7 +132,7 @@ class IdempotencyMiddleware:
         await send({"type": "http.response.body", "body": bytes(row["body"])})
 
     async def _run_and_store(
-        self, database: Database, scope: Scope, body: bytes, send: Send, user_id: int, key: str
+        self, keys: IdempotencyRepository, scope: Scope, body: bytes, send: Send, user_id: int, key: str
     ) -> None:
         status = 500
         headers: list[tuple[bytes, bytes]] = []
@@ -143,7 +153,7 @@ class IdempotencyMiddleware:
             kept = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers if k.lower() in _REPLAYED_HEADERS]
             # If the database fails here the record stays "in progress" and expires; the answer went out.
             with contextlib.suppress(DomainError):
-                await run_in_threadpool(_finish, database, user_id, key, status, kept, b"".join(chunks))
+                await run_in_threadpool(_finish, keys, user_id, key, status, kept, b"".join(chunks))
 
 
 class _TooLarge(Exception):
@@ -213,25 +223,23 @@ async def _problem(
     await problem_response(body, headers)(scope, receive, send)
 
 
-def _claim(database: Database, user_id: int, key: str, route: str, fingerprint: str) -> bool:
-    with database.connection() as conn:
-        return repository.claim_idempotency_key(
-            conn, user_id=user_id, key=key, route=route, fingerprint=fingerprint, keep_hours=KEEP_HOURS
-        )
+def _claim(keys: IdempotencyRepository, user_id: int, key: str, route: str, fingerprint: str) -> bool:
+    with keys.session() as records:
+        return records.claim(user_id=user_id, key=key, route=route, fingerprint=fingerprint, keep_hours=KEEP_HOURS)
 
 
-def _load(database: Database, user_id: int, key: str) -> dict[str, Any] | None:
-    with database.connection() as conn:
-        return repository.load_idempotency_key(conn, user_id=user_id, key=key)
+def _load(keys: IdempotencyRepository, user_id: int, key: str) -> dict[str, Any] | None:
+    with keys.session() as records:
+        return records.load(user_id=user_id, key=key)
 
 
 def _finish(
-    database: Database, user_id: int, key: str, status: int, headers: list[tuple[str, str]], body: bytes
+    keys: IdempotencyRepository, user_id: int, key: str, status: int, headers: list[tuple[str, str]], body: bytes
 ) -> None:
     # Runs even when the request used up its deadline (that is when a 503 must free the key).
-    with deadline.bounded(request=FINISH_SECONDS, replace=True), database.connection() as conn:
+    with deadline.bounded(request=FINISH_SECONDS, replace=True), keys.session() as records:
         if status >= 500:
             # Nothing was created: the next attempt with this key runs the route again.
-            repository.release_idempotency_key(conn, user_id=user_id, key=key)
+            records.release(user_id=user_id, key=key)
             return
-        repository.complete_idempotency_key(conn, user_id=user_id, key=key, status=status, headers=headers, body=body)
+        records.complete(user_id=user_id, key=key, status=status, headers=headers, body=body)

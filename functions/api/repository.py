@@ -4,9 +4,11 @@ route, claimed before the route runs and completed with its response (api.idempo
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
-from tidewatch.db import Connection
+from tidewatch.db import Connection, Database
 
 _CLAIM = """
 WITH expired AS (
@@ -50,3 +52,58 @@ def complete_idempotency_key(
            WHERE user_id = %s AND key = %s""",
         (status, json.dumps(headers), body, user_id, key),
     )
+
+
+class IdempotencyRecords(Protocol):
+    """The Idempotency-Key records of one connection (each statement on its own)."""
+
+    def claim(self, *, user_id: int, key: str, route: str, fingerprint: str, keep_hours: int) -> bool:
+        """As `claim_idempotency_key`: False when the user already holds the key (expired ones dropped first)."""
+        ...
+
+    def load(self, *, user_id: int, key: str) -> dict[str, Any] | None:
+        """As `load_idempotency_key`: route, request_hash, status (None in progress), headers, body."""
+        ...
+
+    def release(self, *, user_id: int, key: str) -> None: ...
+
+    def complete(self, *, user_id: int, key: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+
+
+class IdempotencyRepository(Protocol):
+    """`session()`: one connection, each statement on its own."""
+
+    def session(self) -> AbstractContextManager[IdempotencyRecords]: ...
+
+
+class PostgresIdempotencyRecords:
+    """`IdempotencyRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim(self, *, user_id: int, key: str, route: str, fingerprint: str, keep_hours: int) -> bool:
+        return claim_idempotency_key(
+            self.conn, user_id=user_id, key=key, route=route, fingerprint=fingerprint, keep_hours=keep_hours
+        )
+
+    def load(self, *, user_id: int, key: str) -> dict[str, Any] | None:
+        return load_idempotency_key(self.conn, user_id=user_id, key=key)
+
+    def release(self, *, user_id: int, key: str) -> None:
+        release_idempotency_key(self.conn, user_id=user_id, key=key)
+
+    def complete(self, *, user_id: int, key: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        complete_idempotency_key(self.conn, user_id=user_id, key=key, status=status, headers=headers, body=body)
+
+
+class PostgresIdempotencyKeys:
+    """`IdempotencyRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def session(self) -> Iterator[IdempotencyRecords]:
+        with self._db.connection() as conn:
+            yield PostgresIdempotencyRecords(conn)

@@ -1,4 +1,5 @@
-"""An in-memory `DestinationsRepository` (tidewatch.alerts.repository).
+"""In-memory `DestinationsRepository`, `DeliveriesRepository` and `OutboxRepository`
+(tidewatch.alerts.repository).
 
 Rows look as the Postgres adapter returns them: every column of `alert_destinations` plus
 `suppressed`; the table's unique keys raise psycopg's UniqueViolation, and a unit of work that
@@ -11,7 +12,7 @@ import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import psycopg
@@ -325,3 +326,102 @@ class InMemoryDeliveries:
     @contextmanager
     def session(self) -> Iterator[InMemoryDeliveryRecords]:
         yield InMemoryDeliveryRecords(self)
+
+
+class InMemoryOutboxRecords:
+    def __init__(self, owner: InMemoryOutbox) -> None:
+        self._owner = owner
+
+    def quiet_hours_row(self, user_id: int) -> dict[str, Any] | None:
+        self._owner.quiet_hours_reads += 1
+        row = self._owner.preferences.get(user_id)
+        return dict(row) if row is not None else None
+
+    def enqueue_deliveries(
+        self,
+        *,
+        user_id: int,
+        destination_ids: Sequence[int] | None,
+        execution_id: int | None,
+        idempotency_key: str,
+        rule_id: int | None,
+        severity: str,
+        message: str,
+        next_attempt_at: datetime,
+        note: str | None,
+    ) -> list[dict[str, Any]]:
+        # As the one statement: the user's usable destinations (named, or the default set), a row
+        # per destination unless the key already has one, then the key's earlier rows still pending.
+        dest = sorted(
+            d["id"]
+            for d in self._owner.destinations.values()
+            if d["user_id"] == user_id
+            and d["verified_at"] is not None
+            and d["unsubscribed_at"] is None
+            and d["disabled_reason"] is None
+            and (d["is_default"] if destination_ids is None else d["id"] in destination_ids)
+        )
+        earlier = [
+            {"id": i, "next_attempt_at": r["next_attempt_at"]}
+            for i, r in self._owner.rows.items()
+            if r["idempotency_key"] == idempotency_key and r["destination_id"] in dest and r["status"] == "pending"
+        ]
+        taken = {(r["idempotency_key"], r["destination_id"]) for r in self._owner.rows.values()}
+        new = []
+        for destination_id in dest:
+            if (idempotency_key, destination_id) in taken:
+                continue
+            delivery_id = self._owner.next_id
+            self._owner.next_id += 1
+            self._owner.rows[delivery_id] = {
+                "execution_id": execution_id,
+                "idempotency_key": idempotency_key,
+                "destination_id": destination_id,
+                "user_id": user_id,
+                "rule_id": rule_id,
+                "severity": severity,
+                "message": message,
+                "status": "pending",
+                "next_attempt_at": next_attempt_at,
+                "last_error": note,
+            }
+            new.append({"id": delivery_id, "next_attempt_at": next_attempt_at})
+        return sorted(new + earlier, key=lambda r: r["id"])
+
+
+class InMemoryOutbox:
+    """An `OutboxRepository`: destinations, quiet-hours preferences and the outbox rows written."""
+
+    def __init__(self) -> None:
+        self.destinations: dict[int, dict[str, Any]] = {}
+        self.preferences: dict[int, dict[str, Any]] = {}
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.quiet_hours_reads = 0
+        self.next_id = 1
+
+    def add_destination(self, user_id: int, *, is_default: bool = True, **columns: Any) -> int:
+        """A verified, subscribed destination of the user (columns override)."""
+        destination_id = self.next_id
+        self.next_id += 1
+        self.destinations[destination_id] = {
+            "id": destination_id,
+            "user_id": user_id,
+            "is_default": is_default,
+            "verified_at": T0,
+            "unsubscribed_at": None,
+            "disabled_reason": None,
+            **columns,
+        }
+        return destination_id
+
+    def set_quiet_hours(self, user_id: int, timezone: str, start: time, end: time, min_severity: str) -> None:
+        self.preferences[user_id] = {
+            "timezone": timezone,
+            "quiet_start": start,
+            "quiet_end": end,
+            "quiet_min_severity": min_severity,
+        }
+
+    @contextmanager
+    def session(self) -> Iterator[InMemoryOutboxRecords]:
+        yield InMemoryOutboxRecords(self)

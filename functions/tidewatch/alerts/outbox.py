@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tidewatch.alerts import repository
 from tidewatch.alerts.channels import Channel, Destination, SendContext, SendResult
 from tidewatch.alerts.messages import AlertMessage, severity_rank
-from tidewatch.alerts.repository import DeliveriesRepository
+from tidewatch.alerts.repository import DeliveriesRepository, OutboxRepository, PostgresOutbox
 from tidewatch.db import Connection, Database
 from tidewatch.events import AlertDeliveryMessage
 from tidewatch.observability import MetricUnit, logger, metrics
@@ -75,22 +75,29 @@ class QuietHours:
         return end.astimezone(UTC)
 
 
-def quiet_hours(conn: Connection, user_id: int) -> QuietHours:
-    row = repository.quiet_hours_row(conn, user_id)
+def quiet_hours_of(row: Mapping[str, Any] | None) -> QuietHours:
+    """The quiet hours of an `alert_preferences` row; none without the row."""
     if row is None:
         return QuietHours("UTC", None, None)
     return QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))
 
 
+def quiet_hours(conn: Connection, user_id: int) -> QuietHours:
+    return quiet_hours_of(repository.quiet_hours_row(conn, user_id))
+
+
 class Outbox:
+    """Writes a firing's outbox rows over an `OutboxRepository`; a `Database` gets the Postgres one."""
+
     def __init__(
         self,
-        database: Database,
+        deliveries: OutboxRepository | Database,
         queue: DeliveryQueue | None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db, self._queue, self._clock = database, queue, clock
+        self._deliveries = PostgresOutbox(deliveries) if isinstance(deliveries, Database) else deliveries
+        self._queue, self._clock = queue, clock
 
     def enqueue(
         self,
@@ -111,13 +118,12 @@ class Outbox:
         `quiet` saves a query when the caller already read the user's quiet hours.
         """
         now = self._clock()
-        with self._db.connection() as conn:
+        with self._deliveries.session() as records:
             if respect_quiet_hours and quiet is None:
-                quiet = quiet_hours(conn, user_id)
+                quiet = quiet_hours_of(records.quiet_hours_row(user_id))
             held = quiet.holds_until(message.severity, now) if respect_quiet_hours and quiet else None
             note = f"held for quiet hours until {held.isoformat()}" if held else None
-            rows = repository.enqueue_deliveries(
-                conn,
+            rows = records.enqueue_deliveries(
                 user_id=user_id,
                 destination_ids=destination_ids,
                 execution_id=execution_id,

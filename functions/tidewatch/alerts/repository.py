@@ -81,6 +81,84 @@ def enqueue_deliveries(
     ).fetchall()
 
 
+class OutboxRecords(Protocol):
+    """What `Outbox.enqueue` reads and writes, over one connection (each statement on its own)."""
+
+    def quiet_hours_row(self, user_id: int) -> dict[str, Any] | None:
+        """The user's timezone, quiet_start, quiet_end and quiet_min_severity; None without preferences."""
+        ...
+
+    def enqueue_deliveries(
+        self,
+        *,
+        user_id: int,
+        destination_ids: Sequence[int] | None,
+        execution_id: int | None,
+        idempotency_key: str,
+        rule_id: int | None,
+        severity: str,
+        message: str,
+        next_attempt_at: datetime,
+        note: str | None,
+    ) -> list[dict[str, Any]]:
+        """As `enqueue_deliveries`: rows (id, next_attempt_at) new or still pending for the key."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """`session()`: one connection, each statement on its own (the enqueue is one statement)."""
+
+    def session(self) -> AbstractContextManager[OutboxRecords]: ...
+
+
+class PostgresOutboxRecords:
+    """`OutboxRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def quiet_hours_row(self, user_id: int) -> dict[str, Any] | None:
+        return quiet_hours_row(self.conn, user_id)
+
+    def enqueue_deliveries(
+        self,
+        *,
+        user_id: int,
+        destination_ids: Sequence[int] | None,
+        execution_id: int | None,
+        idempotency_key: str,
+        rule_id: int | None,
+        severity: str,
+        message: str,
+        next_attempt_at: datetime,
+        note: str | None,
+    ) -> list[dict[str, Any]]:
+        return enqueue_deliveries(
+            self.conn,
+            user_id=user_id,
+            destination_ids=destination_ids,
+            execution_id=execution_id,
+            idempotency_key=idempotency_key,
+            rule_id=rule_id,
+            severity=severity,
+            message=message,
+            next_attempt_at=next_attempt_at,
+            note=note,
+        )
+
+
+class PostgresOutbox:
+    """`OutboxRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def session(self) -> Iterator[OutboxRecords]:
+        with self._db.connection() as conn:
+            yield PostgresOutboxRecords(conn)
+
+
 def claim_delivery(
     conn: Connection, delivery_id: int, *, now: datetime, lease_until: datetime
 ) -> dict[str, Any] | None:
