@@ -26,7 +26,7 @@ import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from tidewatch import deadline
 from tidewatch.errors import UpstreamUnavailable
@@ -53,7 +53,9 @@ class DatabaseUnavailable(UpstreamUnavailable):
 
 if TYPE_CHECKING:
     Connection: TypeAlias = psycopg.Connection[dict[str, Any]]
-    BoundedConnection: TypeAlias = psycopg.Connection[dict[str, Any]]
+
+    class BoundedConnection(psycopg.Connection[dict[str, Any]]):
+        statement_limit: float | None
 else:
     # Annotations only (every importer uses postponed annotations): the driver stays unimported.
     Connection = Any
@@ -64,7 +66,7 @@ def bounded_connection_class() -> type[BoundedConnection]:
     """The connection class of every pool, defined on first use because it subclasses psycopg's."""
     import psycopg
 
-    class BoundedConnection(psycopg.Connection[dict[str, Any]]):
+    class _BoundedConnection(psycopg.Connection[dict[str, Any]]):
         """A connection whose every wait on the server has a client-side bound.
 
         psycopg drives all I/O through `wait`, which polls the socket and resumes the protocol
@@ -90,7 +92,7 @@ def bounded_connection_class() -> type[BoundedConnection]:
                 self.pgconn.finish()
                 raise DatabaseUnavailable(f"the database did not answer within {limit:.1f} s") from None
 
-    return BoundedConnection
+    return cast("type[BoundedConnection]", _BoundedConnection)
 
 
 class _Overdue(Exception):
