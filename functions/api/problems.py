@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -143,6 +143,8 @@ def _on_unstorable_value(request: Request, exc: Exception) -> Response:
 def _on_integrity_error(request: Request, exc: Exception) -> Response:
     # A write naming a user deleted while their access token was still cached as valid: the
     # token's account is gone, which is what a 401 says. Any other integrity error is a bug.
+    import psycopg
+
     assert isinstance(exc, psycopg.IntegrityError)
     constraint = getattr(getattr(exc, "diag", None), "constraint_name", None) or ""
     if isinstance(exc, psycopg.errors.ForeignKeyViolation) and constraint.endswith("user_id_fkey"):
@@ -156,10 +158,56 @@ def _on_integrity_error(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
-    app.add_exception_handler(psycopg.DataError, _on_unstorable_value)
-    app.add_exception_handler(psycopg.IntegrityError, _on_integrity_error)
+    # Added before every other middleware, so it is the innermost: it sees what the routes raise
+    # just as an exception handler would, and the other middleware see only its response.
+    app.add_middleware(DatabaseErrorMiddleware)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler(AllowedMethods(app)))
+
+
+class DatabaseErrorMiddleware:
+    """Maps the driver's data and integrity errors escaping a route to their problems.
+
+    An exception handler would have to be registered with psycopg's classes, importing the driver
+    at every cold start; a psycopg error can only exist once psycopg is imported, so its classes are
+    looked up in `sys.modules` when an exception passes. Like Starlette's exception middleware, a
+    response already started cannot be replaced: the error goes on outwards.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            handler = _database_error_handler(exc)
+            if handler is None or started:
+                raise
+            response = handler(Request(scope, receive=receive), exc)
+            await response(scope, receive, send)
+
+
+def _database_error_handler(exc: Exception) -> Callable[[Request, Exception], Response] | None:
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return None
+    if isinstance(exc, psycopg.DataError):
+        return _on_unstorable_value
+    if isinstance(exc, psycopg.IntegrityError):
+        return _on_integrity_error
+    return None
 
 
 class UnexpectedErrorMiddleware:

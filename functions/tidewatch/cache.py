@@ -4,6 +4,9 @@ Entries are stored as a JSON envelope `{"v": value, "t": fetched_at}` with a lon
 (`keep_seconds`); freshness is judged against `ttl_seconds` from `t`. When the origin fails after
 the TTL, the last value is served marked stale with its age, instead of an error. When Redis
 itself is down, the origin is read directly: the cache is an optimisation, never a dependency.
+
+redis-py is imported when a client is first used (`connect_redis` returns a client built on its
+first command), not at this module's import: a cold start does not pay for it before a request.
 """
 
 from __future__ import annotations
@@ -12,17 +15,41 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from tidewatch.observability import logger
 
+if TYPE_CHECKING:
+    import redis
+
+    RedisClient: TypeAlias = redis.Redis
+else:
+    # Annotations only (every importer uses postponed annotations): redis-py stays unimported.
+    RedisClient = Any
+
 T = TypeVar("T")
 
-RedisClient = redis.Redis
+
+class _RedisOnFirstUse:
+    """A redis.Redis built, and redis-py imported, on the first attribute read; then every
+    attribute is the real client's (commands, `connection_pool` for the SnapStart hooks)."""
+
+    def __init__(self, url: str, kwargs: dict[str, Any]) -> None:
+        self._url = url
+        self._kwargs = kwargs
+        self._client: redis.Redis | None = None
+
+    def _real(self) -> redis.Redis:
+        if self._client is None:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            self._client = redis.Redis.from_url(self._url, retry=Retry(NoBackoff(), 0), **self._kwargs)
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
 
 
 def connect_redis(url: str, *, timeout: float = 0.5) -> RedisClient:
@@ -32,14 +59,13 @@ def connect_redis(url: str, *, timeout: float = 0.5) -> RedisClient:
     timeout into seconds per call against a stalled server; one attempt is enough for a cache (the
     caller reads the origin instead).
     """
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-        decode_responses=False,
-        retry=Retry(NoBackoff(), 0),
-    )
+    kwargs = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+        "decode_responses": False,
+    }
+    return cast("RedisClient", _RedisOnFirstUse(url, kwargs))
 
 
 @dataclass(frozen=True)
@@ -83,6 +109,8 @@ class CacheAside:
     def _read(self, key: str) -> tuple[Any, float] | None:
         if self._redis is None:
             return None
+        import redis
+
         try:
             raw = self._redis.get(self.key(key))
         except redis.RedisError as exc:
@@ -97,6 +125,8 @@ class CacheAside:
         if self._redis is None:
             return
         envelope = {"v": value, "t": self._clock() if fetched_at is None else fetched_at}
+        import redis
+
         try:
             self._redis.set(self.key(key), json.dumps(envelope, separators=(",", ":")), ex=self._keep)
         except redis.RedisError as exc:

@@ -15,6 +15,9 @@ answers nothing, so its own `statement_timeout` never fires:
   against the budget the transaction began with), so a stall between BEGIN and COMMIT rolls back
   instead of committing after the client was told it failed.
 Failures of the database surface as `DatabaseUnavailable` (503 problem) instead of a driver error.
+
+psycopg and psycopg_pool are imported when the first pool is opened, not at this module's import:
+a cold start that serves no database request does not pay for the driver.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from tidewatch import deadline
 from tidewatch.errors import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
 
 RV = TypeVar("RV")
 # Seconds the client waits beyond the server's statement_timeout before giving the server up.
@@ -47,31 +51,48 @@ class DatabaseUnavailable(UpstreamUnavailable):
         self.headers = {"Retry-After": "5"}
 
 
-class BoundedConnection(psycopg.Connection[dict[str, Any]]):
-    """A connection whose every wait on the server has a client-side bound.
+if TYPE_CHECKING:
+    Connection: TypeAlias = psycopg.Connection[dict[str, Any]]
 
-    psycopg drives all I/O through `wait`, which polls the socket and resumes the protocol
-    generator at least every 0.1 s; the generator is wrapped to give up once the bound passes.
-    """
+    class BoundedConnection(psycopg.Connection[dict[str, Any]]):
+        statement_limit: float | None
+else:
+    # Annotations only (every importer uses postponed annotations): the driver stays unimported.
+    Connection = Any
 
-    statement_limit: float | None = None  # seconds per statement; None: unbounded
 
-    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-        limit = self.statement_limit
-        if limit is not None:
-            limit = deadline.cap(limit)
-            if limit <= 0:
-                raise DatabaseUnavailable("the request's deadline passed before the database was asked")
-        elif deadline.remaining() is not None:
-            limit = deadline.cap(float("inf"))
-        if limit is None:
-            return super().wait(gen, interval, timeout)
-        try:
-            return super().wait(_bounded(gen, time.monotonic() + limit), interval, timeout)
-        except _Overdue:
-            # The server may still be working on the statement: the connection cannot be reused.
-            self.pgconn.finish()
-            raise DatabaseUnavailable(f"the database did not answer within {limit:.1f} s") from None
+@cache
+def bounded_connection_class() -> type[BoundedConnection]:
+    """The connection class of every pool, defined on first use because it subclasses psycopg's."""
+    import psycopg
+
+    class _BoundedConnection(psycopg.Connection[dict[str, Any]]):
+        """A connection whose every wait on the server has a client-side bound.
+
+        psycopg drives all I/O through `wait`, which polls the socket and resumes the protocol
+        generator at least every 0.1 s; the generator is wrapped to give up once the bound passes.
+        """
+
+        statement_limit: float | None = None  # seconds per statement; None: unbounded
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            limit = self.statement_limit
+            if limit is not None:
+                limit = deadline.cap(limit)
+                if limit <= 0:
+                    raise DatabaseUnavailable("the request's deadline passed before the database was asked")
+            elif deadline.remaining() is not None:
+                limit = deadline.cap(float("inf"))
+            if limit is None:
+                return super().wait(gen, interval, timeout)
+            try:
+                return super().wait(_bounded(gen, time.monotonic() + limit), interval, timeout)
+            except _Overdue:
+                # The server may still be working on the statement: the connection cannot be reused.
+                self.pgconn.finish()
+                raise DatabaseUnavailable(f"the database did not answer within {limit:.1f} s") from None
+
+    return cast("type[BoundedConnection]", _BoundedConnection)
 
 
 class _Overdue(Exception):
@@ -91,9 +112,6 @@ def _bounded(gen: Generator[Any, Any, RV], at: float) -> Generator[Any, Any, RV]
     except StopIteration as stop:
         result: RV = stop.value
         return result
-
-
-Connection = psycopg.Connection[dict[str, Any]]
 
 
 class Database:
@@ -125,6 +143,9 @@ class Database:
 
     def _open(self) -> ConnectionPool[BoundedConnection]:
         if self._pool is None:
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+
             kwargs: dict[str, Any] = {
                 "autocommit": True,
                 "prepare_threshold": None,
@@ -135,7 +156,7 @@ class Database:
                 kwargs["options"] = options
             pool: ConnectionPool[BoundedConnection] = ConnectionPool(
                 self.url,
-                connection_class=BoundedConnection,
+                connection_class=bounded_connection_class(),
                 min_size=1,
                 max_size=self._pool_size,
                 kwargs=kwargs,
@@ -153,6 +174,8 @@ class Database:
     @contextmanager
     def connection(self, *, long_running: bool = False) -> Iterator[Connection]:
         """A pooled connection; `long_running` lifts the statement bounds (migrations, batch jobs)."""
+        import psycopg
+
         pool, conn = self._checkout(long_running)
         try:
             if long_running:
@@ -170,6 +193,9 @@ class Database:
 
     def _checkout(self, long_running: bool) -> tuple[ConnectionPool[BoundedConnection], BoundedConnection]:
         """A live connection within the acquisition bound (and the request's deadline)."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
         pool = self._open()
         for attempt in range(2):
             if deadline.expired():
@@ -224,6 +250,8 @@ class Database:
 
 def _commit(conn: Connection, budget: float | None) -> None:
     """COMMIT, unless the deadline passed: checked here and, for a stall in between, by the server."""
+    import psycopg
+
     if budget is None:
         conn.execute("COMMIT")
         return
@@ -247,6 +275,8 @@ def _commit(conn: Connection, budget: float | None) -> None:
 
 def _rollback(conn: Connection) -> None:
     """ROLLBACK if the connection can still take it; otherwise closing it rolls back on the server."""
+    import psycopg
+
     if conn.closed:
         return
     try:

@@ -11,8 +11,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import redis
-
 from tidewatch.cache import CacheAside, Cached, RedisClient
 from tidewatch.events import MARKET_CHANGED_CHANNEL, MarketChanged
 from tidewatch.observability import logger
@@ -49,6 +47,8 @@ class RedisPublisher:
         self._channel = channel
 
     def publish(self, events: Sequence[MarketChanged]) -> None:
+        import redis
+
         for event in events:
             try:
                 self._redis.publish(self._channel, event.model_dump_json())
@@ -69,6 +69,8 @@ def latest_market(client: RedisClient | None, chain_id: int, protocol: str, mark
     """The hot-cached snapshot (JSON dict) of one market, or None when absent/expired."""
     if client is None:
         return None
+    import redis
+
     try:
         raw = client.get(hot_cache(client, 1).key(hot_key(chain_id, protocol, market_key)))
     except redis.RedisError:

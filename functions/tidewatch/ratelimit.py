@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-import redis
-
+from tidewatch.cache import RedisClient
 from tidewatch.errors import RateLimited, UpstreamUnavailable
 from tidewatch.observability import MetricUnit, logger, metrics
 
@@ -93,10 +93,10 @@ class RateLimiter:
     """Token buckets in Redis. After a Redis failure, Redis is not tried again for `retry_after_failure`
     seconds (a small circuit breaker), so an unreachable Redis costs one timeout, not one per request."""
 
-    def __init__(self, client: redis.Redis, *, clock: Callable[[], float], retry_after_failure: float = 5.0) -> None:
+    def __init__(self, client: RedisClient, *, clock: Callable[[], float], retry_after_failure: float = 5.0) -> None:
         self._redis = client
         self._clock = clock
-        self._script = client.register_script(_TOKEN_BUCKET)
+        self._script: Any = None  # registered on first use: registering builds the client
         self._retry_after_failure = retry_after_failure
         self._down_until = float("-inf")
 
@@ -112,6 +112,10 @@ class RateLimiter:
         if now < self._down_until:
             return self._unavailable(bucket, fail_closed, None)
         rate_per_ms = bucket.per_second / 1000.0
+        import redis
+
+        if self._script is None:
+            self._script = self._redis.register_script(_TOKEN_BUCKET)
         try:
             allowed, tokens_text, wait_ms = self._script(
                 keys=[f"tw:rl:{key}"], args=[bucket.burst, repr(rate_per_ms), int(now * 1000), cost]

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidewatch.alerts import repository
@@ -281,6 +280,8 @@ class DestinationService:
     ) -> DestinationOut:
         import json
 
+        import psycopg
+
         try:
             with self._records.transaction() as records:
                 if records.destination_count(user_id) >= MAX_DESTINATIONS:
@@ -444,6 +445,8 @@ class DestinationService:
 
     def link_telegram(self, code: str, chat_id: str) -> DestinationOut:
         """Link the chat to the code's owner, once; 404 unknown code, 410 used or expired."""
+        import psycopg
+
         if not re.fullmatch(r"[A-Za-z0-9]{4,32}", code.strip()):
             raise NotFound("unknown code")
         now = self._clock()

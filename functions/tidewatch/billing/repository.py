@@ -16,8 +16,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from tidewatch.billing.subscription_state import PaymentFact, Standing, StoredSubscription
 from tidewatch.db import Connection
 
@@ -202,6 +200,8 @@ def record_event(conn: Connection, provider: str, event_id: str, event_type: str
 
 
 def insert_notification(conn: Connection, user_id: int, kind: str, title: str, body: dict[str, Any]) -> None:
+    from psycopg.types.json import Jsonb
+
     conn.execute(
         "INSERT INTO notifications (user_id, kind, title, body) VALUES (%s, %s, %s, %s)",
         (user_id, kind, title, Jsonb(body)),

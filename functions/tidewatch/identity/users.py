@@ -6,8 +6,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-import psycopg
-
 from tidewatch.db import Database
 from tidewatch.identity.repository import UserRepository
 from tidewatch.observability import logger
@@ -42,6 +40,8 @@ class KnownUsers:
         return at is not None and self._clock() - at < self._ttl
 
     def exists(self, user_id: int) -> bool | None:
+        import psycopg
+
         try:
             found = self._users.exists(user_id)
         except psycopg.Error as exc:  # unavailable: unknown, not "deleted"

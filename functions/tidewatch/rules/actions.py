@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidewatch.db import Database
@@ -276,6 +275,8 @@ class ActionRunner:
         )
 
     def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
+        import psycopg
+
         try:
             with self._db.connection() as conn:
                 return repository.insert_rule_fired_notification(

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from psycopg.rows import tuple_row
-
 from tidewatch.billing.limits import PlanUsage
 from tidewatch.billing.repository import PlanUsageRecords
 from tidewatch.db import Connection, Database
@@ -246,6 +244,8 @@ def begin_rule_snapshot(conn: Connection) -> None:
 def enabled_rule_rows(conn: Connection, shard_filter: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """The shard's enabled rules as `RuleRow` tuples plus `updated_at` (epoch seconds) last."""
     # Binary results: a hundred thousand rows of numbers, no text parsing per value.
+    from psycopg.rows import tuple_row
+
     with conn.cursor(row_factory=tuple_row, binary=True) as cur:
         return cur.execute(_RULES_SQL, shard_filter).fetchall()
 
@@ -253,12 +253,16 @@ def enabled_rule_rows(conn: Connection, shard_filter: Mapping[str, Any]) -> list
 def shard_predicate_rows(conn: Connection, shard_filter: Mapping[str, Any], *, unknown: int) -> list[tuple[Any, ...]]:
     """Flattened predicates (`PredicateRow`) of every enabled rule of the shard; codes the query
     does not know read as `unknown`. Raises psycopg.DataError when a definition cannot convert."""
+    from psycopg.rows import tuple_row
+
     with conn.cursor(row_factory=tuple_row, binary=True) as cur:
         return cur.execute(_SHARD_PREDICATES_SQL, {**shard_filter, "unknown": unknown}).fetchall()
 
 
 def predicate_rows(conn: Connection, ids: Sequence[int], *, unknown: int) -> list[tuple[Any, ...]]:
     """Flattened predicates of the listed enabled rules (as `shard_predicate_rows`)."""
+    from psycopg.rows import tuple_row
+
     with conn.cursor(row_factory=tuple_row) as cur:
         return cur.execute(_PREDICATES_SQL, {"ids": list(ids), "unknown": unknown}).fetchall()
 

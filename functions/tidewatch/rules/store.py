@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from pydantic import ValidationError
 
 from tidewatch.db import Connection, Database
@@ -88,6 +87,8 @@ def _fetch_predicates(
     One query for all ids (or, given `shard_filter` when `ids` are all the shard's rules, one
     range scan of the shard); on a data error, halves of `ids` are retried (each in a savepoint)
     until the failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
+    import psycopg
+
     fresh: dict[int, list[PredicateRow]] = {}
     pending: list[Sequence[int]] = [ids] if ids else []
     if pending and shard_filter is not None:
