@@ -131,3 +131,12 @@ def test_the_risk_models_derived_from_recent_prices_are_reloaded_after_restore()
     run_runtime_hooks()
     # Then its first request loads them afresh
     assert deps.production_deps.cache_info().currsize == 0
+
+
+def test_the_snapshot_carries_the_client_libraries_imported_on_first_use() -> None:
+    # Given the built-in before-snapshot hooks
+    # When Lambda is about to snapshot the initialised container
+    snapstart.run_before_snapshot()
+    # Then the database driver and the Redis client are loaded (restores do not pay for them)
+    for name in snapstart.CLIENT_LIBRARIES:
+        assert name in sys.modules
