@@ -99,9 +99,8 @@ def backfill_devnet(chain: Any, database_url: str) -> tuple[list[str], threading
             reports = list(pool.map(one, registry.chain_ids))
         now = datetime.now(tz=UTC)
         days = int(-(-(now.timestamp() - start) // 86400))
-        with database.transaction() as conn:
-            for user in registry.users:
-                request_history(conn, user.address, registry.chain_ids, now, days=days)
+        for user in registry.users:
+            request_history(database, user.address, registry.chain_ids, now, days=days)
     except Exception:
         database.close()
         raise

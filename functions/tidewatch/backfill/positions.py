@@ -8,6 +8,10 @@ of them), sums the address's positions per chain and hour (supplied, borrowed, n
 at that hour's oracle prices, lowest health factor) into `address_history`, and records each
 hour in `backfill_buckets`, so it is resumable and idempotent like the market backfill.
 
+The jobs, progress rows and address hours are read and written over a `PositionHistoryRepository`
+(tidewatch.backfill.repository); each function also accepts a `Database` and wraps it in the
+Postgres adapter, so the bookkeeping runs in unit tests over the in-memory one in tests/fakes.
+
 An address with no position on the chain now is answered "no positions" and nothing is stored;
 hours before an address's first position are not stored either (its history begins there).
 """
@@ -22,12 +26,13 @@ from decimal import Decimal
 
 from tidewatch.backfill import repository
 from tidewatch.backfill.markets import BackfillOptions, check_history, clamp
+from tidewatch.backfill.repository import PositionHistoryRepository, position_history
 from tidewatch.backfill.window import HOUR, Window, align
 from tidewatch.chain.blocks import BlockIndex
 from tidewatch.chain.history import execute_at_blocks, probe_archive
 from tidewatch.chain.plan import ReadPlan, execute
 from tidewatch.chain.rpc import ChainClient
-from tidewatch.db import Connection, Database
+from tidewatch.db import Database
 from tidewatch.errors import DomainError
 from tidewatch.protocols.discovery import DiscoveryCache, discover
 from tidewatch.protocols.models import ChainPosition
@@ -48,14 +53,20 @@ class AddressBackfill:
 
 
 def request_history(
-    conn: Connection, address: str, chain_ids: Sequence[int], now: datetime, days: int = DEFAULT_DAYS
+    history: PositionHistoryRepository | Database,
+    address: str,
+    chain_ids: Sequence[int],
+    now: datetime,
+    days: int = DEFAULT_DAYS,
 ) -> None:
-    """Record a pending positions backfill of `address` on each chain (a re-request is a no-op)."""
+    """Record a pending positions backfill of `address` on each chain, in one transaction (a
+    re-request is a no-op)."""
     end = align(now, HOUR)
-    for chain_id in chain_ids:
-        repository.request_positions_job(
-            conn, chain_id, repository.positions_scope(address), end - timedelta(days=days), end, HOUR
-        )
+    with position_history(history).transaction() as records:
+        for chain_id in chain_ids:
+            records.request_positions_job(
+                chain_id, repository.positions_scope(address), end - timedelta(days=days), end, HOUR
+            )
 
 
 def _totals(positions: Sequence[ChainPosition]) -> tuple[Decimal, Decimal, Decimal | None]:
@@ -69,7 +80,7 @@ def _totals(positions: Sequence[ChainPosition]) -> tuple[Decimal, Decimal, Decim
 
 
 def backfill_address(
-    database: Database,
+    history: PositionHistoryRepository | Database,
     registry: Registry,
     client: ChainClient,
     address: str,
@@ -82,7 +93,7 @@ def backfill_address(
 ) -> AddressBackfill:
     """One address's positions history on `client`'s chain over `window`."""
     (result,) = backfill_addresses(
-        database,
+        history,
         registry,
         client,
         [address],
@@ -109,7 +120,7 @@ class _Job:
 
 
 def backfill_addresses(
-    database: Database,
+    history: PositionHistoryRepository | Database,
     registry: Registry,
     client: ChainClient,
     addresses: Sequence[str],
@@ -126,6 +137,7 @@ def backfill_addresses(
     progress rows and answer (results in the order of `addresses`). `index`: the chain's block
     index, shared by the jobs of one run (headers are read once)."""
     options = options or BackfillOptions()
+    store = position_history(history)
     chain = registry.chain(client.chain_id)
     found = discover(client, chain, discovery or DiscoveryCache(), chunk_size=options.chunk_size)
     plans: list[ReadPlan[ChainPosition | None]] = []
@@ -141,8 +153,8 @@ def backfill_addresses(
         if any(o.value is not None for o in now[job.first : job.first + job.count]):
             active.append(job)
             continue
-        with database.transaction() as conn:
-            repository.drop_job(conn, chain.chain_id, job.scope)
+        with store.transaction() as records:
+            records.drop_job(chain.chain_id, job.scope)
         job.result.status = "no-positions"
         job.result.detail = f"{job.address} has no position on chain {chain.chain_id}"
     results = {job.address: job.result for job in jobs}
@@ -154,14 +166,13 @@ def backfill_addresses(
     check_history(index, window)
     buckets = window.buckets()
     for job in active:
-        with database.connection() as conn:
-            done = repository.done_buckets(conn, chain.chain_id, job.scope, window.start, window.end)
-            job.seen = repository.has_address_history(conn, chain.chain_id, job.address)
+        with store.session() as records:
+            done = records.done_buckets(chain.chain_id, job.scope, window.start, window.end)
+            job.seen = records.has_address_history(chain.chain_id, job.address)
         job.todo = {b for b in buckets if b not in done}
         job.result.hours = len(buckets)
-        with database.transaction() as conn:
-            repository.start_job(
-                conn,
+        with store.transaction() as records:
+            records.start_job(
                 chain.chain_id,
                 job.scope,
                 window.start,
@@ -180,7 +191,7 @@ def backfill_addresses(
                 return ordered
             group = todo[i : i + options.buckets_per_round]
             _read_positions_group(
-                database,
+                store,
                 chain.chain_id,
                 client,
                 chain.multicall3,
@@ -194,13 +205,13 @@ def backfill_addresses(
             )
     for job in active:
         job.result.status = "done"
-        with database.transaction() as conn:
-            repository.finish_job(conn, chain.chain_id, job.scope)
+        with store.transaction() as records:
+            records.finish_job(chain.chain_id, job.scope)
     return ordered
 
 
 def _read_positions_group(
-    database: Database,
+    store: PositionHistoryRepository,
     chain_id: int,
     client: ChainClient,
     multicall: str,
@@ -228,26 +239,25 @@ def _read_positions_group(
         if wanted
         else {}
     )
-    with database.transaction() as conn:
+    with store.transaction() as records:
         for job in jobs:
             mine = [b for b in group if b in job.todo]
             for b in mine:
                 number = readable.get(b)
                 if number is None:
-                    repository.mark(
-                        conn, chain_id, job.scope, b, block=None, status="unfillable", detail="no block in this hour"
+                    records.mark(
+                        chain_id, job.scope, b, block=None, status="unfillable", detail="no block in this hour"
                     )
                     continue
                 ref, outcomes = read[number]
                 positions = [o.value for o in outcomes[job.first : job.first + job.count] if o.value is not None]
                 if not positions and not job.seen:
                     # Before the address's first position: not history of it, and not a gap.
-                    repository.mark(conn, chain_id, job.scope, b, block=number, status="filled", rows=0)
+                    records.mark(chain_id, job.scope, b, block=number, status="filled", rows=0)
                     continue
                 job.seen = True
                 supplied, borrowed, health = _totals(positions)
-                repository.save_address_hour(
-                    conn,
+                records.save_address_hour(
                     chain_id,
                     job.address,
                     b,
@@ -258,14 +268,14 @@ def _read_positions_group(
                     health=health,
                     positions_json=json.dumps([p.model_dump(mode="json") for p in positions]),
                 )
-                repository.mark(conn, chain_id, job.scope, b, block=number, status="filled", rows=1)
+                records.mark(chain_id, job.scope, b, block=number, status="filled", rows=1)
                 job.result.filled += 1
             if mine:
-                repository.advance_job(conn, chain_id, job.scope, len(mine))
+                records.advance_job(chain_id, job.scope, len(mine))
 
 
 def run_pending(
-    database: Database,
+    history: PositionHistoryRepository | Database,
     registry: Registry,
     clients: Mapping[int, ChainClient],
     *,
@@ -273,9 +283,12 @@ def run_pending(
     discovery: DiscoveryCache | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[AddressBackfill]:
-    """Every pending positions job (oldest first) until the time budget runs out."""
-    with database.connection() as conn:
-        jobs = repository.pending_positions_jobs(conn)
+    """Every pending positions job (oldest first) until the time budget runs out. A job on a chain
+    without a client stays pending; a chain's jobs that raise a `DomainError` are marked failed
+    with its detail as their reason."""
+    store = position_history(history)
+    with store.session() as records:
+        jobs = records.pending_positions_jobs()
     out: list[AddressBackfill] = []
     # The jobs of one chain and window are read together (each block once for all their
     # addresses), with one discovery and one block index per chain.
@@ -292,7 +305,7 @@ def run_pending(
         try:
             out.extend(
                 backfill_addresses(
-                    database,
+                    store,
                     registry,
                     client,
                     addresses,
@@ -304,8 +317,8 @@ def run_pending(
                 )
             )
         except DomainError as exc:
-            with database.transaction() as conn:
+            with store.transaction() as records:
                 for address in addresses:
-                    repository.finish_job(conn, chain_id, repository.positions_scope(address), error=exc.detail)
+                    records.finish_job(chain_id, repository.positions_scope(address), error=exc.detail)
             out.extend(AddressBackfill(chain_id, address, "failed", detail=exc.detail) for address in addresses)
     return out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from tidewatch.db import Connection
+from tidewatch.db import Connection, Database
 
 MARKETS = "markets"
 
@@ -204,3 +205,170 @@ def save_address_hour(
             positions_json,
         ),
     )
+
+
+# ---- The positions backfill's port ----------------------------------------------------------
+
+
+class PositionHistoryRecords(Protocol):
+    """What the positions backfill reads and writes in one unit of work: its jobs
+    (`backfill_jobs` rows of a `positions:<address>` scope), its hours' progress rows
+    (`backfill_buckets`) and the address hours it stores (`address_history`)."""
+
+    def request_positions_job(self, chain_id: int, scope: str, start: datetime, end: datetime, step: int) -> None:
+        """A pending job for the scope; a re-request leaves the existing job alone."""
+        ...
+
+    def pending_positions_jobs(self) -> list[dict[str, Any]]:
+        """The running positions jobs (chain_id, scope, window_start, window_end), oldest first."""
+        ...
+
+    def drop_job(self, chain_id: int, scope: str) -> None: ...
+
+    def start_job(
+        self, chain_id: int, scope: str, start: datetime, end: datetime, step: int, total: int, done: int
+    ) -> None:
+        """The job running over the window, `done` of its `total` buckets already done; error cleared."""
+        ...
+
+    def advance_job(self, chain_id: int, scope: str, done: int) -> None: ...
+
+    def finish_job(self, chain_id: int, scope: str, *, error: str | None = None) -> None:
+        """The job done, or failed with `error` as its reason."""
+        ...
+
+    def done_buckets(self, chain_id: int, scope: str, start: datetime, end: datetime) -> set[datetime]: ...
+
+    def mark(
+        self,
+        chain_id: int,
+        scope: str,
+        bucket: datetime,
+        *,
+        block: int | None,
+        status: str,
+        rows: int = 0,
+        detail: str | None = None,
+    ) -> None:
+        """The bucket's progress row; a bucket already marked keeps its row."""
+        ...
+
+    def has_address_history(self, chain_id: int, address: str) -> bool: ...
+
+    def save_address_hour(
+        self,
+        chain_id: int,
+        address: str,
+        bucket: datetime,
+        *,
+        block: int,
+        observed_at: datetime,
+        supplied: Decimal,
+        borrowed: Decimal,
+        health: Decimal | None,
+        positions_json: str,
+    ) -> None:
+        """One hour of an address's totals (net worth = supplied - borrowed); an hour already stored is kept."""
+        ...
+
+
+class PositionHistoryRepository(Protocol):
+    """`transaction()`: one unit of work, all or nothing; `session()`: reads, each on its own."""
+
+    def transaction(self) -> AbstractContextManager[PositionHistoryRecords]: ...
+
+    def session(self) -> AbstractContextManager[PositionHistoryRecords]: ...
+
+
+class PostgresPositionHistoryRecords:
+    """`PositionHistoryRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def request_positions_job(self, chain_id: int, scope: str, start: datetime, end: datetime, step: int) -> None:
+        request_positions_job(self.conn, chain_id, scope, start, end, step)
+
+    def pending_positions_jobs(self) -> list[dict[str, Any]]:
+        return pending_positions_jobs(self.conn)
+
+    def drop_job(self, chain_id: int, scope: str) -> None:
+        drop_job(self.conn, chain_id, scope)
+
+    def start_job(
+        self, chain_id: int, scope: str, start: datetime, end: datetime, step: int, total: int, done: int
+    ) -> None:
+        start_job(self.conn, chain_id, scope, start, end, step, total, done)
+
+    def advance_job(self, chain_id: int, scope: str, done: int) -> None:
+        advance_job(self.conn, chain_id, scope, done)
+
+    def finish_job(self, chain_id: int, scope: str, *, error: str | None = None) -> None:
+        finish_job(self.conn, chain_id, scope, error=error)
+
+    def done_buckets(self, chain_id: int, scope: str, start: datetime, end: datetime) -> set[datetime]:
+        return done_buckets(self.conn, chain_id, scope, start, end)
+
+    def mark(
+        self,
+        chain_id: int,
+        scope: str,
+        bucket: datetime,
+        *,
+        block: int | None,
+        status: str,
+        rows: int = 0,
+        detail: str | None = None,
+    ) -> None:
+        mark(self.conn, chain_id, scope, bucket, block=block, status=status, rows=rows, detail=detail)
+
+    def has_address_history(self, chain_id: int, address: str) -> bool:
+        return has_address_history(self.conn, chain_id, address)
+
+    def save_address_hour(
+        self,
+        chain_id: int,
+        address: str,
+        bucket: datetime,
+        *,
+        block: int,
+        observed_at: datetime,
+        supplied: Decimal,
+        borrowed: Decimal,
+        health: Decimal | None,
+        positions_json: str,
+    ) -> None:
+        save_address_hour(
+            self.conn,
+            chain_id,
+            address,
+            bucket,
+            block=block,
+            observed_at=observed_at,
+            supplied=supplied,
+            borrowed=borrowed,
+            health=health,
+            positions_json=positions_json,
+        )
+
+
+class PostgresPositionHistory:
+    """`PositionHistoryRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def transaction(self) -> Iterator[PositionHistoryRecords]:
+        with self._db.transaction() as conn:
+            yield PostgresPositionHistoryRecords(conn)
+
+    @contextmanager
+    def session(self) -> Iterator[PositionHistoryRecords]:
+        with self._db.connection() as conn:
+            yield PostgresPositionHistoryRecords(conn)
+
+
+def position_history(history: PositionHistoryRepository | Database) -> PositionHistoryRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresPositionHistory(history) if isinstance(history, Database) else history
