@@ -2,7 +2,9 @@
 
 `InMemoryRules` is a `RulesRepository` (tidewatch.rules.repository) with the plan usage it counts:
 rows look as the Postgres adapter returns them (the definition as parsed JSON), and a unit of work
-that raises is rolled back, as a transaction would be. The others stand in for the tick's market,
+that raises is rolled back, as a transaction would be. `InMemoryRuleSources` is a
+`RuleSourcesRepository` over rate rows, asset prices and position snapshots, answering as its
+queries do. The others stand in for the tick's market,
 risk, push and wallet collaborators and for API Gateway's post_to_connection.
 """
 
@@ -296,3 +298,100 @@ class RecordingPoster:
         with self._lock:
             self.endpoints.add(endpoint)
             self.sent.setdefault(connection_id, []).append(json.loads(data))
+
+
+class InMemoryRuleSourceRecords:
+    def __init__(self, owner: InMemoryRuleSources) -> None:
+        self._owner = owner
+
+    def latest_market_rows(self) -> list[dict[str, Any]]:
+        self._owner.reads += 1
+        latest: dict[int, dict[str, Any]] = {}
+        for rate in self._owner.rates:
+            best = latest.get(rate["market_id"])
+            if best is None or rate["block_number"] > best["block_number"]:
+                latest[rate["market_id"]] = rate
+        out = []
+        for market_id, rate in sorted(latest.items()):
+            chain_id, asset_symbol = self._owner.markets[market_id]
+            row = {k: rate[k] for k in ("market_id", "supply_apy", "borrow_apy", "price_usd", "observed_at")}
+            out.append(row | {"chain_id": chain_id, "asset_symbol": asset_symbol})
+        return out
+
+    def _price(self, chain_id: int, asset: str, at: datetime) -> float | None:
+        seen = [(t, p) for (c, a, t), p in self._owner.prices.items() if (c, a) == (chain_id, asset) and t <= at]
+        return max(seen)[1] if seen else None
+
+    def price_window_rows(
+        self, chain_ids: Sequence[int], assets: Sequence[str], window_seconds: Sequence[int], at: datetime
+    ) -> list[dict[str, Any]]:
+        self._owner.reads += 1
+        out = []
+        for chain_id, asset, window in zip(chain_ids, assets, window_seconds, strict=True):
+            now_price = self._price(chain_id, asset, at)
+            then_price = self._price(chain_id, asset, at - timedelta(seconds=window))
+            if now_price is not None and then_price is not None:
+                out.append(
+                    {
+                        "chain_id": chain_id,
+                        "asset": asset,
+                        "window_seconds": window,
+                        "now_price": now_price,
+                        "then_price": then_price,
+                    }
+                )
+        return out
+
+    def latest_health_factor_rows(self, portfolio_ids: Sequence[int]) -> list[dict[str, Any]]:
+        self._owner.reads += 1
+        latest: dict[int, tuple[datetime, float | None]] = {}
+        for portfolio_id, taken_at, hf in self._owner.snapshots:
+            if portfolio_id in portfolio_ids and (portfolio_id not in latest or taken_at > latest[portfolio_id][0]):
+                latest[portfolio_id] = (taken_at, hf)
+        return [{"portfolio_id": p, "hf": hf} for p, (_, hf) in sorted(latest.items())]
+
+
+class InMemoryRuleSources:
+    """A `RuleSourcesRepository`: markets, their rate rows, asset prices and position snapshots;
+    `reads` counts the reads asked of it."""
+
+    def __init__(self) -> None:
+        self.markets: dict[int, tuple[int, str]] = {}  # market id -> (chain id, asset symbol)
+        self.rates: list[dict[str, Any]] = []
+        self.prices: dict[tuple[int, str, datetime], float] = {}
+        self.snapshots: list[tuple[int, datetime, float | None]] = []  # (portfolio id, taken at, lowest HF)
+        self.reads = 0
+
+    def add_market(self, market_id: int, chain_id: int, asset_symbol: str) -> None:
+        self.markets[market_id] = (chain_id, asset_symbol)
+
+    def add_rate(
+        self,
+        market_id: int,
+        block: int,
+        observed_at: datetime,
+        *,
+        supply_apy: float | None,
+        borrow_apy: float | None,
+        price_usd: float | None,
+    ) -> None:
+        self.rates.append(
+            {
+                "market_id": market_id,
+                "block_number": block,
+                "observed_at": observed_at,
+                "supply_apy": supply_apy,
+                "borrow_apy": borrow_apy,
+                "price_usd": price_usd,
+            }
+        )
+
+    def add_price(self, chain_id: int, asset: str, observed_at: datetime, price_usd: float) -> None:
+        self.prices[(chain_id, asset, observed_at)] = price_usd
+
+    def add_snapshot(self, portfolio_id: int, taken_at: datetime, min_health_factor: float | None) -> None:
+        self.snapshots.append((portfolio_id, taken_at, min_health_factor))
+
+    @contextmanager
+    def session(self) -> Iterator[InMemoryRuleSourceRecords]:
+        yield InMemoryRuleSourceRecords(self)

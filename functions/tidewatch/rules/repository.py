@@ -425,6 +425,68 @@ def latest_health_factor_rows(conn: Connection, portfolio_ids: Sequence[int]) ->
     ).fetchall()
 
 
+class RuleSourceRecords(Protocol):
+    """What the tick's Postgres snapshot sources read (`tidewatch.rules.sources`), as the
+    functions above answer: rows are dicts, numbers as floats."""
+
+    def latest_market_rows(self) -> list[dict[str, Any]]:
+        """Each market's latest rate row (by block), by market id: market_id, supply_apy,
+        borrow_apy, price_usd, observed_at, chain_id, asset_symbol."""
+        ...
+
+    def price_window_rows(
+        self, chain_ids: Sequence[int], assets: Sequence[str], window_seconds: Sequence[int], at: datetime
+    ) -> list[dict[str, Any]]:
+        """Per (chain, asset, window) with a price at `at` and one a window earlier: chain_id,
+        asset, window_seconds, now_price, then_price."""
+        ...
+
+    def latest_health_factor_rows(self, portfolio_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Per portfolio with a snapshot: portfolio_id and `hf` of its latest (may be None)."""
+        ...
+
+
+class RuleSourcesRepository(Protocol):
+    """`session()`: one connection, each read on its own."""
+
+    def session(self) -> AbstractContextManager[RuleSourceRecords]: ...
+
+
+class PostgresRuleSourceRecords:
+    """`RuleSourceRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def latest_market_rows(self) -> list[dict[str, Any]]:
+        return latest_market_rows(self.conn)
+
+    def price_window_rows(
+        self, chain_ids: Sequence[int], assets: Sequence[str], window_seconds: Sequence[int], at: datetime
+    ) -> list[dict[str, Any]]:
+        return price_window_rows(self.conn, chain_ids, assets, window_seconds, at)
+
+    def latest_health_factor_rows(self, portfolio_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return latest_health_factor_rows(self.conn, portfolio_ids)
+
+
+class PostgresRuleSources:
+    """`RuleSourcesRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def session(self) -> Iterator[RuleSourceRecords]:
+        with self._db.connection() as conn:
+            yield PostgresRuleSourceRecords(conn)
+
+
+def rule_sources(sources: RuleSourcesRepository | Database) -> RuleSourcesRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresRuleSources(sources) if isinstance(sources, Database) else sources
+
+
 # ---- Webhook deliveries: the log and the retry queue ------------------------------------------
 
 
