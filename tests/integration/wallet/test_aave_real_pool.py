@@ -208,9 +208,12 @@ def _prepare(wallet: WalletService, user_id: int, **intent: Any) -> Any:
 
 
 def _execute_and_compare(wallet: WalletService, devnet: Devnet, record: Any, private_key: str) -> list[int]:
-    """Send each prepared transaction: each succeeds within its prepared gas limit, using at most
-    the gas simulated at the pending state (eth_estimateGas counts gas later refunded) and at
-    least 90 % of it."""
+    """Send each prepared transaction: each succeeds within its prepared gas limit, using at least
+    90 % of the gas simulated at the pending state (eth_estimateGas counts gas later refunded) and
+    at most 10 % more. The margin above: anvil's pending block can carry the latest block's
+    timestamp when both fall in one wall-clock second, and Aave's reserve update is a no-op within
+    one timestamp, so the simulation may skip the interest accrual that the mined block (always a
+    later second) pays. On a real chain the pending block is always later."""
     client = wallet.chains[record.chain_id]
     used = []
     for tx in record.transactions:
@@ -219,7 +222,8 @@ def _execute_and_compare(wallet: WalletService, devnet: Devnet, record: Any, pri
         receipt = wait_for_receipt(client, tx_hash)
         assert receipt["status"] == "0x1", tx.decoded
         used.append(int(receipt["gasUsed"], 16))
-        assert tx.simulated_gas_used * 9 // 10 <= used[-1] <= tx.simulated_gas_used, tx.decoded
+        assert used[-1] <= int(tx.gas, 16), tx.decoded
+        assert tx.simulated_gas_used * 9 // 10 <= used[-1] <= tx.simulated_gas_used * 11 // 10, tx.decoded
     return used
 
 

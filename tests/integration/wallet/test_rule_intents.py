@@ -114,7 +114,9 @@ def test_move_supply_withdraws_then_supplies_in_one_bundle(wallet: WalletService
     # together (the supply spends what the withdrawal returns), then executed
     assert [t.decoded.function.split("(")[0] for t in record.transactions] == ["withdraw", "approve", "supply"]
     moved = int(record.transactions[0].decoded.args["amount"])
-    assert 2_500 * 10**6 <= moved <= 2_500 * 10**6 + 1_000  # half of 5,000 USDC plus accrued interest
+    # Half of 5,000 USDC plus accrued interest; Comet's balance rounds its principal down, so right
+    # after the supply (no interest yet) it can read one unit short
+    assert 2_500 * 10**6 - 1 <= moved <= 2_500 * 10**6 + 1_000
     sign_and_send_all(wallet, user_id, record, alice["private_key"])
     after = balances()
     # Comet keeps accruing between the reads, so its balance fell by the amount less a few units
