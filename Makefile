@@ -15,8 +15,9 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: run test lint typecheck template-check unit bench install clean sam-build dashboard-test package-test
 
-# The stamp's name carries a hash of both files, so it changes exactly when they do (not when a
-# fresh checkout merely gives them a newer mtime).
+# Each install stamp's name carries a hash of the files it installs from (here requirements.lock
+# and pyproject.toml), so it changes exactly when they do, not when a fresh checkout merely gives
+# them a newer mtime.
 $(STAMP):
 	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
 	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { echo "$(VENV) is not Python 3.13: recreating it"; rm -rf $(VENV); }
@@ -28,7 +29,7 @@ $(STAMP):
 DEVNET_STAMP := devnet/node_modules/.installed-$(shell sha1sum devnet/package-lock.json | cut -c1-12)
 
 # The devnet's node tooling: Foundry's anvil and the pinned solc (from the npm registry).
-$(DEVNET_STAMP): devnet/package-lock.json
+$(DEVNET_STAMP):
 	@command -v npm >/dev/null || { echo "the local devnet needs Node.js and npm"; exit 1; }
 	cd devnet && npm ci --no-audit --no-fund --loglevel=error
 	rm -f devnet/node_modules/.installed-* && touch $(DEVNET_STAMP)
@@ -36,7 +37,7 @@ $(DEVNET_STAMP): devnet/package-lock.json
 DASHBOARD_STAMP := dashboard/node_modules/.installed-$(shell sha1sum dashboard/package-lock.json | cut -c1-12)
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json -type f 2>/dev/null)
 
-$(DASHBOARD_STAMP): dashboard/package-lock.json
+$(DASHBOARD_STAMP):
 	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
 	rm -f dashboard/node_modules/.installed-* && touch $(DASHBOARD_STAMP)
 
