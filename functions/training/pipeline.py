@@ -28,6 +28,7 @@ from tidewatch.forecast import metrics
 from tidewatch.forecast.apy_model import (
     APY_FEATURES,
     FALL_FRACTION,
+    SCORE_QUANTILE_LEVELS,
     ApyHead,
     ApyModel,
     head_key,
@@ -372,7 +373,8 @@ def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
     # Finite-sample split-conformal quantile levels.
     lo = float(np.quantile(scaled, max(0.0, math.floor(alpha * (n + 1)) / n)))
     hi = float(np.quantile(scaled, min(1.0, math.ceil((1.0 - alpha) * (n + 1)) / n)))
-    return ApyHead(point, fall, lo, hi, INTERVAL_LEVEL)
+    grid = tuple(float(q) for q in np.quantile(scaled, SCORE_QUANTILE_LEVELS))
+    return ApyHead(point, fall, lo, hi, INTERVAL_LEVEL, grid)
 
 
 def _apy_scores(
@@ -435,10 +437,10 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         test_index = np.flatnonzero(test_mask)
         # The interval as served: quantiles of the market's recent residuals (of the model's
         # point, or of persistence for a market served persistence), else the pooled ones.
-        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False))
+        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False), horizon)
         point, lower, upper, fall = head.predict(test.features, None, bounds)
         flags = np.ones(len(test), dtype=bool)
-        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True))
+        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True), horizon)
         _, lower_p, upper_p, _ = head.predict(test.features, flags, bounds_p)
         _, lower_pooled, upper_pooled, _ = head.predict(test.features)
         truth = test.target
@@ -603,6 +605,7 @@ def train_and_evaluate(
                 head.residual_low,
                 head.residual_high,
                 head.interval_level,
+                head.score_quantiles,
                 dict(block["persistence_markets"]),
             )
             apy_train_samples += int((data.hour + horizon < end_cut - CALIBRATION_HOURS).sum())
