@@ -215,20 +215,32 @@ def adaptive_levels(
 ) -> NDArray[np.float64]:
     """Adaptive conformal inference replayed per row of `scores` (scaled residuals at
     `recent_offsets(horizon_hours)`, newest first, NaN = missing): the miss level α after every
-    outcome known by now. Each origin's interval used the α of the outcomes that had matured by
-    its own time (an origin `horizon_hours` older or more), so the replay runs oldest first."""
+    outcome known by now, α = nominal + γ · Σ (nominal − miss) over the outcomes seen.
+
+    Each origin's interval used the α of the outcomes that had matured by its own time (origins
+    `horizon_hours` older or more). An outcome misses at level α when it lies outside the central
+    1 − α range of the calibration scores `quantiles`, i.e. when α > 2 · min(F, 1 − F) with F its
+    rank among them. The replay runs in blocks of horizon / stride origins: no origin of a block
+    has matured by the time of another one of it, so each block is one vector step; the sums are
+    kept as counts so the result does not depend on the order of the additions."""
     ordered = scores[:, ::-1]
     rows, count = ordered.shape
     lag = max(horizon_hours // RECENT_STRIDE_HOURS, 1)
-    total = np.zeros((rows, count + 1))  # running sum of (nominal − miss), oldest first
-    for j in range(count):
-        alpha = np.clip(nominal + ACI_GAMMA * total[:, max(j - lag + 1, 0)], *ACI_ALPHA_RANGE)
-        lo = np.interp(alpha / 2.0, SCORE_QUANTILE_LEVELS, quantiles)
-        hi = np.interp(1.0 - alpha / 2.0, SCORE_QUANTILE_LEVELS, quantiles)
-        score = ordered[:, j]
-        miss = (score < lo) | (score > hi)
-        total[:, j + 1] = total[:, j] + np.where(np.isfinite(score), nominal - miss, 0.0)
-    return np.asarray(np.clip(nominal + ACI_GAMMA * total[:, count], *ACI_ALPHA_RANGE))
+    valid = np.isfinite(ordered)
+    rank = np.interp(np.where(valid, ordered, 0.0), quantiles, SCORE_QUANTILE_LEVELS)
+    critical = 2.0 * np.minimum(rank, 1.0 - rank)
+    # Running counts before each origin (index j: origins 0 .. j − 1), oldest first.
+    seen = np.zeros((rows, count + 1), dtype=np.int64)
+    missed = np.zeros((rows, count + 1), dtype=np.int64)
+    for start in range(0, count, lag):
+        stop = min(start + lag, count)
+        known = np.maximum(np.arange(start, stop) - lag + 1, 0)  # outcomes matured by each origin
+        alpha = np.clip(nominal + ACI_GAMMA * (nominal * seen[:, known] - missed[:, known]), *ACI_ALPHA_RANGE)
+        miss = valid[:, start:stop] & (alpha > critical[:, start:stop])
+        seen[:, start + 1 : stop + 1] = seen[:, start : start + 1] + np.cumsum(valid[:, start:stop], axis=1)
+        missed[:, start + 1 : stop + 1] = missed[:, start : start + 1] + np.cumsum(miss, axis=1)
+    total = nominal * seen[:, count] - missed[:, count]
+    return np.asarray(np.clip(nominal + ACI_GAMMA * total, *ACI_ALPHA_RANGE))
 
 
 def history_hours(horizon_hours: int) -> int:
