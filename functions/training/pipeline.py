@@ -28,6 +28,8 @@ from tidewatch.forecast import metrics
 from tidewatch.forecast.apy_model import (
     APY_FEATURES,
     FALL_FRACTION,
+    RECENT_MAX_HORIZON_HOURS,
+    SCORE_QUANTILE_LEVELS,
     ApyHead,
     ApyModel,
     head_key,
@@ -372,7 +374,14 @@ def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
     # Finite-sample split-conformal quantile levels.
     lo = float(np.quantile(scaled, max(0.0, math.floor(alpha * (n + 1)) / n)))
     hi = float(np.quantile(scaled, min(1.0, math.ceil((1.0 - alpha) * (n + 1)) / n)))
-    return ApyHead(point, fall, lo, hi, INTERVAL_LEVEL)
+    # The adaptive level's quantile grid, for the heads that use it (6 significant digits:
+    # the artifact stays small and serving reads exactly what was evaluated).
+    grid = (
+        tuple(float(f"{q:.6g}") for q in np.quantile(scaled, SCORE_QUANTILE_LEVELS))
+        if horizon > RECENT_MAX_HORIZON_HOURS
+        else ()
+    )
+    return ApyHead(point, fall, lo, hi, INTERVAL_LEVEL, grid)
 
 
 def _apy_scores(
@@ -435,10 +444,10 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         test_index = np.flatnonzero(test_mask)
         # The interval as served: quantiles of the market's recent residuals (of the model's
         # point, or of persistence for a market served persistence), else the pooled ones.
-        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False))
+        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False), horizon)
         point, lower, upper, fall = head.predict(test.features, None, bounds)
         flags = np.ones(len(test), dtype=bool)
-        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True))
+        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True), horizon)
         _, lower_p, upper_p, _ = head.predict(test.features, flags, bounds_p)
         _, lower_pooled, upper_pooled, _ = head.predict(test.features)
         truth = test.target
@@ -603,6 +612,7 @@ def train_and_evaluate(
                 head.residual_low,
                 head.residual_high,
                 head.interval_level,
+                head.score_quantiles,
                 dict(block["persistence_markets"]),
             )
             apy_train_samples += int((data.hour + horizon < end_cut - CALIBRATION_HOURS).sum())
@@ -654,8 +664,9 @@ def train_and_evaluate(
         notes=[
             "Target: mean APY over the next H hours; forecast = current value + median-boosted-tree change.",
             f"'fall' = mean APY over the horizon more than {int(FALL_FRACTION * 100)} % below the current APY.",
-            "Interval: split-conformal on the market's own residuals of the last 14 days (as served), "
-            "else on the last 28 days before the cut, pooled.",
+            "Interval (24 h): split-conformal on the market's own residuals of the last 14 days (as served), "
+            "else on the last 28 days before the cut, pooled. Interval (7 d): the quantiles of the 28 days "
+            "before the cut at an adaptive conformal level replayed over the market's outcomes of the last 42 days.",
             *(fallback_notes or ["The model beats persistence walk-forward on every market and head."]),
         ],
     )

@@ -21,7 +21,11 @@ deviation of y, taken from the market's own recent residuals: the served forecas
 would have made every `RECENT_STRIDE_HOURS` whose horizon ended in the last
 `RECENT_WINDOW_HOURS` (their outcome is in the history), so the interval follows a market whose
 rates turn calm or volatile. With too few of them (a short history) the head's pooled quantiles,
-fitted on the weeks before the training cut, apply. "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below the current
+fitted on the weeks before the training cut, apply. The 7-day heads use adaptive conformal
+inference (Gibbs & Candès 2021) instead: the miss level α starts at the nominal 1 − level and is
+replayed over the forecasts of the last `ACI_WINDOW_HOURS` whose 7-day outcome is known
+(α ← α + γ (nominal − miss) once each outcome is in), and the interval takes the head's
+calibration-score quantiles at α / 2 and 1 − α / 2 (`score_quantiles`). "Fall" means the mean APY over the horizon is more than `FALL_FRACTION` below the current
 APY; its probability is a boosted-tree classifier (log-loss) on the same features.
 """
 
@@ -81,6 +85,15 @@ RECENT_LEVEL_MARGIN = 0.03
 #: Longer heads keep the pooled quantiles: two weeks hold only two non-overlapping 7-day
 #: outcomes, and walk-forward their recent-window intervals covered less than the pooled ones.
 RECENT_MAX_HORIZON_HOURS = 24
+#: Longer heads: adaptive conformal inference over the outcomes that matured in the last
+#: ACI_WINDOW_HOURS (origins every RECENT_STRIDE_HOURS), step ACI_GAMMA per outcome, α kept in
+#: ACI_ALPHA_RANGE (α ≤ 0 would be an infinite interval). Six weeks and γ = 0.04 kept every
+#: walk-forward fold of both 7-day heads within ±5 points (docs/models.md, D-intervals-1).
+ACI_WINDOW_HOURS = 1008
+ACI_GAMMA = 0.04
+ACI_ALPHA_RANGE = (0.01, 0.70)
+#: The calibration scores' quantiles are stored at these levels (interpolated in between).
+SCORE_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
 
@@ -193,9 +206,41 @@ def conformal_bounds(
 def recent_offsets(horizon_hours: int) -> NDArray[np.int64]:
     """Hours back from now of the origins whose residuals calibrate the interval (none for
     heads longer than RECENT_MAX_HORIZON_HOURS)."""
-    if horizon_hours > RECENT_MAX_HORIZON_HOURS:
-        return np.empty(0, dtype=np.int64)
-    return horizon_hours + np.arange(0, RECENT_WINDOW_HOURS + 1, RECENT_STRIDE_HOURS, dtype=np.int64)
+    window = ACI_WINDOW_HOURS if horizon_hours > RECENT_MAX_HORIZON_HOURS else RECENT_WINDOW_HOURS
+    return horizon_hours + np.arange(0, window + 1, RECENT_STRIDE_HOURS, dtype=np.int64)
+
+
+def adaptive_levels(
+    scores: NDArray[np.float64], horizon_hours: int, nominal: float, quantiles: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Adaptive conformal inference replayed per row of `scores` (scaled residuals at
+    `recent_offsets(horizon_hours)`, newest first, NaN = missing): the miss level α after every
+    outcome known by now, α = nominal + γ · Σ (nominal − miss) over the outcomes seen.
+
+    Each origin's interval used the α of the outcomes that had matured by its own time (origins
+    `horizon_hours` older or more). An outcome misses at level α when it lies outside the central
+    1 − α range of the calibration scores `quantiles`, i.e. when α > 2 · min(F, 1 − F) with F its
+    rank among them. The replay runs in blocks of horizon / stride origins: no origin of a block
+    has matured by the time of another one of it, so each block is one vector step; the sums are
+    kept as counts so the result does not depend on the order of the additions."""
+    ordered = scores[:, ::-1]
+    rows, count = ordered.shape
+    lag = max(horizon_hours // RECENT_STRIDE_HOURS, 1)
+    valid = np.isfinite(ordered)
+    rank = np.interp(np.where(valid, ordered, 0.0), quantiles, SCORE_QUANTILE_LEVELS)
+    critical = 2.0 * np.minimum(rank, 1.0 - rank)
+    # Running counts before each origin (index j: origins 0 .. j − 1), oldest first.
+    seen = np.zeros((rows, count + 1), dtype=np.int64)
+    missed = np.zeros((rows, count + 1), dtype=np.int64)
+    for start in range(0, count, lag):
+        stop = min(start + lag, count)
+        known = np.maximum(np.arange(start, stop) - lag + 1, 0)  # outcomes matured by each origin
+        alpha = np.clip(nominal + ACI_GAMMA * (nominal * seen[:, known] - missed[:, known]), *ACI_ALPHA_RANGE)
+        miss = valid[:, start:stop] & (alpha > critical[:, start:stop])
+        seen[:, start + 1 : stop + 1] = seen[:, start : start + 1] + np.cumsum(valid[:, start:stop], axis=1)
+        missed[:, start + 1 : stop + 1] = missed[:, start : start + 1] + np.cumsum(miss, axis=1)
+    total = nominal * seen[:, count] - missed[:, count]
+    return np.asarray(np.clip(nominal + ACI_GAMMA * total, *ACI_ALPHA_RANGE))
 
 
 def history_hours(horizon_hours: int) -> int:
@@ -231,6 +276,8 @@ class ApyHead:
     residual_low: float  # split-conformal quantiles of residual / w
     residual_high: float
     interval_level: float
+    #: quantiles of the calibration scores at SCORE_QUANTILE_LEVELS (empty: pooled bounds only)
+    score_quantiles: tuple[float, ...] = ()
     #: market key → why it is served persistence (the model did not beat it walk-forward)
     persistence_markets: Mapping[str, str] = field(default_factory=dict)
 
@@ -271,9 +318,22 @@ class ApyHead:
         fall = sigmoid(self.fall.predict(scaled))
         return point, lower, upper, fall
 
-    def recent_bounds(self, scores: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Per row of recent scaled residuals (NaN = missing): the conformal quantiles, or the
-        pooled ones where a row has fewer than MIN_RECENT_RESIDUALS."""
+    def recent_bounds(
+        self, scores: NDArray[np.float64], horizon_hours: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per row of recent scaled residuals (NaN = missing, at `recent_offsets(horizon_hours)`):
+        for heads up to RECENT_MAX_HORIZON_HOURS the conformal quantiles of the window, or the
+        pooled ones where a row has fewer than MIN_RECENT_RESIDUALS; for longer heads the
+        calibration quantiles at the adaptive level (`adaptive_levels`)."""
+        if horizon_hours > RECENT_MAX_HORIZON_HOURS:
+            if len(self.score_quantiles) != SCORE_QUANTILE_LEVELS.size or scores.shape[1] == 0:
+                return np.full(scores.shape[0], self.residual_low), np.full(scores.shape[0], self.residual_high)
+            grid = np.asarray(self.score_quantiles)
+            alpha = adaptive_levels(scores, horizon_hours, 1.0 - self.interval_level, grid)
+            return (
+                np.interp(alpha / 2.0, SCORE_QUANTILE_LEVELS, grid),
+                np.interp(1.0 - alpha / 2.0, SCORE_QUANTILE_LEVELS, grid),
+            )
         if scores.shape[1] == 0:
             return np.full(scores.shape[0], self.residual_low), np.full(scores.shape[0], self.residual_high)
         low, high, n = conformal_bounds(scores, min(self.interval_level + RECENT_LEVEL_MARGIN, 0.99))
@@ -287,6 +347,7 @@ class ApyHead:
             "residual_low": self.residual_low,
             "residual_high": self.residual_high,
             "interval_level": self.interval_level,
+            "score_quantiles": list(self.score_quantiles),
             "persistence_markets": dict(self.persistence_markets),
         }
 
@@ -301,6 +362,7 @@ class ApyHead:
             residual_low=float(data["residual_low"]),  # type: ignore[arg-type]
             residual_high=float(data["residual_high"]),  # type: ignore[arg-type]
             interval_level=float(data["interval_level"]),  # type: ignore[arg-type]
+            score_quantiles=tuple(float(q) for q in data.get("score_quantiles") or ()),  # type: ignore[attr-defined]
             persistence_markets={str(k): str(v) for k, v in markets.items()},
         )
 
@@ -444,7 +506,8 @@ def forecast_apy(
                 reasons[i] = head.persistence_markets[keys[i] or ""]
         fallback = np.array([reasons[i] is not None for i in indices])
         scores = _recent_scores(head, [origin_rows[i] for i in indices], [origin_truth[i] for i in indices], fallback)
-        point, lower, upper, fall = head.predict(features[indices], fallback, head.recent_bounds(scores))
+        bounds = head.recent_bounds(scores, requests[indices[0]].horizon_hours)
+        point, lower, upper, fall = head.predict(features[indices], fallback, bounds)
         for j, i in enumerate(indices):
             request = requests[i]
             values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]

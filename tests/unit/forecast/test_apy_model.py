@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from risk.deps import Models
-from tidewatch.forecast.apy_model import APY_FEATURES, apy_feature_matrix, forecast_apy, market_key_from_name
+from tidewatch.forecast.apy_model import (
+    APY_FEATURES,
+    apy_feature_matrix,
+    forecast_apy,
+    history_hours,
+    market_key_from_name,
+)
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.payloads import ApyForecastRequest, RateObservation
 
@@ -164,3 +170,20 @@ def test_a_short_history_uses_the_pooled_interval(models: Models) -> None:
     w = 0.05 * np.sqrt(0.04)
     assert forecast.lower == pytest.approx(max(point + head.residual_low * w, 0.0))
     assert forecast.upper == pytest.approx(point + head.residual_high * w)
+
+
+def test_the_7_day_interval_widens_after_the_market_turned_volatile(models: Models) -> None:
+    # Given two markets at the same level now with six weeks of matured 7-day outcomes: one calm,
+    # one whose rate swung through those weeks (the shipped head's adaptive conformal level)
+    hours = history_hours(168)
+    calm = [0.04] * hours
+    rng = np.random.default_rng(5)
+    swinging = list(0.04 + 0.012 * np.sin(np.arange(hours) / 17.0) * rng.uniform(0.5, 1.5, hours))
+    swinging[-30:] = [0.04] * 30
+    requests = [ApyForecastRequest(side="supply", horizon_hours=168, history=history(v)) for v in (calm, swinging)]
+    # When both are forecast
+    quiet, moving = forecast_apy(requests, models.apy)
+    # Then the market that moved gets the wider interval, both around their point
+    assert moving.upper - moving.lower > quiet.upper - quiet.lower
+    for f in (quiet, moving):
+        assert f.lower <= f.predicted_apy <= f.upper
