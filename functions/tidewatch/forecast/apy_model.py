@@ -88,7 +88,7 @@ RECENT_MAX_HORIZON_HOURS = 24
 #: Longer heads: adaptive conformal inference over the outcomes that matured in the last
 #: ACI_WINDOW_HOURS (origins every RECENT_STRIDE_HOURS), step ACI_GAMMA per outcome, α kept in
 #: ACI_ALPHA_RANGE (α ≤ 0 would be an infinite interval). Six weeks and γ = 0.04 kept every
-#: walk-forward fold of both 7-day heads within ±5 points (docs/models.md, D-intervals-1).
+#: walk-forward fold of both 7-day heads within ±5 points (docs/models.md, D47).
 ACI_WINDOW_HOURS = 1008
 ACI_GAMMA = 0.04
 ACI_ALPHA_RANGE = (0.01, 0.70)
