@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 MARKETS = "markets"
 
@@ -352,21 +352,11 @@ class PostgresPositionHistoryRecords:
         )
 
 
-class PostgresPositionHistory:
+class PostgresPositionHistory(UnitOfWork[PositionHistoryRecords]):
     """`PositionHistoryRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[PositionHistoryRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresPositionHistoryRecords(conn)
-
-    @contextmanager
-    def session(self) -> Iterator[PositionHistoryRecords]:
-        with self._db.connection() as conn:
-            yield PostgresPositionHistoryRecords(conn)
+        super().__init__(database, PostgresPositionHistoryRecords)
 
 
 def position_history(history: PositionHistoryRepository | Database) -> PositionHistoryRepository:
