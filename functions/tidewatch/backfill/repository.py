@@ -138,17 +138,35 @@ def unfillable(conn: Connection, chain_id: int, scope: str, start: datetime, end
     ).fetchall()
 
 
+_REQUEST_POSITIONS_JOB = """
+INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
+VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
+"""
+
+
+class PositionsJob(NamedTuple):
+    """A positions backfill to request: the chain, the address's scope (`positions_scope`), the
+    window and its step in seconds."""
+
+    chain_id: int
+    scope: str
+    start: datetime
+    end: datetime
+    step: int
+
+
 def request_positions_job(
     conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime, step: int
 ) -> None:
     """A pending positions job for the scope's address; a re-request leaves the existing job alone."""
-    conn.execute(
-        """
-        INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
-        VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
-        """,
-        (chain_id, scope, start, end, step),
-    )
+    conn.execute(_REQUEST_POSITIONS_JOB, PositionsJob(chain_id, scope, start, end, step))
+
+
+def request_positions_jobs(conn: Connection, jobs: Sequence[PositionsJob]) -> None:
+    """`request_positions_job` for each job, pipelined in one round of statements."""
+    if jobs:
+        with conn.cursor() as cur:
+            cur.executemany(_REQUEST_POSITIONS_JOB, jobs)
 
 
 def drop_job(conn: Connection, chain_id: int, scope: str) -> None:
