@@ -3,6 +3,8 @@ transaction would be, autocommitted as a session would be."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import pytest
 
 from tests.fakes.unit_of_work import InMemoryUnitOfWork
@@ -32,13 +34,18 @@ class _Boom(Exception):
     pass
 
 
+def _write_then_fail(unit: AbstractContextManager[_Rows], key: str) -> None:
+    with unit as rows:
+        rows.add(key)
+        raise _Boom
+
+
 def test_a_transaction_that_raises_puts_back_what_it_rolls_back() -> None:
     # Given a store with one row
     store = _Store()
     # When a transaction writes a row and raises
-    with pytest.raises(_Boom), store.transaction() as rows:
-        rows.add("lost")
-        raise _Boom
+    with pytest.raises(_Boom):
+        _write_then_fail(store.transaction(), "lost")
     # Then the rows are as before, and what is not rolled back keeps its change
     assert store.rows == {"kept": {"n": 0}}
     assert store.writes == 1
@@ -49,8 +56,7 @@ def test_a_completed_transaction_and_a_session_keep_their_writes() -> None:
     store = _Store()
     with store.transaction() as rows:
         rows.add("a")
-    with pytest.raises(_Boom), store.session() as rows:
-        rows.add("b")
-        raise _Boom
+    with pytest.raises(_Boom):
+        _write_then_fail(store.session(), "b")
     # Then both writes stay
     assert set(store.rows) == {"kept", "a", "b"}
