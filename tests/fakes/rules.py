@@ -10,15 +10,14 @@ risk, push and wallet collaborators and for API Gateway's post_to_connection.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 from tidewatch.live.broadcaster import ConnectionGone
 from tidewatch.rules.actions import PreparedTransaction, PrepareRequest
 from tidewatch.rules.repository import RuleRecords, RuleValues
@@ -39,8 +38,10 @@ class _State:
     next_id: int = 1
 
 
-class InMemoryRules:
+class InMemoryRules(InMemoryUnitOfWork[RuleRecords]):
     """Users with plans, their portfolios, destinations, rules, executions and notifications."""
+
+    rolled_back = ("state",)
 
     def __init__(self) -> None:
         self.state = _State()
@@ -108,18 +109,8 @@ class InMemoryRules:
         self.state.rules[rule_id]["definition"] = definition
 
     # RulesRepository
-    @contextmanager
-    def transaction(self) -> Iterator[RuleRecords]:
-        saved = copy.deepcopy(self.state)
-        try:
-            yield _Records(self)
-        except BaseException:
-            self.state = saved
-            raise
-
-    @contextmanager
-    def reading(self) -> Iterator[RuleRecords]:
-        yield _Records(self)
+    def _records(self) -> RuleRecords:
+        return _Records(self)
 
 
 class _Records:
@@ -351,7 +342,7 @@ class InMemoryRuleSourceRecords:
         return [{"portfolio_id": p, "hf": hf} for p, (_, hf) in sorted(latest.items())]
 
 
-class InMemoryRuleSources:
+class InMemoryRuleSources(InMemoryUnitOfWork[InMemoryRuleSourceRecords]):
     """A `RuleSourcesRepository`: markets, their rate rows, asset prices and position snapshots;
     `reads` counts the reads asked of it."""
 
@@ -392,6 +383,5 @@ class InMemoryRuleSources:
     def add_snapshot(self, portfolio_id: int, taken_at: datetime, min_health_factor: float | None) -> None:
         self.snapshots.append((portfolio_id, taken_at, min_health_factor))
 
-    @contextmanager
-    def session(self) -> Iterator[InMemoryRuleSourceRecords]:
-        yield InMemoryRuleSourceRecords(self)
+    def _records(self) -> InMemoryRuleSourceRecords:
+        return InMemoryRuleSourceRecords(self)

@@ -87,11 +87,6 @@ class _KeepAlive:
         line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
         return line
 
-    def exchange(self, request: bytes) -> tuple[int, bool]:
-        """Send one request, read its whole answer: (status, whether the socket stays open)."""
-        self.send(request)
-        return self.answer()
-
     def send(self, requests: bytes) -> None:
         try:
             self.sock.sendall(requests)
@@ -175,7 +170,7 @@ class HttpConnectionPoster:
     def __call__(self, endpoint: str, connection_id: str, data: bytes) -> None:
         endpoint = self._override or endpoint
         target = self._endpoint(endpoint)
-        status = self._exchange(endpoint, target, self._request(target, connection_id, data))
+        (status,) = self._pipeline(endpoint, target, (self._request(target, connection_id, data),))
         if status == 410:
             raise ConnectionGone(connection_id)
         if status >= 300:
@@ -194,7 +189,8 @@ class HttpConnectionPoster:
         return statuses
 
     def _pipeline(self, endpoint: str, target: _Endpoint, window: Sequence[bytes]) -> list[int]:
-        """Answers to `window` (at least one, so the caller always makes progress)."""
+        """Answers to `window` (at least one, so the caller always makes progress); a single post is
+        a window of one. An idle keep-alive socket the server had closed is replaced once."""
         sockets: dict[str, _KeepAlive] = self._local.__dict__.setdefault("sockets", {})
         for _attempt in range(2):
             conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
@@ -221,26 +217,4 @@ class HttpConnectionPoster:
             else:
                 conn.close()  # the server read no further: the rest of the window goes out again
             return statuses
-        raise OSError("management API closed the connection without answering")
-
-    def _exchange(self, endpoint: str, target: _Endpoint, request: bytes) -> int:
-        sockets: dict[str, _KeepAlive] = self._local.__dict__.setdefault("sockets", {})
-        for _attempt in range(2):
-            conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
-            reused = conn.used
-            try:
-                status, keep_alive = conn.exchange(request)
-            except _Closed:
-                conn.close()
-                if reused:
-                    continue  # an idle keep-alive socket the server had closed: once more on a new one
-                raise OSError("management API closed the connection without answering") from None
-            except BaseException:
-                conn.close()
-                raise
-            if keep_alive:
-                sockets[endpoint] = conn
-            else:
-                conn.close()
-            return status
         raise OSError("management API closed the connection without answering")

@@ -1,6 +1,6 @@
 """Rules in PostgreSQL: the rules service's port and its adapter, and the tick's reads and writes.
 
-`RulesRepository` opens a unit of work (`transaction()` for writes, `reading()` for reads) that
+`RulesRepository` opens a unit of work (`transaction()` for writes, `session()` for reads) that
 yields `RuleRecords`: every lookup by rule id is scoped by owner, so another user's id finds
 nothing. The records also count what the plan limits check (`tidewatch.billing.limits.PlanUsage`),
 in the same transaction as the write.
@@ -14,15 +14,15 @@ delivery queue (`tidewatch.rules.webhooks`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from tidewatch.billing.limits import PlanUsage
 from tidewatch.billing.repository import PlanUsageRecords
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 RULE_COLUMNS = (
     "id, name, portfolio_id, definition, cadence_seconds, cooldown_seconds, enabled, disabled_reason, armed, "
@@ -75,7 +75,7 @@ class RuleRecords(PlanUsage, Protocol):
 class RulesRepository(Protocol):
     def transaction(self) -> AbstractContextManager[RuleRecords]: ...
 
-    def reading(self) -> AbstractContextManager[RuleRecords]: ...
+    def session(self) -> AbstractContextManager[RuleRecords]: ...
 
 
 class PostgresRuleRecords(PlanUsageRecords):
@@ -161,21 +161,11 @@ class PostgresRuleRecords(PlanUsageRecords):
         ).fetchall()
 
 
-class PostgresRules:
+class PostgresRules(UnitOfWork[RuleRecords]):
     """`RulesRepository` over a database: one connection (and transaction) per unit of work."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[RuleRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresRuleRecords(conn)
-
-    @contextmanager
-    def reading(self) -> Iterator[RuleRecords]:
-        with self._db.connection() as conn:
-            yield PostgresRuleRecords(conn)
+        super().__init__(database, PostgresRuleRecords)
 
 
 # ---- The tick: rule and predicate loads -------------------------------------------------------
@@ -470,16 +460,11 @@ class PostgresRuleSourceRecords:
         return latest_health_factor_rows(self.conn, portfolio_ids)
 
 
-class PostgresRuleSources:
+class PostgresRuleSources(UnitOfWork[RuleSourceRecords]):
     """`RuleSourcesRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def session(self) -> Iterator[RuleSourceRecords]:
-        with self._db.connection() as conn:
-            yield PostgresRuleSourceRecords(conn)
+        super().__init__(database, PostgresRuleSourceRecords)
 
 
 def rule_sources(sources: RuleSourcesRepository | Database) -> RuleSourcesRepository:
