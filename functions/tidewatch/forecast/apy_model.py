@@ -34,6 +34,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -411,22 +413,28 @@ class MarketSeries:
     deposits: NDArray[np.float64]
 
 
+_OBSERVED_AT = attrgetter("observed_at")
+_READINGS = {side: attrgetter(f"{side}_apy", "utilization", "deposits_usd") for side in ("supply", "borrow")}
+
+
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
-    seconds = [p.observed_at.timestamp() for p in points]
-    values = [np.nan if (v := getattr(p, f"{side}_apy")) is None else v for p in points]
-    apy_series = to_hourly(seconds, values)
+    # Read out column by column (C-level maps; None becomes NaN in the float array).
+    count = len(points)
+    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
+    table = np.array(list(map(_READINGS[side], points)), dtype=np.float64).reshape(count, 3)
+    apy_series = to_hourly(seconds, table[:, 0])
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
     y = _carry_forward(apy_series.values)
 
-    def side_series(raw: list[float], default: float) -> NDArray[np.float64]:
+    def side_series(raw: NDArray[np.float64], default: float) -> NDArray[np.float64]:
         aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
         return np.nan_to_num(_carry_forward(aligned), nan=default)
 
-    u = side_series([np.nan if p.utilization is None else p.utilization for p in points], 0.0)
-    v = side_series([np.nan if p.deposits_usd is None else p.deposits_usd for p in points], np.nan)
+    u = side_series(table[:, 1], 0.0)
+    v = side_series(table[:, 2], np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
