@@ -17,14 +17,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
+from risk.plain import Legs, legs_of, plain_legs
 from tidewatch.entrypoint import error_envelope, validation_problem
+from tidewatch.errors import InvalidInput
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.columnar import LegTable, score_legs
 from tidewatch.forecast.errors import UnknownAsset
@@ -65,12 +66,6 @@ class _Batch(TypedDict):
 
 
 _ADAPTER: TypeAdapter[_Batch] = TypeAdapter(_Batch)
-_COLLATERAL = itemgetter("collateral")
-_SYMBOL = itemgetter("symbol")
-_AMOUNT = itemgetter("amount")
-_DECIMALS = itemgetter("decimals")
-_PRICE = itemgetter("price_usd")
-_THRESHOLD = itemgetter("liquidation_threshold")
 _CANONICAL: dict[str, str] = {}
 
 
@@ -101,21 +96,33 @@ def score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         return _score_batch_event(event, model)
 
 
-def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
+def _validated_legs(event: Any) -> Legs | InvalidInput:
+    """The batch through pydantic-core: its columns, or the problem of a malformed batch."""
     try:
         batch = _ADAPTER.validate_python(event)
     except ValidationError as exc:
-        problem = validation_problem(exc)
-        return error_envelope(problem)
+        return validation_problem(exc)
     positions = batch["positions"]
+    return legs_of(positions, [p["collateral"] for p in positions], [p.get("debt", ()) for p in positions])
+
+
+def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
+    legs = plain_legs(event)
+    if legs is None:
+        read = _validated_legs(event)
+        if isinstance(read, InvalidInput):
+            return error_envelope(read)
+        legs = read
+    positions, collateral, debt, coll_legs, every_leg = (
+        legs.positions,
+        legs.collateral,
+        legs.debt,
+        legs.coll_legs,
+        legs.every_leg,
+    )
     n = len(positions)
-    collateral = list(map(_COLLATERAL, positions))
-    debt = [p.get("debt", ()) for p in positions]
-    coll_legs = [leg for legs in collateral for leg in legs]
-    every_leg = coll_legs + [leg for legs in debt for leg in legs]
-    # Legs gathered column by column (C-level `map` over the validated dicts); symbols become
-    # small integer codes so the per-asset work is per distinct symbol, not per leg.
-    raw_symbols = list(map(_SYMBOL, every_leg))
+    # Symbols become small integer codes so the per-asset work is per distinct symbol, not per leg.
+    raw_symbols = legs.symbols
     codes = {s: i for i, s in enumerate(dict.fromkeys(raw_symbols))}
     raw_code = np.array(list(map(codes.__getitem__, raw_symbols)), dtype=np.int64)
     names = [_canonical(s) for s in codes]
@@ -124,13 +131,8 @@ def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
     asset = asset_of_code[raw_code] if raw_code.size else raw_code
     market = model.market
     known = np.array([market.knows(s) for s in symbols], dtype=bool)
-    # float64 from Python ints of any size (token amounts exceed int64).
-    amount = np.fromiter(map(float, map(_AMOUNT, every_leg)), dtype=np.float64, count=len(every_leg))
-    decimals = np.array(list(map(_DECIMALS, every_leg)), dtype=np.float64)
-    price = np.array(list(map(_PRICE, every_leg)), dtype=np.float64)
-    threshold = np.array(list(map(_THRESHOLD, coll_legs)), dtype=np.float64)
-    value = amount / 10.0**decimals * price
-    value[: len(coll_legs)] *= threshold
+    value = legs.amount / 10.0**legs.decimals * legs.price
+    value[: len(coll_legs)] *= legs.threshold
     rows = np.arange(n)
     leg_position = np.concatenate(
         [
@@ -147,8 +149,8 @@ def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         refused[leg_position[unknown_leg]] = True
         for index in np.flatnonzero(refused).tolist():
             position = positions[index]
-            legs = [*position["collateral"], *position.get("debt", ())]
-            unknown = sorted({c for leg in legs if not market.knows(c := _canonical(leg["symbol"]))})
+            held = [*position["collateral"], *position.get("debt", ())]
+            unknown = sorted({c for leg in held if not market.knows(c := _canonical(leg["symbol"]))})
             problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
             errors.append({"index": index, "id": position.get("position_id"), "problem": problem.to_problem()})
         kept_rows = np.flatnonzero(~refused)
