@@ -414,7 +414,10 @@ class MarketSeries:
 
 
 _OBSERVED_AT = attrgetter("observed_at")
-_READINGS = {side: attrgetter(f"{side}_apy", "utilization", "deposits_usd") for side in ("supply", "borrow")}
+_READINGS = {
+    side: tuple(attrgetter(name) for name in (f"{side}_apy", "utilization", "deposits_usd"))
+    for side in ("supply", "borrow")
+}
 
 
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
@@ -423,8 +426,8 @@ def series_from_points(points: Sequence[RateObservation], side: str, hours: int 
     # Read out column by column (C-level maps; None becomes NaN in the float array).
     count = len(points)
     seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
-    table = np.array(list(map(_READINGS[side], points)), dtype=np.float64).reshape(count, 3)
-    apy_series = to_hourly(seconds, table[:, 0])
+    apy, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS[side])
+    apy_series = to_hourly(seconds, apy)
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
     y = _carry_forward(apy_series.values)
@@ -433,8 +436,8 @@ def series_from_points(points: Sequence[RateObservation], side: str, hours: int 
         aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
         return np.nan_to_num(_carry_forward(aligned), nan=default)
 
-    u = side_series(table[:, 1], 0.0)
-    v = side_series(table[:, 2], np.nan)
+    u = side_series(utilization, 0.0)
+    v = side_series(deposits, np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
