@@ -1,5 +1,6 @@
-"""The APY serving path's fast pieces give the same numbers as the plain node-by-node and
-point-by-point versions they stand in for (kept here as the reference)."""
+"""The APY serving path's fast pieces (tree walk tables, column read-out, remembered replay
+changes) give the same numbers as the plain node-by-node and point-by-point versions they stand
+in for (kept here as the reference)."""
 
 from __future__ import annotations
 
@@ -117,10 +118,13 @@ def test_forecasts_equal_the_reference_path(models: Models, monkeypatch: pytest.
         for side in ("supply", "borrow")
         for h in (24, 168)
     ]
-    # When forecast by the serving path and by the reference pieces
+    # When forecast by the serving path (the batch meets the rows the single forecasts walked)
+    # and by the reference pieces
     fast = [forecast_apy([r], models.apy)[0] for r in requests] + forecast_apy(requests, models.apy)
     monkeypatch.setattr(TreeEnsemble, "predict", reference_walk)
     monkeypatch.setattr(apy_model, "series_from_points", reference_series)
+    for head in models.apy.heads.values():
+        head.forget_changes()  # the reference walks every replay origin
     slow = [forecast_apy([r], models.apy)[0] for r in requests] + forecast_apy(requests, models.apy)
     # Then every field agrees to 1e-12
     for a, b in zip(fast, slow, strict=True):
@@ -129,3 +133,21 @@ def test_forecasts_equal_the_reference_path(models: Models, monkeypatch: pytest.
                 assert getattr(a, key) == pytest.approx(value, abs=1e-12, rel=0), key
             else:
                 assert getattr(a, key) == value, key
+
+
+def test_remembered_changes_are_the_walked_ones_and_stay_bounded(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a head that has walked some rows, and a table that holds few rows
+    head = models.apy.head("supply", 168)
+    head.forget_changes()
+    monkeypatch.setattr(apy_model, "REPLAY_CACHE_ROWS", 50)
+    rng = np.random.default_rng(8)
+    rows = np.abs(rng.normal(0.03, 0.01, (40, 19)))
+    head.remembered_change(rows[:30])
+    # When rows old and new are asked for
+    got = head.remembered_change(rows)
+    # Then they equal a fresh walk, and the table never grows past its bound
+    np.testing.assert_array_equal(got, head.predict_change(rows))
+    assert len(head._changes) <= 50
+    head.forget_changes()

@@ -62,6 +62,8 @@ def mutated_batches(draw: st.DrawFn) -> dict[str, Any]:
     event = copy.deepcopy(good_batch())
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(event)
+        if not paths:
+            break
         container, key = paths[draw(st.integers(0, len(paths) - 1))]
         action = draw(st.sampled_from(["replace", "replace", "replace", "drop", "add", "grow"]))
         if action == "replace":
