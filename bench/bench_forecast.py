@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 from tests.unit.forecast.positions import eth_position  # noqa: E402
 
 from risk.store import shipped  # noqa: E402
-from tidewatch.forecast.apy_model import apy_feature_matrix, forecast_apy, history_hours  # noqa: E402
+from tidewatch.forecast.apy_model import ApyHead, apy_feature_matrix, forecast_apy, history_hours  # noqa: E402
 from tidewatch.forecast.artifact import apy_model_from, risk_model_from  # noqa: E402
 from tidewatch.forecast.payloads import ApyForecastRequest, RateObservation, RiskBatchRequest  # noqa: E402
 from tidewatch.forecast.risk_model import score_positions  # noqa: E402
@@ -161,22 +162,29 @@ def main() -> None:
         req = [ApyForecastRequest(side="supply", horizon_hours=horizon, history=history)]
         line(
             f"apy: forecast_apy(1 market, 169 h history, {horizon} h)",
-            per_call_ms(lambda req=req: forecast_apy(req, apy), 300),
+            per_call_ms(partial(forecast_apy, req, apy), 300),
             None,
         )
     for horizon in (24, 168):
-        hours = history_hours(horizon)
-        y_long = 0.03 + 0.005 * np.sin(np.arange(hours) / 50)
+        span = history_hours(horizon)
+        y_long = 0.03 + 0.005 * np.sin(np.arange(span) / 50)
         long_history = [
             RateObservation(observed_at=start + timedelta(hours=i), supply_apy=float(y_long[i]), utilization=0.8)
-            for i in range(hours)
+            for i in range(span)
         ]
         req = [ApyForecastRequest(side="supply", horizon_hours=horizon, history=long_history)]
         line(
-            f"apy: forecast_apy(1 market, {hours} h history, {horizon} h)",
-            per_call_ms(lambda req=req: forecast_apy(req, apy), 300),
+            f"apy: forecast_apy(1 market, {span} h history, {horizon} h)",
+            per_call_ms(partial(forecast_apy, req, apy), 300),
             None,
         )
+        replayed = apy.head("supply", horizon)
+
+        def cold(req: list[ApyForecastRequest] = req, replayed: ApyHead = replayed) -> object:
+            replayed.forget_changes()
+            return forecast_apy(req, apy)
+
+        line("  same, no remembered replay rows (cold)", per_call_ms(cold, 300), None)
     req = [ApyForecastRequest(side="supply", horizon_hours=24, history=history)]
     reqs = req * 2_000
     line("apy: forecast_apy(2k markets, 169 h each)", None, throughput(lambda: forecast_apy(reqs, apy), len(reqs), 3))
