@@ -1,12 +1,14 @@
 """The risk handler's `score_risk_batch` fast path: parse, score and build the JSON-ready
 result without a pydantic model per position.
 
-The batch is validated by pydantic-core against TypedDicts with the same rules as
+A plainly valid event (exact JSON types, in range: `risk.plain`) is read straight into
+columns. Any other is validated by pydantic-core against TypedDicts with the same rules as
 `RiskRequest` (extra fields refused, amounts ≥ 0, 0 ≤ decimals ≤ 36, prices > 0 and finite,
 0 < liquidation threshold ≤ 1, horizon 1–720 h, 1–32 collateral legs, ≤ 32 debt legs,
-volatility overrides 0–10) in one pass, so nothing in Python runs per field. The legs are then
-read out column by column into numpy arrays (symbols as integer codes, unknown assets found per
-distinct symbol) and scored columnar (`tidewatch.forecast.columnar`: the same maths as
+volatility overrides 0–10) in one pass, which accepts it with its lax rules or gives the 422
+problem body, and the validated legs are read out column by column. Either way the columns
+become numpy arrays (symbols as integer codes, unknown assets found per distinct symbol) scored
+columnar (`tidewatch.forecast.columnar`: the same maths as
 `score_positions`, tested to agree); the forecasts are plain dicts in the `RiskForecast` shape.
 Prices travel as floats here (the model computes in floats anyway); `RiskRequest` keeps Decimals
 for callers that need them.
