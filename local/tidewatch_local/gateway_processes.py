@@ -119,10 +119,15 @@ def _child(factory: GatewayFactory, host: str, port: int, processes: int, ready:
 
 
 class GatewayProcesses:
-    """The processes past the first (which the caller serves itself, on `first`'s sockets)."""
+    """The processes past the first, which the caller serves itself on `first()`'s sockets (with
+    `serve_first_here=False`, as the benchmark and the tests run it: every process is a child)."""
 
-    def __init__(self, factory: GatewayFactory, host: str, port: int, processes: int) -> None:
+    def __init__(
+        self, factory: GatewayFactory, host: str, port: int, processes: int, *, serve_first_here: bool = True
+    ) -> None:
         self._factory, self._host, self._port, self.count = factory, host, port, processes
+        self._children_count = processes - 1 if serve_first_here else processes
+        self._here = 1 if serve_first_here else 0
         self._context = multiprocessing.get_context("spawn")
         self._children: list[Any] = []
         self._stopping = threading.Event()
@@ -137,7 +142,9 @@ class GatewayProcesses:
     def start(self, timeout: float = 120.0) -> list[tuple[int, str]]:
         """Start the other processes; (pid, management host) of each once its sockets listen."""
         ready = self._context.Queue()
-        for _ in range(self.count - 1):
+        if self._children_count == self.count and self.count > 1:
+            ensure_free(self._host, self._port)
+        for _ in range(self._children_count):
             child = self._context.Process(
                 target=_child,
                 args=(self._factory, self._host, self._port, self.count, ready, os.getpid()),
@@ -166,9 +173,13 @@ class GatewayProcesses:
                 if not self._stopping.is_set():
                     print(
                         f"[gateway] process {child.pid} exited with code {child.exitcode}; its WebSocket "
-                        f"connections are closed, the other {len(alive) + 1} serve on",
+                        f"connections are closed, the other {len(alive) + self._here} serve on",
                         flush=True,
                     )
+
+    @property
+    def alive_pids(self) -> list[int]:
+        return [int(c.pid) for c in self._children if c.is_alive()]
 
     def stop(self) -> None:
         self._stopping.set()
