@@ -272,6 +272,9 @@ def main() -> None:
         "--processes", default="1,2", help="gateway processes, one run each (comma-separated, e.g. 1,2,4)"
     )
     parser.add_argument(
+        "--chunk-workers", type=int, default=32, help="threads of the broadcaster the chunks on threads share"
+    )
+    parser.add_argument(
         "--ways", default="threads,processes", help="chunk fan-out ways: threads and/or processes (comma-separated)"
     )
     args = parser.parse_args()
@@ -431,10 +434,12 @@ def run(processes: int, args: argparse.Namespace, *, ways: set[str]) -> None:
             )
 
         if "threads" in ways:
-            pusher = Broadcaster(store, poster, max_workers=32)
+            # One broadcaster pushes every handed-off chunk, as the local run's push handler does:
+            # its threads are shared by the chunks (in AWS each chunk's invocation has its own).
+            pusher = Broadcaster(store, poster, max_workers=args.chunk_workers)
             threads = CountingThreads(pusher)
             timed(
-                "fan-out, threads",
+                f"fan-out, threads ({args.chunk_workers})",
                 Broadcaster(store, poster, max_workers=32, fan_out=threads, chunk_size=args.chunk),
                 threads,
             )
