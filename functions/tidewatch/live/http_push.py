@@ -14,6 +14,10 @@ two system calls a post on both ends. Requests the server never saw (it announce
 `Connection: close`, or an idle socket was closed before any answer) are sent again on a new
 socket; a request whose socket broke after it may have been read is reported unanswered (0),
 never sent twice.
+
+An endpoint that refuses the connection (nothing listens on its port) answers Gone for every post:
+the local gateway's processes each answer `@connections` for their own sockets on a port of their
+own, and a process that has died holds no sockets, so its rows are deleted like any stale one.
 """
 
 from __future__ import annotations
@@ -193,7 +197,10 @@ class HttpConnectionPoster:
         a window of one. An idle keep-alive socket the server had closed is replaced once."""
         sockets: dict[str, _KeepAlive] = self._local.__dict__.setdefault("sockets", {})
         for _attempt in range(2):
-            conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
+            try:
+                conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
+            except ConnectionRefusedError:
+                return [410] * len(window)  # nothing listens there: none of its sockets exists
             reused = conn.used
             statuses: list[int] = []
             keep_alive = True

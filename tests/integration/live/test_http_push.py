@@ -192,3 +192,29 @@ def test_an_endpoint_override_sends_every_post_there(listener: socket.socket) ->
     # Then both went to the override
     assert statuses == [200]
     assert len(server.requests) == 2
+
+
+def test_an_endpoint_nothing_listens_on_answers_gone_for_every_post(listener: socket.socket) -> None:
+    # Given the endpoint of a gateway process that has died: its port refuses connections
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/local"
+    listener.close()
+    poster = HttpConnectionPoster()
+    # When posts go there, batched and singly
+    statuses = poster.post_many(endpoint, [("a", b"{}"), ("b", b"{}")])
+    # Then every one is Gone (none of that endpoint's sockets exists), so its rows are deleted
+    assert statuses == [410, 410]
+    with pytest.raises(ConnectionGone):
+        poster(endpoint, "c", b"{}")
+
+
+def test_an_idle_socket_to_an_endpoint_that_died_is_gone_on_the_next_post(listener: socket.socket) -> None:
+    # Given a keep-alive socket to an endpoint that answered once, and then stopped listening
+    server = ScriptedServer([OK])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster()
+    assert poster.post_many(endpoint, [("a", b"{}")]) == [200]
+    listener.close()
+    # When the next batch goes there (the old socket is closed, a new one is refused)
+    statuses = poster.post_many(endpoint, [("b", b"{}")])
+    # Then it is Gone, not an error
+    assert statuses == [410]
