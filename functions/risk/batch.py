@@ -31,7 +31,7 @@ from tidewatch.errors import InvalidInput
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.columnar import LegTable, score_legs
 from tidewatch.forecast.errors import UnknownAsset
-from tidewatch.forecast.payloads import MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
+from tidewatch.forecast.payloads import MAX_AMOUNT, MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
 from tidewatch.forecast.risk_model import RiskModel
 from tidewatch.observability import MetricUnit, metrics
 
@@ -42,7 +42,7 @@ Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 @with_config(_FORBID)
 class _Holding(TypedDict):
     symbol: Annotated[str, Field(min_length=1, max_length=32)]
-    amount: Annotated[int, Field(ge=0)]
+    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
     decimals: Annotated[int, Field(ge=0, le=36)]
     price_usd: Price
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tidewatch.forecast.payloads import MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
+from tidewatch.forecast.payloads import MAX_AMOUNT, MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
 
 MAX_LEGS = 32
 MAX_SYMBOL = 32
@@ -31,8 +31,6 @@ MAX_DECIMALS = 36
 MAX_VOLATILITY = 10.0
 #: Integers up to 2⁵³ convert to float exactly; larger ones go to pydantic.
 EXACT_INT = 2**53
-#: Amounts above uint256 go to pydantic (which accepts any size).
-MAX_AMOUNT = 2**256
 #: Numeric strings read here: plain decimals with an optional exponent (no sign, blanks,
 #: underscores or non-ASCII digits; those go to pydantic).
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
