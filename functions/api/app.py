@@ -7,7 +7,8 @@ OpenAPI document and a SnapStart snapshot include them all). Routes
 reach their collaborators through the typed aliases of `api.deps`, resolved against the `Services`
 built here from the one `ApiDeps`. Middleware order, outermost first: request id → CORS →
 unexpected-error guard → deadline → body size limit → storable-text check → Idempotency-Key replay
-→ routes (where auth and rate limiting are dependencies).
+→ router inclusion → database-error mapping → routes (where auth and rate limiting are
+dependencies).
 """
 
 from __future__ import annotations
