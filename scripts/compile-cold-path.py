@@ -6,7 +6,7 @@ everything would put the api over the 250 MB unzipped limit; the modules a handl
 cold start are a small part of its layers. Their names are collected by importing each handler
 in a fresh interpreter of the project venv, then running its SnapStart before-snapshot hooks,
 which import what the handler leaves to first use but nearly every first request needs (the
-database driver, the Redis client, the api's routers: D44, D-coldstart-1) (module names do not depend on the architecture, so
+database driver, the Redis client, the api's routers: D44, D52) (module names do not depend on the architecture, so
 this serves the arm64 build too); each name's source in the function's code folder or one of its
 layers' python/ folders is compiled to __pycache__ with unchecked-hash invalidation (zipping
 does not keep the source timestamps a timestamp pyc compares).
