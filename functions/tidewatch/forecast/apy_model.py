@@ -103,18 +103,6 @@ SCORE_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 SCHEME = "median-trees-conformal/v3"
 
 
-def _rolling(values: NDArray[np.float64], window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Trailing mean and std over `window` points (ending at each index, inclusive)."""
-    c1 = np.concatenate([[0.0], np.cumsum(values)])
-    c2 = np.concatenate([[0.0], np.cumsum(values * values)])
-    idx = np.arange(values.size)
-    lo = np.maximum(idx + 1 - window, 0)
-    count = idx + 1 - lo
-    mean = (c1[idx + 1] - c1[lo]) / count
-    var = np.maximum((c2[idx + 1] - c2[lo]) / count - mean * mean, 0.0)
-    return mean, np.sqrt(var)
-
-
 def _lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     idx = np.maximum(np.arange(values.size) - k, 0)
     return values[idx]
@@ -139,40 +127,72 @@ def apy_feature_matrix(
 
     `deposits` (USD, NaN where unknown) drive the TVL-flow features; without them the flows are 0.
     """
+    return apy_feature_rows(apy, utilization, deposits, kink, None)
+
+
+def apy_feature_rows(
+    apy: NDArray[np.float64],
+    utilization: NDArray[np.float64],
+    deposits: NDArray[np.float64] | None,
+    kink: float,
+    at: NDArray[np.intp] | None,
+) -> NDArray[np.float64]:
+    """`apy_feature_matrix(...)[at]` (every hour when `at` is None), computing only those rows:
+    the running sums and the hours since the last large move run over the whole series, every
+    other column is taken at `at` alone, with the same operations, so the values are the same
+    bits."""
     y = np.asarray(apy, dtype=np.float64)
     u = np.asarray(utilization, dtype=np.float64)
-    mean24, std24 = _rolling(y, 24)
-    mean168, std168 = _rolling(y, LOOKBACK_HOURS)
+    idx = np.arange(y.size) if at is None else np.asarray(at, dtype=np.intp)
+    c1 = np.concatenate([[0.0], np.cumsum(y)])
+    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+
+    def rolling(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        lo = np.maximum(idx + 1 - window, 0)
+        count = idx + 1 - lo
+        mean = (c1[idx + 1] - c1[lo]) / count
+        var = np.maximum((c2[idx + 1] - c2[lo]) / count - mean * mean, 0.0)
+        return mean, np.sqrt(var)
+
+    def lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+        return values[np.maximum(idx - k, 0)]
+
+    mean24, std24 = rolling(24)
+    mean168, std168 = rolling(LOOKBACK_HOURS)
     if deposits is None:
-        flow24 = flow168 = np.zeros(y.size)
+        flow24 = flow168 = np.zeros(idx.size)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_v = np.log(np.maximum(np.asarray(deposits, dtype=np.float64), 1.0))
-        flow24 = np.nan_to_num(np.clip(log_v - _lag(log_v, 24), -2.0, 2.0), nan=0.0)
-        flow168 = np.nan_to_num(np.clip(log_v - _lag(log_v, 168), -2.0, 2.0), nan=0.0)
-    return np.column_stack(
-        [
-            y,
-            y - _lag(y, 1),
-            y - _lag(y, 24),
-            y - _lag(y, 168),
-            mean24,
-            mean168,
-            std24,
-            std168,
-            y - mean168,
-            y - mean24,
-            u,
-            u - _lag(u, 1),
-            u - _lag(u, 24),
-            u - kink,
-            np.maximum(u - kink, 0.0),
-            flow24,
-            flow168,
-            _hours_since_large_move(y),
-            np.log(np.maximum(y, 1e-4)),
-        ]
+        now_v = log_v[idx]
+        flow24 = np.nan_to_num(np.clip(now_v - lag(log_v, 24), -2.0, 2.0), nan=0.0)
+        flow168 = np.nan_to_num(np.clip(now_v - lag(log_v, 168), -2.0, 2.0), nan=0.0)
+    yi, ui = y[idx], u[idx]
+    out = np.empty((idx.size, len(APY_FEATURES)))
+    columns = (
+        yi,
+        yi - lag(y, 1),
+        yi - lag(y, 24),
+        yi - lag(y, 168),
+        mean24,
+        mean168,
+        std24,
+        std168,
+        yi - mean168,
+        yi - mean24,
+        ui,
+        ui - lag(u, 1),
+        ui - lag(u, 24),
+        ui - kink,
+        np.maximum(ui - kink, 0.0),
+        flow24,
+        flow168,
+        _hours_since_large_move(y)[idx],
+        np.log(np.maximum(yi, 1e-4)),
     )
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
 
 
 def level_scale(features: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -448,20 +468,40 @@ class MarketSeries:
     deposits: NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class RateColumns:
+    """A market's stored readings as columns (oldest first; NaN = not given): what a forecast
+    reads, without a Python object per reading (`repository.stored_rate_history`)."""
+
+    seconds: NDArray[np.float64]  # unix seconds of each reading
+    supply_apy: NDArray[np.float64]
+    borrow_apy: NDArray[np.float64]
+    utilization: NDArray[np.float64]
+    deposits_usd: NDArray[np.float64]
+
+
 _OBSERVED_AT = attrgetter("observed_at")
-_READINGS = {
-    side: tuple(attrgetter(name) for name in (f"{side}_apy", "utilization", "deposits_usd"))
-    for side in ("supply", "borrow")
-}
+_READINGS = tuple(attrgetter(name) for name in ("supply_apy", "borrow_apy", "utilization", "deposits_usd"))
+
+
+def columns_from_points(points: Sequence[RateObservation]) -> RateColumns:
+    """The readings' columns (C-level maps; None becomes NaN in the float arrays)."""
+    count = len(points)
+    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
+    supply, borrow, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS)
+    return RateColumns(seconds, supply, borrow, utilization, deposits)
 
 
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
-    # Read out column by column (C-level maps; None becomes NaN in the float array).
-    count = len(points)
-    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
-    apy, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS[side])
+    return series_from_columns(columns_from_points(points), side, hours)
+
+
+def series_from_columns(columns: RateColumns, side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
+    """`series_from_points` on readings already in columns."""
+    seconds = columns.seconds
+    apy = columns.supply_apy if side == "supply" else columns.borrow_apy
     apy_series = to_hourly(seconds, apy)
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
@@ -471,8 +511,8 @@ def series_from_points(points: Sequence[RateObservation], side: str, hours: int 
         aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
         return np.nan_to_num(_carry_forward(aligned), nan=default)
 
-    u = side_series(utilization, 0.0)
-    v = side_series(deposits, np.nan)
+    u = side_series(columns.utilization, 0.0)
+    v = side_series(columns.deposits_usd, np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
@@ -509,10 +549,11 @@ def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
 def forecast_apy(
     requests: Sequence[ApyForecastRequest],
     model: ApyModel,
-    histories: Mapping[int, Sequence[RateObservation]] | None = None,
+    histories: Mapping[int, Sequence[RateObservation] | RateColumns] | None = None,
     markets: Mapping[int, str] | None = None,
 ) -> list[ApyForecast]:
-    """Forecast each request; `histories` supplies stored history for requests by `market_id`,
+    """Forecast each request; `histories` supplies stored history for requests by `market_id`
+    (readings or their columns),
     `markets` the market key of a stored market (for its kink and its persistence decision).
 
     A market with less than `MIN_HISTORY_HOURS` of history, or one the walk-forward evaluation
@@ -528,13 +569,18 @@ def forecast_apy(
         points = request.history or (histories or {}).get(request.market_id or -1, [])
         key = request.market or (markets or {}).get(request.market_id or -1)
         horizon = request.horizon_hours
-        series = series_from_points(points, request.side, history_hours(horizon))
-        matrix = apy_feature_matrix(series.apy, series.utilization, series.deposits, model.kink(key))
-        rows.append(matrix[-1])
-        # Recent origins with a full lookback whose horizon has ended: their residuals set the interval.
+        if isinstance(points, RateColumns):
+            series = series_from_columns(points, request.side, history_hours(horizon))
+        else:
+            series = series_from_points(points, request.side, history_hours(horizon))
+        # Recent origins with a full lookback whose horizon has ended: their residuals set the
+        # interval. Features are computed at those origins and at the last hour only.
         past = series.apy.size - 1 - recent_offsets(horizon)
         past = past[past >= LOOKBACK_HOURS]
-        origin_rows.append(matrix[past])
+        at = np.append(past, series.apy.size - 1)
+        matrix = apy_feature_rows(series.apy, series.utilization, series.deposits, model.kink(key), at)
+        rows.append(matrix[-1])
+        origin_rows.append(matrix[:-1])
         origin_truth.append(future_means(series.apy, horizon)[past])
         hours = min(int(series.apy.size), LOOKBACK_HOURS + 1)
         reasons.append(
