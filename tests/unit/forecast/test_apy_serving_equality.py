@@ -151,3 +151,41 @@ def test_remembered_changes_are_the_walked_ones_and_stay_bounded(
     np.testing.assert_array_equal(got, head.predict_change(rows))
     assert len(head._changes) <= 50
     head.forget_changes()
+
+
+def test_a_growing_and_rewritten_stored_history_forecasts_like_a_full_replay(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored market read as columns, forecast hour after hour as its history grows, with
+    # one reading deep in both replay windows corrected half way through
+    full = apy_model.columns_from_points(fixture_histories()[7])
+    names = ("seconds", "supply_apy", "borrow_apy", "utilization", "deposits_usd")
+    stop = full.seconds.size
+    ends = [*range(stop - 12, stop), stop]
+    requests = [
+        ApyForecastRequest(market_id=1, side=side, horizon_hours=h) for side in ("supply", "borrow") for h in (24, 168)
+    ]
+    for head in models.apy.heads.values():
+        head.forget_changes()
+    for step, end in enumerate(ends):
+        arrays = [np.array(getattr(full, name)[:end]) for name in names]
+        if step >= len(ends) // 2:
+            arrays[1][end - 300] *= 1.5
+            arrays[2][end - 300] *= 0.5
+            arrays[3][end - 300] = 0.99
+        history = {1: apy_model.RateColumns(*arrays)}
+        # When forecast with the rows remembered from the forecasts before, and by a full replay
+        served = forecast_apy(requests, models.apy, history, {1: "aave-v3:1:USDC"})
+        with monkeypatch.context() as patch:
+            patch.setattr(apy_model.ApyHead, "remembered_change", apy_model.ApyHead.predict_change)
+            replayed = forecast_apy(requests, models.apy, history, {1: "aave-v3:1:USDC"})
+        # Then every field agrees to 1e-12
+        for a, b in zip(served, replayed, strict=True):
+            for key, value in b.model_dump().items():
+                if isinstance(value, float):
+                    assert getattr(a, key) == pytest.approx(value, abs=1e-12, rel=0), (end, key)
+                else:
+                    assert getattr(a, key) == value, (end, key)
+    assert all(head._changes for head in models.apy.heads.values())
+    for head in models.apy.heads.values():
+        head.forget_changes()
