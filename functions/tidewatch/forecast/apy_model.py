@@ -95,6 +95,9 @@ RECENT_MAX_HORIZON_HOURS = 24
 ACI_WINDOW_HOURS = 1008
 ACI_GAMMA = 0.04
 ACI_ALPHA_RANGE = (0.01, 0.70)
+#: Up to this many rows the adaptive replay runs origin by origin in plain floats (cheaper than a
+#: vector step per block for one market; the same bits either way).
+SCALAR_REPLAY_ROWS = 4
 #: Rows a head remembers the point change of (≈ 250 bytes each; 337 origins a 7-day market).
 REPLAY_CACHE_ROWS = 20_000
 #: The calibration scores' quantiles are stored at these levels (interpolated in between).
@@ -249,11 +252,20 @@ def adaptive_levels(
     has matured by the time of another one of it, so each block is one vector step; the sums are
     kept as counts so the result does not depend on the order of the additions."""
     ordered = scores[:, ::-1]
-    rows, count = ordered.shape
     lag = max(horizon_hours // RECENT_STRIDE_HOURS, 1)
     valid = np.isfinite(ordered)
     rank = np.interp(np.where(valid, ordered, 0.0), quantiles, SCORE_QUANTILE_LEVELS)
     critical = 2.0 * np.minimum(rank, 1.0 - rank)
+    if ordered.shape[0] <= SCALAR_REPLAY_ROWS:
+        return _replay_scalar(valid, critical, lag, nominal)
+    return _replay_blocks(valid, critical, lag, nominal)
+
+
+def _replay_blocks(
+    valid: NDArray[np.bool_], critical: NDArray[np.float64], lag: int, nominal: float
+) -> NDArray[np.float64]:
+    """The replay of `adaptive_levels`, all rows at once, one vector step per block of `lag`."""
+    rows, count = valid.shape
     # Running counts before each origin (index j: origins 0 .. j − 1), oldest first.
     seen = np.zeros((rows, count + 1), dtype=np.int64)
     missed = np.zeros((rows, count + 1), dtype=np.int64)
@@ -266,6 +278,29 @@ def adaptive_levels(
         missed[:, start + 1 : stop + 1] = missed[:, start : start + 1] + np.cumsum(miss, axis=1)
     total = nominal * seen[:, count] - missed[:, count]
     return np.asarray(np.clip(nominal + ACI_GAMMA * total, *ACI_ALPHA_RANGE))
+
+
+def _replay_scalar(
+    valid: NDArray[np.bool_], critical: NDArray[np.float64], lag: int, nominal: float
+) -> NDArray[np.float64]:
+    """The same replay origin by origin in plain floats, for a few rows (a single forecast): the
+    same operations on the same integer counts, so the same bits, without a vector call per
+    block."""
+    low, high = ACI_ALPHA_RANGE
+    out = []
+    for valid_row, critical_row in zip(valid.tolist(), critical.tolist(), strict=True):
+        seen, missed = [0], [0]  # counts before each origin, as in `_replay_blocks`
+        s = m = 0
+        for j, (known_outcome, critical_level) in enumerate(zip(valid_row, critical_row, strict=True)):
+            k = max(j - lag + 1, 0)
+            alpha = min(max(nominal + ACI_GAMMA * (nominal * seen[k] - missed[k]), low), high)
+            if known_outcome:
+                s += 1
+                m += alpha > critical_level
+            seen.append(s)
+            missed.append(m)
+        out.append(min(max(nominal + ACI_GAMMA * (nominal * s - m), low), high))
+    return np.array(out, dtype=np.float64)
 
 
 def history_hours(horizon_hours: int) -> int:
