@@ -39,6 +39,7 @@ from operator import attrgetter
 from typing import cast
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
@@ -139,22 +140,42 @@ def apy_feature_rows(
     deposits: NDArray[np.float64] | None,
     kink: float,
     at: NDArray[np.intp] | None,
+    *,
+    window_sums: bool = False,
 ) -> NDArray[np.float64]:
-    """`apy_feature_matrix(...)[at]` (every hour when `at` is None), computing only those rows:
-    the running sums and the hours since the last large move run over the whole series, every
-    other column is taken at `at` alone, with the same operations, so the values are the same
-    bits."""
+    """`apy_feature_matrix(...)[at]` (every hour when `at` is None), computing only those rows.
+
+    The rolling means and deviations come from running sums over the whole series (training's
+    way, the same bits as the full matrix), or with `window_sums` from each row's own 24 / 168
+    values (serving's way: the same to ≈1e-12 — the deviations are differences of sums, so
+    their last digits are rounding either way — and a row then depends on its window alone, not on
+    where the series starts, so an hour's row is the same bits from one forecast to the next and
+    its remembered point change is found again when the read window has moved on). The hours
+    since the last large move run over the whole series; every other column is taken at `at`."""
     y = np.asarray(apy, dtype=np.float64)
     u = np.asarray(utilization, dtype=np.float64)
     idx = np.arange(y.size) if at is None else np.asarray(at, dtype=np.intp)
-    c1 = np.concatenate([[0.0], np.cumsum(y)])
-    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+    if window_sums:
+        square = y * y
+
+        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            pad = np.zeros(window - 1)
+            first = sliding_window_view(np.concatenate([pad, y]), window)[idx].sum(axis=1)
+            second = sliding_window_view(np.concatenate([pad, square]), window)[idx].sum(axis=1)
+            return first, second
+    else:
+        c1 = np.concatenate([[0.0], np.cumsum(y)])
+        c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+
+        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            lo = np.maximum(idx + 1 - window, 0)
+            return c1[idx + 1] - c1[lo], c2[idx + 1] - c2[lo]
 
     def rolling(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        lo = np.maximum(idx + 1 - window, 0)
-        count = idx + 1 - lo
-        mean = (c1[idx + 1] - c1[lo]) / count
-        var = np.maximum((c2[idx + 1] - c2[lo]) / count - mean * mean, 0.0)
+        count = np.minimum(idx + 1, window)
+        first, second = sums(window)
+        mean = first / count
+        var = np.maximum(second / count - mean * mean, 0.0)
         return mean, np.sqrt(var)
 
     def lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
@@ -613,7 +634,9 @@ def forecast_apy(
         past = series.apy.size - 1 - recent_offsets(horizon)
         past = past[past >= LOOKBACK_HOURS]
         at = np.append(past, series.apy.size - 1)
-        matrix = apy_feature_rows(series.apy, series.utilization, series.deposits, model.kink(key), at)
+        matrix = apy_feature_rows(
+            series.apy, series.utilization, series.deposits, model.kink(key), at, window_sums=True
+        )
         rows.append(matrix[-1])
         origin_rows.append(matrix[:-1])
         origin_truth.append(future_means(series.apy, horizon)[past])

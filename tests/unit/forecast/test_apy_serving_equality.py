@@ -209,3 +209,54 @@ def test_the_origin_by_origin_replay_equals_the_block_replay() -> None:
             scalar = apy_model._replay_scalar(valid, critical, lag, 0.2)
             blocks = apy_model._replay_blocks(valid, critical, lag, 0.2)
             np.testing.assert_array_equal(scalar, blocks, err_msg=str(trial))
+
+
+def test_serving_feature_rows_match_the_matrix_and_do_not_depend_on_where_the_series_starts() -> None:
+    # Given a series and the same series with 500 more hours in front of it
+    rng = np.random.default_rng(9)
+    n, extra = 900, 500
+    y = np.abs(rng.normal(0.03, 0.01, n + extra))
+    u = rng.uniform(0.0, 1.0, n + extra)
+    v = 1e8 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n + extra)))
+    at = np.array([n - 1, n - 25, 400, 168, 30, 0])
+    # When the serving rows are computed at the same hours of both
+    short = apy_model.apy_feature_rows(y[extra:], u[extra:], v[extra:], 0.8, at, window_sums=True)
+    long = apy_model.apy_feature_rows(y, u, v, 0.8, at + extra, window_sums=True)
+    # Then they equal the training matrix to 1e-12, and rows with a full lookback are the same bits
+    matrix = apy_model.apy_feature_matrix(y[extra:], u[extra:], v[extra:], 0.8)
+    np.testing.assert_allclose(short, matrix[at], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(short[:4], long[:4])
+    exact = apy_model.apy_feature_rows(y[extra:], u[extra:], v[extra:], 0.8, at)
+    np.testing.assert_array_equal(exact, matrix[at])
+
+
+def test_hourly_forecasts_walk_only_the_new_origin_once_the_replay_hours_recur(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored market forecast every hour from a read window that moves with the clock
+    rng = np.random.default_rng(12)
+    n = 3000
+    y = np.abs(0.03 + 0.005 * np.sin(np.arange(n) / 50) + rng.normal(0.0, 0.001, n))
+    seconds = 1.7e9 + 3600.0 * np.arange(n)
+    span = apy_model.APY_HISTORY_HOURS + 1
+    head = models.apy.head("supply", 168)
+    head.forget_changes()
+    walked: list[int] = []
+    walk = apy_model.ApyHead.predict_change
+
+    def counted(self: apy_model.ApyHead, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        walked.append(rows.shape[0])
+        return walk(self, rows)
+
+    monkeypatch.setattr(apy_model.ApyHead, "predict_change", counted)
+    request = [ApyForecastRequest(market_id=1, side="supply", horizon_hours=168)]
+    for end in range(2000, 2008):
+        window = slice(end - span, end)
+        columns = apy_model.RateColumns(
+            seconds[window], y[window], y[window] * 1.3, np.full(span, 0.8), np.full(span, 1e8)
+        )
+        forecast_apy(request, models.apy, {1: columns})
+    # Then after the first three hours (origins every 3 h) each forecast walks one new origin
+    assert walked[:3] == [337, 337, 337]
+    assert walked[3:] == [1] * 5
+    head.forget_changes()
