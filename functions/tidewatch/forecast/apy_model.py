@@ -39,7 +39,6 @@ from operator import attrgetter
 from typing import cast
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
@@ -156,13 +155,16 @@ def apy_feature_rows(
     u = np.asarray(utilization, dtype=np.float64)
     idx = np.arange(y.size) if at is None else np.asarray(at, dtype=np.intp)
     if window_sums:
-        square = y * y
+        # One sum per row over y[lo : idx + 1] (reduceat over the pairs (lo, idx + 1); the sums
+        # between the pairs are dropped; a trailing 0 keeps idx + 1 a valid index).
+        padded = np.append(y, 0.0)
+        padded_square = padded * padded
 
         def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            pad = np.zeros(window - 1)
-            first = sliding_window_view(np.concatenate([pad, y]), window)[idx].sum(axis=1)
-            second = sliding_window_view(np.concatenate([pad, square]), window)[idx].sum(axis=1)
-            return first, second
+            bounds = np.empty(2 * idx.size, dtype=np.intp)
+            bounds[0::2] = np.maximum(idx + 1 - window, 0)
+            bounds[1::2] = idx + 1
+            return np.add.reduceat(padded, bounds)[0::2], np.add.reduceat(padded_square, bounds)[0::2]
     else:
         c1 = np.concatenate([[0.0], np.cumsum(y)])
         c2 = np.concatenate([[0.0], np.cumsum(y * y)])
