@@ -98,7 +98,8 @@ ACI_ALPHA_RANGE = (0.01, 0.70)
 #: Up to this many rows the adaptive replay runs origin by origin in plain floats (cheaper than a
 #: vector step per block for one market; the same bits either way).
 SCALAR_REPLAY_ROWS = 4
-#: Rows a head remembers the point change of (≈ 250 bytes each; 337 origins a 7-day market).
+#: Rows a head remembers the point change of, per container (≈ 450 bytes each, ≈ 9 MB a head when
+#: full; a market served every hour keeps 3 × its origins live: 339 rows at 24 h, 1,011 at 7 days).
 REPLAY_CACHE_ROWS = 20_000
 #: The calibration scores' quantiles are stored at these levels (interpolated in between).
 SCORE_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
