@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from risk.deps import Models
 from tidewatch.db import Database
 from tidewatch.errors import DomainError
-from tidewatch.forecast.apy_model import APY_HISTORY_HOURS, forecast_apy
+from tidewatch.forecast.apy_model import APY_HISTORY_HOURS, RateColumns, forecast_apy
 from tidewatch.forecast.errors import UnknownAsset, UnknownMarket
 from tidewatch.forecast.payloads import (
     ApyBatchRequest,
@@ -17,7 +17,6 @@ from tidewatch.forecast.payloads import (
     ApyForecastCall,
     ApyForecastRequest,
     BatchItemError,
-    RateObservation,
     RiskBatchRequest,
     RiskBatchResult,
     RiskForecast,
@@ -57,7 +56,7 @@ def forecast_many(
     requests: Sequence[ApyForecastRequest], models: Models, database: Database | None
 ) -> list[ApyForecast]:
     needed = [r.market_id for r in requests if not r.history and r.market_id is not None]
-    histories: dict[int, list[RateObservation]] = {}
+    histories: dict[int, RateColumns] = {}
     keys: dict[int, str] = {}
     if needed:
         if database is None:

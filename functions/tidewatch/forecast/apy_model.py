@@ -95,24 +95,16 @@ RECENT_MAX_HORIZON_HOURS = 24
 ACI_WINDOW_HOURS = 1008
 ACI_GAMMA = 0.04
 ACI_ALPHA_RANGE = (0.01, 0.70)
-#: Rows a head remembers the point change of (≈ 250 bytes each; 337 origins a 7-day market).
+#: Up to this many rows the adaptive replay runs origin by origin in plain floats (cheaper than a
+#: vector step per block for one market; the same bits either way).
+SCALAR_REPLAY_ROWS = 4
+#: Rows a head remembers the point change of, per container (≈ 450 bytes each, ≈ 9 MB a head when
+#: full; a market served every hour keeps 3 × its origins live: 339 rows at 24 h, 1,011 at 7 days).
 REPLAY_CACHE_ROWS = 20_000
 #: The calibration scores' quantiles are stored at these levels (interpolated in between).
 SCORE_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
 SCHEME = "median-trees-conformal/v3"
-
-
-def _rolling(values: NDArray[np.float64], window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Trailing mean and std over `window` points (ending at each index, inclusive)."""
-    c1 = np.concatenate([[0.0], np.cumsum(values)])
-    c2 = np.concatenate([[0.0], np.cumsum(values * values)])
-    idx = np.arange(values.size)
-    lo = np.maximum(idx + 1 - window, 0)
-    count = idx + 1 - lo
-    mean = (c1[idx + 1] - c1[lo]) / count
-    var = np.maximum((c2[idx + 1] - c2[lo]) / count - mean * mean, 0.0)
-    return mean, np.sqrt(var)
 
 
 def _lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
@@ -139,40 +131,95 @@ def apy_feature_matrix(
 
     `deposits` (USD, NaN where unknown) drive the TVL-flow features; without them the flows are 0.
     """
+    return apy_feature_rows(apy, utilization, deposits, kink, None)
+
+
+def apy_feature_rows(
+    apy: NDArray[np.float64],
+    utilization: NDArray[np.float64],
+    deposits: NDArray[np.float64] | None,
+    kink: float,
+    at: NDArray[np.intp] | None,
+    *,
+    window_sums: bool = False,
+) -> NDArray[np.float64]:
+    """`apy_feature_matrix(...)[at]` (every hour when `at` is None), computing only those rows.
+
+    The rolling means and deviations come from running sums over the whole series (training's
+    way, the same bits as the full matrix), or with `window_sums` from each row's own 24 / 168
+    values (serving's way: the same to ≈1e-12 — the deviations are differences of sums, so
+    their last digits are rounding either way — and a row then depends on its window alone, not on
+    where the series starts, so an hour's row is the same bits from one forecast to the next and
+    its remembered point change is found again when the read window has moved on). The hours
+    since the last large move run over the whole series; every other column is taken at `at`."""
     y = np.asarray(apy, dtype=np.float64)
     u = np.asarray(utilization, dtype=np.float64)
-    mean24, std24 = _rolling(y, 24)
-    mean168, std168 = _rolling(y, LOOKBACK_HOURS)
+    idx = np.arange(y.size) if at is None else np.asarray(at, dtype=np.intp)
+    if window_sums:
+        # One sum per row over y[lo : idx + 1] (reduceat over the pairs (lo, idx + 1); the sums
+        # between the pairs are dropped; a trailing 0 keeps idx + 1 a valid index).
+        padded = np.append(y, 0.0)
+        padded_square = padded * padded
+
+        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            bounds = np.empty(2 * idx.size, dtype=np.intp)
+            bounds[0::2] = np.maximum(idx + 1 - window, 0)
+            bounds[1::2] = idx + 1
+            return np.add.reduceat(padded, bounds)[0::2], np.add.reduceat(padded_square, bounds)[0::2]
+    else:
+        c1 = np.concatenate([[0.0], np.cumsum(y)])
+        c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+
+        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            lo = np.maximum(idx + 1 - window, 0)
+            return c1[idx + 1] - c1[lo], c2[idx + 1] - c2[lo]
+
+    def rolling(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        count = np.minimum(idx + 1, window)
+        first, second = sums(window)
+        mean = first / count
+        var = np.maximum(second / count - mean * mean, 0.0)
+        return mean, np.sqrt(var)
+
+    def lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+        return values[np.maximum(idx - k, 0)]
+
+    mean24, std24 = rolling(24)
+    mean168, std168 = rolling(LOOKBACK_HOURS)
     if deposits is None:
-        flow24 = flow168 = np.zeros(y.size)
+        flow24 = flow168 = np.zeros(idx.size)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_v = np.log(np.maximum(np.asarray(deposits, dtype=np.float64), 1.0))
-        flow24 = np.nan_to_num(np.clip(log_v - _lag(log_v, 24), -2.0, 2.0), nan=0.0)
-        flow168 = np.nan_to_num(np.clip(log_v - _lag(log_v, 168), -2.0, 2.0), nan=0.0)
-    return np.column_stack(
-        [
-            y,
-            y - _lag(y, 1),
-            y - _lag(y, 24),
-            y - _lag(y, 168),
-            mean24,
-            mean168,
-            std24,
-            std168,
-            y - mean168,
-            y - mean24,
-            u,
-            u - _lag(u, 1),
-            u - _lag(u, 24),
-            u - kink,
-            np.maximum(u - kink, 0.0),
-            flow24,
-            flow168,
-            _hours_since_large_move(y),
-            np.log(np.maximum(y, 1e-4)),
-        ]
+        now_v = log_v[idx]
+        flow24 = np.nan_to_num(np.clip(now_v - lag(log_v, 24), -2.0, 2.0), nan=0.0)
+        flow168 = np.nan_to_num(np.clip(now_v - lag(log_v, 168), -2.0, 2.0), nan=0.0)
+    yi, ui = y[idx], u[idx]
+    out = np.empty((idx.size, len(APY_FEATURES)))
+    columns = (
+        yi,
+        yi - lag(y, 1),
+        yi - lag(y, 24),
+        yi - lag(y, 168),
+        mean24,
+        mean168,
+        std24,
+        std168,
+        yi - mean168,
+        yi - mean24,
+        ui,
+        ui - lag(u, 1),
+        ui - lag(u, 24),
+        ui - kink,
+        np.maximum(ui - kink, 0.0),
+        flow24,
+        flow168,
+        _hours_since_large_move(y)[idx],
+        np.log(np.maximum(yi, 1e-4)),
     )
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
 
 
 def level_scale(features: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -229,11 +276,20 @@ def adaptive_levels(
     has matured by the time of another one of it, so each block is one vector step; the sums are
     kept as counts so the result does not depend on the order of the additions."""
     ordered = scores[:, ::-1]
-    rows, count = ordered.shape
     lag = max(horizon_hours // RECENT_STRIDE_HOURS, 1)
     valid = np.isfinite(ordered)
     rank = np.interp(np.where(valid, ordered, 0.0), quantiles, SCORE_QUANTILE_LEVELS)
     critical = 2.0 * np.minimum(rank, 1.0 - rank)
+    if ordered.shape[0] <= SCALAR_REPLAY_ROWS:
+        return _replay_scalar(valid, critical, lag, nominal)
+    return _replay_blocks(valid, critical, lag, nominal)
+
+
+def _replay_blocks(
+    valid: NDArray[np.bool_], critical: NDArray[np.float64], lag: int, nominal: float
+) -> NDArray[np.float64]:
+    """The replay of `adaptive_levels`, all rows at once, one vector step per block of `lag`."""
+    rows, count = valid.shape
     # Running counts before each origin (index j: origins 0 .. j − 1), oldest first.
     seen = np.zeros((rows, count + 1), dtype=np.int64)
     missed = np.zeros((rows, count + 1), dtype=np.int64)
@@ -246,6 +302,29 @@ def adaptive_levels(
         missed[:, start + 1 : stop + 1] = missed[:, start : start + 1] + np.cumsum(miss, axis=1)
     total = nominal * seen[:, count] - missed[:, count]
     return np.asarray(np.clip(nominal + ACI_GAMMA * total, *ACI_ALPHA_RANGE))
+
+
+def _replay_scalar(
+    valid: NDArray[np.bool_], critical: NDArray[np.float64], lag: int, nominal: float
+) -> NDArray[np.float64]:
+    """The same replay origin by origin in plain floats, for a few rows (a single forecast): the
+    same operations on the same integer counts, so the same bits, without a vector call per
+    block."""
+    low, high = ACI_ALPHA_RANGE
+    out = []
+    for valid_row, critical_row in zip(valid.tolist(), critical.tolist(), strict=True):
+        seen, missed = [0], [0]  # counts before each origin, as in `_replay_blocks`
+        s = m = 0
+        for j, (known_outcome, critical_level) in enumerate(zip(valid_row, critical_row, strict=True)):
+            k = max(j - lag + 1, 0)
+            alpha = min(max(nominal + ACI_GAMMA * (nominal * seen[k] - missed[k]), low), high)
+            if known_outcome:
+                s += 1
+                m += alpha > critical_level
+            seen.append(s)
+            missed.append(m)
+        out.append(min(max(nominal + ACI_GAMMA * (nominal * s - m), low), high))
+    return np.array(out, dtype=np.float64)
 
 
 def history_hours(horizon_hours: int) -> int:
@@ -448,20 +527,40 @@ class MarketSeries:
     deposits: NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class RateColumns:
+    """A market's stored readings as columns (oldest first; NaN = not given): what a forecast
+    reads, without a Python object per reading (`repository.stored_rate_history`)."""
+
+    seconds: NDArray[np.float64]  # unix seconds of each reading
+    supply_apy: NDArray[np.float64]
+    borrow_apy: NDArray[np.float64]
+    utilization: NDArray[np.float64]
+    deposits_usd: NDArray[np.float64]
+
+
 _OBSERVED_AT = attrgetter("observed_at")
-_READINGS = {
-    side: tuple(attrgetter(name) for name in (f"{side}_apy", "utilization", "deposits_usd"))
-    for side in ("supply", "borrow")
-}
+_READINGS = tuple(attrgetter(name) for name in ("supply_apy", "borrow_apy", "utilization", "deposits_usd"))
+
+
+def columns_from_points(points: Sequence[RateObservation]) -> RateColumns:
+    """The readings' columns (C-level maps; None becomes NaN in the float arrays)."""
+    count = len(points)
+    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
+    supply, borrow, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS)
+    return RateColumns(seconds, supply, borrow, utilization, deposits)
 
 
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
-    # Read out column by column (C-level maps; None becomes NaN in the float array).
-    count = len(points)
-    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
-    apy, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS[side])
+    return series_from_columns(columns_from_points(points), side, hours)
+
+
+def series_from_columns(columns: RateColumns, side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
+    """`series_from_points` on readings already in columns."""
+    seconds = columns.seconds
+    apy = columns.supply_apy if side == "supply" else columns.borrow_apy
     apy_series = to_hourly(seconds, apy)
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
@@ -471,8 +570,8 @@ def series_from_points(points: Sequence[RateObservation], side: str, hours: int 
         aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
         return np.nan_to_num(_carry_forward(aligned), nan=default)
 
-    u = side_series(utilization, 0.0)
-    v = side_series(deposits, np.nan)
+    u = side_series(columns.utilization, 0.0)
+    v = side_series(columns.deposits_usd, np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
@@ -509,10 +608,11 @@ def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
 def forecast_apy(
     requests: Sequence[ApyForecastRequest],
     model: ApyModel,
-    histories: Mapping[int, Sequence[RateObservation]] | None = None,
+    histories: Mapping[int, Sequence[RateObservation] | RateColumns] | None = None,
     markets: Mapping[int, str] | None = None,
 ) -> list[ApyForecast]:
-    """Forecast each request; `histories` supplies stored history for requests by `market_id`,
+    """Forecast each request; `histories` supplies stored history for requests by `market_id`
+    (readings or their columns),
     `markets` the market key of a stored market (for its kink and its persistence decision).
 
     A market with less than `MIN_HISTORY_HOURS` of history, or one the walk-forward evaluation
@@ -528,13 +628,20 @@ def forecast_apy(
         points = request.history or (histories or {}).get(request.market_id or -1, [])
         key = request.market or (markets or {}).get(request.market_id or -1)
         horizon = request.horizon_hours
-        series = series_from_points(points, request.side, history_hours(horizon))
-        matrix = apy_feature_matrix(series.apy, series.utilization, series.deposits, model.kink(key))
-        rows.append(matrix[-1])
-        # Recent origins with a full lookback whose horizon has ended: their residuals set the interval.
+        if isinstance(points, RateColumns):
+            series = series_from_columns(points, request.side, history_hours(horizon))
+        else:
+            series = series_from_points(points, request.side, history_hours(horizon))
+        # Recent origins with a full lookback whose horizon has ended: their residuals set the
+        # interval. Features are computed at those origins and at the last hour only.
         past = series.apy.size - 1 - recent_offsets(horizon)
         past = past[past >= LOOKBACK_HOURS]
-        origin_rows.append(matrix[past])
+        at = np.append(past, series.apy.size - 1)
+        matrix = apy_feature_rows(
+            series.apy, series.utilization, series.deposits, model.kink(key), at, window_sums=True
+        )
+        rows.append(matrix[-1])
+        origin_rows.append(matrix[:-1])
         origin_truth.append(future_means(series.apy, horizon)[past])
         hours = min(int(series.apy.size), LOOKBACK_HOURS + 1)
         reasons.append(

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from tidewatch.db import Database
-from tidewatch.forecast.apy_model import market_key
+from tidewatch.forecast.apy_model import RateColumns, market_key
 from tidewatch.forecast.artifact import Artifact
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.history import HourlyHistory, HourlySeries, prices_in_usd, rate_history_from_rows, to_hourly
-from tidewatch.forecast.payloads import RateObservation
 
 
 def history_from_database(database: Database, *, since: datetime) -> HourlyHistory:
@@ -107,37 +106,48 @@ def newest_approved_uri(database: Database, kind: str) -> str | None:
 
 def stored_rate_history(
     database: Database, market_ids: Sequence[int], *, since: datetime
-) -> tuple[dict[int, list[RateObservation]], dict[int, str]]:
-    """Each market's stored rates since `since` (oldest first), as a forecast reads them, and each
-    market's key (`protocol:chain:ASSET`) for its kink and its persistence decision."""
+) -> tuple[dict[int, RateColumns], dict[int, str]]:
+    """Each market's stored rates since `since` (oldest first) as the columns a forecast reads
+    (one array per field, built in one pass over the rows, no object per reading), and each
+    market's key (`protocol:chain:ASSET`) for its kink and its persistence decision.
+
+    Deposits are total supplied / 10^decimals × price (NaN without both, or when negative);
+    utilisation is capped at 1.5, like a caller-given `RateObservation`."""
     if not market_ids:
         return {}, {}
+    from psycopg.rows import tuple_row  # psycopg loads with the first pool (tidewatch.db)
+
     with database.connection() as conn:
-        rows = conn.execute(
-            """
-            SELECT r.market_id, r.observed_at, r.supply_apy, r.borrow_apy, r.utilization,
-                   r.total_supplied, r.price_usd, m.asset_decimals
-            FROM market_rates r JOIN markets m ON m.id = r.market_id
-            WHERE r.market_id = ANY(%s) AND r.observed_at >= %s ORDER BY r.market_id, r.observed_at
-            """,
-            (list(market_ids), since),
-        ).fetchall()
+        rows = (
+            conn.cursor(row_factory=tuple_row)
+            .execute(
+                """
+                SELECT r.market_id, extract(epoch FROM r.observed_at)::float8, r.supply_apy::float8,
+                       r.borrow_apy::float8, r.utilization::float8, r.total_supplied::float8,
+                       r.price_usd::float8, m.asset_decimals
+                FROM market_rates r JOIN markets m ON m.id = r.market_id
+                WHERE r.market_id = ANY(%s) AND r.observed_at >= %s ORDER BY r.market_id, r.observed_at
+                """,
+                (list(market_ids), since),
+            )
+            .fetchall()
+        )
         key_rows = conn.execute(
             "SELECT id, protocol, chain_id, asset_symbol FROM markets WHERE id = ANY(%s)", (list(market_ids),)
         ).fetchall()
-    out: dict[int, list[RateObservation]] = {}
-    for row in rows:
-        deposits = None
-        if row["total_supplied"] is not None and row["price_usd"] is not None:
-            deposits = float(row["total_supplied"]) / 10.0 ** int(row["asset_decimals"]) * float(row["price_usd"])
-        out.setdefault(int(row["market_id"]), []).append(
-            RateObservation(
-                observed_at=row["observed_at"],
-                supply_apy=None if row["supply_apy"] is None else float(row["supply_apy"]),
-                borrow_apy=None if row["borrow_apy"] is None else float(row["borrow_apy"]),
-                utilization=None if row["utilization"] is None else min(1.5, float(row["utilization"])),
-                deposits_usd=None if deposits is None or deposits < 0 else deposits,
-            )
+    out: dict[int, RateColumns] = {}
+    if rows:
+        ids, seconds, supply, borrow, utilization, supplied, price, decimals = (
+            np.array(column, dtype=np.float64) for column in zip(*rows, strict=True)
         )
+        with np.errstate(invalid="ignore"):
+            deposits = supplied / 10.0**decimals * price
+            deposits[deposits < 0] = np.nan
+            utilization = np.minimum(utilization, 1.5)  # NaN stays NaN
+        cuts = np.flatnonzero(np.diff(ids)) + 1
+        for lo, hi in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [ids.size]]), strict=True):
+            out[int(ids[lo])] = RateColumns(
+                seconds[lo:hi], supply[lo:hi], borrow[lo:hi], utilization[lo:hi], deposits[lo:hi]
+            )
     keys = {int(r["id"]): market_key(str(r["protocol"]), int(r["chain_id"]), str(r["asset_symbol"])) for r in key_rows}
     return out, keys

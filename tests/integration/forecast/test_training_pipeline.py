@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 from moto import mock_aws
 
@@ -15,8 +16,9 @@ from risk.deps import load_models
 from risk.store import shipped
 from tests.unit.forecast.positions import eth_position
 from tidewatch.db import Database
-from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastRequest
-from tidewatch.forecast.repository import history_from_database, newest_approved_uri
+from tidewatch.forecast.apy_model import columns_from_points, forecast_apy
+from tidewatch.forecast.payloads import ApyBatchRequest, ApyForecastRequest, RateObservation
+from tidewatch.forecast.repository import history_from_database, newest_approved_uri, stored_rate_history
 from tidewatch.forecast.risk_model import score_positions
 from training.pipeline import run_training
 from training.scenarios import generated_history
@@ -135,6 +137,54 @@ def test_apy_forecast_by_market_id_reads_stored_history(db: Database) -> None:
     assert forecast.market == "aave-v3:1:USDC"
     assert forecast.current_apy > 0
     assert forecast.lower <= forecast.predicted_apy <= forecast.upper
+
+
+def test_stored_history_columns_forecast_like_the_same_readings_given_as_points(db: Database) -> None:
+    # Given a stored market with missing utilisations, prices and rates among its readings
+    market_id = _store_market_history(db, hours=600)
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE market_rates SET utilization = NULL WHERE market_id = %s AND block_number %% 7 = 3", (market_id,)
+        )
+        conn.execute(
+            "UPDATE market_rates SET price_usd = NULL WHERE market_id = %s AND block_number %% 11 = 4", (market_id,)
+        )
+        conn.execute(
+            "UPDATE market_rates SET borrow_apy = NULL WHERE market_id = %s AND block_number %% 13 = 5", (market_id,)
+        )
+        stored = conn.execute(
+            """SELECT r.observed_at, r.supply_apy, r.borrow_apy, r.utilization, r.total_supplied, r.price_usd
+               FROM market_rates r WHERE r.market_id = %s ORDER BY r.observed_at""",
+            (market_id,),
+        ).fetchall()
+    # When it is read as columns, and the same rows are turned into readings one by one
+    since = datetime.now(UTC) - timedelta(days=60)
+    histories, keys = stored_rate_history(db, [market_id], since=since)
+    points = [
+        RateObservation(
+            observed_at=r["observed_at"],
+            supply_apy=None if r["supply_apy"] is None else float(r["supply_apy"]),
+            borrow_apy=None if r["borrow_apy"] is None else float(r["borrow_apy"]),
+            utilization=None if r["utilization"] is None else min(1.5, float(r["utilization"])),
+            deposits_usd=None
+            if r["price_usd"] is None
+            else float(r["total_supplied"]) / 10.0**6 * float(r["price_usd"]),
+        )
+        for r in stored
+    ]
+    expected = columns_from_points(points)
+    # Then the columns are the readings' values, and both forecast the same numbers
+    got = histories[market_id]
+    for name in ("seconds", "supply_apy", "borrow_apy", "utilization", "deposits_usd"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+    models = load_models(None)
+    for side in ("supply", "borrow"):
+        for horizon in (24, 168):
+            request = ApyForecastRequest(market_id=market_id, side=side, horizon_hours=horizon)
+            (from_columns,) = forecast_apy([request], models.apy, histories, keys)
+            given = ApyForecastRequest(market=keys[market_id], side=side, horizon_hours=horizon, history=points)
+            (from_points,) = forecast_apy([given], models.apy)
+            assert from_columns.model_dump(exclude={"market_id"}) == from_points.model_dump(exclude={"market_id"})
 
 
 def test_training_history_reads_the_ingest_tables(db: Database) -> None:

@@ -151,3 +151,112 @@ def test_remembered_changes_are_the_walked_ones_and_stay_bounded(
     np.testing.assert_array_equal(got, head.predict_change(rows))
     assert len(head._changes) <= 50
     head.forget_changes()
+
+
+def test_a_growing_and_rewritten_stored_history_forecasts_like_a_full_replay(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored market read as columns, forecast hour after hour as its history grows, with
+    # one reading deep in both replay windows corrected half way through
+    full = apy_model.columns_from_points(fixture_histories()[7])
+    names = ("seconds", "supply_apy", "borrow_apy", "utilization", "deposits_usd")
+    stop = full.seconds.size
+    ends = [*range(stop - 12, stop), stop]
+    requests = [
+        ApyForecastRequest(market_id=1, side=side, horizon_hours=h) for side in ("supply", "borrow") for h in (24, 168)
+    ]
+    for head in models.apy.heads.values():
+        head.forget_changes()
+    for step, end in enumerate(ends):
+        arrays = [np.array(getattr(full, name)[:end]) for name in names]
+        if step >= len(ends) // 2:
+            arrays[1][end - 300] *= 1.5
+            arrays[2][end - 300] *= 0.5
+            arrays[3][end - 300] = 0.99
+        history = {1: apy_model.RateColumns(*arrays)}
+        # When forecast with the rows remembered from the forecasts before, and by a full replay
+        served = forecast_apy(requests, models.apy, history, {1: "aave-v3:1:USDC"})
+        with monkeypatch.context() as patch:
+            patch.setattr(apy_model.ApyHead, "remembered_change", apy_model.ApyHead.predict_change)
+            replayed = forecast_apy(requests, models.apy, history, {1: "aave-v3:1:USDC"})
+        # Then every field agrees to 1e-12
+        for a, b in zip(served, replayed, strict=True):
+            for key, value in b.model_dump().items():
+                if isinstance(value, float):
+                    assert getattr(a, key) == pytest.approx(value, abs=1e-12, rel=0), (end, key)
+                else:
+                    assert getattr(a, key) == value, (end, key)
+    assert all(head._changes for head in models.apy.heads.values())
+    for head in models.apy.heads.values():
+        head.forget_changes()
+
+
+def test_the_origin_by_origin_replay_equals_the_block_replay() -> None:
+    # Given scaled residuals of every spread, with missing outcomes, and calibration quantiles
+    rng = np.random.default_rng(5)
+    grid = np.sort(rng.normal(0.0, 1.0, apy_model.SCORE_QUANTILE_LEVELS.size))
+    for trial in range(60):
+        count = int(rng.integers(1, 400))
+        scores = rng.normal(0.0, rng.uniform(0.1, 4.0), (3, count))
+        scores[:, rng.integers(0, count, count // 10 + 1)] = np.nan
+        for horizon in (24, 168):
+            ordered = scores[:, ::-1]
+            valid = np.isfinite(ordered)
+            rank = np.interp(np.where(valid, ordered, 0.0), grid, apy_model.SCORE_QUANTILE_LEVELS)
+            critical = 2.0 * np.minimum(rank, 1.0 - rank)
+            lag = horizon // apy_model.RECENT_STRIDE_HOURS
+            # When replayed origin by origin and block by block, Then the levels are the same bits
+            scalar = apy_model._replay_scalar(valid, critical, lag, 0.2)
+            blocks = apy_model._replay_blocks(valid, critical, lag, 0.2)
+            np.testing.assert_array_equal(scalar, blocks, err_msg=str(trial))
+
+
+def test_serving_feature_rows_match_the_matrix_and_do_not_depend_on_where_the_series_starts() -> None:
+    # Given a series and the same series with 500 more hours in front of it
+    rng = np.random.default_rng(9)
+    n, extra = 900, 500
+    y = np.abs(rng.normal(0.03, 0.01, n + extra))
+    u = rng.uniform(0.0, 1.0, n + extra)
+    v = 1e8 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n + extra)))
+    at = np.array([n - 1, n - 25, 400, 168, 30, 0])
+    # When the serving rows are computed at the same hours of both
+    short = apy_model.apy_feature_rows(y[extra:], u[extra:], v[extra:], 0.8, at, window_sums=True)
+    long = apy_model.apy_feature_rows(y, u, v, 0.8, at + extra, window_sums=True)
+    # Then they equal the training matrix to 1e-12, and rows with a full lookback are the same bits
+    matrix = apy_model.apy_feature_matrix(y[extra:], u[extra:], v[extra:], 0.8)
+    np.testing.assert_allclose(short, matrix[at], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(short[:4], long[:4])
+    exact = apy_model.apy_feature_rows(y[extra:], u[extra:], v[extra:], 0.8, at)
+    np.testing.assert_array_equal(exact, matrix[at])
+
+
+def test_hourly_forecasts_walk_only_the_new_origin_once_the_replay_hours_recur(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored market forecast every hour from a read window that moves with the clock
+    rng = np.random.default_rng(12)
+    n = 3000
+    y = np.abs(0.03 + 0.005 * np.sin(np.arange(n) / 50) + rng.normal(0.0, 0.001, n))
+    seconds = 1.7e9 + 3600.0 * np.arange(n)
+    span = apy_model.APY_HISTORY_HOURS + 1
+    head = models.apy.head("supply", 168)
+    head.forget_changes()
+    walked: list[int] = []
+    walk = apy_model.ApyHead.predict_change
+
+    def counted(self: apy_model.ApyHead, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        walked.append(rows.shape[0])
+        return walk(self, rows)
+
+    monkeypatch.setattr(apy_model.ApyHead, "predict_change", counted)
+    request = [ApyForecastRequest(market_id=1, side="supply", horizon_hours=168)]
+    for end in range(2000, 2008):
+        window = slice(end - span, end)
+        columns = apy_model.RateColumns(
+            seconds[window], y[window], y[window] * 1.3, np.full(span, 0.8), np.full(span, 1e8)
+        )
+        forecast_apy(request, models.apy, {1: columns})
+    # Then after the first three hours (origins every 3 h) each forecast walks one new origin
+    assert walked[:3] == [337, 337, 337]
+    assert walked[3:] == [1] * 5
+    head.forget_changes()
