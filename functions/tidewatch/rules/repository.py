@@ -119,6 +119,7 @@ class PostgresRuleRecords(PlanUsageRecords):
             ),
         ).fetchone()
         assert row is not None
+        sync_rule_predicates(self.conn, [int(row["id"])])
         return row
 
     def update(self, user_id: int, rule_id: int, values: RuleValues, *, rearm: bool) -> dict[str, Any] | None:
@@ -140,10 +141,13 @@ class PostgresRuleRecords(PlanUsageRecords):
                 user_id,
             ),
         ).fetchone()
+        if row is not None:
+            sync_rule_predicates(self.conn, [rule_id])
         return row
 
     def delete(self, user_id: int, rule_id: int) -> None:
         cancel_pending_deliveries(self.conn, rule_id)
+        # The rule's stored predicates go with it (foreign key, ON DELETE CASCADE).
         self.conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
 
     def executions(self, rule_id: int, *, before: int, limit: int) -> list[dict[str, Any]]:
@@ -180,91 +184,155 @@ class PostgresRules:
 
 # ---- The tick: rule and predicate loads -------------------------------------------------------
 
-_RULES_SQL = """
-SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed,
-       COALESCE(EXTRACT(EPOCH FROM last_fired_at)::float8, 'NaN'::float8),
-       CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END,
-       EXTRACT(EPOCH FROM updated_at)::float8
-FROM rules
-WHERE enabled AND shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s
-  AND (%(markets)s::bigint[] IS NULL OR watched_markets && %(markets)s::bigint[] OR watches_prices)
-ORDER BY id
-"""
+# A shard's rules and predicates are read with binary COPY into numpy record arrays, every field
+# fixed-width and NOT NULL, so a shard of 100,000 rules is two reads and no Python object per row.
+# The dtypes name the wire widths (big-endian).
+_RULE_FIELDS = (
+    ("rule_id", ">i8"),
+    ("user_id", ">i8"),
+    ("portfolio_id", ">i8"),
+    ("cadence", ">i4"),
+    ("cooldown", ">i4"),
+    ("armed", "?"),
+    ("last_fired_at", ">i8"),  # timestamptz on the wire: microseconds since 2000-01-01 UTC
+    ("crc", ">i8"),
+)
+# What `rule_predicates.packed` holds (migration 0800), field after field.
+PREDICATE_FIELDS = (
+    ("rule_id", ">i8"),
+    ("crc", ">i8"),
+    ("is_trigger", "?"),
+    ("mode", ">i2"),
+    ("kind", ">i2"),
+    ("market_a", ">i8"),
+    ("market_b", ">i8"),
+    ("side", ">i2"),
+    ("horizon", ">i8"),
+    ("chain_id", ">i8"),
+    ("asset", "S20"),
+    ("asset_ok", "?"),
+    ("window_seconds", ">i8"),
+    ("op", ">i2"),
+    ("threshold", ">f8"),
+    ("hysteresis", ">f8"),
+)
+ASSET_BYTES = 20
+_PG_EPOCH = 946_684_800  # 2000-01-01 UTC in Unix seconds
+_NEVER = -(2**63)  # '-infinity' on the wire
 
-_PREDICATES_OF = """
-SELECT r.id, p.ord = 0,
-       CASE p.t WHEN 'market_apy' THEN 0 WHEN 'apy_spread' THEN 1 WHEN 'health_factor_below' THEN 2
-                WHEN 'risk_forecast_above' THEN 3 WHEN 'price_change' THEN 4 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'market_id')::bigint, 0),
-       COALESCE((p.pred->>'other_market_id')::bigint, 0),
-       CASE COALESCE(p.pred->>'side', 'supply') WHEN 'supply' THEN 0 WHEN 'borrow' THEN 1 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'horizon_hours')::bigint, CASE WHEN p.t = 'risk_forecast_above' THEN 24 ELSE 0 END),
-       COALESCE((p.pred->>'chain_id')::bigint, CASE WHEN p.t = 'price_change' THEN 1 ELSE 0 END),
-       COALESCE(p.pred->>'asset', ''),
-       COALESCE((p.pred->>'window_seconds')::bigint, CASE WHEN p.t = 'price_change' THEN 3600 ELSE 0 END),
-       CASE WHEN p.t = 'health_factor_below' THEN 1 WHEN p.t = 'risk_forecast_above' THEN 0
-            ELSE CASE p.pred->>'op' WHEN 'above' THEN 0 WHEN 'below' THEN 1 WHEN 'rises' THEN 2
-                                    WHEN 'falls' THEN 3 WHEN 'moves' THEN 4 ELSE %(unknown)s END END,
-       (p.pred->>'threshold')::float8,
-       COALESCE((p.pred->>'hysteresis')::float8, 0)
-FROM rules r
-CROSS JOIN LATERAL (
-    SELECT 0::bigint AS ord, r.definition->'trigger' AS pred, r.definition->'trigger'->>'type' AS t
-    UNION ALL
-    SELECT c.ord, c.item, c.item->>'type'
-    FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(r.definition->'conditions') = 'object'
-             THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS c(item, ord)
-) p
-WHERE {where}
+_IN_SHARD = "shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s"
+_WATCHING_ANY = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
+
+# Ordered by (bucket, id), the order of `rules_shard_cover_idx`, which holds every column read:
+# an index-only scan of the shard's entries (ordered by id alone, the planner would walk the id
+# index of every enabled rule and filter by bucket). Plain columns: no conversion per value.
+_SHARD_RULES_SQL = (
+    "SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed, "
+    "COALESCE(last_fired_at, '-infinity'::timestamptz), definition_crc "
+    "FROM rules WHERE enabled AND " + _IN_SHARD + "{watching} ORDER BY shard_bucket, id"
+)
+_SHARD_PREDICATES_SQL = (
+    "SELECT packed FROM rule_predicates WHERE "
+    + _IN_SHARD.replace("id BETWEEN", "rule_id BETWEEN")
+    + "{watching} ORDER BY shard_bucket, rule_id, ord"
+)
+_WATCHED_RULES = " AND rule_id IN (SELECT id FROM rules WHERE enabled AND " + _IN_SHARD + " AND " + _WATCHING_ANY + ")"
+
+# Predicates of listed rules flattened from their JSON definitions (rules written past the
+# repository, or whose definition cannot convert), columns as `PredicateRow` plus the mode.
+_PREDICATES_SQL = """
+SELECT r.id, p.ord = 0, p.kind, p.market_a, p.market_b, p.side, p.horizon, p.chain_id, p.asset,
+       p.window_seconds, p.op, p.threshold, p.hysteresis, p.mode
+FROM rules r CROSS JOIN LATERAL rule_flat_predicates(r.definition) p
+WHERE r.enabled AND r.id = ANY(%(ids)s)
 ORDER BY r.id, p.ord
 """
-# Predicates of listed rules (those new or changed since a warm container's last load) ...
-_PREDICATES_SQL = _PREDICATES_OF.replace("{where}", "r.enabled AND r.id = ANY(%(ids)s)")
-# ... or of every rule of the shard (a cold load): the range scan of `_RULES_SQL`, no id list.
-# Ordered by (bucket, id), the order of `rules_shard_idx`, so the scan reads only the shard's
-# index entries; ordered by id alone, the planner walks the id index of every enabled rule and
-# filters by bucket (a tenth of a million-rule table read for each shard of 100,000).
-_SHARD_PREDICATES_SQL = _PREDICATES_OF.replace(
-    "{where}",
-    "r.enabled AND r.shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND r.id BETWEEN %(id_lo)s AND %(id_hi)s"
-    " AND (%(markets)s::bigint[] IS NULL OR r.watched_markets && %(markets)s::bigint[] OR r.watches_prices)",
-).replace("ORDER BY r.id, p.ord", "ORDER BY r.shard_bucket, r.id, p.ord")
+
+
+def _native(fields: Sequence[tuple[str, str]]) -> Any:
+    import numpy as np
+
+    return np.dtype([(name, np.dtype(kind).newbyteorder("=")) for name, kind in fields])
+
+
+def _copy_fields(conn: Connection, sql: str, params: Mapping[str, Any], fields: Any) -> Any:
+    """A binary COPY of `sql` as a numpy record array of the wire's `fields` (a structured dtype)."""
+    import numpy as np
+
+    with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
+        data = b"".join(copy)
+    # Header: 11-byte signature, 4-byte flags, 4-byte extension length (+ extension); trailer -1.
+    if data[:11] != b"PGCOPY\n\xff\r\n\x00":
+        raise ValueError("not a binary COPY stream")
+    start = 19 + int.from_bytes(data[15:19], "big")
+    layout: list[tuple[str, Any]] = [("n", ">i2")]
+    for name in fields.names:
+        layout += [(f"{name}_len", ">i4"), (name, fields[name])]
+    rows = np.frombuffer(memoryview(data)[start : len(data) - 2], dtype=np.dtype(layout))
+    if rows.size and (
+        (rows["n"] != len(fields.names)).any()
+        or any((rows[f"{name}_len"] != fields[name].itemsize).any() for name in fields.names)
+    ):
+        raise ValueError("a COPY row does not have the fixed-width layout")
+    return rows
+
+
+def shard_rule_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
+    """The shard's enabled rules (with `markets`, those watching them or prices) as a record array
+    in (bucket, id) order: rule_id, user_id, portfolio_id (0 for none), cadence, cooldown, armed,
+    last_fired (epoch seconds, NaN if never) and crc, the definition's hash."""
+    import numpy as np
+
+    watching = "" if shard_filter.get("markets") is None else " AND " + _WATCHING_ANY
+    sql = _SHARD_RULES_SQL.replace("{watching}", watching)
+    rows = _copy_fields(conn, sql, shard_filter, np.dtype(list(_RULE_FIELDS)))
+    names = [("last_fired", "<f8") if name == "last_fired_at" else (name, kind) for name, kind in _RULE_FIELDS]
+    out = np.empty(rows.size, dtype=_native(names))
+    for name, _ in _RULE_FIELDS:
+        if name != "last_fired_at":
+            out[name] = rows[name]
+    raw = rows["last_fired_at"].astype(np.int64)
+    out["last_fired"] = np.where(raw == _NEVER, np.nan, raw / 1e6 + _PG_EPOCH)
+    return out
+
+
+def shard_predicate_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
+    """The stored predicates of the shard's rules as a record array of `PREDICATE_FIELDS` (native
+    byte order), in (bucket, rule, ord) order; `crc` is the hash of the definition they came from."""
+    import numpy as np
+
+    watching = "" if shard_filter.get("markets") is None else _WATCHED_RULES
+    sql = _SHARD_PREDICATES_SQL.replace("{watching}", watching)
+    packed = _copy_fields(conn, sql, shard_filter, np.dtype([("packed", np.dtype(list(PREDICATE_FIELDS)))]))
+    out = np.empty(packed.size, dtype=_native(PREDICATE_FIELDS))
+    for name, _ in PREDICATE_FIELDS:
+        out[name] = packed["packed"][name]
+    return out
 
 
 def begin_rule_snapshot(conn: Connection) -> None:
     """Make the caller's open transaction one consistent read-only view for the rule loads."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    # The planner guesses 100 conditions a rule (jsonb_array_elements), so the predicate
+    # The planner guesses 100 conditions a rule (jsonb_array_elements), so the JSON predicate
     # query looks costly enough to JIT-compile; compiling takes longer than running it.
     conn.execute("SET LOCAL jit = off")
 
 
-def enabled_rule_rows(conn: Connection, shard_filter: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The shard's enabled rules as `RuleRow` tuples plus `updated_at` (epoch seconds) last."""
-    # Binary results: a hundred thousand rows of numbers, no text parsing per value.
-    from psycopg.rows import tuple_row
-
-    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
-        return cur.execute(_RULES_SQL, shard_filter).fetchall()
-
-
-def shard_predicate_rows(conn: Connection, shard_filter: Mapping[str, Any], *, unknown: int) -> list[tuple[Any, ...]]:
-    """Flattened predicates (`PredicateRow`) of every enabled rule of the shard; codes the query
-    does not know read as `unknown`. Raises psycopg.DataError when a definition cannot convert."""
-    from psycopg.rows import tuple_row
-
-    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
-        return cur.execute(_SHARD_PREDICATES_SQL, {**shard_filter, "unknown": unknown}).fetchall()
-
-
-def predicate_rows(conn: Connection, ids: Sequence[int], *, unknown: int) -> list[tuple[Any, ...]]:
-    """Flattened predicates of the listed enabled rules (as `shard_predicate_rows`)."""
+def predicate_rows(conn: Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Predicates of the listed enabled rules flattened from JSON: `PredicateRow` plus the mode.
+    Codes the flattening does not know read as 99. Raises psycopg.DataError when a definition
+    cannot convert."""
     from psycopg.rows import tuple_row
 
     with conn.cursor(row_factory=tuple_row) as cur:
-        return cur.execute(_PREDICATES_SQL, {"ids": list(ids), "unknown": unknown}).fetchall()
+        return cur.execute(_PREDICATES_SQL, {"ids": list(ids)}).fetchall()
+
+
+def sync_rule_predicates(conn: Connection, rule_ids: Sequence[int]) -> None:
+    """Bring the stored predicates of `rule_ids` in step with the rules, in the caller's
+    transaction: an enabled rule's rows replaced by its definition's, any other rule's removed."""
+    if rule_ids:
+        conn.execute("SELECT rule_predicates_sync(%s::bigint[])", (list(rule_ids),))
 
 
 # ---- The tick: firings and rule state ---------------------------------------------------------
@@ -301,12 +369,14 @@ def rearm(conn: Connection, rule_ids: Sequence[int]) -> None:
 
 def disable_with_reasons(conn: Connection, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]:
     """Disable the still-enabled rules among `rule_ids`, each with its reason; the rows changed."""
-    return conn.execute(
+    rows = conn.execute(
         "UPDATE rules SET enabled = false, disabled_reason = r.reason, updated_at = now() "
         "FROM unnest(%s::bigint[], %s::text[]) AS r(id, reason) WHERE rules.id = r.id AND rules.enabled "
         "RETURNING rules.id, rules.user_id, rules.name, rules.disabled_reason",
         (list(rule_ids), list(reasons)),
     ).fetchall()
+    sync_rule_predicates(conn, [int(r["id"]) for r in rows])
+    return rows
 
 
 def insert_rule_disabled_notification(conn: Connection, user_id: int, title: str, body: str, rule_id: int) -> int:

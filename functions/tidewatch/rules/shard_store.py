@@ -1,6 +1,6 @@
 """The coordinator's view of the rules: enabled rules per bucket, and cut points inside a bucket.
 
-Both are index scans over `rules_shard_idx` / `rules_watched_markets_idx` (migration 0780), so
+Both are index scans over `rules_shard_cover_idx` (migration 0800) / `rules_watched_markets_idx` (migration 0780), so
 counting a million rules costs one aggregate query, not a load. The SQL is in `tidewatch.rules.repository`.
 """
 
