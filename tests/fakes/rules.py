@@ -4,7 +4,8 @@
 rows look as the Postgres adapter returns them (the definition as parsed JSON), and a unit of work
 that raises is rolled back, as a transaction would be. `InMemoryRuleSources` is a
 `RuleSourcesRepository` over rate rows, asset prices and position snapshots, answering as its
-queries do. The others stand in for the tick's market,
+queries do. `InMemoryShardCounts` is a `ShardCountsRepository` over rule rows (bucket, id, what
+each watches). The others stand in for the tick's market,
 risk, push and wallet collaborators and for API Gateway's post_to_connection.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -395,3 +397,43 @@ class InMemoryRuleSources:
     @contextmanager
     def session(self) -> Iterator[InMemoryRuleSourceRecords]:
         yield InMemoryRuleSourceRecords(self)
+
+
+@dataclass(frozen=True)
+class ShardRow:
+    """What the coordinator's counts see of one rule."""
+
+    rule_id: int
+    bucket: int
+    enabled: bool = True
+    watched_markets: frozenset[int] = frozenset()
+    watches_prices: bool = False
+
+
+class InMemoryShardCounts:
+    """A `ShardCountsRepository` over `ShardRow`s, answering as its queries do."""
+
+    def __init__(self, rows: Sequence[ShardRow]) -> None:
+        self.rows = list(rows)
+
+    @contextmanager
+    def reading(self) -> Iterator[InMemoryShardCounts]:
+        yield self
+
+    def _counted(self, markets: list[int] | None) -> list[ShardRow]:
+        return [
+            r
+            for r in self.rows
+            if r.enabled and (markets is None or r.watches_prices or bool(r.watched_markets & set(markets)))
+        ]
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for r in self._counted(markets):
+            counts[r.bucket] = counts.get(r.bucket, 0) + 1
+        return counts
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        ids = sorted(r.rule_id for r in self._counted(markets) if r.bucket == bucket)
+        # percentile_disc: the first id whose cumulative share reaches the fraction.
+        return [ids[max(math.ceil(f * len(ids)), 1) - 1] for f in fractions] if ids else []

@@ -450,6 +450,55 @@ def bucket_cuts(conn: Connection, bucket: int, fractions: Sequence[float], marke
     return [int(c) for c in (row["cuts"] if row and row["cuts"] else [])]
 
 
+class ShardCountRecords(Protocol):
+    """What the coordinator counts (`tidewatch.rules.shard_store`), as the functions above answer;
+    with `markets`, only the enabled rules that watch one of them or watch prices count."""
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        """Enabled rules per bucket (buckets without any absent)."""
+        ...
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        """The rule ids at `fractions` of the bucket's enabled rules by id (`percentile_disc`)."""
+        ...
+
+
+class ShardCountsRepository(Protocol):
+    """`reading()`: one connection for the counts of one plan."""
+
+    def reading(self) -> AbstractContextManager[ShardCountRecords]: ...
+
+
+class PostgresShardCountRecords:
+    """`ShardCountRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        return bucket_counts(self.conn, markets)
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        return bucket_cuts(self.conn, bucket, fractions, markets)
+
+
+class PostgresShardCounts:
+    """`ShardCountsRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def reading(self) -> Iterator[ShardCountRecords]:
+        with self._db.connection() as conn:
+            yield PostgresShardCountRecords(conn)
+
+
+def shard_counts(counts: ShardCountsRepository | Database) -> ShardCountsRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresShardCounts(counts) if isinstance(counts, Database) else counts
+
+
 # ---- Snapshot sources: latest markets, price changes, stored health factors --------------------
 
 
