@@ -74,10 +74,10 @@ CREATE TABLE rule_predicates (
     threshold      float8,
     hysteresis     float8 NOT NULL,
     -- The columns the loader reads, packed once when written as fixed-width big-endian fields
-    -- (tidewatch.rules.repository.PREDICATE_FIELDS): rule_id, definition_crc, ord = 0, mode,
+    -- (tidewatch.rules.repository.PREDICATE_FIELDS): rule_id, definition_crc, ord, ord = 0, mode,
     -- kind, market_a, market_b, side, horizon, chain_id, the asset space-padded to 20 bytes
     -- (blank unless asset_ok), asset_ok, window_seconds, op, threshold (NaN when missing),
-    -- hysteresis. A shard load copies one value a predicate instead of sixteen.
+    -- hysteresis. A shard load reads the concatenation of a shard's values as one bytea.
     packed         bytea NOT NULL,
     PRIMARY KEY (shard_bucket, rule_id, ord)
 );
@@ -88,7 +88,8 @@ CREATE FUNCTION rule_predicates_fill(ids bigint[]) RETURNS void LANGUAGE sql AS 
 INSERT INTO rule_predicates
 SELECT r.shard_bucket, r.id, p.ord, r.definition_crc, p.mode, p.kind, p.market_a, p.market_b, p.side,
        p.horizon, p.chain_id, p.asset, a.ok, p.window_seconds, p.op, p.threshold, p.hysteresis,
-       int8send(r.id) || int8send(r.definition_crc) || boolsend(p.ord = 0) || int2send(p.mode)
+       int8send(r.id) || int8send(r.definition_crc) || int4send(p.ord::integer) || boolsend(p.ord = 0)
+       || int2send(p.mode)
        || int2send(p.kind) || int8send(p.market_a) || int8send(p.market_b) || int2send(p.side)
        || int8send(p.horizon) || int8send(p.chain_id)
        || convert_to(rpad(CASE WHEN a.ok THEN p.asset ELSE '' END, 20), 'UTF8') || boolsend(a.ok)

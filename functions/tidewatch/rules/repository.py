@@ -184,9 +184,10 @@ class PostgresRules:
 
 # ---- The tick: rule and predicate loads -------------------------------------------------------
 
-# A shard's rules and predicates are read with binary COPY into numpy record arrays, every field
-# fixed-width and NOT NULL, so a shard of 100,000 rules is two reads and no Python object per row.
-# The dtypes name the wire widths (big-endian).
+# A shard's rules and predicates are each read as one bytea, the concatenation of one
+# fixed-width big-endian record a row (`string_agg`, in no particular order: the loader sorts),
+# parsed with `np.frombuffer`: a shard of 100,000 rules is two values on the wire and no Python
+# object, nor COPY message, per row. The dtypes name the fields in order.
 _RULE_FIELDS = (
     ("rule_id", ">i8"),
     ("user_id", ">i8"),
@@ -201,6 +202,7 @@ _RULE_FIELDS = (
 PREDICATE_FIELDS = (
     ("rule_id", ">i8"),
     ("crc", ">i8"),
+    ("ord", ">i4"),
     ("is_trigger", "?"),
     ("mode", ">i2"),
     ("kind", ">i2"),
@@ -223,26 +225,25 @@ _NEVER = -(2**63)  # '-infinity' on the wire
 _IN_SHARD = "shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s"
 _WATCHING_ANY = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
 
-# Ordered by (bucket, id), the order of `rules_shard_cover_idx`, which holds every column read:
-# an index-only scan of the shard's entries (ordered by id alone, the planner would walk the id
-# index of every enabled rule and filter by bucket). Plain columns: no conversion per value.
+# An index-only scan of `rules_shard_cover_idx` (the shard's entries; it holds every column read).
 _SHARD_RULES_SQL = (
-    "SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed, "
-    "COALESCE(last_fired_at, '-infinity'::timestamptz), definition_crc "
-    "FROM rules WHERE enabled AND " + _IN_SHARD + "{watching} ORDER BY shard_bucket, id"
+    "SELECT string_agg(int8send(id) || int8send(user_id) || int8send(COALESCE(portfolio_id, 0)) "
+    "|| int4send(cadence_seconds) || int4send(cooldown_seconds) || boolsend(armed) "
+    "|| timestamptz_send(COALESCE(last_fired_at, '-infinity'::timestamptz)) || int8send(definition_crc), ''::bytea) "
+    "FROM rules WHERE enabled AND " + _IN_SHARD + "{watching}"
 )
 _SHARD_PREDICATES_SQL = (
-    "SELECT packed FROM rule_predicates WHERE "
+    "SELECT string_agg(packed, ''::bytea) FROM rule_predicates WHERE "
     + _IN_SHARD.replace("id BETWEEN", "rule_id BETWEEN")
-    + "{watching} ORDER BY shard_bucket, rule_id, ord"
+    + "{watching}"
 )
 _WATCHED_RULES = " AND rule_id IN (SELECT id FROM rules WHERE enabled AND " + _IN_SHARD + " AND " + _WATCHING_ANY + ")"
 
 # Predicates of listed rules flattened from their JSON definitions (rules written past the
-# repository, or whose definition cannot convert), columns as `PredicateRow` plus the mode.
+# repository, or whose definition cannot convert), columns as `PredicateRow` plus mode and ord.
 _PREDICATES_SQL = """
 SELECT r.id, p.ord = 0, p.kind, p.market_a, p.market_b, p.side, p.horizon, p.chain_id, p.asset,
-       p.window_seconds, p.op, p.threshold, p.hysteresis, p.mode
+       p.window_seconds, p.op, p.threshold, p.hysteresis, p.mode, p.ord
 FROM rules r CROSS JOIN LATERAL rule_flat_predicates(r.definition) p
 WHERE r.enabled AND r.id = ANY(%(ids)s)
 ORDER BY r.id, p.ord
@@ -255,59 +256,44 @@ def _native(fields: Sequence[tuple[str, str]]) -> Any:
     return np.dtype([(name, np.dtype(kind).newbyteorder("=")) for name, kind in fields])
 
 
-def _copy_fields(conn: Connection, sql: str, params: Mapping[str, Any], fields: Any) -> Any:
-    """A binary COPY of `sql` as a numpy record array of the wire's `fields` (a structured dtype)."""
+def _packed_records(conn: Connection, sql: str, params: Mapping[str, Any], fields: Sequence[tuple[str, str]]) -> Any:
+    """The one bytea `sql` answers, as a record array of `fields` in native byte order."""
     import numpy as np
+    from psycopg.rows import tuple_row
 
-    with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
-        data = b"".join(copy)
-    # Header: 11-byte signature, 4-byte flags, 4-byte extension length (+ extension); trailer -1.
-    if data[:11] != b"PGCOPY\n\xff\r\n\x00":
-        raise ValueError("not a binary COPY stream")
-    start = 19 + int.from_bytes(data[15:19], "big")
-    layout: list[tuple[str, Any]] = [("n", ">i2")]
-    for name in fields.names:
-        layout += [(f"{name}_len", ">i4"), (name, fields[name])]
-    rows = np.frombuffer(memoryview(data)[start : len(data) - 2], dtype=np.dtype(layout))
-    if rows.size and (
-        (rows["n"] != len(fields.names)).any()
-        or any((rows[f"{name}_len"] != fields[name].itemsize).any() for name in fields.names)
-    ):
-        raise ValueError("a COPY row does not have the fixed-width layout")
-    return rows
+    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        row = cur.execute(sql, params).fetchone()
+    data = b"" if row is None or row[0] is None else bytes(row[0])
+    wire = np.dtype(list(fields))
+    if len(data) % wire.itemsize:
+        raise ValueError("packed rows do not have the fixed-width layout")
+    return np.frombuffer(data, dtype=wire).astype(_native(fields))
 
 
 def shard_rule_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
     """The shard's enabled rules (with `markets`, those watching them or prices) as a record array
-    in (bucket, id) order: rule_id, user_id, portfolio_id (0 for none), cadence, cooldown, armed,
+    in no particular order: rule_id, user_id, portfolio_id (0 for none), cadence, cooldown, armed,
     last_fired (epoch seconds, NaN if never) and crc, the definition's hash."""
     import numpy as np
 
     watching = "" if shard_filter.get("markets") is None else " AND " + _WATCHING_ANY
-    sql = _SHARD_RULES_SQL.replace("{watching}", watching)
-    rows = _copy_fields(conn, sql, shard_filter, np.dtype(list(_RULE_FIELDS)))
+    rows = _packed_records(conn, _SHARD_RULES_SQL.replace("{watching}", watching), shard_filter, _RULE_FIELDS)
     names = [("last_fired", "<f8") if name == "last_fired_at" else (name, kind) for name, kind in _RULE_FIELDS]
     out = np.empty(rows.size, dtype=_native(names))
     for name, _ in _RULE_FIELDS:
         if name != "last_fired_at":
             out[name] = rows[name]
-    raw = rows["last_fired_at"].astype(np.int64)
+    raw = rows["last_fired_at"]
     out["last_fired"] = np.where(raw == _NEVER, np.nan, raw / 1e6 + _PG_EPOCH)
     return out
 
 
 def shard_predicate_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
     """The stored predicates of the shard's rules as a record array of `PREDICATE_FIELDS` (native
-    byte order), in (bucket, rule, ord) order; `crc` is the hash of the definition they came from."""
-    import numpy as np
-
+    byte order) in no particular order; `crc` is the hash of the definition they came from."""
     watching = "" if shard_filter.get("markets") is None else _WATCHED_RULES
     sql = _SHARD_PREDICATES_SQL.replace("{watching}", watching)
-    packed = _copy_fields(conn, sql, shard_filter, np.dtype([("packed", np.dtype(list(PREDICATE_FIELDS)))]))
-    out = np.empty(packed.size, dtype=_native(PREDICATE_FIELDS))
-    for name, _ in PREDICATE_FIELDS:
-        out[name] = packed["packed"][name]
-    return out
+    return _packed_records(conn, sql, shard_filter, PREDICATE_FIELDS)
 
 
 def begin_rule_snapshot(conn: Connection) -> None:
@@ -319,7 +305,7 @@ def begin_rule_snapshot(conn: Connection) -> None:
 
 
 def predicate_rows(conn: Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """Predicates of the listed enabled rules flattened from JSON: `PredicateRow` plus the mode.
+    """Predicates of the listed enabled rules flattened from JSON: `PredicateRow`, mode, ord.
     Codes the flattening does not know read as 99. Raises psycopg.DataError when a definition
     cannot convert."""
     from psycopg.rows import tuple_row

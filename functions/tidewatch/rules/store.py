@@ -123,11 +123,28 @@ def _json_predicates(conn: Connection, rules: Any, ids: npt.NDArray[np.int64], r
             ok = _ASSET.fullmatch(asset) is not None
             threshold = float("nan") if r[11] is None else r[11]
             padded = asset.encode().ljust(repository.ASSET_BYTES) if ok else b" " * repository.ASSET_BYTES
-            rule_id, is_trigger, kind, market_a, market_b, side, horizon, chain, _, window, op, _, hysteresis, mode = r
+            (
+                rule_id,
+                is_trigger,
+                kind,
+                market_a,
+                market_b,
+                side,
+                horizon,
+                chain,
+                _,
+                window,
+                op,
+                _,
+                hysteresis,
+                mode,
+                ord_,
+            ) = r
             out.append(
                 (
                     rule_id,
                     crc[rule_id],
+                    ord_,
                     is_trigger,
                     mode,
                     kind,
@@ -170,7 +187,7 @@ class RuleCache:
 
     Every load reads the shard's rules (state: armed, last fired; and the definition's hash) in
     one index-only range read; predicates come from the previous load while every rule's hash
-    still matches, else from the stored predicate table (one range read in shard order), and the
+    still matches, else from the stored predicate table (one range read of the shard), and the
     rules it lacks or holds stale (written past the repository) are flattened from their JSON.
     All reads happen in one REPEATABLE READ transaction, so the tick sees one consistent set of
     rules. Columns are built, checked and grouped with numpy, never per row.
@@ -213,8 +230,8 @@ class RuleCache:
             refused = np.fromiter(rejected, dtype=np.int64, count=len(rejected))
             predicates = predicates[~np.isin(predicates["rule_id"], refused)]
             rules = rules[~np.isin(rules["rule_id"], refused)]
-        rules = rules[np.argsort(rules["rule_id"], kind="stable")]
-        predicates = predicates[np.argsort(predicates["rule_id"], kind="stable")]
+        rules = rules[np.argsort(rules["rule_id"])]
+        predicates = predicates[np.lexsort((predicates["ord"], predicates["rule_id"]))]
         self._predicates = predicates
         triggers = predicates[predicates["is_trigger"]]
         if triggers.size != rules.size:  # pragma: no cover - every flattened rule has one trigger row
