@@ -188,7 +188,7 @@ class PostgresRules:
 # fixed-width big-endian record a row (`string_agg`, in no particular order: the loader sorts),
 # parsed with `np.frombuffer`: a shard of 100,000 rules is two values on the wire and no Python
 # object, nor COPY message, per row. The dtypes name the fields in order.
-_RULE_FIELDS = (
+RULE_FIELDS = (
     ("rule_id", ">i8"),
     ("user_id", ">i8"),
     ("portfolio_id", ">i8"),
@@ -250,7 +250,7 @@ ORDER BY r.id, p.ord
 """
 
 
-def _native(fields: Sequence[tuple[str, str]]) -> Any:
+def native_dtype(fields: Sequence[tuple[str, str]]) -> Any:
     import numpy as np
 
     return np.dtype([(name, np.dtype(kind).newbyteorder("=")) for name, kind in fields])
@@ -267,7 +267,7 @@ def _packed_records(conn: Connection, sql: str, params: Mapping[str, Any], field
     wire = np.dtype(list(fields))
     if len(data) % wire.itemsize:
         raise ValueError("packed rows do not have the fixed-width layout")
-    return np.frombuffer(data, dtype=wire).astype(_native(fields))
+    return np.frombuffer(data, dtype=wire).astype(native_dtype(fields))
 
 
 def shard_rule_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
@@ -277,10 +277,10 @@ def shard_rule_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any
     import numpy as np
 
     watching = "" if shard_filter.get("markets") is None else " AND " + _WATCHING_ANY
-    rows = _packed_records(conn, _SHARD_RULES_SQL.replace("{watching}", watching), shard_filter, _RULE_FIELDS)
-    names = [("last_fired", "<f8") if name == "last_fired_at" else (name, kind) for name, kind in _RULE_FIELDS]
-    out = np.empty(rows.size, dtype=_native(names))
-    for name, _ in _RULE_FIELDS:
+    rows = _packed_records(conn, _SHARD_RULES_SQL.replace("{watching}", watching), shard_filter, RULE_FIELDS)
+    names = [("last_fired", "<f8") if name == "last_fired_at" else (name, kind) for name, kind in RULE_FIELDS]
+    out = np.empty(rows.size, dtype=native_dtype(names))
+    for name, _ in RULE_FIELDS:
         if name != "last_fired_at":
             out[name] = rows[name]
     raw = rows["last_fired_at"]
@@ -409,6 +409,127 @@ def record_action_results(conn: Connection, results: Sequence[tuple[str, str | N
             "UPDATE rule_executions SET actions = %s::jsonb, error = %s, action_rounds = %s WHERE id = %s",
             results,
         )
+
+
+# ---- The tick's unit of work: the port the loader, the claims and the disables go through -------
+
+
+class UnconvertibleDefinition(Exception):
+    """Some listed rule's definition cannot be flattened (the database's reason as the message)."""
+
+
+class RuleLoadRecords(Protocol):
+    """One consistent read-only view of the rules for a shard load (`tidewatch.rules.store`)."""
+
+    def shard_rules(self, shard_filter: Mapping[str, Any]) -> Any:
+        """As `shard_rule_records`."""
+        ...
+
+    def stored_predicates(self, shard_filter: Mapping[str, Any]) -> Any:
+        """As `shard_predicate_records`."""
+        ...
+
+    def flattened_predicates(self, rule_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """As `predicate_rows`; raises `UnconvertibleDefinition` (the view stays usable)."""
+        ...
+
+
+class RuleTickRecords(Protocol):
+    """The tick's writes within one transaction: claims, rule state, disables (rows are dicts)."""
+
+    def rules_to_claim(self, rule_ids: Sequence[int]) -> list[dict[str, Any]]: ...
+
+    def insert_firings(
+        self, now: datetime, rule_ids: Sequence[int], window_keys: Sequence[str], observed: Sequence[str]
+    ) -> list[dict[str, Any]]: ...
+
+    def disarm_fired(self, rule_ids: Sequence[int], now: datetime) -> None: ...
+
+    def rearm(self, rule_ids: Sequence[int]) -> None: ...
+
+    def disable_with_reasons(self, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int: ...
+
+
+class RuleTickRepository(Protocol):
+    """`snapshot()` for loads, `transaction()` for the claims and disables."""
+
+    def snapshot(self) -> AbstractContextManager[RuleLoadRecords]: ...
+
+    def transaction(self) -> AbstractContextManager[RuleTickRecords]: ...
+
+
+class PostgresRuleLoadRecords:
+    """`RuleLoadRecords` over one connection in a REPEATABLE READ READ ONLY transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def shard_rules(self, shard_filter: Mapping[str, Any]) -> Any:
+        return shard_rule_records(self.conn, shard_filter)
+
+    def stored_predicates(self, shard_filter: Mapping[str, Any]) -> Any:
+        return shard_predicate_records(self.conn, shard_filter)
+
+    def flattened_predicates(self, rule_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            with self.conn.transaction():  # a savepoint: a failed query leaves the view usable
+                return predicate_rows(self.conn, rule_ids)
+        except psycopg.DataError as exc:
+            raise UnconvertibleDefinition(str(exc)) from exc
+
+
+class PostgresRuleTickRecords:
+    """`RuleTickRecords` over one connection (the caller's transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def rules_to_claim(self, rule_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return rules_to_claim(self.conn, rule_ids)
+
+    def insert_firings(
+        self, now: datetime, rule_ids: Sequence[int], window_keys: Sequence[str], observed: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        return insert_firings(self.conn, now, rule_ids, window_keys, observed)
+
+    def disarm_fired(self, rule_ids: Sequence[int], now: datetime) -> None:
+        disarm_fired(self.conn, rule_ids, now)
+
+    def rearm(self, rule_ids: Sequence[int]) -> None:
+        rearm(self.conn, rule_ids)
+
+    def disable_with_reasons(self, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]:
+        return disable_with_reasons(self.conn, rule_ids, reasons)
+
+    def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        return insert_rule_disabled_notification(self.conn, user_id, title, body, rule_id)
+
+
+class PostgresRuleTick:
+    """`RuleTickRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def snapshot(self) -> Iterator[RuleLoadRecords]:
+        with self._db.connection() as conn, conn.transaction():
+            begin_rule_snapshot(conn)
+            yield PostgresRuleLoadRecords(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[RuleTickRecords]:
+        with self._db.transaction() as conn:
+            yield PostgresRuleTickRecords(conn)
+
+
+def rule_tick(tick: RuleTickRepository | Database) -> RuleTickRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresRuleTick(tick) if isinstance(tick, Database) else tick
 
 
 # ---- The coordinator: enabled rules per shard bucket ------------------------------------------

@@ -30,9 +30,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Database
 from tidewatch.rules import repository
 from tidewatch.rules.model import RuleDefinition
+from tidewatch.rules.repository import RuleLoadRecords, RuleTickRepository, UnconvertibleDefinition
 from tidewatch.rules.ruleset import RuleSet
 from tidewatch.rules.sharding import ALL_RULES, ShardRange
 
@@ -95,23 +96,20 @@ class LoadedRules:
     rejected: dict[int, str] = field(default_factory=dict)
 
 
-def _json_predicates(conn: Connection, rules: Any, ids: npt.NDArray[np.int64], rejected: dict[int, str]) -> Any:
+def _json_predicates(records: RuleLoadRecords, rules: Any, ids: npt.NDArray[np.int64], rejected: dict[int, str]) -> Any:
     """Predicates of `ids` flattened from their JSON definitions, as predicate records; rules whose
     definitions the query cannot convert go to `rejected`.
 
     One query for all ids; on a data error, halves of `ids` are retried (each in a savepoint)
     until the failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
-    import psycopg
-
     crc = dict(zip(rules["rule_id"].tolist(), rules["crc"].tolist(), strict=True))
     out: list[tuple[Any, ...]] = []
     pending: list[list[int]] = [ids.tolist()] if ids.size else []
     while pending:
         part = pending.pop()
         try:
-            with conn.transaction():
-                rows = repository.predicate_rows(conn, part)
-        except psycopg.DataError as exc:
+            rows = records.flattened_predicates(part)
+        except UnconvertibleDefinition as exc:
             if len(part) == 1:
                 rejected[int(part[0])] = reason_text(f"definition cannot be evaluated: {exc}")
             else:
@@ -203,23 +201,22 @@ class RuleCache:
             "markets": sorted({int(m) for m in markets}) if markets is not None else None,
         }
 
-    def load(self, database: Database) -> RuleSet:
+    def load(self, database: RuleTickRepository | Database) -> RuleSet:
         """The enabled rules that can be evaluated (rejects are left out)."""
         return self.load_checked(database).rules
 
-    def load_checked(self, database: Database) -> LoadedRules:
+    def load_checked(self, database: RuleTickRepository | Database) -> LoadedRules:
         """The enabled rules that can be evaluated, and why each of the others cannot."""
         rejected: dict[int, str] = {}
-        with database.connection() as conn, conn.transaction():
-            repository.begin_rule_snapshot(conn)
-            rules = repository.shard_rule_records(conn, self._filter)
+        with repository.rule_tick(database).snapshot() as records:
+            rules = records.shard_rules(self._filter)
             predicates, missing = np.zeros(0, dtype=_predicate_dtype()), rules["rule_id"]
             if self._predicates is not None:
                 predicates, missing = _current(rules, self._predicates)
             if missing.size:
-                predicates, missing = _current(rules, repository.shard_predicate_records(conn, self._filter))
+                predicates, missing = _current(rules, records.stored_predicates(self._filter))
             if missing.size:
-                predicates = np.concatenate([predicates, _json_predicates(conn, rules, missing, rejected)])
+                predicates = np.concatenate([predicates, _json_predicates(records, rules, missing, rejected)])
         problems = predicate_problems(predicates)
         bad = np.flatnonzero(problems)
         if bad.size:
@@ -241,7 +238,7 @@ class RuleCache:
         return LoadedRules(RuleSet.from_columns(columns, predicates), rejected)
 
 
-def load_enabled_rules(database: Database) -> RuleSet:
+def load_enabled_rules(database: RuleTickRepository | Database) -> RuleSet:
     """A one-off load (no cache between calls): dry runs, tests."""
     return RuleCache().load(database)
 
@@ -266,7 +263,7 @@ class ClaimedRule:
 
 
 def claim_firings(
-    database: Database,
+    database: RuleTickRepository | Database,
     claims: Sequence[Claim],
     rearm_ids: Sequence[int],
     now: datetime,
@@ -277,10 +274,10 @@ def claim_firings(
     Each candidate's stored definition is validated against the rule model first; one that fails
     is not claimed and goes to `rejected` (rule id -> reason) for the tick to disable."""
     claimed: list[ClaimedRule] = []
-    with database.transaction() as conn:
+    with repository.rule_tick(database).transaction() as records:
         if claims:
             stored: dict[int, tuple[dict[str, Any], RuleDefinition]] = {}
-            for rule in repository.rules_to_claim(conn, [c.rule_id for c in claims]):
+            for rule in records.rules_to_claim([c.rule_id for c in claims]):
                 try:
                     stored[int(rule["id"])] = (rule, RuleDefinition.model_validate(rule["definition"]))
                 except ValidationError as exc:
@@ -288,8 +285,7 @@ def claim_firings(
                         rejected[int(rule["id"])] = reason_text(f"definition is invalid: {_first_error(exc)}")
             valid = [c for c in claims if c.rule_id in stored]
             rows = (
-                repository.insert_firings(
-                    conn,
+                records.insert_firings(
                     now,
                     [c.rule_id for c in valid],
                     [c.window_key for c in valid],
@@ -300,7 +296,7 @@ def claim_firings(
             )
             won = {int(r["rule_id"]): r for r in rows}
             if won:
-                repository.disarm_fired(conn, list(won), now)
+                records.disarm_fired(list(won), now)
             for rule_id in sorted(won):
                 execution = won[rule_id]
                 rule, definition = stored[rule_id]
@@ -317,7 +313,7 @@ def claim_firings(
                     )
                 )
         if rearm_ids:
-            repository.rearm(conn, rearm_ids)
+            records.rearm(rearm_ids)
     return claimed
 
 
@@ -336,15 +332,15 @@ class DisabledRule:
     notification_id: int
 
 
-def disable_rules(database: Database, reasons: Mapping[int, str]) -> list[DisabledRule]:
+def disable_rules(database: RuleTickRepository | Database, reasons: Mapping[int, str]) -> list[DisabledRule]:
     """Disable rules that cannot be evaluated or acted on, keep the reason on the rule (shown by the
     API as `disabled_reason`) and store a `rule_disabled` notification for each owner. Rules already
     disabled are left alone, so a redelivered tick tells nobody twice."""
     if not reasons:
         return []
     ids = list(reasons)
-    with database.transaction() as conn:
-        rows = repository.disable_with_reasons(conn, ids, [reasons[i] for i in ids])
+    with repository.rule_tick(database).transaction() as records:
+        rows = records.disable_with_reasons(ids, [reasons[i] for i in ids])
         disabled: list[DisabledRule] = []
         for row in sorted(rows, key=lambda r: int(r["id"])):
             body = {
@@ -353,8 +349,8 @@ def disable_rules(database: Database, reasons: Mapping[int, str]) -> list[Disabl
                 "rule_name": str(row["name"]),
                 "reason": str(row["disabled_reason"]),
             }
-            note_id = repository.insert_rule_disabled_notification(
-                conn, row["user_id"], f"Rule '{row['name']}' was disabled", json.dumps(body), row["id"]
+            note_id = records.insert_rule_disabled_notification(
+                row["user_id"], f"Rule '{row['name']}' was disabled", json.dumps(body), row["id"]
             )
             disabled.append(
                 DisabledRule(
