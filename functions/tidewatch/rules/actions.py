@@ -33,6 +33,7 @@ from tidewatch.rules.model import (
     RuleDefinition,
     WebhookAction,
 )
+from tidewatch.rules.repository import RuleActionRecords, ValueRefused
 from tidewatch.rules.webhooks import WebhookSender
 from tidewatch.transactions.models import PrepareRequest
 
@@ -132,7 +133,7 @@ def with_retries(fn: Callable[[], T], *, attempts: int, backoff_seconds: float) 
 class ActionRunner:
     def __init__(
         self,
-        database: Database,
+        database: RuleActionRecords | Database,
         *,
         pusher: NotificationPusher | None,
         preparer: TransactionPreparer | None,
@@ -143,7 +144,7 @@ class ActionRunner:
         alerts: AlertSink | None = None,
     ) -> None:
         self._alerts = alerts
-        self._db = database
+        self._records = repository.rule_actions(database)
         self._pusher = pusher
         self._preparer = preparer
         self._webhooks = webhooks
@@ -179,10 +180,9 @@ class ActionRunner:
         """Re-run failed notify/prepare actions of recent firings, and every action of firings whose
         actions never ran (the function died after claiming them). Webhooks retry in their own queue.
         Only firings of earlier ticks are considered. Returns the number of actions re-run."""
-        with self._db.connection() as conn:
-            rows = repository.unfinished_firings(
-                conn, now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit
-            )
+        rows = self._records.unfinished_firings(
+            now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit
+        )
         jobs: list[tuple[Firing, Action]] = []
         plan: list[tuple[int, list[ActionResult], list[int], int]] = []
         for row in rows:
@@ -275,14 +275,9 @@ class ActionRunner:
         )
 
     def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
-        import psycopg
-
         try:
-            with self._db.connection() as conn:
-                return repository.insert_rule_fired_notification(
-                    conn, firing.user_id, title, json.dumps(body), firing.rule_id
-                )
-        except psycopg.DataError as exc:  # the title or body is a value PostgreSQL refuses
+            return self._records.insert_rule_fired_notification(firing.user_id, title, json.dumps(body), firing.rule_id)
+        except ValueRefused as exc:  # the title or body is a value PostgreSQL refuses
             raise PermanentActionError(f"notification cannot be stored: {exc}") from exc
 
     def _push(self, user_id: int, message: Mapping[str, Any]) -> int:
@@ -342,7 +337,6 @@ class ActionRunner:
         if not params:
             return
         try:
-            with self._db.connection() as conn:
-                repository.record_action_results(conn, params)
+            self._records.record_action_results(params)
         except Exception as exc:  # the actions happened; losing their log must not fail the tick
             logger.exception("could not record action results", extra={"error": str(exc)})

@@ -772,3 +772,121 @@ def cancel_pending_deliveries(conn: Connection, rule_id: int) -> int:
         (rule_id,),
     )
     return int(cur.rowcount)
+
+
+# ---- Ports of the actions' records and of the webhook queue (one connection a call) ----------
+
+
+class ValueRefused(Exception):
+    """PostgreSQL refused a value the caller built (the database's reason as the message)."""
+
+
+class RuleActionRecords(Protocol):
+    """What `tidewatch.rules.actions.ActionRunner` stores and reads, as the functions above."""
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        """The notification's id; raises `ValueRefused` when the title or body cannot be stored."""
+        ...
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None: ...
+
+
+class PostgresRuleActions:
+    """`RuleActionRecords` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]:
+        with self._db.connection() as conn:
+            return unfinished_firings(conn, now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit)
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        import psycopg
+
+        try:
+            with self._db.connection() as conn:
+                return insert_rule_fired_notification(conn, user_id, title, body, rule_id)
+        except psycopg.DataError as exc:
+            raise ValueRefused(str(exc)) from exc
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
+        with self._db.connection() as conn:
+            record_action_results(conn, results)
+
+
+def rule_actions(records: RuleActionRecords | Database) -> RuleActionRecords:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresRuleActions(records) if isinstance(records, Database) else records
+
+
+class WebhookQueue(Protocol):
+    """The webhook delivery log and retry queue (`tidewatch.rules.webhooks`), as the functions below."""
+
+    def enqueue_delivery(self, rule_id: int, url: str, payload: str) -> int: ...
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None: ...
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None: ...
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[int]: ...
+
+
+class PostgresWebhookQueue:
+    """`WebhookQueue` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def enqueue_delivery(self, rule_id: int, url: str, payload: str) -> int:
+        with self._db.connection() as conn:
+            return enqueue_delivery(conn, rule_id, url, payload)
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        with self._db.connection() as conn:
+            return delivery(conn, delivery_id)
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        with self._db.connection() as conn:
+            record_delivery_attempt(
+                conn,
+                delivery_id,
+                attempt=attempt,
+                status=status,
+                response_code=response_code,
+                error=error,
+                next_attempt_at=next_attempt_at,
+            )
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[int]:
+        with self._db.connection() as conn:
+            return due_deliveries(conn, now, limit)
+
+
+def webhook_queue(queue: WebhookQueue | Database) -> WebhookQueue:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresWebhookQueue(queue) if isinstance(queue, Database) else queue
