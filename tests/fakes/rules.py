@@ -570,3 +570,30 @@ class InMemoryRuleTick:
     def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
         self.notifications.append({"user_id": user_id, "title": title, "body": json.loads(body), "rule_id": rule_id})
         return len(self.notifications)
+
+
+class InMemoryRuleActions:
+    """A `RuleActionRecords`: stored notifications and action results; a title or body holding NUL
+    is refused, as PostgreSQL refuses it in text."""
+
+    def __init__(self, unfinished: Sequence[dict[str, Any]] = ()) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        self.results: dict[int, tuple[list[dict[str, Any]], str | None, int]] = {}
+        self.unfinished = list(unfinished)
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]:
+        return [r for r in self.unfinished if r["action_rounds"] < max_rounds][:limit]
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        from tidewatch.rules.repository import ValueRefused
+
+        if "\x00" in title or "\\u0000" in body:
+            raise ValueRefused("invalid byte sequence: 0x00")
+        self.notifications.append({"user_id": user_id, "title": title, "body": json.loads(body), "rule_id": rule_id})
+        return len(self.notifications)
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
+        for actions, error, rounds, execution_id in results:
+            self.results[execution_id] = (json.loads(actions), error, rounds)
