@@ -580,6 +580,7 @@ class InMemoryRuleActions:
         self.notifications: list[dict[str, Any]] = []
         self.results: dict[int, tuple[list[dict[str, Any]], str | None, int]] = {}
         self.unfinished = list(unfinished)
+        self.batches = 0
 
     def unfinished_firings(
         self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
@@ -593,6 +594,14 @@ class InMemoryRuleActions:
             raise ValueRefused("invalid byte sequence: 0x00")
         self.notifications.append({"user_id": user_id, "title": title, "body": json.loads(body), "rule_id": rule_id})
         return len(self.notifications)
+
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        from tidewatch.rules.repository import ValueRefused
+
+        self.batches += 1
+        if any("\x00" in title or "\\u0000" in body for _, title, body, _ in rows):
+            raise ValueRefused("invalid byte sequence: 0x00")
+        return [self.insert_rule_fired_notification(*row) for row in rows]
 
     def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
         for actions, error, rounds, execution_id in results:

@@ -385,6 +385,19 @@ def insert_rule_fired_notification(conn: Connection, user_id: int, title: str, b
     return int(row["id"])
 
 
+def insert_rule_fired_notifications(conn: Connection, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+    """`rule_fired` notifications for (user id, title, body JSON, rule id) rows in one statement;
+    their ids in the rows' order (ids are assigned in insertion order, which follows `ord`)."""
+    inserted = conn.execute(
+        "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
+        "SELECT n.user_id, 'rule_fired', n.title, n.body::jsonb, n.rule_id "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) WITH ORDINALITY AS n(user_id, title, body, rule_id, ord) "
+        "ORDER BY n.ord RETURNING id",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
+    ).fetchall()
+    return sorted(int(r["id"]) for r in inserted)
+
+
 def unfinished_firings(
     conn: Connection, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
 ) -> list[dict[str, Any]]:
@@ -792,6 +805,11 @@ class RuleActionRecords(Protocol):
         """The notification's id; raises `ValueRefused` when the title or body cannot be stored."""
         ...
 
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        """(user id, title, body, rule id) rows stored all or none; their ids in order. Raises
+        `ValueRefused` when any row cannot be stored (then none is)."""
+        ...
+
     def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None: ...
 
 
@@ -813,6 +831,15 @@ class PostgresRuleActions:
         try:
             with self._db.connection() as conn:
                 return insert_rule_fired_notification(conn, user_id, title, body, rule_id)
+        except psycopg.DataError as exc:
+            raise ValueRefused(str(exc)) from exc
+
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        import psycopg
+
+        try:
+            with self._db.transaction() as conn:
+                return insert_rule_fired_notifications(conn, rows)
         except psycopg.DataError as exc:
             raise ValueRefused(str(exc)) from exc
 

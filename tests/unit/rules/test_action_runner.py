@@ -32,3 +32,16 @@ def test_a_refused_notification_fails_only_its_firing_and_is_permanent() -> None
     # And both results are recorded on their executions
     assert sorted(records.results) == [1, 2]
     assert records.results[2][1] is not None
+
+
+def test_a_tick_s_notifications_are_stored_in_one_statement_each_firing_its_own() -> None:
+    # Given three firings with notify actions
+    records = InMemoryRuleActions()
+    runner = ActionRunner(records, pusher=FakePusher(), preparer=None, webhooks=None, backoff_seconds=0.0)
+    # When their actions run
+    results = runner.run([_firing(1, "a"), _firing(2, "b"), _firing(3, "c")])
+    # Then one batch stored the three, and each firing reports its own notification
+    assert records.batches == 1
+    assert [n["title"] for n in records.notifications] == ["a", "b", "c"]
+    assert [results[e][0].detail["notification_id"] for e in (1, 2, 3)] == [1, 2, 3]
+    assert all(results[e][0].ok and results[e][0].attempts == 1 for e in (1, 2, 3))
