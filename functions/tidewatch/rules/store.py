@@ -68,7 +68,7 @@ def reason_text(message: str) -> str:
 
 
 def predicate_problems(p: Any) -> npt.NDArray[np.int8]:
-    """Per predicate (columns of `repository._PREDICATE_FIELDS`), the code in `_PROBLEMS` of the
+    """Per predicate (columns of `repository.PREDICATE_FIELDS`), the code in `_PROBLEMS` of the
     first check it fails, 0 when it can be evaluated: cheap checks in a few numpy passes."""
     kind, side, op = p["kind"], p["side"], p["op"]
     priced = kind == 4
