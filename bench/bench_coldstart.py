@@ -20,6 +20,12 @@ Targets: each function at most half of "everything" (venv); the api ≤ 400 ms f
 Python 3.11 reference figures (venv): api 543 ms, everything 1.43 s.
 
     python bench/bench_coldstart.py [--runs 7] [--build .aws-sam/build-x86_64] [--function ApiFunction]
+        [--code DIR] [--compare DIR]
+
+--code DIR imports each handler from DIR (e.g. `functions`, with the venv's bytecode) instead of
+the build's code folder, with the built layers: a code change measured without rebuilding.
+--compare DIR adds, for each function, paired runs: one process of the package's code folder and
+one of DIR in turn, so both see the same load (median / fastest of each, package CPU ms).
 """
 
 from __future__ import annotations
@@ -134,16 +140,39 @@ def _venv_api(module: str, runs: int) -> float:
     return seconds
 
 
+def _paired(module: str, path: list[str], other: Path, runs: int) -> str:
+    """Alternate processes of the package's code folder and of `other` (same layers)."""
+    env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+    samples: dict[str, list[float]] = {"package": [], "compare": []}
+    load = os.getloadavg()[0]
+    for _ in range(runs):
+        for label, code in (("package", path[0]), ("compare", str(other))):
+            command = [sys.executable, "-I", "-S", "-B", "-c", PACKAGE_TIMER, ":".join([code, *path[1:]]), module]
+            samples[label].append(_sample(_run(command, env, "/", "")) * 1000)
+    PROCESS.pop("", None)
+    a, b = samples["package"], samples["compare"]
+    return (
+        f"{'  paired, package → ' + other.name:<42}{statistics.median(a):.0f} / {min(a):.0f} → "
+        f"{statistics.median(b):.0f} / {min(b):.0f} ms (median / fastest of {runs} pairs, "
+        f"load {load:.1f} → {os.getloadavg()[0]:.1f})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--function", action="append", help="only these logical ids (repeatable)")
     parser.add_argument("--build", type=Path, default=ROOT / ".aws-sam" / "build-x86_64")
     parser.add_argument("--runtime", type=Path, default=ROOT / ".aws-sam" / "lambda-runtime")
+    parser.add_argument("--code", type=Path, help="the functions' code folder instead of the build's")
+    parser.add_argument("--compare", type=Path, help="a second code folder, measured in paired runs")
     args = parser.parse_args()
     template = read_template()
     built = (args.build / "template.yaml").exists()
     specs = worker_specs(template, args.build, args.runtime) if built else {}
+    if args.code:
+        for spec in specs.values():
+            spec["path"] = [str(args.code.resolve()), *spec["path"][1:]]
     source = Path(tempfile.mkdtemp(prefix="tw-bench-source-"))
     if built:
         shutil.copytree(args.build, source / args.build.name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -199,6 +228,8 @@ def main() -> int:
         print(
             f"{spec.logical_id:<20}{module:<22}{seconds * 1000:7.0f}{figures}{ratio:8.2f}×{extra}  {target} {'ok' if ok else 'MISSED'}{reference}"
         )
+        if args.compare and built:
+            print(_paired(module, specs[spec.short_name]["path"], args.compare.resolve(), args.runs))
         if api and built:
             traced = measure_package(module, specs[spec.short_name]["path"], args.runs, label="traced", tracing=True)
             print(f"{'  tracing on':<42}{'':>7}{traced * 1000:9.0f}{'':>8}           (X-Ray SDK imported)")

@@ -1,11 +1,13 @@
 """Pushing one market update to 10,000 WebSocket connections through the local gateway (prints figures).
 
-    python bench/bench_push_fanout.py [--connections 10000] [--chunk 1000] [--clients 2]
+    python bench/bench_push_fanout.py [--connections 10000] [--chunk 1000] [--clients 2] [--processes 1,2]
 
 What runs, each part in processes of its own:
-- the local gateway (`tidewatch_local.gateway.LocalGateway` under uvicorn, configured as
-  `tidewatch dev` runs it) holding every server-side socket and answering the management API
-  (`POST /local/@connections/{id}`);
+- the local gateway (`tidewatch_local.gateway.LocalGateway` under uvicorn, bound and served as
+  `tidewatch dev --gateway-processes N` runs it, `tidewatch_local.gateway_processes`), one run for
+  each `--processes` count: past one process each holds the sockets the kernel gave it on the
+  shared port (SO_REUSEPORT) and answers the management API (`POST /local/@connections/{id}`)
+  for them on a port of its own, and each connection's row names its process's endpoint;
 - WebSocket clients: `--clients` processes holding the 10,000 client sockets (minimal RFC 6455
   clients: handshake, pings answered, frames counted), each counting what arrives on every one of
   its sockets; a broadcast has finished when every socket has its message;
@@ -68,18 +70,19 @@ def _free_port() -> int:
     return port
 
 
-# ---------------------------------------------------------------- the local gateway (own process)
-def _serve_gateway(port: int, ids: Any) -> None:
-    import uvicorn
-
-    from tidewatch_local.gateway import SERVER_OPTIONS, LocalGateway
+# ---------------------------------------------------------------- the local gateway (own processes)
+def _serve_gateway(port: int, processes: int, ids: Any) -> None:
+    """One process of the local gateway, bound and served as `tidewatch dev --gateway-processes` does."""
+    from tidewatch_local.gateway import LocalGateway
+    from tidewatch_local.gateway_processes import bind, serve
     from tidewatch_local.invoker import LocalInvoker
     from tidewatch_local.template import read_template
 
+    sockets = bind("127.0.0.1", port, processes=processes)
     template = dataclasses.replace(read_template(), websocket_routes={})
-    gateway = LocalGateway(template, LocalInvoker(template), stage=STAGE)
+    gateway = LocalGateway(template, LocalInvoker(template), stage=STAGE, management_host=sockets.management_host)
 
-    def answer() -> None:  # the connection ids the gateway assigned, or its CPU time so far
+    def answer() -> None:  # the connection ids this process holds, its endpoint, or its CPU time so far
         while True:
             question = ids.recv()
             if question == "ids":
@@ -87,10 +90,14 @@ def _serve_gateway(port: int, ids: Any) -> None:
                 # collection over them stalls the event loop for seconds on a loaded machine.
                 # Moving them out of the collector's sight is what a long-running server does.
                 gc.freeze()
-            ids.send(list(gateway.connections) if question == "ids" else time.process_time())
+                ids.send(list(gateway.connections))
+            elif question == "endpoint":
+                ids.send(gateway.management_endpoint())
+            else:
+                ids.send(time.process_time())
 
     threading.Thread(target=answer, daemon=True).start()
-    uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, **SERVER_OPTIONS)).run()
+    serve(gateway, sockets)
 
 
 # ---------------------------------------------------------------- WebSocket clients (own process)
@@ -256,15 +263,20 @@ class CountingThreads:
 
 
 def main() -> None:
-    from tidewatch.live.broadcaster import Broadcaster
-    from tidewatch.live.http_push import HttpConnectionPoster
-    from tidewatch.live.repository import ConnectionStore
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=1_000)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="timed broadcasts per way (the best is printed too)")
+    parser.add_argument(
+        "--processes", default="1,2", help="gateway processes, one run each (comma-separated, e.g. 1,2,4)"
+    )
+    parser.add_argument(
+        "--chunk-workers", type=int, default=32, help="threads of the broadcaster the chunks on threads share"
+    )
+    parser.add_argument(
+        "--ways", default="threads,processes", help="chunk fan-out ways: threads and/or processes (comma-separated)"
+    )
     args = parser.parse_args()
     n = args.connections
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # children inherit it
@@ -272,6 +284,18 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < n + 1000:
         raise SystemExit(f"{n:,} sockets need a file descriptor limit above {n + 1000:,} (hard limit {hard:,})")
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
+    for processes in [int(p) for p in args.processes.split(",")]:
+        run(processes, args, ways=set(args.ways.split(",")))
+
+
+def run(processes: int, args: argparse.Namespace, *, ways: set[str]) -> None:
+    from tidewatch.live.broadcaster import Broadcaster
+    from tidewatch.live.http_push import HttpConnectionPoster
+    from tidewatch.live.repository import ConnectionStore
+    from tidewatch_local.gateway_processes import ensure_free
+
+    n = args.connections
     name = f"tw_bench_push_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
@@ -279,20 +303,31 @@ def main() -> None:
     database = Database(url, pool_size=4)
     context = multiprocessing.get_context("spawn")
     port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}/{STAGE}"
-    ids_here, ids_there = context.Pipe()
-    children = [context.Process(target=_serve_gateway, args=(port, ids_there), daemon=True)]
+    ensure_free("127.0.0.1", port)
+    pipes = [context.Pipe() for _ in range(processes)]
+    children = [
+        context.Process(target=_serve_gateway, args=(port, processes, there), daemon=True) for _, there in pipes
+    ]
+    gateways = [here for here, _ in pipes]
     ready, done = context.Queue(), context.Queue()
     per_client = [n // args.clients + (1 if i < n % args.clients else 0) for i in range(args.clients)]
+    print(f"-- {processes} gateway process{'es' if processes > 1 else ''} (SO_REUSEPORT past one)")
     try:
-        children[0].start()
+        for child in children:
+            child.start()
         apply_migrations(database)
-        for _ in range(600):  # the gateway process imports the template's code first
+        endpoints: list[str] = []
+        for gateway in gateways:  # each answers once its sockets listen
+            gateway.send("endpoint")
+            if not gateway.poll(120):
+                raise SystemExit("a local gateway process did not start in 120 s")
+            endpoints.append(gateway.recv())
+        for _ in range(600):  # the gateway processes import the template's code first
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if not children[0].is_alive():
+                if not all(c.is_alive() for c in children):
                     raise SystemExit("the local gateway did not start") from None
                 time.sleep(0.1)
         else:
@@ -305,43 +340,52 @@ def main() -> None:
         for _ in per_client:
             ready.get(timeout=900)
         # A client sees the 101 answer a moment before the gateway files the socket under its id.
+        held: list[list[str]] = []
         for _ in range(300):
-            ids_here.send("ids")
-            connection_ids: list[str] = ids_here.recv()
-            if len(connection_ids) >= n:
+            held = []
+            for gateway in gateways:
+                gateway.send("ids")
+                held.append(gateway.recv())
+            if sum(len(h) for h in held) >= n:
                 break
             time.sleep(0.1)
         print(
-            f"{len(connection_ids):,} WebSocket connections open to the local gateway in "
-            f"{time.perf_counter() - started:.1f} s ({args.clients} client processes)"
+            f"{sum(len(h) for h in held):,} WebSocket connections open to the local gateway in "
+            f"{time.perf_counter() - started:.1f} s ({args.clients} client processes; "
+            f"{' + '.join(f'{len(h):,}' for h in held)} a gateway process)"
         )
         with database.connection() as conn:
             conn.execute("INSERT INTO users (address) VALUES ('0x00000000000000000000000000000000000000aa')")
             with conn.cursor().copy(
                 "COPY websocket_connections (connection_id, user_id, endpoint, topics) FROM STDIN"
             ) as copy:
-                for cid in connection_ids:
-                    copy.write_row((cid, 1, endpoint, ["markets"]))
+                for endpoint, ids in zip(endpoints, held, strict=True):
+                    for cid in ids:
+                        copy.write_row((cid, 1, endpoint, ["markets"]))
         store = ConnectionStore(database)
         poster = HttpConnectionPoster(timeout_seconds=POST_TIMEOUT)
         message = {"supply_apy": 0.0412, "borrow_apy": 0.0533}
         broadcasts = 0
 
-        def add_gone() -> None:
+        def add_gone() -> None:  # 1 % more rows, spread over the processes' endpoints
             with database.connection() as conn:
-                conn.execute(
-                    "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
-                    "SELECT 'gone-' || md5(random()::text), 1, %s, ARRAY['markets'] FROM generate_series(1, %s)",
-                    (endpoint, max(1, n // 100)),
-                )
+                for endpoint in endpoints:
+                    conn.execute(
+                        "INSERT INTO websocket_connections (connection_id, user_id, endpoint, topics) "
+                        "SELECT 'gone-' || md5(random()::text), 1, %s, ARRAY['markets'] FROM generate_series(1, %s)",
+                        (endpoint, max(1, n // 100 // len(endpoints))),
+                    )
 
         client_cpu = [0.0] * len(per_client)
 
-        def gateway_cpu() -> float:
-            ids_here.send("cpu")
-            return float(ids_here.recv())
+        def gateway_cpu() -> list[float]:
+            for gateway in gateways:
+                gateway.send("cpu")
+            return [float(gateway.recv()) for gateway in gateways]
 
-        def broadcast(broadcaster: Broadcaster, fan_out: Any) -> tuple[float, float, int, int, tuple[float, ...]]:
+        def broadcast(
+            broadcaster: Broadcaster, fan_out: Any
+        ) -> tuple[float, float, int, int, tuple[float, float, float], list[float]]:
             nonlocal broadcasts
             add_gone()
             gateway_before = gateway_cpu()
@@ -366,15 +410,16 @@ def main() -> None:
                     finished.append(at)
                     clients += used - client_cpu[index]
                     client_cpu[index] = used
-            cpus = (gateway_cpu() - gateway_before, clients, cpu)
-            return max(finished) - began, returned - began, delivered, gone, cpus
+            each = [after - before for before, after in zip(gateway_before, gateway_cpu(), strict=True)]
+            return max(finished) - began, returned - began, delivered, gone, (sum(each), clients, cpu), each
 
         def timed(label: str, broadcaster: Broadcaster, fan_out: Any) -> None:
             broadcast(broadcaster, fan_out)  # warm: pools, keep-alive connections, the query plan
             runs = [broadcast(broadcaster, fan_out) for _ in range(args.rounds)]
             walls = sorted(r[0] for r in runs)
-            _, returned, delivered, gone, _ = runs[-1]
+            _, returned, delivered, gone, _, _ = runs[-1]
             gateway, clients, broadcasters = (min(r[4][k] for r in runs) for k in range(3))
+            busiest = min(max(r[5]) for r in runs)  # the gateway process with the most work, its least
             print(
                 f"{label:<24} {n:,} sockets received in {walls[len(walls) // 2]:.3f} s median, "
                 f"{walls[0]:.3f} s best of {len(runs)} ({n / walls[len(walls) // 2]:,.0f} posts/s; median "
@@ -383,29 +428,35 @@ def main() -> None:
                 f"load average {os.getloadavg()[0]:.2f}"
             )
             print(
-                f"{'':<24} CPU time (least of the runs): gateway {gateway:.3f} s, clients {clients:.3f} s, "
-                f"broadcasters {broadcasters:.3f} s ({1e6 * gateway / n:.0f} + {1e6 * clients / n:.0f} + "
-                f"{1e6 * broadcasters / n:.0f} µs a post)"
+                f"{'':<24} CPU time (least of the runs): gateway {gateway:.3f} s over {processes} process(es) "
+                f"(busiest {busiest:.3f} s), clients {clients:.3f} s, broadcasters {broadcasters:.3f} s "
+                f"({1e6 * gateway / n:.0f} + {1e6 * clients / n:.0f} + {1e6 * broadcasters / n:.0f} µs a post)"
             )
 
-        pusher = Broadcaster(store, poster, max_workers=32)
-        threads = CountingThreads(pusher)
-        timed(
-            "fan-out, threads",
-            Broadcaster(store, poster, max_workers=32, fan_out=threads, chunk_size=args.chunk),
-            threads,
-        )
-        workers = max(1, -(-n // args.chunk) - 1)
-        with context.Pool(workers, initializer=_init_pusher, initargs=(url,)) as pool:
-            processes = ProcessFanOut(pool)
+        if "threads" in ways:
+            # One broadcaster pushes every handed-off chunk, as the local run's push handler does:
+            # its threads are shared by the chunks (in AWS each chunk's invocation has its own).
+            pusher = Broadcaster(store, poster, max_workers=args.chunk_workers)
+            threads = CountingThreads(pusher)
             timed(
-                f"fan-out, {workers} processes",
-                Broadcaster(store, poster, max_workers=32, fan_out=processes, chunk_size=args.chunk),
-                processes,
+                f"fan-out, threads ({args.chunk_workers})",
+                Broadcaster(store, poster, max_workers=32, fan_out=threads, chunk_size=args.chunk),
+                threads,
             )
+        if "processes" in ways:
+            workers = max(1, -(-n // args.chunk) - 1)
+            with context.Pool(workers, initializer=_init_pusher, initargs=(url,)) as pool:
+                fan_out = ProcessFanOut(pool)
+                timed(
+                    f"fan-out, {workers} processes",
+                    Broadcaster(store, poster, max_workers=32, fan_out=fan_out, chunk_size=args.chunk),
+                    fan_out,
+                )
     finally:
         for child in children:
             child.terminate()
+        for child in children:
+            child.join(timeout=10)
         database.close()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

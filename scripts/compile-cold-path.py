@@ -4,7 +4,9 @@ Lambda's /var/task and /opt are read-only and `sam build` ships source only, so 
 cold start imports is compiled again at every cold start (2.6-2.9x the import time). Compiling
 everything would put the api over the 250 MB unzipped limit; the modules a handler imports at
 cold start are a small part of its layers. Their names are collected by importing each handler
-in a fresh interpreter of the project venv (module names do not depend on the architecture, so
+in a fresh interpreter of the project venv, then running its SnapStart before-snapshot hooks,
+which import what the handler leaves to first use but nearly every first request needs (the
+database driver, the Redis client, the api's routers: D44, D52) (module names do not depend on the architecture, so
 this serves the arm64 build too); each name's source in the function's code folder or one of its
 layers' python/ folders is compiled to __pycache__ with unchecked-hash invalidation (zipping
 does not keep the source timestamps a timestamp pyc compares).
@@ -31,6 +33,9 @@ from tidewatch_local.template import read_template  # noqa: E402
 COLLECT = """
 import importlib, json, sys
 importlib.import_module(sys.argv[1])
+snapstart = sys.modules.get("tidewatch.snapstart")
+if snapstart is not None:
+    snapstart.run_before_snapshot()
 print(json.dumps(sorted(n for n, m in list(sys.modules.items()) if (getattr(m, "__file__", "") or "").endswith(".py"))))
 """
 

@@ -1,13 +1,19 @@
 """The FastAPI application factory: routers, middleware and error mapping, from an `ApiDeps`.
 
-Areas plug in as one router module each (`api.routers.*`), listed in `routers()` below; routes
+Areas plug in as one router module each (`api.routers.*`), listed in `ROUTERS` below with the
+first path segments their routes live under; each is imported and included when a request first
+reaches its segment (`api.lazy_routers`: a cold start registers only the routes it serves; the
+OpenAPI document and a SnapStart snapshot include them all). Routes
 reach their collaborators through the typed aliases of `api.deps`, resolved against the `Services`
 built here from the one `ApiDeps`. Middleware order, outermost first: request id → CORS →
 unexpected-error guard → deadline → body size limit → storable-text check → Idempotency-Key replay
-→ routes (where auth and rate limiting are dependencies).
+→ router inclusion → database-error mapping → routes (where auth and rate limiting are
+dependencies).
 """
 
 from __future__ import annotations
+
+import importlib
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,10 +23,10 @@ import api.pydantic_v1_check  # noqa: F401
 from api.deps import ApiDeps, build_services
 from api.deps.services import install_services
 from api.idempotency import IdempotencyMiddleware
+from api.lazy_routers import IncludeRoutersMiddleware, LazyRouter, install_router_table
 from api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, RequestIdMiddleware
 from api.openapi import install_openapi
 from api.problems import UnexpectedErrorMiddleware, install_problem_handlers
-from api.routers import alerts, auth, billing, health, markets, portfolios, positions, rules, transactions
 from api.text_input import StorableTextMiddleware
 
 API_TITLE = "Tidewatch API"
@@ -35,27 +41,42 @@ API_DESCRIPTION = (
 IDEMPOTENT_CREATES = ("/portfolios", "/rules", "/transactions/prepare")
 
 
+def _router(name: str, *segments: str) -> LazyRouter:
+    return LazyRouter(f"api.routers.{name}", frozenset(segments))
+
+
+# In the order the routers are included (and their routes matched); no two share a segment.
+ROUTERS = (
+    _router("health", "health"),
+    _router("auth", "auth"),
+    _router("portfolios", "portfolios"),
+    _router("markets", "markets"),
+    _router("billing", "billing", "webhooks"),
+    _router("rules", "rules", "notifications"),
+    _router("transactions", "transactions"),
+    _router("positions", "positions"),
+    _router("alerts", "alerts"),
+)
+
+
 def routers() -> list[APIRouter]:
-    return [
-        health.router,
-        auth.router,
-        portfolios.router,
-        markets.router,
-        billing.router,
-        rules.router,
-        transactions.router,
-        positions.router,
-        alerts.router,
-    ]
+    """Every router of the app, imported (what `create_app(deps, lazy_routers=False)` includes)."""
+    return [importlib.import_module(r.module).router for r in ROUTERS]
 
 
-def create_app(deps: ApiDeps) -> FastAPI:
+def create_app(deps: ApiDeps, *, lazy_routers: bool = True) -> FastAPI:
+    """The app; `lazy_routers=False` includes every router here instead of on first request."""
     app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
     install_services(app, build_services(deps))
-    for router in routers():
-        app.include_router(router)
+    table = install_router_table(app, ROUTERS)
+    if not lazy_routers:
+        table.include_all()
     install_problem_handlers(app)
-    install_openapi(app)
+    if lazy_routers:
+        # Just outside the database-error mapping (the innermost): inside every other guard, so
+        # a router that fails to import answers like a failing route.
+        app.add_middleware(IncludeRoutersMiddleware, table=table)
+    install_openapi(app, before=table.include_all)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(IdempotencyMiddleware, paths=IDEMPOTENT_CREATES)
     app.add_middleware(StorableTextMiddleware)

@@ -7,6 +7,7 @@ RFC 9457 problem, so each 4xx/5xx response is rewritten to `application/problem+
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -113,9 +114,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return spec
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, before: Callable[[], object] | None = None) -> None:
+    """`app.openapi()` builds the document once; `before` runs first (including every router)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            if before is not None:
+                before()
             app.openapi_schema = build_openapi(app)
         return app.openapi_schema
 

@@ -165,13 +165,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error_handler(AllowedMethods(app)))
 
 
-class DatabaseErrorMiddleware:
-    """Maps the driver's data and integrity errors escaping a route to their problems.
+class _ErrorMiddleware:
+    """An HTTP middleware that hands an exception escaping the app to `on_error`.
 
-    An exception handler would have to be registered with psycopg's classes, importing the driver
-    at every cold start; a psycopg error can only exist once psycopg is imported, so its classes are
-    looked up in `sys.modules` when an exception passes. Like Starlette's exception middleware, a
-    response already started cannot be replaced: the error goes on outwards.
+    `on_error` is told whether the response has started (its first message was sent), because a
+    started response cannot be replaced. Other ASGI scopes (lifespan, websocket) pass through.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -192,11 +190,28 @@ class DatabaseErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            handler = _database_error_handler(exc)
-            if handler is None or started:
-                raise
-            response = handler(Request(scope, receive=receive), exc)
-            await response(scope, receive, send)
+            await self.on_error(exc, scope, receive, send, started=started)
+
+    async def on_error(self, exc: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool) -> None:
+        """Answer for `exc` on `send`, or raise it on."""
+        raise exc
+
+
+class DatabaseErrorMiddleware(_ErrorMiddleware):
+    """Maps the driver's data and integrity errors escaping a route to their problems.
+
+    An exception handler would have to be registered with psycopg's classes, importing the driver
+    at every cold start; a psycopg error can only exist once psycopg is imported, so its classes are
+    looked up in `sys.modules` when an exception passes. Like Starlette's exception middleware, a
+    response already started cannot be replaced: the error goes on outwards.
+    """
+
+    async def on_error(self, exc: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool) -> None:
+        handler = _database_error_handler(exc)
+        if handler is None or started:
+            raise exc
+        response = handler(Request(scope, receive=receive), exc)
+        await response(scope, receive, send)
 
 
 def _database_error_handler(exc: Exception) -> Callable[[Request, Exception], Response] | None:
@@ -210,36 +225,19 @@ def _database_error_handler(exc: Exception) -> Callable[[Request, Exception], Re
     return None
 
 
-class UnexpectedErrorMiddleware:
+class UnexpectedErrorMiddleware(_ErrorMiddleware):
     """Turns any exception that escaped the routes into a 500 problem, without re-raising.
 
     Starlette's own server-error middleware always re-raises (so Mangum would log it again and a
     test client would blow up); here the traceback is logged once and the client gets no internals.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    async def on_error(self, exc: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool) -> None:
+        logger.exception("unhandled error", extra={"path": scope.get("path")})
+        if started:
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope.get("path")})
-            if started:
-                return
-            response = problem_response(
-                problem_body("internal", "Internal error", 500, "An unexpected error occurred.")
-                | {"instance": scope.get("path", "")}
-            )
-            await response(scope, receive, send)
+        response = problem_response(
+            problem_body("internal", "Internal error", 500, "An unexpected error occurred.")
+            | {"instance": scope.get("path", "")}
+        )
+        await response(scope, receive, send)

@@ -4,11 +4,10 @@ route, claimed before the route runs and completed with its response (api.idempo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 _CLAIM = """
 WITH expired AS (
@@ -97,13 +96,8 @@ class PostgresIdempotencyRecords:
         complete_idempotency_key(self.conn, user_id=user_id, key=key, status=status, headers=headers, body=body)
 
 
-class PostgresIdempotencyKeys:
+class PostgresIdempotencyKeys(UnitOfWork[IdempotencyRecords]):
     """`IdempotencyRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def session(self) -> Iterator[IdempotencyRecords]:
-        with self._db.connection() as conn:
-            yield PostgresIdempotencyRecords(conn)
+        super().__init__(database, PostgresIdempotencyRecords)

@@ -25,12 +25,13 @@ from tidewatch.live.settings import LiveSettings
 from tidewatch.observability import logger
 
 
-def management_endpoint(event: dict[str, Any], override: str | None = None) -> str:
-    """Where post_to_connection must go for this connection: https://{domain}/{stage}."""
+def management_endpoint(event: dict[str, Any], override: str | None = None, scheme: str = "https") -> str:
+    """Where post_to_connection must go for this connection: https://{domain}/{stage} (the local
+    gateway: http, and the domain of the process holding the socket)."""
     if override:
         return override
     context = event.get("requestContext") or {}
-    return f"https://{context.get('domainName', '')}/{context.get('stage', '')}"
+    return f"{scheme}://{context.get('domainName', '')}/{context.get('stage', '')}"
 
 
 def _response(status: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -44,10 +45,13 @@ def _connection_id(event: dict[str, Any]) -> str:
     return str((event.get("requestContext") or {}).get("connectionId", ""))
 
 
-def handle_connect(event: dict[str, Any], session: LiveSession, *, endpoint_override: str | None = None) -> dict:
+def handle_connect(
+    event: dict[str, Any], session: LiveSession, *, endpoint_override: str | None = None, scheme: str = "https"
+) -> dict:
     token = (event.get("queryStringParameters") or {}).get("token")
     try:
-        user_id = session.connect(_connection_id(event), token, management_endpoint(event, endpoint_override))
+        endpoint = management_endpoint(event, endpoint_override, scheme)
+        user_id = session.connect(_connection_id(event), token, endpoint)
     except DomainError as exc:
         logger.info("websocket connect refused", extra={"problem": exc.to_problem()})
         return _response(exc.status, error(exc.to_problem()))
@@ -84,17 +88,21 @@ def _production_verifier() -> TokenVerifier:
 
 
 @lru_cache(maxsize=1)
-def _session() -> tuple[LiveSession, str | None]:
+def _session() -> tuple[LiveSession, LiveSettings]:
     database = runtime.database()
-    settings = LiveSettings()
     session = LiveSession(ConnectionStore(database), _production_verifier(), PostgresPortfolioOwnership(database))
-    return session, settings.websocket_management_endpoint
+    return session, LiveSettings()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    session, override = _session()
-    return handle_connect(event, session, endpoint_override=override)
+    session, settings = _session()
+    return handle_connect(
+        event,
+        session,
+        endpoint_override=settings.websocket_management_endpoint,
+        scheme=settings.websocket_management_scheme,
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -1,12 +1,14 @@
 """The risk handler's `score_risk_batch` fast path: parse, score and build the JSON-ready
 result without a pydantic model per position.
 
-The batch is validated by pydantic-core against TypedDicts with the same rules as
+A plainly valid event (exact JSON types, in range: `risk.plain`) is read straight into
+columns. Any other is validated by pydantic-core against TypedDicts with the same rules as
 `RiskRequest` (extra fields refused, amounts ≥ 0, 0 ≤ decimals ≤ 36, prices > 0 and finite,
 0 < liquidation threshold ≤ 1, horizon 1–720 h, 1–32 collateral legs, ≤ 32 debt legs,
-volatility overrides 0–10) in one pass, so nothing in Python runs per field. The legs are then
-read out column by column into numpy arrays (symbols as integer codes, unknown assets found per
-distinct symbol) and scored columnar (`tidewatch.forecast.columnar`: the same maths as
+volatility overrides 0–10) in one pass, which accepts it with its lax rules or gives the 422
+problem body, and the validated legs are read out column by column. Either way the columns
+become numpy arrays (symbols as integer codes, unknown assets found per distinct symbol) scored
+columnar (`tidewatch.forecast.columnar`: the same maths as
 `score_positions`, tested to agree); the forecasts are plain dicts in the `RiskForecast` shape.
 Prices travel as floats here (the model computes in floats anyway); `RiskRequest` keeps Decimals
 for callers that need them.
@@ -17,18 +19,19 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
+from risk.plain import Legs, legs_of, plain_legs
 from tidewatch.entrypoint import error_envelope, validation_problem
+from tidewatch.errors import InvalidInput
 from tidewatch.forecast.assets import canonical
 from tidewatch.forecast.columnar import LegTable, score_legs
 from tidewatch.forecast.errors import UnknownAsset
-from tidewatch.forecast.payloads import MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
+from tidewatch.forecast.payloads import MAX_AMOUNT, MAX_BATCH, MAX_HORIZON_HOURS, MIN_HORIZON_HOURS
 from tidewatch.forecast.risk_model import RiskModel
 from tidewatch.observability import MetricUnit, metrics
 
@@ -39,7 +42,7 @@ Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 @with_config(_FORBID)
 class _Holding(TypedDict):
     symbol: Annotated[str, Field(min_length=1, max_length=32)]
-    amount: Annotated[int, Field(ge=0)]
+    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
     decimals: Annotated[int, Field(ge=0, le=36)]
     price_usd: Price
 
@@ -65,12 +68,6 @@ class _Batch(TypedDict):
 
 
 _ADAPTER: TypeAdapter[_Batch] = TypeAdapter(_Batch)
-_COLLATERAL = itemgetter("collateral")
-_SYMBOL = itemgetter("symbol")
-_AMOUNT = itemgetter("amount")
-_DECIMALS = itemgetter("decimals")
-_PRICE = itemgetter("price_usd")
-_THRESHOLD = itemgetter("liquidation_threshold")
 _CANONICAL: dict[str, str] = {}
 
 
@@ -101,21 +98,33 @@ def score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         return _score_batch_event(event, model)
 
 
-def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
+def _validated_legs(event: Any) -> Legs | InvalidInput:
+    """The batch through pydantic-core: its columns, or the problem of a malformed batch."""
     try:
         batch = _ADAPTER.validate_python(event)
     except ValidationError as exc:
-        problem = validation_problem(exc)
-        return error_envelope(problem)
+        return validation_problem(exc)
     positions = batch["positions"]
+    return legs_of(positions, [p["collateral"] for p in positions], [p.get("debt", ()) for p in positions])
+
+
+def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
+    legs = plain_legs(event)
+    if legs is None:
+        read = _validated_legs(event)
+        if isinstance(read, InvalidInput):
+            return error_envelope(read)
+        legs = read
+    positions, collateral, debt, coll_legs, every_leg = (
+        legs.positions,
+        legs.collateral,
+        legs.debt,
+        legs.coll_legs,
+        legs.every_leg,
+    )
     n = len(positions)
-    collateral = list(map(_COLLATERAL, positions))
-    debt = [p.get("debt", ()) for p in positions]
-    coll_legs = [leg for legs in collateral for leg in legs]
-    every_leg = coll_legs + [leg for legs in debt for leg in legs]
-    # Legs gathered column by column (C-level `map` over the validated dicts); symbols become
-    # small integer codes so the per-asset work is per distinct symbol, not per leg.
-    raw_symbols = list(map(_SYMBOL, every_leg))
+    # Symbols become small integer codes so the per-asset work is per distinct symbol, not per leg.
+    raw_symbols = legs.symbols
     codes = {s: i for i, s in enumerate(dict.fromkeys(raw_symbols))}
     raw_code = np.array(list(map(codes.__getitem__, raw_symbols)), dtype=np.int64)
     names = [_canonical(s) for s in codes]
@@ -124,13 +133,8 @@ def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
     asset = asset_of_code[raw_code] if raw_code.size else raw_code
     market = model.market
     known = np.array([market.knows(s) for s in symbols], dtype=bool)
-    # float64 from Python ints of any size (token amounts exceed int64).
-    amount = np.fromiter(map(float, map(_AMOUNT, every_leg)), dtype=np.float64, count=len(every_leg))
-    decimals = np.array(list(map(_DECIMALS, every_leg)), dtype=np.float64)
-    price = np.array(list(map(_PRICE, every_leg)), dtype=np.float64)
-    threshold = np.array(list(map(_THRESHOLD, coll_legs)), dtype=np.float64)
-    value = amount / 10.0**decimals * price
-    value[: len(coll_legs)] *= threshold
+    value = legs.amount / 10.0**legs.decimals * legs.price
+    value[: len(coll_legs)] *= legs.threshold
     rows = np.arange(n)
     leg_position = np.concatenate(
         [
@@ -147,8 +151,8 @@ def _score_batch_event(event: Any, model: RiskModel) -> dict[str, Any]:
         refused[leg_position[unknown_leg]] = True
         for index in np.flatnonzero(refused).tolist():
             position = positions[index]
-            legs = [*position["collateral"], *position.get("debt", ())]
-            unknown = sorted({c for leg in legs if not market.knows(c := _canonical(leg["symbol"]))})
+            held = [*position["collateral"], *position.get("debt", ())]
+            unknown = sorted({c for leg in held if not market.knows(c := _canonical(leg["symbol"]))})
             problem = UnknownAsset(f"no volatility estimate or fallback for {', '.join(unknown)}", asset=unknown[0])
             errors.append({"index": index, "id": position.get("position_id"), "problem": problem.to_problem()})
         kept_rows = np.flatnonzero(~refused)

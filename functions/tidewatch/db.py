@@ -23,10 +23,10 @@ a cold start that serves no database request does not pay for the driver.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from tidewatch import deadline
 from tidewatch.errors import UpstreamUnavailable
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 RV = TypeVar("RV")
+R = TypeVar("R", covariant=True)  # the records a unit of work yields
 # Seconds the client waits beyond the server's statement_timeout before giving the server up.
 _CLIENT_GRACE_SECONDS = 1.0
 
@@ -246,6 +247,30 @@ class Database:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+
+class UnitOfWork(Generic[R]):
+    """A repository port's unit of work over a database, yielding the records built on its connection.
+
+    `transaction()`: one database transaction, all or nothing (`Database.transaction`);
+    `session()`: one connection in autocommit, each statement on its own (`Database.connection`).
+    The adapter of a port subclasses it with the records class of that port, as
+    `PostgresRules(UnitOfWork[RuleRecords])` with `PostgresRuleRecords`.
+    """
+
+    def __init__(self, database: Database, records: Callable[[Connection], R]) -> None:
+        self._db = database
+        self._records = records
+
+    @contextmanager
+    def transaction(self) -> Iterator[R]:
+        with self._db.transaction() as conn:
+            yield self._records(conn)
+
+    @contextmanager
+    def session(self) -> Iterator[R]:
+        with self._db.connection() as conn:
+            yield self._records(conn)
 
 
 def _commit(conn: Connection, budget: float | None) -> None:

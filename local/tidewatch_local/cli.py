@@ -92,7 +92,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_dev(args: argparse.Namespace) -> int:
     from tidewatch_local.devserver import run_dev
 
-    return run_dev(host=args.host, port=args.port, schedules=not args.no_schedules, tick=args.tick)
+    return run_dev(
+        host=args.host,
+        port=args.port,
+        schedules=not args.no_schedules,
+        tick=args.tick,
+        gateway_processes=args.gateway_processes,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--no-schedules", action="store_true", help="do not fire the EventBridge schedules")
     dev.add_argument(
         "--tick", type=float, default=None, metavar="SECONDS", help="fire every schedule this often instead of its rate"
+    )
+    dev.add_argument(
+        "--gateway-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve the gateway from N processes sharing the port (default: TIDEWATCH_DEV_GATEWAY_PROCESSES or 1)",
     )
     dev.set_defaults(func=_cmd_dev)
 

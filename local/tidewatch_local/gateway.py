@@ -53,6 +53,7 @@ class LocalGateway:
         public_config: Callable[[Request], dict[str, Any]] | None = None,
         dev_accounts: DevAccounts | None = None,
         workers: int = 16,
+        management_host: str | None = None,
     ) -> None:
         self.template = template
         self.invoker = invoker
@@ -68,14 +69,16 @@ class LocalGateway:
             initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop()),
         )
         self.http_api = HttpApiBridge(template, self._invoke)
-        self.websockets = WebSocketBridge(template.websocket_routes, self._invoke, stage=stage)
+        self.websockets = WebSocketBridge(
+            template.websocket_routes, self._invoke, stage=stage, management_host=management_host
+        )
 
     @property
     def connections(self) -> dict[str, Connection]:
         """The open WebSocket connections by id."""
         return self.websockets.connections
 
-    def management_endpoint(self, host: str) -> str:
+    def management_endpoint(self, host: str | None = None) -> str:
         return self.websockets.management_endpoint(host)
 
     async def _invoke(self, function: str, event: dict[str, Any]) -> Any:

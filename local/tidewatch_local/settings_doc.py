@@ -33,6 +33,7 @@ MODULES = [
     ("Wallet (transactions)", "tidewatch.transactions.settings"),
     ("Models (risk function)", "risk.settings"),
     ("Model training (training function)", "training.settings"),
+    ("Local run (`tidewatch dev`)", "tidewatch_local.gateway_processes"),
 ]
 
 

@@ -63,14 +63,21 @@ async def _read_body(receive: Receive) -> bytes:
 class WebSocketBridge:
     """Open sockets by connection id, the events of the WebSocket routes, and `@connections`."""
 
-    def __init__(self, routes: dict[str, str], invoke: Invoke, *, stage: str) -> None:
+    def __init__(
+        self, routes: dict[str, str], invoke: Invoke, *, stage: str, management_host: str | None = None
+    ) -> None:
         self.routes = routes
         self.stage = stage
+        # Where this process answers `@connections` for its own sockets (host:port). An event's
+        # `domainName` is where its connection is managed, as in API Gateway, so the $connect
+        # handler records it; unset, the request's Host header (one process: the same port).
+        self.management_host = management_host
         self._invoke = invoke
         self.connections: dict[str, Connection] = {}
 
-    def management_endpoint(self, host: str) -> str:
-        return f"http://{host}/{self.stage}"
+    def management_endpoint(self, host: str | None = None) -> str:
+        """The management API of this process's sockets (at `host` when it has no host of its own)."""
+        return f"http://{self.management_host or host or '127.0.0.1'}/{self.stage}"
 
     def _event(self, route_key: str, event_type: str, connection_id: str, host: str) -> dict[str, Any]:
         time_text, epoch_ms = now_strings()
@@ -100,7 +107,7 @@ class WebSocketBridge:
             return
         routes = self.routes
         connection_id = base64.urlsafe_b64encode(uuid.uuid4().bytes[:12]).decode()
-        host = socket.headers.get("host", "127.0.0.1")
+        host = self.management_host or socket.headers.get("host", "127.0.0.1")
         connect_event = self._event("$connect", "CONNECT", connection_id, host)
         headers, _ = request_headers(socket.scope)
         connect_event["headers"] = headers

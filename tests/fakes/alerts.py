@@ -8,14 +8,14 @@ raises is rolled back, as a transaction would be.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
 import psycopg
+
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -178,8 +178,10 @@ class InMemoryDestinationRecords:
         return [], []
 
 
-class InMemoryDestinations:
+class InMemoryDestinations(InMemoryUnitOfWork[InMemoryDestinationRecords]):
     """Users, their destinations, Telegram link codes, preferences and suppressed addresses."""
+
+    rolled_back = ("state",)
 
     def __init__(self, now: datetime = T0) -> None:
         self.state = _State()
@@ -194,18 +196,8 @@ class InMemoryDestinations:
     def suppress(self, addresses: Sequence[str]) -> None:
         self.state.suppressed.update(a.lower() for a in addresses)
 
-    @contextmanager
-    def transaction(self) -> Iterator[InMemoryDestinationRecords]:
-        saved = copy.deepcopy(self.state)
-        try:
-            yield InMemoryDestinationRecords(self.state, self.now)
-        except BaseException:
-            self.state = saved
-            raise
-
-    @contextmanager
-    def session(self) -> Iterator[InMemoryDestinationRecords]:
-        yield InMemoryDestinationRecords(self.state, self.now)
+    def _records(self) -> InMemoryDestinationRecords:
+        return InMemoryDestinationRecords(self.state, self.now)
 
 
 class InMemoryDeliveryRecords:
@@ -276,8 +268,10 @@ class InMemoryDeliveryRecords:
         return [i for _, i in sorted(due)[:limit]]
 
 
-class InMemoryDeliveries:
+class InMemoryDeliveries(InMemoryUnitOfWork[InMemoryDeliveryRecords]):
     """A `DeliveriesRepository`: outbox rows, their destinations, attempts and suppressed addresses."""
+
+    rolled_back = ("rows", "destinations", "attempts", "suppressed")
 
     def __init__(self) -> None:
         self.rows: dict[int, dict[str, Any]] = {}
@@ -314,18 +308,8 @@ class InMemoryDeliveries:
         }
         return delivery_id
 
-    @contextmanager
-    def transaction(self) -> Iterator[InMemoryDeliveryRecords]:
-        saved = copy.deepcopy((self.rows, self.destinations, self.attempts, self.suppressed))
-        try:
-            yield InMemoryDeliveryRecords(self)
-        except BaseException:
-            self.rows, self.destinations, self.attempts, self.suppressed = saved
-            raise
-
-    @contextmanager
-    def session(self) -> Iterator[InMemoryDeliveryRecords]:
-        yield InMemoryDeliveryRecords(self)
+    def _records(self) -> InMemoryDeliveryRecords:
+        return InMemoryDeliveryRecords(self)
 
 
 class InMemoryOutboxRecords:
@@ -389,7 +373,7 @@ class InMemoryOutboxRecords:
         return sorted(new + earlier, key=lambda r: r["id"])
 
 
-class InMemoryOutbox:
+class InMemoryOutbox(InMemoryUnitOfWork[InMemoryOutboxRecords]):
     """An `OutboxRepository`: destinations, quiet-hours preferences and the outbox rows written."""
 
     def __init__(self) -> None:
@@ -422,6 +406,5 @@ class InMemoryOutbox:
             "quiet_min_severity": min_severity,
         }
 
-    @contextmanager
-    def session(self) -> Iterator[InMemoryOutboxRecords]:
-        yield InMemoryOutboxRecords(self)
+    def _records(self) -> InMemoryOutboxRecords:
+        return InMemoryOutboxRecords(self)

@@ -3,11 +3,10 @@ until completed, dropped when released or older than the kept hours at the user'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 from tidewatch.db import DatabaseUnavailable
 
 
@@ -48,7 +47,7 @@ class InMemoryIdempotencyRecords:
             row.update(status=status, headers=[list(h) for h in headers], body=body)
 
 
-class InMemoryIdempotencyKeys:
+class InMemoryIdempotencyKeys(InMemoryUnitOfWork[InMemoryIdempotencyRecords]):
     """Records keyed by (user id, key); `down` makes every session fail as an unreachable database."""
 
     def __init__(self, now: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
@@ -56,8 +55,7 @@ class InMemoryIdempotencyKeys:
         self.now = now
         self.down = False
 
-    @contextmanager
-    def session(self) -> Iterator[InMemoryIdempotencyRecords]:
+    def _records(self) -> InMemoryIdempotencyRecords:
         if self.down:
             raise DatabaseUnavailable("the database did not answer")
-        yield InMemoryIdempotencyRecords(self)
+        return InMemoryIdempotencyRecords(self)

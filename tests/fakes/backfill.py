@@ -8,12 +8,11 @@ table's `started_at`); a unit of work that raises is rolled back, as a transacti
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 
 
 class InMemoryPositionHistoryRecords:
@@ -119,23 +118,15 @@ class InMemoryPositionHistoryRecords:
         )
 
 
-class InMemoryPositionHistory:
+class InMemoryPositionHistory(InMemoryUnitOfWork[InMemoryPositionHistoryRecords]):
     """A `PositionHistoryRepository`: positions jobs, their hours' progress rows, address hours."""
+
+    rolled_back = ("jobs", "buckets", "hours")
 
     def __init__(self) -> None:
         self.jobs: dict[tuple[int, str], dict[str, Any]] = {}
         self.buckets: dict[tuple[int, str, datetime], dict[str, Any]] = {}
         self.hours: dict[tuple[int, str, datetime], dict[str, Any]] = {}
 
-    @contextmanager
-    def transaction(self) -> Iterator[InMemoryPositionHistoryRecords]:
-        saved = copy.deepcopy((self.jobs, self.buckets, self.hours))
-        try:
-            yield InMemoryPositionHistoryRecords(self)
-        except BaseException:
-            self.jobs, self.buckets, self.hours = saved
-            raise
-
-    @contextmanager
-    def session(self) -> Iterator[InMemoryPositionHistoryRecords]:
-        yield InMemoryPositionHistoryRecords(self)
+    def _records(self) -> InMemoryPositionHistoryRecords:
+        return InMemoryPositionHistoryRecords(self)

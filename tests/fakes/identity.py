@@ -3,13 +3,11 @@ raises is rolled back, as a transaction would be."""
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 from tidewatch.identity.repository import RefreshTokenRecords, StoredRefreshToken
 
 
@@ -20,19 +18,14 @@ class _Token:
     replaced_by: uuid.UUID | None = None
 
 
-class InMemoryRefreshTokens:
+class InMemoryRefreshTokens(InMemoryUnitOfWork[RefreshTokenRecords]):
+    rolled_back = ("tokens",)
+
     def __init__(self) -> None:
         self.tokens: dict[uuid.UUID, _Token] = {}
 
-    @contextmanager
-    def transaction(self) -> Iterator[RefreshTokenRecords]:
-        saved = copy.deepcopy(self.tokens)
-        try:
-            yield _Records(self.tokens)
-        except BaseException:
-            self.tokens.clear()
-            self.tokens.update(saved)
-            raise
+    def _records(self) -> RefreshTokenRecords:
+        return _Records(self.tokens)
 
 
 class _Records:

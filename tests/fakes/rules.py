@@ -11,7 +11,6 @@ risk, push and wallet collaborators and for API Gateway's post_to_connection.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import threading
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.unit_of_work import InMemoryUnitOfWork
 from tidewatch.live.broadcaster import ConnectionGone
 from tidewatch.rules.actions import PreparedTransaction, PrepareRequest
 from tidewatch.rules.repository import RuleRecords, RuleValues
@@ -41,8 +41,10 @@ class _State:
     next_id: int = 1
 
 
-class InMemoryRules:
+class InMemoryRules(InMemoryUnitOfWork[RuleRecords]):
     """Users with plans, their portfolios, destinations, rules, executions and notifications."""
+
+    rolled_back = ("state",)
 
     def __init__(self) -> None:
         self.state = _State()
@@ -110,18 +112,8 @@ class InMemoryRules:
         self.state.rules[rule_id]["definition"] = definition
 
     # RulesRepository
-    @contextmanager
-    def transaction(self) -> Iterator[RuleRecords]:
-        saved = copy.deepcopy(self.state)
-        try:
-            yield _Records(self)
-        except BaseException:
-            self.state = saved
-            raise
-
-    @contextmanager
-    def reading(self) -> Iterator[RuleRecords]:
-        yield _Records(self)
+    def _records(self) -> RuleRecords:
+        return _Records(self)
 
 
 class _Records:
@@ -353,7 +345,7 @@ class InMemoryRuleSourceRecords:
         return [{"portfolio_id": p, "hf": hf} for p, (_, hf) in sorted(latest.items())]
 
 
-class InMemoryRuleSources:
+class InMemoryRuleSources(InMemoryUnitOfWork[InMemoryRuleSourceRecords]):
     """A `RuleSourcesRepository`: markets, their rate rows, asset prices and position snapshots;
     `reads` counts the reads asked of it."""
 
@@ -394,9 +386,8 @@ class InMemoryRuleSources:
     def add_snapshot(self, portfolio_id: int, taken_at: datetime, min_health_factor: float | None) -> None:
         self.snapshots.append((portfolio_id, taken_at, min_health_factor))
 
-    @contextmanager
-    def session(self) -> Iterator[InMemoryRuleSourceRecords]:
-        yield InMemoryRuleSourceRecords(self)
+    def _records(self) -> InMemoryRuleSourceRecords:
+        return InMemoryRuleSourceRecords(self)
 
 
 @dataclass(frozen=True)
@@ -410,15 +401,14 @@ class ShardRow:
     watches_prices: bool = False
 
 
-class InMemoryShardCounts:
+class InMemoryShardCounts(InMemoryUnitOfWork["InMemoryShardCounts"]):
     """A `ShardCountsRepository` over `ShardRow`s, answering as its queries do."""
 
     def __init__(self, rows: Sequence[ShardRow]) -> None:
         self.rows = list(rows)
 
-    @contextmanager
-    def reading(self) -> Iterator[InMemoryShardCounts]:
-        yield self
+    def _records(self) -> InMemoryShardCounts:
+        return self
 
     def _counted(self, markets: list[int] | None) -> list[ShardRow]:
         return [
@@ -456,15 +446,20 @@ class TickRule:
     disabled_reason: str | None = None
 
 
-class InMemoryRuleTick:
+class InMemoryRuleTick(InMemoryUnitOfWork["InMemoryRuleTick"]):
     """A `RuleTickRepository` over `TickRule`s: loads flatten every definition (no stored
     predicates, as for rules written past the repository), firings are unique per (rule, window),
     a unit of work that raises is rolled back."""
+
+    rolled_back = ("rules", "executions", "notifications")
 
     def __init__(self) -> None:
         self.rules: dict[int, TickRule] = {}
         self.executions: list[dict[str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
+
+    def _records(self) -> InMemoryRuleTick:
+        return self
 
     def add(self, rule: TickRule) -> int:
         rule_id = len(self.rules) + 1
@@ -474,15 +469,6 @@ class InMemoryRuleTick:
     @contextmanager
     def snapshot(self) -> Iterator[InMemoryRuleTick]:
         yield self
-
-    @contextmanager
-    def transaction(self) -> Iterator[InMemoryRuleTick]:
-        saved = copy.deepcopy((self.rules, self.executions, self.notifications))
-        try:
-            yield self
-        except BaseException:
-            self.rules, self.executions, self.notifications = saved
-            raise
 
     def _in(self, f: Mapping[str, Any], rule_id: int, r: TickRule) -> bool:
         return r.enabled and f["bucket_lo"] <= r.bucket <= f["bucket_hi"] and f["id_lo"] <= rule_id <= f["id_hi"]

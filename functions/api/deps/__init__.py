@@ -13,11 +13,10 @@ or a slow import runs off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends
 
-from api.deps.billing import BillingDeps
 from api.deps.collaborators import ApiDeps as ApiDeps
 from api.deps.collaborators import production_deps as production_deps
 from api.deps.security import current_claims as current_claims
@@ -28,16 +27,23 @@ from api.deps.services import ServicesDep as ServicesDep
 from api.deps.services import TelegramBot as TelegramBot
 from api.deps.services import build_services as build_services
 from api.settings import ApiSettings
-from tidewatch.alerts.destinations import DestinationService
 from tidewatch.cache import RedisClient
 from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings
 from tidewatch.identity.tokens import AccessClaims
-from tidewatch.markets.service import MarketService
 from tidewatch.portfolios.positions import PositionSource
 from tidewatch.portfolios.service import PortfolioService
-from tidewatch.rules.service import RulesService
-from tidewatch.transactions.client import WalletClient
+
+if TYPE_CHECKING:
+    # The services of the areas built on first request (api.deps.services): their modules load
+    # with the router that uses them, not at cold start. FastAPI reads only the `Depends` of an
+    # alias below, so the quoted types of MarketServiceDep, BillingDep and WalletClientDep are
+    # never evaluated at run time.
+    from api.deps.billing import BillingDeps
+    from tidewatch.alerts.destinations import DestinationService
+    from tidewatch.markets.service import MarketService
+    from tidewatch.rules.service import RulesService
+    from tidewatch.transactions.client import WalletClient
 
 
 async def database(svc: ServicesDep) -> Database:
@@ -105,6 +111,6 @@ ApiSettingsDep = Annotated[ApiSettings, Depends(api_settings)]
 AuthSettingsDep = Annotated[AuthSettings, Depends(auth_settings)]
 PositionSourceDep = Annotated[PositionSource, Depends(position_source)]
 PortfolioServiceDep = Annotated[PortfolioService, Depends(portfolio_service)]
-MarketServiceDep = Annotated[MarketService, Depends(market_service)]
-BillingDep = Annotated[BillingDeps, Depends(billing)]
-WalletClientDep = Annotated[WalletClient, Depends(wallet_client)]
+MarketServiceDep = Annotated["MarketService", Depends(market_service)]
+BillingDep = Annotated["BillingDeps", Depends(billing)]
+WalletClientDep = Annotated["WalletClient", Depends(wallet_client)]

@@ -19,7 +19,13 @@ from tidewatch.cache import RedisClient
 from tidewatch.db import Database
 from tidewatch.identity.settings import AuthSettings
 from tidewatch.identity.signatures import ContractSignatureChecker
-from tidewatch.portfolios.positions import NoPositionSource, PositionReading, PositionSource, RiskForecaster
+from tidewatch.portfolios.positions import (
+    NoPositionSource,
+    Position,
+    PositionReading,
+    PositionSource,
+    RiskForecaster,
+)
 from tidewatch.settings import ChainSettings
 
 if TYPE_CHECKING:
@@ -103,19 +109,49 @@ def contract_wallets_from_settings() -> ContractSignatureChecker | None:
     return ContractWallets(json_rpc_eth_call(urls, timeout=chain.rpc_timeout_seconds))
 
 
+class _RiskForecasterOnFirstUse:
+    """The portfolio view's `RiskFunctionForecaster`, built (and the risk request models imported)
+    on the first view that has positions: no other route's cold start pays for those imports."""
+
+    def __init__(self, database: Database, risk: RiskClient) -> None:
+        self._database = database
+        self._risk = risk
+        self._forecaster: RiskForecaster | None = None
+
+    def forecast(self, positions: Sequence[Position]) -> dict[str, object]:
+        if self._forecaster is None:
+            from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
+
+            self._forecaster = RiskFunctionForecaster(self._database, self._risk)
+        return self._forecaster.forecast(positions)
+
+
+class _OutlooksOnFirstUse:
+    """The markets' `RiskFunctionOutlooks`, built (and the market service imported) on the first
+    market listing that asks for outlooks."""
+
+    def __init__(self, redis: RedisClient, risk: RiskClient) -> None:
+        self._redis = redis
+        self._risk = risk
+        self._outlooks: Callable[[Sequence[int]], Mapping[int, Any]] | None = None
+
+    def __call__(self, market_ids: Sequence[int]) -> Mapping[int, Any]:
+        if self._outlooks is None:
+            from tidewatch.cache import CacheAside
+            from tidewatch.markets.service import RiskFunctionOutlooks
+
+            self._outlooks = RiskFunctionOutlooks(self._risk, CacheAside(self._redis, "apy-outlooks", ttl_seconds=300))
+        return self._outlooks(market_ids)
+
+
 def risk_forecaster(database: Database, risk: RiskClient) -> RiskForecaster:
     """The risk function behind the portfolio view: in-process locally, a Lambda invoke in AWS."""
-    from tidewatch.portfolios.risk_forecaster import RiskFunctionForecaster
-
-    return RiskFunctionForecaster(database, risk)
+    return _RiskForecasterOnFirstUse(database, risk)
 
 
 def apy_outlooks(redis: RedisClient, risk: RiskClient) -> Callable[[Sequence[int]], Mapping[int, Any]]:
     """Market APY outlooks from the risk function, cached 5 minutes (the model moves slowly)."""
-    from tidewatch.cache import CacheAside
-    from tidewatch.markets.service import RiskFunctionOutlooks
-
-    return RiskFunctionOutlooks(risk, CacheAside(redis, "apy-outlooks", ttl_seconds=300))
+    return _OutlooksOnFirstUse(redis, risk)
 
 
 @lru_cache(maxsize=1)

@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from starlette.applications import Starlette
 
-from api.deps.billing import BillingDeps, production_billing_deps
 from api.deps.collaborators import ApiDeps
-from api.deps.wallet import production_wallet_client
 from tidewatch.billing.limits import ensure_portfolio_allowed
 from tidewatch.cache import CacheAside
 from tidewatch.identity.errors import AuthNotConfigured
@@ -35,6 +33,7 @@ from tidewatch.portfolios.service import PortfolioService
 from tidewatch.ratelimit import Bucket, RateLimiter
 
 if TYPE_CHECKING:
+    from api.deps.billing import BillingDeps
     from tidewatch.alerts.destinations import DestinationService
     from tidewatch.alerts.settings import AlertsSettings
     from tidewatch.markets.service import MarketService
@@ -154,10 +153,14 @@ class Services:
 
     @cached_property
     def billing(self) -> BillingDeps:
+        from api.deps.billing import production_billing_deps
+
         return self.deps.billing if self.deps.billing is not None else production_billing_deps()
 
     @cached_property
     def wallet(self) -> WalletClient:
+        from api.deps.wallet import production_wallet_client
+
         return self.deps.wallet if self.deps.wallet is not None else production_wallet_client()
 
 

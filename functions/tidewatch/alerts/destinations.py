@@ -416,9 +416,13 @@ class DestinationService:
             claims = read_token(self._settings.link_key, UNSUBSCRIBE_PURPOSE, token, now=self._clock().timestamp())
         except BadToken as exc:
             raise _invalid("token", str(exc)) from exc
+        # The link's address is checked before anything is written: a link signed for another
+        # address (or for a destination gone since) unsubscribes nothing.
         with self._records.session() as records:
-            target = records.unsubscribe_email(claims.destination_id)
-        if target is None or address_digest(target) != claims.address_digest:
+            row = records.email_destination(claims.destination_id)
+            signed_for = row is not None and address_digest(str(row["target"])) == claims.address_digest
+            target = records.unsubscribe_email(claims.destination_id) if signed_for else None
+        if target is None:
             raise NotFound("this address is no longer on any account")
         return target
 

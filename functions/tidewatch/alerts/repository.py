@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 
 def firing_context(conn: Connection, *, rule_id: int, user_id: int, transaction_key: str) -> dict[str, Any] | None:
@@ -172,16 +172,11 @@ class PostgresOutboxRecords:
         )
 
 
-class PostgresOutbox:
+class PostgresOutbox(UnitOfWork[OutboxRecords]):
     """`OutboxRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def session(self) -> Iterator[OutboxRecords]:
-        with self._db.connection() as conn:
-            yield PostgresOutboxRecords(conn)
+        super().__init__(database, PostgresOutboxRecords)
 
 
 def claim_delivery(
@@ -333,21 +328,11 @@ class PostgresDeliveryRecords:
         return due_deliveries(self.conn, now=now, limit=limit)
 
 
-class PostgresDeliveries:
+class PostgresDeliveries(UnitOfWork[DeliveryRecords]):
     """`DeliveriesRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[DeliveryRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresDeliveryRecords(conn)
-
-    @contextmanager
-    def session(self) -> Iterator[DeliveryRecords]:
-        with self._db.connection() as conn:
-            yield PostgresDeliveryRecords(conn)
+        super().__init__(database, PostgresDeliveryRecords)
 
 
 # ---- Destinations, Telegram link codes, preferences, the delivery log -------------------------
@@ -612,21 +597,11 @@ class PostgresDestinationRecords:
         return rows, attempts
 
 
-class PostgresDestinations:
+class PostgresDestinations(UnitOfWork[DestinationRecords]):
     """`DestinationsRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[DestinationRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresDestinationRecords(conn)
-
-    @contextmanager
-    def session(self) -> Iterator[DestinationRecords]:
-        with self._db.connection() as conn:
-            yield PostgresDestinationRecords(conn)
+        super().__init__(database, PostgresDestinationRecords)
 
 
 def suppress_addresses(conn: Connection, addresses: Sequence[str], reason: str, detail: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 MARKETS = "markets"
 
@@ -138,17 +138,35 @@ def unfillable(conn: Connection, chain_id: int, scope: str, start: datetime, end
     ).fetchall()
 
 
+_REQUEST_POSITIONS_JOB = """
+INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
+VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
+"""
+
+
+class PositionsJob(NamedTuple):
+    """A positions backfill to request: the chain, the address's scope (`positions_scope`), the
+    window and its step in seconds."""
+
+    chain_id: int
+    scope: str
+    start: datetime
+    end: datetime
+    step: int
+
+
 def request_positions_job(
     conn: Connection, chain_id: int, scope: str, start: datetime, end: datetime, step: int
 ) -> None:
     """A pending positions job for the scope's address; a re-request leaves the existing job alone."""
-    conn.execute(
-        """
-        INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
-        VALUES (%s, %s, %s, %s, %s, 'running') ON CONFLICT (chain_id, scope) DO NOTHING
-        """,
-        (chain_id, scope, start, end, step),
-    )
+    conn.execute(_REQUEST_POSITIONS_JOB, PositionsJob(chain_id, scope, start, end, step))
+
+
+def request_positions_jobs(conn: Connection, jobs: Sequence[PositionsJob]) -> None:
+    """`request_positions_job` for each job, pipelined in one round of statements."""
+    if jobs:
+        with conn.cursor() as cur:
+            cur.executemany(_REQUEST_POSITIONS_JOB, jobs)
 
 
 def drop_job(conn: Connection, chain_id: int, scope: str) -> None:
@@ -352,21 +370,11 @@ class PostgresPositionHistoryRecords:
         )
 
 
-class PostgresPositionHistory:
+class PostgresPositionHistory(UnitOfWork[PositionHistoryRecords]):
     """`PositionHistoryRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[PositionHistoryRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresPositionHistoryRecords(conn)
-
-    @contextmanager
-    def session(self) -> Iterator[PositionHistoryRecords]:
-        with self._db.connection() as conn:
-            yield PostgresPositionHistoryRecords(conn)
+        super().__init__(database, PostgresPositionHistoryRecords)
 
 
 def position_history(history: PositionHistoryRepository | Database) -> PositionHistoryRepository:

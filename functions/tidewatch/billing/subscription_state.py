@@ -24,9 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tidewatch.billing.plans import Plan
-from tidewatch.billing.stripe_objects import SubscriptionObject
+
+if TYPE_CHECKING:
+    # Only the Stripe webhook and refresh paths build these; the api's cold path (portfolio
+    # admission reads plans through the billing repository) does not load the Stripe models.
+    from tidewatch.billing.stripe_objects import SubscriptionObject
 
 PAID_STATUSES = frozenset({"active", "trialing"})
 DELINQUENT_STATUSES = frozenset({"past_due", "unpaid"})

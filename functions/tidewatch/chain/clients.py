@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from tidewatch.chain.rpc import ChainClient, RetryPolicy
-from tidewatch.chain.settings import ChainReadSettings
 from tidewatch.settings import ChainSettings
+
+if TYPE_CHECKING:
+    from tidewatch.chain.rpc import ChainClient
+    from tidewatch.chain.settings import ChainReadSettings
 
 
 def rpc_url_map(settings: ChainSettings) -> dict[int, list[str]]:
@@ -19,6 +22,9 @@ def rpc_url_map(settings: ChainSettings) -> dict[int, list[str]]:
 
 
 def build_clients(settings: ChainSettings, read: ChainReadSettings) -> dict[int, ChainClient]:
+    # Imported here: the api's cold start reads only the URL map (rpc_url_map, for EIP-1271 checks).
+    from tidewatch.chain.rpc import ChainClient, RetryPolicy
+
     retry = RetryPolicy(rounds=read.rpc_retry_rounds, backoff_seconds=read.rpc_backoff_seconds)
     return {
         chain_id: ChainClient(chain_id, urls, timeout=settings.rpc_timeout_seconds, retry=retry)

@@ -34,6 +34,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,6 +95,8 @@ RECENT_MAX_HORIZON_HOURS = 24
 ACI_WINDOW_HOURS = 1008
 ACI_GAMMA = 0.04
 ACI_ALPHA_RANGE = (0.01, 0.70)
+#: Rows a head remembers the point change of (≈ 250 bytes each; 337 origins a 7-day market).
+REPLAY_CACHE_ROWS = 20_000
 #: The calibration scores' quantiles are stored at these levels (interpolated in between).
 SCORE_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 #: Recorded in artifacts so that a change of features or normalisation is never misread.
@@ -280,17 +285,49 @@ class ApyHead:
     score_quantiles: tuple[float, ...] = ()
     #: market key → why it is served persistence (the model did not beat it walk-forward)
     persistence_markets: Mapping[str, str] = field(default_factory=dict)
+    #: Point changes of feature rows already walked (the row's bytes → change): a market's replay
+    #: origins recur from one forecast to the next (the same hours, the same features), so a warm
+    #: function walks only the new ones. A change depends on the row and the trees alone, so a hit
+    #: is the value a walk would give; the table is emptied past REPLAY_CACHE_ROWS rows.
+    _changes: dict[bytes, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def predict_change(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         scaled, s = normalised(features)
         return s * self.point.predict(scaled)
 
+    def remembered_change(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`predict_change(features)`, walking only the rows not seen before."""
+        rows = np.ascontiguousarray(features, dtype=np.float64)
+        keys = cast(list[bytes], rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel().tolist())
+        table = self._changes
+        found: list[float | None] = list(map(table.get, keys))
+        missing = [i for i, value in enumerate(found) if value is None]
+        if missing:
+            fresh = self.predict_change(rows[missing]).tolist()
+            if len(table) + len(missing) > REPLAY_CACHE_ROWS:
+                table.clear()
+            for i, value in zip(missing, fresh, strict=True):
+                table[keys[i]] = found[i] = value
+        return np.array(found, dtype=np.float64)
+
+    def forget_changes(self) -> None:
+        """Empty the table of walked rows (benchmarks of a cold function)."""
+        self._changes.clear()
+
     def served_point(
-        self, features: NDArray[np.float64], persistence: NDArray[np.bool_] | None = None
+        self,
+        features: NDArray[np.float64],
+        persistence: NDArray[np.bool_] | None = None,
+        *,
+        remember: bool = False,
     ) -> NDArray[np.float64]:
-        """The point forecast (fraction per year); rows with `persistence` set get the current value."""
-        scaled, s = normalised(features)
-        change = s * self.point.predict(scaled)
+        """The point forecast (fraction per year); rows with `persistence` set get the current
+        value. `remember`: take the changes of rows walked before from the head's table."""
+        if remember:
+            change = self.remembered_change(features)
+        else:
+            scaled, s = normalised(features)
+            change = s * self.point.predict(scaled)
         if persistence is not None:
             change = np.where(persistence, 0.0, change)
         return np.maximum(features[:, 0] + change, 0.0)
@@ -411,22 +448,31 @@ class MarketSeries:
     deposits: NDArray[np.float64]
 
 
+_OBSERVED_AT = attrgetter("observed_at")
+_READINGS = {
+    side: tuple(attrgetter(name) for name in (f"{side}_apy", "utilization", "deposits_usd"))
+    for side in ("supply", "borrow")
+}
+
+
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
-    seconds = [p.observed_at.timestamp() for p in points]
-    values = [np.nan if (v := getattr(p, f"{side}_apy")) is None else v for p in points]
-    apy_series = to_hourly(seconds, values)
+    # Read out column by column (C-level maps; None becomes NaN in the float array).
+    count = len(points)
+    seconds = np.fromiter(map(datetime.timestamp, map(_OBSERVED_AT, points)), dtype=np.float64, count=count)
+    apy, utilization, deposits = (np.array(list(map(g, points)), dtype=np.float64) for g in _READINGS[side])
+    apy_series = to_hourly(seconds, apy)
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
     y = _carry_forward(apy_series.values)
 
-    def side_series(raw: list[float], default: float) -> NDArray[np.float64]:
+    def side_series(raw: NDArray[np.float64], default: float) -> NDArray[np.float64]:
         aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
         return np.nan_to_num(_carry_forward(aligned), nan=default)
 
-    u = side_series([np.nan if p.utilization is None else p.utilization for p in points], 0.0)
-    v = side_series([np.nan if p.deposits_usd is None else p.deposits_usd for p in points], np.nan)
+    u = side_series(utilization, 0.0)
+    v = side_series(deposits, np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
@@ -445,7 +491,8 @@ def _recent_scores(
         return scores
     stacked = np.vstack([r for r in origin_rows if r.shape[0]])
     flags = np.repeat(persistence, counts)
-    residual = (np.concatenate(origin_truth) - head.served_point(stacked, flags)) / interval_width_unit(stacked)
+    served = head.served_point(stacked, flags, remember=True)
+    residual = (np.concatenate(origin_truth) - served) / interval_width_unit(stacked)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     for j, count in enumerate(counts):
         scores[j, :count] = residual[offsets[j] : offsets[j + 1]]

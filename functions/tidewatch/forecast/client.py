@@ -9,11 +9,13 @@ function described.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from tidewatch.forecast.payloads import ApyBatchRequest, ApyBatchResult, RiskBatchRequest, RiskBatchResult
 from tidewatch.invoke import FunctionInvoker, call, invoker_from_settings
 from tidewatch.settings import FunctionsSettings
+
+if TYPE_CHECKING:
+    from tidewatch.forecast.payloads import ApyBatchRequest, ApyBatchResult, RiskBatchRequest, RiskBatchResult
 
 RISK = "risk"
 
@@ -30,10 +32,16 @@ class RiskFunctionClient:
     def __init__(self, invoker: FunctionInvoker) -> None:
         self._invoker = invoker
 
+    # The answer models are imported on the first call: the api builds this client at cold start
+    # and most requests never reach the risk function.
     def score_batch(self, request: RiskBatchRequest) -> RiskBatchResult:
+        from tidewatch.forecast.payloads import RiskBatchResult
+
         return call(self._invoker, RISK, request, RiskBatchResult)
 
     def forecast_apy_batch(self, request: ApyBatchRequest) -> ApyBatchResult:
+        from tidewatch.forecast.payloads import ApyBatchResult
+
         return call(self._invoker, RISK, request, ApyBatchResult)
 
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from tidewatch.forecast.assets import STABLECOINS
 from tidewatch.forecast.bands import BANDS, band_indices
 from tidewatch.forecast.reference import first_passage_lower, first_passage_upper
-from tidewatch.forecast.risk_model import RiskModel, ScoreColumns
+from tidewatch.forecast.risk_model import RiskModel, ScoreColumns, served_probability
 
 
 @dataclass
@@ -144,8 +144,8 @@ def score_legs(
     bands = band_indices(probability, distance)
     return ScoreColumns(
         health_factor=[None if h == np.inf else h for h in hf.tolist()],
-        probability=probability.tolist(),
-        reference=[None if r != r else r for r in reference.tolist()],
+        probability=served_probability(probability).tolist(),
+        reference=[None if r != r else r for r in served_probability(reference).tolist()],
         distance=distance.tolist(),
         band=[BANDS[b] for b in bands.tolist()],
     )

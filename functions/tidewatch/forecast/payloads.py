@@ -27,11 +27,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Token amounts are uint256 on chain; anything larger is not an amount (and overflows a float).
+MAX_AMOUNT = 2**256 - 1
+
+
 class Holding(_Strict):
     """One asset of a position: `amount` in base units (10**decimals per token)."""
 
     symbol: Annotated[str, Field(min_length=1, max_length=32)]
-    amount: Annotated[int, Field(ge=0)]
+    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
     decimals: Annotated[int, Field(ge=0, le=36)]
     price_usd: Annotated[Decimal, Field(gt=0)]
 

@@ -125,6 +125,17 @@ class RiskModel:
         return np.where(hf < 1.0, 1.0, p)
 
 
+#: Served probabilities are rounded to 1e-6: far below what the model resolves (its reliability
+#: is checked to ±5 points), and six decimals print in a fraction of the time of seventeen digits
+#: in the JSON response.
+PROBABILITY_DECIMALS = 6
+
+
+def served_probability(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`p` rounded to PROBABILITY_DECIMALS (NaN stays NaN); rounding keeps the order of `p`."""
+    return np.round(p, PROBABILITY_DECIMALS)
+
+
 @dataclass(frozen=True)
 class ScoreColumns:
     """Per-position results of a batch as plain Python lists (JSON-ready)."""
@@ -165,13 +176,14 @@ def score_exposures(
     for cases, passage in ((lower, first_passage_lower), (upper, first_passage_upper)):
         if cases:
             index, level, sig = (np.asarray(column) for column in zip(*cases, strict=True))
-            for i, p in zip(index.tolist(), passage(level, sig, hours[index]).tolist(), strict=True):
+            passed = served_probability(passage(level, sig, hours[index]))
+            for i, p in zip(index.tolist(), passed.tolist(), strict=True):
                 references[i] = p
     probability = model.probability(hf, sigma, hours)
     bands = band_indices(probability, distance)
     return ScoreColumns(
         health_factor=[None if math.isinf(h) else h for h in hf.tolist()],
-        probability=probability.tolist(),
+        probability=served_probability(probability).tolist(),
         reference=references,
         distance=distance.tolist(),
         band=[BANDS[b] for b in bands.tolist()],

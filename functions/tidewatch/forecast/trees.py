@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,21 +45,34 @@ class TreeEnsemble:
     value: NDArray[np.float64]
     roots: NDArray[np.int32]
     depth: int
+    #: Walk tables built once at load: the split feature of every node (0 at a leaf) and its
+    #: children as `child[2·node + (x ≤ threshold)]` (right, left), a leaf being its own child on
+    #: both sides, so one gather per level moves every (row, tree) pair and leaves stay put.
+    _split: NDArray[np.intp] = field(init=False, repr=False, compare=False)
+    _child: NDArray[np.intp] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        nodes = np.arange(self.feature.size, dtype=np.intp)
+        leaf = self.feature < 0
+        child = np.empty(2 * nodes.size, dtype=np.intp)
+        child[0::2] = np.where(leaf, nodes, self.right)
+        child[1::2] = np.where(leaf, nodes, self.left)
+        object.__setattr__(self, "_split", np.where(leaf, 0, self.feature).astype(np.intp))
+        object.__setattr__(self, "_child", child)
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Raw prediction for each row of `x` (n × features)."""
+        """Raw prediction for each row of `x` (n × features): every row through every tree,
+        one level per step, `depth` steps (a row that reached its leaf stays there)."""
         n = x.shape[0]
         if self.roots.size == 0:
             return np.full(n, self.baseline)
-        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
-        rows = np.arange(n)[:, None]
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        base = (np.arange(n, dtype=np.intp) * x.shape[1])[:, None]
+        node = np.broadcast_to(self.roots.astype(np.intp), (n, self.roots.size))
+        split, child, threshold = self._split, self._child, self.threshold
         for _ in range(self.depth):
-            feat = self.feature[node]
-            inner = feat >= 0
-            if not inner.any():
-                break
-            go_left = x[rows, np.maximum(feat, 0)] <= self.threshold[node]
-            node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+            go_left = flat[base + split[node]] <= threshold[node]
+            node = child[2 * node + go_left]
         return self.baseline + self.value[node].sum(axis=1)
 
     def to_json(self) -> dict[str, object]:

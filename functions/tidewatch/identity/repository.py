@@ -8,13 +8,12 @@ them over, one unit of work per operation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -159,13 +158,8 @@ class PostgresRefreshTokenRecords:
         return int(cur.rowcount)
 
 
-class PostgresRefreshTokens:
+class PostgresRefreshTokens(UnitOfWork[RefreshTokenRecords]):
     """`RefreshTokenRepository` over a database: one transaction per unit of work."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[RefreshTokenRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresRefreshTokenRecords(conn)
+        super().__init__(database, PostgresRefreshTokenRecords)

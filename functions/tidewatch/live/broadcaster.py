@@ -67,6 +67,7 @@ class Broadcaster:
         self._max_workers = max_workers
         self._fan_out = fan_out
         self._chunk_size = chunk_size
+        self._handoff = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-handoff")
 
     def _required_store(self) -> ConnectionStore:
         if self._store is None:
@@ -98,9 +99,12 @@ class Broadcaster:
         data = json.dumps(message, separators=(",", ":"), default=str).encode()
         if self._fan_out is not None and len(recipients) > self._chunk_size:
             # Past one chunk, the other chunks go to invocations of their own; this one pushes the first.
+            # The hand-off runs beside this invocation's own chunk, not before it: a local fan-out
+            # returns when its chunks are pushed, and in AWS the invokes take time of their own.
             first, *rest = chunked(recipients, self._chunk_size)
-            self._fan_out.hand_off([PushChunk.of(chunk, data, only_user) for chunk in rest])
+            handing = self._handoff.submit(self._fan_out.hand_off, [PushChunk.of(c, data, only_user) for c in rest])
             report = self.deliver_serialised(first, data)
+            handing.result()  # a failed hand-off still fails the broadcast, after the first chunk is out
             return DeliveryReport(report.delivered, report.gone, report.failed, handed_off=sum(len(c) for c in rest))
         return self.deliver_serialised(recipients, data)
 
@@ -170,4 +174,5 @@ class Broadcaster:
         return outcomes
 
     def close(self) -> None:
+        self._handoff.shutdown(wait=True)
         self._pool.shutdown(wait=True)

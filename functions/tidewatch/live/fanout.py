@@ -47,7 +47,10 @@ class PushChunk(BaseModel):
 
 
 def chunked(recipients: Sequence[Recipient], size: int) -> list[Sequence[Recipient]]:
-    return [recipients[i : i + size] for i in range(0, len(recipients), size)]
+    """Chunks of at most `size`, the recipients grouped by management endpoint first (stable), so
+    a chunk posts to as few endpoints as there are (one socket a thread and endpoint)."""
+    ordered = sorted(recipients, key=lambda r: r.endpoint)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 class ChunkFanOut(Protocol):

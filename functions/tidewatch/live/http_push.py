@@ -14,6 +14,10 @@ two system calls a post on both ends. Requests the server never saw (it announce
 `Connection: close`, or an idle socket was closed before any answer) are sent again on a new
 socket; a request whose socket broke after it may have been read is reported unanswered (0),
 never sent twice.
+
+An endpoint that refuses the connection (nothing listens on its port) answers Gone for every post:
+the local gateway's processes each answer `@connections` for their own sockets on a port of their
+own, and a process that has died holds no sockets, so its rows are deleted like any stale one.
 """
 
 from __future__ import annotations
@@ -86,11 +90,6 @@ class _KeepAlive:
             self._fill()
         line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
         return line
-
-    def exchange(self, request: bytes) -> tuple[int, bool]:
-        """Send one request, read its whole answer: (status, whether the socket stays open)."""
-        self.send(request)
-        return self.answer()
 
     def send(self, requests: bytes) -> None:
         try:
@@ -175,7 +174,7 @@ class HttpConnectionPoster:
     def __call__(self, endpoint: str, connection_id: str, data: bytes) -> None:
         endpoint = self._override or endpoint
         target = self._endpoint(endpoint)
-        status = self._exchange(endpoint, target, self._request(target, connection_id, data))
+        (status,) = self._pipeline(endpoint, target, (self._request(target, connection_id, data),))
         if status == 410:
             raise ConnectionGone(connection_id)
         if status >= 300:
@@ -194,10 +193,14 @@ class HttpConnectionPoster:
         return statuses
 
     def _pipeline(self, endpoint: str, target: _Endpoint, window: Sequence[bytes]) -> list[int]:
-        """Answers to `window` (at least one, so the caller always makes progress)."""
+        """Answers to `window` (at least one, so the caller always makes progress); a single post is
+        a window of one. An idle keep-alive socket the server had closed is replaced once."""
         sockets: dict[str, _KeepAlive] = self._local.__dict__.setdefault("sockets", {})
         for _attempt in range(2):
-            conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
+            try:
+                conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
+            except ConnectionRefusedError:
+                return [410] * len(window)  # nothing listens there: none of its sockets exists
             reused = conn.used
             statuses: list[int] = []
             keep_alive = True
@@ -221,26 +224,4 @@ class HttpConnectionPoster:
             else:
                 conn.close()  # the server read no further: the rest of the window goes out again
             return statuses
-        raise OSError("management API closed the connection without answering")
-
-    def _exchange(self, endpoint: str, target: _Endpoint, request: bytes) -> int:
-        sockets: dict[str, _KeepAlive] = self._local.__dict__.setdefault("sockets", {})
-        for _attempt in range(2):
-            conn = sockets.pop(endpoint, None) or _KeepAlive(target, self._timeout)
-            reused = conn.used
-            try:
-                status, keep_alive = conn.exchange(request)
-            except _Closed:
-                conn.close()
-                if reused:
-                    continue  # an idle keep-alive socket the server had closed: once more on a new one
-                raise OSError("management API closed the connection without answering") from None
-            except BaseException:
-                conn.close()
-                raise
-            if keep_alive:
-                sockets[endpoint] = conn
-            else:
-                conn.close()
-            return status
         raise OSError("management API closed the connection without answering")

@@ -21,6 +21,12 @@ class LiveSettings(BaseSettings):
         default=None,
         description="Override of the management API URL (local gateway); default: the one stored per connection.",
     )
+    websocket_management_scheme: str = Field(
+        default="https",
+        pattern="^(https|http)$",
+        description="Scheme of the management endpoint a $connect records from its event's domain and stage "
+        "(http: the local gateway, whose processes each answer for their own sockets).",
+    )
     websocket_push_mode: str = Field(
         default="aws",
         pattern="^(aws|http)$",

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tidewatch.backfill.repository import PositionsJob, positions_scope, request_positions_jobs
 from tidewatch.billing.limits import PlanUsage
 from tidewatch.billing.repository import PlanUsageRecords
 from tidewatch.db import Connection, Database
@@ -55,17 +56,22 @@ class PortfolioRepository:
     def _request_history(conn: Connection, portfolio_id: int) -> None:
         """A pending 30-day positions backfill per (wallet, chain) of the portfolio, in the same
         transaction as the wallets (the ingest function's heal schedule runs it; one already
-        requested for that address and chain is kept)."""
-        conn.execute(
+        requested for that address and chain is kept). The window ends at the database clock's hour."""
+        rows = conn.execute(
             """
-            INSERT INTO backfill_jobs (chain_id, scope, window_start, window_end, step_seconds, status)
-            SELECT c.chain_id, 'positions:' || lower(a.address),
-                   date_trunc('hour', now()) - interval '30 days', date_trunc('hour', now()), 3600, 'running'
+            SELECT c.chain_id, a.address,
+                   date_trunc('hour', now()) - interval '30 days' AS window_start, date_trunc('hour', now()) AS window_end
             FROM portfolio_addresses a JOIN portfolios p ON p.id = a.portfolio_id, unnest(p.chains) AS c(chain_id)
             WHERE a.portfolio_id = %s
-            ON CONFLICT (chain_id, scope) DO NOTHING
             """,
             (portfolio_id,),
+        ).fetchall()
+        request_positions_jobs(
+            conn,
+            [
+                PositionsJob(r["chain_id"], positions_scope(r["address"]), r["window_start"], r["window_end"], 3600)
+                for r in rows
+            ],
         )
 
     @staticmethod

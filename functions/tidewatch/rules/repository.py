@@ -1,6 +1,6 @@
 """Rules in PostgreSQL: the rules service's port and its adapter, and the tick's reads and writes.
 
-`RulesRepository` opens a unit of work (`transaction()` for writes, `reading()` for reads) that
+`RulesRepository` opens a unit of work (`transaction()` for writes, `session()` for reads) that
 yields `RuleRecords`: every lookup by rule id is scoped by owner, so another user's id finds
 nothing. The records also count what the plan limits check (`tidewatch.billing.limits.PlanUsage`),
 in the same transaction as the write.
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from tidewatch.billing.limits import PlanUsage
 from tidewatch.billing.repository import PlanUsageRecords
-from tidewatch.db import Connection, Database
+from tidewatch.db import Connection, Database, UnitOfWork
 
 RULE_COLUMNS = (
     "id, name, portfolio_id, definition, cadence_seconds, cooldown_seconds, enabled, disabled_reason, armed, "
@@ -75,7 +75,7 @@ class RuleRecords(PlanUsage, Protocol):
 class RulesRepository(Protocol):
     def transaction(self) -> AbstractContextManager[RuleRecords]: ...
 
-    def reading(self) -> AbstractContextManager[RuleRecords]: ...
+    def session(self) -> AbstractContextManager[RuleRecords]: ...
 
 
 class PostgresRuleRecords(PlanUsageRecords):
@@ -165,21 +165,11 @@ class PostgresRuleRecords(PlanUsageRecords):
         ).fetchall()
 
 
-class PostgresRules:
+class PostgresRules(UnitOfWork[RuleRecords]):
     """`RulesRepository` over a database: one connection (and transaction) per unit of work."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def transaction(self) -> Iterator[RuleRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresRuleRecords(conn)
-
-    @contextmanager
-    def reading(self) -> Iterator[RuleRecords]:
-        with self._db.connection() as conn:
-            yield PostgresRuleRecords(conn)
+        super().__init__(database, PostgresRuleRecords)
 
 
 # ---- The tick: rule and predicate loads -------------------------------------------------------
@@ -522,22 +512,19 @@ class PostgresRuleTickRecords:
         return insert_rule_disabled_notification(self.conn, user_id, title, body, rule_id)
 
 
-class PostgresRuleTick:
-    """`RuleTickRepository` over a database."""
+class PostgresRuleTick(UnitOfWork[RuleTickRecords]):
+    """`RuleTickRepository` over a database: `transaction()` as every adapter (D48), and
+    `snapshot()`, one REPEATABLE READ READ ONLY transaction for a load."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
+        super().__init__(database, PostgresRuleTickRecords)
+        self._database = database
 
     @contextmanager
     def snapshot(self) -> Iterator[RuleLoadRecords]:
-        with self._db.connection() as conn, conn.transaction():
+        with self._database.connection() as conn, conn.transaction():
             begin_rule_snapshot(conn)
             yield PostgresRuleLoadRecords(conn)
-
-    @contextmanager
-    def transaction(self) -> Iterator[RuleTickRecords]:
-        with self._db.transaction() as conn:
-            yield PostgresRuleTickRecords(conn)
 
 
 def rule_tick(tick: RuleTickRepository | Database) -> RuleTickRepository:
@@ -584,9 +571,9 @@ class ShardCountRecords(Protocol):
 
 
 class ShardCountsRepository(Protocol):
-    """`reading()`: one connection for the counts of one plan."""
+    """`session()`: one connection for the counts of one plan."""
 
-    def reading(self) -> AbstractContextManager[ShardCountRecords]: ...
+    def session(self) -> AbstractContextManager[ShardCountRecords]: ...
 
 
 class PostgresShardCountRecords:
@@ -602,16 +589,11 @@ class PostgresShardCountRecords:
         return bucket_cuts(self.conn, bucket, fractions, markets)
 
 
-class PostgresShardCounts:
+class PostgresShardCounts(UnitOfWork[ShardCountRecords]):
     """`ShardCountsRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def reading(self) -> Iterator[ShardCountRecords]:
-        with self._db.connection() as conn:
-            yield PostgresShardCountRecords(conn)
+        super().__init__(database, PostgresShardCountRecords)
 
 
 def shard_counts(counts: ShardCountsRepository | Database) -> ShardCountsRepository:
@@ -709,16 +691,11 @@ class PostgresRuleSourceRecords:
         return latest_health_factor_rows(self.conn, portfolio_ids)
 
 
-class PostgresRuleSources:
+class PostgresRuleSources(UnitOfWork[RuleSourceRecords]):
     """`RuleSourcesRepository` over a database."""
 
     def __init__(self, database: Database) -> None:
-        self._db = database
-
-    @contextmanager
-    def session(self) -> Iterator[RuleSourceRecords]:
-        with self._db.connection() as conn:
-            yield PostgresRuleSourceRecords(conn)
+        super().__init__(database, PostgresRuleSourceRecords)
 
 
 def rule_sources(sources: RuleSourcesRepository | Database) -> RuleSourcesRepository:

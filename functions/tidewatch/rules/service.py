@@ -227,11 +227,11 @@ class RulesService:
         return row
 
     def get(self, user_id: int, rule_id: int) -> RuleOut:
-        with self._rules.reading() as records:
+        with self._rules.session() as records:
             return self._out(self._row(records, user_id, rule_id))
 
     def list(self, user_id: int, *, cursor: str | None = None, limit: int = 50) -> RulePage:
-        with self._rules.reading() as records:
+        with self._rules.session() as records:
             rows = records.page(user_id, before=_cursor(cursor), limit=limit + 1)
         items = [self._out(r) for r in rows[:limit]]
         return RulePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
@@ -289,7 +289,7 @@ class RulesService:
             records.delete(user_id, rule_id)
 
     def executions(self, user_id: int, rule_id: int, *, cursor: str | None = None, limit: int = 50) -> ExecutionPage:
-        with self._rules.reading() as records:
+        with self._rules.session() as records:
             self._row(records, user_id, rule_id)
             rows = records.executions(rule_id, before=_cursor(cursor), limit=limit + 1)
         items = [Execution.model_validate(r) for r in rows[:limit]]
@@ -298,7 +298,7 @@ class RulesService:
     def notifications(
         self, user_id: int, *, cursor: str | None = None, limit: int = 50, unread_only: bool = False
     ) -> NotificationPage:
-        with self._rules.reading() as records:
+        with self._rules.session() as records:
             rows = records.notifications(user_id, before=_cursor(cursor), limit=limit + 1, unread_only=unread_only)
         items = [Notification.model_validate(r) for r in rows[:limit]]
         return NotificationPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
@@ -310,7 +310,7 @@ class RulesService:
         from tidewatch.rules.ruleset import RuleRecord, RuleSet
         from tidewatch.rules.snapshot import take_snapshot
 
-        with self._rules.reading() as records:
+        with self._rules.session() as records:
             row = self._row(records, user_id, rule_id)
         if self._sources is None:
             raise InvalidInput("dry runs are not configured on this deployment")

@@ -26,7 +26,7 @@ def bucket_counts(
     counts: ShardCountsRepository | Database, changed_markets: Sequence[int] | None = None
 ) -> dict[int, int]:
     """Enabled rules per bucket; for a market event only the rules that watch those markets or prices."""
-    with repository.shard_counts(counts).reading() as records:
+    with repository.shard_counts(counts).session() as records:
         return records.bucket_counts(_markets(changed_markets))
 
 
@@ -37,7 +37,7 @@ def split_points(
     if parts < 2:
         return []
     fractions = [k / parts for k in range(1, parts)]
-    with repository.shard_counts(counts).reading() as records:
+    with repository.shard_counts(counts).session() as records:
         cuts = records.bucket_cuts(bucket, fractions, _markets(changed_markets))
     return sorted(set(cuts))
 

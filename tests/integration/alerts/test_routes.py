@@ -293,12 +293,42 @@ def test_a_telegram_chat_is_linked_by_the_code_round_trip(db: Database, api: Api
     assert count(db, "alert_destinations") == 1
 
 
-def test_one_click_unsubscribe_and_ses_suppression(db: Database, api: Api, mailbox: Mailbox) -> None:
-    created = api.client.post(
-        "/alerts/destinations", json={"kind": "email", "address": "carol@example.com"}, headers=as_user(api.alice)
+def verified_email(api: Api, mailbox: Mailbox, address: str) -> tuple[dict[str, Any], str]:
+    """Alice's email destination for `address`, verified through its mailed link; the link's token."""
+    created: dict[str, Any] = api.client.post(
+        "/alerts/destinations", json={"kind": "email", "address": address}, headers=as_user(api.alice)
     ).json()
     token = link_in(mailbox, r"token=\S+").split("token=")[1]
     api.client.get("/alerts/email/verify", params={"token": token})
+    return created, token
+
+
+def test_an_unsubscribe_link_signed_for_another_address_writes_nothing(
+    db: Database, api: Api, mailbox: Mailbox
+) -> None:
+    # Given alice's verified email destination
+    created, _ = verified_email(api, mailbox, "dana@example.com")
+    from tidewatch.alerts.tokens import make_token
+
+    # When an unsubscribe link validly signed for that destination but another address is POSTed
+    forged = make_token(b"k" * 32, "unsubscribe", created["id"], "mallory@example.com", expires_at=None)
+    answer = api.client.post("/alerts/unsubscribe", params={"token": forged}, data={"List-Unsubscribe": "One-Click"})
+    # Then it is a 404, and the destination row is untouched: still active, never unsubscribed
+    assert answer.status_code == 404
+    with db.connection() as conn:
+        row = conn.execute("SELECT unsubscribed_at FROM alert_destinations WHERE id = %s", (created["id"],)).fetchone()
+    assert row == {"unsubscribed_at": None}
+    assert (
+        api.client.get(f"/alerts/destinations/{created['id']}", headers=as_user(api.alice)).json()["state"] == "active"
+    )
+    # And a link for a destination id that does not exist writes nothing either
+    missing = make_token(b"k" * 32, "unsubscribe", created["id"] + 1000, "dana@example.com", expires_at=None)
+    assert api.client.post("/alerts/unsubscribe", params={"token": missing}).status_code == 404
+    assert count(db, "alert_destinations") == 1
+
+
+def test_one_click_unsubscribe_and_ses_suppression(db: Database, api: Api, mailbox: Mailbox) -> None:
+    created, token = verified_email(api, mailbox, "carol@example.com")
     # Given the unsubscribe link of an alert mail
     from tidewatch.alerts.tokens import make_token
 

@@ -331,7 +331,9 @@ def test_postgres_paused_answers_503_fast_and_no_unacknowledged_write_lands(stac
     _record("postgres paused", [*outcomes, gave_up])
     _assert_bounded(outcomes)
     assert all(o.status == 503 and o.problem for o in outcomes if o.route.startswith("POST"))
-    assert gave_up.status is None
+    # The impatient client either gave up first or was refused first (a busy pool's wait bound can
+    # answer before the client's 4 s); either way the write was never acknowledged
+    assert gave_up.status is None or (gave_up.status == 503 and gave_up.problem), gave_up
     # And after the server resumed, neither the refused create nor the abandoned one was committed
     time.sleep(1.0)
     assert _portfolio_names(stack) == before

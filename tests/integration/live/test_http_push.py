@@ -70,6 +70,7 @@ def start(server: ScriptedServer, listener: socket.socket) -> str:
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 GONE = b'HTTP/1.1 410 Gone\r\ncontent-type: application/json\r\ncontent-length: 19\r\n\r\n{"message": "Gone"}'
+CLOSE = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
 CHUNKED = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 
 
@@ -94,9 +95,10 @@ def test_posts_share_one_keep_alive_connection_and_each_is_one_request(listener:
     assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
 
 
-def test_a_keep_alive_socket_the_server_closed_is_reopened_once(listener: socket.socket) -> None:
-    # Given a server that closes every connection after one answer
-    server = ScriptedServer([OK, OK], close_after_each=True)
+@pytest.mark.parametrize("answer", [OK, CLOSE], ids=["closed-while-idle", "announced-connection-close"])
+def test_a_keep_alive_socket_the_server_closed_is_reopened_once(listener: socket.socket, answer: bytes) -> None:
+    # Given a server that closes every connection after one answer, silently or saying so
+    server = ScriptedServer([answer, answer], close_after_each=True)
     endpoint = start(server, listener)
     poster = HttpConnectionPoster()
     # When two posts go out one after the other
@@ -126,6 +128,19 @@ def test_an_endpoint_that_is_not_http_is_refused() -> None:
         HttpConnectionPoster()("wss://example.com/prod", "a", b"{}")
 
 
+def test_single_posts_and_batches_share_the_threads_keep_alive_socket(listener: socket.socket) -> None:
+    # Given a keep-alive server that answered a batch of two
+    server = ScriptedServer([OK, OK, OK])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster()
+    assert poster.post_many(endpoint, [("a", b"1"), ("b", b"2")]) == [200, 200]
+    # When a single post follows on the same thread
+    poster(endpoint, "c", b"3")
+    # Then it went over the batch's connection, sent once
+    assert server.connections == 1
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b"1", b"2", b"3"]
+
+
 def test_a_batch_is_pipelined_on_one_connection_and_answers_each_status_in_order(listener: socket.socket) -> None:
     # Given a management API that answers 200, 410, a chunked 200 and 500
     server = ScriptedServer([OK, GONE, CHUNKED, b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"])
@@ -145,8 +160,7 @@ def test_a_batch_is_pipelined_on_one_connection_and_answers_each_status_in_order
 
 def test_requests_after_connection_close_go_out_again_on_a_new_connection(listener: socket.socket) -> None:
     # Given a server that answers once per connection and says so (Connection: close)
-    close = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
-    server = ScriptedServer([close, close, close], close_after_each=True)
+    server = ScriptedServer([CLOSE, CLOSE, CLOSE], close_after_each=True)
     endpoint = start(server, listener)
     # When three posts go out pipelined
     statuses = HttpConnectionPoster().post_many(endpoint, [("a", b"1"), ("b", b"2"), ("c", b"3")])
@@ -178,3 +192,29 @@ def test_an_endpoint_override_sends_every_post_there(listener: socket.socket) ->
     # Then both went to the override
     assert statuses == [200]
     assert len(server.requests) == 2
+
+
+def test_an_endpoint_nothing_listens_on_answers_gone_for_every_post(listener: socket.socket) -> None:
+    # Given the endpoint of a gateway process that has died: its port refuses connections
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/local"
+    listener.close()
+    poster = HttpConnectionPoster()
+    # When posts go there, batched and singly
+    statuses = poster.post_many(endpoint, [("a", b"{}"), ("b", b"{}")])
+    # Then every one is Gone (none of that endpoint's sockets exists), so its rows are deleted
+    assert statuses == [410, 410]
+    with pytest.raises(ConnectionGone):
+        poster(endpoint, "c", b"{}")
+
+
+def test_an_idle_socket_to_an_endpoint_that_died_is_gone_on_the_next_post(listener: socket.socket) -> None:
+    # Given a keep-alive socket to an endpoint that answered once, and then stopped listening
+    server = ScriptedServer([OK])
+    endpoint = start(server, listener)
+    poster = HttpConnectionPoster()
+    assert poster.post_many(endpoint, [("a", b"{}")]) == [200]
+    listener.close()
+    # When the next batch goes there (the old socket is closed, a new one is refused)
+    statuses = poster.post_many(endpoint, [("b", b"{}")])
+    # Then it is Gone, not an error
+    assert statuses == [410]

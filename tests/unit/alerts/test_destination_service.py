@@ -144,10 +144,11 @@ def test_one_click_unsubscribe_stops_the_address_until_the_owner_resubscribes(
         row = records.insert_destination(
             user_id=user, kind="email", label="me", target="me@example.com", secret="{}", is_default=True, verified=True
         )
-    # When a token signed for another address is used, Then it is refused
+    # When a token signed for another address is used, Then it is refused and nothing changes
     wrong = make_token(KEY, UNSUBSCRIBE_PURPOSE, row["id"], "other@example.com", expires_at=None)
     with pytest.raises(NotFound):
         service.unsubscribe(wrong)
+    assert service.get(user, row["id"]).state == "active"
     # When the real link is used, Then the destination is unsubscribed, and resubscribing restores it
     right = make_token(KEY, UNSUBSCRIBE_PURPOSE, row["id"], "me@example.com", expires_at=None)
     assert service.unsubscribe(right) == "me@example.com"

@@ -145,8 +145,9 @@ def test_a_slashed_staker_with_a_queued_withdrawal_shows_withdrawable_and_withdr
     heidi = d.users["heidi-restaker"]["address"]
     strategy = d.contracts["eigen_strategy_stETH"]
     dm = contract(devnet, "DelegationManager", d.contracts["eigen_delegation_manager"])
-    dm.functions.queueWithdrawals([([strategy], [5 * WAD], heidi)]).transact({"from": heidi})
-    queued_at = devnet.w3.eth.block_number
+    queued = dm.functions.queueWithdrawals([([strategy], [5 * WAD], heidi)]).transact({"from": heidi})
+    # The block that mined the queueing, not the head when asked (the devnet may mine on a timer too)
+    queued_at = devnet.w3.eth.wait_for_transaction_receipt(queued)["blockNumber"]
     # ... and her operator is then slashed 10 % in the stETH strategy
     operator = dm.functions.delegatedTo(heidi).call()
     dm.functions.slashOperator(operator, strategy, WAD // 10).transact({"from": deployer(devnet)})

@@ -156,6 +156,8 @@ def test_the_batch_fast_path_refuses_what_the_payload_refuses(models: Models) ->
         {"collateral": [good["collateral"][0] | {"liquidation_threshold": 1.5}]},
         {"collateral": [good["collateral"][0] | {"price_usd": "NaN"}]},
         {"debt": [good["debt"][0] | {"amount": -1}]},
+        {"debt": [good["debt"][0] | {"amount": 2**256}]},
+        {"collateral": [good["collateral"][0] | {"amount": 10**400}]},
     ):
         response = call({"action": "score_risk_batch", "positions": [good | change]}, models)
         assert response["ok"] is False, change
