@@ -49,6 +49,7 @@ from tests.unit.rules.factories import random_records  # noqa: E402
 
 from tidewatch.db import Database  # noqa: E402
 from tidewatch.migrate import apply_migrations  # noqa: E402
+from tidewatch.rules.repository import sync_rule_predicates  # noqa: E402
 from tidewatch.rules.sharding import ShardMessage  # noqa: E402
 
 ADMIN_URL = os.environ.get("TIDEWATCH_TEST_ADMIN_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
@@ -105,6 +106,12 @@ def seed(database: Database, n_rules: int) -> None:
                 user = 1 + k % users
                 body, armed = bodies[k % len(bodies)]
                 copy.write_row((user, user if needs_portfolio[k % len(bodies)] else None, f"r{k}", body, armed))
+    # COPY writes past the rules repository: flatten every rule's predicates as a rule write (and
+    # the migration's backfill) does, in shard order.
+    with database.transaction() as conn:
+        ids = [int(r["id"]) for r in conn.execute("SELECT id FROM rules ORDER BY shard_bucket, id").fetchall()]
+        sync_rule_predicates(conn, ids)
+    with database.connection() as conn:
         conn.execute("ANALYZE")
 
 

@@ -153,6 +153,7 @@ def bench_postgres_load(n: int, admin_url: str) -> None:
 
     from tidewatch.db import Database
     from tidewatch.migrate import apply_migrations
+    from tidewatch.rules.repository import sync_rule_predicates
     from tidewatch.rules.store import RuleCache
 
     name = f"tw_bench_rules_{os.getpid()}_{secrets.token_hex(3)}"
@@ -173,13 +174,23 @@ def bench_postgres_load(n: int, admin_url: str) -> None:
                     copy.write_row(
                         (1, r.portfolio_id, f"r{r.rule_id}", r.definition.model_dump_json(), r.armed, r.last_fired_at)
                     )
+        # COPY writes past the rules repository: flatten the predicates as a rule write does.
+        with database.transaction() as conn:
+            ids = [int(r["id"]) for r in conn.execute("SELECT id FROM rules ORDER BY shard_bucket, id").fetchall()]
+            sync_rule_predicates(conn, ids)
+        with database.connection() as conn:
             conn.execute("ANALYZE rules")
+            conn.execute("ANALYZE rule_predicates")
         snap = random_snapshot(seed=2, n_markets=200, n_portfolios=2000)
         cache = RuleCache()
         for label in ("cold container", "warm container", "warm, 1% of rules edited"):
             if label.startswith("warm, 1%"):
-                with database.connection() as conn:
-                    conn.execute("UPDATE rules SET updated_at = now() WHERE id % 100 = 0")
+                with database.transaction() as conn:  # edited as the rules repository writes them
+                    edited = conn.execute(
+                        "UPDATE rules SET definition = jsonb_set(definition, '{trigger,hysteresis}', '0.001'), "
+                        "updated_at = now() WHERE id % 100 = 0 RETURNING id"
+                    ).fetchall()
+                    sync_rule_predicates(conn, [int(r["id"]) for r in edited])
             started = time.perf_counter()
             rules = cache.load(database)
             loaded = time.perf_counter()

@@ -4,15 +4,18 @@
 rows look as the Postgres adapter returns them (the definition as parsed JSON), and a unit of work
 that raises is rolled back, as a transaction would be. `InMemoryRuleSources` is a
 `RuleSourcesRepository` over rate rows, asset prices and position snapshots, answering as its
-queries do. The others stand in for the tick's market,
+queries do. `InMemoryShardCounts` is a `ShardCountsRepository` over rule rows (bucket, id, what
+each watches). The others stand in for the tick's market,
 risk, push and wallet collaborators and for API Gateway's post_to_connection.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -385,3 +388,207 @@ class InMemoryRuleSources(InMemoryUnitOfWork[InMemoryRuleSourceRecords]):
 
     def _records(self) -> InMemoryRuleSourceRecords:
         return InMemoryRuleSourceRecords(self)
+
+
+@dataclass(frozen=True)
+class ShardRow:
+    """What the coordinator's counts see of one rule."""
+
+    rule_id: int
+    bucket: int
+    enabled: bool = True
+    watched_markets: frozenset[int] = frozenset()
+    watches_prices: bool = False
+
+
+class InMemoryShardCounts(InMemoryUnitOfWork["InMemoryShardCounts"]):
+    """A `ShardCountsRepository` over `ShardRow`s, answering as its queries do."""
+
+    def __init__(self, rows: Sequence[ShardRow]) -> None:
+        self.rows = list(rows)
+
+    def _records(self) -> InMemoryShardCounts:
+        return self
+
+    def _counted(self, markets: list[int] | None) -> list[ShardRow]:
+        return [
+            r
+            for r in self.rows
+            if r.enabled and (markets is None or r.watches_prices or bool(r.watched_markets & set(markets)))
+        ]
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for r in self._counted(markets):
+            counts[r.bucket] = counts.get(r.bucket, 0) + 1
+        return counts
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        ids = sorted(r.rule_id for r in self._counted(markets) if r.bucket == bucket)
+        # percentile_disc: the first id whose cumulative share reaches the fraction.
+        return [ids[max(math.ceil(f * len(ids)), 1) - 1] for f in fractions] if ids else []
+
+
+@dataclass
+class TickRule:
+    """A stored rule as the tick sees it; `definition` is the stored JSON (as parsed)."""
+
+    user_id: int
+    definition: dict[str, Any]
+    bucket: int = 0
+    portfolio_id: int | None = None
+    name: str = "r"
+    cadence_seconds: int = 60
+    cooldown_seconds: int = 3600
+    enabled: bool = True
+    armed: bool = True
+    last_fired_at: datetime | None = None
+    disabled_reason: str | None = None
+
+
+class InMemoryRuleTick(InMemoryUnitOfWork["InMemoryRuleTick"]):
+    """A `RuleTickRepository` over `TickRule`s: loads flatten every definition (no stored
+    predicates, as for rules written past the repository), firings are unique per (rule, window),
+    a unit of work that raises is rolled back."""
+
+    rolled_back = ("rules", "executions", "notifications")
+
+    def __init__(self) -> None:
+        self.rules: dict[int, TickRule] = {}
+        self.executions: list[dict[str, Any]] = []
+        self.notifications: list[dict[str, Any]] = []
+
+    def _records(self) -> InMemoryRuleTick:
+        return self
+
+    def add(self, rule: TickRule) -> int:
+        rule_id = len(self.rules) + 1
+        self.rules[rule_id] = rule
+        return rule_id
+
+    @contextmanager
+    def snapshot(self) -> Iterator[InMemoryRuleTick]:
+        yield self
+
+    def _in(self, f: Mapping[str, Any], rule_id: int, r: TickRule) -> bool:
+        return r.enabled and f["bucket_lo"] <= r.bucket <= f["bucket_hi"] and f["id_lo"] <= rule_id <= f["id_hi"]
+
+    def shard_rules(self, shard_filter: Mapping[str, Any]) -> Any:
+        import numpy as np
+
+        from tidewatch.rules.repository import RULE_FIELDS, native_dtype
+
+        names = [("last_fired", "<f8") if n == "last_fired_at" else (n, k) for n, k in RULE_FIELDS]
+        picked = [(i, r) for i, r in sorted(self.rules.items()) if self._in(shard_filter, i, r)]
+        out = np.zeros(len(picked), dtype=native_dtype(names))
+        for k, (i, r) in enumerate(picked):
+            last = r.last_fired_at.timestamp() if r.last_fired_at else float("nan")
+            crc = hash(json.dumps(r.definition, sort_keys=True))
+            out[k] = (i, r.user_id, r.portfolio_id or 0, r.cadence_seconds, r.cooldown_seconds, r.armed, last, crc)
+        return out
+
+    def stored_predicates(self, shard_filter: Mapping[str, Any]) -> Any:
+        import numpy as np
+
+        from tidewatch.rules.repository import PREDICATE_FIELDS, native_dtype
+
+        return np.zeros(0, dtype=native_dtype(PREDICATE_FIELDS))
+
+    def flattened_predicates(self, rule_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        from pydantic import ValidationError
+
+        from tidewatch.rules.model import RuleDefinition
+        from tidewatch.rules.repository import UnconvertibleDefinition
+        from tidewatch.rules.ruleset import MODE_CODES, MODE_NONE, predicate_row
+
+        rows: list[tuple[Any, ...]] = []
+        for rule_id in sorted(rule_ids):
+            r = self.rules[rule_id]
+            try:
+                definition = RuleDefinition.model_validate(r.definition)
+            except ValidationError as exc:
+                raise UnconvertibleDefinition(str(exc)) from exc
+            cond = definition.conditions
+            mode = MODE_NONE if cond is None else MODE_CODES[cond.mode]
+            items = [definition.trigger, *(cond.items if cond else [])]
+            for ord_, item in enumerate(items):
+                rows.append((*predicate_row(rule_id, ord_ == 0, r.portfolio_id, item), mode, ord_))
+        return rows
+
+    def rules_to_claim(self, rule_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return [
+            {"id": i, "user_id": r.user_id, "portfolio_id": r.portfolio_id, "name": r.name, "definition": r.definition}
+            for i, r in sorted(self.rules.items())
+            if i in set(rule_ids)
+        ]
+
+    def insert_firings(
+        self, now: datetime, rule_ids: Sequence[int], window_keys: Sequence[str], observed: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        taken = {(e["rule_id"], e["window_key"]) for e in self.executions}
+        won = []
+        for rule_id, key, seen in zip(rule_ids, window_keys, observed, strict=True):
+            if (rule_id, key) in taken:
+                continue
+            taken.add((rule_id, key))
+            row = {"id": len(self.executions) + 1, "rule_id": rule_id, "window_key": key, "observed": json.loads(seen)}
+            self.executions.append({**row, "evaluated_at": now})
+            won.append(row)
+        return won
+
+    def disarm_fired(self, rule_ids: Sequence[int], now: datetime) -> None:
+        for i in rule_ids:
+            self.rules[i].armed, self.rules[i].last_fired_at = False, now
+
+    def rearm(self, rule_ids: Sequence[int]) -> None:
+        for i in rule_ids:
+            self.rules[i].armed = True
+
+    def disable_with_reasons(self, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]:
+        changed = []
+        for i, reason in zip(rule_ids, reasons, strict=True):
+            r = self.rules.get(i)
+            if r is not None and r.enabled:
+                r.enabled, r.disabled_reason = False, reason
+                changed.append({"id": i, "user_id": r.user_id, "name": r.name, "disabled_reason": reason})
+        return changed
+
+    def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        self.notifications.append({"user_id": user_id, "title": title, "body": json.loads(body), "rule_id": rule_id})
+        return len(self.notifications)
+
+
+class InMemoryRuleActions:
+    """A `RuleActionRecords`: stored notifications and action results; a title or body holding NUL
+    is refused, as PostgreSQL refuses it in text."""
+
+    def __init__(self, unfinished: Sequence[dict[str, Any]] = ()) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        self.results: dict[int, tuple[list[dict[str, Any]], str | None, int]] = {}
+        self.unfinished = list(unfinished)
+        self.batches = 0
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]:
+        return [r for r in self.unfinished if r["action_rounds"] < max_rounds][:limit]
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        from tidewatch.rules.repository import ValueRefused
+
+        if "\x00" in title or "\\u0000" in body:
+            raise ValueRefused("invalid byte sequence: 0x00")
+        self.notifications.append({"user_id": user_id, "title": title, "body": json.loads(body), "rule_id": rule_id})
+        return len(self.notifications)
+
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        from tidewatch.rules.repository import ValueRefused
+
+        self.batches += 1
+        if any("\x00" in title or "\\u0000" in body for _, title, body, _ in rows):
+            raise ValueRefused("invalid byte sequence: 0x00")
+        return [self.insert_rule_fired_notification(*row) for row in rows]
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
+        for actions, error, rounds, execution_id in results:
+            self.results[execution_id] = (json.loads(actions), error, rounds)

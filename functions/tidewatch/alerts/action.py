@@ -12,13 +12,16 @@ from typing import Any
 
 from tidewatch.alerts.messages import compose
 from tidewatch.alerts.outbox import Outbox, QuietHours
-from tidewatch.alerts.repository import firing_context
+from tidewatch.alerts.repository import FiringContexts, firing_contexts
 from tidewatch.db import Database
 
 
 class AlertDispatcher:
-    def __init__(self, database: Database, outbox: Outbox, *, dashboard_url: str) -> None:
-        self._db, self._outbox, self._dashboard = database, outbox, dashboard_url
+    """Composes a firing's alert from what `FiringContexts` reads and puts it in the `Outbox`
+    (a `Database` is wrapped in the Postgres adapter, as D43)."""
+
+    def __init__(self, database: FiringContexts | Database, outbox: Outbox, *, dashboard_url: str) -> None:
+        self._contexts, self._outbox, self._dashboard = firing_contexts(database), outbox, dashboard_url
 
     def deliver(
         self,
@@ -34,8 +37,9 @@ class AlertDispatcher:
         severity: str,
         title: str | None,
     ) -> dict[str, Any]:
-        with self._db.connection() as conn:
-            row = firing_context(conn, rule_id=rule_id, user_id=user_id, transaction_key=f"rule:{rule_id}:{window_key}")
+        row = self._contexts.firing_context(
+            rule_id=rule_id, user_id=user_id, transaction_key=f"rule:{rule_id}:{window_key}"
+        )
         trigger = (row["definition"] or {}).get("trigger", {}) if row else {}
         quiet = (
             QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))

@@ -24,6 +24,31 @@ def firing_context(conn: Connection, *, rule_id: int, user_id: int, transaction_
     return row
 
 
+class FiringContexts(Protocol):
+    """What the `deliver` action reads of a firing (`tidewatch.alerts.action.AlertDispatcher`)."""
+
+    def firing_context(self, *, rule_id: int, user_id: int, transaction_key: str) -> dict[str, Any] | None:
+        """As `firing_context`: definition, transaction_id, timezone, quiet_start, quiet_end,
+        quiet_min_severity; None without the rule."""
+        ...
+
+
+class PostgresFiringContexts:
+    """`FiringContexts` over a database, one connection a read."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def firing_context(self, *, rule_id: int, user_id: int, transaction_key: str) -> dict[str, Any] | None:
+        with self._db.connection() as conn:
+            return firing_context(conn, rule_id=rule_id, user_id=user_id, transaction_key=transaction_key)
+
+
+def firing_contexts(contexts: FiringContexts | Database) -> FiringContexts:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresFiringContexts(contexts) if isinstance(contexts, Database) else contexts
+
+
 # ---- The delivery outbox ----------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -231,6 +232,13 @@ class PlanUsageRecords:
 _USES_WEBHOOK = "jsonb_path_exists(definition, '$.actions[*] ? (@.type == \"webhook\")')"
 
 
+def _sync_rule_predicates(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rules tick's stored predicates follow rules enabled or disabled here, in the same
+    transaction (the function is migration 0800's; `tidewatch.rules.repository` imports this module)."""
+    if rows:
+        conn.execute("SELECT rule_predicates_sync(%s::bigint[])", ([int(r["id"]) for r in rows],))
+
+
 def enabled_rule_count(conn: Connection, user_id: int) -> int:
     row = conn.execute("SELECT count(*) AS n FROM rules WHERE user_id = %s AND enabled", (user_id,)).fetchone()
     return 0 if row is None else int(row["n"])
@@ -242,6 +250,7 @@ def _disable(conn: Connection, user_id: int, where: str, params: tuple[Any, ...]
         f"WHERE user_id = %s AND enabled AND ({where}) RETURNING id",
         (reason, user_id, *params),
     ).fetchall()
+    _sync_rule_predicates(conn, rows)
     return sorted(int(r["id"]) for r in rows)
 
 
@@ -288,4 +297,5 @@ def reenable_rules(
             RETURNING id""",
         (user_id, list(reasons), min_cadence_seconds, limit),
     ).fetchall()
+    _sync_rule_predicates(conn, rows)
     return sorted(int(r["id"]) for r in rows)

@@ -33,6 +33,7 @@ from tidewatch.rules.model import (
     RuleDefinition,
     WebhookAction,
 )
+from tidewatch.rules.repository import RuleActionRecords, ValueRefused
 from tidewatch.rules.webhooks import WebhookSender
 from tidewatch.transactions.models import PrepareRequest
 
@@ -132,7 +133,7 @@ def with_retries(fn: Callable[[], T], *, attempts: int, backoff_seconds: float) 
 class ActionRunner:
     def __init__(
         self,
-        database: Database,
+        database: RuleActionRecords | Database,
         *,
         pusher: NotificationPusher | None,
         preparer: TransactionPreparer | None,
@@ -143,7 +144,7 @@ class ActionRunner:
         alerts: AlertSink | None = None,
     ) -> None:
         self._alerts = alerts
-        self._db = database
+        self._records = repository.rule_actions(database)
         self._pusher = pusher
         self._preparer = preparer
         self._webhooks = webhooks
@@ -166,10 +167,12 @@ class ActionRunner:
         if not jobs:
             return []
         results: list[ActionResult | None] = [None] * len(jobs)
+        stored = self._store_notifications(jobs)
         with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs))) as pool:
             for phase in (False, True):
                 indexes = [i for i, (_, a) in enumerate(jobs) if isinstance(a, DeliverAction) is phase]
-                for i, result in zip(indexes, pool.map(lambda i: self._run_one(*jobs[i]), indexes), strict=True):
+                run = pool.map(lambda i: self._run_one(*jobs[i], stored.get(i)), indexes)
+                for i, result in zip(indexes, run, strict=True):
                     results[i] = result
         return [r for r in results if r is not None]
 
@@ -179,10 +182,9 @@ class ActionRunner:
         """Re-run failed notify/prepare actions of recent firings, and every action of firings whose
         actions never ran (the function died after claiming them). Webhooks retry in their own queue.
         Only firings of earlier ticks are considered. Returns the number of actions re-run."""
-        with self._db.connection() as conn:
-            rows = repository.unfinished_firings(
-                conn, now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit
-            )
+        rows = self._records.unfinished_firings(
+            now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit
+        )
         jobs: list[tuple[Firing, Action]] = []
         plan: list[tuple[int, list[ActionResult], list[int], int]] = []
         for row in rows:
@@ -229,9 +231,28 @@ class ActionRunner:
     def _retry(self, fn: Callable[[], T]) -> tuple[T | None, int, str | None]:
         return with_retries(fn, attempts=self._attempts, backoff_seconds=self._backoff)
 
-    def _run_one(self, firing: Firing, action: Action) -> ActionResult:
+    def _store_notifications(self, jobs: Sequence[tuple[Firing, Action]]) -> dict[int, int]:
+        """Every notify job's notification stored in one statement: job index -> notification id.
+        Empty when there are fewer than two or the statement fails (a refused value, the database
+        away): those jobs then store their own, each with its retries and its own outcome."""
+        notify = [(i, f, a) for i, (f, a) in enumerate(jobs) if isinstance(a, NotifyAction)]
+        if len(notify) < 2:
+            return {}
+        rows = [
+            (f.user_id, _notification_title(f, a), json.dumps(_notification_body(f, a)), f.rule_id)
+            for _, f, a in notify
+            if isinstance(a, NotifyAction)
+        ]
+        try:
+            ids = self._records.insert_rule_fired_notifications(rows)
+        except Exception as exc:  # each job then stores its own and reports its own failure
+            logger.info("notifications stored one by one", extra={"error": str(exc)[:200]})
+            return {}
+        return {i: notification_id for (i, _, _), notification_id in zip(notify, ids, strict=True)}
+
+    def _run_one(self, firing: Firing, action: Action, stored: int | None = None) -> ActionResult:
         if isinstance(action, NotifyAction):
-            return self._notify(firing, action)
+            return self._notify(firing, action, stored)
         if isinstance(action, PrepareTransactionAction):
             return self._prepare(firing, action)
         if isinstance(action, DeliverAction):
@@ -260,10 +281,13 @@ class ActionRunner:
             return ActionResult("deliver", False, attempts, error=error)
         return ActionResult("deliver", True, attempts, detail)
 
-    def _notify(self, firing: Firing, action: NotifyAction) -> ActionResult:
-        title = action.title or f"Rule '{firing.rule_name}' fired"
-        body = {**firing.payload(), "severity": action.severity}
-        notification_id, attempts, error = self._retry(lambda: self._store_notification(firing, title, body))
+    def _notify(self, firing: Firing, action: NotifyAction, stored: int | None = None) -> ActionResult:
+        title, body = _notification_title(firing, action), _notification_body(firing, action)
+        notification_id: int | None
+        if stored is not None:
+            notification_id, attempts, error = stored, 1, None
+        else:
+            notification_id, attempts, error = self._retry(lambda: self._store_notification(firing, title, body))
         if notification_id is None:
             permanent = bool(error and error.startswith("permanent:"))
             return ActionResult("notify", False, attempts, error=error, permanent=permanent)
@@ -275,14 +299,9 @@ class ActionRunner:
         )
 
     def _store_notification(self, firing: Firing, title: str, body: Mapping[str, Any]) -> int:
-        import psycopg
-
         try:
-            with self._db.connection() as conn:
-                return repository.insert_rule_fired_notification(
-                    conn, firing.user_id, title, json.dumps(body), firing.rule_id
-                )
-        except psycopg.DataError as exc:  # the title or body is a value PostgreSQL refuses
+            return self._records.insert_rule_fired_notification(firing.user_id, title, json.dumps(body), firing.rule_id)
+        except ValueRefused as exc:  # the title or body is a value PostgreSQL refuses
             raise PermanentActionError(f"notification cannot be stored: {exc}") from exc
 
     def _push(self, user_id: int, message: Mapping[str, Any]) -> int:
@@ -342,7 +361,14 @@ class ActionRunner:
         if not params:
             return
         try:
-            with self._db.connection() as conn:
-                repository.record_action_results(conn, params)
+            self._records.record_action_results(params)
         except Exception as exc:  # the actions happened; losing their log must not fail the tick
             logger.exception("could not record action results", extra={"error": str(exc)})
+
+
+def _notification_title(firing: Firing, action: NotifyAction) -> str:
+    return action.title or f"Rule '{firing.rule_name}' fired"
+
+
+def _notification_body(firing: Firing, action: NotifyAction) -> dict[str, Any]:
+    return {**firing.payload(), "severity": action.severity}

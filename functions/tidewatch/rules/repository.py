@@ -14,8 +14,8 @@ delivery queue (`tidewatch.rules.webhooks`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -119,6 +119,7 @@ class PostgresRuleRecords(PlanUsageRecords):
             ),
         ).fetchone()
         assert row is not None
+        sync_rule_predicates(self.conn, [int(row["id"])])
         return row
 
     def update(self, user_id: int, rule_id: int, values: RuleValues, *, rearm: bool) -> dict[str, Any] | None:
@@ -140,10 +141,13 @@ class PostgresRuleRecords(PlanUsageRecords):
                 user_id,
             ),
         ).fetchone()
+        if row is not None:
+            sync_rule_predicates(self.conn, [rule_id])
         return row
 
     def delete(self, user_id: int, rule_id: int) -> None:
         cancel_pending_deliveries(self.conn, rule_id)
+        # The rule's stored predicates go with it (foreign key, ON DELETE CASCADE).
         self.conn.execute("DELETE FROM rules WHERE id = %s AND user_id = %s", (rule_id, user_id))
 
     def executions(self, rule_id: int, *, before: int, limit: int) -> list[dict[str, Any]]:
@@ -170,91 +174,141 @@ class PostgresRules(UnitOfWork[RuleRecords]):
 
 # ---- The tick: rule and predicate loads -------------------------------------------------------
 
-_RULES_SQL = """
-SELECT id, user_id, COALESCE(portfolio_id, 0), cadence_seconds, cooldown_seconds, armed,
-       COALESCE(EXTRACT(EPOCH FROM last_fired_at)::float8, 'NaN'::float8),
-       CASE definition->'conditions'->>'mode' WHEN 'all' THEN 1 WHEN 'any' THEN 2 ELSE 0 END,
-       EXTRACT(EPOCH FROM updated_at)::float8
-FROM rules
-WHERE enabled AND shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s
-  AND (%(markets)s::bigint[] IS NULL OR watched_markets && %(markets)s::bigint[] OR watches_prices)
-ORDER BY id
-"""
+# A shard's rules and predicates are each read as one bytea, the concatenation of one
+# fixed-width big-endian record a row (`string_agg`, in no particular order: the loader sorts),
+# parsed with `np.frombuffer`: a shard of 100,000 rules is two values on the wire and no Python
+# object, nor COPY message, per row. The dtypes name the fields in order.
+RULE_FIELDS = (
+    ("rule_id", ">i8"),
+    ("user_id", ">i8"),
+    ("portfolio_id", ">i8"),
+    ("cadence", ">i4"),
+    ("cooldown", ">i4"),
+    ("armed", "?"),
+    ("last_fired_at", ">i8"),  # timestamptz on the wire: microseconds since 2000-01-01 UTC
+    ("crc", ">i8"),
+)
+# What `rule_predicates.packed` holds (migration 0800), field after field.
+PREDICATE_FIELDS = (
+    ("rule_id", ">i8"),
+    ("crc", ">i8"),
+    ("ord", ">i4"),
+    ("is_trigger", "?"),
+    ("mode", ">i2"),
+    ("kind", ">i2"),
+    ("market_a", ">i8"),
+    ("market_b", ">i8"),
+    ("side", ">i2"),
+    ("horizon", ">i8"),
+    ("chain_id", ">i8"),
+    ("asset", "S20"),
+    ("asset_ok", "?"),
+    ("window_seconds", ">i8"),
+    ("op", ">i2"),
+    ("threshold", ">f8"),
+    ("hysteresis", ">f8"),
+)
+ASSET_BYTES = 20
+_PG_EPOCH = 946_684_800  # 2000-01-01 UTC in Unix seconds
+_NEVER = -(2**63)  # '-infinity' on the wire
 
-_PREDICATES_OF = """
-SELECT r.id, p.ord = 0,
-       CASE p.t WHEN 'market_apy' THEN 0 WHEN 'apy_spread' THEN 1 WHEN 'health_factor_below' THEN 2
-                WHEN 'risk_forecast_above' THEN 3 WHEN 'price_change' THEN 4 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'market_id')::bigint, 0),
-       COALESCE((p.pred->>'other_market_id')::bigint, 0),
-       CASE COALESCE(p.pred->>'side', 'supply') WHEN 'supply' THEN 0 WHEN 'borrow' THEN 1 ELSE %(unknown)s END,
-       COALESCE((p.pred->>'horizon_hours')::bigint, CASE WHEN p.t = 'risk_forecast_above' THEN 24 ELSE 0 END),
-       COALESCE((p.pred->>'chain_id')::bigint, CASE WHEN p.t = 'price_change' THEN 1 ELSE 0 END),
-       COALESCE(p.pred->>'asset', ''),
-       COALESCE((p.pred->>'window_seconds')::bigint, CASE WHEN p.t = 'price_change' THEN 3600 ELSE 0 END),
-       CASE WHEN p.t = 'health_factor_below' THEN 1 WHEN p.t = 'risk_forecast_above' THEN 0
-            ELSE CASE p.pred->>'op' WHEN 'above' THEN 0 WHEN 'below' THEN 1 WHEN 'rises' THEN 2
-                                    WHEN 'falls' THEN 3 WHEN 'moves' THEN 4 ELSE %(unknown)s END END,
-       (p.pred->>'threshold')::float8,
-       COALESCE((p.pred->>'hysteresis')::float8, 0)
-FROM rules r
-CROSS JOIN LATERAL (
-    SELECT 0::bigint AS ord, r.definition->'trigger' AS pred, r.definition->'trigger'->>'type' AS t
-    UNION ALL
-    SELECT c.ord, c.item, c.item->>'type'
-    FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(r.definition->'conditions') = 'object'
-             THEN r.definition->'conditions'->'items' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS c(item, ord)
-) p
-WHERE {where}
+_IN_SHARD = "shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND id BETWEEN %(id_lo)s AND %(id_hi)s"
+_WATCHING_ANY = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
+
+# An index-only scan of `rules_shard_cover_idx` (the shard's entries; it holds every column read).
+_SHARD_RULES_SQL = (
+    "SELECT string_agg(int8send(id) || int8send(user_id) || int8send(COALESCE(portfolio_id, 0)) "
+    "|| int4send(cadence_seconds) || int4send(cooldown_seconds) || boolsend(armed) "
+    "|| timestamptz_send(COALESCE(last_fired_at, '-infinity'::timestamptz)) || int8send(definition_crc), ''::bytea) "
+    "FROM rules WHERE enabled AND " + _IN_SHARD + "{watching}"
+)
+_SHARD_PREDICATES_SQL = (
+    "SELECT string_agg(packed, ''::bytea) FROM rule_predicates WHERE "
+    + _IN_SHARD.replace("id BETWEEN", "rule_id BETWEEN")
+    + "{watching}"
+)
+_WATCHED_RULES = " AND rule_id IN (SELECT id FROM rules WHERE enabled AND " + _IN_SHARD + " AND " + _WATCHING_ANY + ")"
+
+# Predicates of listed rules flattened from their JSON definitions (rules written past the
+# repository, or whose definition cannot convert), columns as `PredicateRow` plus mode and ord.
+_PREDICATES_SQL = """
+SELECT r.id, p.ord = 0, p.kind, p.market_a, p.market_b, p.side, p.horizon, p.chain_id, p.asset,
+       p.window_seconds, p.op, p.threshold, p.hysteresis, p.mode, p.ord
+FROM rules r CROSS JOIN LATERAL rule_flat_predicates(r.definition) p
+WHERE r.enabled AND r.id = ANY(%(ids)s)
 ORDER BY r.id, p.ord
 """
-# Predicates of listed rules (those new or changed since a warm container's last load) ...
-_PREDICATES_SQL = _PREDICATES_OF.replace("{where}", "r.enabled AND r.id = ANY(%(ids)s)")
-# ... or of every rule of the shard (a cold load): the range scan of `_RULES_SQL`, no id list.
-# Ordered by (bucket, id), the order of `rules_shard_idx`, so the scan reads only the shard's
-# index entries; ordered by id alone, the planner walks the id index of every enabled rule and
-# filters by bucket (a tenth of a million-rule table read for each shard of 100,000).
-_SHARD_PREDICATES_SQL = _PREDICATES_OF.replace(
-    "{where}",
-    "r.enabled AND r.shard_bucket BETWEEN %(bucket_lo)s AND %(bucket_hi)s AND r.id BETWEEN %(id_lo)s AND %(id_hi)s"
-    " AND (%(markets)s::bigint[] IS NULL OR r.watched_markets && %(markets)s::bigint[] OR r.watches_prices)",
-).replace("ORDER BY r.id, p.ord", "ORDER BY r.shard_bucket, r.id, p.ord")
+
+
+def native_dtype(fields: Sequence[tuple[str, str]]) -> Any:
+    import numpy as np
+
+    return np.dtype([(name, np.dtype(kind).newbyteorder("=")) for name, kind in fields])
+
+
+def _packed_records(conn: Connection, sql: str, params: Mapping[str, Any], fields: Sequence[tuple[str, str]]) -> Any:
+    """The one bytea `sql` answers, as a record array of `fields` in native byte order."""
+    import numpy as np
+    from psycopg.rows import tuple_row
+
+    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        row = cur.execute(sql, params).fetchone()
+    data = b"" if row is None or row[0] is None else bytes(row[0])
+    wire = np.dtype(list(fields))
+    if len(data) % wire.itemsize:
+        raise ValueError("packed rows do not have the fixed-width layout")
+    return np.frombuffer(data, dtype=wire).astype(native_dtype(fields))
+
+
+def shard_rule_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
+    """The shard's enabled rules (with `markets`, those watching them or prices) as a record array
+    in no particular order: rule_id, user_id, portfolio_id (0 for none), cadence, cooldown, armed,
+    last_fired (epoch seconds, NaN if never) and crc, the definition's hash."""
+    import numpy as np
+
+    watching = "" if shard_filter.get("markets") is None else " AND " + _WATCHING_ANY
+    rows = _packed_records(conn, _SHARD_RULES_SQL.replace("{watching}", watching), shard_filter, RULE_FIELDS)
+    names = [("last_fired", "<f8") if name == "last_fired_at" else (name, kind) for name, kind in RULE_FIELDS]
+    out = np.empty(rows.size, dtype=native_dtype(names))
+    for name, _ in RULE_FIELDS:
+        if name != "last_fired_at":
+            out[name] = rows[name]
+    raw = rows["last_fired_at"]
+    out["last_fired"] = np.where(raw == _NEVER, np.nan, raw / 1e6 + _PG_EPOCH)
+    return out
+
+
+def shard_predicate_records(conn: Connection, shard_filter: Mapping[str, Any]) -> Any:
+    """The stored predicates of the shard's rules as a record array of `PREDICATE_FIELDS` (native
+    byte order) in no particular order; `crc` is the hash of the definition they came from."""
+    watching = "" if shard_filter.get("markets") is None else _WATCHED_RULES
+    sql = _SHARD_PREDICATES_SQL.replace("{watching}", watching)
+    return _packed_records(conn, sql, shard_filter, PREDICATE_FIELDS)
 
 
 def begin_rule_snapshot(conn: Connection) -> None:
     """Make the caller's open transaction one consistent read-only view for the rule loads."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    # The planner guesses 100 conditions a rule (jsonb_array_elements), so the predicate
+    # The planner guesses 100 conditions a rule (jsonb_array_elements), so the JSON predicate
     # query looks costly enough to JIT-compile; compiling takes longer than running it.
     conn.execute("SET LOCAL jit = off")
 
 
-def enabled_rule_rows(conn: Connection, shard_filter: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The shard's enabled rules as `RuleRow` tuples plus `updated_at` (epoch seconds) last."""
-    # Binary results: a hundred thousand rows of numbers, no text parsing per value.
-    from psycopg.rows import tuple_row
-
-    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
-        return cur.execute(_RULES_SQL, shard_filter).fetchall()
-
-
-def shard_predicate_rows(conn: Connection, shard_filter: Mapping[str, Any], *, unknown: int) -> list[tuple[Any, ...]]:
-    """Flattened predicates (`PredicateRow`) of every enabled rule of the shard; codes the query
-    does not know read as `unknown`. Raises psycopg.DataError when a definition cannot convert."""
-    from psycopg.rows import tuple_row
-
-    with conn.cursor(row_factory=tuple_row, binary=True) as cur:
-        return cur.execute(_SHARD_PREDICATES_SQL, {**shard_filter, "unknown": unknown}).fetchall()
-
-
-def predicate_rows(conn: Connection, ids: Sequence[int], *, unknown: int) -> list[tuple[Any, ...]]:
-    """Flattened predicates of the listed enabled rules (as `shard_predicate_rows`)."""
+def predicate_rows(conn: Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Predicates of the listed enabled rules flattened from JSON: `PredicateRow`, mode, ord.
+    Codes the flattening does not know read as 99. Raises psycopg.DataError when a definition
+    cannot convert."""
     from psycopg.rows import tuple_row
 
     with conn.cursor(row_factory=tuple_row) as cur:
-        return cur.execute(_PREDICATES_SQL, {"ids": list(ids), "unknown": unknown}).fetchall()
+        return cur.execute(_PREDICATES_SQL, {"ids": list(ids)}).fetchall()
+
+
+def sync_rule_predicates(conn: Connection, rule_ids: Sequence[int]) -> None:
+    """Bring the stored predicates of `rule_ids` in step with the rules, in the caller's
+    transaction: an enabled rule's rows replaced by its definition's, any other rule's removed."""
+    if rule_ids:
+        conn.execute("SELECT rule_predicates_sync(%s::bigint[])", (list(rule_ids),))
 
 
 # ---- The tick: firings and rule state ---------------------------------------------------------
@@ -291,12 +345,14 @@ def rearm(conn: Connection, rule_ids: Sequence[int]) -> None:
 
 def disable_with_reasons(conn: Connection, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]:
     """Disable the still-enabled rules among `rule_ids`, each with its reason; the rows changed."""
-    return conn.execute(
+    rows = conn.execute(
         "UPDATE rules SET enabled = false, disabled_reason = r.reason, updated_at = now() "
         "FROM unnest(%s::bigint[], %s::text[]) AS r(id, reason) WHERE rules.id = r.id AND rules.enabled "
         "RETURNING rules.id, rules.user_id, rules.name, rules.disabled_reason",
         (list(rule_ids), list(reasons)),
     ).fetchall()
+    sync_rule_predicates(conn, [int(r["id"]) for r in rows])
+    return rows
 
 
 def insert_rule_disabled_notification(conn: Connection, user_id: int, title: str, body: str, rule_id: int) -> int:
@@ -317,6 +373,19 @@ def insert_rule_fired_notification(conn: Connection, user_id: int, title: str, b
     ).fetchone()
     assert row is not None
     return int(row["id"])
+
+
+def insert_rule_fired_notifications(conn: Connection, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+    """`rule_fired` notifications for (user id, title, body JSON, rule id) rows in one statement;
+    their ids in the rows' order (ids are assigned in insertion order, which follows `ord`)."""
+    inserted = conn.execute(
+        "INSERT INTO notifications (user_id, kind, title, body, rule_id) "
+        "SELECT n.user_id, 'rule_fired', n.title, n.body::jsonb, n.rule_id "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) WITH ORDINALITY AS n(user_id, title, body, rule_id, ord) "
+        "ORDER BY n.ord RETURNING id",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
+    ).fetchall()
+    return sorted(int(r["id"]) for r in inserted)
 
 
 def unfinished_firings(
@@ -345,6 +414,124 @@ def record_action_results(conn: Connection, results: Sequence[tuple[str, str | N
         )
 
 
+# ---- The tick's unit of work: the port the loader, the claims and the disables go through -------
+
+
+class UnconvertibleDefinition(Exception):
+    """Some listed rule's definition cannot be flattened (the database's reason as the message)."""
+
+
+class RuleLoadRecords(Protocol):
+    """One consistent read-only view of the rules for a shard load (`tidewatch.rules.store`)."""
+
+    def shard_rules(self, shard_filter: Mapping[str, Any]) -> Any:
+        """As `shard_rule_records`."""
+        ...
+
+    def stored_predicates(self, shard_filter: Mapping[str, Any]) -> Any:
+        """As `shard_predicate_records`."""
+        ...
+
+    def flattened_predicates(self, rule_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """As `predicate_rows`; raises `UnconvertibleDefinition` (the view stays usable)."""
+        ...
+
+
+class RuleTickRecords(Protocol):
+    """The tick's writes within one transaction: claims, rule state, disables (rows are dicts)."""
+
+    def rules_to_claim(self, rule_ids: Sequence[int]) -> list[dict[str, Any]]: ...
+
+    def insert_firings(
+        self, now: datetime, rule_ids: Sequence[int], window_keys: Sequence[str], observed: Sequence[str]
+    ) -> list[dict[str, Any]]: ...
+
+    def disarm_fired(self, rule_ids: Sequence[int], now: datetime) -> None: ...
+
+    def rearm(self, rule_ids: Sequence[int]) -> None: ...
+
+    def disable_with_reasons(self, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int: ...
+
+
+class RuleTickRepository(Protocol):
+    """`snapshot()` for loads, `transaction()` for the claims and disables."""
+
+    def snapshot(self) -> AbstractContextManager[RuleLoadRecords]: ...
+
+    def transaction(self) -> AbstractContextManager[RuleTickRecords]: ...
+
+
+class PostgresRuleLoadRecords:
+    """`RuleLoadRecords` over one connection in a REPEATABLE READ READ ONLY transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def shard_rules(self, shard_filter: Mapping[str, Any]) -> Any:
+        return shard_rule_records(self.conn, shard_filter)
+
+    def stored_predicates(self, shard_filter: Mapping[str, Any]) -> Any:
+        return shard_predicate_records(self.conn, shard_filter)
+
+    def flattened_predicates(self, rule_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            with self.conn.transaction():  # a savepoint: a failed query leaves the view usable
+                return predicate_rows(self.conn, rule_ids)
+        except psycopg.DataError as exc:
+            raise UnconvertibleDefinition(str(exc)) from exc
+
+
+class PostgresRuleTickRecords:
+    """`RuleTickRecords` over one connection (the caller's transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def rules_to_claim(self, rule_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return rules_to_claim(self.conn, rule_ids)
+
+    def insert_firings(
+        self, now: datetime, rule_ids: Sequence[int], window_keys: Sequence[str], observed: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        return insert_firings(self.conn, now, rule_ids, window_keys, observed)
+
+    def disarm_fired(self, rule_ids: Sequence[int], now: datetime) -> None:
+        disarm_fired(self.conn, rule_ids, now)
+
+    def rearm(self, rule_ids: Sequence[int]) -> None:
+        rearm(self.conn, rule_ids)
+
+    def disable_with_reasons(self, rule_ids: Sequence[int], reasons: Sequence[str]) -> list[dict[str, Any]]:
+        return disable_with_reasons(self.conn, rule_ids, reasons)
+
+    def insert_rule_disabled_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        return insert_rule_disabled_notification(self.conn, user_id, title, body, rule_id)
+
+
+class PostgresRuleTick(UnitOfWork[RuleTickRecords]):
+    """`RuleTickRepository` over a database: `transaction()` as every adapter (D48), and
+    `snapshot()`, one REPEATABLE READ READ ONLY transaction for a load."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database, PostgresRuleTickRecords)
+        self._database = database
+
+    @contextmanager
+    def snapshot(self) -> Iterator[RuleLoadRecords]:
+        with self._database.connection() as conn, conn.transaction():
+            begin_rule_snapshot(conn)
+            yield PostgresRuleLoadRecords(conn)
+
+
+def rule_tick(tick: RuleTickRepository | Database) -> RuleTickRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresRuleTick(tick) if isinstance(tick, Database) else tick
+
+
 # ---- The coordinator: enabled rules per shard bucket ------------------------------------------
 
 _WATCHING = "(watched_markets && %(markets)s::bigint[] OR watches_prices)"
@@ -368,6 +555,50 @@ def bucket_cuts(conn: Connection, bucket: int, fractions: Sequence[float], marke
         {"bucket": bucket, "fractions": list(fractions), "markets": markets},
     ).fetchone()
     return [int(c) for c in (row["cuts"] if row and row["cuts"] else [])]
+
+
+class ShardCountRecords(Protocol):
+    """What the coordinator counts (`tidewatch.rules.shard_store`), as the functions above answer;
+    with `markets`, only the enabled rules that watch one of them or watch prices count."""
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        """Enabled rules per bucket (buckets without any absent)."""
+        ...
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        """The rule ids at `fractions` of the bucket's enabled rules by id (`percentile_disc`)."""
+        ...
+
+
+class ShardCountsRepository(Protocol):
+    """`session()`: one connection for the counts of one plan."""
+
+    def session(self) -> AbstractContextManager[ShardCountRecords]: ...
+
+
+class PostgresShardCountRecords:
+    """`ShardCountRecords` over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def bucket_counts(self, markets: list[int] | None) -> dict[int, int]:
+        return bucket_counts(self.conn, markets)
+
+    def bucket_cuts(self, bucket: int, fractions: Sequence[float], markets: list[int] | None) -> list[int]:
+        return bucket_cuts(self.conn, bucket, fractions, markets)
+
+
+class PostgresShardCounts(UnitOfWork[ShardCountRecords]):
+    """`ShardCountsRepository` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database, PostgresShardCountRecords)
+
+
+def shard_counts(counts: ShardCountsRepository | Database) -> ShardCountsRepository:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresShardCounts(counts) if isinstance(counts, Database) else counts
 
 
 # ---- Snapshot sources: latest markets, price changes, stored health factors --------------------
@@ -531,3 +762,135 @@ def cancel_pending_deliveries(conn: Connection, rule_id: int) -> int:
         (rule_id,),
     )
     return int(cur.rowcount)
+
+
+# ---- Ports of the actions' records and of the webhook queue (one connection a call) ----------
+
+
+class ValueRefused(Exception):
+    """PostgreSQL refused a value the caller built (the database's reason as the message)."""
+
+
+class RuleActionRecords(Protocol):
+    """What `tidewatch.rules.actions.ActionRunner` stores and reads, as the functions above."""
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        """The notification's id; raises `ValueRefused` when the title or body cannot be stored."""
+        ...
+
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        """(user id, title, body, rule id) rows stored all or none; their ids in order. Raises
+        `ValueRefused` when any row cannot be stored (then none is)."""
+        ...
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None: ...
+
+
+class PostgresRuleActions:
+    """`RuleActionRecords` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def unfinished_firings(
+        self, *, now: datetime, max_rounds: int, stale_seconds: int, limit: int
+    ) -> list[dict[str, Any]]:
+        with self._db.connection() as conn:
+            return unfinished_firings(conn, now=now, max_rounds=max_rounds, stale_seconds=stale_seconds, limit=limit)
+
+    def insert_rule_fired_notification(self, user_id: int, title: str, body: str, rule_id: int) -> int:
+        import psycopg
+
+        try:
+            with self._db.connection() as conn:
+                return insert_rule_fired_notification(conn, user_id, title, body, rule_id)
+        except psycopg.DataError as exc:
+            raise ValueRefused(str(exc)) from exc
+
+    def insert_rule_fired_notifications(self, rows: Sequence[tuple[int, str, str, int]]) -> list[int]:
+        import psycopg
+
+        try:
+            with self._db.transaction() as conn:
+                return insert_rule_fired_notifications(conn, rows)
+        except psycopg.DataError as exc:
+            raise ValueRefused(str(exc)) from exc
+
+    def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
+        with self._db.connection() as conn:
+            record_action_results(conn, results)
+
+
+def rule_actions(records: RuleActionRecords | Database) -> RuleActionRecords:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresRuleActions(records) if isinstance(records, Database) else records
+
+
+class WebhookQueue(Protocol):
+    """The webhook delivery log and retry queue (`tidewatch.rules.webhooks`), as the functions below."""
+
+    def enqueue_delivery(self, rule_id: int, url: str, payload: str) -> int: ...
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None: ...
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None: ...
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[int]: ...
+
+
+class PostgresWebhookQueue:
+    """`WebhookQueue` over a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def enqueue_delivery(self, rule_id: int, url: str, payload: str) -> int:
+        with self._db.connection() as conn:
+            return enqueue_delivery(conn, rule_id, url, payload)
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        with self._db.connection() as conn:
+            return delivery(conn, delivery_id)
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        with self._db.connection() as conn:
+            record_delivery_attempt(
+                conn,
+                delivery_id,
+                attempt=attempt,
+                status=status,
+                response_code=response_code,
+                error=error,
+                next_attempt_at=next_attempt_at,
+            )
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[int]:
+        with self._db.connection() as conn:
+            return due_deliveries(conn, now, limit)
+
+
+def webhook_queue(queue: WebhookQueue | Database) -> WebhookQueue:
+    """The port itself, or a `Database` wrapped in the Postgres adapter."""
+    return PostgresWebhookQueue(queue) if isinstance(queue, Database) else queue

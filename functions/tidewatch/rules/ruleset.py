@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,38 @@ MODE_CODES = {"none": MODE_NONE, "all": MODE_ALL, "any": MODE_ANY}
 PredicateRow = tuple[int, bool, int, int, int, int, int, int, str, int, int, float, float]
 # One rule row: (rule_id, user_id, portfolio_id or 0, cadence, cooldown, armed, last_fired epoch or NaN, mode)
 RuleRow = tuple[int, int, int, int, int, bool, float, int]
+# The column names (and dtypes) of those rows, as `RuleSet.from_columns` takes them.
+_RULE_DTYPES = (
+    ("rule_id", np.int64),
+    ("user_id", np.int64),
+    ("portfolio_id", np.int64),
+    ("cadence", np.int64),
+    ("cooldown", np.int64),
+    ("armed", np.bool_),
+    ("last_fired", np.float64),
+    ("mode", np.int8),
+)
+_PREDICATE_DTYPES = (
+    ("rule_id", np.int64),
+    ("is_trigger", np.bool_),
+    ("kind", np.int8),
+    ("market_a", np.int64),
+    ("market_b", np.int64),
+    ("side", np.int8),
+    ("horizon", np.int64),
+    ("chain_id", np.int64),
+    ("asset", np.str_),
+    ("window_seconds", np.int64),
+    ("op", np.int8),
+    ("threshold", np.float64),
+    ("hysteresis", np.float64),
+)
+# Columns by name: a numpy record array or a dict of arrays.
+Columns = Mapping[str, Any] | Any
+
+
+def _text(asset: str | bytes) -> str:
+    return asset.decode().rstrip() if isinstance(asset, bytes) else str(asset)
 
 
 @dataclass(frozen=True)
@@ -152,43 +185,63 @@ class RuleSet:
     def from_rows(cls, rules: Sequence[RuleRow], predicates: Sequence[PredicateRow]) -> RuleSet:
         """Columns from row tuples; rules must be sorted by id (the loader orders by id)."""
         r_cols = list(zip(*rules, strict=True)) if rules else [()] * 8
-        rule_id = np.asarray(r_cols[0], dtype=np.int64)
         p_cols = list(zip(*predicates, strict=True)) if predicates else [()] * 13
-        pred_rule = np.asarray(p_cols[0], dtype=np.int64)
-        kind = np.asarray(p_cols[2], dtype=np.int8)
-        op = np.asarray(p_cols[10], dtype=np.int8)
-        threshold = np.asarray(p_cols[11], dtype=np.float64)
+        rule_columns = {name: np.asarray(r_cols[i], dtype=dtype) for i, (name, dtype) in enumerate(_RULE_DTYPES)}
+        predicate_columns = {
+            name: np.asarray(p_cols[i], dtype=dtype) for i, (name, dtype) in enumerate(_PREDICATE_DTYPES)
+        }
+        return cls.from_columns(rule_columns, predicate_columns)
+
+    @classmethod
+    def from_columns(cls, rules: Columns, predicates: Columns) -> RuleSet:
+        """From arrays named as in `_RULE_DTYPES` / `_PREDICATE_DTYPES` (record arrays or dicts):
+        rules sorted by id, predicates grouped by rule. `asset` may be str or space-padded bytes."""
+        rule_id = np.asarray(rules["rule_id"], dtype=np.int64)
+        pred_rule = np.asarray(predicates["rule_id"], dtype=np.int64)
+        kind = np.asarray(predicates["kind"], dtype=np.int8)
+        op = np.asarray(predicates["op"], dtype=np.int8)
+        threshold = np.asarray(predicates["threshold"], dtype=np.float64)
         # Intern price windows: few distinct (chain, asset, window) triples across many rules.
-        windows: dict[PriceWindow, int] = {}
         price_idx = np.full(kind.shape, -1, dtype=np.int64)
-        for i in np.flatnonzero(kind == KIND_PRICE_CHANGE):
-            key = (int(p_cols[7][i]), str(p_cols[8][i]), int(p_cols[9][i]))
-            price_idx[i] = windows.setdefault(key, len(windows))
+        windows: tuple[PriceWindow, ...] = ()
+        priced = np.flatnonzero(kind == KIND_PRICE_CHANGE)
+        if priced.size:
+            keys = np.rec.fromarrays(
+                [
+                    np.asarray(predicates["chain_id"])[priced],
+                    np.asarray(predicates["asset"])[priced],
+                    np.asarray(predicates["window_seconds"])[priced],
+                ],
+                names="chain,asset,window",
+            )
+            unique, inverse = np.unique(keys, return_inverse=True)
+            price_idx[priced] = inverse.reshape(-1)
+            windows = tuple((int(c), _text(a), int(w)) for c, a, w in unique.tolist())
         falls = op == OP_FALLS
-        portfolio_id = np.asarray(r_cols[2], dtype=np.int64)
+        portfolio_id = np.asarray(rules["portfolio_id"], dtype=np.int64)
         rule_pos = np.searchsorted(rule_id, pred_rule).astype(np.int64)
         return cls(
             rule_id=rule_id,
-            user_id=np.asarray(r_cols[1], dtype=np.int64),
+            user_id=np.asarray(rules["user_id"], dtype=np.int64),
             portfolio_id=portfolio_id,
-            cadence=np.asarray(r_cols[3], dtype=np.int64),
-            cooldown=np.asarray(r_cols[4], dtype=np.int64),
-            armed=np.asarray(r_cols[5], dtype=np.bool_),
-            last_fired=np.asarray(r_cols[6], dtype=np.float64),
-            mode=np.asarray(r_cols[7], dtype=np.int8),
+            cadence=np.asarray(rules["cadence"], dtype=np.int64),
+            cooldown=np.asarray(rules["cooldown"], dtype=np.int64),
+            armed=np.asarray(rules["armed"], dtype=np.bool_),
+            last_fired=np.asarray(rules["last_fired"], dtype=np.float64),
+            mode=np.asarray(rules["mode"], dtype=np.int8),
             rule_pos=rule_pos,
-            is_trigger=np.asarray(p_cols[1], dtype=np.bool_),
+            is_trigger=np.asarray(predicates["is_trigger"], dtype=np.bool_),
             kind=kind,
-            market_a=np.asarray(p_cols[3], dtype=np.int64),
-            market_b=np.asarray(p_cols[4], dtype=np.int64),
-            side=np.asarray(p_cols[5], dtype=np.int8),
-            horizon=np.asarray(p_cols[6], dtype=np.int64),
+            market_a=np.asarray(predicates["market_a"], dtype=np.int64),
+            market_b=np.asarray(predicates["market_b"], dtype=np.int64),
+            side=np.asarray(predicates["side"], dtype=np.int8),
+            horizon=np.asarray(predicates["horizon"], dtype=np.int64),
             price_idx=price_idx,
-            price_windows=tuple(windows),
+            price_windows=windows,
             sign=np.where((op == OP_BELOW) | falls, -1.0, 1.0),
             use_abs=op == OP_MOVES,
             threshold=np.where(falls, -threshold, threshold),
-            hysteresis=np.asarray(p_cols[12], dtype=np.float64),
+            hysteresis=np.asarray(predicates["hysteresis"], dtype=np.float64),
             pred_portfolio=portfolio_id[rule_pos] if rule_pos.size else np.zeros(0, dtype=np.int64),
             groups={k: np.flatnonzero(kind == k) for k in KIND_CODES.values()},
         )

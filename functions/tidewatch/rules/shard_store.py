@@ -1,7 +1,9 @@
 """The coordinator's view of the rules: enabled rules per bucket, and cut points inside a bucket.
 
-Both are index scans over `rules_shard_idx` / `rules_watched_markets_idx` (migration 0780), so
-counting a million rules costs one aggregate query, not a load. The SQL is in `tidewatch.rules.repository`.
+Both are index scans over `rules_shard_cover_idx` (migration 0800) / `rules_watched_markets_idx`
+(migration 0780), so counting a million rules costs one aggregate query, not a load. They read
+over the `ShardCountsRepository` port of `tidewatch.rules.repository` (a `Database` is wrapped in
+its Postgres adapter, as D43).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 
 from tidewatch.db import Database
 from tidewatch.rules import repository
+from tidewatch.rules.repository import ShardCountsRepository
 from tidewatch.rules.sharding import ShardRange
 from tidewatch.rules.store import RuleCache
 
@@ -19,21 +22,23 @@ def _markets(changed_markets: Sequence[int] | None) -> list[int] | None:
     return sorted({int(m) for m in changed_markets}) if changed_markets is not None else None
 
 
-def bucket_counts(database: Database, changed_markets: Sequence[int] | None = None) -> dict[int, int]:
+def bucket_counts(
+    counts: ShardCountsRepository | Database, changed_markets: Sequence[int] | None = None
+) -> dict[int, int]:
     """Enabled rules per bucket; for a market event only the rules that watch those markets or prices."""
-    with database.connection() as conn:
-        return repository.bucket_counts(conn, _markets(changed_markets))
+    with repository.shard_counts(counts).session() as records:
+        return records.bucket_counts(_markets(changed_markets))
 
 
 def split_points(
-    database: Database, bucket: int, parts: int, changed_markets: Sequence[int] | None = None
+    counts: ShardCountsRepository | Database, bucket: int, parts: int, changed_markets: Sequence[int] | None = None
 ) -> list[int]:
     """Rule ids that cut one bucket's enabled rules into `parts` ranges of about equal size."""
     if parts < 2:
         return []
     fractions = [k / parts for k in range(1, parts)]
-    with database.connection() as conn:
-        cuts = repository.bucket_cuts(conn, bucket, fractions, _markets(changed_markets))
+    with repository.shard_counts(counts).session() as records:
+        cuts = records.bucket_cuts(bucket, fractions, _markets(changed_markets))
     return sorted(set(cuts))
 
 

@@ -26,6 +26,7 @@ from tidewatch.db import Database
 from tidewatch.observability import logger
 from tidewatch.rules import repository
 from tidewatch.rules.egress import BlockedTarget, EgressPolicy, HttpPost, pinned_post
+from tidewatch.rules.repository import WebhookQueue
 
 SIGNATURE_HEADER = "Tidewatch-Signature"
 
@@ -67,7 +68,7 @@ class WebhookSender:
 
     def __init__(
         self,
-        database: Database,
+        database: WebhookQueue | Database,
         signing_key: bytes,
         *,
         post: HttpPost = pinned_post,
@@ -79,7 +80,7 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._egress = egress if egress is not None else EgressPolicy(allow_private=allow_private_targets)
-        self._db = database
+        self._queue = repository.webhook_queue(database)
         self._key = signing_key
         self._post = post
         self._max_attempts = max_attempts
@@ -92,10 +93,7 @@ class WebhookSender:
         return float(self._backoff * 2 ** (attempt - 1))
 
     def enqueue(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> int:
-        with self._db.connection() as conn:
-            return repository.enqueue_delivery(
-                conn, rule_id, url, json.dumps(payload, separators=(",", ":"), sort_keys=True)
-            )
+        return self._queue.enqueue_delivery(rule_id, url, json.dumps(payload, separators=(",", ":"), sort_keys=True))
 
     def send(self, rule_id: int, url: str, payload: Mapping[str, Any]) -> DeliveryOutcome:
         return self.attempt(self.enqueue(rule_id, url, payload))
@@ -105,8 +103,7 @@ class WebhookSender:
         return self._egress
 
     def attempt(self, delivery_id: int) -> DeliveryOutcome:
-        with self._db.connection() as conn:
-            row = repository.delivery(conn, delivery_id)
+        row = self._queue.delivery(delivery_id)
         assert row is not None
         body = str(row["body"]).encode()
         attempt = int(row["attempt"]) + 1
@@ -143,16 +140,14 @@ class WebhookSender:
         else:
             status = "pending"
             next_at = datetime.fromtimestamp(now, UTC) + timedelta(seconds=self.backoff_seconds(attempt))
-        with self._db.connection() as conn:
-            repository.record_delivery_attempt(
-                conn,
-                delivery_id,
-                attempt=attempt,
-                status=status,
-                response_code=code,
-                error=error,
-                next_attempt_at=next_at,
-            )
+        self._queue.record_delivery_attempt(
+            delivery_id,
+            attempt=attempt,
+            status=status,
+            response_code=code,
+            error=error,
+            next_attempt_at=next_at,
+        )
         if error:
             logger.warning(
                 "webhook attempt failed", extra={"delivery_id": delivery_id, "attempt": attempt, "error": error}
@@ -162,6 +157,5 @@ class WebhookSender:
     def retry_due(self, *, limit: int = 200) -> list[DeliveryOutcome]:
         """Attempt every pending delivery whose backoff has elapsed (called each tick)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        with self._db.connection() as conn:
-            due = repository.due_deliveries(conn, now, limit)
+        due = self._queue.due_deliveries(now, limit)
         return [self.attempt(delivery_id) for delivery_id in due]
