@@ -1,7 +1,7 @@
 """Deploy the devnet contracts and seed a realistic world (see scenario.py) through web3.
 
-Works against any JSON-RPC node with unlocked accounts (anvil over HTTP, or eth-tester in-process
-for unit tests). Operators (deployer, liquidity provider, whale borrower, simulator) are the node's
+Works against any JSON-RPC node with unlocked accounts (anvil over HTTP in the local run and
+the tests). Operators (deployer, liquidity provider, whale borrower, simulator) are the node's
 unlocked accounts; seeded users are deterministic keys that sign their own transactions, so the
 wallet work can sign with them too. Writes a registry JSON that `load_registry(path)` reads.
 """

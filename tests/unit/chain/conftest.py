@@ -16,7 +16,7 @@ from web3 import Web3
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.protocols.registry import Registry, load_registry
 from tidewatch_local.devnet import Deployment, deploy_and_seed, start_anvil
-from tidewatch_local.devnet.inprocess import Web3Transport
+from tidewatch_local.devnet.web3_transport import Web3Transport
 
 DEVNET_CHAIN_ID = 31337
 

@@ -102,9 +102,7 @@ def test_positions_belong_to_the_user_and_protocol(slug: str, devnet: InProcessD
 def test_a_deposit_resolves_and_plans_to_allowed_contracts_only(slug: str, devnet: InProcessDevnet) -> None:
     # Given a deposit of the first market's asset by a user holding 10 tokens and no allowance
     adapter = adapter_for(slug)
-    # (eth-tester's chain id 131277322940537 is beyond the bound intents accept, so the same
-    # contracts are addressed as chain 31337, anvil's default id)
-    c = chain(devnet).model_copy(update={"chain_id": 31337})
+    c = chain(devnet)
     market = adapter.markets(c)[0]
     action = "supply" if "supply" in adapter.actions else "deposit"
     user = devnet.registry.users[0].address

@@ -161,7 +161,9 @@ def test_seeded_users_health_factors_and_balances_are_exact(devnet: InProcessDev
     alice = positions[(users["alice-healthy"], "aave-v3")]
     assert close(alice.health_factor, Decimal("2.49"))
     alice_supplied = positions[(users["alice-healthy"], "compound-v3")].account["base_supplied"]
-    assert 5_000 * 10**6 <= alice_supplied < 5_000 * 10**6 * 1_000_01 // 1_000_00
+    # Comet stores supply as principal = amount / baseSupplyIndex and presents principal x index,
+    # both truncated, so a fresh deposit can present one wei short before interest makes it up
+    assert 5_000 * 10**6 - 1 <= alice_supplied < 5_000 * 10**6 * 1_000_01 // 1_000_00
 
     # EigenLayer: 32 stETH deposited -> 32e18 shares worth exactly 32 stETH
     carol = [p for p in result.positions if p.address == users["carol-staker"] and p.protocol == "eigenlayer"]

@@ -1,7 +1,8 @@
-"""A `tidewatch.chain.rpc.Transport` over an in-process web3 provider (eth-tester + py-evm).
+"""A `tidewatch.chain.rpc.Transport` over a web3 provider.
 
-Lets unit tests drive the production JSON-RPC client (its batching, request counting and decoding)
-without a node process. Results are normalised to what an HTTP node returns (hex quantities/data).
+Lets the chain tests drive the production JSON-RPC client (its batching, request counting and
+decoding) through web3's provider, one counted request per JSON-RPC payload. Results are
+normalised to what an HTTP node returns (hex quantities/data).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Web3Transport:
         result: dict[str, Any] = {"jsonrpc": "2.0", "id": item["id"]}
         try:
             if method == "eth_call":
-                # Through web3's formatters (eth-tester wants a checksummed `from`, ints for blocks).
+                # Through web3's formatters (a checksummed `from`, block numbers as ints).
                 tx = {"to": Web3.to_checksum_address(params[0]["to"]), "data": params[0]["data"]}
                 tx["from"] = self.w3.eth.accounts[0]
                 block = _block_param(params[1]) if len(params) > 1 else "latest"
