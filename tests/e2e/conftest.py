@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import drop_database, new_database, new_redis_url
+from tests.ports import free_port
 from tidewatch_local.alert_providers import ProviderStub
 
-from .devserver import DevServer, free_port, running_dev_server, source_path
+from .devserver import DevServer, running_dev_server, source_path
 
-__all__ = ["DevServer", "free_port"]
+__all__ = ["DevServer"]
 
 # The dev server's alert bot talks to a Telegram-shaped stub; Discord-shaped and push receivers
 # are on the same stub (its host is accepted as a Discord/Slack webhook host).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -26,12 +25,6 @@ from tidewatch_local.template import REPO_ROOT
 # A fresh devnet deploys, simulates and backfills before the first page; on a loaded two-core
 # machine that has taken over two minutes.
 START_TIMEOUT_S = 300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -22,9 +22,9 @@ import psycopg
 import pytest
 
 from tests.conftest import drop_database, new_database, new_redis_url
+from tests.ports import free_port
 from tidewatch_local.template import REPO_ROOT
 
-from .conftest import free_port
 from .devserver import sign_in
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import drop_database, new_database, new_redis_url
+from tests.ports import free_port
 
-from .devserver import free_port, running_dev_server, sign_in, source_path
+from .devserver import running_dev_server, sign_in, source_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -27,6 +27,7 @@ import uvicorn
 from api.app import create_app
 from api.deps import ApiDeps
 from api.settings import ApiSettings
+from tests.ports import free_port
 from tidewatch.cache import connect_redis
 from tidewatch.chain.rpc import ChainClient
 from tidewatch.db import Database, DatabaseUnavailable
@@ -43,7 +44,7 @@ from tidewatch_local.devnet import deploy_and_seed, start_anvil
 from wallet.deps import WalletDeps
 from wallet.handler import handle
 
-from .conftest import Server, free_port
+from .conftest import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket as sockets_module
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,6 +20,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.ports import free_port
 from tidewatch.db import Database
 from tidewatch.live.broadcaster import Broadcaster
 from tidewatch.live.fanout import PushChunk, ThreadChunkFanOut
@@ -42,12 +42,6 @@ def websocket_gateway(management_host: str) -> LocalGateway:
     """One process of the gateway with the template's routes and functions, as `tidewatch dev` has it."""
     template = read_template()
     return LocalGateway(template, LocalInvoker(template), management_host=management_host)
-
-
-def free_port() -> int:
-    with sockets_module.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclasses.dataclass
