@@ -69,18 +69,45 @@ def legs_of(positions: list[Any], collateral: list[Any], debt: list[Any]) -> Leg
     """Columns of validated positions (pydantic's output)."""
     coll_legs = list(chain.from_iterable(collateral))
     every_leg = coll_legs + list(chain.from_iterable(debt))
-    return Legs(
+    return _columns(
         positions,
         collateral,
         debt,
         coll_legs,
         every_leg,
         list(map(_SYMBOL, every_leg)),
-        # float64 from Python ints of any size (token amounts exceed int64).
-        np.fromiter(map(float, map(_AMOUNT, every_leg)), dtype=np.float64, count=len(every_leg)),
-        np.array(list(map(_DECIMALS, every_leg)), dtype=np.float64),
+        list(map(_AMOUNT, every_leg)),
+        list(map(_DECIMALS, every_leg)),
         np.array(list(map(_PRICE, every_leg)), dtype=np.float64),
         np.array(list(map(_THRESHOLD, coll_legs)), dtype=np.float64),
+    )
+
+
+def _columns(
+    positions: list[Any],
+    collateral: list[Any],
+    debt: list[Any],
+    coll_legs: list[Any],
+    every_leg: list[Any],
+    symbols: list[str],
+    amounts: list[int],
+    decimals: list[int],
+    price: NDArray[np.float64],
+    threshold: NDArray[np.float64],
+) -> Legs:
+    """`Legs` of the batch's leg lists and columns; amounts and decimals become float64 (from
+    Python ints of any size: token amounts exceed int64)."""
+    return Legs(
+        positions,
+        collateral,
+        debt,
+        coll_legs,
+        every_leg,
+        symbols,
+        np.fromiter(map(float, amounts), dtype=np.float64, count=len(amounts)),
+        np.array(decimals, dtype=np.float64),
+        price,
+        threshold,
     )
 
 
@@ -171,18 +198,7 @@ def plain_legs(event: Any) -> Legs | None:
         return None
     if not bool(((threshold > 0) & (threshold <= 1)).all()):
         return None
-    return Legs(
-        positions,
-        collateral,
-        debt,
-        coll_legs,
-        every_leg,
-        symbols,
-        np.fromiter(map(float, amounts), dtype=np.float64, count=len(amounts)),
-        np.array(decimals, dtype=np.float64),
-        price,
-        threshold,
-    )
+    return _columns(positions, collateral, debt, coll_legs, every_leg, symbols, amounts, decimals, price, threshold)
 
 
 def _plain_volatility(table: Any) -> bool:

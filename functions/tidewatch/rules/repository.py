@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from tidewatch.billing.limits import PlanUsage
 from tidewatch.billing.repository import PlanUsageRecords
 from tidewatch.db import Connection, Database, UnitOfWork
+from tidewatch.rules.predicate_row import FLAT_PREDICATE_COLUMNS
 
 RULE_COLUMNS = (
     "id, name, portfolio_id, definition, cadence_seconds, cooldown_seconds, enabled, disabled_reason, armed, "
@@ -230,14 +231,14 @@ _SHARD_PREDICATES_SQL = (
 _WATCHED_RULES = " AND rule_id IN (SELECT id FROM rules WHERE enabled AND " + _IN_SHARD + " AND " + _WATCHING_ANY + ")"
 
 # Predicates of listed rules flattened from their JSON definitions (rules written past the
-# repository, or whose definition cannot convert), columns as `PredicateRow` plus mode and ord.
-_PREDICATES_SQL = """
-SELECT r.id, p.ord = 0, p.kind, p.market_a, p.market_b, p.side, p.horizon, p.chain_id, p.asset,
-       p.window_seconds, p.op, p.threshold, p.hysteresis, p.mode, p.ord
-FROM rules r CROSS JOIN LATERAL rule_flat_predicates(r.definition) p
-WHERE r.enabled AND r.id = ANY(%(ids)s)
-ORDER BY r.id, p.ord
-"""
+# repository, or whose definition cannot convert), columns as `FLAT_PREDICATE_COLUMNS`.
+_FLAT_EXPRESSIONS = {"rule_id": "r.id", "is_trigger": "p.ord = 0"}
+_PREDICATES_SQL = (
+    "SELECT "
+    + ", ".join(_FLAT_EXPRESSIONS.get(name, "p." + name) for name in FLAT_PREDICATE_COLUMNS)
+    + " FROM rules r CROSS JOIN LATERAL rule_flat_predicates(r.definition) p"
+    " WHERE r.enabled AND r.id = ANY(%(ids)s) ORDER BY r.id, p.ord"
+)
 
 
 def native_dtype(fields: Sequence[tuple[str, str]]) -> Any:
@@ -295,7 +296,7 @@ def begin_rule_snapshot(conn: Connection) -> None:
 
 
 def predicate_rows(conn: Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """Predicates of the listed enabled rules flattened from JSON: `PredicateRow`, mode, ord.
+    """Predicates of the listed enabled rules flattened from JSON, columns as `FLAT_PREDICATE_COLUMNS`.
     Codes the flattening does not know read as 99. Raises psycopg.DataError when a definition
     cannot convert."""
     from psycopg.rows import tuple_row

@@ -24,6 +24,7 @@ from tidewatch.rules.model import (
     RiskForecastTrigger,
     RuleDefinition,
 )
+from tidewatch.rules.predicate_row import PredicateRow
 from tidewatch.rules.snapshot import FloatArray, IntArray, PriceWindow, RiskRequest, SnapshotNeeds
 
 # Predicate kinds and comparison operators as small integers (the SQL loader uses the same codes).
@@ -41,12 +42,10 @@ SIDE_SUPPLY, SIDE_BORROW = 0, 1
 MODE_NONE, MODE_ALL, MODE_ANY = 0, 1, 2
 MODE_CODES = {"none": MODE_NONE, "all": MODE_ALL, "any": MODE_ANY}
 
-# One predicate row: (rule_id, is_trigger, kind, market_a, market_b, side, horizon_hours,
-#                     chain_id, asset, window_seconds, op, threshold, hysteresis)
-PredicateRow = tuple[int, bool, int, int, int, int, int, int, str, int, int, float, float]
 # One rule row: (rule_id, user_id, portfolio_id or 0, cadence, cooldown, armed, last_fired epoch or NaN, mode)
 RuleRow = tuple[int, int, int, int, int, bool, float, int]
-# The column names (and dtypes) of those rows, as `RuleSet.from_columns` takes them.
+# The column names (and dtypes) of the rule rows and of `PredicateRow`s, as `RuleSet.from_columns`
+# takes them.
 _RULE_DTYPES = (
     ("rule_id", np.int64),
     ("user_id", np.int64),
@@ -115,20 +114,8 @@ def predicate_row(rule_id: int, is_trigger: bool, portfolio_id: int | None, trig
         raise TypeError(f"unknown trigger {trigger!r}")
     threshold = float(trigger.threshold)
     hysteresis = float(trigger.hysteresis)
-    return (
-        rule_id,
-        is_trigger,
-        kind,
-        market_a,
-        market_b,
-        side,
-        horizon,
-        chain,
-        asset,
-        window,
-        op,
-        threshold,
-        hysteresis,
+    return PredicateRow(
+        rule_id, is_trigger, kind, market_a, market_b, side, horizon, chain, asset, window, op, threshold, hysteresis
     )
 
 
@@ -185,10 +172,12 @@ class RuleSet:
     def from_rows(cls, rules: Sequence[RuleRow], predicates: Sequence[PredicateRow]) -> RuleSet:
         """Columns from row tuples; rules must be sorted by id (the loader orders by id)."""
         r_cols = list(zip(*rules, strict=True)) if rules else [()] * 8
-        p_cols = list(zip(*predicates, strict=True)) if predicates else [()] * 13
+        p_cols = list(zip(*predicates, strict=True)) if predicates else [()] * len(PredicateRow._fields)
         rule_columns = {name: np.asarray(r_cols[i], dtype=dtype) for i, (name, dtype) in enumerate(_RULE_DTYPES)}
+        p_dtypes = dict(_PREDICATE_DTYPES)
         predicate_columns = {
-            name: np.asarray(p_cols[i], dtype=dtype) for i, (name, dtype) in enumerate(_PREDICATE_DTYPES)
+            name: np.asarray(column, dtype=p_dtypes[name])
+            for name, column in zip(PredicateRow._fields, p_cols, strict=True)
         }
         return cls.from_columns(rule_columns, predicate_columns)
 

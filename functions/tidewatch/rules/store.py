@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from tidewatch.db import Database
 from tidewatch.rules import repository
 from tidewatch.rules.model import RuleDefinition
+from tidewatch.rules.predicate_row import FLAT_PREDICATE_COLUMNS
 from tidewatch.rules.repository import RuleLoadRecords, RuleTickRepository, UnconvertibleDefinition
 from tidewatch.rules.ruleset import RuleSet
 from tidewatch.rules.sharding import ALL_RULES, ShardRange
@@ -103,63 +104,42 @@ def _json_predicates(records: RuleLoadRecords, rules: Any, ids: npt.NDArray[np.i
     One query for all ids; on a data error, halves of `ids` are retried (each in a savepoint)
     until the failing rules stand alone, so k broken rules cost O(k log n) extra queries."""
     crc = dict(zip(rules["rule_id"].tolist(), rules["crc"].tolist(), strict=True))
-    out: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
     pending: list[list[int]] = [ids.tolist()] if ids.size else []
     while pending:
         part = pending.pop()
         try:
-            rows = records.flattened_predicates(part)
+            rows += records.flattened_predicates(part)
         except UnconvertibleDefinition as exc:
             if len(part) == 1:
                 rejected[int(part[0])] = reason_text(f"definition cannot be evaluated: {exc}")
             else:
                 middle = len(part) // 2
                 pending += [part[:middle], part[middle:]]
-            continue
-        for r in rows:
-            asset = str(r[8])
-            ok = _ASSET.fullmatch(asset) is not None
-            threshold = float("nan") if r[11] is None else r[11]
-            padded = asset.encode().ljust(repository.ASSET_BYTES) if ok else b" " * repository.ASSET_BYTES
-            (
-                rule_id,
-                is_trigger,
-                kind,
-                market_a,
-                market_b,
-                side,
-                horizon,
-                chain,
-                _,
-                window,
-                op,
-                _,
-                hysteresis,
-                mode,
-                ord_,
-            ) = r
-            out.append(
-                (
-                    rule_id,
-                    crc[rule_id],
-                    ord_,
-                    is_trigger,
-                    mode,
-                    kind,
-                    market_a,
-                    market_b,
-                    side,
-                    horizon,
-                    chain,
-                    padded,
-                    ok,
-                    window,
-                    op,
-                    threshold,
-                    hysteresis,
-                )
-            )
-    return np.array(out, dtype=_predicate_dtype())
+    return _flat_records(rows, crc)
+
+
+def _flat_records(rows: Sequence[tuple[Any, ...]], crc: Mapping[int, int]) -> Any:
+    """Rows of `FLAT_PREDICATE_COLUMNS` as predicate records, column by column: `crc` by rule id,
+    a missing threshold as NaN, an asset that is not 1 to 20 letters, digits or dots as blank
+    with `asset_ok` false."""
+    out = np.zeros(len(rows), dtype=_predicate_dtype())
+    if not rows:
+        return out
+    columns = dict(zip(FLAT_PREDICATE_COLUMNS, zip(*rows, strict=True), strict=True))
+    for name in FLAT_PREDICATE_COLUMNS:
+        if name not in ("asset", "threshold"):
+            out[name] = columns[name]
+    out["crc"] = [crc[rule_id] for rule_id in columns["rule_id"]]
+    out["threshold"] = np.array(columns["threshold"], dtype=np.float64)
+    assets = [str(asset) for asset in columns["asset"]]
+    ok = [_ASSET.fullmatch(asset) is not None for asset in assets]
+    blank = b" " * repository.ASSET_BYTES
+    out["asset_ok"] = ok
+    out["asset"] = [
+        asset.encode().ljust(repository.ASSET_BYTES) if good else blank for asset, good in zip(assets, ok, strict=True)
+    ]
+    return out
 
 
 def _predicate_dtype() -> np.dtype[Any]:
