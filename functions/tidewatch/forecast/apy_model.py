@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
-from tidewatch.forecast.history import align, to_hourly
+from tidewatch.forecast.history import HourlySeries, align, to_hourly_many
 from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RateObservation
 from tidewatch.forecast.trees import TreeEnsemble
 
@@ -559,19 +559,18 @@ def series_from_points(points: Sequence[RateObservation], side: str, hours: int 
 
 def series_from_columns(columns: RateColumns, side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """`series_from_points` on readings already in columns."""
-    seconds = columns.seconds
     apy = columns.supply_apy if side == "supply" else columns.borrow_apy
-    apy_series = to_hourly(seconds, apy)
+    apy_series, u_series, v_series = to_hourly_many(columns.seconds, (apy, columns.utilization, columns.deposits_usd))
     if apy_series.values.size == 0 or not np.isfinite(apy_series.values).any():
         raise UnknownMarket(f"no {side} APY history for this market")
     y = _carry_forward(apy_series.values)
 
-    def side_series(raw: NDArray[np.float64], default: float) -> NDArray[np.float64]:
-        aligned = align(to_hourly(seconds, raw), apy_series.start_hour, apy_series.end_hour)
-        return np.nan_to_num(_carry_forward(aligned), nan=default)
+    def side_series(series: HourlySeries, default: float) -> NDArray[np.float64]:
+        aligned = _carry_forward(align(series, apy_series.start_hour, apy_series.end_hour))
+        return aligned if np.isfinite(aligned).all() else np.nan_to_num(aligned, nan=default)
 
-    u = side_series(columns.utilization, 0.0)
-    v = side_series(columns.deposits_usd, np.nan)
+    u = side_series(u_series, 0.0)
+    v = side_series(v_series, np.nan)
     return MarketSeries(y[-hours:], u[-hours:], v[-hours:])
 
 
@@ -599,7 +598,10 @@ def _recent_scores(
 
 
 def _carry_forward(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each NaN replaced by the last finite value before it (leading NaNs stay)."""
     finite = np.isfinite(values)
+    if finite.all():
+        return values
     idx = np.where(finite, np.arange(values.size), 0)
     np.maximum.accumulate(idx, out=idx)
     return values[idx]

@@ -81,15 +81,43 @@ def to_hourly(
     seconds: Sequence[float] | NDArray[np.float64], values: Sequence[float] | NDArray[np.float64]
 ) -> HourlySeries:
     """Floor observations to the hour, keep the last per hour, carry forward short gaps."""
+    return to_hourly_many(seconds, (values,))[0]
+
+
+def to_hourly_many(
+    seconds: Sequence[float] | NDArray[np.float64], columns: Sequence[Sequence[float] | NDArray[np.float64]]
+) -> tuple[HourlySeries, ...]:
+    """`to_hourly(seconds, column)` for each of several columns read at the same times: the
+    times are ordered and floored once (not at all when they arrive in order, as stored rows do)."""
     ts = np.asarray(seconds, dtype=np.float64)
-    vals = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(ts) & np.isfinite(vals)
-    ts, vals = ts[keep], vals[keep]
-    if ts.size == 0:
+    finite_ts = np.isfinite(ts)
+    in_order = ts.size < 2 or bool(np.all(ts[1:] >= ts[:-1]))  # False where a NaN breaks it
+    order = None if in_order else np.argsort(ts, kind="stable")  # stable: the last reading of an hour wins
+    if order is not None:
+        ts, finite_ts = ts[order], finite_ts[order]
+    hours = (np.where(finite_ts, ts, 0.0) // 3600).astype(np.int64)
+    # One reading in each hour, none missing (how ingest stores a market): every column whose
+    # readings are all there is already its hourly grid.
+    hourly = hours.size > 0 and bool(finite_ts.all()) and bool(np.all(np.diff(hours) == 1))
+    out = []
+    for column in columns:
+        vals = np.asarray(column, dtype=np.float64)
+        if order is not None:
+            vals = vals[order]
+        keep = finite_ts & np.isfinite(vals)
+        if not keep.all():
+            out.append(_hourly(hours[keep], vals[keep]))
+        elif hourly:
+            out.append(HourlySeries(int(hours[0]), vals.copy()))
+        else:
+            out.append(_hourly(hours, vals))
+    return tuple(out)
+
+
+def _hourly(hours: NDArray[np.int64], vals: NDArray[np.float64]) -> HourlySeries:
+    """Ordered readings' hours and values on the hourly grid, short gaps carried forward."""
+    if hours.size == 0:
         return HourlySeries(0, np.empty(0))
-    order = np.argsort(ts, kind="stable")
-    hours = (ts[order] // 3600).astype(np.int64)
-    vals = vals[order]
     start = int(hours[0])
     grid = np.full(int(hours[-1]) - start + 1, np.nan)
     grid[hours - start] = vals  # later observations in the same hour overwrite earlier ones

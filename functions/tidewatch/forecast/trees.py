@@ -5,7 +5,9 @@ arrays: `feature` (−1 for a leaf), `threshold` (go left when x ≤ threshold),
 (indices into the same arrays) and `value` (the leaf's contribution). All trees of an ensemble
 share one set of arrays; `roots` indexes each tree's first node. Prediction walks all rows
 through all trees at once, one tree level per step, so a forecast costs `depth` vectorised
-gathers rather than a Python loop per tree.
+gathers rather than a Python loop per tree. Where every tree has at most 64 leaves (the trained
+heads have 8), the exit leaves come from per-feature bit masks instead (`leaf_masks.py`): the
+same leaves, a binary search per feature instead of a gather per level.
 
 The arrays travel in the JSON artifact as base64 of little-endian bytes (float32 values, int16 indices: a 40-tree head is about 10 KB).
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from tidewatch.forecast.leaf_masks import LeafMasks
 
 # float32 thresholds/values and int16 indices keep a head to a few kilobytes; evaluation is float64.
 _DTYPES = {"feature": "<i2", "threshold": "<f4", "left": "<i2", "right": "<i2", "value": "<f4", "roots": "<i2"}
@@ -50,6 +54,8 @@ class TreeEnsemble:
     #: both sides, so one gather per level moves every (row, tree) pair and leaves stay put.
     _split: NDArray[np.intp] = field(init=False, repr=False, compare=False)
     _child: NDArray[np.intp] = field(init=False, repr=False, compare=False)
+    #: The exit leaves by bit masks, when every tree fits (None: walk the levels).
+    _masks: LeafMasks | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nodes = np.arange(self.feature.size, dtype=np.intp)
@@ -59,13 +65,21 @@ class TreeEnsemble:
         child[1::2] = np.where(leaf, nodes, self.left)
         object.__setattr__(self, "_split", np.where(leaf, 0, self.feature).astype(np.intp))
         object.__setattr__(self, "_child", child)
+        masks = LeafMasks.build(self.feature, self.threshold, self.left, self.right, self.value, self.roots)
+        object.__setattr__(self, "_masks", masks)
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Raw prediction for each row of `x` (n × features): every row through every tree,
-        one level per step, `depth` steps (a row that reached its leaf stays there)."""
-        n = x.shape[0]
+        """Raw prediction for each row of `x` (n × features): the baseline plus the values of
+        the leaves the row reaches, summed in tree order."""
         if self.roots.size == 0:
-            return np.full(n, self.baseline)
+            return np.full(x.shape[0], self.baseline)
+        values = self.walked_leaf_values(x) if self._masks is None else self._masks.leaf_values(x)
+        return self.baseline + values.sum(axis=1)
+
+    def walked_leaf_values(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(rows, trees): the value of each row's leaf in each tree by walking every row through
+        every tree, one level per step, `depth` steps (a row that reached its leaf stays there)."""
+        n = x.shape[0]
         flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
         base = (np.arange(n, dtype=np.intp) * x.shape[1])[:, None]
         node = np.broadcast_to(self.roots.astype(np.intp), (n, self.roots.size))
@@ -73,7 +87,7 @@ class TreeEnsemble:
         for _ in range(self.depth):
             go_left = flat[base + split[node]] <= threshold[node]
             node = child[2 * node + go_left]
-        return self.baseline + self.value[node].sum(axis=1)
+        return self.value[node]
 
     def to_json(self) -> dict[str, object]:
         if self.feature.size > MAX_NODES:

@@ -6,10 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from tidewatch.forecast.assets import FALLBACK_VOLATILITY
 from tidewatch.forecast.errors import UnknownAsset
-from tidewatch.forecast.history import HourlySeries, load_csv_folder, rate_history_from_rows, to_hourly
+from tidewatch.forecast.history import (
+    MAX_FILL_HOURS,
+    HourlySeries,
+    load_csv_folder,
+    rate_history_from_rows,
+    to_hourly,
+    to_hourly_many,
+)
 from tidewatch.forecast.market import FALLBACK_PARAMS, estimate_market_params
 from training.scenarios import generated_history
 
@@ -25,6 +35,66 @@ def test_hourly_grid_keeps_the_last_observation_and_fills_only_short_gaps() -> N
     assert np.all(series.values[2:8] == 3.0)
     assert np.all(np.isnan(series.values[8:12]))
     assert series.values[12] == 4.0
+
+
+def reference_hourly(seconds: NDArray[np.float64], values: NDArray[np.float64]) -> HourlySeries:
+    """One column on its own: drop missing readings, sort, floor, last per hour, fill short gaps."""
+    keep = np.isfinite(seconds) & np.isfinite(values)
+    ts, vals = seconds[keep], values[keep]
+    if ts.size == 0:
+        return HourlySeries(0, np.empty(0))
+    order = np.argsort(ts, kind="stable")
+    hours = (ts[order] // H).astype(np.int64)
+    grid = np.full(int(hours[-1] - hours[0]) + 1, np.nan)
+    for hour, value in zip(hours - hours[0], vals[order], strict=True):
+        grid[hour] = value
+    out = grid.copy()
+    for i in range(grid.size):
+        if np.isnan(grid[i]):
+            back = [j for j in range(max(i - MAX_FILL_HOURS, 0), i) if np.isfinite(grid[j])]
+            out[i] = grid[back[-1]] if back else np.nan
+    return HourlySeries(int(hours[0]), out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hours=st.lists(st.integers(0, 40), min_size=0, max_size=40),
+    shuffle=st.booleans(),
+    holes=st.lists(st.integers(0, 39), max_size=8),
+    seed=st.integers(0, 1000),
+)
+def test_several_columns_at_once_are_each_columns_hourly_grid(
+    hours: list[int], shuffle: bool, holes: list[int], seed: int
+) -> None:
+    # Given readings at arbitrary hours (repeats, gaps, out of order, missing times and values)
+    rng = np.random.default_rng(seed)
+    seconds = np.asarray(hours, dtype=np.float64) * H + rng.integers(0, H, len(hours))
+    if shuffle:
+        rng.shuffle(seconds)
+    columns = [rng.normal(size=len(hours)) for _ in range(3)]
+    for i in holes:
+        if i < len(hours):
+            columns[i % 3][i] = np.nan
+            if i % 5 == 0:
+                seconds[i] = np.nan
+    # When the columns are put on the hourly grid together
+    together = to_hourly_many(seconds, columns)
+    # Then each equals the column put on the grid on its own
+    for series, column in zip(together, columns, strict=True):
+        expected = reference_hourly(seconds, column)
+        assert series.start_hour == expected.start_hour
+        np.testing.assert_array_equal(series.values, expected.values)
+
+
+def test_one_reading_an_hour_is_already_the_grid() -> None:
+    # Given a reading in every hour, none missing
+    seconds = np.arange(5, dtype=np.float64) * H + 7
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    # When put on the grid, Then the values are the grid and the input is not shared
+    (series,) = to_hourly_many(seconds, (values,))
+    np.testing.assert_array_equal(series.values, values)
+    series.values[0] = 9.0
+    assert values[0] == 1.0
 
 
 def test_rate_cleaning_rules() -> None:
