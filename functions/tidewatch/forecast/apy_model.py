@@ -155,52 +155,55 @@ def apy_feature_rows(
     y = np.asarray(apy, dtype=np.float64)
     u = np.asarray(utilization, dtype=np.float64)
     idx = np.arange(y.size) if at is None else np.asarray(at, dtype=np.intp)
+    back_1, back_24, back_168 = (np.maximum(idx - k, 0) for k in (1, 24, LOOKBACK_HOURS))
     if window_sums:
-        # One sum per row over y[lo : idx + 1] (reduceat over the pairs (lo, idx + 1); the sums
-        # between the pairs are dropped; a trailing 0 keeps idx + 1 a valid index).
+        # One sum per row over y[lo : idx + 1] and y² likewise, for both windows in one reduceat
+        # over the pairs (lo, idx + 1) (the sums between the pairs are dropped; a trailing 0
+        # keeps idx + 1 a valid index).
         padded = np.append(y, 0.0)
-        padded_square = padded * padded
+        bounds = np.empty(4 * idx.size, dtype=np.intp)
+        bounds[0 : 2 * idx.size : 2] = np.maximum(idx + 1 - 24, 0)
+        bounds[2 * idx.size :: 2] = np.maximum(idx + 1 - LOOKBACK_HOURS, 0)
+        bounds[1::2] = np.tile(idx + 1, 2)
+        window = np.add.reduceat(np.vstack([padded, padded * padded]), bounds, axis=1)[:, 0::2]
+        by_window = {24: window[:, : idx.size], LOOKBACK_HOURS: window[:, idx.size :]}
 
-        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            bounds = np.empty(2 * idx.size, dtype=np.intp)
-            bounds[0::2] = np.maximum(idx + 1 - window, 0)
-            bounds[1::2] = idx + 1
-            return np.add.reduceat(padded, bounds)[0::2], np.add.reduceat(padded_square, bounds)[0::2]
+        def sums(width: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            return by_window[width][0], by_window[width][1]
     else:
         c1 = np.concatenate([[0.0], np.cumsum(y)])
         c2 = np.concatenate([[0.0], np.cumsum(y * y)])
 
-        def sums(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            lo = np.maximum(idx + 1 - window, 0)
+        def sums(width: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            lo = np.maximum(idx + 1 - width, 0)
             return c1[idx + 1] - c1[lo], c2[idx + 1] - c2[lo]
 
-    def rolling(window: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        count = np.minimum(idx + 1, window)
-        first, second = sums(window)
+    def rolling(width: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        count = np.minimum(idx + 1, width)
+        first, second = sums(width)
         mean = first / count
         var = np.maximum(second / count - mean * mean, 0.0)
         return mean, np.sqrt(var)
-
-    def lag(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-        return values[np.maximum(idx - k, 0)]
 
     mean24, std24 = rolling(24)
     mean168, std168 = rolling(LOOKBACK_HOURS)
     if deposits is None:
         flow24 = flow168 = np.zeros(idx.size)
     else:
+        v = np.asarray(deposits, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_v = np.log(np.maximum(np.asarray(deposits, dtype=np.float64), 1.0))
-        now_v = log_v[idx]
-        flow24 = np.nan_to_num(np.clip(now_v - lag(log_v, 24), -2.0, 2.0), nan=0.0)
-        flow168 = np.nan_to_num(np.clip(now_v - lag(log_v, 168), -2.0, 2.0), nan=0.0)
+            now_v, v_24, v_168 = (np.log(np.maximum(v[i], 1.0)) for i in (idx, back_24, back_168))
+        flow24 = np.clip(now_v - v_24, -2.0, 2.0)
+        flow168 = np.clip(now_v - v_168, -2.0, 2.0)
+        flow24[np.isnan(flow24)] = 0.0  # unknown deposits: no flow
+        flow168[np.isnan(flow168)] = 0.0
     yi, ui = y[idx], u[idx]
     out = np.empty((idx.size, len(APY_FEATURES)))
     columns = (
         yi,
-        yi - lag(y, 1),
-        yi - lag(y, 24),
-        yi - lag(y, 168),
+        yi - y[back_1],
+        yi - y[back_24],
+        yi - y[back_168],
         mean24,
         mean168,
         std24,
@@ -208,8 +211,8 @@ def apy_feature_rows(
         yi - mean168,
         yi - mean24,
         ui,
-        ui - lag(u, 1),
-        ui - lag(u, 24),
+        ui - u[back_1],
+        ui - u[back_24],
         ui - kink,
         np.maximum(ui - kink, 0.0),
         flow24,
@@ -311,19 +314,28 @@ def _replay_scalar(
     same operations on the same integer counts, so the same bits, without a vector call per
     block."""
     low, high = ACI_ALPHA_RANGE
+    gamma = ACI_GAMMA
+    first = min(max(nominal, low), high)  # α before any outcome is known (the counts are 0)
     out = []
-    for valid_row, critical_row in zip(valid.tolist(), critical.tolist(), strict=True):
-        seen, missed = [0], [0]  # counts before each origin, as in `_replay_blocks`
-        s = m = 0
-        for j, (known_outcome, critical_level) in enumerate(zip(valid_row, critical_row, strict=True)):
-            k = max(j - lag + 1, 0)
-            alpha = min(max(nominal + ACI_GAMMA * (nominal * seen[k] - missed[k]), low), high)
+    for valid_row, critical_row in zip(valid, critical, strict=True):
+        # The outcomes seen before each origin do not depend on α: nominal · seen is one
+        # vector product. The misses do, origin by origin; before origin `lag` no outcome has
+        # matured, so the first block misses at the first α, as one vector step.
+        seen = np.concatenate([[0], np.cumsum(valid_row)])
+        expected = (nominal * seen).tolist()
+        head = min(lag, valid_row.size)
+        missed = np.concatenate([[0], np.cumsum(valid_row[:head] & (first > critical_row[:head]))]).tolist()
+        m = missed[-1]
+        for j, (known_outcome, critical_level) in enumerate(
+            zip(valid_row[head:].tolist(), critical_row[head:].tolist(), strict=True), start=head
+        ):
+            k = j - lag + 1
+            alpha = nominal + gamma * (expected[k] - missed[k])
+            alpha = low if alpha < low else high if alpha > high else alpha
             if known_outcome:
-                s += 1
                 m += alpha > critical_level
-            seen.append(s)
             missed.append(m)
-        out.append(min(max(nominal + ACI_GAMMA * (nominal * s - m), low), high))
+        out.append(min(max(nominal + gamma * (expected[-1] - m), low), high))
     return np.array(out, dtype=np.float64)
 
 
@@ -381,12 +393,17 @@ class ApyHead:
         table = self._changes
         found: list[float | None] = list(map(table.get, keys))
         missing = [i for i, value in enumerate(found) if value is None]
-        if missing:
-            fresh = self.predict_change(rows[missing]).tolist()
-            if len(table) + len(missing) > REPLAY_CACHE_ROWS:
-                table.clear()
-            for i, value in zip(missing, fresh, strict=True):
-                table[keys[i]] = found[i] = value
+        if not missing:
+            return np.array(found, dtype=np.float64)
+        if len(table) + len(missing) > REPLAY_CACHE_ROWS:
+            table.clear()
+        if len(missing) == len(keys):  # nothing seen before (a cold function): one walk, no merge
+            change = self.predict_change(rows)
+            table.update(zip(keys, change.tolist(), strict=True))
+            return change
+        fresh = self.predict_change(rows[missing]).tolist()
+        for i, value in zip(missing, fresh, strict=True):
+            table[keys[i]] = found[i] = value
         return np.array(found, dtype=np.float64)
 
     def forget_changes(self) -> None:
@@ -398,15 +415,12 @@ class ApyHead:
         features: NDArray[np.float64],
         persistence: NDArray[np.bool_] | None = None,
         *,
-        remember: bool = False,
+        change: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """The point forecast (fraction per year); rows with `persistence` set get the current
-        value. `remember`: take the changes of rows walked before from the head's table."""
-        if remember:
-            change = self.remembered_change(features)
-        else:
-            scaled, s = normalised(features)
-            change = s * self.point.predict(scaled)
+        value. `change`: the rows' point changes when already known (`remembered_change`)."""
+        if change is None:
+            change = self.predict_change(features)
         if persistence is not None:
             change = np.where(persistence, 0.0, change)
         return np.maximum(features[:, 0] + change, 0.0)
@@ -416,17 +430,17 @@ class ApyHead:
         features: NDArray[np.float64],
         persistence: NDArray[np.bool_] | None = None,
         residual_bounds: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+        *,
+        change: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.float64], ...]:
         """Point, lower, upper (fractions per year) and fall probability for each row; rows with
         `persistence` set get the current value as the point (the interval stays conformal).
         `residual_bounds` are per-row conformal quantiles of residual / w (default: the head's
-        pooled ones)."""
+        pooled ones); `change` the rows' point changes when already known."""
         scaled, s = normalised(features)
-        last = features[:, 0]
-        change = s * self.point.predict(scaled)
-        if persistence is not None:
-            change = np.where(persistence, 0.0, change)
-        point = np.maximum(last + change, 0.0)
+        point = self.served_point(
+            features, persistence, change=s * self.point.predict(scaled) if change is None else change
+        )
         w = interval_width_unit(features)
         low, high = residual_bounds if residual_bounds is not None else (self.residual_low, self.residual_high)
         lower = np.maximum(point + low * w, 0.0)
@@ -579,9 +593,10 @@ def _recent_scores(
     origin_rows: Sequence[NDArray[np.float64]],
     origin_truth: Sequence[NDArray[np.float64]],
     persistence: NDArray[np.bool_],
+    origin_change: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Scaled residuals (truth − served point) / w of each request's recent origins, one row per
-    request, NaN-padded; one tree walk for all of them."""
+    request, NaN-padded, from the origins' point changes (all requests' origins in order)."""
     counts = [r.shape[0] for r in origin_rows]
     width = max(counts, default=0)
     scores = np.full((len(origin_rows), max(width, 1)), np.nan)
@@ -589,7 +604,7 @@ def _recent_scores(
         return scores
     stacked = np.vstack([r for r in origin_rows if r.shape[0]])
     flags = np.repeat(persistence, counts)
-    served = head.served_point(stacked, flags, remember=True)
+    served = head.served_point(stacked, flags, change=origin_change)
     residual = (np.concatenate(origin_truth) - served) / interval_width_unit(stacked)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     for j, count in enumerate(counts):
@@ -661,9 +676,14 @@ def forecast_apy(
             if reasons[i] is None and keys[i] in head.persistence_markets:
                 reasons[i] = head.persistence_markets[keys[i] or ""]
         fallback = np.array([reasons[i] is not None for i in indices])
-        scores = _recent_scores(head, [origin_rows[i] for i in indices], [origin_truth[i] for i in indices], fallback)
+        # One pass over the trees for every row of the group, the newest hours last: they are
+        # replay origins of later forecasts, so they are remembered too.
+        origins = [origin_rows[i] for i in indices]
+        change = head.remembered_change(np.vstack([*origins, features[indices]]))
+        now = change.size - len(indices)
+        scores = _recent_scores(head, origins, [origin_truth[i] for i in indices], fallback, change[:now])
         bounds = head.recent_bounds(scores, requests[indices[0]].horizon_hours)
-        point, lower, upper, fall = head.predict(features[indices], fallback, bounds)
+        point, lower, upper, fall = head.predict(features[indices], fallback, bounds, change=change[now:])
         for j, i in enumerate(indices):
             request = requests[i]
             values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]

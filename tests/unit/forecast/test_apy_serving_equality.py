@@ -250,13 +250,16 @@ def test_hourly_forecasts_walk_only_the_new_origin_once_the_replay_hours_recur(
 
     monkeypatch.setattr(apy_model.ApyHead, "predict_change", counted)
     request = [ApyForecastRequest(market_id=1, side="supply", horizon_hours=168)]
-    for end in range(2000, 2008):
+    for end in range(2000, 2000 + 175):
         window = slice(end - span, end)
         columns = apy_model.RateColumns(
             seconds[window], y[window], y[window] * 1.3, np.full(span, 0.8), np.full(span, 1e8)
         )
         forecast_apy(request, models.apy, {1: columns})
-    # Then after the first three hours (origins every 3 h) each forecast walks one new origin
-    assert walked[:3] == [337, 337, 337]
-    assert walked[3:] == [1] * 5
+    # Then the first three walk the 337 origins and the newest hour; after them (origins every
+    # 3 h) each walks one new origin and the newest hour, and once a week has passed the new
+    # origin is the newest hour of a week ago, so only the newest hour is walked
+    assert walked[:3] == [338, 338, 338]
+    assert walked[3:168] == [2] * 165
+    assert walked[168:] == [1] * 7
     head.forget_changes()
