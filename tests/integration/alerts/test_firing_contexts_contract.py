@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.fakes.alerts import InMemoryFiringContexts
+from tests.integration.alerts.conftest import insert_user
 from tidewatch.alerts.repository import FiringContexts, PostgresFiringContexts
 from tidewatch.db import Database
 
@@ -54,12 +55,7 @@ class PostgresWorld:
 
     def add_user(self) -> int:
         self._users += 1
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO users (address) VALUES (%s) RETURNING id", ("0x" + f"{self._users:040x}",)
-            ).fetchone()
-        assert row
-        return int(row["id"])
+        return insert_user(self.db, self._users)
 
     def add_rule(self, user_id: int, definition: dict[str, Any]) -> int:
         with self.db.connection() as conn:

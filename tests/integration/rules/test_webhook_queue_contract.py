@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from tests.fakes.rules import InMemoryWebhookQueue
+from tests.integration.rules.seeds import seed_user
 from tidewatch.db import Database
 from tidewatch.rules.repository import PostgresRules, PostgresWebhookQueue, WebhookQueue
 
@@ -44,10 +45,7 @@ class PostgresWorld:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.queue: WebhookQueue = PostgresWebhookQueue(db)
-        with db.connection() as conn:
-            user = conn.execute("INSERT INTO users (address) VALUES (%s) RETURNING id", ("0x" + "ef" * 20,)).fetchone()
-        assert user
-        self.user_id = int(user["id"])
+        self.user_id, _ = seed_user(db)
 
     def add_rule(self) -> int:
         with self.db.connection() as conn:
