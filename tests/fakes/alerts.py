@@ -1,13 +1,16 @@
-"""In-memory `DestinationsRepository`, `DeliveriesRepository` and `OutboxRepository`
-(tidewatch.alerts.repository).
+"""In-memory `DestinationsRepository`, `DeliveriesRepository`, `OutboxRepository` and
+`FiringContexts` (tidewatch.alerts.repository).
 
 Rows look as the Postgres adapter returns them: every column of `alert_destinations` plus
 `suppressed`; the table's unique keys raise psycopg's UniqueViolation, and a unit of work that
-raises is rolled back, as a transaction would be.
+raises is rolled back, as a transaction would be. `InMemoryFiringContexts` answers as the firing
+context's query (contract test tests/integration/alerts/test_firing_contexts_contract.py).
 """
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -15,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from tests.fakes.postgres_values import jsonb_value, text_value
 from tests.fakes.unit_of_work import InMemoryUnitOfWork
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -408,3 +412,58 @@ class InMemoryOutbox(InMemoryUnitOfWork[InMemoryOutboxRecords]):
 
     def _records(self) -> InMemoryOutboxRecords:
         return InMemoryOutboxRecords(self)
+
+
+class InMemoryFiringContexts:
+    """A `FiringContexts` over rules (id -> definition), prepared transactions and preferences,
+    answering as its one query does: a rule is found by id whoever owns it, the transaction and
+    the quiet hours are those of the user asked about, and all four preference columns are None
+    without a preferences row. Definitions read back as stored jsonb reads (tests/fakes/postgres_values)."""
+
+    def __init__(self) -> None:
+        self.rules: dict[int, Any] = {}
+        self.transactions: dict[tuple[int, str], str] = {}  # (user id, idempotency key) -> id
+        self.preferences: dict[int, dict[str, Any]] = {}
+        self.reads = 0
+
+    def add_rule(self, rule_id: int, definition: Any) -> None:
+        self.rules[rule_id] = jsonb_value(definition)
+
+    def delete_rule(self, rule_id: int) -> None:
+        del self.rules[rule_id]
+
+    def add_transaction(self, user_id: int, idempotency_key: str, transaction_id: uuid.UUID) -> str:
+        if (user_id, idempotency_key) in self.transactions:
+            raise psycopg.errors.UniqueViolation("duplicate key value violates unique constraint")
+        self.transactions[(user_id, text_value(idempotency_key))] = str(transaction_id)
+        return str(transaction_id)
+
+    def set_preferences(
+        self,
+        user_id: int,
+        *,
+        timezone: str = "UTC",
+        quiet_start: time | None = None,
+        quiet_end: time | None = None,
+        quiet_min_severity: str = "critical",
+    ) -> None:
+        self.preferences[user_id] = {
+            "timezone": timezone,
+            "quiet_start": quiet_start,
+            "quiet_end": quiet_end,
+            "quiet_min_severity": quiet_min_severity,
+        }
+
+    def firing_context(self, *, rule_id: int, user_id: int, transaction_key: str) -> dict[str, Any] | None:
+        self.reads += 1
+        text_value(transaction_key)
+        if rule_id not in self.rules:
+            return None
+        quiet = self.preferences.get(
+            user_id, dict.fromkeys(("timezone", "quiet_start", "quiet_end", "quiet_min_severity"))
+        )
+        return {
+            "definition": copy.deepcopy(self.rules[rule_id]),
+            "transaction_id": self.transactions.get((user_id, transaction_key)),
+            **quiet,
+        }

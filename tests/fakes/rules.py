@@ -5,8 +5,11 @@ rows look as the Postgres adapter returns them (the definition as parsed JSON), 
 that raises is rolled back, as a transaction would be. `InMemoryRuleSources` is a
 `RuleSourcesRepository` over rate rows, asset prices and position snapshots, answering as its
 queries do. `InMemoryShardCounts` is a `ShardCountsRepository` over rule rows (bucket, id, what
-each watches). The others stand in for the tick's market,
-risk, push and wallet collaborators and for API Gateway's post_to_connection.
+each watches). `InMemoryWebhookQueue` is a `WebhookQueue` over webhook_deliveries rows: bodies
+as `jsonb::text` gives them back, the values PostgreSQL refuses refused with its errors, a
+deleted rule's pending retries cancelled (contract test
+tests/integration/rules/test_webhook_queue_contract.py). The others stand in for the tick's
+market, risk, push and wallet collaborators and for API Gateway's post_to_connection.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+
+from tests.fakes.postgres_values import integer_value, jsonb_text, text_value
 from tests.fakes.unit_of_work import InMemoryUnitOfWork
 from tidewatch.live.broadcaster import ConnectionGone
 from tidewatch.rules.actions import PreparedTransaction, PrepareRequest
@@ -592,3 +598,120 @@ class InMemoryRuleActions:
     def record_action_results(self, results: Sequence[tuple[str, str | None, int, int]]) -> None:
         for actions, error, rounds, execution_id in results:
             self.results[execution_id] = (json.loads(actions), error, rounds)
+
+
+class InMemoryWebhookQueue:
+    """A `WebhookQueue` over webhook_deliveries rows, answering and refusing as its statements do.
+
+    A delivery belongs to a rule the queue knows (`rule_ids`; another id is a foreign key
+    violation, which uses up a delivery id as the identity column does); its body is the payload
+    as `jsonb::text` renders it (tests/fakes/postgres_values). Only attempted pending deliveries
+    whose `next_attempt_at` has passed are due, earliest first.
+    `delete_rule` is `RuleRecords.delete`: the rule's pending deliveries are cancelled, then every
+    row of the rule keeps no rule (ON DELETE SET NULL), as `drop_rule` alone does. `rows` hold
+    every column; `clock` stands for the database's now().
+    """
+
+    STATUSES = ("pending", "delivered", "failed")
+
+    def __init__(self, rule_ids: Iterable[int] = (), *, clock: Callable[[], datetime] | None = None) -> None:
+        self.rule_ids = set(rule_ids)
+        self.rows: dict[int, dict[str, Any]] = {}
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._next_id = 1
+
+    def add_rule(self, rule_id: int) -> None:
+        self.rule_ids.add(rule_id)
+
+    def drop_rule(self, rule_id: int) -> None:
+        """The rule row deleted by a bare DELETE: its deliveries stay, without their rule."""
+        self.rule_ids.discard(rule_id)
+        for row in self.rows.values():
+            if row["rule_id"] == rule_id:
+                row["rule_id"] = None
+
+    def delete_rule(self, rule_id: int) -> int:
+        """As `RuleRecords.delete`; the number of pending deliveries cancelled."""
+        now = self._clock()
+        pending = [r for r in self.rows.values() if r["rule_id"] == rule_id and r["status"] == "pending"]
+        for row in pending:
+            row.update(
+                status="failed", next_attempt_at=None, last_error="cancelled: the rule was deleted", updated_at=now
+            )
+        self.drop_rule(rule_id)
+        return len(pending)
+
+    def enqueue_delivery(self, rule_id: int, url: str, payload: str) -> int:
+        text_value(url)
+        body = jsonb_text(payload)  # a refused payload never reaches the insert
+        delivery_id = self._next_id
+        self._next_id += 1  # the identity is drawn before the foreign key is checked
+        if rule_id not in self.rule_ids:
+            raise psycopg.errors.ForeignKeyViolation(
+                'insert or update on table "webhook_deliveries" violates foreign key constraint'
+            )
+        now = self._clock()
+        self.rows[delivery_id] = {
+            "id": delivery_id,
+            "rule_id": rule_id,
+            "url": url,
+            "body": body,
+            "attempt": 0,
+            "status": "pending",
+            "response_code": None,
+            "last_error": None,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return delivery_id
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        row = self.rows.get(delivery_id)
+        return {k: row[k] for k in ("id", "rule_id", "url", "body", "attempt")} if row is not None else None
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempt: int,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        text_value(status)
+        if error is not None:
+            text_value(error)
+        integer_value(attempt)
+        if response_code is not None:
+            integer_value(response_code)
+        row = self.rows.get(delivery_id)
+        if row is None:  # an UPDATE of no row
+            return
+        if status not in self.STATUSES:
+            raise psycopg.errors.CheckViolation(
+                'new row for relation "webhook_deliveries" violates check constraint "webhook_deliveries_status_check"'
+            )
+        row.update(
+            attempt=attempt,
+            status=status,
+            response_code=response_code,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            updated_at=self._clock(),
+        )
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[int]:
+        if limit < 0:
+            raise psycopg.errors.InvalidRowCountInLimitClause("LIMIT must not be negative")
+        due = [
+            (r["next_attempt_at"], i)
+            for i, r in self.rows.items()
+            if r["status"] == "pending"
+            and r["attempt"] > 0
+            and r["next_attempt_at"] is not None
+            and r["next_attempt_at"] <= now
+        ]
+        # ORDER BY next_attempt_at leaves ties in no set order; here they go by id.
+        return [i for _, i in sorted(due)[:limit]]

@@ -119,6 +119,14 @@ def worker(db: Database, stub: ProviderStub, mailbox: Mailbox, vapid: VapidKeys,
     )
 
 
+def insert_user(db: Database, n: int) -> int:
+    """The id of a new user whose address is `n` in hex (the contract tests' worlds number theirs)."""
+    with db.connection() as conn:
+        row = conn.execute("INSERT INTO users (address) VALUES (%s) RETURNING id", ("0x" + f"{n:040x}",)).fetchone()
+    assert row
+    return int(row["id"])
+
+
 def seed(db: Database, stub: ProviderStub, subscription: Subscription) -> dict[str, int]:
     """Alice (with one verified destination of each kind, a rule and a firing) and Bob."""
     with db.connection() as conn:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import pytest
 
 from tests.fakes.alerts import InMemoryOutbox
+from tests.integration.alerts.conftest import insert_user
 from tidewatch.alerts.messages import AlertMessage
 from tidewatch.alerts.outbox import Outbox
 from tidewatch.alerts.repository import OutboxRepository, PostgresOutbox
@@ -42,12 +43,7 @@ class PostgresWorld:
 
     def add_user(self) -> int:
         self._users += 1
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO users (address) VALUES (%s) RETURNING id", ("0x" + f"{self._users:040x}",)
-            ).fetchone()
-        assert row
-        return int(row["id"])
+        return insert_user(self.db, self._users)
 
     def add_destination(self, user_id: int, **columns: Any) -> int:
         values = {"is_default": True, "verified_at": LATE, "unsubscribed_at": None, "disabled_reason": None} | columns
