@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tidewatch.alerts.messages import compose
-from tidewatch.alerts.outbox import Outbox, QuietHours
+from tidewatch.alerts.outbox import Outbox, quiet_hours_of
 from tidewatch.alerts.repository import FiringContexts, firing_contexts
 from tidewatch.db import Database
 
@@ -41,11 +41,9 @@ class AlertDispatcher:
             rule_id=rule_id, user_id=user_id, transaction_key=f"rule:{rule_id}:{window_key}"
         )
         trigger = (row["definition"] or {}).get("trigger", {}) if row else {}
-        quiet = (
-            QuietHours(str(row["timezone"]), row["quiet_start"], row["quiet_end"], str(row["quiet_min_severity"]))
-            if row and row["timezone"]
-            else QuietHours("UTC", None, None)
-        )
+        # The context carries the owner's quiet hours (none without a preferences row); when the
+        # rule is gone there is no context, so the outbox reads the owner's quiet hours itself.
+        quiet = quiet_hours_of(row if row["timezone"] else None) if row else None
         message = compose(
             rule_name=rule_name,
             trigger=trigger if isinstance(trigger, dict) else {},

@@ -99,3 +99,17 @@ def test_a_firing_whose_rule_is_gone_is_told_in_general_words() -> None:
     assert told["headline"] == "Your rule 'Aave loan' fired."
     assert told["transaction_link"] is None
     assert told["link"] == f"{DASHBOARD}/portfolios/3"
+
+
+def test_a_firing_whose_rule_is_gone_still_waits_for_the_owners_quiet_hours() -> None:
+    # Given Alice's quiet hours 22:00-07:00 in Berlin, and a firing whose rule was deleted before
+    # its alert was composed (so there is no context to carry them)
+    contexts, store, dispatcher = world()
+    contexts.add_rule(RULE, DEFINITION)
+    contexts.delete_rule(RULE)
+    store.set_quiet_hours(ALICE, "Europe/Berlin", time(22, 0), time(7, 0), "critical")
+    # When its warning is delivered at 23:30 Berlin
+    [delivery] = fire(dispatcher)
+    # Then the outbox read her quiet hours and the alert waits for 07:00 Berlin
+    assert store.quiet_hours_reads == 1
+    assert store.rows[delivery]["next_attempt_at"] == BERLIN_MORNING
