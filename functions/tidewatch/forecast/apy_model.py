@@ -565,12 +565,18 @@ def columns_from_points(points: Sequence[RateObservation]) -> RateColumns:
     return RateColumns(seconds, supply, borrow, utilization, deposits)
 
 
+def _floats(values: Sequence[float | None]) -> NDArray[np.float64]:
+    """A list of floats as an array, None as NaN (numpy's float conversion of None, as in
+    `columns_from_points`); `fromiter` reads a list faster than `np.array`."""
+    return np.fromiter(values, dtype=np.float64, count=len(values))
+
+
 def columns_from_lists(history: RateHistoryColumns) -> RateColumns:
     """A request's `history_columns` as arrays (null entries and left-out columns become NaN)."""
-    seconds = np.array(history.observed_at, dtype=np.float64)
+    seconds = _floats(history.observed_at)
     missing = np.full(seconds.size, np.nan)
     supply, borrow, utilization, deposits = (
-        missing if values is None else np.array(values, dtype=np.float64)
+        missing if values is None else _floats(values)
         for values in (history.supply_apy, history.borrow_apy, history.utilization, history.deposits_usd)
     )
     return RateColumns(seconds, supply, borrow, utilization, deposits)
