@@ -105,6 +105,10 @@ class RateObservation(_Strict):
 MAX_HISTORY_READINGS = 5_000
 #: 9999-12-31T23:59:59Z, the last second a `datetime` (and so a `RateObservation`) can hold.
 MAX_UNIX_SECONDS = 253_402_300_799
+#: Ten years from the oldest reading of `history_columns` to the newest: the readings go onto an
+#: hourly grid of that span (≈ 0.7 MB a column at ten years; two readings 8,000 years apart
+#: would need gigabytes), and a forecast reads its last weeks.
+MAX_HISTORY_SPAN_HOURS = 87_660
 
 
 # Entries of the reading columns: finite JSON numbers within `RateObservation`'s bounds, checked
@@ -124,13 +128,22 @@ class RateHistoryColumns(_Strict):
     `observed_at[i]` (unix seconds; any order, several in an hour allowed, the last one given
     wins as in `history`). A null entry, or a column left out, is a reading not given, exactly
     as None in a `RateObservation`; the bounds are `RateObservation`'s, and NaN or infinity is
-    refused. The same history as `RateObservation` points without an object per reading."""
+    refused, as are readings spanning more than `MAX_HISTORY_SPAN_HOURS`. The same history as
+    `RateObservation` points without an object per reading."""
 
     observed_at: Annotated[list[_Seconds], Field(min_length=1, max_length=MAX_HISTORY_READINGS)]
     supply_apy: _ApyColumn | None = None  # fraction per year
     borrow_apy: _ApyColumn | None = None
     utilization: _UtilizationColumn | None = None
     deposits_usd: _UsdColumn | None = None  # total supplied (TVL), for the flow features
+
+    @field_validator("observed_at")
+    @classmethod
+    def _within_span(cls, value: list[float]) -> list[float]:
+        span = (max(value) - min(value)) / 3600
+        if span > MAX_HISTORY_SPAN_HOURS:
+            raise ValueError(f"the readings span {span:,.0f} hours; at most {MAX_HISTORY_SPAN_HOURS:,} (ten years)")
+        return value
 
     @field_validator("supply_apy", "borrow_apy", "utilization", "deposits_usd")
     @classmethod

@@ -16,7 +16,12 @@ from risk.deps import Models, RiskDeps
 from risk.handler import handle
 from tests.unit.forecast.test_apy_serving_equality import fixture_histories
 from tidewatch.forecast.apy_model import columns_from_lists, columns_from_points, forecast_apy
-from tidewatch.forecast.payloads import ApyForecastRequest, RateHistoryColumns, RateObservation
+from tidewatch.forecast.payloads import (
+    MAX_HISTORY_SPAN_HOURS,
+    ApyForecastRequest,
+    RateHistoryColumns,
+    RateObservation,
+)
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "risk"
 READINGS = ("supply_apy", "borrow_apy", "utilization", "deposits_usd")
@@ -265,3 +270,15 @@ def test_unknown_and_empty_columns_are_refused(models: Models) -> None:
     assert empty[0]["field"] == "forecast_apy.request.history_columns.observed_at"
     no_times = refused(columns_event({"supply_apy": [0.03]}), models)
     assert no_times[0]["field"] == "forecast_apy.request.history_columns.observed_at"
+
+
+def test_readings_spanning_more_than_ten_years_are_refused(models: Models) -> None:
+    # Given two readings 8,000 years apart (an hourly grid of gigabytes), and ten years apart
+    far = columns_event({"observed_at": [0, 253_402_300_799], "supply_apy": [0.03, 0.03]})
+    columns = good_columns()
+    columns["observed_at"][0] = columns["observed_at"][-1] - MAX_HISTORY_SPAN_HOURS * 3600
+    # When handled, Then the first is refused at observed_at and the second is forecast
+    errors = refused(far, models)
+    assert errors[0]["field"] == "forecast_apy.request.history_columns.observed_at"
+    assert "at most 87,660 (ten years)" in errors[0]["message"]
+    assert call(columns_event(columns), models)["ok"] is True
