@@ -20,7 +20,8 @@ Measures, for the shipped artifacts:
   (the read window moved on by an hour; one new replay origin is walked) and cold (no walked
   rows remembered). The full histories in the request are measured as `history` points and as
   `history_columns` (the same readings as arrays), each also with the request's validation from
-  its JSON form (`validate + forecast_apy`: what the handler does after `json.loads`).
+  its JSON form (`validate + forecast_apy`: what the handler does after `json.loads`), and
+  the columns cold (no walked rows remembered).
 
 Every figure is printed beside the 1-minute load average when it was taken.
 """
@@ -269,6 +270,12 @@ def main() -> None:
             per_call_ms(lambda sent=sent: forecast_apy([ApyForecastRequest.model_validate(sent)], apy), 300),
             None,
         )
+
+        def cold(req: list[ApyForecastRequest] = req, horizon: int = horizon) -> object:
+            apy.head("supply", horizon).forget_changes()
+            return forecast_apy(req, apy)
+
+        line(f"apy: forecast_apy({span} h as columns, {horizon} h), cold", per_call_ms(cold, 300), None)
     stored_forecasts(apy)
     req = [ApyForecastRequest(side="supply", horizon_hours=24, history=history)]
     reqs = req * 2_000
