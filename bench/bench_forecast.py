@@ -18,7 +18,10 @@ Measures, for the shipped artifacts:
   conformal replay of the 7-day heads), and, against the ≤ 1 ms target, a stored market as the
   API serves it (its `APY_HISTORY_HOURS` read as columns): the same hour again, the next hour
   (the read window moved on by an hour; one new replay origin is walked) and cold (no walked
-  rows remembered).
+  rows remembered). The full histories in the request are measured as `history` points and as
+  `history_columns` (the same readings as arrays), each also with the request's validation from
+  its JSON form (`validate + forecast_apy`: what the handler does after `json.loads`), and
+  the columns cold (no walked rows remembered).
 
 Every figure is printed beside the 1-minute load average when it was taken.
 """
@@ -236,6 +239,43 @@ def main() -> None:
             per_call_ms(partial(forecast_apy, req, apy), 300),
             None,
         )
+        as_json = {
+            "side": "supply",
+            "horizon_hours": horizon,
+            "history": [p.model_dump(mode="json", exclude_none=True) for p in long_history],
+        }
+        line(
+            f"apy: validate + forecast_apy({span} h as points, {horizon} h)",
+            per_call_ms(lambda as_json=as_json: forecast_apy([ApyForecastRequest.model_validate(as_json)], apy), 100),
+            None,
+        )
+        # The same readings as `history_columns` (JSON numbers, as a caller sends them).
+        sent = {
+            "side": "supply",
+            "horizon_hours": horizon,
+            "history_columns": {
+                "observed_at": [p.observed_at.timestamp() for p in long_history],
+                "supply_apy": [p.supply_apy for p in long_history],
+                "utilization": [p.utilization for p in long_history],
+            },
+        }
+        req = [ApyForecastRequest.model_validate(sent)]
+        line(
+            f"apy: forecast_apy(1 market, {span} h history as columns in the request, {horizon} h)",
+            per_call_ms(partial(forecast_apy, req, apy), 300),
+            None,
+        )
+        line(
+            f"apy: validate + forecast_apy({span} h as columns, {horizon} h)",
+            per_call_ms(lambda sent=sent: forecast_apy([ApyForecastRequest.model_validate(sent)], apy), 300),
+            None,
+        )
+
+        def cold(req: list[ApyForecastRequest] = req, horizon: int = horizon) -> object:
+            apy.head("supply", horizon).forget_changes()
+            return forecast_apy(req, apy)
+
+        line(f"apy: forecast_apy({span} h as columns, {horizon} h), cold", per_call_ms(cold, 300), None)
     stored_forecasts(apy)
     req = [ApyForecastRequest(side="supply", horizon_hours=24, history=history)]
     reqs = req * 2_000

@@ -55,7 +55,7 @@ def score_batch(request: RiskBatchRequest, model: RiskModel) -> RiskBatchResult:
 def forecast_many(
     requests: Sequence[ApyForecastRequest], models: Models, database: Database | None
 ) -> list[ApyForecast]:
-    needed = [r.market_id for r in requests if not r.history and r.market_id is not None]
+    needed = [r.market_id for r in requests if not r.history and r.history_columns is None and r.market_id is not None]
     histories: dict[int, RateColumns] = {}
     keys: dict[int, str] = {}
     if needed:

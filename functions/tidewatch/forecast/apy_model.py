@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.history import HourlySeries, align, to_hourly_many
-from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RateObservation
+from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RateHistoryColumns, RateObservation
 from tidewatch.forecast.trees import TreeEnsemble
 
 APY_FEATURES: tuple[str, ...] = (
@@ -565,6 +565,23 @@ def columns_from_points(points: Sequence[RateObservation]) -> RateColumns:
     return RateColumns(seconds, supply, borrow, utilization, deposits)
 
 
+def _floats(values: Sequence[float | None]) -> NDArray[np.float64]:
+    """A list of floats as an array, None as NaN (numpy's float conversion of None, as in
+    `columns_from_points`); `fromiter` reads a list faster than `np.array`."""
+    return np.fromiter(values, dtype=np.float64, count=len(values))
+
+
+def columns_from_lists(history: RateHistoryColumns) -> RateColumns:
+    """A request's `history_columns` as arrays (null entries and left-out columns become NaN)."""
+    seconds = _floats(history.observed_at)
+    missing = np.full(seconds.size, np.nan)
+    supply, borrow, utilization, deposits = (
+        missing if values is None else _floats(values)
+        for values in (history.supply_apy, history.borrow_apy, history.utilization, history.deposits_usd)
+    )
+    return RateColumns(seconds, supply, borrow, utilization, deposits)
+
+
 def series_from_points(points: Sequence[RateObservation], side: str, hours: int = LOOKBACK_HOURS + 1) -> MarketSeries:
     """The last `hours` hours of APY, utilisation and deposits from rate points; gaps are carried forward
     (utilisation defaults to 0 when never given). No usable APY point at all is refused."""
@@ -642,7 +659,11 @@ def forecast_apy(
     reasons: list[str | None] = []
     keys: list[str | None] = []
     for i, request in enumerate(requests):
-        points = request.history or (histories or {}).get(request.market_id or -1, [])
+        points = (
+            columns_from_lists(request.history_columns)
+            if request.history_columns is not None
+            else request.history or (histories or {}).get(request.market_id or -1, [])
+        )
         key = request.market or (markets or {}).get(request.market_id or -1)
         horizon = request.horizon_hours
         if isinstance(points, RateColumns):

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tidewatch.forecast.assets import canonical
 
@@ -101,11 +101,64 @@ class RateObservation(_Strict):
     deposits_usd: Annotated[float, Field(ge=0)] | None = None  # total supplied (TVL), for the flow features
 
 
+#: Readings a request may carry, as points or as columns.
+MAX_HISTORY_READINGS = 5_000
+#: 9999-12-31T23:59:59Z, the last second a `datetime` (and so a `RateObservation`) can hold.
+MAX_UNIX_SECONDS = 253_402_300_799
+#: Ten years from the oldest reading of `history_columns` to the newest: the readings go onto an
+#: hourly grid of that span (≈ 0.7 MB a column at ten years; two readings 8,000 years apart
+#: would need gigabytes), and a forecast reads its last weeks.
+MAX_HISTORY_SPAN_HOURS = 87_660
+
+
+# Entries of the reading columns: finite JSON numbers within `RateObservation`'s bounds, checked
+# element by element inside pydantic-core; strings and booleans are refused.
+_Seconds = Annotated[float, Field(ge=0, le=MAX_UNIX_SECONDS, allow_inf_nan=False, strict=True)]
+_Apy = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
+_Utilization = Annotated[float, Field(ge=0, le=1.5, allow_inf_nan=False, strict=True)]
+_Usd = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+#: A column of readings, null where a reading was not given.
+_ApyColumn = Annotated[list[_Apy | None], Field(max_length=MAX_HISTORY_READINGS)]
+_UtilizationColumn = Annotated[list[_Utilization | None], Field(max_length=MAX_HISTORY_READINGS)]
+_UsdColumn = Annotated[list[_Usd | None], Field(max_length=MAX_HISTORY_READINGS)]
+
+
+class RateHistoryColumns(_Strict):
+    """A market's readings as columns: entry `i` of every column is the reading taken at
+    `observed_at[i]` (unix seconds; any order, several in an hour allowed, the last one given
+    wins as in `history`). A null entry, or a column left out, is a reading not given, exactly
+    as None in a `RateObservation`; the bounds are `RateObservation`'s, and NaN or infinity is
+    refused, as are readings spanning more than `MAX_HISTORY_SPAN_HOURS`. The same history as
+    `RateObservation` points without an object per reading."""
+
+    observed_at: Annotated[list[_Seconds], Field(min_length=1, max_length=MAX_HISTORY_READINGS)]
+    supply_apy: _ApyColumn | None = None  # fraction per year
+    borrow_apy: _ApyColumn | None = None
+    utilization: _UtilizationColumn | None = None
+    deposits_usd: _UsdColumn | None = None  # total supplied (TVL), for the flow features
+
+    @field_validator("observed_at")
+    @classmethod
+    def _within_span(cls, value: list[float]) -> list[float]:
+        span = (max(value) - min(value)) / 3600
+        if span > MAX_HISTORY_SPAN_HOURS:
+            raise ValueError(f"the readings span {span:,.0f} hours; at most {MAX_HISTORY_SPAN_HOURS:,} (ten years)")
+        return value
+
+    @field_validator("supply_apy", "borrow_apy", "utilization", "deposits_usd")
+    @classmethod
+    def _one_entry_per_time(cls, value: list[float | None] | None, info: ValidationInfo) -> list[float | None] | None:
+        times = info.data.get("observed_at")
+        if value is not None and times is not None and len(value) != len(times):
+            raise ValueError(f"{info.field_name} has {len(value)} entries, observed_at has {len(times)}")
+        return value
+
+
 class ApyForecastRequest(_Strict):
     """Forecast the mean APY over the next `horizon_hours` of one market side.
 
-    Give `history` (hourly-ish points, newest last, at least 24 hours) or `market_id` for the
-    function to read the market's stored history.
+    Give `history` (hourly-ish points, newest last, at least 24 hours), the same readings as
+    `history_columns`, or `market_id` for the function to read the market's stored history.
     """
 
     market_id: int | None = None
@@ -113,12 +166,16 @@ class ApyForecastRequest(_Strict):
     market: Annotated[str, Field(max_length=96)] | None = None
     side: Literal["supply", "borrow"] = "supply"
     horizon_hours: ApyHorizon = 24
-    history: Annotated[list[RateObservation], Field(max_length=5_000)] | None = None
+    history: Annotated[list[RateObservation], Field(max_length=MAX_HISTORY_READINGS)] | None = None
+    #: `history` as columns: read into arrays without a Python object per reading
+    history_columns: RateHistoryColumns | None = None
 
     @model_validator(mode="after")
     def _needs_source(self) -> ApyForecastRequest:
-        if self.market_id is None and not self.history:
-            raise ValueError("give market_id or history")
+        if self.history is not None and self.history_columns is not None:
+            raise ValueError("give history or history_columns, not both")
+        if self.market_id is None and not self.history and self.history_columns is None:
+            raise ValueError("give market_id or history (as points or as history_columns)")
         return self
 
 
