@@ -170,6 +170,18 @@ class ApyForecastRequest(_Strict):
     #: `history` as columns: read into arrays without a Python object per reading
     history_columns: RateHistoryColumns | None = None
 
+    @field_validator("history")
+    @classmethod
+    def _points_within_span(cls, value: list[RateObservation] | None) -> list[RateObservation] | None:
+        # The points go onto the same hourly grid as the columns; their calendar years bound the
+        # span without a timestamp per point (at most a year more than the columns' ten).
+        if value:
+            years = [p.observed_at.year for p in value]
+            first, last = min(years), max(years)
+            if last - first > MAX_HISTORY_SPAN_HOURS // 8766:
+                raise ValueError(f"the readings span the years {first} to {last}; at most ten years")
+        return value
+
     @model_validator(mode="after")
     def _needs_source(self) -> ApyForecastRequest:
         if self.history is not None and self.history_columns is not None:

@@ -282,3 +282,22 @@ def test_readings_spanning_more_than_ten_years_are_refused(models: Models) -> No
     assert errors[0]["field"] == "forecast_apy.request.history_columns.observed_at"
     assert "at most 87,660 (ten years)" in errors[0]["message"]
     assert call(columns_event(columns), models)["ok"] is True
+
+
+def test_points_spanning_more_than_ten_years_are_refused(models: Models) -> None:
+    # Given two points in the years 1 and 9999 (an hourly grid of gigabytes), and points ten
+    # years apart
+    def points(first: str, last: str) -> dict[str, Any]:
+        return {
+            "action": "forecast_apy",
+            "request": {
+                "side": "supply",
+                "history": [{"observed_at": first, "supply_apy": 0.03}, {"observed_at": last, "supply_apy": 0.03}],
+            },
+        }
+
+    # When handled, Then the first is refused at history, naming the years, and the second is answered
+    errors = refused(points("0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00"), models)
+    assert errors[0]["field"] == "forecast_apy.request.history"
+    assert "the years 1 to 9999; at most ten years" in errors[0]["message"]
+    assert call(points("2014-05-01T00:00:00+00:00", "2024-05-01T00:00:00+00:00"), models)["ok"] is True
