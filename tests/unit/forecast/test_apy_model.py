@@ -194,6 +194,22 @@ def test_a_head_anchored_at_the_168h_mean_adds_its_change_to_that_mean() -> None
     assert head.predict(features)[0][0] == pytest.approx(model[0])
 
 
+def test_the_shipped_7_day_borrow_head_serves_the_168h_mean_plus_its_change(models: Models) -> None:
+    # Given a market whose borrow rate jumped from 3 % to 6 % two days ago
+    values = [0.03 / 1.3] * 400 + [0.06 / 1.3] * 48
+    head = models.apy.head("borrow", 168)
+    assert head.anchor == "mean_168h"
+    # When its 7-day borrow APY is forecast
+    request = ApyForecastRequest(side="borrow", horizon_hours=168, history=history(values))
+    (forecast,) = forecast_apy([request], models.apy)
+    # Then the point is the last week's mean plus the model's change from it, not the current value plus one
+    y = np.array(values) * 1.3
+    features = apy_feature_matrix(y, np.full(y.size, 0.8))[-1:]
+    assert forecast.method == "model"
+    assert forecast.predicted_apy == pytest.approx(max(np.mean(y[-168:]) + head.predict_change(features)[0], 0.0))
+    assert forecast.lower <= forecast.predicted_apy <= forecast.upper
+
+
 def test_anchor_and_rolling_mean_markets_survive_the_artifact_and_old_artifacts_keep_the_current_value() -> None:
     # Given an anchored head with a rolling-mean market
     head = _constant_head(
