@@ -11,13 +11,17 @@ Approval gates (docs/models.md), all on the walk-forward results:
   every bin with ≥ 200 samples, at each horizon;
 * apy — on every head, the served forecast's pooled MAE and RMSE below persistence's, and the
   pooled interval coverage within ±5 points of nominal.
+
+Served per market (the head's fallbacks): the model, unless it does not beat persistence on both
+MAE and RMSE over that market's folds (then persistence); and the rolling mean of the last H
+hours instead of either where it beats it on both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +40,7 @@ from tidewatch.forecast.apy_model import (
     interval_width_unit,
     normalised,
     recent_offsets,
+    rolling_mean_feature,
 )
 from tidewatch.forecast.artifact import Artifact, DataWindow, ModelCard, apy_params, risk_params
 from tidewatch.forecast.history import HistoryUnavailable, HourlyHistory
@@ -350,9 +355,41 @@ def _falls(samples: ApySamples) -> NDArray[np.bool_]:
     return np.asarray(samples.target < (1.0 - FALL_FRACTION) * samples.features[:, 0])
 
 
-def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
+@dataclass(frozen=True)
+class ApyHeadOptions:
+    """How one head is fitted and served: the feature its point change is measured from
+    (`ApyHead.anchor`), whether the adaptive level's score grid is made symmetric about the
+    scores' median (the calibration weeks' skew then does not carry into the test weeks), and
+    whether a market may be served the rolling mean where it beat the model walk-forward."""
+
+    anchor: str = "last"
+    symmetric_scores: bool = False
+    rolling_mean_fallback: bool = True
+
+
+#: Per (side, horizon); every other head uses the defaults. 7-day borrow anchored at the 168 h
+#: mean beats the rolling mean walk-forward with its intervals in band in every fold. For 7-day
+#: supply, the same anchor and the rolling-mean fallback each beat the rolling mean pooled too,
+#: but each put a fold's interval coverage outside ±5 points, so it stays as it was
+#: (docs/models.md, "7-day variants tried").
+APY_HEAD_OPTIONS: dict[tuple[str, int], ApyHeadOptions] = {
+    ("borrow", 168): ApyHeadOptions(anchor="mean_168h", symmetric_scores=True),
+    ("supply", 168): ApyHeadOptions(rolling_mean_fallback=False),
+}
+
+
+def _grid_scores(scaled: NDArray[np.float64], symmetric: bool) -> NDArray[np.float64]:
+    """The calibration scores the adaptive level's quantile grid is taken from: as they are, or
+    with each one's mirror image about their median added."""
+    if not symmetric:
+        return scaled
+    return np.concatenate([scaled, 2.0 * float(np.median(scaled)) - scaled])
+
+
+def fit_apy_head(data: ApySamples, horizon: int, cut: int, options: ApyHeadOptions | None = None) -> ApyHead | None:
     """Fit on the samples whose target ends before `cut − CALIBRATION_HOURS`, calibrate the
     conformal interval on the (purged) weeks from there to the cut; None when too few samples."""
+    options = options or ApyHeadOptions()
     # Short histories (a new deployment) calibrate on the last quarter before the cut.
     span = cut - int(data.hour.min(initial=cut))
     calib_start = cut - min(CALIBRATION_HOURS, max(horizon + 96, span // 4))
@@ -364,9 +401,13 @@ def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
         return None
     train, cal = data.take(fit_mask), data.take(cal_mask)
     x, s = normalised(train.features)
-    point = _fit_point(x, (train.target - train.features[:, 0]) / s, s)
+    anchor = train.features[:, APY_FEATURES.index(options.anchor)]
+    point = _fit_point(x, (train.target - anchor) / s, s)
     fall = _fit_fall(x, _falls(train))
-    provisional = ApyHead(point, fall, 0.0, 0.0, INTERVAL_LEVEL)
+    rolling_feature = rolling_mean_feature(horizon)
+    provisional = ApyHead(
+        point, fall, 0.0, 0.0, INTERVAL_LEVEL, anchor=options.anchor, rolling_mean_feature=rolling_feature
+    )
     predicted, *_ = provisional.predict(cal.features)
     scaled = (cal.target - predicted) / interval_width_unit(cal.features)
     alpha = (1.0 - INTERVAL_LEVEL) / 2.0
@@ -377,11 +418,16 @@ def fit_apy_head(data: ApySamples, horizon: int, cut: int) -> ApyHead | None:
     # The adaptive level's quantile grid, for the heads that use it (6 significant digits:
     # the artifact stays small and serving reads exactly what was evaluated).
     grid = (
-        tuple(float(f"{q:.6g}") for q in np.quantile(scaled, SCORE_QUANTILE_LEVELS))
+        tuple(
+            float(f"{q:.6g}")
+            for q in np.quantile(_grid_scores(scaled, options.symmetric_scores), SCORE_QUANTILE_LEVELS)
+        )
         if horizon > RECENT_MAX_HORIZON_HOURS
         else ()
     )
-    return ApyHead(point, fall, lo, hi, INTERVAL_LEVEL, grid)
+    return ApyHead(
+        point, fall, lo, hi, INTERVAL_LEVEL, grid, anchor=options.anchor, rolling_mean_feature=rolling_feature
+    )
 
 
 def _apy_scores(
@@ -389,21 +435,30 @@ def _apy_scores(
     forecasts: dict[str, NDArray[np.float64]],
     hours: NDArray[np.int64],
     markets: NDArray[np.str_],
+    *,
+    against_rolling_mean: bool = False,
 ) -> dict[str, Any]:
+    """MAE / RMSE of each forecast with intervals, the paired served − persistence MAE and (with
+    `against_rolling_mean`) the paired served − rolling mean MAE."""
     blocks = wf.block_ids(hours, markets)
     summary: dict[str, Any] = wf.error_summary({k: v - truth for k, v in forecasts.items()}, blocks, scale=100.0)
     diff = wf.paired_difference(np.abs(forecasts["served"] - truth), np.abs(forecasts["persistence"] - truth), blocks)
     summary["served_minus_persistence_mae"] = {"mean": 100 * diff[0], "ci": [100 * diff[1], 100 * diff[2]]}
+    if against_rolling_mean:
+        roll = next(k for k in forecasts if k.startswith("rolling_mean"))
+        diff = wf.paired_difference(np.abs(forecasts["served"] - truth), np.abs(forecasts[roll] - truth), blocks)
+        summary["served_minus_rolling_mean_mae"] = {"mean": 100 * diff[0], "ci": [100 * diff[1], 100 * diff[2]]}
     summary["samples"] = int(truth.size)
     return summary
 
 
 def recent_scores(
-    data: ApySamples, head: ApyHead, horizon: int, rows: NDArray[np.int64], *, persistence: bool
+    data: ApySamples, head: ApyHead, horizon: int, rows: NDArray[np.int64], *, method: str = "model"
 ) -> NDArray[np.float64]:
     """For each sample in `rows`: the scaled residuals (truth − point) / w of its market's recent
     origins (`recent_offsets`: outcomes known at the sample's hour), NaN where there is no sample;
-    the same window `forecast_apy` reads from a market's history when serving."""
+    the same window `forecast_apy` reads from a market's history when serving. The point is that
+    of `method`: "model", "persistence" or "rolling_mean"."""
     offsets = recent_offsets(horizon)
     out = np.full((rows.size, offsets.size), np.nan)
     if rows.size == 0 or offsets.size == 0:
@@ -412,7 +467,12 @@ def recent_scores(
     markets = data.market[rows]
     for market in np.unique(markets):
         subset = data.take((data.market == market) & (data.hour >= earliest))
-        point = subset.features[:, 0] if persistence else head.served_point(subset.features)
+        flags = np.ones(len(subset), dtype=bool)
+        point = head.served_point(
+            subset.features,
+            flags if method == "persistence" else None,
+            rolling_mean=flags if method == "rolling_mean" else None,
+        )
         scores = (subset.target - point) / interval_width_unit(subset.features)
         start = int(subset.hour.min())
         dense = np.full(int(subset.hour.max()) - start + 1, np.nan)
@@ -426,29 +486,65 @@ def recent_scores(
     return out
 
 
-def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS) -> dict[str, Any]:
-    """Rolling-origin folds for one head: the raw model, the served forecast (persistence for
-    the markets where the model loses), persistence and the rolling mean, per market and pooled,
-    MAE and RMSE with block-bootstrap intervals; interval coverage and the fall label per fold."""
+def _served_methods(
+    c: dict[str, NDArray[Any]], horizon: int, *, rolling_mean: bool = True
+) -> dict[str, tuple[str, str]]:
+    """Per market of the pooled folds `c`: the method served and why, for the markets not served
+    the model. Persistence where the model does not beat it on MAE and RMSE; then (with
+    `rolling_mean`) the rolling mean instead of either where it beats it on both."""
+    out: dict[str, tuple[str, str]] = {}
+    for market in sorted(set(c["market"].tolist())):
+        m = c["market"] == market
+        truth = c["truth"][m]
+
+        def scores(name: str, m: NDArray[np.bool_] = m, truth: NDArray[np.float64] = truth) -> tuple[float, float]:
+            return metrics.mae(c[name][m], truth), metrics.rmse(c[name][m], truth)
+
+        (mae_m, rmse_m), (mae_p, rmse_p), (mae_r, rmse_r) = scores("model"), scores("last"), scores("roll")
+        served, mae_s, rmse_s = "model", mae_m, rmse_m
+        if not (mae_m < mae_p and rmse_m < rmse_p):
+            served, mae_s, rmse_s = "persistence", mae_p, rmse_p
+            out[market] = (
+                "persistence",
+                f"the model did not beat persistence walk-forward (MAE {100 * mae_m:.3f} vs {100 * mae_p:.3f} pp, "
+                f"RMSE {100 * rmse_m:.3f} vs {100 * rmse_p:.3f} pp): the current value is served",
+            )
+        if rolling_mean and mae_r < mae_s and rmse_r < rmse_s:
+            out[market] = (
+                "rolling_mean",
+                f"the rolling mean of the last {horizon} h beat the {served} walk-forward (MAE {100 * mae_r:.3f} vs "
+                f"{100 * mae_s:.3f} pp, RMSE {100 * rmse_r:.3f} vs {100 * rmse_s:.3f} pp): the rolling mean is served",
+            )
+    return out
+
+
+def walk_forward_apy_head(
+    data: ApySamples, horizon: int, *, folds: int = FOLDS, options: ApyHeadOptions | None = None
+) -> dict[str, Any]:
+    """Rolling-origin folds for one head: the raw model, the served forecast (persistence or the
+    rolling mean for the markets where the model loses to it), persistence and the rolling mean,
+    per market and pooled, MAE and RMSE with block-bootstrap intervals; interval coverage and the
+    fall label per fold."""
     fold_rows: list[dict[str, Any]] = []
     names = ("fold", "hour", "market", "truth", "model", "last", "roll", "fall", "falls", "base")
-    collected: dict[str, list[NDArray[Any]]] = {
-        k: [] for k in (*names, "lower", "upper", "lower_p", "upper_p", "lower_pooled", "upper_pooled")
-    }
+    bound_names = ("lower", "upper", "lower_p", "upper_p", "lower_r", "upper_r", "lower_pooled", "upper_pooled")
+    collected: dict[str, list[NDArray[Any]]] = {k: [] for k in (*names, *bound_names)}
     for fold in wf.rolling_origin_folds(data.hour, folds=folds):
-        head = fit_apy_head(data, horizon, fold.cut)
+        head = fit_apy_head(data, horizon, fold.cut, options)
         test_mask = fold.test_mask(data.hour)
         if head is None or not test_mask.any():
             continue
         test = data.take(test_mask)
         test_index = np.flatnonzero(test_mask)
         # The interval as served: quantiles of the market's recent residuals (of the model's
-        # point, or of persistence for a market served persistence), else the pooled ones.
-        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=False), horizon)
+        # point, or of the baseline for a market served one), else the pooled ones.
+        bounds = head.recent_bounds(recent_scores(data, head, horizon, test_index), horizon)
         point, lower, upper, fall = head.predict(test.features, None, bounds)
         flags = np.ones(len(test), dtype=bool)
-        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, persistence=True), horizon)
+        bounds_p = head.recent_bounds(recent_scores(data, head, horizon, test_index, method="persistence"), horizon)
         _, lower_p, upper_p, _ = head.predict(test.features, flags, bounds_p)
+        bounds_r = head.recent_bounds(recent_scores(data, head, horizon, test_index, method="rolling_mean"), horizon)
+        _, lower_r, upper_r, _ = head.predict(test.features, None, bounds_r, rolling_mean=flags)
         _, lower_pooled, upper_pooled, _ = head.predict(test.features)
         truth = test.target
         train_falls = _falls(data.take(data.hour + horizon < fold.cut))
@@ -464,6 +560,8 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
             ("upper", upper),
             ("lower_p", lower_p),
             ("upper_p", upper_p),
+            ("lower_r", lower_r),
+            ("upper_r", upper_r),
             ("lower_pooled", lower_pooled),
             ("upper_pooled", upper_pooled),
             ("fall", fall),
@@ -485,19 +583,13 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         raise HistoryUnavailable(f"too little rate history for walk-forward folds of the {horizon} h APY model")
     c = {k: np.concatenate(v) for k, v in collected.items()}
     # Persistence where the model does not beat it (MAE and RMSE, that market's pooled folds).
-    persistence_markets: dict[str, str] = {}
-    for market in sorted(set(c["market"].tolist())):
-        m = c["market"] == market
-        mae_m, mae_p = metrics.mae(c["model"][m], c["truth"][m]), metrics.mae(c["last"][m], c["truth"][m])
-        rmse_m, rmse_p = metrics.rmse(c["model"][m], c["truth"][m]), metrics.rmse(c["last"][m], c["truth"][m])
-        if not (mae_m < mae_p and rmse_m < rmse_p):
-            persistence_markets[market] = (
-                f"the model did not beat persistence walk-forward (MAE {100 * mae_m:.3f} vs {100 * mae_p:.3f} pp, "
-                f"RMSE {100 * rmse_m:.3f} vs {100 * rmse_p:.3f} pp): the current value is served"
-            )
-    served_by_persistence = np.isin(c["market"], list(persistence_markets))
-    lower = np.where(served_by_persistence, c["lower_p"], c["lower"])
-    upper = np.where(served_by_persistence, c["upper_p"], c["upper"])
+    methods = _served_methods(c, horizon, rolling_mean=(options or ApyHeadOptions()).rolling_mean_fallback)
+    persistence_markets = {k: why for k, (method, why) in methods.items() if method == "persistence"}
+    rolling_mean_markets = {k: why for k, (method, why) in methods.items() if method == "rolling_mean"}
+    by_persistence = np.isin(c["market"], list(persistence_markets))
+    by_rolling = np.isin(c["market"], list(rolling_mean_markets))
+    lower = np.where(by_persistence, c["lower_p"], np.where(by_rolling, c["lower_r"], c["lower"]))
+    upper = np.where(by_persistence, c["upper_p"], np.where(by_rolling, c["upper_r"], c["upper"]))
     covered = (c["truth"] >= lower) & (c["truth"] <= upper)
     covered_pooled = (c["truth"] >= c["lower_pooled"]) & (c["truth"] <= c["upper_pooled"])
     for row in fold_rows:
@@ -505,16 +597,16 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         row["coverage"] = float(covered[f].mean())
         row["coverage_pooled_quantiles"] = float(covered_pooled[f].mean())
         row["mean_width_pp"] = 100 * float(np.mean(upper[f] - lower[f]))
-    served = np.where(np.isin(c["market"], list(persistence_markets)), c["last"], c["model"])
+    served = np.where(by_persistence, c["last"], np.where(by_rolling, c["roll"], c["model"]))
     forecasts = {"model": c["model"], "served": served, "persistence": c["last"], f"rolling_mean_{horizon}h": c["roll"]}
-    pooled = _apy_scores(c["truth"], forecasts, c["hour"], c["market"])
+    pooled = _apy_scores(c["truth"], forecasts, c["hour"], c["market"], against_rolling_mean=True)
     per_market = {}
     for market in sorted(set(c["market"].tolist())):
         m = c["market"] == market
         per_market[market] = _apy_scores(
             c["truth"][m], {k: v[m] for k, v in forecasts.items()}, c["hour"][m], c["market"][m]
         )
-        per_market[market]["served_method"] = "persistence" if market in persistence_markets else "model"
+        per_market[market]["served_method"] = methods.get(market, ("model", ""))[0]
     blocks = wf.block_ids(c["hour"], c["market"])
     cov_ci = wf.interval(wf.bootstrap_means(covered.astype(np.float64)[:, None], blocks)[:, 0])
     fall_scores = wf.brier_summary({"model": c["fall"], "base_rate": c["base"]}, c["falls"], blocks)
@@ -540,6 +632,7 @@ def walk_forward_apy_head(data: ApySamples, horizon: int, *, folds: int = FOLDS)
         ),
         "fall": fall_block,
         "persistence_markets": persistence_markets,
+        "rolling_mean_markets": rolling_mean_markets,
         "beats_persistence": bool(
             pooled["served"]["mae"] < pooled["persistence"]["mae"]
             and pooled["served"]["rmse"] < pooled["persistence"]["rmse"]
@@ -602,19 +695,18 @@ def train_and_evaluate(
                 raise HistoryUnavailable(
                     f"too little {side} rate history for the {horizon} h APY model ({len(data)} samples)"
                 )
-            block = walk_forward_apy_head(data, horizon, folds=folds)
-            head = fit_apy_head(data, horizon, end_cut)
+            options = APY_HEAD_OPTIONS.get((side, horizon), ApyHeadOptions())
+            block = walk_forward_apy_head(data, horizon, folds=folds, options=options)
+            head = fit_apy_head(data, horizon, end_cut, options)
             if head is None:
                 raise HistoryUnavailable(f"too little {side} rate history for the {horizon} h APY model")
-            heads[head_key(side, horizon)] = ApyHead(
-                head.point,
-                head.fall,
-                head.residual_low,
-                head.residual_high,
-                head.interval_level,
-                head.score_quantiles,
-                dict(block["persistence_markets"]),
+            heads[head_key(side, horizon)] = replace(
+                head,
+                persistence_markets=dict(block["persistence_markets"]),
+                rolling_mean_markets=dict(block["rolling_mean_markets"]),
             )
+            block["anchor"] = options.anchor
+            block["symmetric_scores"] = options.symmetric_scores
             apy_train_samples += int((data.hour + horizon < end_cut - CALIBRATION_HOURS).sum())
             apy_report[head_key(side, horizon)] = block
 
@@ -647,10 +739,13 @@ def train_and_evaluate(
     a_params = apy_params(apy_model)
     apy_version = _version(created, repr(a_params))
     fallback_notes = [
-        f"{key}: persistence served for {', '.join(block['persistence_markets'])}"
+        f"{key}: {name} served for {', '.join(block[field])}"
         for key, block in apy_report.items()
-        if block["persistence_markets"]
+        for name, field in (("persistence", "persistence_markets"), ("the rolling mean", "rolling_mean_markets"))
+        if block[field]
     ]
+    anchored = [f"{key} ({block['anchor']})" for key, block in apy_report.items() if block["anchor"] != "last"]
+    symmetric = [key for key, block in apy_report.items() if block["symmetric_scores"]]
     apy_card = ModelCard(
         kind="apy",
         version=apy_version,
@@ -662,12 +757,14 @@ def train_and_evaluate(
         training_samples=apy_train_samples,
         metrics=_finite(apy_report),
         notes=[
-            "Target: mean APY over the next H hours; forecast = current value + median-boosted-tree change.",
+            "Target: mean APY over the next H hours; forecast = current value + median-boosted-tree change"
+            + (f"; heads anchored at a rolling mean instead: {', '.join(anchored)}." if anchored else "."),
             f"'fall' = mean APY over the horizon more than {int(FALL_FRACTION * 100)} % below the current APY.",
             "Interval (24 h): split-conformal on the market's own residuals of the last 14 days (as served), "
             "else on the last 28 days before the cut, pooled. Interval (7 d): the quantiles of the 28 days "
-            "before the cut at an adaptive conformal level replayed over the market's outcomes of the last 42 days.",
-            *(fallback_notes or ["The model beats persistence walk-forward on every market and head."]),
+            "before the cut at an adaptive conformal level replayed over the market's outcomes of the last 42 days"
+            + (f" (made symmetric about their median for {', '.join(symmetric)})." if symmetric else "."),
+            *(fallback_notes or ["The model beats both baselines walk-forward on every market and head."]),
         ],
     )
     return TrainingResult(

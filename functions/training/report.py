@@ -28,7 +28,7 @@ def _apy_row(label: str, scores: dict[str, Any], roll_key: str) -> str:
 def format_apy(report: dict[str, Any]) -> list[str]:
     lines = [
         "APY forecast, walk-forward (mean APY over the horizon; errors in percentage points, 95 % block-bootstrap intervals)",
-        "served = the model, or persistence for the markets where the model did not beat it in these folds",
+        "served = the model, or persistence / the rolling mean for the markets where it beat the model in these folds",
     ]
     for key, block in report.items():
         roll_key = next(k for k in block["pooled"] if k.startswith("rolling_mean"))
@@ -41,8 +41,10 @@ def format_apy(report: dict[str, Any]) -> list[str]:
         for market, scores in block["per_market"].items():
             lines.append(_apy_row(market, scores, roll_key) + f"  -> {scores['served_method']}")
         d = block["pooled"]["served_minus_persistence_mae"]
+        r = block["pooled"]["served_minus_rolling_mean_mae"]
         lines.append(
             f"served − persistence MAE: {_f(d['mean'], 3)} pp [{_f(d['ci'][0], 3)}, {_f(d['ci'][1], 3)}]; "
+            f"served − rolling mean MAE: {_f(r['mean'], 3)} pp [{_f(r['ci'][0], 3)}, {_f(r['ci'][1], 3)}]; "
             f"beats persistence pooled: {'yes' if block['beats_persistence'] else 'NO'}"
         )
         cov = block["interval_coverage_ci"]
@@ -146,7 +148,15 @@ def format_markdown(report: dict[str, Any]) -> str:
             out.append("| " + " | ".join([*cells, method]) + " |")
         cov = block["interval_coverage_ci"]
         f = block["fall"]
+        d = block["pooled"]["served_minus_persistence_mae"]
+        r = block["pooled"]["served_minus_rolling_mean_mae"]
         out += [
+            "",
+            f"Paired MAE differences (pp): served − persistence {_f(d['mean'], 3)} ({_f(d['ci'][0], 3)} … "
+            f"{_f(d['ci'][1], 3)}), served − rolling mean {_f(r['mean'], 3)} ({_f(r['ci'][0], 3)} … {_f(r['ci'][1], 3)}). "
+            f"Mean interval width per fold (pp): "
+            + ", ".join(_f(row["mean_width_pp"], 2) for row in block["folds"])
+            + ".",
             "",
             f"80 % interval coverage {_f(block['interval_coverage'], 3)} ({_f(cov[0], 3)}–{_f(cov[1], 3)}); per fold "
             + ", ".join(_f(r["coverage"], 2) for r in block["folds"])

@@ -800,14 +800,14 @@ export interface components {
             lower: number;
             /**
              * Method
-             * @description "persistence" when the forecast is the current APY (the model is not trusted here).
+             * @description "persistence" when the forecast is the current APY, "rolling_mean" when it is the mean APY of the last 24 h (the model did not beat that baseline for this market).
              * @default model
              * @enum {string}
              */
-            method: "model" | "persistence";
+            method: "model" | "persistence" | "rolling_mean";
             /**
              * Method Reason
-             * @description Why persistence is served.
+             * @description Why a baseline is served.
              */
             method_reason?: string | null;
             /** Model Version */

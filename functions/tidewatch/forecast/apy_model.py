@@ -8,13 +8,16 @@ to the rate model's kink (the optimal utilisation, where the slope of the rate c
 how far above the kink it is; the 24 h and 168 h log change of deposits (TVL flows); the hours
 since the last large move (|1 h change| above 10 % of the level and 0.1 pp), and ln of the level.
 
-Target and point: the change mean(y[t+1 .. t+H]) − y[t], divided by s = √max(y[t], 0.25 %) so that
-a 9 % stablecoin market and a 0.05 % WBTC market share one model. The point model is a
+Target and point: the change mean(y[t+1 .. t+H]) − a[t] from the head's anchor a (the current
+value y[t], or for a head anchored at it the 168 h mean), divided by s = √max(y[t], 0.25 %) so
+that a 9 % stablecoin market and a 0.05 % WBTC market share one model. The point model is a
 gradient-boosted tree ensemble fitted to absolute error (the median: the forecast users read as
-"what will I earn"), weighted by s so that the fit minimises the error in APY points. A change of
-zero is persistence, the natural fallback: for the markets where the walk-forward evaluation
-found that the model does not beat persistence, the head lists the market in
-`persistence_markets` and serves the current value, saying so in the response.
+"what will I earn"), weighted by s so that the fit minimises the error in APY points. Two
+baselines are the fallbacks: for the markets where the walk-forward evaluation found that the
+model does not beat persistence (the current value) the head lists the market in
+`persistence_markets`, and where the rolling mean of the last H hours beats the served forecast
+on both MAE and RMSE in `rolling_mean_markets`; such a market is served that baseline, and the
+response says so.
 
 Interval: point + split-conformal quantiles of residual / w, w = 0.05 · s + the 24 h standard
 deviation of y, taken from the market's own recent residuals: the served forecasts the head
@@ -43,7 +46,7 @@ from numpy.typing import NDArray
 
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.history import HourlySeries, align, to_hourly_many
-from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, RateHistoryColumns, RateObservation
+from tidewatch.forecast.payloads import ApyForecast, ApyForecastRequest, ApyMethod, RateHistoryColumns, RateObservation
 from tidewatch.forecast.trees import TreeEnsemble
 
 APY_FEATURES: tuple[str, ...] = (
@@ -359,6 +362,15 @@ def future_means(y: NDArray[np.float64], horizon_hours: int) -> NDArray[np.float
     return out
 
 
+def rolling_mean_feature(horizon_hours: int) -> str:
+    """The feature that is the mean APY of the last `horizon_hours` hours (the rolling-mean
+    baseline of a head)."""
+    names = {24: "mean_24h", LOOKBACK_HOURS: "mean_168h"}
+    if horizon_hours not in names:
+        raise ValueError(f"no rolling-mean feature for a {horizon_hours} h horizon")
+    return names[horizon_hours]
+
+
 def sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -376,11 +388,23 @@ class ApyHead:
     score_quantiles: tuple[float, ...] = ()
     #: market key → why it is served persistence (the model did not beat it walk-forward)
     persistence_markets: Mapping[str, str] = field(default_factory=dict)
+    #: the feature the point change is measured from: "last" (the current value) or a rolling
+    #: mean ("mean_168h"); a change of zero is then that value
+    anchor: str = "last"
+    #: market key → why it is served the rolling mean of the last H hours (it beat the served
+    #: forecast on MAE and RMSE walk-forward)
+    rolling_mean_markets: Mapping[str, str] = field(default_factory=dict)
+    #: the feature that is the rolling mean of the last H hours for this head's horizon
+    rolling_mean_feature: str = "mean_168h"
     #: Point changes of feature rows already walked (the row's bytes → change): a market's replay
     #: origins recur from one forecast to the next (the same hours, the same features), so a warm
     #: function walks only the new ones. A change depends on the row and the trees alone, so a hit
     #: is the value a walk would give; the table is emptied past REPLAY_CACHE_ROWS rows.
     _changes: dict[bytes, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def anchor_values(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The value the point change is added to, per row."""
+        return features[:, APY_FEATURES.index(self.anchor)]
 
     def predict_change(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         scaled, s = normalised(features)
@@ -410,20 +434,36 @@ class ApyHead:
         """Empty the table of walked rows (benchmarks of a cold function)."""
         self._changes.clear()
 
+    def _point(
+        self,
+        features: NDArray[np.float64],
+        change: NDArray[np.float64],
+        persistence: NDArray[np.bool_] | None,
+        rolling_mean: NDArray[np.bool_] | None,
+    ) -> NDArray[np.float64]:
+        """anchor + change, the current value where `persistence` is set, the rolling mean of
+        the last H hours where `rolling_mean` is set; never below 0."""
+        point = self.anchor_values(features) + change
+        if rolling_mean is not None:
+            point = np.where(rolling_mean, features[:, APY_FEATURES.index(self.rolling_mean_feature)], point)
+        if persistence is not None:
+            point = np.where(persistence, features[:, 0], point)
+        return np.maximum(point, 0.0)
+
     def served_point(
         self,
         features: NDArray[np.float64],
         persistence: NDArray[np.bool_] | None = None,
         *,
+        rolling_mean: NDArray[np.bool_] | None = None,
         change: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """The point forecast (fraction per year); rows with `persistence` set get the current
-        value. `change`: the rows' point changes when already known (`remembered_change`)."""
+        value, rows with `rolling_mean` set the rolling mean of the last H hours. `change`: the
+        rows' point changes when already known (`remembered_change`)."""
         if change is None:
             change = self.predict_change(features)
-        if persistence is not None:
-            change = np.where(persistence, 0.0, change)
-        return np.maximum(features[:, 0] + change, 0.0)
+        return self._point(features, change, persistence, rolling_mean)
 
     def predict(
         self,
@@ -432,14 +472,16 @@ class ApyHead:
         residual_bounds: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
         *,
         change: NDArray[np.float64] | None = None,
+        rolling_mean: NDArray[np.bool_] | None = None,
     ) -> tuple[NDArray[np.float64], ...]:
         """Point, lower, upper (fractions per year) and fall probability for each row; rows with
-        `persistence` set get the current value as the point (the interval stays conformal).
+        `persistence` set get the current value as the point, rows with `rolling_mean` set the
+        rolling mean of the last H hours (the interval stays conformal on the point served).
         `residual_bounds` are per-row conformal quantiles of residual / w (default: the head's
         pooled ones); `change` the rows' point changes when already known."""
         scaled, s = normalised(features)
-        point = self.served_point(
-            features, persistence, change=s * self.point.predict(scaled) if change is None else change
+        point = self._point(
+            features, s * self.point.predict(scaled) if change is None else change, persistence, rolling_mean
         )
         w = interval_width_unit(features)
         low, high = residual_bounds if residual_bounds is not None else (self.residual_low, self.residual_high)
@@ -479,13 +521,22 @@ class ApyHead:
             "interval_level": self.interval_level,
             "score_quantiles": list(self.score_quantiles),
             "persistence_markets": dict(self.persistence_markets),
+            "anchor": self.anchor,
+            "rolling_mean_markets": dict(self.rolling_mean_markets),
+            "rolling_mean_feature": self.rolling_mean_feature,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ApyHead:
         markets = data.get("persistence_markets") or {}
-        if not isinstance(markets, Mapping):
-            raise ValueError("persistence_markets must be an object")
+        rolling = data.get("rolling_mean_markets") or {}
+        if not isinstance(markets, Mapping) or not isinstance(rolling, Mapping):
+            raise ValueError("persistence_markets and rolling_mean_markets must be objects")
+        anchor = str(data.get("anchor") or "last")
+        rolling_feature = str(data.get("rolling_mean_feature") or "mean_168h")
+        for name in (anchor, rolling_feature):
+            if name not in APY_FEATURES:
+                raise ValueError(f"unknown APY feature {name!r}")
         return cls(
             point=TreeEnsemble.from_json(data["point"]),  # type: ignore[arg-type]
             fall=TreeEnsemble.from_json(data["fall"]),  # type: ignore[arg-type]
@@ -494,6 +545,9 @@ class ApyHead:
             interval_level=float(data["interval_level"]),  # type: ignore[arg-type]
             score_quantiles=tuple(float(q) for q in data.get("score_quantiles") or ()),  # type: ignore[attr-defined]
             persistence_markets={str(k): str(v) for k, v in markets.items()},
+            anchor=anchor,
+            rolling_mean_markets={str(k): str(v) for k, v in rolling.items()},
+            rolling_mean_feature=rolling_feature,
         )
 
 
@@ -611,9 +665,12 @@ def _recent_scores(
     origin_truth: Sequence[NDArray[np.float64]],
     persistence: NDArray[np.bool_],
     origin_change: NDArray[np.float64],
+    rolling_mean: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.float64]:
     """Scaled residuals (truth − served point) / w of each request's recent origins, one row per
-    request, NaN-padded, from the origins' point changes (all requests' origins in order)."""
+    request, NaN-padded, from the origins' point changes (all requests' origins in order).
+    `persistence` / `rolling_mean`: the requests served that baseline (their residuals are the
+    baseline's)."""
     counts = [r.shape[0] for r in origin_rows]
     width = max(counts, default=0)
     scores = np.full((len(origin_rows), max(width, 1)), np.nan)
@@ -621,7 +678,8 @@ def _recent_scores(
         return scores
     stacked = np.vstack([r for r in origin_rows if r.shape[0]])
     flags = np.repeat(persistence, counts)
-    served = head.served_point(stacked, flags, change=origin_change)
+    rolling = None if rolling_mean is None else np.repeat(rolling_mean, counts)
+    served = head.served_point(stacked, flags, rolling_mean=rolling, change=origin_change)
     residual = (np.concatenate(origin_truth) - served) / interval_width_unit(stacked)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     for j, count in enumerate(counts):
@@ -647,16 +705,18 @@ def forecast_apy(
 ) -> list[ApyForecast]:
     """Forecast each request; `histories` supplies stored history for requests by `market_id`
     (readings or their columns),
-    `markets` the market key of a stored market (for its kink and its persistence decision).
+    `markets` the market key of a stored market (for its kink and its fallback decision).
 
     A market with less than `MIN_HISTORY_HOURS` of history, or one the walk-forward evaluation
-    found the model cannot beat persistence on, gets the current value with the reason.
+    found the model cannot beat persistence on, gets the current value with the reason; one where
+    the rolling mean of the last H hours beat the model gets that mean with the reason.
     """
     grouped: dict[str, list[int]] = {}
     rows: list[NDArray[np.float64]] = []
     origin_rows: list[NDArray[np.float64]] = []
     origin_truth: list[NDArray[np.float64]] = []
     reasons: list[str | None] = []
+    methods: list[ApyMethod] = []
     keys: list[str | None] = []
     for i, request in enumerate(requests):
         points = (
@@ -682,11 +742,11 @@ def forecast_apy(
         origin_rows.append(matrix[:-1])
         origin_truth.append(future_means(series.apy, horizon)[past])
         hours = min(int(series.apy.size), LOOKBACK_HOURS + 1)
+        short = hours < MIN_HISTORY_HOURS
         reasons.append(
-            f"only {hours} h of history (the model needs {MIN_HISTORY_HOURS} h): persistence served"
-            if hours < MIN_HISTORY_HOURS
-            else None
+            f"only {hours} h of history (the model needs {MIN_HISTORY_HOURS} h): persistence served" if short else None
         )
+        methods.append("persistence" if short else "model")
         keys.append(key)
         grouped.setdefault(head_key(request.side, horizon), []).append(i)
     features = np.vstack(rows)
@@ -694,17 +754,24 @@ def forecast_apy(
     for hkey, indices in grouped.items():
         head = model.heads[hkey]
         for i in indices:
-            if reasons[i] is None and keys[i] in head.persistence_markets:
-                reasons[i] = head.persistence_markets[keys[i] or ""]
-        fallback = np.array([reasons[i] is not None for i in indices])
+            if methods[i] != "model":
+                continue
+            if keys[i] in head.persistence_markets:
+                methods[i], reasons[i] = "persistence", head.persistence_markets[keys[i] or ""]
+            elif keys[i] in head.rolling_mean_markets:
+                methods[i], reasons[i] = "rolling_mean", head.rolling_mean_markets[keys[i] or ""]
+        fallback = np.array([methods[i] == "persistence" for i in indices])
+        rolling = np.array([methods[i] == "rolling_mean" for i in indices])
         # One pass over the trees for every row of the group, the newest hours last: they are
         # replay origins of later forecasts, so they are remembered too.
         origins = [origin_rows[i] for i in indices]
         change = head.remembered_change(np.vstack([*origins, features[indices]]))
         now = change.size - len(indices)
-        scores = _recent_scores(head, origins, [origin_truth[i] for i in indices], fallback, change[:now])
+        scores = _recent_scores(head, origins, [origin_truth[i] for i in indices], fallback, change[:now], rolling)
         bounds = head.recent_bounds(scores, requests[indices[0]].horizon_hours)
-        point, lower, upper, fall = head.predict(features[indices], fallback, bounds, change=change[now:])
+        point, lower, upper, fall = head.predict(
+            features[indices], fallback, bounds, change=change[now:], rolling_mean=rolling
+        )
         for j, i in enumerate(indices):
             request = requests[i]
             values = [float(v) for v in (features[i, 0], point[j], lower[j], upper[j], fall[j])]
@@ -722,7 +789,7 @@ def forecast_apy(
                 interval_level=head.interval_level,
                 fall_probability=p_fall,
                 label="fall" if p_fall >= 0.5 else "stay",
-                method="persistence" if reasons[i] is not None else "model",
+                method=methods[i],
                 method_reason=reasons[i],
                 model_version=model.version,
             )

@@ -20,6 +20,8 @@ MAX_BATCH = 50_000
 
 RiskBand = Literal["low", "medium", "high", "critical"]
 ApyLabel = Literal["stay", "fall"]
+#: What an APY forecast's point is: the model's, or a baseline's (`ApyForecast.method`)
+ApyMethod = Literal["model", "persistence", "rolling_mean"]
 ApyHorizon = Literal[24, 168]
 
 
@@ -203,9 +205,10 @@ class ApyForecast(_Strict):
     interval_level: float
     fall_probability: float  # P(mean APY over the horizon < (1 − FALL_FRACTION) × current)
     label: ApyLabel
-    #: "model", or "persistence" (the current value) when the model is not trusted for this market
-    method: Literal["model", "persistence"] = "model"
-    method_reason: str | None = None  # why persistence is served
+    #: "model", or a baseline the model did not beat walk-forward for this market: "persistence"
+    #: (the current value) or "rolling_mean" (the mean APY of the last `horizon_hours` hours)
+    method: ApyMethod = "model"
+    method_reason: str | None = None  # why a baseline is served
     model_version: str
 
 

@@ -21,11 +21,12 @@ class ApyOutlook(BaseModel):
     interval_level: float
     label: Literal["stay", "fall"] = Field(description="Whether the APY is likely to stay or to fall.")
     fall_probability: float
-    method: Literal["model", "persistence"] = Field(
+    method: Literal["model", "persistence", "rolling_mean"] = Field(
         default="model",
-        description='"persistence" when the forecast is the current APY (the model is not trusted here).',
+        description='"persistence" when the forecast is the current APY, "rolling_mean" when it is the mean APY '
+        "of the last 24 h (the model did not beat that baseline for this market).",
     )
-    method_reason: str | None = Field(default=None, description="Why persistence is served.")
+    method_reason: str | None = Field(default=None, description="Why a baseline is served.")
     model_version: str
 
 

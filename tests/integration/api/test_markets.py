@@ -234,12 +234,15 @@ def test_markets_carry_a_24h_apy_outlook_and_thin_history_gets_persistence(
     auth = {"Authorization": f"Bearer {Wallet(seed=22).sign_in(client, now=clock())['access_token']}"}
     # When the market list is requested
     items = {m["id"]: m for m in client.get("/markets", headers=auth).json()["items"]}
-    # Then the market with history has an outlook with an interval around its point forecast
+    # Then the market with history has an outlook with an interval around its point forecast:
+    # Aave USDC is one the shipped supply 24 h head serves the rolling mean, and it says why
     outlook = items[usdc]["forecast"]
     assert outlook is not None
     assert outlook["lower"] <= outlook["predicted_apy"] <= outlook["upper"]
     assert outlook["label"] in ("stay", "fall")
-    assert outlook["method"] == "model"
+    assert "aave-v3:1:USDC" in models.apy.head("supply", 24).rolling_mean_markets
+    assert outlook["method"] == "rolling_mean"
+    assert "rolling mean of the last 24 h beat the model" in outlook["method_reason"]
     # And the market with a single reading gets its current APY (persistence), saying why
     thin = items[weth]["forecast"]
     assert thin["method"] == "persistence"

@@ -275,3 +275,35 @@ def test_a_stored_market_the_model_does_not_beat_is_served_persistence(db: Datab
     assert forecast.method == "persistence"
     assert forecast.predicted_apy == forecast.current_apy
     assert "did not beat persistence" in (forecast.method_reason or "")
+
+
+def test_a_stored_market_the_rolling_mean_beat_is_served_the_rolling_mean(db: Database) -> None:
+    # Given a stored Aave USDC market, which the shipped model serves the rolling mean for supply 24 h
+    market_id = _store_market_history(db)
+    models = load_models(None)
+    assert "aave-v3:1:USDC" in models.apy.head("supply", 24).rolling_mean_markets
+    # When the api's batch call forecasts it by id at 24 h and at 7 days
+    result = logic.forecast_batch(
+        ApyBatchRequest(
+            requests=[
+                ApyForecastRequest(market_id=market_id, side="supply", horizon_hours=24),
+                ApyForecastRequest(market_id=market_id, side="supply", horizon_hours=168),
+            ]
+        ),
+        models,
+        db,
+    )
+    # Then the 24 h point is the mean of the last 24 stored hours, saying why, inside its interval;
+    # the 7-day head serves its model there
+    day, week = result.forecasts
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT supply_apy FROM market_rates WHERE market_id = %s ORDER BY observed_at DESC LIMIT 24",
+            (market_id,),
+        ).fetchall()
+    assert day.method == "rolling_mean"
+    assert day.predicted_apy == pytest.approx(np.mean([float(r["supply_apy"]) for r in rows]))
+    assert "rolling mean of the last 24 h" in (day.method_reason or "")
+    assert day.lower <= day.predicted_apy <= day.upper
+    assert week.method == "model"
+    assert week.method_reason is None

@@ -10,6 +10,7 @@ import pytest
 from risk.deps import Models
 from tidewatch.forecast.apy_model import (
     APY_FEATURES,
+    ApyHead,
     apy_feature_matrix,
     forecast_apy,
     history_hours,
@@ -17,6 +18,7 @@ from tidewatch.forecast.apy_model import (
 )
 from tidewatch.forecast.errors import UnknownMarket
 from tidewatch.forecast.payloads import ApyForecastRequest, RateObservation
+from tidewatch.forecast.trees import TreeEnsemble
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -141,6 +143,94 @@ def test_markets_the_model_does_not_beat_get_persistence(models: Models) -> None
     assert modelled.method == "model"
     assert modelled.method_reason is None
     assert fallback.market == market
+
+
+def test_markets_the_rolling_mean_beat_get_the_rolling_mean(models: Models) -> None:
+    # Given a market the walk-forward evaluation put on the rolling mean for supply 24 h
+    head = models.apy.head("supply", 24)
+    assert head.rolling_mean_markets, "the shipped model serves the rolling mean somewhere"
+    market = sorted(head.rolling_mean_markets)[0]
+    values = [0.04 + 0.01 * np.sin(i / 7) for i in range(600)]
+    request = ApyForecastRequest(side="supply", horizon_hours=24, history=history(values), market=market)
+    # When forecast
+    (forecast,) = forecast_apy([request], models.apy)
+    # Then it gets the mean of its last 24 hours with the walk-forward reason, inside its interval
+    assert forecast.method == "rolling_mean"
+    assert forecast.predicted_apy == pytest.approx(np.mean(values[-24:]))
+    assert "rolling mean of the last 24 h beat the model" in (forecast.method_reason or "")
+    assert forecast.lower <= forecast.predicted_apy <= forecast.upper
+
+
+def test_a_thin_history_gets_persistence_even_on_a_rolling_mean_market(models: Models) -> None:
+    # Given a rolling-mean market with only 10 hours of history
+    market = sorted(models.apy.head("supply", 24).rolling_mean_markets)[0]
+    request = ApyForecastRequest(side="supply", horizon_hours=24, history=history([0.03] * 9 + [0.05]), market=market)
+    # When forecast
+    (forecast,) = forecast_apy([request], models.apy)
+    # Then the short-history rule wins: the current value, saying why
+    assert forecast.method == "persistence"
+    assert forecast.predicted_apy == pytest.approx(0.05)
+    assert "of history" in (forecast.method_reason or "")
+
+
+def _constant_head(change: float, **fields: object) -> ApyHead:
+    """A head whose point model predicts the same normalised change everywhere."""
+    return ApyHead(TreeEnsemble.constant(change), TreeEnsemble.constant(0.0), -1.0, 1.0, 0.80, **fields)  # type: ignore[arg-type]
+
+
+def test_a_head_anchored_at_the_168h_mean_adds_its_change_to_that_mean() -> None:
+    # Given a series that rose from 2 % to 6 % and a head anchored at its 168 h mean, predicting no change
+    y = np.linspace(0.02, 0.06, 300)
+    features = apy_feature_matrix(y, np.full(300, 0.5))[-1:]
+    head = _constant_head(0.0, anchor="mean_168h")
+    # When its point is served, as the model and as each baseline
+    model = head.served_point(features)
+    persistence = head.served_point(features, np.array([True]))
+    rolling = head.served_point(features, rolling_mean=np.array([True]))
+    # Then the model's point is the 168 h mean (not the current value); the baselines are theirs
+    assert model[0] == pytest.approx(np.mean(y[-168:]))
+    assert persistence[0] == pytest.approx(y[-1])
+    assert rolling[0] == pytest.approx(np.mean(y[-168:]))
+    assert head.predict(features)[0][0] == pytest.approx(model[0])
+
+
+def test_the_shipped_7_day_borrow_head_serves_the_168h_mean_plus_its_change(models: Models) -> None:
+    # Given a market whose borrow rate jumped from 3 % to 6 % two days ago
+    values = [0.03 / 1.3] * 400 + [0.06 / 1.3] * 48
+    head = models.apy.head("borrow", 168)
+    assert head.anchor == "mean_168h"
+    # When its 7-day borrow APY is forecast
+    request = ApyForecastRequest(side="borrow", horizon_hours=168, history=history(values))
+    (forecast,) = forecast_apy([request], models.apy)
+    # Then the point is the last week's mean plus the model's change from it, not the current value plus one
+    y = np.array(values) * 1.3
+    features = apy_feature_matrix(y, np.full(y.size, 0.8))[-1:]
+    assert forecast.method == "model"
+    assert forecast.predicted_apy == pytest.approx(max(np.mean(y[-168:]) + head.predict_change(features)[0], 0.0))
+    assert forecast.lower <= forecast.predicted_apy <= forecast.upper
+
+
+def test_anchor_and_rolling_mean_markets_survive_the_artifact_and_old_artifacts_keep_the_current_value() -> None:
+    # Given an anchored head with a rolling-mean market
+    head = _constant_head(
+        0.1, anchor="mean_168h", rolling_mean_markets={"aave-v3:1:USDC": "why"}, rolling_mean_feature="mean_24h"
+    )
+    # When it goes through JSON, and when an older artifact without those fields is read
+    again = ApyHead.from_json(head.to_json())
+    old = head.to_json()
+    for name in ("anchor", "rolling_mean_markets", "rolling_mean_feature"):
+        del old[name]
+    older = ApyHead.from_json(old)
+    # Then the fields come back; the old one is anchored at the current value with no rolling-mean market
+    assert (again.anchor, dict(again.rolling_mean_markets), again.rolling_mean_feature) == (
+        "mean_168h",
+        {"aave-v3:1:USDC": "why"},
+        "mean_24h",
+    )
+    assert (older.anchor, dict(older.rolling_mean_markets)) == ("last", {})
+    bad = head.to_json() | {"anchor": "tomorrow"}
+    with pytest.raises(ValueError, match="unknown APY feature"):
+        ApyHead.from_json(bad)
 
 
 def test_the_interval_follows_the_markets_recent_residuals(models: Models) -> None:

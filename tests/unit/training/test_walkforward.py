@@ -9,7 +9,7 @@ import pytest
 
 from tidewatch.forecast.trees import TreeEnsemble
 from training import walkforward as wf
-from training.pipeline import approval_failures, export_trees, train_and_evaluate
+from training.pipeline import _served_methods, approval_failures, export_trees, train_and_evaluate
 from training.scenarios import generated_history
 
 
@@ -77,6 +77,10 @@ def test_walk_forward_report_has_folds_intervals_and_baselines(generated_run) ->
         for market, scores in head["per_market"].items():
             if scores["served_method"] == "persistence":
                 assert scores["served"]["mae"] == pytest.approx(scores["persistence"]["mae"]), market
+            if scores["served_method"] == "rolling_mean":
+                roll = next(k for k in scores if k.startswith("rolling_mean_"))
+                assert scores["served"]["mae"] == pytest.approx(scores[roll]["mae"]), market
+        assert set(head["rolling_mean_markets"]).isdisjoint(head["persistence_markets"])
         assert "brier_skill" in head["fall"]
 
 
@@ -87,3 +91,25 @@ def test_an_apy_artifact_that_loses_to_persistence_is_not_approved(generated_run
     # Then the gates refuse it and say why
     failures = approval_failures(artifact)
     assert any("supply:24" in f and "persistence" in f for f in failures)
+
+
+def test_each_market_is_served_the_forecast_that_beat_the_others_on_both_errors() -> None:
+    # Given pooled folds of four markets: the model wins on A; the rolling mean beats the model on
+    # both errors on B; on C the model loses to persistence and the rolling mean to both; on D the
+    # rolling mean beats the model on MAE only
+    truth = np.zeros(8)
+    c = {
+        "market": np.array(["A", "A", "B", "B", "C", "C", "D", "D"]),
+        "truth": truth,
+        "model": np.array([0.1, -0.1, 0.3, -0.3, 0.2, -0.2, 0.2, -0.2]),
+        "last": np.array([0.2, -0.2, 0.5, -0.5, 0.1, -0.1, 0.5, -0.5]),
+        "roll": np.array([0.3, -0.3, 0.2, -0.2, 0.4, -0.4, 0.0, -0.39]),
+    }
+    # When the served methods are chosen, with and without the rolling-mean fallback
+    methods = _served_methods(c, 168)
+    without = _served_methods(c, 168, rolling_mean=False)
+    # Then A gets the model, B the rolling mean, C persistence, D the model (a tie on one error keeps it)
+    assert {k: m for k, (m, _) in methods.items()} == {"B": "rolling_mean", "C": "persistence"}
+    assert "rolling mean of the last 168 h beat the model" in methods["B"][1]
+    assert "did not beat persistence" in methods["C"][1]
+    assert {k: m for k, (m, _) in without.items()} == {"C": "persistence"}
