@@ -136,7 +136,7 @@ class LeafMasks:
             columns = np.ascontiguousarray(x.T[self.features])
             codes = np.empty(columns.shape, dtype=np.intp)
             for j, sorted_thresholds in enumerate(self.thresholds):
-                codes[j] = np.searchsorted(sorted_thresholds, columns[j], side="left")
+                codes[j] = sorted_thresholds.searchsorted(columns[j], side="left")
             codes += self.offsets[:, None]
             survivors = np.bitwise_and.reduce(np.take(self.words, codes, axis=0), axis=0)
             masks = survivors.view(self.mask_dtype)[:, : self.trees]
