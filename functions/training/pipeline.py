@@ -582,7 +582,8 @@ def walk_forward_apy_head(
     if not fold_rows:
         raise HistoryUnavailable(f"too little rate history for walk-forward folds of the {horizon} h APY model")
     c = {k: np.concatenate(v) for k, v in collected.items()}
-    # Persistence where the model does not beat it (MAE and RMSE, that market's pooled folds).
+    # Per market the method served: persistence where the model does not beat it, the rolling
+    # mean where it beats either (MAE and RMSE, that market's pooled folds).
     methods = _served_methods(c, horizon, rolling_mean=(options or ApyHeadOptions()).rolling_mean_fallback)
     persistence_markets = {k: why for k, (method, why) in methods.items() if method == "persistence"}
     rolling_mean_markets = {k: why for k, (method, why) in methods.items() if method == "rolling_mean"}

@@ -313,9 +313,9 @@ def _replay_blocks(
 def _replay_scalar(
     valid: NDArray[np.bool_], critical: NDArray[np.float64], lag: int, nominal: float
 ) -> NDArray[np.float64]:
-    """The same replay origin by origin in plain floats, for a few rows (a single forecast): the
-    same operations on the same integer counts, so the same bits, without a vector call per
-    block."""
+    """The same replay row by row for a few rows (a single forecast): the first block, which no
+    matured outcome reaches, as one vector step, then origin by origin in plain floats; the same
+    operations on the same integer counts, so the same bits, without a vector call per block."""
     low, high = ACI_ALPHA_RANGE
     gamma = ACI_GAMMA
     first = min(max(nominal, low), high)  # α before any outcome is known (the counts are 0)

@@ -39,7 +39,6 @@ class LeafMasks:
     offsets: NDArray[np.intp]  # per used feature, the first row of its masks in `words`
     words: NDArray[np.uint64]  # (Σ (nodes of f + 1), words per row): the masks, as 64-bit words
     mask_dtype: type[np.unsignedinteger]  # the integer holding one tree's leaf bits
-    padded_trees: int  # trees rounded up so that a row of masks is whole 64-bit words
     leaf_value: NDArray[np.float64]  # (trees · max leaves,): a leaf's value at tree · width + slot
     width: int  # max leaves of a tree
 
@@ -92,7 +91,7 @@ class LeafMasks:
         shift = np.minimum(per_tree, 63).astype(np.uint64)
         full = np.where(per_tree >= 64, np.uint64(2**64 - 1), np.left_shift(np.uint64(1), shift) - np.uint64(1))
         per_word = 64 // bits  # trees per 64-bit word
-        padded = -(-trees // per_word) * per_word
+        padded = -(-trees // per_word) * per_word  # trees rounded up: a row of masks is whole words
         inner = np.flatnonzero(feature >= 0)
         order = inner[np.lexsort((threshold[inner], feature[inner]))]
         used, starts, counts = np.unique(feature[order], return_index=True, return_counts=True)
@@ -121,7 +120,6 @@ class LeafMasks:
             offsets=offsets.astype(np.intp),
             words=words,
             mask_dtype=dtype,
-            padded_trees=padded,
             leaf_value=leaf_value,
             width=width,
         )
